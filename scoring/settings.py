@@ -1,0 +1,112 @@
+"""Every number of SPEC §2, as one campaign's rule settings (Pingyang 2021 defaults).
+
+A campaign stores these as a JSON object; `RuleSettings.from_dict` fills any key the
+stored object lacks with the default, so a campaign created before a new setting was
+added keeps working.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    # Service objects (服务对象评价), SPEC §2: two rounds, 25 points each.
+    service_round_points: float = 25.0
+    weight_satisfied: float = 1.0
+    weight_basic: float = 0.6
+    # Sub-30 blending: mean × 70 % + own × 30 % below 30 votes.
+    blend_min_votes: int = 30
+    blend_mean_share: float = 0.7
+    blend_own_share: float = 0.3
+    # Complaint platforms (平台办理): two parts of 5.
+    platform_part_points: float = 5.0
+    platform_base: float = 100.0
+    conduct_cap: float = 10.0
+    conduct_deduction_min: float = 3.0
+    conduct_deduction_max: float = 5.0
+    handling_cap: float = 90.0
+    handling_late: float = 1.0
+    handling_contact_not_updated: float = 1.0
+    handling_buck_passing: float = 2.0
+    handling_poor_min: float = 3.0
+    handling_poor_max: float = 5.0
+    handling_urgent_not_handled: float = 5.0
+    cohandling_share: float = 0.5
+    network_supervision_points: float = 5.0
+    network_supervision_per_complaint: float = 1.0
+    # Supervisor (主管单位评价): 5 points, three tiers, one decimal.
+    supervisor_points: float = 5.0
+    supervisor_excellent_min: float = 4.0
+    supervisor_good_min: float = 3.0
+    supervisor_good_max: float = 3.9
+    # Supervision inspection (监督检查): 20 points of deductions.
+    inspection_points: float = 20.0
+    inspection_county: float = 1.0
+    inspection_city: float = 2.0
+    inspection_complaint: float = 1.0
+    inspection_serious_factor: float = 2.0
+    case_principal: float = 20.0
+    case_deputy: float = 10.0
+    case_staff: float = 5.0
+    case_collective: float = 20.0
+    case_earlier_principal: float = 6.0
+    case_earlier_deputy: float = 4.0
+    case_earlier_staff: float = 2.0
+    case_earlier_collective: float = 10.0
+    # Windows: 1 Dec of the previous year to 30 Nov of the campaign year.
+    window_start_month: int = 12
+    window_start_day: int = 1
+    window_end_month: int = 11
+    window_end_day: int = 30
+    # Online evaluation (网络评价).
+    network_points: float = 15.0
+    ballot_satisfied: int = 10
+    ballot_unsatisfied: int = 10
+    evaluator_service_object_share: float = 0.65
+    # Bonus (加分项), outside the 100.
+    bonus_national: float = 5.0
+    bonus_provincial: float = 3.0
+    bonus_city: float = 1.0
+    publicity_central: float = 3.0
+    publicity_provincial: float = 2.0
+    publicity_city: float = 0.5
+    bonus_cap: float = 5.0
+    # Shortlist and final lists.
+    shortlist_satisfied: int = 50
+    shortlist_unsatisfied: int = 50
+    final_satisfied: int = 10
+    final_unsatisfied: int = 10
+    final_most_unsatisfied: int = 3
+    rank_decimals: int = 6
+    # Parent-unit effect (考绩).
+    effect_satisfied: float = 5.0
+    effect_unsatisfied: float = -5.0
+    effect_most_unsatisfied: float = -10.0
+    top_bonus_tier: int = 3
+    # Exemption: 满意单位 in each of this many previous years.
+    exemption_years: int = 2
+    # Service-object lists (SPEC §3).
+    max_objects_per_section: int = 500
+    min_penalized_objects: int = 100
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "RuleSettings":
+        """Settings from a stored object; unknown keys are refused, missing keys default."""
+        data = dict(data or {})
+        names = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"未知的规则设置: {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            kind = int if names[name].type in ("int", int) else float
+            values[name] = kind(value)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PINGYANG_2021 = RuleSettings()

@@ -1,0 +1,1 @@
+"""SMS: senders, link tokens, inbound webhook parsing. Knows nothing about voting."""

@@ -1,0 +1,60 @@
+"""The platform: app factory, models, web flows, services, CLI (the composition root)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from voting.resources import resource_dir
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run: said at start-up, not at the first request."""
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    instance_path = os.environ.get("PINGYI_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("templates") / "static"),
+    )
+    app.config.from_object("voting.config")
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+        if os.environ.get("DATABASE_URL"):
+            app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.update(test_config)
+    _finish_config(app)
+
+    from voting import auth, db, errors_web, views
+
+    db.init_app(app)
+    auth.init_app(app)
+    errors_web.init_app(app)
+    views.init_app(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        if app.config["PRODUCTION"]:
+            raise ConfigError("生产环境必须设置 DATABASE_URL(PostgreSQL)")
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'pingyi.sqlite'}"
+    if not app.config.get("SECRET_KEY"):
+        if app.config["PRODUCTION"]:
+            raise ConfigError("生产环境必须设置 FLASK_SECRET_KEY")
+        # Outside production: one random key, kept so that restarts keep sessions.
+        key_file = Path(app.instance_path) / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()

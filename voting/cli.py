@@ -1,0 +1,263 @@
+"""`pingyi`: the command line, over the same services as the web pages.
+
+Each command commits once at the end; a domain error prints its Chinese message (every
+bad row for a rejected file) and exits with status 1, never a stack trace.
+"""
+from __future__ import annotations
+
+import functools
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from alembic import command as alembic_command
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy import select
+from tqdm import tqdm
+
+from voting import create_app
+from voting.db import get_session
+from voting.errors import DomainError, ImportRejected
+from voting.migrate import alembic_config
+from voting.models import Role, RoundKind, Unit
+from voting.services import campaigns, history, objects, sections, users
+
+cli = FlaskGroup(create_app=create_app, add_version_option=False, help="千人评议平台 (pingyi)。")
+
+
+def main() -> None:
+    cli(prog_name="pingyi")
+
+
+def domain_errors(func):  # noqa: ANN001, ANN201
+    """Print a DomainError as the user should see it and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ImportRejected as error:
+            click.echo(f"错误:{error}", err=True)
+            for row_error in error.errors:
+                click.echo(f"  {row_error}", err=True)
+            sys.exit(1)
+        except DomainError as error:
+            click.echo(f"错误:{error}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _read(path: str) -> tuple[bytes, str]:
+    file = Path(path)
+    if not file.is_file():
+        raise DomainError(f"找不到文件 {path}")
+    return file.read_bytes(), file.name
+
+
+# ---- db ----------------------------------------------------------------------------
+
+@cli.group()
+def db() -> None:
+    """数据库迁移(Alembic)。"""
+
+
+def _alembic():
+    return alembic_config(current_app.config["DATABASE_URL"])
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """升级数据库结构到 REVISION(默认最新)。"""
+    alembic_command.upgrade(_alembic(), revision)
+    click.echo(f"数据库已升级到 {revision}。")
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """降级数据库结构到 REVISION。"""
+    alembic_command.downgrade(_alembic(), revision)
+
+
+@db.command()
+def current() -> None:
+    """显示数据库当前的版本。"""
+    alembic_command.current(_alembic(), verbose=False)
+
+
+@db.command()
+@click.option("-m", "--message", required=True)
+def revision(message: str) -> None:
+    """(开发者)根据模型生成新的迁移脚本。"""
+    alembic_command.revision(_alembic(), message=message, autogenerate=True)
+
+
+# ---- campaign ------------------------------------------------------------------------
+
+@cli.group()
+def campaign() -> None:
+    """评议活动(每年一个)。"""
+
+
+@campaign.command("create")
+@click.argument("year", type=int)
+@click.option("--name", help="活动名称,默认“YEAR年度千人评机关中层科室活动”")
+@domain_errors
+def campaign_create(year: int, name: str | None) -> None:
+    """建立 YEAR 年度的评议活动(平阳 2021 规则为默认设置)。"""
+    created = campaigns.create_campaign(get_session(), year, name)
+    get_session().commit()
+    click.echo(f"已建立:{created.name}")
+
+
+# ---- imports -------------------------------------------------------------------------
+
+@cli.group("import")
+def import_group() -> None:
+    """导入参评科室名单、往年结果、服务对象名单。"""
+
+
+year_option = click.option("--year", type=int, help="评议活动年度,默认最新的一个")
+
+
+@import_group.command("sections")
+@click.argument("file", type=click.Path(dir_okay=False))
+@year_option
+@click.option("--yes", is_flag=True, help="不询问,直接应用改动")
+@domain_errors
+def import_sections(file: str, year: int | None, yes: bool) -> None:
+    """导入参评科室名单(整洁表格或附件1版式)。先显示改动,确认后应用。"""
+    session = get_session()
+    target = campaigns.get_campaign(session, year)
+    data, filename = _read(file)
+    listed = sections.parse_sections(data, filename)
+    diff = sections.diff_sections(session, target, listed)
+    click.echo(f"{filename}:{len(listed)} 个科室。")
+    if diff.is_empty:
+        click.echo("与现有名单完全相同,没有任何改动。")
+        return
+    for s in diff.added:
+        click.echo(f"  + {s.unit} {s.section}{'(管理执法类)' if s.is_enforcement else ''}")
+    for s in diff.removed:
+        click.echo(f"  - {s.unit} {s.section}")
+    for c in diff.changed:
+        click.echo(f"  ~ {c.after.unit} {c.after.section}")
+    click.echo(f"新增 {len(diff.added)},删除 {len(diff.removed)},修改 {len(diff.changed)},不变 {diff.unchanged}。")
+    if diff.objects_lost:
+        click.echo(f"注意:被删除的科室已有 {diff.objects_lost} 名服务对象,将一并删除。")
+    if not yes and not click.confirm("应用这些改动?", default=False):
+        click.echo("未做任何改动。")
+        return
+    sections.apply_sections(session, target, listed, diff.fingerprint)
+    session.commit()
+    click.echo("已应用。")
+
+
+@import_group.command("history")
+@click.argument("file", type=click.Path(dir_okay=False))
+@year_option
+@domain_errors
+def import_history(file: str, year: int | None) -> None:
+    """导入往年评议结果(年度、单位名称、科室、结果)。"""
+    session = get_session()
+    try:
+        target = campaigns.get_campaign(session, year)
+    except DomainError:
+        target = None  # history may come before the first campaign
+    data, filename = _read(file)
+    summary = history.import_history(session, target, data, filename)
+    session.commit()
+    click.echo(f"{filename}:共 {summary.rows} 行,新增 {summary.added},更新 {summary.updated},未变 {summary.unchanged}。")
+    for row, unit, section in summary.unmatched:
+        click.echo(f"  提示:第 {row} 行“{unit} {section}”不在本年度参评科室名单中")
+
+
+@import_group.command("objects")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--round", "round_kind", type=click.Choice([k.value for k in RoundKind]), required=True, help="轮次")
+@click.option("--unit", help="单位名称(文件只含一个科室时)")
+@click.option("--section", help="科室(文件只含一个科室时)")
+@click.option("--all-penalized-reported", is_flag=True, help="确认管理执法类科室已全部上报处罚对象(不足 100 个时)")
+@year_option
+@domain_errors
+def import_objects(file: str, round_kind: str, unit: str | None, section: str | None,
+                   all_penalized_reported: bool, year: int | None) -> None:
+    """导入服务对象名单:一个科室(--unit 和 --section)或多个(文件含单位名称和科室列)。"""
+    session = get_session()
+    target = campaigns.get_campaign(session, year)
+    section_id = None
+    if unit or section:
+        if not (unit and section):
+            raise DomainError("--unit 和 --section 要一起给出")
+        section_id = sections.find_section_id(session, target, unit, section)
+    data, filename = _read(file)
+    click.echo(f"读取 {filename} …")
+    with tqdm(desc="写入", unit="行", disable=None) as bar:
+        summary = objects.import_objects(
+            session, target, RoundKind(round_kind), data, filename, section_id=section_id,
+            all_penalized_reported=all_penalized_reported, progress=bar.update,
+        )
+    session.commit()
+    click.echo(f"读取 {summary.rows_read} 行,保存 {summary.stored} 人,重复 {len(summary.duplicates)} 行,拒绝 0 行。")
+    for s in summary.sections:
+        click.echo(f"  {s.label}:{s.objects} 人,处罚对象 {s.penalized}")
+    for row, first, label in summary.duplicates:
+        click.echo(f"  重复:第 {row} 行与第 {first} 行({label})手机号码相同,只保存一次")
+
+
+# ---- users ---------------------------------------------------------------------------
+
+@cli.group("users")
+def users_group() -> None:
+    """工作人员账号。"""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--unit", help="单位联络员所属单位名称")
+@click.option("--name", "display_name", default="", help="显示名")
+@click.option("--password", help="不给出则随机生成并显示一次")
+@year_option
+@domain_errors
+def users_create(username: str, role: str, unit: str | None, display_name: str,
+                 password: str | None, year: int | None) -> None:
+    """建立工作人员账号。"""
+    session = get_session()
+    unit_row = None
+    if unit:
+        target = campaigns.get_campaign(session, year)
+        unit_row = session.scalar(select(Unit).where(Unit.campaign_id == target.id, Unit.name == unit))
+        if unit_row is None:
+            raise DomainError(f"{target.year} 年度没有单位“{unit}”")
+    password = password or secrets.token_urlsafe(12)
+    users.create_user(session, username, password, Role(role), unit_row, display_name)
+    session.commit()
+    click.echo(f"已建立 {username}({Role(role).label}),密码:{password}")
+
+
+# ---- demo ------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="只准备演示数据,不启动网站")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """准备演示活动(2021 年平阳真实科室名单、合成的服务对象)并启动网站。"""
+    from voting.demo import prepare_demo
+
+    alembic_command.upgrade(_alembic(), "head")
+    logins = prepare_demo(get_session(), echo=click.echo)
+    get_session().commit()
+    click.echo("")
+    click.echo(f"  网址:http://{host}:{port}/")
+    for username, password, role in logins:
+        click.echo(f"  {role}:用户名 {username} 密码 {password}")
+    click.echo(f"  数据库:{current_app.config['DATABASE_URL']}")
+    click.echo("")
+    if not no_serve:
+        current_app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -1,0 +1,23 @@
+"""Configuration defaults. Layering (see `create_app`): these defaults, then the
+instance folder's `config.py`, then `FLASK_`-prefixed environment variables (and
+`DATABASE_URL`), then the overrides a test passes in."""
+
+# SQLite file in the instance folder when neither DATABASE_URL nor FLASK_DATABASE_URL
+# is set (filled in by create_app, which knows the instance path).
+DATABASE_URL = None
+# Production refuses to start without a SECRET_KEY of its own; elsewhere a random key
+# is generated once and kept in the instance folder.
+PRODUCTION = False
+SECRET_KEY = None
+# Uploads: a year's service-object lists are a few MB; bigger is refused with 413.
+MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Flask-Limiter: memory in one process; set FLASK_RATELIMIT_STORAGE_URI=redis://… for
+# several workers.
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_HEADERS_ENABLED = True
+LOGIN_RATE_LIMIT = "10 per minute;100 per hour"
+# The year of the campaign the pages and commands work on when none is named.
+DEFAULT_CAMPAIGN_YEAR = None

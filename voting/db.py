@@ -1,0 +1,73 @@
+"""Engine and per-request session, without Flask-SQLAlchemy so that models and
+services work the same in the web app, the CLI, Alembic and the tests."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["pingyi.engine"] = engine
+    app.extensions["pingyi.sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["pingyi.engine"]
+
+
+def get_session() -> Session:
+    """The session of this request or command; the caller commits once at the end."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["pingyi.sessions"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()  # rolls back whatever was not committed
+
+
+def bulk_insert(session: Session, table, records: list[dict], chunk: int = 20000, progress=None) -> None:  # noqa: ANN001
+    """Insert many rows inside the session's transaction: COPY on PostgreSQL, executemany
+    elsewhere. `progress(n)` is called after each chunk of n rows."""
+    if not records:
+        return
+    connection = session.connection()
+    names = list(records[0].keys())
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        columns = ", ".join(f'"{name}"' for name in names)
+        with raw.cursor() as cursor:
+            for start in range(0, len(records), chunk):
+                part = records[start : start + chunk]
+                with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+                    for record in part:
+                        copy.write_row([record[name] for name in names])
+                if progress:
+                    progress(len(part))
+        return
+    for start in range(0, len(records), chunk):
+        part = records[start : start + chunk]
+        connection.execute(table.insert(), part)
+        if progress:
+            progress(len(part))

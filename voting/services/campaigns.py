@@ -1,0 +1,42 @@
+"""Campaigns: one a year."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scoring.settings import RuleSettings
+from voting.errors import DomainError, NotFoundError
+from voting.models import Campaign
+
+
+class CampaignExistsError(DomainError):
+    status = 409
+
+
+def create_campaign(
+    session: Session, year: int, name: str | None = None, settings: RuleSettings | None = None
+) -> Campaign:
+    if not 2000 <= year <= 2100:
+        raise DomainError(f"年度 {year} 不在 2000–2100 之间")
+    if session.scalar(select(Campaign).where(Campaign.year == year)):
+        raise CampaignExistsError(f"{year} 年度的评议活动已存在")
+    campaign = Campaign(
+        year=year,
+        name=name or f"{year}年度千人评机关中层科室活动",
+        settings=(settings or RuleSettings()).to_dict(),
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def get_campaign(session: Session, year: int | None = None) -> Campaign:
+    """The campaign of `year`, or the latest one."""
+    query = select(Campaign)
+    query = query.where(Campaign.year == year) if year else query.order_by(Campaign.year.desc())
+    campaign = session.scalars(query.limit(1)).first()
+    if campaign is None:
+        if year:
+            raise NotFoundError(f"没有 {year} 年度的评议活动")
+        raise NotFoundError("还没有评议活动:请先用 pingyi campaign create 年度 建立")
+    return campaign

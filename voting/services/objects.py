@@ -1,0 +1,224 @@
+"""Service-object lists (服务对象名单, SPEC §3).
+
+A file holds one section (chosen on the form or the command line) or many (单位名称 and
+科室 columns). Every row is checked; a file with any bad row is rejected whole, with
+every bad row listed, and nothing of it is stored. An accepted file replaces the
+sections' lists for that round. Duplicates (the same phone twice in a section) are kept
+once and reported.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from scoring import columns as C
+from sms.phones import normalize_phones
+from voting.db import bulk_insert
+from voting.errors import DomainError, ImportRejected, RowError
+from voting.models import Campaign, ObjectImport, RoundKind, SectionList, ServiceObject, User
+from voting.services.history import section_statuses
+from voting.services.tables import ROW, Column, fold_series, read_table
+
+COLUMNS = [
+    Column("unit", ("单位名称", "unit", "unitname"), required=False),
+    Column("section", ("科室", "科室名称", "section", "sectionname"), required=False),
+    Column("name", ("姓名", "name")),
+    Column("org_title", ("单位(职务)", "单位职务", "职务", "organization", "title"), required=False),
+    Column("phone", ("手机号码", "手机", "手机号", "phone", "mobile")),
+    Column("matter", ("事项内容(处罚类案件名称)", "事项内容", "事项", "matter")),
+    Column("penalized", ("是否处罚对象", "处罚对象", "penalized"), required=False),
+]
+LIMITS = {"name": 50, "org_title": 200, "matter": 500}
+_YES = {"是", "y", "yes", "1", "true", "t", "√"}
+_NO = {"否", "", "n", "no", "0", "false", "f"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Rows in a file at most: a year's lists of all 363 sections, twice over.
+MAX_ROWS = 400_000
+
+
+@dataclass
+class SectionCount:
+    section_id: int
+    label: str
+    objects: int
+    penalized: int
+    is_enforcement: bool
+
+
+@dataclass
+class ObjectsSummary:
+    rows_read: int = 0
+    stored: int = 0
+    duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # row, first row, section
+    sections: list[SectionCount] = field(default_factory=list)
+    import_id: int | None = None
+
+
+def import_objects(
+    session: Session,
+    campaign: Campaign,
+    round_kind: RoundKind,
+    data: bytes,
+    filename: str,
+    *,
+    section_id: int | None = None,
+    unit_id: int | None = None,
+    all_penalized_reported: bool | set[int] = False,
+    uploaded_by: User | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ObjectsSummary:
+    """Check and store one service-object file.
+
+    `section_id`: the file is that one section's. `unit_id`: the uploader may only send
+    that unit's sections (a liaison). `all_penalized_reported`: the uploader confirms
+    that a 管理执法类 section has reported every penalized object it has (all sections
+    when True, or the ids in the set).
+    """
+    table = read_table(data, filename, COLUMNS)
+    frame = table.frame
+    rules = campaign.rules
+    if len(frame) > MAX_ROWS:
+        raise ImportRejected(filename, [RowError(0, "", f"文件有 {len(frame)} 行,超过 {MAX_ROWS} 行的上限")])
+    statuses = section_statuses(session, campaign)
+    statuses["label"] = statuses["unit"] + " " + statuses["section"]
+    errors: list[RowError] = []
+
+    def flag(mask: pd.Series, key: str, reason: str | Callable[[dict], str]) -> None:
+        for record in frame.loc[mask].to_dict("records"):
+            text = reason(record) if callable(reason) else reason
+            errors.append(RowError(record[ROW], table.where(key), text))
+
+    # Which section each row belongs to.
+    has_section_columns = (frame["unit"] != "").any() or (frame["section"] != "").any()
+    frame["unit_key"] = fold_series(frame["unit"])
+    frame["section_key"] = fold_series(frame["section"])
+    by_key = statuses.set_index(["unit", "section"])
+    if section_id is not None:
+        chosen = statuses[statuses["id"] == section_id]
+        if chosen.empty:
+            raise DomainError("所选科室不属于本次评议活动")
+        chosen_row = chosen.iloc[0]
+        named = frame["section_key"] != ""
+        other = named & ((frame["unit_key"] != chosen_row["unit"]) | (frame["section_key"] != chosen_row["section"]))
+        flag(other, "section", lambda r: f"本行属于“{r['unit']} {r['section']}”,与所选科室“{chosen_row['label']}”不符")
+        frame["section_id"] = section_id
+    else:
+        if not has_section_columns:
+            raise ImportRejected(filename, [RowError(0, "", "文件没有“单位名称”和“科室”两列:请在页面上选择科室,或在文件中加上这两列")])
+        keys = pd.MultiIndex.from_frame(frame[["unit_key", "section_key"]])
+        frame["section_id"] = by_key["id"].reindex(keys).to_numpy()
+        flag(frame["unit_key"] == "", "unit", "单位名称为空")
+        flag((frame["unit_key"] != "") & (frame["section_key"] == ""), "section", "科室为空")
+        unknown = frame["section_id"].isna() & (frame["section_key"] != "") & (frame["unit_key"] != "")
+        flag(unknown, "section", lambda r: f"“{r['unit']} {r['section']}”不在参评科室名单中")
+    resolved = frame["section_id"].notna()
+    frame["section_id"] = frame["section_id"].fillna(-1).astype(int)
+    info = statuses.set_index("id")
+    frame_info = info.reindex(frame["section_id"])
+    exempt = resolved & frame_info[C.EXEMPT].fillna(False).astype(bool).to_numpy()
+    flag(exempt, "section", lambda r: f"“{info.at[r['section_id'], 'label']}”本年度免评,不需要报送服务对象")
+    if unit_id is not None:
+        foreign = resolved & (frame_info["unit_id"].to_numpy() != unit_id)
+        flag(foreign, "section", lambda r: f"“{info.at[r['section_id'], 'label']}”不属于本单位,不能上传")
+
+    # The cells themselves.
+    flag(frame["name"] == "", "name", "姓名为空")
+    flag(frame["matter"] == "", "matter", "事项内容为空")
+    for key, limit in LIMITS.items():
+        flag(frame[key].str.len() > limit, key, f"超过 {limit} 字")
+    for key in ("name", "org_title", "matter"):
+        flag(frame[key].str.contains(_CONTROL.pattern, regex=True), key, "含有不可见的控制字符")
+    frame["phone_norm"], problems = normalize_phones(frame["phone"])
+    bad_phone = problems.notna()
+    for record, problem in zip(frame.loc[bad_phone].to_dict("records"), problems[bad_phone]):
+        errors.append(RowError(record[ROW], table.where("phone"), f"“{record['phone']}”{problem}"))
+    penalized_text = fold_series(frame["penalized"]).str.lower()
+    flag(~penalized_text.isin(_YES | _NO), "penalized", lambda r: f"“{r['penalized']}”无效:应填“是”或“否”")
+    frame["is_penalized"] = penalized_text.isin(_YES)
+
+    # Duplicates, then the per-section rules, over rows that are otherwise good.
+    summary = ObjectsSummary(rows_read=len(frame))
+    good = frame[resolved & ~bad_phone]
+    first = good.drop_duplicates(["section_id", "phone_norm"], keep="first")
+    dup_mask = good.duplicated(["section_id", "phone_norm"], keep="first")
+    if dup_mask.any():
+        firsts = first.set_index(["section_id", "phone_norm"])[ROW]
+        for record in good[dup_mask].to_dict("records"):
+            summary.duplicates.append(
+                (record[ROW], int(firsts[(record["section_id"], record["phone_norm"])]), info.at[record["section_id"], "label"])
+            )
+    confirmed = all_penalized_reported
+    for sid, rows in first.groupby("section_id", sort=False):
+        label = info.at[sid, "label"]
+        enforcement = bool(info.at[sid, "is_enforcement"])
+        if len(rows) > rules.max_objects_per_section:
+            over = int(rows[ROW].iloc[rules.max_objects_per_section])
+            errors.append(RowError(over, "", f"“{label}”共 {len(rows)} 人,超过每轮 {rules.max_objects_per_section} 人的上限(从本行起超出);超过 {rules.max_objects_per_section} 人的只报 {rules.max_objects_per_section} 人"))
+        penalized = int(rows["is_penalized"].sum())
+        is_confirmed = confirmed is True or (isinstance(confirmed, set) and sid in confirmed)
+        if enforcement and penalized < rules.min_penalized_objects and not is_confirmed:
+            errors.append(RowError(0, table.where("penalized"), f"“{label}”是管理执法类科室,只报了 {penalized} 个处罚对象,少于 {rules.min_penalized_objects} 个;如已全部上报本年被处罚的服务对象,请勾选确认“已全部上报处罚对象”"))
+        summary.sections.append(SectionCount(int(sid), label, len(rows), penalized, enforcement))
+    if not len(frame):
+        errors.append(RowError(0, "", "表头下没有任何服务对象"))
+    if errors:
+        raise ImportRejected(filename, errors)
+
+    # Store: the new lists replace the sections' lists for this round.
+    section_ids = [s.section_id for s in summary.sections]
+    session.execute(delete(SectionList).where(SectionList.section_id.in_(section_ids), SectionList.round == round_kind))
+    session.execute(delete(ServiceObject).where(ServiceObject.section_id.in_(section_ids), ServiceObject.round == round_kind))
+    upload = ObjectImport(
+        campaign_id=campaign.id,
+        round=round_kind,
+        filename=filename[:255],
+        uploaded_by_id=uploaded_by.id if uploaded_by else None,
+        rows_read=summary.rows_read,
+        stored=len(first),
+        duplicates=len(summary.duplicates),
+        report={
+            "sections": [[c.section_id, c.label, c.objects, c.penalized, c.is_enforcement] for c in summary.sections],
+            "duplicates": [list(d) for d in summary.duplicates],
+        },
+    )
+    session.add(upload)
+    session.flush()
+    records = pd.DataFrame(
+        {
+            "section_id": first["section_id"].astype(int),
+            "round": round_kind.value,
+            "import_id": upload.id,
+            "name": first["name"],
+            "org_title": first["org_title"],
+            "phone": first["phone_norm"],
+            "matter": first["matter"],
+            "penalized": first["is_penalized"].astype(bool),
+            "source_row": first[ROW].astype(int),
+        }
+    ).to_dict("records")
+    bulk_insert(session, ServiceObject.__table__, records, progress=progress)
+    for count in summary.sections:
+        is_confirmed = confirmed is True or (isinstance(confirmed, set) and count.section_id in confirmed)
+        session.add(SectionList(
+            section_id=count.section_id, round=round_kind, import_id=upload.id, objects=count.objects,
+            penalized=count.penalized, all_penalized_reported=bool(count.is_enforcement and is_confirmed),
+        ))
+    session.flush()
+    summary.stored = len(records)
+    summary.import_id = upload.id
+    return summary
+
+
+def section_lists(session: Session, campaign: Campaign) -> dict[tuple[int, RoundKind], SectionList]:
+    """The current list of every section and round that has one."""
+    from voting.models import Section, Unit
+
+    rows = session.scalars(
+        select(SectionList).join(Section).join(Unit).where(Unit.campaign_id == campaign.id)
+    )
+    return {(sl.section_id, sl.round): sl for sl in rows}

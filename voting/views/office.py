@@ -1,0 +1,303 @@
+"""Review office (评议办) and unit liaison pages: overview, sections, imports."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import func, select
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField
+from wtforms.validators import DataRequired, NumberRange
+
+from scoring import columns as C
+from sms.phones import mask_phone
+from voting.auth import EmptyForm, roles_required
+from voting.db import get_session
+from voting.errors import DomainError, ImportRejected, NotFoundError
+from voting.models import ObjectImport, Role, RoundKind, ServiceObject
+from voting.services import campaigns, history, objects, sections
+
+bp = Blueprint("office", __name__, url_prefix="/office")
+STAFF = (Role.admin, Role.operator, Role.liaison, Role.auditor)
+ADMIN = (Role.admin,)
+UPLOADERS = (Role.admin, Role.liaison)
+FILE_TYPES = FileAllowed(["xlsx", "csv"], "只接受 .xlsx 或 .csv 文件")
+# Rejected files list every bad row; past this many the page says how many more.
+SHOWN_ERRORS = 5000
+
+
+def _campaign():
+    return campaigns.get_campaign(get_session(), current_app.config.get("DEFAULT_CAMPAIGN_YEAR"))
+
+
+def _own_unit_id() -> int | None:
+    """The unit a liaison is limited to; None for the review office."""
+    return current_user.unit_id if current_user.role == Role.liaison else None
+
+
+def _read_upload(field) -> tuple[bytes, str]:  # noqa: ANN001
+    storage = field.data
+    return storage.read(), storage.filename or "upload"
+
+
+def _rejected(template: str, error: ImportRejected, **context):
+    return render_template(template, rejected=error, shown=error.errors[:SHOWN_ERRORS], **context), 422
+
+
+class CampaignForm(FlaskForm):
+    year = IntegerField("年度", validators=[DataRequired("请填写年度"), NumberRange(2000, 2100, "年度应在 2000–2100 之间")])
+
+
+@bp.get("/")
+@roles_required(*STAFF)
+def dashboard():
+    session = get_session()
+    try:
+        campaign = _campaign()
+    except NotFoundError:
+        return render_template("dashboard.html", campaign=None, form=CampaignForm())
+    statuses = history.section_statuses(session, campaign)
+    unit_id = _own_unit_id()
+    if unit_id is not None:
+        statuses = statuses[statuses["unit_id"] == unit_id]
+    lists = objects.section_lists(session, campaign)
+    ids = set(statuses["id"])
+    coverage = {
+        kind: sum(1 for (sid, k) in lists if k == kind and sid in ids) for kind in RoundKind
+    }
+    uploads = session.scalars(
+        select(ObjectImport).where(ObjectImport.campaign_id == campaign.id)
+        .order_by(ObjectImport.created_at.desc()).limit(10)
+    ).all()
+    if unit_id is not None:
+        uploads = [u for u in uploads if _import_units(u) <= {unit_id}]
+    return render_template(
+        "dashboard.html",
+        campaign=campaign,
+        units=statuses["unit_id"].nunique(),
+        sections=len(statuses),
+        exempt=int(statuses[C.EXEMPT].sum()),
+        previous_unsatisfied=int(statuses[C.PREVIOUS_UNSATISFIED].sum()),
+        evaluated=int((~statuses[C.EXEMPT]).sum()),
+        coverage=coverage,
+        uploads=uploads,
+        form=None,
+    )
+
+
+@bp.post("/campaigns")
+@roles_required(*ADMIN)
+def create_campaign():
+    form = CampaignForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for(".dashboard"))
+    campaigns.create_campaign(get_session(), form.year.data)
+    get_session().commit()
+    flash(f"已建立 {form.year.data} 年度评议活动。", "info")
+    return redirect(url_for(".dashboard"))
+
+
+def _import_units(upload: ObjectImport) -> set[int]:
+    session = get_session()
+    ids = [row[0] for row in upload.report.get("sections", [])]
+    if not ids:
+        return set()
+    from voting.models import Section
+
+    return set(session.scalars(select(Section.unit_id).where(Section.id.in_(ids))))
+
+
+@bp.get("/sections")
+@roles_required(*STAFF)
+def section_list():
+    session = get_session()
+    campaign = _campaign()
+    statuses = history.section_statuses(session, campaign)
+    unit_id = _own_unit_id()
+    if unit_id is not None:
+        statuses = statuses[statuses["unit_id"] == unit_id]
+    lists = objects.section_lists(session, campaign)
+    return render_template(
+        "sections.html", campaign=campaign, rows=statuses.to_dict("records"), lists=lists, rounds=list(RoundKind)
+    )
+
+
+@bp.get("/sections/<int:section_id>/<round_kind>")
+@roles_required(*STAFF)
+def section_objects(section_id: int, round_kind: str):
+    """One section's list for one round, phone numbers masked."""
+    session = get_session()
+    campaign = _campaign()
+    statuses = history.section_statuses(session, campaign).set_index("id")
+    if section_id not in statuses.index or round_kind not in RoundKind.__members__:
+        abort(404)
+    section = statuses.loc[section_id]
+    unit_id = _own_unit_id()
+    if unit_id is not None and section["unit_id"] != unit_id:
+        abort(403)
+    rows = session.scalars(
+        select(ServiceObject)
+        .where(ServiceObject.section_id == section_id, ServiceObject.round == RoundKind(round_kind))
+        .order_by(ServiceObject.source_row)
+    ).all()
+    return render_template(
+        "section_objects.html", section=section, round=RoundKind(round_kind), rows=rows, mask_phone=mask_phone
+    )
+
+
+# ---- sections list (Annex 1) -------------------------------------------------------
+
+class SectionsUploadForm(FlaskForm):
+    file = FileField("参评科室名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+
+
+class SectionsConfirmForm(FlaskForm):
+    payload = HiddenField(validators=[DataRequired()])
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="sections-preview")
+
+
+@bp.route("/import/sections", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def import_sections():
+    form = SectionsUploadForm()
+    campaign = _campaign()
+    if not form.validate_on_submit():
+        return render_template("import_sections.html", form=form, campaign=campaign), 400 if form.errors else 200
+    data, filename = _read_upload(form.file)
+    try:
+        listed = sections.parse_sections(data, filename)
+    except ImportRejected as error:
+        return _rejected("import_sections.html", error, form=form, campaign=campaign)
+    diff = sections.diff_sections(get_session(), campaign, listed)
+    payload = _serializer().dumps(
+        {"campaign": campaign.id, "fingerprint": diff.fingerprint, "sections": sections.listed_to_json(listed)}
+    )
+    return render_template(
+        "import_sections_preview.html", diff=diff, campaign=campaign, filename=filename,
+        confirm=SectionsConfirmForm(payload=payload), total=len(listed),
+    )
+
+
+@bp.post("/import/sections/confirm")
+@roles_required(*ADMIN)
+def confirm_sections():
+    form = SectionsConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        payload = _serializer().loads(form.payload.data)
+    except BadSignature:
+        abort(400)
+    campaign = _campaign()
+    if payload.get("campaign") != campaign.id:
+        raise DomainError("预览针对的是另一个评议活动,请重新上传。")
+    listed = sections.listed_from_json(payload["sections"])
+    diff = sections.apply_sections(get_session(), campaign, listed, payload["fingerprint"])
+    get_session().commit()
+    if diff.is_empty:
+        flash("名单与现有名单相同,没有任何改动。", "info")
+    else:
+        flash(
+            f"已更新参评科室名单:新增 {len(diff.added)} 个,删除 {len(diff.removed)} 个,修改 {len(diff.changed)} 个。",
+            "info",
+        )
+    return redirect(url_for(".section_list"))
+
+
+# ---- history --------------------------------------------------------------------------
+
+class HistoryUploadForm(FlaskForm):
+    file = FileField("往年评议结果(history.csv 或 xlsx)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+
+
+@bp.route("/import/history", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def import_history():
+    form = HistoryUploadForm()
+    campaign = _campaign()
+    if not form.validate_on_submit():
+        return render_template("import_history.html", form=form), 400 if form.errors else 200
+    data, filename = _read_upload(form.file)
+    try:
+        summary = history.import_history(get_session(), campaign, data, filename)
+    except ImportRejected as error:
+        return _rejected("import_history.html", error, form=form)
+    get_session().commit()
+    flash(
+        f"已导入 {filename}:共 {summary.rows} 行,新增 {summary.added},更新 {summary.updated},未变 {summary.unchanged}。",
+        "info",
+    )
+    for row, unit, section in summary.unmatched[:50]:
+        flash(f"第 {row} 行:“{unit} {section}”不在本年度参评科室名单中(已保存,请核对名称)", "warning")
+    return redirect(url_for(".section_list"))
+
+
+# ---- service objects ------------------------------------------------------------------
+
+MULTI = "0"
+
+
+class ObjectsUploadForm(FlaskForm):
+    round_kind = SelectField("轮次", choices=[(k.value, f"{k.value} {k.label}") for k in RoundKind])
+    section = SelectField("科室", choices=[])
+    all_penalized_reported = BooleanField("已全部上报本年被处罚的服务对象(管理执法类科室不足 100 个时勾选)")
+    file = FileField("服务对象名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+
+
+def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
+    form = ObjectsUploadForm()
+    statuses = history.section_statuses(get_session(), campaign)
+    unit_id = _own_unit_id()
+    if unit_id is not None:
+        statuses = statuses[statuses["unit_id"] == unit_id]
+    statuses = statuses[~statuses[C.EXEMPT]]
+    form.section.choices = [(MULTI, "文件内含“单位名称”和“科室”列(可含多个科室)")] + [
+        (str(r["id"]), f"{r['unit']} · {r['section']}") for r in statuses.to_dict("records")
+    ]
+    return form
+
+
+@bp.route("/import/objects", methods=["GET", "POST"])
+@roles_required(*UPLOADERS)
+def import_objects():
+    campaign = _campaign()
+    form = _objects_form(campaign)
+    if not form.validate_on_submit():
+        return render_template("import_objects.html", form=form), 400 if form.errors else 200
+    data, filename = _read_upload(form.file)
+    section_id = None if form.section.data == MULTI else int(form.section.data)
+    try:
+        summary = objects.import_objects(
+            get_session(), campaign, RoundKind(form.round_kind.data), data, filename,
+            section_id=section_id, unit_id=_own_unit_id(),
+            all_penalized_reported=form.all_penalized_reported.data, uploaded_by=current_user,
+        )
+    except ImportRejected as error:
+        return _rejected("import_objects.html", error, form=form)
+    get_session().commit()
+    flash(f"已导入 {filename}:读取 {summary.rows_read} 行,保存 {summary.stored} 人,重复 {len(summary.duplicates)} 行。", "info")
+    return redirect(url_for(".import_report", import_id=summary.import_id))
+
+
+@bp.get("/imports/<int:import_id>")
+@roles_required(*STAFF)
+def import_report(import_id: int):
+    upload = get_session().get(ObjectImport, import_id)
+    if upload is None:
+        abort(404)
+    unit_id = _own_unit_id()
+    if unit_id is not None and not _import_units(upload) <= {unit_id}:
+        abort(403)
+    return render_template("import_report.html", upload=upload)
+
+
+@bp.app_context_processor
+def _forms():
+    return {"logout_form": EmptyForm()}
