@@ -34,9 +34,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     _finish_config(app)
 
-    from voting import auth, db, errors_web, views
+    from voting import auth, cli, db, errors_web, views
 
     db.init_app(app)
+    cli.init_app(app)
     auth.init_app(app)
     errors_web.init_app(app)
     views.init_app(app)

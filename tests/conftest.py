@@ -1,0 +1,152 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL, each on a fresh
+database (a file for SQLite, a schema of its own on PostgreSQL).
+
+A part the machine lacks (PostgreSQL, Chromium) skips the tests that need it, with the
+reason; with PINGYI_REQUIRE_ALL=1 (set by .ci/run) those skips are failures.
+"""
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+
+from voting import create_app
+from voting.db import get_session
+from voting.models import Base, Role
+from voting.resources import DATA_DIR
+from voting.services import campaigns, sections, users
+
+REQUIRE_ALL = os.environ.get("PINGYI_REQUIRE_ALL") == "1"
+POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SECTIONS_CSV = DATA_DIR / "pingyang-2021-sections.csv"
+SECTIONS_XLSX = DATA_DIR / "pingyang-2021-sections.xlsx"
+PASSWORD = "correct horse battery"
+
+
+def missing(reason: str) -> None:
+    """Skip on a user's machine, fail in CI."""
+    if REQUIRE_ALL:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+_postgres_ok: bool | None = None
+
+
+def postgres_available() -> bool:
+    global _postgres_ok
+    if _postgres_ok is None:
+        try:
+            engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as connection:
+                connection.execute(text("select 1"))
+            engine.dispose()
+            _postgres_ok = True
+        except Exception:
+            _postgres_ok = False
+    return _postgres_ok
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite'}"
+        return
+    if not postgres_available():
+        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides):
+    os.environ["PINGYI_INSTANCE_PATH"] = str(tmp_path / "instance")
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test secret",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Overrides for the `app` fixture; a test module may redefine it."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, app_config):
+    app = make_app(database_url, tmp_path, **app_config)
+    engine = app.extensions["pingyi.engine"]
+    Base.metadata.create_all(engine)
+    yield app
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    """The session of an app context that stays open for the test."""
+    with app.app_context():
+        yield get_session()
+
+
+@pytest.fixture
+def campaign(db):
+    """The 2021 campaign with the real 363 sections."""
+    created = campaigns.create_campaign(db, 2021)
+    listed = sections.parse_sections(SECTIONS_CSV.read_bytes(), SECTIONS_CSV.name)
+    sections.apply_sections(db, created, listed)
+    db.commit()
+    return created
+
+
+@pytest.fixture
+def admin(db):
+    user = users.create_user(db, "admin", PASSWORD, Role.admin)
+    db.commit()
+    return user
+
+
+def login(client, username: str, password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    assert login(client, "admin").status_code == 302
+    return client
+
+
+def xlsx_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    return buffer.getvalue()
+
+
+def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:
+    return frame.to_csv(index=False).encode(encoding)
