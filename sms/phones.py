@@ -7,7 +7,6 @@ to mobile service (data-only IoT ranges cannot receive an SMS).
 """
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 
@@ -31,14 +30,14 @@ def _strip(raw: str) -> str:
     return _PREFIX.sub("", text)
 
 
-@functools.lru_cache(maxsize=65536)
+# phonenumbers' own pattern of China's mobile ranges, compiled once: the same answer as
+# `is_valid_number` + `number_type` (checked in the tests) at a fraction of the cost,
+# and usable on a whole column at once.
+_ALLOCATED = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern)
+
+
 def _allocated(national: str) -> bool:
-    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
-    kind = phonenumbers.number_type(number)
-    return phonenumbers.is_valid_number(number) and kind in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    )
+    return _ALLOCATED.fullmatch(national) is not None
 
 
 def phone_problem(national: str) -> str | None:
@@ -67,9 +66,15 @@ def normalize_phone(raw: str) -> str:
 
 def normalize_phones(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Vectorised `normalize_phone`: (normalised numbers, problem or None) per row."""
-    stripped = raw.astype(str).map(_strip)
-    problems = stripped.map(phone_problem)
-    return stripped, problems
+    text = raw.astype(str).str.normalize("NFKC").str.strip()
+    text = text.str.replace(_INTEGRAL_FLOAT.pattern, r"\1", regex=True)
+    text = text.str.replace(_SEPARATORS.pattern, "", regex=True)
+    stripped = text.str.replace(_PREFIX.pattern, "", regex=True)
+    fine = stripped.str.fullmatch(_ALLOCATED.pattern).fillna(False).astype(bool)
+    problems = [None] * len(raw)
+    for position in (~fine).to_numpy().nonzero()[0]:
+        problems[position] = phone_problem(stripped.iat[position])
+    return stripped, pd.Series(problems, index=raw.index, dtype=object)
 
 
 def mask_phone(phone: str | None) -> str:

@@ -8,12 +8,12 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from voting.db import get_session
+from voting.forms import EmptyForm, Form
 from voting.models import Role, User
 from voting.services.users import authenticate
 
@@ -41,7 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField("用户名", validators=[DataRequired("请填写用户名"), Length(max=64)])
     password = PasswordField("密码", validators=[DataRequired("请填写密码"), Length(max=256)])
 
@@ -75,10 +75,6 @@ def _safe_next() -> str | None:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
-
-
-class EmptyForm(FlaskForm):
-    """A POST-only form that carries nothing but its CSRF token."""
 
 
 @bp.route("/logout", methods=["POST"])

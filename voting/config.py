@@ -11,6 +11,8 @@ PRODUCTION = False
 SECRET_KEY = None
 # Uploads: a year's service-object lists are a few MB; bigger is refused with 413.
 MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+# Form messages come from WTForms' own Chinese catalogue (voting/forms.py), not Babel.
+WTF_I18N_ENABLED = False
 WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from voting.errors import ImportRejected, RowError, StaleError
+from voting.errors import ImportRejected, NotFoundError, RowError, StaleError
 from voting.models import Campaign, Section, ServiceObject, Unit, User
 from voting.services.tables import ROW, Column, fold, read_table
 
@@ -137,8 +137,8 @@ def _current(session: Session, campaign: Campaign) -> dict[tuple[str, str], tupl
 
 
 def _fingerprint(current: dict) -> str:
-    state = sorted(asdict(listed) for _, listed in current.values())
-    return hashlib.sha256(json.dumps(state, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    state = sorted(json.dumps(asdict(listed), sort_keys=True, ensure_ascii=False) for _, listed in current.values())
+    return hashlib.sha256("\n".join(state).encode()).hexdigest()
 
 
 def diff_sections(session: Session, campaign: Campaign, listed: list[ListedSection]) -> SectionsDiff:
@@ -231,7 +231,5 @@ def find_section_id(session: Session, campaign: Campaign, unit: str, section: st
         )
     )
     if section_id is None:
-        from voting.errors import NotFoundError
-
         raise NotFoundError(f"{campaign.year} 年度参评科室名单中没有“{fold(unit)} {fold(section)}”")
     return section_id

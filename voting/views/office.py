@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
@@ -12,7 +11,8 @@ from wtforms.validators import DataRequired, NumberRange
 
 from scoring import columns as C
 from sms.phones import mask_phone
-from voting.auth import EmptyForm, roles_required
+from voting.auth import roles_required
+from voting.forms import EmptyForm, Form
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.models import ObjectImport, Role, RoundKind, ServiceObject
@@ -45,7 +45,7 @@ def _rejected(template: str, error: ImportRejected, **context):
     return render_template(template, rejected=error, shown=error.errors[:SHOWN_ERRORS], **context), 422
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(Form):
     year = IntegerField("年度", validators=[DataRequired("请填写年度"), NumberRange(2000, 2100, "年度应在 2000–2100 之间")])
 
 
@@ -151,11 +151,11 @@ def section_objects(section_id: int, round_kind: str):
 
 # ---- sections list (Annex 1) -------------------------------------------------------
 
-class SectionsUploadForm(FlaskForm):
+class SectionsUploadForm(Form):
     file = FileField("参评科室名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
-class SectionsConfirmForm(FlaskForm):
+class SectionsConfirmForm(Form):
     payload = HiddenField(validators=[DataRequired()])
 
 
@@ -213,7 +213,7 @@ def confirm_sections():
 
 # ---- history --------------------------------------------------------------------------
 
-class HistoryUploadForm(FlaskForm):
+class HistoryUploadForm(Form):
     file = FileField("往年评议结果(history.csv 或 xlsx)", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
@@ -244,7 +244,7 @@ def import_history():
 MULTI = "0"
 
 
-class ObjectsUploadForm(FlaskForm):
+class ObjectsUploadForm(Form):
     round_kind = SelectField("轮次", choices=[(k.value, f"{k.value} {k.label}") for k in RoundKind])
     section = SelectField("科室", choices=[])
     all_penalized_reported = BooleanField("已全部上报本年被处罚的服务对象(管理执法类科室不足 100 个时勾选)")
@@ -300,4 +300,5 @@ def import_report(import_id: int):
 
 @bp.app_context_processor
 def _forms():
-    return {"logout_form": EmptyForm()}
+    # formdata=None: an error page (413, bad multipart) must not read the request body.
+    return {"logout_form": EmptyForm(formdata=None)}

@@ -1,0 +1,68 @@
+"""The demo campaign a newcomer clicks through."""
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import func, select
+
+from scoring import columns as C
+from sms.phones import normalize_phone
+from tests.conftest import login
+from voting.demo import prepare_demo, synth_objects
+from voting.models import Role, RoundKind, SectionList, ServiceObject, User
+from voting.services import campaigns, history
+
+
+def test_synthetic_objects_are_valid_and_distinct():
+    frame = synth_objects(random.Random(1), 300, penalized=120)
+    phones = [normalize_phone(p) for p in frame["手机号码"]]
+    assert len(set(phones)) == 300
+    assert (frame["是否处罚对象"] == "是").sum() == 120
+    assert frame["姓名"].str.len().between(2, 3).all()
+
+
+def test_prepare_demo_builds_the_campaign_once(db):
+    logins = prepare_demo(db, echo=lambda _: None)
+    db.commit()
+    campaign = campaigns.get_campaign(db, 2021)
+    statuses = history.section_statuses(db, campaign)
+    assert len(statuses) == 363 and statuses[C.EXEMPT].sum() == 8
+    assert statuses[C.PREVIOUS_UNSATISFIED].sum() == 10
+    evaluated = int((~statuses[C.EXEMPT]).sum())
+    assert db.scalar(select(func.count()).select_from(SectionList)) == evaluated
+    # Every enforcement section reported its 100 penalized objects.
+    lists = db.scalars(select(SectionList)).all()
+    enforcement = set(statuses.loc[statuses["is_enforcement"], "id"])
+    assert all(sl.penalized >= 100 for sl in lists if sl.section_id in enforcement)
+    stored = db.scalar(select(func.count()).select_from(ServiceObject).where(ServiceObject.round == RoundKind.H1))
+    assert stored == sum(sl.objects for sl in lists)
+    assert {(u, r) for u, _, r in logins} == {("admin", "评议办管理员"), ("liaison-gaj", "单位联络员(县公安局)")}
+
+    # A second start keeps the data and gives fresh passwords that work.
+    again = prepare_demo(db, echo=lambda _: None)
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(ServiceObject)) == stored
+    assert {p for _, p, _ in again}.isdisjoint({p for _, p, _ in logins})
+    liaison = db.scalar(select(User).where(User.username == "liaison-gaj"))
+    assert liaison.role == Role.liaison and liaison.unit.name == "县公安局"
+
+
+def test_demo_logins_work(app, client, db):
+    logins = prepare_demo(db, echo=lambda _: None)
+    db.commit()
+    for username, password, _ in logins:
+        assert login(client, username, password).status_code == 302
+        page = client.get("/office/sections").get_data(as_text=True)
+        assert ("县发改局" in page) == (username == "admin")
+        client.post("/logout")
+
+
+def test_demo_command_without_server(database_url, tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(database_url, tmp_path)
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    assert "已导入参评科室名单:363 个科室" in result.output
+    assert "用户名 admin 密码 " in result.output
+    app.extensions["pingyi.engine"].dispose()
