@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from voting import create_app
-from voting.db import get_session
 from voting.models import Base, Role
 from voting.resources import DATA_DIR
 from voting.services import campaigns, sections, users
@@ -110,9 +109,12 @@ def runner(app):
 
 @pytest.fixture
 def db(app):
-    """The session of an app context that stays open for the test."""
-    with app.app_context():
-        yield get_session()
+    """A session of the test's own, outside any app context: were an app context kept
+    pushed, every request of the test would reuse it, and with it `g` (one database
+    session for all requests, Flask-Login's cached user shared between clients)."""
+    session = app.extensions["pingyi.sessions"]()
+    yield session
+    session.close()
 
 
 @pytest.fixture

@@ -51,3 +51,24 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+def new_password() -> str:
+    """A random initial password, shown once to whoever creates the account."""
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+def set_active(session: Session, user: User, active: bool, acting: User) -> None:
+    if user.id == acting.id and not active:
+        raise DomainError("不能停用自己的账号")
+    user.active = active
+    session.flush()
+
+
+def reset_password(session: Session, user: User) -> str:
+    password = new_password()
+    user.password_hash = generate_password_hash(password)
+    session.flush()
+    return password

@@ -3,9 +3,10 @@ from flask import Flask, redirect, url_for
 
 
 def init_app(app: Flask) -> None:
-    from voting.views import office
+    from voting.views import office, staff
 
     app.register_blueprint(office.bp)
+    app.register_blueprint(staff.bp)
 
     @app.get("/")
     def index():

@@ -7,6 +7,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange
 
 from scoring import columns as C
@@ -245,7 +246,7 @@ MULTI = "0"
 
 
 class ObjectsUploadForm(Form):
-    round_kind = SelectField("轮次", choices=[(k.value, f"{k.value} {k.label}") for k in RoundKind])
+    round_kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {k.label}") for k in RoundKind])
     section = SelectField("科室", choices=[])
     all_penalized_reported = BooleanField("已全部上报本年被处罚的服务对象(管理执法类科室不足 100 个时勾选)")
     file = FileField("服务对象名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
@@ -258,8 +259,8 @@ def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
     if unit_id is not None:
         statuses = statuses[statuses["unit_id"] == unit_id]
     statuses = statuses[~statuses[C.EXEMPT]]
-    form.section.choices = [(MULTI, "文件内含“单位名称”和“科室”列(可含多个科室)")] + [
-        (str(r["id"]), f"{r['unit']} · {r['section']}") for r in statuses.to_dict("records")
+    form.section.choices = [SelectChoice(MULTI, "文件内含“单位名称”和“科室”列(可含多个科室)")] + [
+        SelectChoice(str(r["id"]), f"{r['unit']} · {r['section']}") for r in statuses.to_dict("records")
     ]
     return form
 

@@ -1,0 +1,68 @@
+"""Staff accounts from the review office's page."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD, login
+from voting.models import Role, Unit, User
+
+
+def _password(html: str) -> str:
+    return re.search(r'<code id="password"[^>]*>([^<]+)</code>', html).group(1)
+
+
+def test_admin_creates_a_liaison_who_sees_only_their_unit(admin_client, client, db, campaign):
+    unit = db.scalar(select(Unit).where(Unit.name == "县教育局"))
+    response = admin_client.post(
+        "/office/users/", data={"username": "jyj", "display_name": "教育局联络员", "role": "liaison", "unit": str(unit.id)}
+    )
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    password = _password(response.get_data(as_text=True))
+    user = db.scalar(select(User).where(User.username == "jyj"))
+    assert user.role == Role.liaison and user.unit_id == unit.id and password not in user.password_hash
+    admin_client.post("/logout")
+    assert login(client, "jyj", password).status_code == 302
+    page = client.get("/office/sections").get_data(as_text=True)
+    assert "督导科" in page and "县发改局" not in page
+
+
+def test_bad_account_requests_are_refused_with_a_reason(admin_client, db, campaign):
+    response = admin_client.post("/office/users/", data={"username": "x1", "role": "liaison", "unit": "0"})
+    assert response.status_code == 400 and "必须指定所属单位" in response.get_data(as_text=True)
+    response = admin_client.post("/office/users/", data={"username": "admin", "role": "operator", "unit": "0"})
+    assert response.status_code == 409 and "已存在" in response.get_data(as_text=True)
+    response = admin_client.post("/office/users/", data={"username": "x2", "role": "king", "unit": "0"})
+    assert response.status_code == 400 and "不是有效的选择" in response.get_data(as_text=True)
+    response = admin_client.post("/office/users/", data={"username": "有 空格", "role": "operator", "unit": "0"})
+    assert response.status_code == 400 and "用户名只能用" in response.get_data(as_text=True)
+    assert db.scalar(select(User.username).where(User.username != "admin")) is None
+
+
+def test_deactivate_and_reset(admin_client, app, db, campaign, admin):
+    from voting.services.users import create_user
+
+    client = app.test_client()  # the operator's own browser
+    operator = create_user(db, "op", PASSWORD, Role.operator)
+    db.commit()
+    assert admin_client.get(f"/office/users/{operator.id}/active").status_code == 405
+    assert admin_client.post(f"/office/users/{operator.id}/active").status_code == 302
+    assert login(client, "op").status_code == 401
+    admin_client.post(f"/office/users/{operator.id}/active")
+    new = _password(admin_client.post(f"/office/users/{operator.id}/password").get_data(as_text=True))
+    assert login(client, "op").status_code == 401  # the old password no longer works
+    assert login(client, "op", new).status_code == 302
+    response = admin_client.post(f"/office/users/{admin.id}/active")
+    assert response.status_code == 400 and "不能停用自己的账号" in response.get_data(as_text=True)
+    assert admin_client.post("/office/users/99999/active").status_code == 404
+
+
+def test_only_the_review_office_manages_accounts(client, db, campaign):
+    from voting.services.users import create_user
+
+    create_user(db, "op", PASSWORD, Role.operator)
+    db.commit()
+    login(client, "op")
+    assert client.get("/office/users/").status_code == 403
+    assert client.post("/office/users/", data={"username": "x", "role": "admin", "unit": "0"}).status_code == 403

@@ -1,0 +1,97 @@
+"""Staff accounts, for the review office: create (the initial password is shown once),
+reset a password, deactivate or reactivate."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from voting.auth import roles_required
+from voting.db import get_session
+from voting.errors import NotFoundError
+from voting.forms import EmptyForm, Form
+from voting.models import Role, Unit, User
+from voting.services import campaigns, users
+
+bp = Blueprint("staff", __name__, url_prefix="/office/users")
+NO_UNIT = "0"
+
+
+class UserForm(Form):
+    username = StringField("用户名(字母、数字)", validators=[DataRequired("请填写用户名"), Length(max=64)])
+    display_name = StringField("姓名或显示名", validators=[Length(max=100)])
+    role = SelectField("角色", choices=[SelectChoice(r.value, r.label) for r in Role])
+    unit = SelectField("所属单位(仅单位联络员)", choices=[])
+
+
+def _form() -> UserForm:
+    form = UserForm()
+    session = get_session()
+    try:
+        campaign = campaigns.get_campaign(session, current_app.config.get("DEFAULT_CAMPAIGN_YEAR"))
+        units = session.scalars(select(Unit).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.name))
+    except NotFoundError:  # no campaign yet: only review-office accounts can be made
+        units = []
+    form.unit.choices = [SelectChoice(NO_UNIT, "—")] + [SelectChoice(str(u.id), u.name) for u in units]
+    return form
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles_required(Role.admin)
+def index():
+    session = get_session()
+    form = _form()
+    status = 200
+    if form.validate_on_submit():
+        unit = None if form.unit.data == NO_UNIT else session.get(Unit, int(form.unit.data))
+        password = users.new_password()
+        user = users.create_user(
+            session, form.username.data.strip(), password, Role(form.role.data), unit, (form.display_name.data or "").strip()
+        )
+        session.commit()
+        return _show_password(user, password)
+    if form.errors:
+        status = 400
+    accounts = session.scalars(select(User).order_by(User.role, User.username)).all()
+    return render_template("users.html", form=form, accounts=accounts, action=EmptyForm(formdata=None)), status
+
+
+def _user(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.post("/<int:user_id>/active")
+@roles_required(Role.admin)
+def toggle_active(user_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = _user(user_id)
+    users.set_active(get_session(), user, not user.active, current_user)
+    get_session().commit()
+    flash(f"已{'启用' if user.active else '停用'} {user.username}。", "info")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:user_id>/password")
+@roles_required(Role.admin)
+def reset_password(user_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = _user(user_id)
+    password = users.reset_password(get_session(), user)
+    get_session().commit()
+    return _show_password(user, password, reset=True)
+
+
+def _show_password(user: User, password: str, reset: bool = False):
+    # Shown on this one response only: never stored in clear, never put in the session
+    # cookie by a flash, never cached.
+    response = make_response(render_template("user_created.html", user=user, password=password, reset=reset))
+    response.headers["Cache-Control"] = "no-store"
+    return response
