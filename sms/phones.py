@@ -84,3 +84,14 @@ def mask_phone(phone: str | None) -> str:
     if len(phone) < 7:
         return "*" * len(phone)
     return f"{phone[:3]}****{phone[-4:]}"
+
+
+def mask_phone_text(raw: str) -> str:
+    """A cell that failed to be a phone number, as an error message may echo it: with 7
+    digits or more, only the first 3 and the last 4 digits show (SPEC §4)."""
+    text = unicodedata.normalize("NFKC", raw)
+    positions = [i for i, ch in enumerate(text) if ch.isdigit()]
+    if len(positions) < 7:
+        return text
+    hidden = set(positions[3:-4])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))

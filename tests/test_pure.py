@@ -110,3 +110,13 @@ def test_vectorised_normalisation_agrees_with_the_single_one():
             assert normalize_phone(value) == got and problem is None
         except PhoneError as error:
             assert str(error) == problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [("13800000001a", "138****0001a"), ("+86 138-1234-5678", "+86 1**-****-5678"), ("12345", "12345"), ("", "")],
+)
+def test_rejected_phone_cells_are_echoed_masked(raw, shown):
+    from sms.phones import mask_phone_text
+
+    assert mask_phone_text(raw) == shown

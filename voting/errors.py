@@ -46,7 +46,10 @@ class ImportRejected(DomainError):
 
     status = 422
 
-    def __init__(self, filename: str, errors: list[RowError]):
+    def __init__(self, filename: str, errors: list[RowError], rows_read: int | None = None):
         self.filename = filename
         self.errors = sorted(errors)
-        super().__init__(f"文件 {filename} 有 {len(self.errors)} 处错误,未导入任何数据。")
+        self.rows_read = rows_read
+        self.bad_rows = len({e.row for e in self.errors if e.row})
+        summary = f"读取 {rows_read} 行,其中 {self.bad_rows} 行有错误;" if rows_read is not None else ""
+        super().__init__(f"文件 {filename} 有 {len(self.errors)} 处错误,{summary}未导入任何数据。")

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
-from sms.phones import normalize_phones
+from sms.phones import mask_phone_text, normalize_phones
 from voting.db import bulk_insert
 from voting.errors import DomainError, ImportRejected, RowError
 from voting.models import Campaign, ObjectImport, RoundKind, SectionList, ServiceObject, User
@@ -84,6 +84,8 @@ def import_objects(
     rules = campaign.rules
     if len(frame) > MAX_ROWS:
         raise ImportRejected(filename, [RowError(0, "", f"文件有 {len(frame)} 行,超过 {MAX_ROWS} 行的上限")])
+    if frame.empty:
+        raise ImportRejected(filename, [RowError(0, "", "表头下没有任何服务对象")])
     statuses = section_statuses(session, campaign)
     statuses["label"] = statuses["unit"] + " " + statuses["section"]
     errors: list[RowError] = []
@@ -103,8 +105,11 @@ def import_objects(
         if chosen.empty:
             raise DomainError("所选科室不属于本次评议活动")
         chosen_row = chosen.iloc[0]
-        named = frame["section_key"] != ""
-        other = named & ((frame["unit_key"] != chosen_row["unit"]) | (frame["section_key"] != chosen_row["section"]))
+        # A file for one section may name it; a name left out (often the whole unit
+        # column) is no mismatch.
+        other = ((frame["unit_key"] != "") & (frame["unit_key"] != chosen_row["unit"])) | (
+            (frame["section_key"] != "") & (frame["section_key"] != chosen_row["section"])
+        )
         flag(other, "section", lambda r: f"本行属于“{r['unit']} {r['section']}”,与所选科室“{chosen_row['label']}”不符")
         frame["section_id"] = section_id
     else:
@@ -136,7 +141,8 @@ def import_objects(
     frame["phone_norm"], problems = normalize_phones(frame["phone"])
     bad_phone = problems.notna()
     for record, problem in zip(frame.loc[bad_phone].to_dict("records"), problems[bad_phone]):
-        errors.append(RowError(record[ROW], table.where("phone"), f"“{record['phone']}”{problem}"))
+        shown = f"“{mask_phone_text(record['phone'])}”" if record["phone"] else ""
+        errors.append(RowError(record[ROW], table.where("phone"), f"{shown}{problem}"))
     penalized_text = fold_series(frame["penalized"]).str.lower()
     flag(~penalized_text.isin(_YES | _NO), "penalized", lambda r: f"“{r['penalized']}”无效:应填“是”或“否”")
     frame["is_penalized"] = penalized_text.isin(_YES)
@@ -162,12 +168,10 @@ def import_objects(
         penalized = int(rows["is_penalized"].sum())
         is_confirmed = confirmed is True or (isinstance(confirmed, set) and sid in confirmed)
         if enforcement and penalized < rules.min_penalized_objects and not is_confirmed:
-            errors.append(RowError(0, table.where("penalized"), f"“{label}”是管理执法类科室,只报了 {penalized} 个处罚对象,少于 {rules.min_penalized_objects} 个;如已全部上报本年被处罚的服务对象,请勾选确认“已全部上报处罚对象”"))
+            errors.append(RowError(0, table.where("penalized"), f"“{label}”是管理执法类科室,只报了 {penalized} 个处罚对象,少于 {rules.min_penalized_objects} 个;如已全部上报本年被处罚的服务对象,请勾选“已全部上报处罚对象”"))
         summary.sections.append(SectionCount(int(sid), label, len(rows), penalized, enforcement))
-    if not len(frame):
-        errors.append(RowError(0, "", "表头下没有任何服务对象"))
     if errors:
-        raise ImportRejected(filename, errors)
+        raise ImportRejected(filename, errors, rows_read=len(frame))
 
     # Store: the new lists replace the sections' lists for this round.
     section_ids = [s.section_id for s in summary.sections]

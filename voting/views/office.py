@@ -248,7 +248,7 @@ MULTI = "0"
 class ObjectsUploadForm(Form):
     round_kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {k.label}") for k in RoundKind])
     section = SelectField("科室", choices=[])
-    all_penalized_reported = BooleanField("已全部上报本年被处罚的服务对象(管理执法类科室不足 100 个时勾选)")
+    all_penalized_reported = BooleanField("已全部上报处罚对象(管理执法类科室本年被处罚的服务对象不足 100 个、已全部报送时勾选)")
     file = FileField("服务对象名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
