@@ -2,8 +2,10 @@
 services work the same in the web app, the CLI, Alembic and the tests."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -47,27 +49,33 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()  # rolls back whatever was not committed
 
 
-def bulk_insert(session: Session, table, records: list[dict], chunk: int = 20000, progress=None) -> None:  # noqa: ANN001
-    """Insert many rows inside the session's transaction: COPY on PostgreSQL, executemany
-    elsewhere. `progress(n)` is called after each chunk of n rows."""
-    if not records:
-        return
+def bulk_insert(
+    session: Session,
+    table: Table,
+    columns: list[str],
+    rows: Sequence[tuple],
+    chunk: int = 20000,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Insert many rows (tuples in `columns` order) inside the session's transaction:
+    COPY on PostgreSQL, the driver's executemany elsewhere (no per-row work in
+    SQLAlchemy). `progress(n)` is called after each chunk of n rows."""
     connection = session.connection()
-    names = list(records[0].keys())
+    names = ", ".join(f'"{name}"' for name in columns)
     if connection.dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        columns = ", ".join(f'"{name}"' for name in names)
-        with raw.cursor() as cursor:
-            for start in range(0, len(records), chunk):
-                part = records[start : start + chunk]
-                with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                    for record in part:
-                        copy.write_row([record[name] for name in names])
+        with connection.connection.driver_connection.cursor() as cursor:
+            for start in range(0, len(rows), chunk):
+                part = rows[start : start + chunk]
+                with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                    for row in part:
+                        copy.write_row(row)
                 if progress:
                     progress(len(part))
         return
-    for start in range(0, len(records), chunk):
-        part = records[start : start + chunk]
-        connection.execute(table.insert(), part)
+    marks = ", ".join("?" for _ in columns) if connection.dialect.paramstyle == "qmark" else ", ".join("%s" for _ in columns)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        connection.exec_driver_sql(sql, list(part))
         if progress:
             progress(len(part))

@@ -192,20 +192,19 @@ def import_objects(
     )
     session.add(upload)
     session.flush()
-    records = pd.DataFrame(
-        {
-            "section_id": first["section_id"].astype(int),
-            "round": round_kind.value,
-            "import_id": upload.id,
-            "name": first["name"],
-            "org_title": first["org_title"],
-            "phone": first["phone_norm"],
-            "matter": first["matter"],
-            "penalized": first["is_penalized"].astype(bool),
-            "source_row": first[ROW].astype(int),
-        }
-    ).to_dict("records")
-    bulk_insert(session, ServiceObject.__table__, records, progress=progress)
+    columns = ["section_id", "round", "import_id", "name", "org_title", "phone", "matter", "penalized", "source_row"]
+    rows = list(zip(
+        first["section_id"].astype(int).tolist(),
+        [round_kind.value] * len(first),
+        [upload.id] * len(first),
+        first["name"].tolist(),
+        first["org_title"].tolist(),
+        first["phone_norm"].tolist(),
+        first["matter"].tolist(),
+        first["is_penalized"].astype(bool).tolist(),
+        first[ROW].astype(int).tolist(),
+    ))
+    bulk_insert(session, ServiceObject.__table__, columns, rows, progress=progress)
     for count in summary.sections:
         is_confirmed = confirmed is True or (isinstance(confirmed, set) and count.section_id in confirmed)
         session.add(SectionList(
@@ -213,7 +212,7 @@ def import_objects(
             penalized=count.penalized, all_penalized_reported=bool(count.is_enforcement and is_confirmed),
         ))
     session.flush()
-    summary.stored = len(records)
+    summary.stored = len(rows)
     summary.import_id = upload.id
     return summary
 

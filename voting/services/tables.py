@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
@@ -36,8 +37,11 @@ def fold(text: object) -> str:
 
 
 def fold_series(values: pd.Series) -> pd.Series:
-    """`fold`, vectorised."""
-    return values.str.normalize("NFKC").str.replace(_SPACES.pattern, "", regex=True)
+    """`fold` on a column, once per distinct value: unit and section names, 是/否 and
+    header text repeat thousands of times in a year's lists."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    folded = np.array([fold(value) for value in uniques], dtype=object)
+    return pd.Series(folded[codes], index=values.index, dtype=object)
 
 
 def clean_name(text: object) -> str:
@@ -129,9 +133,16 @@ def read_table(
     body = body.apply(lambda col: col.str.strip())
     # Repeated header rows (page breaks) and blank rows are not data.
     header_cells = {key: top.at[header_row, pos] for key, pos in positions.items()}
-    repeated = pd.Series(True, index=body.index)
-    for key, text in header_cells.items():
-        repeated &= fold_series(body[key]) == text
+    # A cell that folds to the header text contains its first character: look only at
+    # those rows (folding every name and phone of a large file costs seconds).
+    first_key, first_text = next(iter(header_cells.items()))
+    candidates = body.index[body[first_key].str.contains(first_text[:1], regex=False)] if first_text else body.index
+    repeated = pd.Series(False, index=body.index)
+    if len(candidates):
+        is_header = pd.Series(True, index=candidates)
+        for key, text in header_cells.items():
+            is_header &= body.loc[candidates, key].map(fold) == text
+        repeated[candidates] = is_header
     blank = (body == "").all(axis=1)
     body = body[~repeated & ~blank]
     for key in fill_down:
