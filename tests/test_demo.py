@@ -66,3 +66,44 @@ def test_demo_command_without_server(database_url, tmp_path):
     assert "已导入参评科室名单:363 个科室" in result.output
     assert "用户名 admin 密码 " in result.output
     app.extensions["pingyi.engine"].dispose()
+
+
+def test_pingyi_demo_serves_the_site(tmp_path):
+    """The quick start's own command, as a user runs it: a real process, a real port."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PINGYI_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from voting.cli import main; main()", "demo", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        output = ""
+        while "数据库" not in output:
+            line = process.stdout.readline()
+            assert line, f"demo exited early:\n{output}"
+            output += line
+        password = re.search(r"用户名 admin 密码 (\S+)", output).group(1)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "the demo never served"
+                time.sleep(0.2)
+        assert "工作人员登录" in page and len(password) >= 10
+        assert "sqlite:///" in output and str(tmp_path) in output
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -261,4 +261,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"  数据库:{current_app.config['DATABASE_URL']}")
     click.echo("")
     if not no_serve:
-        current_app.run(host=host, port=port, debug=False, use_reloader=False)
+        # Not app.run(): Flask ignores it inside a CLI command.
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
