@@ -159,3 +159,14 @@ def test_campaign_created_from_the_dashboard(admin_client, db):
     assert "2021年度千人评机关中层科室活动" in admin_client.get("/office/").get_data(as_text=True)
     response = admin_client.post("/office/campaigns", data={"year": "2021"})
     assert response.status_code == 409 and "已存在" in response.get_data(as_text=True)
+
+
+def test_upload_times_are_shown_in_beijing_time(admin_client, db, campaign):
+    from datetime import datetime, timezone
+
+    from voting.models import ObjectImport, RoundKind
+
+    db.add(ObjectImport(campaign_id=campaign.id, round=RoundKind.H1, filename="x.csv", rows_read=1, stored=1,
+                        duplicates=0, report={}, created_at=datetime(2021, 6, 9, 17, 30, tzinfo=timezone.utc)))
+    db.commit()
+    assert "2021-06-10 01:30" in admin_client.get("/office/").get_data(as_text=True)

@@ -23,3 +23,5 @@ RATELIMIT_HEADERS_ENABLED = True
 LOGIN_RATE_LIMIT = "10 per minute;100 per hour"
 # The year of the campaign the pages and commands work on when none is named.
 DEFAULT_CAMPAIGN_YEAR = None
+# Times are stored in UTC and shown in the office's time zone.
+TIMEZONE = "Asia/Shanghai"

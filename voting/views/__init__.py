@@ -1,4 +1,7 @@
 """Web flows. Each view validates its form, calls one service, commits once, redirects."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
 from flask import Flask, redirect, url_for
 
 
@@ -11,6 +14,15 @@ def init_app(app: Flask) -> None:
     @app.get("/")
     def index():
         return redirect(url_for("office.dashboard"))
+
+    @app.template_filter("local_time")
+    def local_time(value: datetime | None) -> str:
+        """A stored UTC time in the office's zone (SQLite hands it back without a zone)."""
+        if value is None:
+            return ""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
 
     @app.get("/healthz")
     def healthz():
