@@ -170,3 +170,22 @@ def test_upload_times_are_shown_in_beijing_time(admin_client, db, campaign):
                         duplicates=0, report={}, created_at=datetime(2021, 6, 9, 17, 30, tzinfo=timezone.utc)))
     db.commit()
     assert "2021-06-10 01:30" in admin_client.get("/office/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("config", "missing"), [({"DATABASE_URL": "sqlite://"}, "FLASK_SECRET_KEY"), ({"SECRET_KEY": "k"}, "DATABASE_URL")])
+def test_production_refuses_to_start_without_its_secrets(tmp_path, monkeypatch, config, missing):
+    from voting import ConfigError, create_app
+
+    monkeypatch.setenv("PINGYI_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match=missing):
+        create_app({"PRODUCTION": True, "SECRET_KEY": None, "DATABASE_URL": None, **config})
+
+
+def test_outside_production_a_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    from voting import create_app
+
+    monkeypatch.setenv("PINGYI_INSTANCE_PATH", str(tmp_path))
+    first = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": None}).config["SECRET_KEY"]
+    second = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": None}).config["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0

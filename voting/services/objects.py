@@ -20,9 +20,10 @@ from scoring import columns as C
 from sms.phones import mask_phone_text, normalize_phones
 from voting.db import bulk_insert
 from voting.errors import DomainError, ImportRejected, RowError
-from voting.models import Campaign, ObjectImport, RoundKind, SectionList, ServiceObject, User
+from scoring.settings import RuleSettings
+from voting.models import Campaign, ObjectImport, RoundKind, Section, SectionList, ServiceObject, Unit, User
 from voting.services.history import section_statuses
-from voting.services.tables import ROW, Column, fold_series, read_table
+from voting.services.tables import ROW, Column, Table, fold_series, read_table
 
 COLUMNS = [
     Column("unit", ("单位名称", "unit", "unitname"), required=False),
@@ -56,6 +57,7 @@ class ObjectsSummary:
     stored: int = 0
     duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # row, first row, section
     sections: list[SectionCount] = field(default_factory=list)
+    confirmed: set[int] = field(default_factory=set)  # enforcement sections confirmed complete
     import_id: int | None = None
 
 
@@ -80,101 +82,140 @@ def import_objects(
     when True, or the ids in the set).
     """
     table = read_table(data, filename, COLUMNS)
-    frame = table.frame
-    rules = campaign.rules
-    if len(frame) > MAX_ROWS:
-        raise ImportRejected(filename, [RowError(0, "", f"文件有 {len(frame)} 行,超过 {MAX_ROWS} 行的上限")])
-    if frame.empty:
+    if len(table.frame) > MAX_ROWS:
+        raise ImportRejected(filename, [RowError(0, "", f"文件有 {len(table.frame)} 行,超过 {MAX_ROWS} 行的上限")])
+    if table.frame.empty:
         raise ImportRejected(filename, [RowError(0, "", "表头下没有任何服务对象")])
-    statuses = section_statuses(session, campaign)
-    statuses["label"] = statuses["unit"] + " " + statuses["section"]
-    errors: list[RowError] = []
+    check = _Check(table, section_statuses(session, campaign))
+    check.assign_sections(section_id, unit_id)
+    check.cells()
+    first, summary = check.sections(campaign.rules, all_penalized_reported)
+    if check.errors:
+        raise ImportRejected(filename, check.errors, rows_read=len(table.frame))
+    _store(session, campaign, round_kind, filename, uploaded_by, first, summary, progress)
+    return summary
 
-    def flag(mask: pd.Series, key: str, reason: str | Callable[[dict], str]) -> None:
-        for record in frame.loc[mask].to_dict("records"):
+
+def _confirmed(confirmation: bool | set[int], section_id: int) -> bool:
+    return confirmation is True or (isinstance(confirmation, set) and section_id in confirmation)
+
+
+class _Check:
+    """The checks of one file, each adding to `errors` every row it finds bad."""
+
+    def __init__(self, table: Table, statuses: pd.DataFrame):
+        self.table = table
+        self.frame = table.frame
+        statuses["label"] = statuses["unit"] + " " + statuses["section"]
+        self.statuses = statuses
+        self.info = statuses.set_index("id")
+        self.errors: list[RowError] = []
+
+    def flag(self, mask: pd.Series, key: str, reason: str | Callable[[dict], str]) -> None:
+        for record in self.frame.loc[mask].to_dict("records"):
             text = reason(record) if callable(reason) else reason
-            errors.append(RowError(record[ROW], table.where(key), text))
+            self.errors.append(RowError(record[ROW], self.table.where(key), text))
 
-    # Which section each row belongs to.
-    has_section_columns = (frame["unit"] != "").any() or (frame["section"] != "").any()
-    frame["unit_key"] = fold_series(frame["unit"])
-    frame["section_key"] = fold_series(frame["section"])
-    by_key = statuses.set_index(["unit", "section"])
-    if section_id is not None:
-        chosen = statuses[statuses["id"] == section_id]
-        if chosen.empty:
-            raise DomainError("所选科室不属于本次评议活动")
-        chosen_row = chosen.iloc[0]
-        # A file for one section may name it; a name left out (often the whole unit
-        # column) is no mismatch.
-        other = ((frame["unit_key"] != "") & (frame["unit_key"] != chosen_row["unit"])) | (
-            (frame["section_key"] != "") & (frame["section_key"] != chosen_row["section"])
-        )
-        flag(other, "section", lambda r: f"本行属于“{r['unit']} {r['section']}”,与所选科室“{chosen_row['label']}”不符")
-        frame["section_id"] = section_id
-    else:
-        if not has_section_columns:
-            raise ImportRejected(filename, [RowError(0, "", "文件没有“单位名称”和“科室”两列:请在页面上选择科室,或在文件中加上这两列")])
-        keys = pd.MultiIndex.from_frame(frame[["unit_key", "section_key"]])
-        frame["section_id"] = by_key["id"].reindex(keys).to_numpy()
-        flag(frame["unit_key"] == "", "unit", "单位名称为空")
-        flag((frame["unit_key"] != "") & (frame["section_key"] == ""), "section", "科室为空")
-        unknown = frame["section_id"].isna() & (frame["section_key"] != "") & (frame["unit_key"] != "")
-        flag(unknown, "section", lambda r: f"“{r['unit']} {r['section']}”不在参评科室名单中")
-    resolved = frame["section_id"].notna()
-    frame["section_id"] = frame["section_id"].fillna(-1).astype(int)
-    info = statuses.set_index("id")
-    frame_info = info.reindex(frame["section_id"])
-    exempt = resolved & frame_info[C.EXEMPT].fillna(False).astype(bool).to_numpy()
-    flag(exempt, "section", lambda r: f"“{info.at[r['section_id'], 'label']}”本年度免评,不需要报送服务对象")
-    if unit_id is not None:
-        foreign = resolved & (frame_info["unit_id"].to_numpy() != unit_id)
-        flag(foreign, "section", lambda r: f"“{info.at[r['section_id'], 'label']}”不属于本单位,不能上传")
+    def label(self, record: dict) -> str:
+        return self.info.at[record["section_id"], "label"]
 
-    # The cells themselves.
-    flag(frame["name"] == "", "name", "姓名为空")
-    flag(frame["matter"] == "", "matter", "事项内容为空")
-    for key, limit in LIMITS.items():
-        flag(frame[key].str.len() > limit, key, f"超过 {limit} 字")
-    for key in ("name", "org_title", "matter"):
-        flag(frame[key].str.contains(_CONTROL.pattern, regex=True), key, "含有不可见的控制字符")
-    frame["phone_norm"], problems = normalize_phones(frame["phone"])
-    bad_phone = problems.notna()
-    for record, problem in zip(frame.loc[bad_phone].to_dict("records"), problems[bad_phone]):
-        shown = f"“{mask_phone_text(record['phone'])}”" if record["phone"] else ""
-        errors.append(RowError(record[ROW], table.where("phone"), f"{shown}{problem}"))
-    penalized_text = fold_series(frame["penalized"]).str.lower()
-    flag(~penalized_text.isin(_YES | _NO), "penalized", lambda r: f"“{r['penalized']}”无效:应填“是”或“否”")
-    frame["is_penalized"] = penalized_text.isin(_YES)
-
-    # Duplicates, then the per-section rules, over rows that are otherwise good.
-    summary = ObjectsSummary(rows_read=len(frame))
-    good = frame[resolved & ~bad_phone]
-    first = good.drop_duplicates(["section_id", "phone_norm"], keep="first")
-    dup_mask = good.duplicated(["section_id", "phone_norm"], keep="first")
-    if dup_mask.any():
-        firsts = first.set_index(["section_id", "phone_norm"])[ROW]
-        for record in good[dup_mask].to_dict("records"):
-            summary.duplicates.append(
-                (record[ROW], int(firsts[(record["section_id"], record["phone_norm"])]), info.at[record["section_id"], "label"])
+    def assign_sections(self, section_id: int | None, unit_id: int | None) -> None:
+        """`section_id` of every row: the chosen section, or the one its names give."""
+        frame, flag = self.frame, self.flag
+        frame["unit_key"] = fold_series(frame["unit"])
+        frame["section_key"] = fold_series(frame["section"])
+        if section_id is not None:
+            chosen = self.statuses[self.statuses["id"] == section_id]
+            if chosen.empty:
+                raise DomainError("所选科室不属于本次评议活动")
+            chosen_row = chosen.iloc[0]
+            # A file for one section may name it; a name left out (often the whole unit
+            # column) is no mismatch.
+            other = ((frame["unit_key"] != "") & (frame["unit_key"] != chosen_row["unit"])) | (
+                (frame["section_key"] != "") & (frame["section_key"] != chosen_row["section"])
             )
-    confirmed = all_penalized_reported
-    for sid, rows in first.groupby("section_id", sort=False):
-        label = info.at[sid, "label"]
-        enforcement = bool(info.at[sid, "is_enforcement"])
-        if len(rows) > rules.max_objects_per_section:
-            over = int(rows[ROW].iloc[rules.max_objects_per_section])
-            errors.append(RowError(over, "", f"“{label}”共 {len(rows)} 人,超过每轮 {rules.max_objects_per_section} 人的上限(从本行起超出);超过 {rules.max_objects_per_section} 人的只报 {rules.max_objects_per_section} 人"))
-        penalized = int(rows["is_penalized"].sum())
-        is_confirmed = confirmed is True or (isinstance(confirmed, set) and sid in confirmed)
-        if enforcement and penalized < rules.min_penalized_objects and not is_confirmed:
-            errors.append(RowError(0, table.where("penalized"), f"“{label}”是管理执法类科室,只报了 {penalized} 个处罚对象,少于 {rules.min_penalized_objects} 个;如已全部上报本年被处罚的服务对象,请勾选“已全部上报处罚对象”"))
-        summary.sections.append(SectionCount(int(sid), label, len(rows), penalized, enforcement))
-    if errors:
-        raise ImportRejected(filename, errors, rows_read=len(frame))
+            flag(other, "section", lambda r: f"本行属于“{r['unit']} {r['section']}”,与所选科室“{chosen_row['label']}”不符")
+            frame["section_id"] = section_id
+        else:
+            if not ((frame["unit"] != "").any() or (frame["section"] != "").any()):
+                raise ImportRejected(
+                    self.table.filename,
+                    [RowError(0, "", "文件没有“单位名称”和“科室”两列:请在页面上选择科室,或在文件中加上这两列")],
+                )
+            keys = pd.MultiIndex.from_frame(frame[["unit_key", "section_key"]])
+            frame["section_id"] = self.statuses.set_index(["unit", "section"])["id"].reindex(keys).to_numpy()
+            flag(frame["unit_key"] == "", "unit", "单位名称为空")
+            flag((frame["unit_key"] != "") & (frame["section_key"] == ""), "section", "科室为空")
+            unknown = frame["section_id"].isna() & (frame["section_key"] != "") & (frame["unit_key"] != "")
+            flag(unknown, "section", lambda r: f"“{r['unit']} {r['section']}”不在参评科室名单中")
+        self.resolved = frame["section_id"].notna()
+        frame["section_id"] = frame["section_id"].fillna(-1).astype(int)
+        known = self.info.reindex(frame["section_id"])
+        exempt = self.resolved & known[C.EXEMPT].fillna(False).astype(bool).to_numpy()
+        flag(exempt, "section", lambda r: f"“{self.label(r)}”本年度免评,不需要报送服务对象")
+        if unit_id is not None:
+            foreign = self.resolved & (known["unit_id"].to_numpy() != unit_id)
+            flag(foreign, "section", lambda r: f"“{self.label(r)}”不属于本单位,不能上传")
 
-    # Store: the new lists replace the sections' lists for this round.
+    def cells(self) -> None:
+        frame, flag = self.frame, self.flag
+        flag(frame["name"] == "", "name", "姓名为空")
+        flag(frame["matter"] == "", "matter", "事项内容为空")
+        for key, limit in LIMITS.items():
+            flag(frame[key].str.len() > limit, key, f"超过 {limit} 字")
+        for key in ("name", "org_title", "matter"):
+            flag(frame[key].str.contains(_CONTROL.pattern, regex=True), key, "含有不可见的控制字符")
+        frame["phone_norm"], problems = normalize_phones(frame["phone"])
+        self.bad_phone = problems.notna()
+        for record, problem in zip(frame.loc[self.bad_phone].to_dict("records"), problems[self.bad_phone]):
+            shown = f"“{mask_phone_text(record['phone'])}”" if record["phone"] else ""
+            self.errors.append(RowError(record[ROW], self.table.where("phone"), f"{shown}{problem}"))
+        penalized = fold_series(frame["penalized"]).str.lower()
+        flag(~penalized.isin(_YES | _NO), "penalized", lambda r: f"“{r['penalized']}”无效:应填“是”或“否”")
+        frame["is_penalized"] = penalized.isin(_YES)
+
+    def sections(self, rules: RuleSettings, confirmation: bool | set[int]) -> tuple[pd.DataFrame, ObjectsSummary]:
+        """Duplicates, then the per-section rules (500 cap, 100 penalized), over the rows
+        whose section and phone are good. The rows to store, and the summary."""
+        summary = ObjectsSummary(rows_read=len(self.frame))
+        good = self.frame[self.resolved & ~self.bad_phone]
+        first = good.drop_duplicates(["section_id", "phone_norm"], keep="first")
+        repeated = good.duplicated(["section_id", "phone_norm"], keep="first")
+        if repeated.any():
+            first_rows = first.set_index(["section_id", "phone_norm"])[ROW]
+            for record in good[repeated].to_dict("records"):
+                first_row = int(first_rows[(record["section_id"], record["phone_norm"])])
+                summary.duplicates.append((record[ROW], first_row, self.label(record)))
+        cap, minimum = rules.max_objects_per_section, rules.min_penalized_objects
+        for sid, rows in first.groupby("section_id", sort=False):
+            label = self.info.at[sid, "label"]
+            enforcement = bool(self.info.at[sid, "is_enforcement"])
+            if len(rows) > cap:
+                over = int(rows[ROW].iloc[cap])
+                self.errors.append(RowError(over, "", f"“{label}”共 {len(rows)} 人,超过每轮 {cap} 人的上限(从本行起超出);超过 {cap} 人的只报 {cap} 人"))
+            penalized = int(rows["is_penalized"].sum())
+            if enforcement and penalized < minimum and not _confirmed(confirmation, sid):
+                self.errors.append(RowError(0, self.table.where("penalized"), f"“{label}”是管理执法类科室,只报了 {penalized} 个处罚对象,少于 {minimum} 个;如已全部上报本年被处罚的服务对象,请勾选“已全部上报处罚对象”"))
+            summary.sections.append(SectionCount(int(sid), label, len(rows), penalized, enforcement))
+        summary.confirmed = {c.section_id for c in summary.sections if c.is_enforcement and _confirmed(confirmation, c.section_id)}
+        return first, summary
+
+
+def _store(
+    session: Session,
+    campaign: Campaign,
+    round_kind: RoundKind,
+    filename: str,
+    uploaded_by: User | None,
+    first: pd.DataFrame,
+    summary: ObjectsSummary,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """The new lists replace the sections' lists for this round."""
     section_ids = [s.section_id for s in summary.sections]
+    # Two uploads for the same section at once: the second waits for the first and then
+    # replaces its list, instead of colliding with it on the unique phone constraint.
+    session.execute(select(Section.id).where(Section.id.in_(section_ids)).with_for_update())
     session.execute(delete(SectionList).where(SectionList.section_id.in_(section_ids), SectionList.round == round_kind))
     session.execute(delete(ServiceObject).where(ServiceObject.section_id.in_(section_ids), ServiceObject.round == round_kind))
     upload = ObjectImport(
@@ -205,22 +246,20 @@ def import_objects(
         first[ROW].astype(int).tolist(),
     ))
     bulk_insert(session, ServiceObject.__table__, columns, rows, progress=progress)
-    for count in summary.sections:
-        is_confirmed = confirmed is True or (isinstance(confirmed, set) and count.section_id in confirmed)
-        session.add(SectionList(
-            section_id=count.section_id, round=round_kind, import_id=upload.id, objects=count.objects,
-            penalized=count.penalized, all_penalized_reported=bool(count.is_enforcement and is_confirmed),
-        ))
+    session.add_all(
+        SectionList(
+            section_id=c.section_id, round=round_kind, import_id=upload.id, objects=c.objects,
+            penalized=c.penalized, all_penalized_reported=c.section_id in summary.confirmed,
+        )
+        for c in summary.sections
+    )
     session.flush()
     summary.stored = len(rows)
     summary.import_id = upload.id
-    return summary
 
 
 def section_lists(session: Session, campaign: Campaign) -> dict[tuple[int, RoundKind], SectionList]:
     """The current list of every section and round that has one."""
-    from voting.models import Section, Unit
-
     rows = session.scalars(
         select(SectionList).join(Section).join(Unit).where(Unit.campaign_id == campaign.id)
     )
