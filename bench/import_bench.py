@@ -12,9 +12,9 @@ count towards another's peak:
 
 Targets: the full import within 1.5x the plain openpyxl read, and under 1 GiB peak RSS.
 
-    /work/venv/bin/python bench/import_bench.py            # full size, both databases
-    /work/venv/bin/python bench/import_bench.py --sections 20 --rows-per-section 100
-    /work/venv/bin/python bench/import_bench.py --profile  # + cProfile of the SQLite import
+    .venv/bin/python bench/import_bench.py            # full size, both databases
+    .venv/bin/python bench/import_bench.py --sections 20 --rows-per-section 100
+    .venv/bin/python bench/import_bench.py --profile  # + cProfile of the SQLite import
 
 See bench/README.md.
 """
