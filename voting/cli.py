@@ -6,7 +6,6 @@ bad row for a rejected file) and exits with status 1, never a stack trace.
 from __future__ import annotations
 
 import functools
-import secrets
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from tqdm import tqdm
 
 from voting import create_app
 from voting.db import get_session
-from voting.errors import DomainError, ImportRejected
+from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.migrate import alembic_config
 from voting.models import Role, RoundKind, Unit
 from voting.services import campaigns, history, objects, sections, users
@@ -168,7 +167,7 @@ def import_history(file: str, year: int | None) -> None:
     session = get_session()
     try:
         target = campaigns.get_campaign(session, year)
-    except DomainError:
+    except NotFoundError:
         target = None  # history may come before the first campaign
     data, filename = _read(file)
     summary = history.import_history(session, target, data, filename)
@@ -234,7 +233,7 @@ def users_create(username: str, role: str, unit: str | None, display_name: str,
         unit_row = session.scalar(select(Unit).where(Unit.campaign_id == target.id, Unit.name == unit))
         if unit_row is None:
             raise DomainError(f"{target.year} 年度没有单位“{unit}”")
-    password = password or secrets.token_urlsafe(12)
+    password = password or users.new_password()
     users.create_user(session, username, password, Role(role), unit_row, display_name)
     session.commit()
     click.echo(f"已建立 {username}({Role(role).label}),密码:{password}")

@@ -4,13 +4,11 @@ services as real imports, so the demo exercises the real code."""
 from __future__ import annotations
 
 import random
-import secrets
 from collections.abc import Callable
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
 from voting.errors import NotFoundError
 from voting.models import Role, RoundKind, Unit, User
@@ -125,12 +123,12 @@ def _unit(session: Session, campaign_id: int, name: str) -> Unit:
 
 def _reset_login(session: Session, username: str, role: Role, unit: Unit | None) -> tuple[str, str, str]:
     """A fresh password at every demo start, printed once."""
-    password = secrets.token_urlsafe(9)
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
+        password = users.new_password()
         users.create_user(session, username, password, role, unit)
     else:
-        user.password_hash = generate_password_hash(password)
+        password = users.reset_password(session, user)
         user.active = True
     label = role.label + (f"({unit.name})" if unit else "")
     return username, password, label

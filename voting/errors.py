@@ -15,10 +15,6 @@ class NotFoundError(DomainError):
     status = 404
 
 
-class ForbiddenError(DomainError):
-    status = 403
-
-
 class StaleError(DomainError):
     """What was previewed no longer matches the database: preview again."""
 

@@ -44,12 +44,6 @@ def fold_series(values: pd.Series) -> pd.Series:
     return pd.Series(folded[codes], index=values.index, dtype=object)
 
 
-def clean_name(text: object) -> str:
-    """A unit or section name as stored: NFKC, no white space (Chinese names have none
-    that matters, and office files are full of stray ones)."""
-    return fold(text)
-
-
 @dataclass(frozen=True)
 class Column:
     key: str

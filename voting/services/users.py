@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,8 +56,6 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 def new_password() -> str:
     """A random initial password, shown once to whoever creates the account."""
-    import secrets
-
     return secrets.token_urlsafe(12)
 
 

@@ -16,7 +16,7 @@ from voting.auth import roles_required
 from voting.forms import EmptyForm, Form
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
-from voting.models import ObjectImport, Role, RoundKind, ServiceObject
+from voting.models import ObjectImport, Role, RoundKind, Section, ServiceObject
 from voting.services import campaigns, history, objects, sections
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -107,8 +107,6 @@ def _import_units(upload: ObjectImport) -> set[int]:
     ids = [row[0] for row in upload.report.get("sections", [])]
     if not ids:
         return set()
-    from voting.models import Section
-
     return set(session.scalars(select(Section.unit_id).where(Section.id.in_(ids))))
 
 
