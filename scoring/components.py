@@ -1,0 +1,275 @@
+"""The daily-stage components and the bonus (SPEC §2), each a function of one year's
+events for the participating sections.
+
+Every function returns the component's score per section (indexed like `keys`) and
+its explanation lines (UNIT, SECTION, COMPONENT, TEXT, POINTS, ROW): the points of a
+section's lines for a component add up to its score, so a unit head can follow every
+point from the base to the result.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from scoring import columns as C
+from scoring import labels as L
+from scoring.settings import RuleSettings
+
+LINE_COLUMNS = [C.UNIT, C.SECTION, C.COMPONENT, C.TEXT, C.POINTS, C.ROW]
+
+
+def fmt(value: float) -> str:
+    """A number in an explanation: no float noise, no trailing zeros."""
+    return f"{round(float(value), 4):g}"
+
+
+def lines(keys: pd.Index, component: str, texts, points, rows=None) -> pd.DataFrame:
+    """Explanation lines for the sections `keys` (a (unit, section) MultiIndex)."""
+    frame = pd.DataFrame(
+        {
+            C.UNIT: keys.get_level_values(0),
+            C.SECTION: keys.get_level_values(1),
+            C.COMPONENT: component,
+            C.TEXT: list(texts),
+            C.POINTS: np.asarray(points, dtype=float),
+            C.ROW: pd.array(rows if rows is not None else [pd.NA] * len(keys), dtype="Int64"),
+        }
+    )
+    return frame
+
+
+def _event_keys(events: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(events[[C.UNIT, C.SECTION]])
+
+
+def _rows(events: pd.DataFrame):
+    return events[C.ROW] if C.ROW in events.columns else None
+
+
+def _per_section(values: pd.Series, events: pd.DataFrame, keys: pd.Index) -> pd.Series:
+    summed = values.groupby([events[C.UNIT], events[C.SECTION]]).sum()
+    return summed.reindex(keys, fill_value=0.0).astype(float)
+
+
+def evaluation_window(year: int, settings: RuleSettings) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The case and bonus window: 1 Dec of the previous year to 30 Nov, both inclusive."""
+    start = dt.date(year - 1, settings.window_start_month, settings.window_start_day)
+    end = dt.date(year, settings.window_end_month, settings.window_end_day)
+    return pd.Timestamp(start), pd.Timestamp(end)
+
+
+def _in_window(dates: pd.Series, year: int, settings: RuleSettings) -> pd.Series:
+    start, end = evaluation_window(year, settings)
+    dates = pd.to_datetime(dates)
+    return (dates >= start) & (dates <= end)
+
+
+def _date_text(dates: pd.Series) -> list[str]:
+    return list(pd.to_datetime(dates).dt.strftime("%Y-%m-%d").fillna(""))
+
+
+# ---- 平台办理 ------------------------------------------------------------------------
+
+
+def platform_scores(
+    events: pd.DataFrame, keys: pd.Index, settings: RuleSettings
+) -> tuple[pd.Series, pd.DataFrame]:
+    """平台办理, two parts of 5.
+
+    统一政务咨询投诉举报平台 (base 100): 作风投诉 deductions capped at 10, 办理评价
+    deductions capped at 90, a co-handling (协办) section taking half of a 办理评价
+    deduction; part = 5 × (100 − deductions) / 100. 网络监督投诉平台: 5 − 1 per valid
+    complaint, floor 0."""
+    s = settings
+    part = s.platform_part_points
+    per_point = part / s.platform_base  # a 100-point deduction's worth in the part
+    hot = events[C.PLATFORM] == C.HOTLINE
+    conduct = hot & (events[C.ITEM] == C.CONDUCT)
+    handling = hot & (events[C.ITEM] == C.HANDLING)
+    co = events[C.ROLE] == C.CO
+    effective = events[C.DEDUCTION].astype(float) * np.where(handling & co, s.cohandling_share, 1.0)
+
+    conduct_sum = _per_section(effective.where(conduct, 0.0), events, keys)
+    handling_sum = _per_section(effective.where(handling, 0.0), events, keys)
+    net_sum = _per_section(effective.where(~hot, 0.0), events, keys)
+    conduct_capped = conduct_sum.clip(upper=s.conduct_cap)
+    handling_capped = handling_sum.clip(upper=s.handling_cap)
+    hotline = part * (s.platform_base - conduct_capped - handling_capped) / s.platform_base
+    network = (s.network_supervision_points - net_sum).clip(lower=0.0)
+    score = hotline + network
+
+    base = [
+        lines(keys, C.PLATFORM_SCORE, ["统一政务咨询投诉举报平台基础分"] * len(keys), [part] * len(keys)),
+        lines(keys, C.PLATFORM_SCORE, ["网络监督投诉平台基础分"] * len(keys), [s.network_supervision_points] * len(keys)),
+    ]
+    texts = []
+    points = np.where(hot, -effective * per_point, -effective)
+    for platform, item, role, raw, eff in zip(
+        events[C.PLATFORM], events[C.ITEM], events[C.ROLE], events[C.DEDUCTION], effective
+    ):
+        name = f"{L.label(L.PLATFORMS, platform)}平台 {L.label(L.ITEMS, item)}"
+        if platform == C.HOTLINE:
+            text = f"{name}扣 {fmt(raw)} 分(百分制)"
+            if item == C.HANDLING and role == C.CO:
+                text = f"{name}扣 {fmt(raw)} 分,协办减半为 {fmt(eff)} 分(百分制)"
+            text += f",折合 {fmt(eff * per_point)} 分"
+        else:
+            text = f"{name}扣 {fmt(raw)} 分"
+        texts.append(text)
+    event_lines = lines(_event_keys(events), C.PLATFORM_SCORE, texts, points, _rows(events))
+
+    adjust = []
+    for total, capped, cap, label in (
+        (conduct_sum, conduct_capped, s.conduct_cap, "作风投诉"),
+        (handling_sum, handling_capped, s.handling_cap, "办理评价"),
+    ):
+        over = total > cap
+        if over.any():
+            k = keys[over.to_numpy()]
+            texts = [f"{label}扣分合计 {fmt(t)} 分,超过上限 {fmt(cap)} 分,按 {fmt(cap)} 分计" for t in total[over]]
+            adjust.append(lines(k, C.PLATFORM_SCORE, texts, ((total - capped)[over] * per_point).to_numpy()))
+    floored = net_sum > s.network_supervision_points
+    if floored.any():
+        k = keys[floored.to_numpy()]
+        texts = [f"网络监督投诉平台扣分合计 {fmt(t)} 分,最低 0 分" for t in net_sum[floored]]
+        adjust.append(lines(k, C.PLATFORM_SCORE, texts, (net_sum - s.network_supervision_points)[floored].to_numpy()))
+    return score, pd.concat([*base, event_lines, *adjust], ignore_index=True)
+
+
+# ---- 监督检查 ------------------------------------------------------------------------
+
+_PROBLEM_POINTS = {C.COUNTY: "inspection_county", C.CITY_LEVEL: "inspection_city", C.VERIFIED_COMPLAINT: "inspection_complaint"}
+_CASE_POINTS = {
+    (C.PRINCIPAL, True): "case_principal",
+    (C.DEPUTY, True): "case_deputy",
+    (C.STAFF, True): "case_staff",
+    (C.COLLECTIVE, True): "case_collective",
+    (C.PRINCIPAL, False): "case_earlier_principal",
+    (C.DEPUTY, False): "case_earlier_deputy",
+    (C.STAFF, False): "case_earlier_staff",
+    (C.COLLECTIVE, False): "case_earlier_collective",
+}
+
+
+def inspection_deductions(events: pd.DataFrame, year: int, settings: RuleSettings) -> tuple[pd.Series, list[str]]:
+    """Each event's deduction and its explanation. A verified problem costs 1 (county),
+    2 (city) or 1 (complaint), doubled when serious; a case (立案查处) filed in the case
+    window costs 20 / 10 / 5 / 20 (principal, deputy, other staff, the section) for
+    conduct in the evaluation year, 6 / 4 / 2 / 10 for earlier conduct; a case filed
+    outside the window costs nothing."""
+    s = settings
+    in_window = _in_window(events[C.DATE], year, settings).to_numpy()
+    dates = _date_text(events[C.DATE])
+    values, texts = [], []
+    for i, (kind, serious, person, current) in enumerate(
+        zip(events[C.KIND], events[C.SERIOUS], events[C.PERSON], events[C.CURRENT_YEAR])
+    ):
+        label = L.label(L.INSPECTION_KINDS, kind)
+        if kind == C.CASE:
+            who = L.label(L.PERSONS, person)
+            when = "本年度" if current else "以前年度"
+            points = getattr(s, _CASE_POINTS[(person, bool(current))])
+            if not in_window[i]:
+                values.append(0.0)
+                start, end = evaluation_window(year, settings)
+                texts.append(
+                    f"立案查处({who},{when}问题,立案日期 {dates[i]})不在统计期 "
+                    f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d} 内,不扣分"
+                )
+                continue
+            values.append(points)
+            texts.append(f"立案查处:{who},{when}问题,立案日期 {dates[i]},扣 {fmt(points)} 分")
+        else:
+            points = getattr(s, _PROBLEM_POINTS[kind])
+            if serious:
+                values.append(points * s.inspection_serious_factor)
+                texts.append(f"{label}问题(情节严重,加倍)扣 {fmt(points * s.inspection_serious_factor)} 分")
+            else:
+                values.append(points)
+                texts.append(f"{label}问题扣 {fmt(points)} 分")
+    return pd.Series(values, index=events.index, dtype=float), texts
+
+
+def inspection_scores(
+    events: pd.DataFrame, keys: pd.Index, year: int, settings: RuleSettings
+) -> tuple[pd.Series, pd.DataFrame]:
+    """监督检查: 20 minus the deductions, floor 0."""
+    full = settings.inspection_points
+    deductions, texts = inspection_deductions(events, year, settings)
+    total = _per_section(deductions, events, keys)
+    score = (full - total).clip(lower=0.0)
+    parts = [
+        lines(keys, C.INSPECTION, ["监督检查基础分"] * len(keys), [full] * len(keys)),
+        lines(_event_keys(events), C.INSPECTION, texts, -deductions.to_numpy(), _rows(events)),
+    ]
+    floored = total > full
+    if floored.any():
+        k = keys[floored.to_numpy()]
+        parts.append(
+            lines(k, C.INSPECTION, [f"扣分合计 {fmt(t)} 分,最低 0 分" for t in total[floored]], (total - full)[floored].to_numpy())
+        )
+    return score, pd.concat(parts, ignore_index=True)
+
+
+# ---- 加分项 --------------------------------------------------------------------------
+
+_BONUS_POINTS = {
+    (C.COMMENDATION, C.NATIONAL): "bonus_national",
+    (C.COMMENDATION, C.PROVINCIAL): "bonus_provincial",
+    (C.COMMENDATION, C.CITY): "bonus_city",
+    (C.PUBLICITY, C.CENTRAL): "publicity_central",
+    (C.PUBLICITY, C.PROVINCIAL): "publicity_provincial",
+    (C.PUBLICITY, C.CITY): "publicity_city",
+}
+
+
+def bonus_scores(
+    events: pd.DataFrame, keys: pd.Index, year: int, settings: RuleSettings
+) -> tuple[pd.Series, pd.DataFrame]:
+    """加分项: commendation 5 / 3 / 1 (national, provincial or ministerial, city or
+    department), publicity 3 / 2 / 0.5 (central, provincial, city media); the same deed
+    or item counts once at its highest level; only items dated in the bonus window
+    count; the total is capped at 5."""
+    s = settings
+    value = pd.Series(
+        [getattr(s, _BONUS_POINTS[(k, lv)]) for k, lv in zip(events[C.KIND], events[C.LEVEL])],
+        index=events.index,
+        dtype=float,
+    )
+    inside = _in_window(events[C.DATE], year, settings)
+    counted = value.where(inside, -1.0)
+    # One item per (section, kind, matter), at its highest in-window level; the first
+    # such row (in date order, then row order) is the one that counts.
+    order = events.assign(_v=counted).sort_values(
+        [C.UNIT, C.SECTION, C.KIND, C.MATTER, "_v", C.DATE], ascending=[True, True, True, True, False, True], kind="stable"
+    )
+    best = ~order.duplicated([C.UNIT, C.SECTION, C.KIND, C.MATTER])
+    counts_mask = pd.Series(False, index=events.index)
+    counts_mask[order.index[best.to_numpy() & (order["_v"] > 0).to_numpy()]] = True
+    points = value.where(counts_mask, 0.0)
+    total = _per_section(points, events, keys)
+    score = total.clip(upper=s.bonus_cap)
+
+    start, end = evaluation_window(year, settings)
+    dates = _date_text(events[C.DATE])
+    texts = []
+    for kind, level, matter, date, is_inside, counts, points_i in zip(
+        events[C.KIND], events[C.LEVEL], events[C.MATTER], dates, inside.to_numpy(), counts_mask.to_numpy(), value.to_numpy()
+    ):
+        what = f"{L.label(L.BONUS_KINDS, kind)}({L.label(L.BONUS_LEVELS[kind], level)})“{matter}”,{date}"
+        if not is_inside:
+            texts.append(f"{what}:不在加分期限 {start:%Y-%m-%d} 至 {end:%Y-%m-%d} 内,不加分")
+        elif counts:
+            texts.append(f"{what}:加 {fmt(points_i)} 分")
+        else:
+            texts.append(f"{what}:同一事项已按最高级别计分,不重复加分")
+    parts = [lines(_event_keys(events), C.BONUS, texts, points.to_numpy(), _rows(events))]
+    over = total > s.bonus_cap
+    if over.any():
+        k = keys[over.to_numpy()]
+        parts.append(
+            lines(k, C.BONUS, [f"加分合计 {fmt(t)} 分,最高 {fmt(s.bonus_cap)} 分" for t in total[over]], (s.bonus_cap - total)[over].to_numpy())
+        )
+    return score, pd.concat(parts, ignore_index=True)
