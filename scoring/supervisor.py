@@ -24,8 +24,10 @@ def tier_of(score: float, settings: RuleSettings) -> str:
 
 
 def tier_bounds(n: int) -> tuple[int, int]:
-    """How many of a unit's n sections each tier may hold: ⌊n/3⌋ to ⌊n/3⌋ + 1."""
-    return n // 3, n // 3 + 1
+    """How many of a unit's n sections each tier may hold: ⌊n/3⌋ to ⌊n/3⌋ + 1, and no
+    more than the other two tiers' minimums leave (n = 3: exactly one each)."""
+    low = n // 3
+    return low, min(low + 1, n - 2 * low)
 
 
 def score_problem(score: float, settings: RuleSettings) -> str | None:

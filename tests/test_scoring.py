@@ -154,7 +154,7 @@ def test_platform_table(events, expected):
 # ---- 主管单位评价 --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n, bounds", [(1, (0, 1)), (2, (0, 1)), (3, (1, 2)), (4, (1, 2)), (6, (2, 3)), (7, (2, 3)), (9, (3, 4))])
+@pytest.mark.parametrize("n, bounds", [(1, (0, 1)), (2, (0, 1)), (3, (1, 1)), (4, (1, 2)), (5, (1, 2)), (6, (2, 2)), (7, (2, 3)), (9, (3, 3)), (10, (3, 4))])
 def test_tier_bounds(n, bounds):
     assert tier_bounds(n) == bounds
 
@@ -163,18 +163,16 @@ def test_tier_bounds(n, bounds):
     "scores, messages",
     [
         ([4.0, 3.9, 2.9], []),
-        ([5.0, 4.0, 3.0], ["单位00:优秀档有 2 个科室,应为 1 到 2 个"]),  # 2 is allowed at n=3 …
-        ([5.0, 4.5, 4.0], ["优秀档有 3 个科室,应为 1 到 2 个,多了 1 个", "良好档有 0 个科室,应为 1 到 2 个,少了 1 个", "一般档有 0 个科室,应为 1 到 2 个,少了 1 个"]),
+        ([5.0, 4.0, 3.0], ["优秀档有 2 个科室,应为 1 个,多了 1 个", "一般档有 0 个科室,应为 1 个,少了 1 个"]),
+        ([5.0, 4.5, 4.0], ["优秀档有 3 个科室,应为 1 个,多了 2 个", "良好档有 0 个科室,应为 1 个,少了 1 个", "一般档有 0 个科室,应为 1 个,少了 1 个"]),
+        ([4.5, 4.4, 3.5, 3.4, 2.0], []),
+        ([4.5, 4.4, 4.3, 3.4, 2.0], ["优秀档有 3 个科室,应为 1 到 2 个,多了 1 个"]),
         ([4.5, 4.2], ["优秀档有 2 个科室,应为 0 到 1 个,多了 1 个"]),
     ],
 )
 def test_tier_problems_name_the_unit_the_tier_and_by_how_many(scores, messages):
     frame = pd.DataFrame({C.UNIT: "单位00", C.SCORE: scores})
     found = [p.message for p in tier_problems(frame, S)]
-    if scores == [5.0, 4.0, 3.0]:
-        # … but then 一般 holds 0 of at least 1.
-        assert found == ["单位00:一般档有 0 个科室,应为 1 到 2 个,少了 1 个"]
-        return
     assert len(found) == len(messages)
     for text, expected in zip(found, messages):
         assert expected in text and text.startswith("单位00:")
