@@ -10,10 +10,12 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scoring import labels as L
 from voting.errors import NotFoundError
 from voting.models import Role, RoundKind, Unit, User
 from voting.resources import DATA_DIR
 from voting.services import campaigns, history, objects, sections, users
+from voting.synthetic import history_rows
 
 DEMO_YEAR = 2021
 # Names that mark a section as 管理执法类 in the demo (the real list has no such column).
@@ -72,17 +74,8 @@ def demo_sections_csv() -> bytes:
 
 def demo_history_csv(listed: list[sections.ListedSection], rng: random.Random) -> bytes:
     """2019 and 2020 results: a few sections satisfied twice (exempt in 2021), ten
-    unsatisfied in 2020, three of them most unsatisfied."""
-    picks = rng.sample(listed, 40)
-    rows = []
-    for s in picks[:8]:  # satisfied both years: exempt
-        rows += [(2019, s.unit, s.section, "满意单位"), (2020, s.unit, s.section, "满意单位")]
-    for s in picks[8:20]:
-        rows.append((2020, s.unit, s.section, "满意单位"))
-    for i, s in enumerate(picks[20:30]):
-        rows.append((2020, s.unit, s.section, "最不满意单位" if i < 3 else "不满意单位"))
-    for s in picks[30:40]:
-        rows.append((2019, s.unit, s.section, "不满意单位"))
+    unsatisfied in 2020, three of them most unsatisfied (`voting.synthetic.history_rows`)."""
+    rows = [(y, u, s, L.label(L.RESULTS, r)) for y, u, s, r in history_rows([s.key for s in listed], rng, DEMO_YEAR)]
     return pd.DataFrame(rows, columns=["年度", "单位名称", "科室", "结果"]).to_csv(index=False).encode("utf-8")
 
 

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
+    Float,
     Enum,
     ForeignKey,
     Integer,
@@ -19,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from scoring import columns as C
 from scoring.settings import RuleSettings
 
 # Explicit constraint names, so that migrations behave the same on SQLite and PostgreSQL.
@@ -252,3 +255,183 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+# ---- scoring components (SPEC §2, §6) --------------------------------------------------
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+class ComponentKind(str, enum.Enum):
+    votes = "votes"
+    platform = "platform"
+    supervisor = "supervisor"
+    inspection = "inspection"
+    bonus = "bonus"
+
+    @property
+    def label(self) -> str:
+        return COMPONENT_KIND_LABELS[self]
+
+
+COMPONENT_KIND_LABELS = {
+    ComponentKind.votes: "投票汇总",
+    ComponentKind.platform: "平台办理",
+    ComponentKind.supervisor: "主管单位评价",
+    ComponentKind.inspection: "监督检查",
+    ComponentKind.bonus: "加分项",
+}
+
+
+class ComponentImport(Base):
+    """One accepted component file. Its rows replace those of the earlier file of the
+    same kind (single entries made in a form stay)."""
+
+    __tablename__ = "component_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    kind: Mapped[ComponentKind] = mapped_column(_enum(ComponentKind, "component_kind"))
+    filename: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rows: Mapped[int] = mapped_column(Integer)
+    # Warnings shown afterwards (rows about exempt sections, which are not stored).
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    uploaded_by: Mapped[User | None] = relationship()
+
+
+class _Entry:
+    """Where a component row came from: a file (import and row) or a form (who, when)."""
+
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VoteCount(_Entry, Base):
+    """Vote counts of one section and round from a file (a phone survey run outside
+    the platform, an earlier system); the platform's own votes come in issue 4."""
+
+    __tablename__ = "vote_count"
+    __table_args__ = (
+        UniqueConstraint("section_id", "round"),
+        _one_of("round", (C.H1, C.H2, C.NET), "round"),
+        CheckConstraint("satisfied >= 0 AND basic >= 0 AND unsatisfied >= 0", name="counts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    round: Mapped[str] = mapped_column(String(3))
+    satisfied: Mapped[int] = mapped_column(Integer)
+    basic: Mapped[int] = mapped_column(Integer)
+    unsatisfied: Mapped[int] = mapped_column(Integer)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("component_import.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+
+class PlatformEvent(_Entry, Base):
+    """A deduction on a complaint platform (平台办理)."""
+
+    __tablename__ = "platform_event"
+    __table_args__ = (
+        _one_of("platform", (C.HOTLINE, C.SUPERVISION_NET), "platform"),
+        _one_of("item", (C.CONDUCT, C.HANDLING, C.COMPLAINT), "item"),
+        _one_of("role", (C.LEAD, C.CO), "role"),
+        CheckConstraint("deduction > 0", name="deduction"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    item: Mapped[str] = mapped_column(String(16))
+    deduction: Mapped[float] = mapped_column(Float)
+    role: Mapped[str] = mapped_column(String(8), default=C.LEAD)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("component_import.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    section: Mapped[Section] = relationship()
+
+
+class InspectionEvent(_Entry, Base):
+    """A verified problem or a disciplinary case (监督检查)."""
+
+    __tablename__ = "inspection_event"
+    __table_args__ = (
+        _one_of("kind", (C.COUNTY, C.CITY_LEVEL, C.VERIFIED_COMPLAINT, C.CASE), "kind"),
+        CheckConstraint(
+            "person IS NULL OR person IN ('principal', 'deputy', 'staff', 'collective')", name="person"
+        ),
+        CheckConstraint(
+            "kind != 'case' OR (person IS NOT NULL AND current_year IS NOT NULL AND date IS NOT NULL)",
+            name="case_details",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    serious: Mapped[bool] = mapped_column(Boolean, default=False)
+    person: Mapped[str | None] = mapped_column(String(16))
+    current_year: Mapped[bool | None] = mapped_column(Boolean)
+    date: Mapped[date | None] = mapped_column(Date)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("component_import.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    section: Mapped[Section] = relationship()
+
+
+class BonusItem(_Entry, Base):
+    """A commendation or a publicity item (加分项)."""
+
+    __tablename__ = "bonus_item"
+    __table_args__ = (
+        _one_of("kind", (C.COMMENDATION, C.PUBLICITY), "kind"),
+        _one_of("level", (C.NATIONAL, C.PROVINCIAL, C.CITY, C.CENTRAL), "level"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    matter: Mapped[str] = mapped_column(String(300))
+    date: Mapped[date] = mapped_column(Date)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("component_import.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    section: Mapped[Section] = relationship()
+
+
+class SupervisorScore(Base):
+    """主管单位评价: the unit's score of its own section, one decimal."""
+
+    __tablename__ = "supervisor_score"
+    __table_args__ = (CheckConstraint("score >= 0", name="score"),)
+
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("component_import.id", ondelete="SET NULL"))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ResultDecision(Base):
+    """The review office's confirmation or override of a proposed result, with its
+    reason (the county committee decides; SPEC §2)."""
+
+    __tablename__ = "result_decision"
+    __table_args__ = (CheckConstraint("length(reason) > 0", name="reason"),)
+
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), primary_key=True)
+    # None: taken off every list.
+    result: Mapped[Result | None] = mapped_column(_enum(Result, "result"))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    section: Mapped[Section] = relationship()
+    decided_by: Mapped[User | None] = relationship()

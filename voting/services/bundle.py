@@ -23,7 +23,7 @@ import pandas as pd
 
 from scoring import columns as C
 from scoring import labels as L
-from scoring.engine import YearInputs
+from scoring.engine import InputError, Scorecard, YearInputs, score_year
 from scoring.history import history_flags
 from scoring.settings import PINGYANG_2021, RuleSettings
 from scoring.supervisor import score_problem, tier_problems
@@ -501,3 +501,43 @@ def read_bundle(
 
     inputs = YearInputs(year=year, sections=sections, history=history, **frames)
     return inputs, warnings
+
+
+def score_bundle(
+    directory: Path, year: int | None = None, settings: RuleSettings = PINGYANG_2021
+) -> Scorecard:
+    """Read and score a bundle; the reading warnings come first in the card's warnings.
+    A problem the scoring finds in a file's rows (a NET vote for a section that is not
+    shortlisted) is reported against that file, like any bad row."""
+    inputs, warnings = read_bundle(directory, year, settings)
+    try:
+        card = score_year(inputs, settings)
+    except InputError as error:
+        files, _ = _bundle_files(Path(directory))
+        name = files[error.source].name if error.source in files else error.source
+        raise ImportRejected(name, [RowError(row or 0, "", message) for row, message in error.problems]) from None
+    card.warnings[:0] = warnings
+    return card
+
+
+def _number(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def scorecard_json(card: Scorecard) -> dict[str, Any]:
+    """The object SPEC §6 describes: unrounded scores, null where not applicable."""
+    sections = []
+    for record in card.sections.to_dict("records"):
+        exempt = bool(record[C.EXEMPT])
+        item: dict[str, Any] = {"unit": record[C.UNIT], "section": record[C.SECTION], "exempt": exempt}
+        for key, column in (
+            ("service", C.SERVICE), ("platform", C.PLATFORM_SCORE), ("supervisor", C.SUPERVISOR),
+            ("inspection", C.INSPECTION), ("daily", C.DAILY), ("network", C.NETWORK),
+            ("bonus", C.BONUS), ("total", C.TOTAL),
+        ):
+            item[key] = None if exempt else _number(record[column])
+        item["shortlist"] = record[C.SHORTLIST] or None
+        item["result"] = record[C.RESULT] or None
+        item["warnings"] = list(record[C.WARNINGS])
+        sections.append(item)
+    return {"year": card.year, "sections": sections, "warnings": list(card.warnings)}

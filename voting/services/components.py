@@ -1,0 +1,296 @@
+"""The daily-stage components in the database: files (SPEC §6) and single entries.
+
+A component file replaces the rows of the earlier file of the same kind in the
+campaign (offices keep one spreadsheet per component and send it again when it
+changes); rows entered one by one in a form stay. Rows about exempt sections are not
+stored, and the import says so. Supervisor scores are per unit: a file or a form
+replaces the scores of the units it holds, and each unit's set must keep the tiers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from scoring import columns as C
+from scoring.supervisor import score_problem, tier_problems
+from voting.errors import DomainError, ImportRejected, NotFoundError, RowError
+from voting.models import (
+    BonusItem,
+    Campaign,
+    ComponentImport,
+    ComponentKind,
+    InspectionEvent,
+    PlatformEvent,
+    Section,
+    SupervisorScore,
+    Unit,
+    User,
+    VoteCount,
+)
+from voting.services import bundle
+from voting.services.history import section_statuses
+
+MODELS = {
+    ComponentKind.votes: VoteCount,
+    ComponentKind.platform: PlatformEvent,
+    ComponentKind.inspection: InspectionEvent,
+    ComponentKind.bonus: BonusItem,
+}
+# Frame column -> model attribute, per kind (besides section and row).
+FIELDS = {
+    ComponentKind.votes: {C.ROUND: "round", C.VOTES_S: "satisfied", C.VOTES_B: "basic", C.VOTES_U: "unsatisfied"},
+    ComponentKind.platform: {C.PLATFORM: "platform", C.ITEM: "item", C.DEDUCTION: "deduction", C.ROLE: "role"},
+    ComponentKind.supervisor: {C.SCORE: "score"},
+    ComponentKind.inspection: {
+        C.KIND: "kind", C.SERIOUS: "serious", C.PERSON: "person", C.CURRENT_YEAR: "current_year", C.DATE: "date",
+    },
+    ComponentKind.bonus: {C.KIND: "kind", C.LEVEL: "level", C.MATTER: "matter", C.DATE: "date"},
+}
+
+
+class TierError(DomainError):
+    """Supervisor scores that break the tier rule; `problems` name unit and tier."""
+
+    status = 422
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("主管单位评分不符合档次比例:" + ";".join(messages))
+
+
+@dataclass
+class ComponentSummary:
+    kind: ComponentKind
+    rows: int = 0
+    stored: int = 0
+    replaced: int = 0
+    warnings: list[str] = field(default_factory=list)
+    import_id: int | None = None
+
+
+@dataclass
+class _Sections:
+    ids: dict[tuple[str, str], int]
+    exempt: set[tuple[str, str]]
+    units: dict[int, str]  # section id -> unit name
+
+
+def _sections(session: Session, campaign: Campaign) -> _Sections:
+    frame = section_statuses(session, campaign)
+    keys = list(zip(frame["unit"], frame["section"]))
+    return _Sections(
+        ids=dict(zip(keys, frame["id"].astype(int))),
+        exempt={k for k, e in zip(keys, frame[C.EXEMPT]) if e},
+        units=dict(zip(frame["id"].astype(int), frame["unit"])),
+    )
+
+
+def _parse(kind: ComponentKind, data: bytes, filename: str, campaign: Campaign, known: _Sections) -> pd.DataFrame:
+    rules = campaign.rules
+    if kind is ComponentKind.votes:
+        return bundle.parse_votes(data, filename, known.ids)
+    if kind is ComponentKind.platform:
+        return bundle.parse_platform(data, filename, known.ids, settings=rules)
+    if kind is ComponentKind.supervisor:
+        return bundle.parse_supervisor(data, filename, known.ids, settings=rules, exempt=known.exempt)
+    if kind is ComponentKind.inspection:
+        return bundle.parse_inspection(data, filename, known.ids)
+    return bundle.parse_bonus(data, filename, known.ids)
+
+
+def _value(value):
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date()
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _lock(session: Session, campaign: Campaign) -> None:
+    """One component import or entry at a time per campaign: replacing rows while
+    another request adds some would lose them."""
+    session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+
+
+def import_component(
+    session: Session, campaign: Campaign, kind: ComponentKind, data: bytes, filename: str,
+    uploaded_by: User | None = None,
+) -> ComponentSummary:
+    """Check a component file (every bad row listed, nothing stored) and store it."""
+    known = _sections(session, campaign)
+    frame = _parse(kind, data, filename, campaign, known)
+    if frame.empty:
+        raise ImportRejected(filename, [RowError(0, "", "表头下没有任何数据")], rows_read=0)
+    summary = ComponentSummary(kind, rows=len(frame))
+    keys = list(zip(frame[C.UNIT], frame[C.SECTION]))
+    exempt = [k in known.exempt for k in keys]
+    for (unit, section), row, is_exempt in zip(keys, frame[C.ROW], exempt):
+        if is_exempt:
+            summary.warnings.append(f"第 {row} 行:{unit} {section} 免评(连续两年满意单位),未导入")
+    frame = frame[[not e for e in exempt]]
+    section_ids = [known.ids[k] for k, e in zip(keys, exempt) if not e]
+
+    _lock(session, campaign)
+    upload = ComponentImport(
+        campaign_id=campaign.id, kind=kind, filename=filename[:255],
+        uploaded_by_id=uploaded_by.id if uploaded_by else None, rows=len(keys),
+        report={"warnings": summary.warnings},
+    )
+    session.add(upload)
+    session.flush()
+    fields = FIELDS[kind]
+    records = [
+        {"section_id": sid, "source_row": int(row), **{attr: _value(rec[col]) for col, attr in fields.items()}}
+        for sid, row, rec in zip(section_ids, frame[C.ROW], frame.to_dict("records"))
+    ]
+    if kind is ComponentKind.supervisor:
+        summary.replaced = _replace_supervisor(session, known, records, upload, uploaded_by)
+    else:
+        model = MODELS[kind]
+        campaign_sections = select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)
+        if kind is ComponentKind.votes:
+            # Counts are per section and round: the new file's rows replace any earlier
+            # counts of those sections and rounds, imported or entered.
+            pairs = {(r["section_id"], r["round"]) for r in records}
+            earlier = session.scalars(
+                select(VoteCount).where(VoteCount.section_id.in_(campaign_sections), VoteCount.import_id.is_not(None))
+            ).all()
+            earlier += session.scalars(
+                select(VoteCount).where(VoteCount.section_id.in_({p[0] for p in pairs}), VoteCount.import_id.is_(None))
+            ).all()
+            doomed = {v.id for v in earlier if v.import_id is not None or (v.section_id, v.round) in pairs}
+            summary.replaced = len(doomed)
+            if doomed:
+                session.execute(delete(VoteCount).where(VoteCount.id.in_(doomed)))
+        else:
+            result = session.execute(
+                delete(model).where(model.section_id.in_(campaign_sections), model.import_id.is_not(None))
+            )
+            summary.replaced = result.rowcount or 0
+        session.flush()
+        session.add_all(model(import_id=upload.id, created_by_id=upload.uploaded_by_id, **r) for r in records)
+    session.flush()
+    summary.stored = len(records)
+    summary.import_id = upload.id
+    return summary
+
+
+def _replace_supervisor(session, known: _Sections, records, upload, user) -> int:
+    units = {known.units[r["section_id"]] for r in records}
+    unit_sections = [sid for sid, unit in known.units.items() if unit in units]
+    result = session.execute(delete(SupervisorScore).where(SupervisorScore.section_id.in_(unit_sections)))
+    session.add_all(
+        SupervisorScore(section_id=r["section_id"], score=r["score"], import_id=upload.id, entered_by_id=user.id if user else None)
+        for r in records
+    )
+    return result.rowcount or 0
+
+
+# ---- supervisor scores from the unit's form -----------------------------------------
+
+
+def unit_supervisor_sheet(session: Session, campaign: Campaign, unit_id: int) -> list[dict]:
+    """The unit's participating sections with their current scores, for the form."""
+    frame = section_statuses(session, campaign)
+    frame = frame[(frame["unit_id"] == unit_id) & ~frame[C.EXEMPT]]
+    scores = dict(session.execute(
+        select(SupervisorScore.section_id, SupervisorScore.score).where(SupervisorScore.section_id.in_(frame["id"].tolist()))
+    ).all())
+    return [
+        {"id": int(sid), "section": name, "score": scores.get(int(sid))}
+        for sid, name in zip(frame["id"], frame["section"])
+    ]
+
+
+def save_supervisor_scores(
+    session: Session, campaign: Campaign, unit_id: int, scores: dict[int, float], entered_by: User | None
+) -> int:
+    """A unit's scores of all its participating sections, checked and stored together."""
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.campaign_id != campaign.id:
+        raise NotFoundError("没有这个单位")
+    sheet = unit_supervisor_sheet(session, campaign, unit_id)
+    expected = {row["id"]: row["section"] for row in sheet}
+    missing = [expected[sid] for sid in expected if sid not in scores]
+    unknown = [sid for sid in scores if sid not in expected]
+    if unknown:
+        raise DomainError("提交了不属于本单位参评科室的评分")
+    if missing:
+        raise DomainError(f"以下科室没有评分:{'、'.join(missing)}(须一次评完本单位全部参评科室)")
+    rules = campaign.rules
+    problems = [f"{expected[sid]}:{p}" for sid, value in scores.items() if (p := score_problem(value, rules))]
+    if problems:
+        raise DomainError(";".join(problems))
+    tiers = tier_problems(pd.DataFrame({C.UNIT: unit.name, C.SCORE: list(scores.values())}), rules)
+    if tiers:
+        raise TierError([p.message for p in tiers])
+    _lock(session, campaign)
+    session.execute(delete(SupervisorScore).where(SupervisorScore.section_id.in_(list(expected))))
+    session.add_all(
+        SupervisorScore(section_id=sid, score=round(float(v), 1), entered_by_id=entered_by.id if entered_by else None)
+        for sid, v in scores.items()
+    )
+    session.flush()
+    return len(scores)
+
+
+# ---- single entries -------------------------------------------------------------------
+
+
+def add_entry(
+    session: Session, campaign: Campaign, kind: ComponentKind, section_id: int, values: dict, entered_by: User | None,
+    note: str = "",
+):
+    """One event from a form; `values` holds the model's attributes, already checked by
+    the form. Exempt sections take no events."""
+    if kind is ComponentKind.supervisor:
+        raise DomainError("主管单位评分请在“主管单位评价”页面按单位整体填写")
+    statuses = section_statuses(session, campaign).set_index("id")
+    if section_id not in statuses.index:
+        raise NotFoundError("没有这个参评科室")
+    if statuses.at[section_id, C.EXEMPT]:
+        raise DomainError(f"{statuses.at[section_id, 'unit']} {statuses.at[section_id, 'section']} 免评,不计入此项")
+    model = MODELS[kind]
+    _lock(session, campaign)
+    if kind is ComponentKind.votes:
+        existing = session.scalar(select(VoteCount).where(VoteCount.section_id == section_id, VoteCount.round == values["round"]))
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+    entry = model(section_id=section_id, created_by_id=entered_by.id if entered_by else None, note=note.strip(), **values)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def delete_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int) -> None:
+    model = MODELS.get(kind)
+    entry = session.get(model, entry_id) if model else None
+    if entry is None or session.get(Section, entry.section_id).unit.campaign_id != campaign.id:
+        raise NotFoundError("没有这条记录")
+    session.delete(entry)
+    session.flush()
+
+
+def entries(session: Session, campaign: Campaign, kind: ComponentKind) -> list[tuple]:
+    """(entry, unit name, section name) of a kind, newest first."""
+    model = MODELS[kind]
+    return session.execute(
+        select(model, Unit.name, Section.name)
+        .join(Section, model.section_id == Section.id)
+        .join(Unit)
+        .where(Unit.campaign_id == campaign.id)
+        .order_by(model.created_at.desc(), model.id.desc())
+    ).all()
+
+
+def imports(session: Session, campaign: Campaign) -> list[ComponentImport]:
+    return session.scalars(
+        select(ComponentImport).where(ComponentImport.campaign_id == campaign.id).order_by(ComponentImport.created_at.desc())
+    ).all()

@@ -1,0 +1,121 @@
+"""A campaign's scoring: the database's rows as the frames `scoring` takes, the
+Scorecard back, and the review office's decisions on the final lists."""
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scoring import columns as C
+from scoring.engine import InputError, Scorecard, YearInputs, score_year
+from voting.errors import DomainError, NotFoundError
+from voting.models import (
+    BonusItem,
+    Campaign,
+    InspectionEvent,
+    PlatformEvent,
+    Result,
+    ResultDecision,
+    Section,
+    SupervisorScore,
+    Unit,
+    User,
+    VoteCount,
+    utcnow,
+)
+from voting.services.history import history_frame
+from voting.services.sections import sections_frame
+
+
+def _frame(session: Session, campaign: Campaign, model, columns: dict[str, str]) -> pd.DataFrame:
+    attributes = [getattr(model, attr) for attr in columns.values()]
+    rows = session.execute(
+        select(Unit.name, Section.name, *attributes)
+        .join(Section, model.section_id == Section.id)
+        .join(Unit)
+        .where(Unit.campaign_id == campaign.id)
+        .order_by(model.section_id, *attributes)
+    ).all()
+    return pd.DataFrame(rows, columns=[C.UNIT, C.SECTION, *columns])
+
+
+def year_inputs(session: Session, campaign: Campaign) -> YearInputs:
+    """Everything stored for the campaign, in `scoring`'s frames."""
+    sections = sections_frame(session, campaign).rename(columns={"unit": C.UNIT, "section": C.SECTION})
+    votes = _frame(session, campaign, VoteCount, {C.ROUND: "round", C.VOTES_S: "satisfied", C.VOTES_B: "basic", C.VOTES_U: "unsatisfied"})
+    platform = _frame(session, campaign, PlatformEvent, {C.PLATFORM: "platform", C.ITEM: "item", C.DEDUCTION: "deduction", C.ROLE: "role"})
+    supervisor = _frame(session, campaign, SupervisorScore, {C.SCORE: "score"})
+    inspection = _frame(
+        session, campaign, InspectionEvent,
+        {C.KIND: "kind", C.SERIOUS: "serious", C.PERSON: "person", C.CURRENT_YEAR: "current_year", C.DATE: "date"},
+    )
+    inspection[C.CURRENT_YEAR] = inspection[C.CURRENT_YEAR].fillna(False).astype(bool)
+    bonus = _frame(session, campaign, BonusItem, {C.KIND: "kind", C.LEVEL: "level", C.MATTER: "matter", C.DATE: "date"})
+    decisions = session.execute(
+        select(Unit.name, Section.name, ResultDecision.result, ResultDecision.reason)
+        .join(Section, ResultDecision.section_id == Section.id)
+        .join(Unit)
+        .where(Unit.campaign_id == campaign.id)
+    ).all()
+    return YearInputs(
+        year=campaign.year,
+        sections=sections[[C.UNIT, C.SECTION]],
+        history=history_frame(session),
+        votes=votes,
+        platform=platform,
+        supervisor=supervisor,
+        inspection=inspection,
+        bonus=bonus,
+        decisions=pd.DataFrame(
+            [(u, s, r.value if r else None, reason) for u, s, r, reason in decisions],
+            columns=[C.UNIT, C.SECTION, C.RESULT, C.TEXT],
+        ),
+    )
+
+
+def campaign_scorecard(session: Session, campaign: Campaign) -> Scorecard:
+    """Score the campaign as it stands now (nothing is stored: scores are always
+    worked out from the events, so they can never drift from them)."""
+    try:
+        card = score_year(year_inputs(session, campaign), campaign.rules)
+    except InputError as error:
+        raise DomainError("无法评分:" + ";".join(message for _, message in error.problems)) from None
+    ids = sections_frame(session, campaign).set_index(["unit", "section"])["id"]
+    card.sections["section_id"] = ids.reindex(pd.MultiIndex.from_frame(card.sections[[C.UNIT, C.SECTION]])).to_numpy()
+    return card
+
+
+def decide(
+    session: Session, campaign: Campaign, section_id: int, result: Result | None, reason: str, decided_by: User | None
+) -> ResultDecision:
+    """Confirm or override one section's proposed result, with the reason recorded.
+    Only a shortlisted section, after the online round, can have a result."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("请填写理由(确认或调整评议结果都须记录理由)")
+    section = session.get(Section, section_id)
+    if section is None or section.unit.campaign_id != campaign.id:
+        raise NotFoundError("没有这个参评科室")
+    card = campaign_scorecard(session, campaign)
+    if not card.network_held:
+        raise DomainError("网络评价尚未进行,还不能确定评议结果")
+    row = card.sections[card.sections["section_id"] == section_id]
+    if row.empty or pd.isna(row[C.SHORTLIST].iloc[0]):
+        raise DomainError(f"{section.unit.name} {section.name} 不在候选名单中,不能列入评议结果")
+    decision = session.get(ResultDecision, section_id) or ResultDecision(section_id=section_id)
+    decision.result = result
+    decision.reason = reason
+    decision.decided_by_id = decided_by.id if decided_by else None
+    decision.decided_at = utcnow()
+    session.add(decision)
+    session.flush()
+    return decision
+
+
+def undo_decision(session: Session, campaign: Campaign, section_id: int) -> None:
+    """Back to the proposal."""
+    decision = session.get(ResultDecision, section_id)
+    if decision is None or decision.section.unit.campaign_id != campaign.id:
+        raise NotFoundError("这个科室没有评议办的决定")
+    session.delete(decision)
+    session.flush()
