@@ -83,6 +83,9 @@ TOTAL_RANK = "total_rank"
 TOP_TIER = "top_tier"  # among the top satisfied sections: the parent unit's 优秀 tier
 TWO_YEARS_UNSATISFIED = "two_years_unsatisfied"
 WARNINGS = "warnings"  # list of Chinese messages about this section
+VOTES_IN = {H1: "H1_votes", H2: "H2_votes", NET: "NET_votes"}  # votes counted per round
+# Tie.stage values.
+STAGE_SHORTLIST, STAGE_FINAL = "shortlist", "final"
 
 # Scorecard.lines (explanations): UNIT, SECTION, COMPONENT, TEXT, POINTS, ROW.
 COMPONENT = "component"

@@ -42,7 +42,7 @@ class YearInputs:
 class Tie:
     """Sections that the whole tie-break chain cannot separate at a cut-off."""
 
-    stage: str  # "shortlist" or "final"
+    stage: str  # C.STAGE_SHORTLIST or C.STAGE_FINAL
     list: str  # the list whose cut-off it is (a SHORTLIST or RESULT code)
     position: int  # the cut-off: the list's intended length
     sections: tuple[tuple[str, str], ...]  # (unit, section)
@@ -58,8 +58,8 @@ class Scorecard:
     # before the online round). Columns: UNIT, SECTION, EXEMPT, PREVIOUS_UNSATISFIED,
     # SERVICE_H1, SERVICE_H2, SERVICE, PLATFORM_SCORE, SUPERVISOR, INSPECTION, DAILY,
     # NETWORK, BONUS, TOTAL, DAILY_RANK, TOTAL_RANK, SHORTLIST, PROPOSED, RESULT,
-    # TOP_TIER, TWO_YEARS_UNSATISFIED, WARNINGS, and the vote counts per round
-    # ("H1_votes", "H2_votes", "NET_votes").
+    # TOP_TIER, TWO_YEARS_UNSATISFIED, DECISION, WARNINGS, and the number of votes
+    # per round (C.VOTES_IN).
     sections: pd.DataFrame
     # Explanations: UNIT, SECTION, COMPONENT, TEXT, POINTS, ROW — every line that made
     # a section's score, in reading order.
@@ -182,7 +182,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         round_means[rnd] = mean
         name = ROUND_LABELS[rnd]
         n = result["n"]
-        out.loc[keys, f"{rnd}_votes"] = n
+        out.loc[keys, C.VOTES_IN[rnd]] = n
         if np.isnan(mean):
             warnings.append(f"{name}服务对象评价没有任何投票,各科室该轮得 0 分")
             result["score"] = 0.0
@@ -265,7 +265,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         (bottom, C.UNSATISFIED_CANDIDATE, n_unsat, "均未列入不满意候选"),
     ):
         if len(found.tied):
-            ties.append(_tie("shortlist", list_code, k, found.tied, out, C.DAILY, placed))
+            ties.append(_tie(C.STAGE_SHORTLIST, list_code, k, found.tied, out, C.DAILY, placed))
     cutoffs = {
         C.SATISFIED_CANDIDATE: float(out.loc[top.chosen, C.DAILY].min()) if len(top.chosen) else float("nan"),
         C.UNSATISFIED_CANDIDATE: float(out.loc[bottom.chosen, C.DAILY].max()) if len(bottom.chosen) else float("nan"),
@@ -294,7 +294,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         if no_ballots.any():
             notes.add(candidates[no_ballots.to_numpy()], "网络评价无票,按 0 分计")
         network = network.fillna(0.0)
-        out.loc[candidates, "NET_votes"] = counts[COUNTS].sum(axis=1)
+        out.loc[candidates, C.VOTES_IN[C.NET]] = counts[COUNTS].sum(axis=1)
         out.loc[candidates, C.NETWORK] = network
         out.loc[candidates, C.TOTAL] = out.loc[candidates, C.DAILY] + network + out.loc[candidates, C.BONUS]
         n = counts[COUNTS].sum(axis=1)
@@ -325,7 +325,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
             (lowest, C.MOST_UNSATISFIED, s.final_most_unsatisfied, "均未拟定为最不满意单位"),
         ):
             if len(found.tied):
-                ties.append(_tie("final", list_code, k, found.tied, out, C.TOTAL, placed))
+                ties.append(_tie(C.STAGE_FINAL, list_code, k, found.tied, out, C.TOTAL, placed))
 
     # ---- the review office's decisions
     out[C.RESULT] = out[C.PROPOSED]
@@ -345,7 +345,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
     if top_tier is not None:
         out.loc[top_tier.chosen, C.TOP_TIER] = True
         if len(top_tier.tied):
-            ties.append(_tie("final", C.TOP_TIER, s.top_bonus_tier, top_tier.tied, out, C.TOTAL, "已全部列入优秀档"))
+            ties.append(_tie(C.STAGE_FINAL, C.TOP_TIER, s.top_bonus_tier, top_tier.tied, out, C.TOTAL, "已全部列入优秀档"))
     out[C.TWO_YEARS_UNSATISFIED] = out[C.RESULT].isin([C.UNSATISFIED, C.MOST_UNSATISFIED]) & out[C.PREVIOUS_UNSATISFIED].astype(bool)
     if out[C.TWO_YEARS_UNSATISFIED].any():
         notes.add(out.index[out[C.TWO_YEARS_UNSATISFIED].to_numpy()], "连续两年为不满意单位")
@@ -391,7 +391,7 @@ def _reading_order(parts: list[pd.DataFrame], keys: pd.MultiIndex) -> pd.DataFra
 
 def _tie(stage: str, list_code: str, k: int, tied: pd.Index, out: pd.DataFrame, primary: str, placed: str) -> Tie:
     names = "、".join(_name(key) for key in tied)
-    list_label = L.label(L.SHORTLISTS, list_code) if stage == "shortlist" else (
+    list_label = L.label(L.SHORTLISTS, list_code) if stage == C.STAGE_SHORTLIST else (
         "优秀档" if list_code == C.TOP_TIER else L.label(L.RESULTS, list_code)
     )
     score = display_text(float(out.loc[tied[0], primary]))

@@ -9,7 +9,9 @@ a coin toss.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Mapping
 
 import pandas as pd
 
@@ -67,3 +69,21 @@ def split_shortlist(available: int, satisfied: int, unsatisfied: int) -> tuple[i
     want = satisfied + unsatisfied
     n_satisfied = -(-available * satisfied // want) if want else 0  # ceil
     return n_satisfied, available - n_satisfied
+
+
+ABOVE, BETWEEN, BELOW = "above", "between", "below"
+
+
+def cutoff_zone(value: float, cutoffs: Mapping[str, float], decimals: int = 6) -> str:
+    """Where a daily score lies against the shortlist cut-offs (`Scorecard.cutoffs`):
+    ABOVE at or above the satisfied candidates' lowest score, BELOW at or below the
+    unsatisfied candidates' highest, else BETWEEN; compared rounded like ranks, and a
+    NaN cut-off (no such list) never matches."""
+    value = round(float(value), decimals)
+    high = cutoffs.get(C.SATISFIED_CANDIDATE, math.nan)
+    low = cutoffs.get(C.UNSATISFIED_CANDIDATE, math.nan)
+    if high is not None and not math.isnan(high) and value >= round(high, decimals):
+        return ABOVE
+    if low is not None and not math.isnan(low) and value <= round(low, decimals):
+        return BELOW
+    return BETWEEN

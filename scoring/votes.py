@@ -17,15 +17,38 @@ def tally(votes: pd.DataFrame) -> pd.DataFrame:
     per vote with CHOICE (how the platform stores them), or counts already (a SPEC §6
     votes.csv). Count rows for the same section and round add up."""
     keys = [C.UNIT, C.SECTION, C.ROUND]
-    if C.CHOICE in votes.columns:
-        counts = votes.groupby(keys + [C.CHOICE], observed=True, sort=False).size().unstack(C.CHOICE)
-        counts = counts.reindex(columns=[C.CHOICE_S, C.CHOICE_B, C.CHOICE_U], fill_value=0)
-        counts = counts.fillna(0).astype("int64")
-        counts.columns = COUNTS
-        return counts.reset_index()
-    if votes.empty:
-        return pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys}, **{c: pd.Series(dtype="int64") for c in COUNTS}})
-    return votes.groupby(keys, observed=True, sort=False)[COUNTS].sum().reset_index()
+    if C.CHOICE not in votes.columns:
+        if votes.empty:
+            return pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys}, **{c: pd.Series(dtype="int64") for c in COUNTS}})
+        return votes.groupby(keys, observed=True, sort=False)[COUNTS].sum().reset_index()
+    # Hundreds of thousands of rows over a few hundred groups: integer codes and one
+    # bincount instead of a groupby over strings.
+    group = np.zeros(len(votes), dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(votes[key])
+        group = group * (len(uniques) + 1) + codes
+    group_ids, group_index = pd.factorize(group)
+    choice_codes, choices = pd.factorize(votes[C.CHOICE])
+    order = [C.CHOICE_S, C.CHOICE_B, C.CHOICE_U]
+    position = np.array([order.index(c) if c in order else -1 for c in choices], dtype=np.int64)
+    if (position < 0).any() or (choice_codes < 0).any():
+        bad = [str(c) for c, p in zip(choices, position) if p < 0]
+        raise ValueError(f"unknown choices: {bad or ['<missing>']}")
+    counts = np.bincount(group_ids * 3 + position[choice_codes], minlength=len(group_index) * 3).reshape(-1, 3)
+    firsts = _first_rows(group_ids, len(group_index))
+    out = pd.DataFrame({k: np.asarray(votes[k])[firsts] for k in keys})
+    for i, column in enumerate(COUNTS):
+        out[column] = counts[:, i].astype("int64")
+    return out
+
+
+def _first_rows(group_ids: np.ndarray, groups: int) -> np.ndarray:
+    """The first row of each group (groups numbered by first appearance)."""
+    firsts = np.full(groups, -1, dtype=np.int64)
+    # Reversed assignment leaves each group's smallest row index.
+    order = np.arange(len(group_ids))[::-1]
+    firsts[group_ids[::-1]] = order
+    return firsts
 
 
 def satisfaction_rate(s: pd.Series, b: pd.Series, u: pd.Series, settings: RuleSettings) -> pd.Series:

@@ -34,7 +34,7 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
-    for command in (db, campaign, import_group, users_group, demo):
+    for command in (db, campaign, import_group, users_group, bundle, demo):
         app.cli.add_command(command)
 
 
@@ -237,6 +237,52 @@ def users_create(username: str, role: str, unit: str | None, display_name: str,
     users.create_user(session, username, password, Role(role), unit_row, display_name)
     session.commit()
     click.echo(f"已建立 {username}({Role(role).label}),密码:{password}")
+
+
+# ---- bundle ----------------------------------------------------------------------------
+
+bundle = AppGroup("bundle", help="离线评分:一个目录的评议数据文件(SPEC §6),不需要网站和数据库。")
+
+
+@bundle.command("score", with_appcontext=False)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON(未取整的分数)而不是 Excel 报告")
+@click.option("--year", type=int, help="评议年度(默认:history.csv 中最近年度的下一年)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Excel 报告的路径(默认:评议结果-年度.xlsx)")
+@domain_errors
+def bundle_score(directory: Path, as_json: bool, year: int | None, out: Path | None) -> None:
+    """给 DIRECTORY 中的评议数据评分:日常评价、候选名单、网络评价、综合评价、评议结果、单位考绩。"""
+    import json
+
+    from voting.services.bundle import score_bundle, scorecard_json
+
+    card = score_bundle(directory, year)
+    if as_json:
+        click.echo(json.dumps(scorecard_json(card), ensure_ascii=False, indent=2))
+        return
+    from voting.services.report import write_report
+
+    out = out or Path(f"评议结果-{card.year}.xlsx")
+    try:
+        write_report(card, out)
+    except OSError as error:
+        raise DomainError(f"无法写入 {out}:{error.strerror or error}") from None
+    for warning in card.warnings:
+        click.echo(f"提示:{warning}", err=True)
+    click.echo(f"已写入 {out}({card.year} 年度,{len(card.sections)} 个科室)")
+
+
+@bundle.command("example", with_appcontext=False)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=2021, show_default=True, type=int)
+@click.option("--network/--no-network", default=True, show_default=True, help="是否包含网络评价票")
+def bundle_example(directory: Path, seed: int, network: bool) -> None:
+    """在 DIRECTORY 写一个示例评议数据目录:平阳 2021 年真实科室名单,合成的投票和事项。"""
+    from voting.synthetic import example_bundle
+
+    directory.mkdir(parents=True, exist_ok=True)
+    example_bundle(directory, seed=seed, network=network)
+    click.echo(f"已写入示例目录 {directory};评分:pingyi bundle score {directory}")
 
 
 # ---- demo ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from scoring import columns as C
 from scoring import labels as L
@@ -452,8 +453,21 @@ def synthetic_year(
     )
     if network:
         net = synthetic_network(shortlist(inputs, settings), ballots, seed, per_vote, settings=settings)
-        inputs.votes = pd.concat([inputs.votes, net.drop(columns=[BALLOT], errors="ignore")], ignore_index=True)
+        inputs.votes = _concat(inputs.votes, net.drop(columns=[BALLOT], errors="ignore"))
     return inputs
+
+
+def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Rows of both; categorical columns stay categorical (plain `pd.concat` of two
+    categoricals with different categories gives strings, 750,000 of them)."""
+    columns = {}
+    for name in first.columns:
+        a, b = first[name], second[name]
+        if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+            columns[name] = union_categoricals([a, b])
+        else:
+            columns[name] = pd.concat([a, b], ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def shortlist(inputs: YearInputs, settings: RuleSettings = PINGYANG_2021) -> pd.DataFrame:

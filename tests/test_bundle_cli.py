@@ -1,0 +1,88 @@
+"""`pingyi bundle score` on a generated bundle of the real 363 sections: the JSON of
+SPEC §6, the Excel report, and a bad file's message and exit status."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from voting.synthetic import example_bundle
+
+SHEETS = ["日常评价", "候选名单", "网络评价", "综合评价", "满意单位", "不满意单位", "单位考绩"]
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("bundle")
+    example_bundle(directory, seed=11)
+    return directory
+
+
+def pingyi(*args, cwd: Path, instance: Path) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).with_name("pingyi")
+    env = {**os.environ, "PINGYI_INSTANCE_PATH": str(instance)}
+    env.pop("DATABASE_URL", None)
+    return subprocess.run([str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_json_is_the_spec_object(bundle_dir, tmp_path):
+    done = pingyi("bundle", "score", str(bundle_dir), "--json", cwd=tmp_path, instance=tmp_path / "instance")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["year"] == 2021 and isinstance(data["warnings"], list)
+    assert len(data["sections"]) == 363
+    keys = {"unit", "section", "service", "platform", "supervisor", "inspection", "daily", "network",
+            "bonus", "total", "shortlist", "result", "warnings", "exempt"}
+    assert all(set(s) == keys for s in data["sections"])
+    exempt = [s for s in data["sections"] if s["exempt"]]
+    assert len(exempt) == 8 and all(s["daily"] is None and s["total"] is None for s in exempt)
+    shortlisted = [s for s in data["sections"] if s["shortlist"]]
+    assert len(shortlisted) == 110
+    assert {s["shortlist"] for s in shortlisted} == {"satisfied_candidate", "unsatisfied_candidate", "previous_unsatisfied"}
+    assert all(s["network"] is not None for s in shortlisted)
+    assert all(s["network"] is None and s["result"] is None for s in data["sections"] if not s["shortlist"])
+    results = [s["result"] for s in data["sections"] if s["result"]]
+    assert results.count("satisfied") == 10 and results.count("most_unsatisfied") == 3
+    for s in shortlisted:
+        assert s["total"] == pytest.approx(s["daily"] + s["network"] + s["bonus"])
+    # No database was set up: the instance folder holds no database file.
+    assert not list((tmp_path / "instance").glob("*.sqlite*"))
+
+
+def test_excel_report_follows_the_stages(bundle_dir, tmp_path):
+    out = tmp_path / "report.xlsx"
+    done = pingyi("bundle", "score", str(bundle_dir), "--out", str(out), cwd=tmp_path, instance=tmp_path / "instance")
+    assert done.returncode == 0, done.stderr
+    assert "已写入" in done.stdout
+    book = load_workbook(out)
+    assert book.sheetnames[: len(SHEETS)] == SHEETS
+    daily = book["日常评价"]
+    assert daily.freeze_panes is not None
+    assert daily.max_row == 364  # header + 363 sections
+
+
+def test_a_bad_file_names_file_row_and_column_and_exits_non_zero(bundle_dir, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for path in bundle_dir.iterdir():
+        (bad / path.name).write_bytes(path.read_bytes())
+    lines = (bad / "inspection.csv").read_text(encoding="utf-8-sig").splitlines()
+    parts = lines[1].split(",")
+    parts[2] = "省级查实"
+    lines[1] = ",".join(parts)
+    (bad / "inspection.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    done = pingyi("bundle", "score", str(bad), "--json", cwd=tmp_path, instance=tmp_path / "instance")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "inspection.csv" in done.stderr and "第 2 行" in done.stderr and "C 列(类型)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_directory(tmp_path):
+    done = pingyi("bundle", "score", str(tmp_path / "nowhere"), "--json", cwd=tmp_path, instance=tmp_path / "instance")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
