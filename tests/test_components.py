@@ -135,3 +135,17 @@ def test_decisions_need_the_online_round_a_candidate_and_a_reason(db, campaign, 
     db.commit()
     again = scorecards.campaign_scorecard(db, campaign)
     assert again.sections.loc[again.sections["section_id"] == worst["section_id"], C.RESULT].iloc[0] == C.MOST_UNSATISFIED
+
+
+def test_cli_imports_a_component_file_and_reports_bad_rows(runner, db, campaign, tmp_path):
+    good = tmp_path / "platform.csv"
+    good.write_text("单位名称,科室,平台,项目,扣分,承办\n县公安局,信访科,投诉举报,办理评价,5,协办\n", encoding="utf-8")
+    result = runner.invoke(args=["import", "component", "platform", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "导入 1 行" in result.output
+    assert db.scalars(select(PlatformEvent.deduction)).all() == [5.0]
+    bad = tmp_path / "bonus.csv"
+    bad.write_text("单位名称,科室,类型,级别,事项,日期\n县公安局,信访科,表彰,县级,事迹,2021-05-01\n", encoding="utf-8")
+    result = runner.invoke(args=["import", "component", "bonus", str(bad)])
+    assert result.exit_code == 1
+    assert "第 2 行" in result.output and "D 列(级别)" in result.output

@@ -21,7 +21,7 @@ from voting import create_app
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.migrate import alembic_config
-from voting.models import Role, RoundKind, Unit
+from voting.models import ComponentKind, Role, RoundKind, Unit
 from voting.services import campaigns, history, objects, sections, users
 
 cli = FlaskGroup(create_app=create_app, add_version_option=False, help="千人评议平台 (pingyi)。")
@@ -175,6 +175,25 @@ def import_history(file: str, year: int | None) -> None:
     click.echo(f"{filename}:共 {summary.rows} 行,新增 {summary.added},更新 {summary.updated},未变 {summary.unchanged}。")
     for row, unit, section in summary.unmatched:
         click.echo(f"  提示:第 {row} 行“{unit} {section}”不在本年度参评科室名单中")
+
+
+@import_group.command("component")
+@click.argument("kind", type=click.Choice([k.value for k in ComponentKind]))
+@click.argument("file", type=click.Path(dir_okay=False))
+@year_option
+@domain_errors
+def import_component(kind: str, file: str, year: int | None) -> None:
+    """导入评分数据(SPEC §6):votes、platform、supervisor、inspection 或 bonus。新文件替换同类旧文件的数据。"""
+    from voting.services import components
+
+    session = get_session()
+    target = campaigns.get_campaign(session, year)
+    data, filename = _read(file)
+    summary = components.import_component(session, target, ComponentKind(kind), data, filename)
+    session.commit()
+    click.echo(f"{filename}:{ComponentKind(kind).label} 共 {summary.rows} 行,导入 {summary.stored} 行,替换原有 {summary.replaced} 行。")
+    for warning in summary.warnings:
+        click.echo(f"  提示:{warning}")
 
 
 @import_group.command("objects")
