@@ -6,10 +6,10 @@ from flask import Flask, redirect, url_for
 
 
 def init_app(app: Flask) -> None:
-    from voting.views import office, staff
+    from voting.views import components, office, scores, staff, supervisor
 
-    app.register_blueprint(office.bp)
-    app.register_blueprint(staff.bp)
+    for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, staff.bp):
+        app.register_blueprint(blueprint)
 
     @app.get("/")
     def index():

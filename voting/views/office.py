@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf.file import FileAllowed, FileField, FileRequired
+from flask_wtf.file import FileField, FileRequired
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange
@@ -16,34 +16,14 @@ from voting.auth import roles_required
 from voting.forms import EmptyForm, Form
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
-from voting.models import ObjectImport, Role, RoundKind, Section, ServiceObject
+from voting.models import ObjectImport, RoundKind, Section, ServiceObject
 from voting.services import campaigns, history, objects, sections
+from voting.views.common import (
+    ADMIN, FILE_TYPES, STAFF, UPLOADERS, current_campaign as _campaign, own_unit_id as _own_unit_id,
+    read_upload as _read_upload, rejected as _rejected,
+)
 
 bp = Blueprint("office", __name__, url_prefix="/office")
-STAFF = (Role.admin, Role.operator, Role.liaison, Role.auditor)
-ADMIN = (Role.admin,)
-UPLOADERS = (Role.admin, Role.liaison)
-FILE_TYPES = FileAllowed(["xlsx", "csv"], "只接受 .xlsx 或 .csv 文件")
-# Rejected files list every bad row; past this many the page says how many more.
-SHOWN_ERRORS = 5000
-
-
-def _campaign():
-    return campaigns.get_campaign(get_session(), current_app.config.get("DEFAULT_CAMPAIGN_YEAR"))
-
-
-def _own_unit_id() -> int | None:
-    """The unit a liaison is limited to; None for the review office."""
-    return current_user.unit_id if current_user.role == Role.liaison else None
-
-
-def _read_upload(field) -> tuple[bytes, str]:  # noqa: ANN001
-    storage = field.data
-    return storage.read(), storage.filename or "upload"
-
-
-def _rejected(template: str, error: ImportRejected, **context):
-    return render_template(template, rejected=error, shown=error.errors[:SHOWN_ERRORS], **context), 422
 
 
 class CampaignForm(Form):

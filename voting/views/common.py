@@ -1,0 +1,39 @@
+"""What every staff blueprint shares: the campaign the pages work on, the liaison's
+unit, roles, and the upload helpers."""
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask_login import current_user
+from flask_wtf.file import FileAllowed
+
+from voting.db import get_session
+from voting.errors import ImportRejected
+from voting.models import Campaign, Role
+from voting.services import campaigns
+
+STAFF = (Role.admin, Role.operator, Role.liaison, Role.auditor)
+OFFICE = (Role.admin, Role.operator, Role.auditor)  # the review office's readers
+ADMIN = (Role.admin,)
+UPLOADERS = (Role.admin, Role.liaison)
+FILE_TYPES = FileAllowed(["xlsx", "csv"], "只接受 .xlsx 或 .csv 文件")
+# Rejected files list every bad row; past this many the page says how many more.
+SHOWN_ERRORS = 5000
+
+
+def current_campaign() -> Campaign:
+    return campaigns.get_campaign(get_session(), current_app.config.get("DEFAULT_CAMPAIGN_YEAR"))
+
+
+def own_unit_id() -> int | None:
+    """The unit a liaison is limited to; None for the review office."""
+    return current_user.unit_id if current_user.role == Role.liaison else None
+
+
+def read_upload(field) -> tuple[bytes, str]:  # noqa: ANN001
+    storage = field.data
+    return storage.read(), storage.filename or "upload"
+
+
+def rejected(template: str, error: ImportRejected, **context):
+    """The upload page again, with every bad row of the rejected file (422)."""
+    return render_template(template, rejected=error, shown=error.errors[:SHOWN_ERRORS], **context), 422
