@@ -1,21 +1,23 @@
-"""The demo campaign: the real 2021 Pingyang section list, synthetic but plausible
-history and service-object lists, two logins. Everything goes through the same
+"""The demo campaign: the real 2021 Pingyang section list, a synthetic but plausible
+year (history, H1 service-object lists, vote counts, every scoring component and the
+online round's votes), two logins. Everything goes through the same
 services as real imports, so the demo exercises the real code."""
 from __future__ import annotations
 
 import random
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring import labels as L
 from voting.errors import NotFoundError
-from voting.models import Role, RoundKind, Unit, User
+from voting.models import ComponentKind, Role, RoundKind, Unit, User
 from voting.resources import DATA_DIR
-from voting.services import campaigns, history, objects, sections, users
-from voting.synthetic import history_rows
+from voting.services import campaigns, components, history, objects, sections, users
+from voting.synthetic import pingyang_sections, synthetic_year, write_bundle
 
 DEMO_YEAR = 2021
 # Names that mark a section as 管理执法类 in the demo (the real list has no such column).
@@ -72,11 +74,15 @@ def demo_sections_csv() -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 
 
-def demo_history_csv(listed: list[sections.ListedSection], rng: random.Random) -> bytes:
-    """2019 and 2020 results: a few sections satisfied twice (exempt in 2021), ten
-    unsatisfied in 2020, three of them most unsatisfied (`voting.synthetic.history_rows`)."""
-    rows = [(y, u, s, L.label(L.RESULTS, r)) for y, u, s, r in history_rows([s.key for s in listed], rng, DEMO_YEAR)]
-    return pd.DataFrame(rows, columns=["年度", "单位名称", "科室", "结果"]).to_csv(index=False).encode("utf-8")
+def load_bundle(session: Session, campaign, directory: Path, echo: Callable[[str], None] = lambda _: None) -> None:
+    """History and every component file of a SPEC §6 folder into `campaign`, through
+    the same imports as the pages (the section list must already be in place)."""
+    history.import_history(session, campaign, (directory / "history.csv").read_bytes(), "history.csv")
+    for kind in ComponentKind:
+        path = directory / f"{kind.value}.csv"
+        if path.exists():
+            summary = components.import_component(session, campaign, kind, path.read_bytes(), path.name)
+            echo(f"已导入{kind.label}:{summary.stored} 行")
 
 
 def prepare_demo(session: Session, echo: Callable[[str], None] = print, seed: int = 2021) -> list[tuple[str, str, str]]:
@@ -90,7 +96,13 @@ def prepare_demo(session: Session, echo: Callable[[str], None] = print, seed: in
         listed = sections.parse_sections(demo_sections_csv(), "pingyang-2021-sections.csv")
         sections.apply_sections(session, campaign, listed)
         echo(f"已导入参评科室名单:{len(listed)} 个科室")
-        history.import_history(session, campaign, demo_history_csv(listed, rng), "history.csv")
+        # A whole synthetic year (history, vote counts of H1, H2 and the online round,
+        # complaint platforms, supervisor scores, inspections, bonus items) so that
+        # every score page has something to show.
+        with tempfile.TemporaryDirectory() as folder:
+            year = synthetic_year(pingyang_sections(), DEMO_YEAR, seed=seed, network=True)
+            write_bundle(year, Path(folder))
+            load_bundle(session, campaign, Path(folder), echo)
         statuses = history.section_statuses(session, campaign)
         parts = []
         for row in statuses[~statuses["exempt"]].to_dict("records"):

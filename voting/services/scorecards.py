@@ -43,14 +43,21 @@ def year_inputs(session: Session, campaign: Campaign) -> YearInputs:
     """Everything stored for the campaign, in `scoring`'s frames."""
     sections = sections_frame(session, campaign).rename(columns={"unit": C.UNIT, "section": C.SECTION})
     votes = _frame(session, campaign, VoteCount, {C.ROUND: "round", C.VOTES_S: "satisfied", C.VOTES_B: "basic", C.VOTES_U: "unsatisfied"})
-    platform = _frame(session, campaign, PlatformEvent, {C.PLATFORM: "platform", C.ITEM: "item", C.DEDUCTION: "deduction", C.ROLE: "role"})
+    # C.ROW: the imported file's row, quoted in the explanations (None for hand entries).
+    platform = _frame(
+        session, campaign, PlatformEvent,
+        {C.PLATFORM: "platform", C.ITEM: "item", C.DEDUCTION: "deduction", C.ROLE: "role", C.ROW: "source_row"},
+    )
     supervisor = _frame(session, campaign, SupervisorScore, {C.SCORE: "score"})
     inspection = _frame(
         session, campaign, InspectionEvent,
-        {C.KIND: "kind", C.SERIOUS: "serious", C.PERSON: "person", C.CURRENT_YEAR: "current_year", C.DATE: "date"},
+        {C.KIND: "kind", C.SERIOUS: "serious", C.PERSON: "person", C.CURRENT_YEAR: "current_year", C.DATE: "date",
+         C.ROW: "source_row"},
     )
     inspection[C.CURRENT_YEAR] = inspection[C.CURRENT_YEAR].fillna(False).astype(bool)
-    bonus = _frame(session, campaign, BonusItem, {C.KIND: "kind", C.LEVEL: "level", C.MATTER: "matter", C.DATE: "date"})
+    bonus = _frame(
+        session, campaign, BonusItem, {C.KIND: "kind", C.LEVEL: "level", C.MATTER: "matter", C.DATE: "date", C.ROW: "source_row"},
+    )
     decisions = session.execute(
         select(Unit.name, Section.name, ResultDecision.result, ResultDecision.reason)
         .join(Section, ResultDecision.section_id == Section.id)
@@ -73,13 +80,20 @@ def year_inputs(session: Session, campaign: Campaign) -> YearInputs:
     )
 
 
+class ScoringError(DomainError):
+    """The stored data cannot be scored as it stands (e.g. online-round votes for a
+    section the shortlist no longer holds); the message says what to fix."""
+
+    status = 422
+
+
 def campaign_scorecard(session: Session, campaign: Campaign) -> Scorecard:
     """Score the campaign as it stands now (nothing is stored: scores are always
     worked out from the events, so they can never drift from them)."""
     try:
         card = score_year(year_inputs(session, campaign), campaign.rules)
     except InputError as error:
-        raise DomainError("无法评分:" + ";".join(message for _, message in error.problems)) from None
+        raise ScoringError("无法评分:" + ";".join(message for _, message in error.problems)) from None
     ids = sections_frame(session, campaign).set_index(["unit", "section"])["id"]
     card.sections["section_id"] = ids.reindex(pd.MultiIndex.from_frame(card.sections[[C.UNIT, C.SECTION]])).to_numpy()
     return card

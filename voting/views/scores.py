@@ -1,13 +1,319 @@
 """The scores as the review office reads them (SPEC §2): 日常评价, each section's
 breakdown, 候选名单, 综合评价 with the decisions on the final lists, 单位考绩, and the
-Excel report."""
+Excel report.
+
+Every page scores the campaign afresh from the stored events (`campaign_scorecard`),
+so a page can never show a score that the events no longer give. Units do not see
+these pages: they hold every section's vote counts."""
 from __future__ import annotations
 
-from flask import Blueprint
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from scoring import columns as C
+from scoring import labels as L
+from scoring.engine import Scorecard
+from scoring.rounding import display_text
+from voting import charts
+from voting.auth import roles_required
+from voting.db import get_session
+from voting.forms import EmptyForm, Form
+from voting.models import Result
+from voting.services import scorecards
+from voting.services.report import write_report
+from voting.views.common import ADMIN, OFFICE, current_campaign
 
 bp = Blueprint("scores", __name__, url_prefix="/office/scores")
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NOT_LISTED = "none"  # the decision form's value for "on no list"
+
+
+# ---- the tables -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a sortable table: `key` is the record's field (also the `sort`
+    parameter), `decimals` None for text and counts."""
+
+    key: str
+    header: str
+    numeric: bool = True
+    decimals: int | None = 2
+    text: Callable[[dict], str] | None = None  # shown text for non-score columns
+
+
+def _missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _label(table: dict, code: object) -> str:
+    return "" if _missing(code) or code == "" else L.label(table, code)
+
+
+DAILY_COLUMNS = (
+    Column("daily_rank", "排名", decimals=None),
+    Column(C.UNIT, "单位", numeric=False),
+    Column(C.SECTION, "科室", numeric=False),
+    Column(C.VOTES_IN[C.H1], "上半年票数", decimals=None),
+    Column(C.SERVICE_H1, "上半年"),
+    Column(C.VOTES_IN[C.H2], "下半年票数", decimals=None),
+    Column(C.SERVICE_H2, "下半年"),
+    Column(C.SERVICE, "服务对象"),
+    Column(C.PLATFORM_SCORE, "平台办理"),
+    Column(C.SUPERVISOR, "主管单位", decimals=1),
+    Column(C.INSPECTION, "监督检查"),
+    Column(C.DAILY, "日常评价"),
+    Column(C.SHORTLIST, "候选", numeric=False, text=lambda r: _label(L.SHORTLISTS, r.get(C.SHORTLIST))),
+)
+FINAL_COLUMNS = (
+    Column(C.TOTAL_RANK, "总排名", decimals=None),
+    Column(C.UNIT, "单位", numeric=False),
+    Column(C.SECTION, "科室", numeric=False),
+    Column(C.SHORTLIST, "候选类别", numeric=False, text=lambda r: _label(L.SHORTLISTS, r.get(C.SHORTLIST))),
+    Column(C.DAILY, "日常评价"),
+    Column(C.VOTES_IN[C.NET], "网络票数", decimals=None),
+    Column(C.NETWORK, "网络评价"),
+    Column(C.BONUS, "加分项"),
+    Column(C.TOTAL, "总成绩"),
+    Column(C.PROPOSED, "拟定", numeric=False, text=lambda r: _label(L.RESULTS, r.get(C.PROPOSED))),
+    Column(C.RESULT, "结果", numeric=False, text=lambda r: _label(L.RESULTS, r.get(C.RESULT))),
+)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.reset_index(drop=True).to_dict("records")
+
+
+def _sorted(records: list[dict], columns: tuple[Column, ...], default: str) -> tuple[list[dict], str, bool]:
+    """The records sorted as the `sort` and `desc` query parameters ask (an unknown
+    column: the default); missing values last either way, ties in list order."""
+    keys = {c.key: c for c in columns}
+    key = request.args.get("sort", default)
+    column = keys.get(key) or keys[default]
+    desc = request.args.get("desc") == "1"
+
+    def value(record: dict):
+        v = record.get(column.key)
+        if column.text is not None and not column.numeric:
+            return column.text(record)
+        return v
+
+    present = [r for r in records if not _missing(value(r)) and value(r) != ""]
+    absent = [r for r in records if _missing(value(r)) or value(r) == ""]
+    if column.numeric:
+        present.sort(key=lambda r: float(value(r)), reverse=desc)
+    else:
+        present.sort(key=lambda r: str(value(r)), reverse=desc)
+    return present + absent, column.key, desc
+
+
+def _card() -> tuple[Any, Scorecard]:
+    campaign = current_campaign()
+    return campaign, scorecards.campaign_scorecard(get_session(), campaign)
+
+
+def _ties(card: Scorecard, stage: str) -> set[tuple[str, str]]:
+    return {key for tie in card.ties if tie.stage == stage for key in tie.sections}
+
+
+RESULT_CHOICES = [
+    SelectChoice(C.SATISFIED, "满意单位"),
+    SelectChoice(C.UNSATISFIED, "不满意单位"),
+    SelectChoice(C.MOST_UNSATISFIED, "最不满意单位"),
+    SelectChoice(NOT_LISTED, "不列入任何名单"),
+]
+
+
+class DecisionForm(Form):
+    result = SelectField("评议结果", choices=RESULT_CHOICES)
+    reason = TextAreaField(
+        "理由(将与结果一并记录)",
+        validators=[DataRequired("请填写理由(确认或调整评议结果都须记录理由)"), Length(max=2000, message="理由不超过 2000 字")],
+    )
+
+
+# ---- pages -----------------------------------------------------------------------------
 
 @bp.get("/")
-def daily():  # placeholder until the pages land
-    return "", 204
+@roles_required(*OFFICE)
+def daily():
+    """日常评价: every section of the list, the daily-score distribution."""
+    campaign, card = _card()
+    sections = _records(card.sections)
+    participating = [r for r in sections if not r[C.EXEMPT]]
+    rows, sort, desc = _sorted(participating, DAILY_COLUMNS, C.DAILY_RANK)
+    exempt = [r for r in sections if r[C.EXEMPT]]
+    return render_template(
+        "scores_daily.html", campaign=campaign, card=card, rows=rows, exempt=exempt, columns=DAILY_COLUMNS,
+        sort=sort, desc=desc, chart=charts.daily_distribution(card), ties=_ties(card, C.STAGE_SHORTLIST),
+        daily_max=charts.highest_daily(card.settings),
+        counts={code: sum(1 for r in sections if r[C.SHORTLIST] == code) for code in L.SHORTLISTS},
+    )
+
+
+@bp.get("/sections/<int:section_id>")
+@roles_required(*OFFICE)
+def section(section_id: int):
+    """One section's breakdown: every line that made each component, and why."""
+    return _section_page(section_id)
+
+
+def _section_page(section_id: int, form: DecisionForm | None = None, status: int = 200):
+    campaign, card = _card()
+    found = card.sections[card.sections["section_id"] == section_id]
+    if found.empty:
+        abort(404)
+    row = _records(found)[0]
+    lines = card.lines[(card.lines[C.UNIT] == row[C.UNIT]) & (card.lines[C.SECTION] == row[C.SECTION])]
+    groups = []
+    for code in charts.COMPONENTS:
+        part = _records(lines[lines[C.COMPONENT] == code])
+        if part or not _missing(row.get(code)):
+            groups.append({"code": code, "label": L.COMPONENTS[code], "score": row.get(code), "lines": part})
+    can_decide = card.network_held and not _missing(row.get(C.SHORTLIST)) and current_user.role in ADMIN
+    if can_decide and form is None:
+        current = row.get(C.RESULT)
+        form = DecisionForm(formdata=None, result=NOT_LISTED if _missing(current) else current)
+    return render_template(
+        "scores_section.html", campaign=campaign, card=card, row=row, groups=groups,
+        chart=charts.section_components(row, card.settings), decision=form if can_decide else None,
+        undo=EmptyForm(formdata=None),
+        tie_messages=[t.message for t in card.ties if (row[C.UNIT], row[C.SECTION]) in t.sections],
+    ), status
+
+
+@bp.get("/shortlist")
+@roles_required(*OFFICE)
+def shortlist():
+    """候选名单: last year's 不满意单位, the satisfied and unsatisfied candidates, the
+    cut-offs, and any tie the chain could not break."""
+    campaign, card = _card()
+    sections = _records(card.sections)
+    by_rank = sorted((r for r in sections if not _missing(r[C.SHORTLIST])), key=lambda r: int(r[C.DAILY_RANK]))
+    groups = [
+        (code, L.label(L.SHORTLISTS, code), [r for r in by_rank if r[C.SHORTLIST] == code])
+        for code in (C.PREVIOUS_UNSATISFIED, C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE)
+    ]
+    return render_template(
+        "scores_shortlist.html", campaign=campaign, card=card, groups=groups, chart=charts.daily_distribution(card),
+        ties=[t for t in card.ties if t.stage == C.STAGE_SHORTLIST], tied=_ties(card, C.STAGE_SHORTLIST),
+        total=len(by_rank),
+    )
+
+
+@bp.get("/final")
+@roles_required(*OFFICE)
+def final():
+    """综合评价: the candidates by total, the proposed and decided lists."""
+    campaign, card = _card()
+    candidates = [r for r in _records(card.sections) if not _missing(r[C.SHORTLIST])]
+    rows, sort, desc = _sorted(candidates, FINAL_COLUMNS, C.TOTAL_RANK if card.network_held else C.DAILY)
+    ranked = _records(charts.ranked_candidates(card))
+    lists = {
+        C.SATISFIED: [r for r in ranked if r[C.RESULT] == C.SATISFIED],
+        C.UNSATISFIED: [r for r in ranked if r[C.RESULT] in (C.UNSATISFIED, C.MOST_UNSATISFIED)],
+    }
+    return render_template(
+        "scores_final.html", campaign=campaign, card=card, rows=rows, columns=FINAL_COLUMNS, sort=sort, desc=desc,
+        lists=lists, chart=charts.final_ranking(card), ties=[t for t in card.ties if t.stage == C.STAGE_FINAL],
+        tied=_ties(card, C.STAGE_FINAL),
+    )
+
+
+@bp.get("/units")
+@roles_required(*OFFICE)
+def units():
+    """单位考绩: each parent unit's effect from its sections' results."""
+    campaign, card = _card()
+    return render_template("scores_units.html", campaign=campaign, card=card, rows=_records(card.units))
+
+
+@bp.get("/report.xlsx")
+@roles_required(*OFFICE)
+def report():
+    """The Excel report of the campaign as it stands (the same as `pingyi bundle score`)."""
+    campaign, card = _card()
+    buffer = io.BytesIO()
+    write_report(card, buffer)
+    buffer.seek(0)
+    response = send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=f"评议结果-{campaign.year}.xlsx")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---- the review office's decisions ------------------------------------------------------
+
+@bp.post("/sections/<int:section_id>/decision")
+@roles_required(*ADMIN)
+def decide(section_id: int):
+    """Confirm or override one section's proposed result, with the reason."""
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        return _section_page(section_id, form, 422)
+    result = None if form.result.data == NOT_LISTED else Result(form.result.data)
+    session = get_session()
+    decision = scorecards.decide(session, current_campaign(), section_id, result, form.reason.data, current_user)
+    session.commit()
+    shown = result.label if result else "不列入任何名单"
+    flash(f"已记录评议办决定:{decision.section.unit.name} {decision.section.name} → {shown}。", "info")
+    return redirect(url_for(".section", section_id=section_id)), 303
+
+
+@bp.post("/sections/<int:section_id>/decision/undo")
+@roles_required(*ADMIN)
+def undo(section_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    scorecards.undo_decision(session, current_campaign(), section_id)
+    session.commit()
+    flash("已撤销评议办决定,恢复为系统拟定结果。", "info")
+    return redirect(url_for(".section", section_id=section_id)), 303
+
+
+# ---- template helpers --------------------------------------------------------------------
+
+@bp.app_template_filter("score")
+def score_filter(value: object, decimals: int | None = 2) -> str:
+    """A score as shown (2 decimals, half up); a count as an integer; missing: ''."""
+    if _missing(value):
+        return ""
+    if decimals is None:
+        return str(int(value))
+    return display_text(float(value), decimals)
+
+
+@bp.app_template_filter("sort_value")
+def sort_value(value: object) -> str:
+    """The `data-value` a sortable cell carries for the in-page sort (empty: last)."""
+    if _missing(value):
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "" if math.isnan(float(value)) else repr(float(value))
+    return str(value)
+
+
+@bp.app_template_filter("result_label")
+def result_label(code: object) -> str:
+    return _label(L.RESULTS, code)
+
+
+@bp.app_template_filter("shortlist_label")
+def shortlist_label(code: object) -> str:
+    return _label(L.SHORTLISTS, code)

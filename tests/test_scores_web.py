@@ -1,0 +1,239 @@
+"""The score pages of the review office: what they show is what the offline bundle
+scores from the same files; sorting; the section breakdown; the shortlist; the final
+lists with the office's decisions (a reason always, nothing stored on bad input); the
+unit effects; the Excel download; who may see and do what."""
+from __future__ import annotations
+
+import io
+import re
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from scoring import columns as C
+from scoring.rounding import display_text
+from tests.conftest import PASSWORD, login
+from voting.demo import load_bundle
+from voting.models import ComponentKind, ResultDecision, Role, Section, Unit
+from voting.services import components, users
+from voting.services.bundle import score_bundle
+from voting.services.report import SHEETS
+from voting.synthetic import example_bundle
+
+PAGES = ("/office/scores/", "/office/scores/shortlist", "/office/scores/final", "/office/scores/units",
+         "/office/scores/report.xlsx")
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("bundle")
+    example_bundle(directory, seed=11)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def offline(bundle_dir):
+    """The same files scored offline, with no database: the reference."""
+    card = score_bundle(bundle_dir)
+    return card.sections.set_index([C.UNIT, C.SECTION])
+
+
+@pytest.fixture
+def year(db, campaign, bundle_dir):
+    load_bundle(db, campaign, bundle_dir)
+    db.commit()
+    return campaign
+
+
+def section_id(db, unit: str, section: str) -> int:
+    return db.scalar(select(Section.id).join(Unit).where(Unit.name == unit, Section.name == section))
+
+
+def body_rows(html: str) -> list[str]:
+    """The rows of the page's first table body, as text without tags."""
+    tbody = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [re.sub(r"<[^>]+>", " ", row) for row in tbody.split("<tr")[1:]]
+
+
+def decisions(db) -> int:
+    db.rollback()
+    return db.scalar(select(func.count()).select_from(ResultDecision))
+
+
+def test_score_pages_are_for_the_review_office_only(client, db, year):
+    for path in PAGES:
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+    unit = db.scalar(select(Unit).where(Unit.name == "县公安局"))
+    users.create_user(db, "liaison", PASSWORD, Role.liaison, unit)
+    users.create_user(db, "auditor", PASSWORD, Role.auditor)
+    db.commit()
+    login(client, "liaison")
+    for path in PAGES:
+        assert client.get(path).status_code == 403, path
+    client.post("/logout")
+    login(client, "auditor")
+    for path in PAGES:
+        assert client.get(path).status_code == 200, path
+
+
+def test_daily_page_shows_what_the_bundle_scores(admin_client, year, offline):
+    html = admin_client.get("/office/scores/").get_data(as_text=True)
+    rows = body_rows(html)
+    participating = offline[~offline[C.EXEMPT].astype(bool)]
+    assert len(rows) == len(participating)
+    # Default order: by daily rank; the first row is the best daily score.
+    best = participating[C.DAILY].astype(float).idxmax()
+    assert best[1] in rows[0] and display_text(participating.loc[best, C.DAILY]) in rows[0]
+    for key in list(participating.index[:40]):
+        shown = display_text(participating.loc[key, C.DAILY])
+        assert any(key[1] in row and key[0] in row and shown in row for row in rows), key
+    exempt = offline[offline[C.EXEMPT].astype(bool)].index
+    assert f"免评科室({len(exempt)} 个" in html
+
+
+def test_daily_table_sorts_on_the_server(admin_client, year, offline):
+    participating = offline[~offline[C.EXEMPT].astype(bool)]
+    worst = participating[C.DAILY].astype(float).idxmin()
+    rows = body_rows(admin_client.get("/office/scores/?sort=daily&desc=0").get_data(as_text=True))
+    assert worst[1] in rows[0]
+    rows = body_rows(admin_client.get("/office/scores/?sort=supervisor&desc=1").get_data(as_text=True))
+    top = participating[C.SUPERVISOR].astype(float).max()
+    assert display_text(top, 1) in rows[0]
+    # An unknown column falls back to the default order instead of failing.
+    response = admin_client.get("/office/scores/?sort=__class__&desc=1")
+    assert response.status_code == 200
+
+
+def test_section_page_explains_every_component(admin_client, db, year, offline):
+    candidates = offline[offline[C.SHORTLIST].notna()]
+    unit, name = candidates.index[0]
+    html = admin_client.get(f"/office/scores/sections/{section_id(db, unit, name)}").get_data(as_text=True)
+    assert f"{unit} · {name}" in html
+    row = offline.loc[(unit, name)]
+    for code in (C.SERVICE, C.PLATFORM_SCORE, C.INSPECTION, C.NETWORK, C.BONUS):
+        assert display_text(row[code]) in html, code
+    assert display_text(row[C.SUPERVISOR], 1) in html
+    assert "上半年服务对象评价:满意" in html and "网络评价:满意" in html
+    assert 'role="img"' in html  # the components chart
+
+
+def test_an_exempt_section_says_so_and_an_unknown_one_is_404(admin_client, db, year, offline):
+    unit, name = offline[offline[C.EXEMPT].astype(bool)].index[0]
+    html = admin_client.get(f"/office/scores/sections/{section_id(db, unit, name)}").get_data(as_text=True)
+    assert "免评" in html and "<h2>得分明细</h2>" not in html
+    assert admin_client.get("/office/scores/sections/999999").status_code == 404
+
+
+def test_shortlist_page_groups_the_110_candidates(admin_client, year, offline):
+    html = admin_client.get("/office/scores/shortlist").get_data(as_text=True)
+    counts = offline[C.SHORTLIST].value_counts()
+    assert f"候选名单 · 2021 年度({int(counts.sum())} 个)" in html
+    assert f"满意候选({counts[C.SATISFIED_CANDIDATE]} 个)" in html
+    assert f"不满意候选({counts[C.UNSATISFIED_CANDIDATE]} 个)" in html
+    assert f"上年不满意单位({counts[C.PREVIOUS_UNSATISFIED]} 个)" in html
+    cutoff = offline.loc[offline[C.SHORTLIST] == C.SATISFIED_CANDIDATE, C.DAILY].astype(float).min()
+    assert display_text(cutoff) in html
+
+
+def test_final_page_lists_the_proposals(admin_client, year, offline):
+    html = admin_client.get("/office/scores/final").get_data(as_text=True)
+    satisfied = offline[offline[C.RESULT] == C.SATISFIED]
+    assert f"满意单位({len(satisfied)} 个)" in html
+    for unit, name in satisfied.index:
+        assert f"{unit} {name}</a>" in html
+    assert len(body_rows(html.split("候选科室(", 1)[1])) == int(offline[C.SHORTLIST].notna().sum())
+
+
+def test_a_decision_is_recorded_with_its_reason_and_can_be_undone(admin_client, db, year, offline):
+    unit, name = offline[offline[C.RESULT] == C.SATISFIED].index[0]
+    sid = section_id(db, unit, name)
+    page = f"/office/scores/sections/{sid}"
+    assert "记录决定" in admin_client.get(page).get_data(as_text=True)
+
+    response = admin_client.post(f"{page}/decision", data={"result": "none", "reason": "  "})
+    assert response.status_code == 422 and "请填写理由" in response.get_data(as_text=True)
+    assert decisions(db) == 0
+    response = admin_client.post(f"{page}/decision", data={"result": "bogus", "reason": "县评议领导小组决定"})
+    assert response.status_code == 422 and decisions(db) == 0
+
+    response = admin_client.post(f"{page}/decision", data={"result": "none", "reason": "县评议领导小组 2021-12-20 会议决定"})
+    assert response.status_code == 303
+    html = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "由 满意单位 改为 不列入:县评议领导小组 2021-12-20 会议决定" in html
+    assert decisions(db) == 1
+    final = admin_client.get("/office/scores/final").get_data(as_text=True)
+    assert f"{unit} {name}</a>" not in final.split("不满意单位(", 1)[0]  # off the satisfied list
+    assert "满意单位现为 9 个,规则为 10 个" in final
+
+    assert admin_client.post(f"{page}/decision/undo").status_code == 303
+    assert decisions(db) == 0
+    assert admin_client.post(f"{page}/decision/undo").status_code == 404
+
+
+def test_decisions_are_refused_off_the_shortlist_and_by_readers(admin_client, client, db, year, offline):
+    unit, name = offline[offline[C.SHORTLIST].isna() & ~offline[C.EXEMPT].astype(bool)].index[0]
+    response = admin_client.post(f"/office/scores/sections/{section_id(db, unit, name)}/decision",
+                                 data={"result": "satisfied", "reason": "试图列入"})
+    assert response.status_code == 400 and "不在候选名单中" in response.get_data(as_text=True)
+    assert decisions(db) == 0
+    assert admin_client.get(f"/office/scores/sections/{section_id(db, unit, name)}/decision").status_code == 405
+
+    admin_client.post("/logout")
+    users.create_user(db, "operator", PASSWORD, Role.operator)
+    db.commit()
+    login(client, "operator")
+    unit, name = offline[offline[C.SHORTLIST].notna()].index[0]
+    sid = section_id(db, unit, name)
+    assert "记录决定" not in client.get(f"/office/scores/sections/{sid}").get_data(as_text=True)
+    response = client.post(f"/office/scores/sections/{sid}/decision", data={"result": "satisfied", "reason": "x"})
+    assert response.status_code == 403 and decisions(db) == 0
+
+
+def test_units_page_adds_up_the_effects(admin_client, year, offline):
+    html = admin_client.get("/office/scores/units").get_data(as_text=True)
+    results = offline[C.RESULT].dropna()
+    unit = results[results == C.SATISFIED].index[0][0]
+    of_unit = results[[k[0] == unit for k in results.index]]
+    effect = 5 * (of_unit == C.SATISFIED).sum() - 5 * (of_unit == C.UNSATISFIED).sum() - 10 * (of_unit == C.MOST_UNSATISFIED).sum()
+    row = next(r for r in body_rows(html) if f" {unit} " in r)
+    assert display_text(float(effect)) in row
+
+
+def test_the_excel_report_downloads(admin_client, year, offline):
+    response = admin_client.get("/office/scores/report.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in response.headers["Content-Disposition"] and response.headers["Cache-Control"] == "no-store"
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames[: len(SHEETS)] == list(SHEETS)
+    sheet = book["满意单位"]
+    names = {(sheet.cell(r, 2).value, sheet.cell(r, 3).value) for r in range(2, sheet.max_row + 1)}
+    assert names == set(offline[offline[C.RESULT] == C.SATISFIED].index)
+
+
+def test_before_the_online_round_there_are_no_results(admin_client, db, campaign, bundle_dir, tmp_path):
+    votes = (bundle_dir / "votes.csv").read_text(encoding="utf-8-sig").splitlines()
+    daily_only = tmp_path / "bundle"
+    daily_only.mkdir()
+    for path in bundle_dir.iterdir():
+        (daily_only / path.name).write_bytes(path.read_bytes())
+    (daily_only / "votes.csv").write_text("\n".join(v for v in votes if ",NET," not in v), encoding="utf-8")
+    load_bundle(db, campaign, daily_only)
+    db.commit()
+    html = admin_client.get("/office/scores/final").get_data(as_text=True)
+    assert "网络评价尚未进行" in html and "满意单位(" not in html
+    candidates = admin_client.get("/office/scores/shortlist").get_data(as_text=True)
+    assert "候选名单 · 2021 年度(110 个)" in candidates
+
+
+def test_data_that_cannot_be_scored_gives_a_clear_422(admin_client, db, year, offline):
+    unit, name = offline[offline[C.SHORTLIST].isna() & ~offline[C.EXEMPT].astype(bool)].index[0]
+    components.add_entry(db, year, ComponentKind.votes, section_id(db, unit, name),
+                         {"round": C.NET, "satisfied": 3, "basic": 0, "unsatisfied": 0}, None)
+    db.commit()
+    response = admin_client.get("/office/scores/")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422 and "无法评分" in text and f"{unit} {name} 不在候选名单中" in text
+    assert "Traceback" not in text
