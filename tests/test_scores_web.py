@@ -237,3 +237,15 @@ def test_data_that_cannot_be_scored_gives_a_clear_422(admin_client, db, year, of
     text = response.get_data(as_text=True)
     assert response.status_code == 422 and "无法评分" in text and f"{unit} {name} 不在候选名单中" in text
     assert "Traceback" not in text
+
+
+def test_units_sort_by_effect(admin_client, year, offline):
+    points = {C.SATISFIED: 5, C.UNSATISFIED: -5, C.MOST_UNSATISFIED: -10}
+    effects = {}
+    for (unit, _), result in offline[C.RESULT].items():
+        effects[unit] = effects.get(unit, 0) + points.get(result, 0)
+    rows = body_rows(admin_client.get("/office/scores/units?sort=effect&desc=1").get_data(as_text=True))
+    assert f" +{max(effects.values()):.2f} " in rows[0]
+    rows = body_rows(admin_client.get("/office/scores/units?sort=effect&desc=0").get_data(as_text=True))
+    assert f" {min(effects.values()):+.2f} " in rows[0]
+    assert len(rows) == len(effects)

@@ -95,17 +95,28 @@ FINAL_COLUMNS = (
     Column(C.RESULT, "结果", numeric=False, text=lambda r: _label(L.RESULTS, r.get(C.RESULT))),
 )
 
+UNIT_COLUMNS = (
+    Column(C.UNIT, "单位", numeric=False),
+    Column(C.N_SATISFIED, "满意单位", decimals=None),
+    Column(C.N_UNSATISFIED, "不满意单位", decimals=None),
+    Column(C.N_MOST_UNSATISFIED, "最不满意单位", decimals=None),
+    Column(C.EFFECT, "考绩加减分", text=lambda r: f"{r[C.EFFECT]:+.2f}" if r[C.EFFECT] else "0.00"),
+    Column(C.TOP_TIER, "优秀档科室", decimals=None),
+)
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.reset_index(drop=True).to_dict("records")
 
 
-def _sorted(records: list[dict], columns: tuple[Column, ...], default: str) -> tuple[list[dict], str, bool]:
+def _sorted(records: list[dict], columns: tuple[Column, ...], default: str | None) -> tuple[list[dict], str | None, bool]:
     """The records sorted as the `sort` and `desc` query parameters ask (an unknown
-    column: the default); missing values last either way, ties in list order."""
+    column: the default; no default: as they come); missing values last either way,
+    ties in list order."""
     keys = {c.key: c for c in columns}
-    key = request.args.get("sort", default)
-    column = keys.get(key) or keys[default]
+    column = keys.get(request.args.get("sort", "")) or keys.get(default or "")
+    if column is None:
+        return records, None, False
     desc = request.args.get("desc") == "1"
 
     def value(record: dict):
@@ -241,7 +252,11 @@ def final():
 def units():
     """单位考绩: each parent unit's effect from its sections' results."""
     campaign, card = _card()
-    return render_template("scores_units.html", campaign=campaign, card=card, rows=_records(card.units))
+    # By default in the section list's own order of units.
+    rows, sort, desc = _sorted(_records(card.units), UNIT_COLUMNS, None)
+    return render_template(
+        "scores_units.html", campaign=campaign, card=card, rows=rows, columns=UNIT_COLUMNS, sort=sort, desc=desc,
+    )
 
 
 @bp.get("/report.xlsx")
