@@ -10,7 +10,7 @@ from sms.phones import normalize_phone
 from tests.conftest import login
 from voting.demo import prepare_demo, synth_objects
 from voting.models import Role, RoundKind, SectionList, ServiceObject, User
-from voting.services import campaigns, history
+from voting.services import campaigns, history, scorecards
 
 
 def test_synthetic_objects_are_valid_and_distinct():
@@ -107,3 +107,17 @@ def test_pingyi_demo_serves_the_site(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_demo_has_a_whole_year_to_score(app, client, db):
+    """Every score page of the demo has something to show: the daily stage, the
+    shortlist, the online round and the final lists."""
+    logins = prepare_demo(db, echo=lambda _: None)
+    db.commit()
+    card = scorecards.campaign_scorecard(db, campaigns.get_campaign(db, 2021))
+    assert card.network_held and int(card.sections[C.SHORTLIST].notna().sum()) == 110
+    assert int((card.sections[C.RESULT] == C.SATISFIED).sum()) == 10
+    assert not [w for w in card.warnings if "主管单位" in w]  # every unit's supervisor scores are in
+    admin = next(password for username, password, _ in logins if username == "admin")
+    login(client, "admin", admin)
+    assert "满意单位(10 个)" in client.get("/office/scores/final").get_data(as_text=True)
