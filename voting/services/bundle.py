@@ -369,6 +369,9 @@ def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None =
     return _frame("inspection", records)
 
 
+MATTER_MAX = 300  # the database column's size (BonusItem.matter)
+
+
 def parse_bonus(data: bytes, filename: str, known: Collection[Key] | None = None) -> pd.DataFrame:
     """bonus.csv: commendations (国家级 / 省部级 / 市厅级) and publicity (中央 / 省级 /
     市级), each with its matter (the same matter counts once, at its highest level) and
@@ -385,6 +388,8 @@ def parse_bonus(data: bytes, filename: str, known: Collection[Key] | None = None
         matter = fold(record["matter"])
         if not matter:
             reader.error(row, "matter", "事项为空:同一事项只按最高级别加分一次,须写明事项")
+        elif len(matter) > MATTER_MAX:
+            reader.error(row, "matter", f"事项过长:{len(matter)} 个字,最多 {MATTER_MAX} 个字")
         date = None
         if not fold(record["date"]):
             reader.error(row, "date", "日期为空:只有加分期限内的事项才加分")
