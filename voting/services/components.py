@@ -8,11 +8,14 @@ replaces the scores of the units it holds, and each unit's set must keep the tie
 """
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import delete, select
+from openpyxl.utils import get_column_letter
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
@@ -240,6 +243,52 @@ def save_supervisor_scores(
     return len(scores)
 
 
+
+@dataclass
+class UnitSupervisorStatus:
+    """One unit's row on the review office's overview of supervisor scores."""
+
+    unit_id: int
+    unit: str
+    sections: int  # participating (non-exempt) sections
+    scored: int
+    problems: list[str]  # tier messages of the stored set, once every section is scored
+    last_entered: datetime | None
+
+    @property
+    def complete(self) -> bool:
+        return self.sections > 0 and self.scored == self.sections
+
+
+def supervisor_overview(session: Session, campaign: Campaign) -> list[UnitSupervisorStatus]:
+    """Every unit of the campaign: its participating sections, how many hold a score,
+    whether the stored set keeps the tiers, and when a score was last entered."""
+    frame = section_statuses(session, campaign)
+    frame = frame[~frame[C.EXEMPT]]
+    stored = session.execute(
+        select(SupervisorScore.section_id, SupervisorScore.score, SupervisorScore.entered_at)
+        .where(SupervisorScore.section_id.in_([int(i) for i in frame["id"]]))
+    ).all()
+    by_section = {sid: (score, at) for sid, score, at in stored}
+    units = session.execute(
+        select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.name)
+    ).all()
+    rules = campaign.rules
+    overview = []
+    for unit_id, name in units:
+        ids = [int(i) for i in frame.loc[frame["unit_id"] == unit_id, "id"]]
+        scored = [by_section[sid] for sid in ids if sid in by_section]
+        problems = []
+        if ids and len(scored) == len(ids):
+            frame_scores = pd.DataFrame({C.UNIT: name, C.SCORE: [score for score, _ in scored]})
+            problems = [p.message for p in tier_problems(frame_scores, rules)]
+        overview.append(UnitSupervisorStatus(
+            unit_id=unit_id, unit=name, sections=len(ids), scored=len(scored), problems=problems,
+            last_entered=max((at for _, at in scored), default=None),
+        ))
+    return overview
+
+
 # ---- single entries -------------------------------------------------------------------
 
 
@@ -269,11 +318,17 @@ def add_entry(
     return entry
 
 
-def delete_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int) -> None:
+def get_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int):
+    """One stored row of a kind in the campaign (from a file or a form)."""
     model = MODELS.get(kind)
     entry = session.get(model, entry_id) if model else None
     if entry is None or session.get(Section, entry.section_id).unit.campaign_id != campaign.id:
         raise NotFoundError("没有这条记录")
+    return entry
+
+
+def delete_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int) -> None:
+    entry = get_entry(session, campaign, kind, entry_id)
     session.delete(entry)
     session.flush()
 
@@ -293,4 +348,106 @@ def entries(session: Session, campaign: Campaign, kind: ComponentKind) -> list[t
 def imports(session: Session, campaign: Campaign) -> list[ComponentImport]:
     return session.scalars(
         select(ComponentImport).where(ComponentImport.campaign_id == campaign.id).order_by(ComponentImport.created_at.desc())
+    ).all()
+
+
+# ---- reading for the review office's pages ---------------------------------------------
+
+# The file columns of each kind that a form can enter one row of (supervisor scores are
+# entered per unit, see save_supervisor_scores).
+ENTRY_COLUMNS = {
+    ComponentKind.votes: bundle.VOTES_COLUMNS,
+    ComponentKind.platform: bundle.PLATFORM_COLUMNS,
+    ComponentKind.inspection: bundle.INSPECTION_COLUMNS,
+    ComponentKind.bonus: bundle.BONUS_COLUMNS,
+}
+FILE_COLUMNS = {**ENTRY_COLUMNS, ComponentKind.supervisor: bundle.SUPERVISOR_COLUMNS}
+
+
+class EntryRejected(DomainError):
+    """A single entry that the kind's file reader refuses. `reasons` maps the reader's
+    column key (as in bundle.*_COLUMNS) to its messages; "" holds the row's own."""
+
+    status = 422
+
+    def __init__(self, reasons: dict[str, list[str]]):
+        self.reasons = reasons
+        super().__init__("录入的内容有误:" + ";".join(r for rs in reasons.values() for r in rs))
+
+
+def entry_values(
+    session: Session, campaign: Campaign, kind: ComponentKind, section_id: int, cells: dict[str, str]
+) -> dict:
+    """The model attributes of one event typed into a form (`cells`: the text of each
+    file column by its key), for `add_entry`.
+
+    The row goes through the very reader of the kind's file (SPEC §6), written as a
+    one-row CSV, so a form and a file accept exactly the same values; a refused row
+    raises EntryRejected with the reader's reasons by column."""
+    columns = ENTRY_COLUMNS.get(kind)
+    if columns is None:
+        raise DomainError("主管单位评分请在“主管单位评价”页面按单位整体填写")
+    known = _sections(session, campaign)
+    names = {sid: key for key, sid in known.ids.items()}
+    if section_id not in names:
+        raise NotFoundError("没有这个参评科室")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([column.label for column in columns])
+    writer.writerow([*names[section_id], *((cells.get(column.key) or "") for column in columns[2:])])
+    # The reader names a column as "C 列(轮次)": its letter and header in the file.
+    keys = {f"{get_column_letter(i + 1)} 列({column.label})": column.key for i, column in enumerate(columns)}
+    try:
+        frame = _parse(kind, buffer.getvalue().encode(), f"{kind.value}.csv", campaign, known)
+    except ImportRejected as error:
+        reasons: dict[str, list[str]] = {}
+        for row_error in error.errors:
+            reasons.setdefault(keys.get(row_error.column, ""), []).append(row_error.reason)
+        raise EntryRejected(reasons) from None
+    record = frame.to_dict("records")[0]
+    values = {attr: _value(record[col]) for col, attr in FIELDS[kind].items()}
+    # A file may list a round nobody voted in (0, 0, 0); typed by hand, that is a slip.
+    if kind is ComponentKind.votes and not (values["satisfied"] or values["basic"] or values["unsatisfied"]):
+        raise EntryRejected({"": ["满意、基本满意、不满意不能都为 0(没有票的轮次无需录入)"]})
+    return values
+
+
+def stored_counts(session: Session, campaign: Campaign) -> dict[ComponentKind, tuple[int, int]]:
+    """Rows stored per kind: (from files, entered in a form)."""
+    campaign_sections = select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)
+    counts = {}
+    for kind, model in {**MODELS, ComponentKind.supervisor: SupervisorScore}.items():
+        total, from_files = session.execute(
+            select(func.count(), func.count(model.import_id)).where(model.section_id.in_(campaign_sections))
+        ).one()
+        counts[kind] = (from_files, total - from_files)
+    return counts
+
+
+def entries_with_sources(session: Session, campaign: Campaign, kind: ComponentKind) -> list[tuple]:
+    """(entry, unit name, section name, file name or None, entering user or None) of a
+    kind, newest first."""
+    model = MODELS[kind]
+    return session.execute(
+        select(model, Unit.name, Section.name, ComponentImport.filename, User)
+        .join(Section, model.section_id == Section.id)
+        .join(Unit, Section.unit_id == Unit.id)
+        .outerjoin(ComponentImport, model.import_id == ComponentImport.id)
+        .outerjoin(User, model.created_by_id == User.id)
+        .where(Unit.campaign_id == campaign.id)
+        .order_by(model.created_at.desc(), model.id.desc())
+    ).all()
+
+
+def supervisor_scores(session: Session, campaign: Campaign) -> list[tuple]:
+    """(score, unit name, section name, file name or None, entering user or None), by
+    unit and section in list order."""
+    return session.execute(
+        select(SupervisorScore, Unit.name, Section.name, ComponentImport.filename, User)
+        .join(Section, SupervisorScore.section_id == Section.id)
+        .join(Unit, Section.unit_id == Unit.id)
+        .outerjoin(ComponentImport, SupervisorScore.import_id == ComponentImport.id)
+        .outerjoin(User, SupervisorScore.entered_by_id == User.id)
+        .where(Unit.campaign_id == campaign.id)
+        .order_by(Unit.number, Unit.name, Section.number, Section.name)
     ).all()
