@@ -1,8 +1,10 @@
 """Browser test support: the app served on a real socket, and a headless Chromium.
 
-Import the fixtures into a test module (`from tests.browser import browser, live_server,
-page  # noqa: F401`). Chromium is Debian's (/usr/bin/chromium), never a downloaded one;
-a machine without it skips the tests (fails them in CI, see `tests.conftest.missing`).
+The fixtures (`browser`, `live_server`, `page`) are registered once for the whole suite
+by tests/conftest.py: one Chromium for the session (a test module that imported them
+itself would start a second Playwright beside the first, which Playwright refuses).
+Chromium is Debian's (/usr/bin/chromium), never a downloaded one; a machine without it
+skips the tests (fails them in CI, see `tests.conftest.missing`).
 
 Set PINGYI_SCREENSHOTS=/some/dir to have `shot()` save full-page screenshots there.
 """

@@ -152,3 +152,8 @@ def xlsx_bytes(frame: pd.DataFrame) -> bytes:
 
 def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:
     return frame.to_csv(index=False).encode(encoding)
+
+
+# The browser fixtures, once for every test module (see tests/browser.py). Imported last:
+# tests.browser imports `missing` from here.
+from tests.browser import browser, live_server, page  # noqa: E402, F401

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser import browser, live_server, log_in, new_page, page, shot  # noqa: F401
+from tests.browser import log_in, new_page, shot
 from tests.conftest import PASSWORD, SECTIONS_XLSX, xlsx_bytes
 from voting.models import ObjectImport, Role, Section, ServiceObject, Unit
 from voting.services import users
@@ -212,7 +212,7 @@ def page_width(page) -> int:
     return page.evaluate("document.scrollingElement.scrollWidth")
 
 
-def test_phone_width_has_no_horizontal_scroll(browser, live_server, db, campaign, admin):  # noqa: F811
+def test_phone_width_has_no_horizontal_scroll(browser, live_server, db, campaign, admin):
     page = new_page(browser, live_server, width=360, height=640)
     try:
         page.goto("/login")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from scoring import columns as C
 from scoring.rounding import display_text
-from tests.browser import browser, live_server, log_in, new_page, page, shot  # noqa: F401
+from tests.browser import log_in, new_page, shot
 from tests.conftest import PASSWORD
 from voting.demo import load_bundle
 from voting.models import ResultDecision
@@ -85,7 +85,7 @@ def test_a_decision_through_the_form(page, admin, db, year):
 
 @pytest.mark.parametrize("path", ["/office/scores/", "/office/scores/shortlist", "/office/scores/final",
                                   "/office/scores/units"])
-def test_score_pages_fit_a_phone(browser, live_server, admin, year, path):  # noqa: F811
+def test_score_pages_fit_a_phone(browser, live_server, admin, year, path):
     phone = new_page(browser, live_server, width=360, height=640)
     try:
         log_in(phone, "admin", PASSWORD)

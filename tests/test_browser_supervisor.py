@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from scoring.settings import RuleSettings
 from scoring.supervisor import TierProblem, score_problem
-from tests.browser import TIMEOUT_MS, browser, live_server, log_in, new_page, page, shot  # noqa: F401
+from tests.browser import TIMEOUT_MS, log_in, new_page, shot
 from tests.conftest import PASSWORD
 from voting.models import Role, Section, SupervisorScore, Unit
 from voting.services import users
@@ -130,7 +130,7 @@ def test_server_refusal_keeps_values_and_the_panel(page, db, ndrc):
     assert stored(db, ndrc) == {}
 
 
-def test_phone_width_has_no_horizontal_scroll(browser, live_server, db, ndrc):  # noqa: F811
+def test_phone_width_has_no_horizontal_scroll(browser, live_server, db, ndrc):
     page = new_page(browser, live_server, width=360, height=640)
     try:
         log_in(page, "liaison", PASSWORD)
@@ -149,7 +149,7 @@ def test_phone_width_has_no_horizontal_scroll(browser, live_server, db, ndrc):  
         page.context.close()
 
 
-def test_without_javascript_the_server_answers(browser, live_server, db, ndrc):  # noqa: F811
+def test_without_javascript_the_server_answers(browser, live_server, db, ndrc):
     context = browser.new_context(
         base_url=live_server, java_script_enabled=False, viewport={"width": 1280, "height": 800}, locale="zh-CN"
     )
