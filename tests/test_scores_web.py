@@ -162,6 +162,7 @@ def test_a_decision_is_recorded_with_its_reason_and_can_be_undone(admin_client, 
     assert response.status_code == 303
     html = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "由 满意单位 改为 不列入:县评议领导小组 2021-12-20 会议决定" in html
+    assert "admin 记录于 " in html  # who recorded it, and when
     assert decisions(db) == 1
     final = admin_client.get("/office/scores/final").get_data(as_text=True)
     assert f"{unit} {name}</a>" not in final.split("不满意单位(", 1)[0]  # off the satisfied list

@@ -28,7 +28,7 @@ from voting import charts
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
-from voting.models import Result
+from voting.models import Result, ResultDecision
 from voting.services import scorecards
 from voting.services.report import write_report
 from voting.views.common import ADMIN, OFFICE, current_campaign
@@ -204,7 +204,7 @@ def _section_page(section_id: int, form: DecisionForm | None = None, status: int
     return render_template(
         "scores_section.html", campaign=campaign, card=card, row=row, groups=groups,
         chart=charts.section_components(row, card.settings), decision=form if can_decide else None,
-        undo=EmptyForm(formdata=None),
+        undo=EmptyForm(formdata=None), recorded=get_session().get(ResultDecision, section_id),
         tie_messages=[t.message for t in card.ties if (row[C.UNIT], row[C.SECTION]) in t.sections],
     ), status
 
