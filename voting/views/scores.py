@@ -100,7 +100,7 @@ UNIT_COLUMNS = (
     Column(C.N_SATISFIED, "满意单位", decimals=None),
     Column(C.N_UNSATISFIED, "不满意单位", decimals=None),
     Column(C.N_MOST_UNSATISFIED, "最不满意单位", decimals=None),
-    Column(C.EFFECT, "考绩加减分", text=lambda r: f"{r[C.EFFECT]:+.2f}" if r[C.EFFECT] else "0.00"),
+    Column(C.EFFECT, "考绩加减分", text=lambda r: ("+" if r[C.EFFECT] > 0 else "") + display_text(float(r[C.EFFECT]))),
     Column(C.TOP_TIER, "优秀档科室", decimals=None),
 )
 
