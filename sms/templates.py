@@ -1,0 +1,95 @@
+"""SMS templates (SPEC §4, mainland delivery): a sender gets a template id and its
+parameters, and the free text rendered here for senders that send text (Twilio, the
+console). Providers in mainland China send only templates registered with them, so the
+ids and parameter names are the contract; the texts follow what such a template may
+hold: a 【signature】 first, short, plain, one link or one code.
+
+Parameters are plain strings. Rendering refuses a missing or unexpected parameter (a
+message that went out with "{unit}" in it would be worse than one that did not go
+out) and strips characters a phone shows as boxes or that could break the line.
+"""
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+INVITE_LINK = "invite_link"
+INVITE_CODE = "invite_code"
+REMINDER_LINK = "reminder_link"
+REMINDER_CODE = "reminder_code"
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    text: str
+
+    @property
+    def params(self) -> frozenset[str]:
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(self.text) if name)
+
+
+_REPLY = "也可直接回复 1 满意、2 基本满意、3 不满意{reply_hint}。"
+TEMPLATES = {
+    t.id: t
+    for t in (
+        Template(
+            INVITE_LINK,
+            "【{sign}】您好!您{date}在{unit}{section}办理“{matter}”,请为服务打分 {link} "
+            + _REPLY + "{closes}截止,每人一次,不收取费用。",
+        ),
+        Template(
+            INVITE_CODE,
+            "【{sign}】您好!您{date}在{unit}{section}办理“{matter}”,请打开 {address} 输入评价码 {code} 为服务打分。"
+            + _REPLY + "{closes}截止,每人一次,不收取费用。",
+        ),
+        Template(
+            REMINDER_LINK,
+            "【{sign}】提醒:您对{unit}{section}的服务评价尚未完成,{closes}截止 {link} " + _REPLY,
+        ),
+        Template(
+            REMINDER_CODE,
+            "【{sign}】提醒:您对{unit}{section}的服务评价尚未完成,{closes}截止。请打开 {address} 输入评价码 {code}。"
+            + _REPLY,
+        ),
+    )
+}
+# Control characters, and the format characters a phone would show as boxes.
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# A matter copied from a case file can be long; an SMS over 70 Chinese characters is
+# split into parts that cost extra and may arrive out of order.
+MATTER_MAX = 24
+
+
+class TemplateError(ValueError):
+    """A message that cannot be rendered; the message names the parameters."""
+
+
+def clean(value: str) -> str:
+    return _UNSHOWABLE.sub("", str(value)).strip()
+
+
+def shorten(value: str, most: int = MATTER_MAX) -> str:
+    value = clean(value)
+    return value if len(value) <= most else value[: most - 1] + "…"
+
+
+def render(template_id: str, params: Mapping[str, str]) -> str:
+    """The free text of a template with its parameters."""
+    template = TEMPLATES.get(template_id)
+    if template is None:
+        raise TemplateError(f"没有短信模板 {template_id}")
+    given = set(params)
+    missing = sorted(template.params - given)
+    extra = sorted(given - template.params)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("缺少参数 " + "、".join(missing))
+        if extra:
+            parts.append("多余参数 " + "、".join(extra))
+        raise TemplateError(f"短信模板 {template_id}:" + ";".join(parts))
+    values = {name: shorten(value) if name == "matter" else clean(value) for name, value in params.items()}
+    return template.text.format(**values)
