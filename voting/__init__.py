@@ -33,6 +33,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.update(test_config)
     _finish_config(app)
+    if app.config.get("PROXY_FIX"):
+        # Behind N reverse proxies: the client's address (rate limits) and the public
+        # URL (Twilio's signature covers it) come from their X-Forwarded-* headers.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
     from voting import auth, cli, db, errors_web, views
 
@@ -41,7 +48,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors_web.init_app(app)
     views.init_app(app)
+    _init_sms(app)
     return app
+
+
+def _init_sms(app: Flask) -> None:
+    from sms.senders import SenderConfigError, sender_from_env
+    from voting.services.outbox import console_sink
+
+    environ = {**os.environ, **app.config.get("SMS_ENV", {})}
+    try:
+        app.extensions["pingyi.sms_sender"] = sender_from_env(environ, sink=console_sink(app.extensions["pingyi.sessions"]))
+    except SenderConfigError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _finish_config(app: Flask) -> None:
@@ -59,3 +78,9 @@ def _finish_config(app: Flask) -> None:
             key_file.write_text(secrets.token_hex(32))
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def sms_sender(app: Flask):
+    """The configured SMS sender (built once at start-up: a missing Twilio credential
+    stops the app there, not at the first message)."""
+    return app.extensions["pingyi.sms_sender"]

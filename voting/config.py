@@ -25,3 +25,15 @@ LOGIN_RATE_LIMIT = "10 per minute;100 per hour"
 DEFAULT_CAMPAIGN_YEAR = None
 # Times are stored in UTC and shown in the office's time zone.
 TIMEZONE = "Asia/Shanghai"
+# SMS (issue 4). The sender comes from the environment at start-up (see
+# sms.senders.sender_from_env: PINGYI_SMS_SENDER=console|twilio and TWILIO_*); these
+# are the dispatch workers' limits: a send window in local time (messages outside it
+# wait), a per-phone daily cap (extra messages wait for the next day), and a rate.
+SMS_WINDOW_START = "08:00"
+SMS_WINDOW_END = "21:00"
+SMS_DAILY_CAP = 5
+SMS_RATE = 0.0  # messages per second per worker; 0: as fast as the provider takes them
+SMS_MAX_ATTEMPTS = 8
+SMS_LEASE_SECONDS = 120
+# Behind N reverse proxies (a load balancer): trust N hops of X-Forwarded-* headers.
+PROXY_FIX = 0

@@ -435,3 +435,76 @@ class ResultDecision(Base):
 
     section: Mapped[Section] = relationship()
     decided_by: Mapped[User | None] = relationship()
+
+
+# ---- SMS outbox (SPEC §4; issue 4) -------------------------------------------------------
+
+
+class OutboxStatus(str, enum.Enum):
+    pending = "pending"  # waiting to be sent (maybe not before `not_before`)
+    sending = "sending"  # claimed by a dispatch worker, until its lease ends
+    sent = "sent"  # the provider accepted it
+    delivered = "delivered"  # the provider's status callback says it arrived
+    undelivered = "undelivered"  # the provider could not deliver it
+    failed = "failed"  # refused for good, or out of attempts
+
+    @property
+    def label(self) -> str:
+        return OUTBOX_STATUS_LABELS[self]
+
+
+OUTBOX_STATUS_LABELS = {
+    OutboxStatus.pending: "待发送",
+    OutboxStatus.sending: "发送中",
+    OutboxStatus.sent: "已发送",
+    OutboxStatus.delivered: "已送达",
+    OutboxStatus.undelivered: "未送达",
+    OutboxStatus.failed: "发送失败",
+}
+
+
+class OutboxMessage(Base):
+    """One SMS to send, written in the same transaction as what it announces (an
+    invitation, a reminder), so that nothing is announced without its message and no
+    message goes out for something that was rolled back. Dispatch workers claim rows
+    with a lease (`claimed_at`, `claimed_by`; on PostgreSQL with SKIP LOCKED), send
+    them and record the outcome; a worker that dies leaves its claimed rows to be
+    claimed again when the lease ends."""
+
+    __tablename__ = "sms_outbox"
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Idempotency: one message per key ("invite:42", "remind:42"). Twilio's API takes
+    # no idempotency key, so a send that timed out after Twilio received it may, when
+    # retried, arrive twice.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    template: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.pending, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ConsoleMessage(Base):
+    """What the console sender "delivered": the demo's stand-in for a phone, shown on
+    the review office's outbox page so a newcomer can open the citizens' links. One row
+    per send, duplicates included (a crash test counts them)."""
+
+    __tablename__ = "sms_console"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
