@@ -2,10 +2,10 @@
 
 A link token is an itsdangerous-signed, URL-safe string that names one invitation and
 its round, carries a 128-bit random nonce and the round's closing time. The signature
-makes it unforgeable; the nonce makes it unguessable even to someone who knows the
-secret key's outputs for other invitations; the database keeps only a digest of the
-nonce (`nonce_digest`) and tracks the single use, so a leaked database gives no
-working links. A token is refused as:
+makes it unforgeable without the key; the nonce, kept with the invitation in the
+database, makes it unguessable to someone who has the key but not the database. The
+platform checks the nonce (`same_nonce`, in constant time) and tracks the single use.
+A token is refused as:
 
 - `TokenInvalid`: tampered, truncated, signed for another purpose, or by no key this
   platform holds (a rotated-out key);
@@ -21,7 +21,6 @@ without look-alikes (no 0/O, 1/I/L), read back case- and width-insensitively.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import unicodedata
@@ -52,8 +51,8 @@ class TokenExpired(TokenError):
 
 @dataclass(frozen=True)
 class LinkClaim:
-    """What a genuine token says: check the invitation's stored nonce digest and its
-    single use in the database before trusting it."""
+    """What a genuine token says: check the invitation's nonce and its single use in
+    the database before trusting it."""
 
     invitation_id: int
     round_id: int
@@ -66,15 +65,9 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(NONCE_BYTES)
 
 
-def nonce_digest(nonce: str) -> str:
-    """What the database keeps of a nonce (hex SHA-256): enough to check a token,
-    useless to forge one."""
-    return hashlib.sha256(nonce.encode("ascii")).hexdigest()
-
-
-def same_digest(nonce: str, digest: str) -> bool:
-    """Compare in constant time."""
-    return hmac.compare_digest(nonce_digest(nonce), digest)
+def same_nonce(claimed: str, stored: str) -> bool:
+    """Whether a token's nonce is the invitation's, compared in constant time."""
+    return hmac.compare_digest(claimed.encode("utf-8"), stored.encode("utf-8"))
 
 
 def _epoch(moment: datetime) -> int:
@@ -94,13 +87,14 @@ class LinkTokens:
         self._serializer = URLSafeSerializer(keys, salt=purpose)
 
     def issue(self, invitation_id: int, round_id: int, expires_at: datetime, nonce: str | None = None) -> tuple[str, str]:
-        """(token, nonce): store `nonce_digest(nonce)` with the invitation."""
+        """(token, nonce): keep the nonce with the invitation."""
         nonce = nonce or new_nonce()
         token = self._serializer.dumps([int(invitation_id), int(round_id), nonce, _epoch(expires_at)])
         return token, nonce
 
     def read(self, token: str, now: datetime | None = None) -> LinkClaim:
-        """The claim of a genuine, unexpired token; `TokenInvalid` or `TokenExpired`."""
+        """The claim of a genuine, unexpired token; `TokenInvalid` or `TokenExpired`.
+    Check `same_nonce(claim.nonce, invitation.nonce)` before trusting it."""
         if not isinstance(token, str) or not token or len(token) > 512:
             raise TokenInvalid()
         try:

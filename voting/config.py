@@ -37,3 +37,10 @@ SMS_MAX_ATTEMPTS = 8
 SMS_LEASE_SECONDS = 120
 # Behind N reverse proxies (a load balancer): trust N hops of X-Forwarded-* headers.
 PROXY_FIX = 0
+# The address citizens reach the platform at, for the links and codes in their SMS
+# (e.g. https://pingyi.example.gov.cn); unset: the address the office used.
+PUBLIC_URL = None
+# The SMS signature registered with the carriers (shown as 【…】 first in every SMS).
+SMS_SIGN = "县千人评议办"
+# Earlier SECRET_KEYs whose citizen links are still accepted after a key change.
+SECRET_KEY_FALLBACKS = []

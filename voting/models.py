@@ -508,3 +508,120 @@ class ConsoleMessage(Base):
     phone: Mapped[str] = mapped_column(String(11))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- citizen survey rounds (SPEC §1 step 3, §4; issue 4) ---------------------------------
+
+
+class RoundStatus(str, enum.Enum):
+    draft = "draft"  # set up, nothing sent
+    open = "open"  # invitations sent, votes taken until closes_at
+    closed = "closed"  # no more votes
+
+    @property
+    def label(self) -> str:
+        return {"draft": "未开始", "open": "进行中", "closed": "已结束"}[self.value]
+
+
+class InviteMode(str, enum.Enum):
+    link = "link"  # the SMS carries a one-time link
+    code = "code"  # the SMS carries an 8-character code to type at a fixed address
+
+    @property
+    def label(self) -> str:
+        return {"link": "短信链接", "code": "评价码"}[self.value]
+
+
+class Channel(str, enum.Enum):
+    link = "link"  # the web page, opened from the link
+    code = "code"  # the web page, reached by typing the code
+    sms = "sms"  # an SMS reply
+    phone = "phone"  # an operator's phone survey
+
+    @property
+    def label(self) -> str:
+        return {"link": "短信链接", "code": "评价码", "sms": "短信回复", "phone": "电话调查"}[self.value]
+
+
+class Choice(str, enum.Enum):
+    satisfied = "satisfied"
+    basic = "basic"
+    unsatisfied = "unsatisfied"
+
+    @property
+    def label(self) -> str:
+        return {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}[self.value]
+
+
+class SurveyRound(Base):
+    """One round of the citizen survey (H1 or H2) of a campaign: its sample, its
+    invitations and their votes. The sample is reproducible from `seed`."""
+
+    __tablename__ = "survey_round"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "kind"),
+        CheckConstraint("sample_size > 0", name="sample_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[RoundKind] = mapped_column(_enum(RoundKind, "round_kind"))
+    status: Mapped[RoundStatus] = mapped_column(_enum(RoundStatus, "round_status"), default=RoundStatus.draft)
+    mode: Mapped[InviteMode] = mapped_column(_enum(InviteMode, "invite_mode"), default=InviteMode.link)
+    sample_size: Mapped[int] = mapped_column(Integer)  # invitations per section (all when fewer)
+    seed: Mapped[int] = mapped_column(Integer)
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reminder_after_hours: Mapped[int] = mapped_column(Integer, default=48)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+
+
+class Invitation(Base):
+    """One sampled service object invited to evaluate one section in one round. A link
+    works only with both the link token's nonce (kept here) and the signing key (kept
+    out of the database): a database dump makes no working links, nor does the key
+    alone. `code` is what the citizen types (code mode) or replies with when several
+    invitations are open."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (UniqueConstraint("round_id", "service_object_id"), UniqueConstraint("round_id", "code"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_round.id", ondelete="CASCADE"), index=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    # RESTRICT: a list cannot be replaced under invitations already sent.
+    service_object_id: Mapped[int] = mapped_column(ForeignKey("service_object.id", ondelete="RESTRICT"))
+    phone: Mapped[str] = mapped_column(String(11), index=True)
+    nonce: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(8))
+    # The invitation's SMS (and the reminder's, once sent): delivery status for the
+    # office's per-section counts.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id", ondelete="SET NULL"))
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id", ondelete="SET NULL"))
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    survey_round: Mapped[SurveyRound] = relationship()
+    section: Mapped[Section] = relationship()
+    service_object: Mapped[ServiceObject] = relationship()
+
+
+class Vote(Base):
+    """A citizen's vote: one per invitation, whatever the channel (the unique
+    constraint decides between concurrent submits). Units see only counts."""
+
+    __tablename__ = "vote"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"), unique=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_round.id", ondelete="CASCADE"), index=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

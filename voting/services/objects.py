@@ -21,7 +21,9 @@ from sms.phones import mask_phone_text, normalize_phones
 from voting.db import bulk_insert
 from voting.errors import DomainError, ImportRejected, RowError
 from scoring.settings import RuleSettings
-from voting.models import Campaign, ObjectImport, RoundKind, Section, SectionList, ServiceObject, Unit, User
+from voting.models import (
+    Campaign, ObjectImport, RoundKind, RoundStatus, Section, SectionList, ServiceObject, SurveyRound, Unit, User,
+)
 from voting.services.history import section_statuses
 from voting.services.tables import ROW, Column, Table, fold_series, read_table
 
@@ -213,6 +215,13 @@ def _store(
 ) -> None:
     """The new lists replace the sections' lists for this round."""
     section_ids = [s.section_id for s in summary.sections]
+    started = session.scalar(
+        select(SurveyRound.id).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == round_kind,
+                                     SurveyRound.status != RoundStatus.draft)
+    )
+    if started is not None:
+        # Invitations name these service objects: replacing the list would orphan them.
+        raise DomainError(f"{round_kind.value} 轮调查已经开始,服务对象名单不能再替换")
     # Two uploads for the same section at once: the second waits for the first and then
     # replaces its list, instead of colliding with it on the unique phone constraint.
     session.execute(select(Section.id).where(Section.id.in_(section_ids)).with_for_update())

@@ -24,6 +24,7 @@ from voting.models import (
     utcnow,
 )
 from voting.services.history import history_frame
+from voting.services.rounds import vote_counts
 from voting.services.sections import sections_frame
 
 
@@ -42,7 +43,12 @@ def _frame(session: Session, campaign: Campaign, model, columns: dict[str, str])
 def year_inputs(session: Session, campaign: Campaign) -> YearInputs:
     """Everything stored for the campaign, in `scoring`'s frames."""
     sections = sections_frame(session, campaign).rename(columns={"unit": C.UNIT, "section": C.SECTION})
+    # Imported counts (a survey run outside the platform) and the platform's own votes,
+    # added up per section and round by the scoring.
     votes = _frame(session, campaign, VoteCount, {C.ROUND: "round", C.VOTES_S: "satisfied", C.VOTES_B: "basic", C.VOTES_U: "unsatisfied"})
+    own = vote_counts(session, campaign)
+    if len(own):
+        votes = pd.concat([votes, own], ignore_index=True) if len(votes) else own
     # C.ROW: the imported file's row, quoted in the explanations (None for hand entries).
     platform = _frame(
         session, campaign, PlatformEvent,

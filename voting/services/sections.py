@@ -14,8 +14,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from voting.errors import ImportRejected, NotFoundError, RowError, StaleError
-from voting.models import Campaign, Section, ServiceObject, Unit, User
+from voting.errors import DomainError, ImportRejected, NotFoundError, RowError, StaleError
+from voting.models import Campaign, Invitation, Section, ServiceObject, Unit, User
 from voting.services.tables import ROW, Column, fold, read_table
 
 COLUMNS = [
@@ -188,9 +188,15 @@ def apply_sections(
             session.add(Section(unit=unit, name=new.section, number=new.section_no,
                                 is_enforcement=new.is_enforcement))
     wanted = {s.key for s in listed}
-    for key, (section, _) in current.items():
-        if key not in wanted:
-            session.delete(section)
+    doomed = [section for key, (section, _) in current.items() if key not in wanted]
+    invited = set(session.scalars(
+        select(Invitation.section_id).where(Invitation.section_id.in_([s.id for s in doomed])).distinct()
+    )) if doomed else set()
+    if invited:
+        names = "、".join(f"{s.unit.name} {s.name}" for s in doomed if s.id in invited)
+        raise DomainError(f"以下科室已经发出评价邀请,不能从名单中删除:{names}")
+    for section in doomed:
+        session.delete(section)
     session.flush()
     # A unit left with no section goes too, unless a liaison account still names it.
     kept = {s.unit for s in listed}

@@ -1,0 +1,108 @@
+"""The review office's survey-round pages: set up, open (invitations and SMS in one
+transaction), live progress, reminders, close; who may do what."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD, login
+from voting.demo import synth_objects
+from voting.models import (
+    Channel,
+    Choice,
+    Invitation,
+    OutboxMessage,
+    Role,
+    RoundKind,
+    RoundStatus,
+    SurveyRound,
+    Unit,
+)
+from voting.services import objects, rounds, users
+
+PRICE = ("县发改局", "价格科")
+
+
+def upload(db, campaign, count=12):
+    frame = synth_objects(random.Random(3), count)
+    frame.insert(0, "科室", PRICE[1])
+    frame.insert(0, "单位名称", PRICE[0])
+    objects.import_objects(db, campaign, RoundKind.H1, frame.to_csv(index=False).encode(), "o.csv")
+    db.commit()
+
+
+def count(db, model) -> int:
+    db.rollback()
+    return db.scalar(select(func.count()).select_from(model))
+
+
+FORM = {"kind": "H1", "closes_at": "2099-06-30T18:00", "sample_size": "5", "mode": "link", "reminder_after_hours": "48"}
+
+
+def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
+    upload(db, campaign)
+    assert "新建调查轮次" in admin_client.get("/office/rounds/").get_data(as_text=True)
+    response = admin_client.post("/office/rounds/", data=FORM)
+    assert response.status_code == 303
+    survey = db.scalar(select(SurveyRound))
+    assert survey.status == RoundStatus.draft and survey.sample_size == 5 and count(db, Invitation) == 0
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "开始发送" in page and f"抽样种子 {survey.seed}" in page
+
+    response = admin_client.post(f"/office/rounds/{survey.id}/open")
+    assert response.status_code == 303
+    assert count(db, Invitation) == 5 and count(db, OutboxMessage) == 5
+    page = admin_client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
+    assert "进行中" in page and 'http-equiv="refresh"' in page and "价格科" in page
+    assert "没有本轮服务对象名单" in page  # the other sections are named
+
+    invitation = db.scalars(select(Invitation)).first()
+    rounds.cast_vote(db, invitation, Choice.satisfied, Channel.link)
+    db.commit()
+    page = admin_client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
+    assert "20.0%" in page  # 1 of 5
+
+    assert admin_client.post(f"/office/rounds/{survey.id}/remind").status_code == 303  # nothing sent yet: 0 reminders
+    assert count(db, OutboxMessage) == 5
+    assert admin_client.post(f"/office/rounds/{survey.id}/close").status_code == 303
+    db.expire_all()
+    assert db.get(SurveyRound, survey.id).status == RoundStatus.closed
+    # Opening again is refused with a clear message, nothing added.
+    response = admin_client.post(f"/office/rounds/{survey.id}/open")
+    assert response.status_code == 400 and "不能再次开始" in response.get_data(as_text=True)
+    assert count(db, Invitation) == 5
+
+
+def test_bad_round_settings_are_refused_with_a_message(admin_client, db, campaign):
+    for change, message in (({"closes_at": "2001-01-01T10:00"}, "截止时间必须晚于现在"),
+                            ({"sample_size": "0"}, "抽样人数应在 1 到 500 之间"),
+                            ({"closes_at": ""}, "请填写截止时间"),
+                            ({"kind": "H9"}, "")):
+        response = admin_client.post("/office/rounds/", data={**FORM, **change})
+        assert response.status_code == 422 and message in response.get_data(as_text=True), change
+    assert count(db, SurveyRound) == 0
+    admin_client.post("/office/rounds/", data=FORM)
+    response = admin_client.post("/office/rounds/", data=FORM)
+    assert response.status_code == 422 and "已有 H1 轮调查" in response.get_data(as_text=True)
+
+
+def test_readers_see_and_only_the_admin_acts(client, db, campaign):
+    upload(db, campaign)
+    survey = rounds.create_round(db, campaign, RoundKind.H1, datetime(2099, 1, 1, tzinfo=timezone.utc), 5)
+    unit = db.scalar(select(Unit).where(Unit.name == PRICE[0]))
+    users.create_user(db, "operator", PASSWORD, Role.operator)
+    users.create_user(db, "liaison", PASSWORD, Role.liaison, unit)
+    db.commit()
+    login(client, "operator")
+    page = client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
+    assert "开始发送:抽样" not in page and "尚未开始" in page
+    for path in (f"/office/rounds/{survey.id}/open", "/office/rounds/"):
+        assert client.post(path, data=FORM).status_code == 403
+    assert count(db, Invitation) == 0
+    client.post("/logout")
+    login(client, "liaison")
+    assert client.get("/office/rounds/").status_code == 403
+    assert client.get(f"/office/rounds/{survey.id}").status_code == 403
+    assert client.get("/office/rounds/999999").status_code == 403

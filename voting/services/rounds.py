@@ -1,0 +1,397 @@
+"""Citizen survey rounds (SPEC §1 step 3, §4): sampling, invitations, votes.
+
+A round (H1 or H2) is set up as a draft, then opened: its sample is drawn from the
+sections' service-object lists (reproducibly, from the round's recorded seed), one
+invitation is made per sampled object and section, and each invitation's SMS is
+written to the outbox in the same transaction. Citizens then vote by link, by typed
+code, by SMS reply, or an operator records a phone survey answer; whatever the
+channel, the database takes one vote per invitation.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from scoring import columns as C
+from sms.templates import INVITE_CODE, INVITE_LINK, REMINDER_CODE, REMINDER_LINK, render
+from sms.tokens import LinkTokens, new_code, new_nonce
+from voting.errors import DomainError, NotFoundError
+from voting.models import (
+    Campaign,
+    Channel,
+    Choice,
+    InviteMode,
+    Invitation,
+    OutboxMessage,
+    OutboxStatus,
+    RoundKind,
+    RoundStatus,
+    Section,
+    ServiceObject,
+    SurveyRound,
+    Unit,
+    User,
+    Vote,
+    utcnow,
+)
+from voting.services.history import section_statuses
+
+ROUND_NAMES = {RoundKind.H1: "上半年", RoundKind.H2: "下半年"}
+COMMENT_MAX = 500
+
+
+class RoundClosedError(DomainError):
+    status = 410
+
+    def __init__(self) -> None:
+        super().__init__("本轮评价已截止,感谢您的关注。")
+
+
+class AlreadyVotedError(DomainError):
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__("这份邀请已经评价过了,每份邀请只能评价一次。感谢您的参与!")
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What the SMS says about the sender and where to go (settings of the platform)."""
+
+    sign: str  # the 【signature】 registered with the carriers
+    link_base: str  # e.g. "https://pingyi.example.gov.cn" (links: {link_base}/v/{token})
+    code_address: str  # e.g. "pingyi.example.gov.cn/c" (code mode)
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass
+class OpenSummary:
+    invitations: int = 0
+    sections: int = 0
+    without_list: list[str] = field(default_factory=list)  # participating sections with no list for the round
+
+
+# ---- sampling --------------------------------------------------------------------------
+
+
+def sample_section(objects: list[tuple[int, bool]], size: int, seed: int, section_id: int, keep_penalized_share: bool) -> list[int]:
+    """The sampled object ids of one section: all when there are `size` or fewer;
+    otherwise a random `size`, drawn from a generator seeded by the round's seed and
+    the section (so a section's sample does not move when another section's list
+    changes). For a 管理执法类 section the penalized share of the list is kept."""
+    ids = sorted(i for i, _ in objects)
+    if len(ids) <= size:
+        return ids
+    rng = random.Random(f"pingyi:{seed}:{section_id}")
+    if not keep_penalized_share:
+        return sorted(rng.sample(ids, size))
+    penalized = sorted(i for i, p in objects if p)
+    others = sorted(i for i, p in objects if not p)
+    n_penalized = min(len(penalized), round(size * len(penalized) / len(ids)))
+    n_others = min(len(others), size - n_penalized)
+    n_penalized = size - n_others
+    return sorted(rng.sample(penalized, n_penalized) + rng.sample(others, n_others))
+
+
+# ---- rounds ----------------------------------------------------------------------------
+
+
+def get_round(session: Session, campaign: Campaign, round_id: int) -> SurveyRound:
+    found = session.get(SurveyRound, round_id)
+    if found is None or found.campaign_id != campaign.id:
+        raise NotFoundError("没有这个调查轮次")
+    return found
+
+
+def rounds(session: Session, campaign: Campaign) -> list[SurveyRound]:
+    return list(session.scalars(select(SurveyRound).where(SurveyRound.campaign_id == campaign.id).order_by(SurveyRound.kind)))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands stored times back without their zone; they are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def create_round(
+    session: Session, campaign: Campaign, kind: RoundKind, closes_at: datetime, sample_size: int,
+    mode: InviteMode = InviteMode.link, reminder_after_hours: int = 48, seed: int | None = None,
+    now: datetime | None = None,
+) -> SurveyRound:
+    """A draft round; nothing is sent until it is opened."""
+    now = now or utcnow()
+    if session.scalar(select(SurveyRound.id).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == kind)):
+        raise DomainError(f"{campaign.year} 年度已有 {kind.value} 轮调查")
+    if closes_at <= now:
+        raise DomainError("截止时间必须晚于现在")
+    if sample_size < 1:
+        raise DomainError("每个科室的抽样人数至少为 1")
+    if not 0 <= reminder_after_hours <= 24 * 60:
+        raise DomainError("提醒间隔应在 0 到 1440 小时之间")
+    created = SurveyRound(
+        campaign_id=campaign.id, kind=kind, status=RoundStatus.draft, mode=mode, sample_size=sample_size,
+        seed=seed if seed is not None else random.SystemRandom().randrange(1, 2**31), closes_at=closes_at,
+        reminder_after_hours=reminder_after_hours,
+    )
+    session.add(created)
+    session.flush()
+    return created
+
+
+def _local(moment: datetime, zone: str) -> str:
+    local = _aware(moment).astimezone(ZoneInfo(zone))
+    return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
+
+
+def _params(survey: SurveyRound, invitation: Invitation, unit: str, section: str, matter: str, several: bool,
+            tokens: LinkTokens, wording: Wording, reminder: bool = False) -> tuple[str, dict[str, str]]:
+    """The template and parameters of an invitation's SMS (or its reminder)."""
+    params = {
+        "sign": wording.sign, "unit": unit, "section": section,
+        "closes": _local(survey.closes_at, wording.timezone),
+        "reply_hint": f"(请同时回复评价码 {invitation.code})" if several else "",
+    }
+    if not reminder:
+        params.update(date=f"{survey.campaign.year}年{ROUND_NAMES[survey.kind]}", matter=matter)
+    if survey.mode is InviteMode.code:
+        params.update(address=wording.code_address, code=invitation.code)
+        template = REMINDER_CODE if reminder else INVITE_CODE
+    else:
+        token, _ = tokens.issue(invitation.id, survey.id, _aware(survey.closes_at), nonce=invitation.nonce)
+        params["link"] = f"{wording.link_base.rstrip('/')}/v/{token}"
+        template = REMINDER_LINK if reminder else INVITE_LINK
+    return template, params
+
+
+def open_round(
+    session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
+    now: datetime | None = None,
+) -> OpenSummary:
+    """Draw the sample, make the invitations and write their SMS to the outbox, all in
+    the caller's transaction (flush; the caller commits once)."""
+    now = now or utcnow()
+    if survey.status is not RoundStatus.draft:
+        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
+    if _aware(survey.closes_at) <= now:
+        raise DomainError("截止时间已过,请先修改截止时间")
+    statuses = section_statuses(session, campaign)
+    statuses = statuses[~statuses[C.EXEMPT]]
+    listed = session.execute(
+        select(ServiceObject.id, ServiceObject.section_id, ServiceObject.penalized, ServiceObject.phone, ServiceObject.matter)
+        .where(ServiceObject.section_id.in_([int(i) for i in statuses["id"]]), ServiceObject.round == survey.kind)
+    ).all()
+    by_section: dict[int, list] = defaultdict(list)
+    for row in listed:
+        by_section[row.section_id].append(row)
+    summary = OpenSummary()
+    chosen = []
+    for record in statuses.to_dict("records"):
+        sid = int(record["id"])
+        objects = by_section.get(sid, [])
+        if not objects:
+            summary.without_list.append(f"{record['unit']} {record['section']}")
+            continue
+        picked = set(sample_section([(o.id, o.penalized) for o in objects], survey.sample_size, survey.seed, sid,
+                                    bool(record["is_enforcement"])))
+        chosen += [(record, o) for o in objects if o.id in picked]
+        summary.sections += 1
+    codes: set[str] = set()
+    invitations = []
+    for record, obj in chosen:
+        code = new_code()
+        while code in codes:
+            code = new_code()
+        codes.add(code)
+        invitations.append(Invitation(
+            round_id=survey.id, section_id=int(record["id"]), service_object_id=obj.id, phone=obj.phone,
+            nonce=new_nonce(), code=code, created_at=now,
+        ))
+    session.add_all(invitations)
+    session.flush()
+    per_phone = Counter(inv.phone for inv in invitations)
+    messages = []
+    for (record, obj), invitation in zip(chosen, invitations):
+        template, params = _params(survey, invitation, record["unit"], record["section"], obj.matter,
+                                   per_phone[invitation.phone] > 1, tokens, wording)
+        messages.append(OutboxMessage(
+            key=f"invite:{invitation.id}", campaign_id=campaign.id, phone=invitation.phone, template=template,
+            params=params, text=render(template, params), status=OutboxStatus.pending, not_before=now, created_at=now,
+        ))
+    session.add_all(messages)
+    session.flush()
+    for invitation, message in zip(invitations, messages):
+        invitation.message_id = message.id
+    survey.status, survey.opened_at = RoundStatus.open, now
+    session.flush()
+    summary.invitations = len(invitations)
+    return summary
+
+
+def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
+           now: datetime | None = None) -> int:
+    """Once, to every invitation without a vote whose SMS went out at least
+    `reminder_after_hours` ago: a reminder in the outbox. Returns how many."""
+    now = now or utcnow()
+    if survey.status is not RoundStatus.open or _aware(survey.closes_at) <= now:
+        raise DomainError("只有进行中的调查才能发送提醒")
+    voted = select(Vote.invitation_id).where(Vote.round_id == survey.id)
+    due = session.execute(
+        select(Invitation, Unit.name, Section.name)
+        .join(Section, Invitation.section_id == Section.id).join(Unit)
+        .join(OutboxMessage, Invitation.message_id == OutboxMessage.id)
+        .where(
+            Invitation.round_id == survey.id, Invitation.reminder_id.is_(None), Invitation.id.not_in(voted),
+            OutboxMessage.sent_at.is_not(None),
+            OutboxMessage.sent_at <= now - timedelta(hours=survey.reminder_after_hours),
+        )
+    ).all()
+    per_phone = Counter(session.scalars(
+        select(Invitation.phone).where(Invitation.round_id == survey.id, Invitation.id.not_in(voted))
+    ).all())
+    for invitation, unit, section in due:
+        template, params = _params(survey, invitation, unit, section, "", per_phone[invitation.phone] > 1,
+                                   tokens, wording, reminder=True)
+        message = OutboxMessage(
+            key=f"remind:{invitation.id}", campaign_id=campaign.id, phone=invitation.phone, template=template,
+            params=params, text=render(template, params), status=OutboxStatus.pending, not_before=now, created_at=now,
+        )
+        session.add(message)
+        session.flush()
+        invitation.reminder_id = message.id
+    survey.reminded_at = now
+    session.flush()
+    return len(due)
+
+
+def close_round(session: Session, survey: SurveyRound, now: datetime | None = None) -> None:
+    if survey.status is not RoundStatus.open:
+        raise DomainError("只有进行中的调查才能结束")
+    survey.status, survey.closed_at = RoundStatus.closed, now or utcnow()
+    session.flush()
+
+
+def is_open(survey: SurveyRound, now: datetime | None = None) -> bool:
+    return survey.status is RoundStatus.open and (now or utcnow()) < _aware(survey.closes_at)
+
+
+# ---- votes -----------------------------------------------------------------------------
+
+
+def has_vote(session: Session, invitation: Invitation) -> bool:
+    return session.scalar(select(Vote.id).where(Vote.invitation_id == invitation.id)) is not None
+
+
+def cast_vote(
+    session: Session, invitation: Invitation, choice: Choice, channel: Channel, comment: str = "",
+    operator: User | None = None, now: datetime | None = None,
+) -> Vote:
+    """Record the invitation's one vote. The unique constraint on the invitation
+    decides between concurrent submits: the loser gets AlreadyVotedError and the
+    session stays usable (the insert runs in a savepoint)."""
+    now = now or utcnow()
+    if not is_open(invitation.survey_round, now):
+        raise RoundClosedError()
+    comment = (comment or "").strip()
+    if len(comment) > COMMENT_MAX:
+        raise DomainError(f"意见建议不超过 {COMMENT_MAX} 字")
+    vote = Vote(invitation_id=invitation.id, round_id=invitation.round_id, section_id=invitation.section_id,
+                choice=choice, channel=channel, comment=comment, operator_id=operator.id if operator else None,
+                created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(vote)
+    except IntegrityError:
+        raise AlreadyVotedError() from None
+    return vote
+
+
+def open_invitations(session: Session, phone: str, now: datetime | None = None) -> list[Invitation]:
+    """A phone's invitations in open rounds that have no vote yet (for SMS replies)."""
+    now = now or utcnow()
+    return list(session.scalars(
+        select(Invitation)
+        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
+        .where(
+            Invitation.phone == phone, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now,
+            Invitation.id.not_in(select(Vote.invitation_id)),
+        )
+        .order_by(Invitation.id)
+    ))
+
+
+def invitation_by_code(session: Session, code: str, now: datetime | None = None) -> Invitation | None:
+    """The invitation of an open round with this code (code mode)."""
+    now = now or utcnow()
+    return session.scalar(
+        select(Invitation).join(SurveyRound, Invitation.round_id == SurveyRound.id)
+        .where(Invitation.code == code, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
+    )
+
+
+# ---- counts ----------------------------------------------------------------------------
+
+
+def section_progress(session: Session, survey: SurveyRound) -> pd.DataFrame:
+    """Per section: invited, sent, delivered, failed, opened, voted, rate (voted /
+    invited), and the votes per choice. Every participating section with a list."""
+    invitations = pd.DataFrame(session.execute(
+        select(Invitation.section_id, Invitation.opened_at.is_not(None).label("opened"), OutboxMessage.status)
+        .outerjoin(OutboxMessage, Invitation.message_id == OutboxMessage.id)
+        .where(Invitation.round_id == survey.id)
+    ).all(), columns=["section_id", "opened", "status"])
+    votes = pd.DataFrame(session.execute(
+        select(Vote.section_id, Vote.choice, func.count()).where(Vote.round_id == survey.id)
+        .group_by(Vote.section_id, Vote.choice)
+    ).all(), columns=["section_id", "choice", "n"])
+    names = pd.DataFrame(session.execute(
+        select(Section.id, Unit.name, Section.name).join(Unit).where(Unit.campaign_id == survey.campaign_id)
+        .order_by(Unit.number, Unit.id, Section.number, Section.id)
+    ).all(), columns=["section_id", "unit", "section"])
+    frame = names.set_index("section_id")
+    grouped = invitations.groupby("section_id")
+    frame["invited"] = grouped.size()
+    status = invitations["status"].map(lambda s: s.value if s is not None else None)
+    for column, states in (("sent", ("sent", "delivered", "undelivered")), ("delivered", ("delivered",)),
+                           ("failed", ("failed", "undelivered"))):
+        frame[column] = invitations.assign(hit=status.isin(states)).groupby("section_id")["hit"].sum()
+    frame["opened"] = grouped["opened"].sum() if len(invitations) else 0
+    # Plain strings: pandas compares a column of str-enum members to a member wrongly.
+    votes["choice"] = [c.value if isinstance(c, Choice) else c for c in votes["choice"]]
+    for choice in Choice:
+        part = votes[votes["choice"] == choice.value].set_index("section_id")["n"] if len(votes) else pd.Series(dtype=int)
+        frame[choice.value] = part
+    frame = frame[frame["invited"].notna()].fillna(0)
+    for column in ("invited", "sent", "delivered", "failed", "opened", *(c.value for c in Choice)):
+        frame[column] = frame[column].astype(int)
+    frame["voted"] = sum(frame[c.value] for c in Choice) if len(frame) else 0
+    frame["rate"] = frame["voted"] / frame["invited"].where(frame["invited"] > 0)
+    return frame.reset_index()
+
+
+def vote_counts(session: Session, campaign: Campaign) -> pd.DataFrame:
+    """The platform's own votes as scoring counts: UNIT, SECTION, ROUND, VOTES_S/B/U,
+    one row per section and round with votes (added to imported counts by scoring)."""
+    rows = session.execute(
+        select(Unit.name, Section.name, SurveyRound.kind, Vote.choice, func.count())
+        .join(Section, Vote.section_id == Section.id).join(Unit)
+        .join(SurveyRound, Vote.round_id == SurveyRound.id)
+        .where(and_(Unit.campaign_id == campaign.id, SurveyRound.campaign_id == campaign.id))
+        .group_by(Unit.name, Section.name, SurveyRound.kind, Vote.choice)
+    ).all()
+    counts: dict[tuple, dict[str, int]] = defaultdict(lambda: {C.VOTES_S: 0, C.VOTES_B: 0, C.VOTES_U: 0})
+    column = {Choice.satisfied: C.VOTES_S, Choice.basic: C.VOTES_B, Choice.unsatisfied: C.VOTES_U}
+    for unit, section, kind, choice, n in rows:
+        counts[(unit, section, kind.value)][column[choice]] += n
+    return pd.DataFrame(
+        [{C.UNIT: u, C.SECTION: s, C.ROUND: r, **c} for (u, s, r), c in counts.items()],
+        columns=[C.UNIT, C.SECTION, C.ROUND, C.VOTES_S, C.VOTES_B, C.VOTES_U],
+    )

@@ -1,0 +1,146 @@
+"""The review office's survey rounds (issue 4): set a round up, open it (sample, invite,
+write every SMS to the outbox), follow each section's invitations live, remind the
+citizens who have not answered, close it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from wtforms import DateTimeLocalField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, NumberRange
+
+from voting.auth import roles_required
+from voting.db import get_session
+from voting.errors import DomainError
+from voting.forms import EmptyForm, Form
+from voting.links import link_tokens, wording
+from voting.models import InviteMode, RoundKind, RoundStatus
+from voting.services import rounds
+from voting.views.common import ADMIN, OFFICE, current_campaign
+
+bp = Blueprint("rounds", __name__, url_prefix="/office/rounds")
+REFRESH_SECONDS = 30  # an open round's page reloads itself: counts move as people vote
+
+
+class RoundForm(Form):
+    kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {rounds.ROUND_NAMES[k]}") for k in RoundKind])
+    closes_at = DateTimeLocalField("截止时间", format="%Y-%m-%dT%H:%M", validators=[DataRequired("请填写截止时间")])
+    sample_size = IntegerField(
+        "每个科室抽样人数(名单人数少于此数时全部邀请)", default=50,
+        validators=[InputRequired("请填写抽样人数"), NumberRange(1, 500, "抽样人数应在 1 到 500 之间")],
+    )
+    mode = SelectField("邀请方式", choices=[
+        SelectChoice(InviteMode.link.value, "短信链接(点开即可评价)"),
+        SelectChoice(InviteMode.code.value, "评价码(短信不含链接,市民在固定网址输入 8 位评价码;运营商拦截链接时使用)"),
+    ])
+    reminder_after_hours = IntegerField(
+        "未评价者在短信发出多少小时后提醒一次", default=48,
+        validators=[NumberRange(0, 1440, "提醒间隔应在 0 到 1440 小时之间")],
+    )
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def _render_index(form: RoundForm, status: int = 200):
+    campaign = current_campaign()
+    found = rounds.rounds(get_session(), campaign)
+    totals = {}
+    for survey in found:
+        progress = rounds.section_progress(get_session(), survey)
+        totals[survey.id] = (int(progress["invited"].sum()), int(progress["voted"].sum())) if len(progress) else (0, 0)
+    return render_template("rounds.html", campaign=campaign, rounds=found, totals=totals, form=form,
+                           action=EmptyForm(formdata=None)), status
+
+
+@bp.get("/")
+@roles_required(*OFFICE)
+def index():
+    default_close = (datetime.now(_zone()) + timedelta(days=14)).replace(hour=18, minute=0, second=0, microsecond=0)
+    return _render_index(RoundForm(formdata=None, closes_at=default_close.replace(tzinfo=None)))[0]
+
+
+@bp.post("/")
+@roles_required(*ADMIN)
+def create():
+    form = RoundForm()
+    if not form.validate_on_submit():
+        return _render_index(form, 422)
+    closes_at = form.closes_at.data.replace(tzinfo=_zone()).astimezone(timezone.utc)
+    session = get_session()
+    try:
+        survey = rounds.create_round(
+            session, current_campaign(), RoundKind(form.kind.data), closes_at, form.sample_size.data,
+            InviteMode(form.mode.data), form.reminder_after_hours.data,
+        )
+    except DomainError as error:
+        form.kind.errors = [str(error)]
+        return _render_index(form, 422)
+    session.commit()
+    flash(f"已建立 {survey.kind.value} 轮调查(抽样种子 {survey.seed}),核对后点“开始发送”。", "info")
+    return redirect(url_for(".detail", round_id=survey.id), 303)
+
+
+@bp.get("/<int:round_id>")
+@roles_required(*OFFICE)
+def detail(round_id: int):
+    """Each section's invitations: sent, delivered, failed, opened, voted, rate."""
+    session = get_session()
+    survey = rounds.get_round(session, current_campaign(), round_id)
+    progress = rounds.section_progress(session, survey)
+    totals = {column: int(progress[column].sum()) if len(progress) else 0
+              for column in ("invited", "sent", "delivered", "failed", "opened", "voted")}
+    sort = request.args.get("sort", "")
+    if sort in ("rate", "voted", "invited", "failed") and len(progress):
+        progress = progress.sort_values(sort, kind="stable", na_position="last")
+    return render_template(
+        "round.html", survey=survey, rows=progress.to_dict("records"), totals=totals, action=EmptyForm(formdata=None),
+        refresh=REFRESH_SECONDS if survey.status is RoundStatus.open else None, is_open=rounds.is_open(survey),
+    )
+
+
+def _act(round_id: int, act, done: str):
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for(".detail", round_id=round_id), 303)
+    session = get_session()
+    campaign = current_campaign()
+    survey = rounds.get_round(session, campaign, round_id)
+    result = act(session, campaign, survey)
+    session.commit()
+    flash(done.format(result=result), "info")
+    return redirect(url_for(".detail", round_id=round_id), 303)
+
+
+@bp.post("/<int:round_id>/open")
+@roles_required(*ADMIN)
+def open_(round_id: int):
+    """Sample, invite and write every SMS to the outbox, in one transaction."""
+
+    def act(session, campaign, survey):
+        summary = rounds.open_round(session, campaign, survey, link_tokens(current_app),
+                                    wording(current_app, request.url_root))
+        for name in summary.without_list[:20]:
+            flash(f"{name} 没有本轮服务对象名单,未发出邀请", "warning")
+        if len(summary.without_list) > 20:
+            flash(f"另有 {len(summary.without_list) - 20} 个科室没有本轮名单", "warning")
+        return summary
+
+    return _act(round_id, act, "已开始:{result.sections} 个科室共 {result.invitations} 份邀请,短信已写入发件箱,由发送进程发出。")
+
+
+@bp.post("/<int:round_id>/remind")
+@roles_required(*ADMIN)
+def remind(round_id: int):
+    def act(session, campaign, survey):
+        return rounds.remind(session, campaign, survey, link_tokens(current_app), wording(current_app, request.url_root))
+
+    return _act(round_id, act, "已为 {result} 位尚未评价的市民写入提醒短信(每人只提醒一次)。")
+
+
+@bp.post("/<int:round_id>/close")
+@roles_required(*ADMIN)
+def close(round_id: int):
+    return _act(round_id, lambda session, campaign, survey: rounds.close_round(session, survey), "本轮调查已结束,不再接受评价。")
