@@ -1,38 +1,74 @@
-"""SMS endpoints: Twilio's signed delivery callbacks, and the review office's outbox
-page. The callbacks are exempt from CSRF (Twilio cannot hold a form token) and check
-the `X-Twilio-Signature` instead; behind a reverse proxy set PROXY_FIX so that the URL
-checked is the public one Twilio signed."""
+"""SMS endpoints: Twilio's signed delivery callbacks and citizens' replies, and the
+review office's outbox page. The webhooks are exempt from CSRF (Twilio cannot hold a
+form token) and check the `X-Twilio-Signature` instead; behind a reverse proxy set
+PROXY_FIX so that the URL checked is the public one Twilio signed."""
 from __future__ import annotations
 
+import logging
 import os
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from sms.phones import mask_phone
+from sms.phones import PhoneError, mask_phone, normalize_phone
 from sms.senders import ConsoleSender
-from sms.webhook import valid_signature
+from sms.webhook import parse_reply, twiml, valid_signature
 from voting import sms_sender
 from voting.auth import csrf, limiter, roles_required
 from voting.db import get_session
 from voting.errors import NotFoundError
-from voting.models import ConsoleMessage
+from voting.models import (
+    Channel,
+    Choice,
+    ConsoleMessage,
+    Invitation,
+    RoundStatus,
+    SurveyRound,
+    Vote,
+    utcnow,
+)
 from voting.services import outbox
+from voting.services.rounds import (
+    AlreadyVotedError,
+    RoundClosedError,
+    cast_vote,
+    has_vote,
+    open_invitations,
+)
 from voting.views.common import OFFICE, current_campaign
 
 bp = Blueprint("sms", __name__)
+log = logging.getLogger(__name__)
+
+# The answers to a citizen's reply. None of them names anything the sender was not
+# already sent: an SMS sender number can be spoofed.
+NO_INVITATION = "未找到您待评价的邀请。如有疑问,请联系县千人评议办。感谢您的关注!"
+ALREADY_VOTED = "这份邀请已经评价过了,每份邀请只能评价一次。感谢您的参与!"
+ROUND_CLOSED = "评价已截止,感谢您的关注!"
+WHICH_ONE = ("您有 {n} 份待评价的邀请,请回复评价码和选择,如 K7M4Q9PX 1"
+             "(评价码见各条邀请短信;1 满意、2 基本满意、3 不满意)。")
+UNKNOWN_CODE = "评价码不正确。"
+CONFIRMED = "已收到您对{unit}{section}的评价:{choice}。感谢您的参与!"
 
 
 def twilio_auth_token() -> str:
     return (current_app.config.get("SMS_ENV", {}).get("TWILIO_AUTH_TOKEN") or os.environ.get("TWILIO_AUTH_TOKEN") or "").strip()
 
 
+def _is_signed() -> bool:
+    """Whether Twilio signed this request (checked once per request)."""
+    if "twilio_signed" not in g:
+        g.twilio_signed = valid_signature(twilio_auth_token(), request.url, request.form.to_dict(),
+                                          request.headers.get("X-Twilio-Signature"))
+    return g.twilio_signed
+
+
 def _signed_form() -> dict[str, str]:
     """The POSTed parameters, if Twilio signed them; 403 otherwise."""
-    params = request.form.to_dict()
-    if not valid_signature(twilio_auth_token(), request.url, params, request.headers.get("X-Twilio-Signature")):
+    if not _is_signed():
         abort(403)
-    return params
+    return request.form.to_dict()
 
 
 @bp.post("/sms/status")
@@ -45,6 +81,82 @@ def status_callback():
     outbox.record_status(session, params.get("MessageSid", ""), params.get("MessageStatus", ""))
     session.commit()
     return "", 204
+
+
+def _sender_key() -> str:
+    """The rate-limit key of a reply: its sender, the same number however written."""
+    raw = request.form.get("From", "")
+    try:
+        return f"sms-from:{normalize_phone(raw)}"
+    except PhoneError:
+        return f"sms-from:{raw.strip()[:32]}"
+
+
+def _answer(text: str) -> Response:
+    return Response(twiml(text), status=200, mimetype="text/xml")
+
+
+def _voted_in_open_round(session: Session, phone: str) -> bool:
+    """Whether this phone answered an invitation of a round still open (a second reply)."""
+    return session.scalar(
+        select(Invitation.id)
+        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
+        .join(Vote, Vote.invitation_id == Invitation.id)
+        .where(Invitation.phone == phone, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > utcnow())
+        .limit(1)
+    ) is not None
+
+
+def _not_open(session: Session, phone: str, code: str, waiting: int) -> str:
+    """The answer to a code that is none of the sender's open invitations: one of theirs
+    already answered, or of a closed round, or a typing error."""
+    earlier = session.scalar(
+        select(Invitation).where(Invitation.phone == phone, Invitation.code == code).order_by(Invitation.id.desc()).limit(1)
+    )
+    if earlier is not None:
+        return ALREADY_VOTED if has_vote(session, earlier) else ROUND_CLOSED
+    return UNKNOWN_CODE + WHICH_ONE.format(n=waiting)
+
+
+@bp.post("/sms/inbound")
+@csrf.exempt
+@limiter.limit("600 per minute")  # per address: Twilio's few servers carry every reply
+# Per sender, counting only signed requests, so that forged ones cannot use up a
+# citizen's allowance.
+@limiter.limit("20 per hour", key_func=_sender_key, exempt_when=lambda: not _is_signed())
+def inbound():
+    """A citizen's SMS reply (Twilio's `From`, `Body`): one vote for the sender's open
+    invitation, answered in TwiML. Anything else is answered politely and changes nothing."""
+    params = _signed_form()
+    try:
+        phone = normalize_phone(params.get("From", ""))
+    except PhoneError:
+        return _answer(NO_INVITATION)
+    session = get_session()
+    waiting = open_invitations(session, phone)
+    if not waiting:
+        return _answer(ALREADY_VOTED if _voted_in_open_round(session, phone) else NO_INVITATION)
+    reply = parse_reply(params.get("Body"))
+    if reply.problem:
+        return _answer(reply.problem)
+    if reply.code is not None:
+        invitation = next((i for i in waiting if i.code == reply.code), None)
+        if invitation is None:
+            return _answer(_not_open(session, phone, reply.code, len(waiting)))
+    elif len(waiting) == 1:
+        invitation = waiting[0]
+    else:
+        return _answer(WHICH_ONE.format(n=len(waiting)))
+    try:
+        cast_vote(session, invitation, Choice(reply.choice), Channel.sms)
+    except AlreadyVotedError:
+        return _answer(ALREADY_VOTED)
+    except RoundClosedError:
+        return _answer(ROUND_CLOSED)
+    session.commit()
+    log.info("SMS reply recorded the vote of invitation %s", invitation.id)
+    section = invitation.section
+    return _answer(CONFIRMED.format(unit=section.unit.name, section=section.name, choice=Choice(reply.choice).label))
 
 
 @bp.get("/office/outbox")

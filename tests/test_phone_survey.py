@@ -1,0 +1,233 @@
+"""电话调查 (SPEC §4, issue 4): operators list the unanswered invitations of open rounds
+(numbers masked), press "call" to see one number, and record the answer with channel
+phone; on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from sms.phones import mask_phone
+from tests.conftest import PASSWORD, login
+from tests.test_sms_inbound import PLANNING, REFORM, invitation_of, open_survey, votes
+from voting.models import (
+    Channel,
+    Choice,
+    Invitation,
+    Role,
+    SurveyRound,
+    Unit,
+    User,
+    utcnow,
+)
+from voting.services import rounds, users
+
+PRICES = ("县经信局", "投资规划科")
+A, B, C = "13812345678", "13987654321", "15011112222"
+
+
+def full_numbers(html: str) -> set[str]:
+    """Every unmasked 11-digit mobile number in a page."""
+    return set(re.findall(r"(?<!\d)1[3-9]\d{9}(?!\d)", html))
+
+
+def listed_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'action="/office/phone/(\d+)/call"', html)]
+
+
+def text(response) -> str:  # noqa: ANN001
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def survey(app, db, campaign):
+    """An open round: two invitations of 县发改局, one of another unit."""
+    prices = db.scalar(select(Unit).where(Unit.name == PRICES[0]))
+    assert prices is not None and any(s.name == PRICES[1] for s in prices.sections)
+    return open_survey(app, db, campaign, [(PLANNING, "张三", A), (REFORM, "李四", B), (PRICES, "王五", C)])
+
+
+@pytest.fixture
+def operator(db, campaign) -> User:  # noqa: ANN001
+    user = users.create_user(db, "operator", PASSWORD, Role.operator)
+    db.commit()
+    return user
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    assert login(client, "operator").status_code == 302
+    return client
+
+
+# ---- the list ----------------------------------------------------------------------------
+
+def test_the_list_shows_unanswered_invitations_with_masked_numbers(db, survey, operator_client):
+    response = operator_client.get("/office/phone/")
+    html = text(response)
+    assert response.status_code == 200
+    assert full_numbers(html) == set()
+    for number in (A, B, C):
+        assert mask_phone(number) in html
+    for word in ("县发改局", "发展规划综合科", "经济体制综合改革科", PRICES[1], "张三", "李四", "王五", "发展规划综合科业务办理"):
+        assert word in html
+    assert sorted(listed_ids(html)) == sorted(db.scalars(select(Invitation.id)).all())
+    assert "共 <b>3</b> 份" in html
+
+
+def test_the_list_filters_by_unit_and_leaves_out_answered_and_closed(app, db, campaign, survey, operator_client):
+    prices = db.scalar(select(Unit).where(Unit.name == PRICES[0]))
+    html = text(operator_client.get(f"/office/phone/?unit={prices.id}"))
+    assert listed_ids(html) == [invitation_of(db, C, PRICES).id]
+    assert "张三" not in html and "王五" in html
+    planning = invitation_of(db, A, PLANNING)
+    rounds.cast_vote(db, planning, Choice.satisfied, Channel.sms)
+    db.commit()
+    html = text(operator_client.get("/office/phone/"))
+    assert planning.id not in listed_ids(html) and len(listed_ids(html)) == 2
+    rounds.close_round(db, survey)
+    db.commit()
+    html = text(operator_client.get("/office/phone/"))
+    assert listed_ids(html) == [] and "没有待电话调查的邀请" in html
+
+
+def test_the_list_pages_50_at_a_time(app, db, campaign, operator_client):
+    open_survey(app, db, campaign, [(PLANNING, f"对象{i}", f"136{i:08d}") for i in range(60)], size=60)
+    invited = sorted(db.scalars(select(Invitation.id)).all())
+    assert len(invited) == 60
+    first = text(operator_client.get("/office/phone/"))
+    second = text(operator_client.get("/office/phone/?page=2"))
+    assert listed_ids(first) == invited[:50] and listed_ids(second) == invited[50:]
+    assert "第 1 / 2 页" in first and "page=2" in first and "第 2 / 2 页" in second
+    assert full_numbers(first + second) == set()
+    assert listed_ids(text(operator_client.get("/office/phone/?page=0"))) == invited[:50]
+    assert listed_ids(text(operator_client.get("/office/phone/?page=3"))) == []
+
+
+# ---- call, then answer ---------------------------------------------------------------------
+
+def test_the_full_number_shows_only_after_the_call_post(app, db, survey, operator_client, caplog):
+    planning, reform = invitation_of(db, A, PLANNING), invitation_of(db, B, REFORM)
+    page = text(operator_client.get(f"/office/phone/{planning.id}"))
+    assert A not in page and mask_phone(A) in page and "张三" in page and "发展规划综合科业务办理" in page
+    with caplog.at_level(logging.INFO, logger="voting.views.phone"):
+        response = operator_client.post(f"/office/phone/{planning.id}/call")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/office/phone/{planning.id}")
+    assert any(str(planning.id) in r.getMessage() for r in caplog.records)
+    assert all(A not in r.getMessage() for r in caplog.records)
+    shown = operator_client.get(f"/office/phone/{planning.id}")
+    page = text(shown)
+    assert full_numbers(page) == {A} and f'href="tel:{A}"' in page
+    assert shown.headers["Cache-Control"] == "no-store"
+    # Only that invitation, only on its page, only for this operator's session.
+    assert full_numbers(text(operator_client.get(f"/office/phone/{reform.id}"))) == set()
+    assert full_numbers(text(operator_client.get("/office/phone/"))) == set()
+    other = app.test_client()
+    users.create_user(db, "operator2", PASSWORD, Role.operator)
+    db.commit()
+    login(other, "operator2")
+    assert full_numbers(text(other.get(f"/office/phone/{planning.id}"))) == set()
+    # The reveal is no GET: a GET of the call address is refused.
+    assert other.get(f"/office/phone/{reform.id}/call").status_code == 405
+    assert full_numbers(text(other.get(f"/office/phone/{reform.id}"))) == set()
+
+
+def test_the_answer_is_recorded_with_channel_phone_and_the_operator(db, survey, operator, operator_client):
+    planning = invitation_of(db, A, PLANNING)
+    operator_client.post(f"/office/phone/{planning.id}/call")
+    response = operator_client.post(f"/office/phone/{planning.id}", data={"choice": "basic"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/office/phone/")
+    [vote] = votes(db)
+    assert (vote.invitation_id, vote.choice, vote.channel, vote.operator_id) == (
+        planning.id, Choice.basic, Channel.phone, operator.id)
+    html = text(operator_client.get("/office/phone/"))
+    assert "已记录 县发改局 发展规划综合科" in html and planning.id not in listed_ids(html)
+    # Once answered the number is masked again, and no form is offered.
+    page = text(operator_client.get(f"/office/phone/{planning.id}"))
+    assert full_numbers(page) == set() and "已经有评价" in page and 'name="choice"' not in page
+    # A second answer: 409, still one vote.
+    again = operator_client.post(f"/office/phone/{planning.id}", data={"choice": "unsatisfied"})
+    assert again.status_code == 409 and "已经评价过了" in text(again)
+    assert operator_client.post(f"/office/phone/{planning.id}/call").status_code == 409
+    assert [(v.choice, v.operator_id) for v in votes(db)] == [(Choice.basic, operator.id)]
+
+
+@pytest.mark.parametrize("data", [{}, {"choice": ""}, {"choice": "very"}])
+def test_an_answer_without_a_valid_choice_is_422_and_stores_nothing(db, survey, operator_client, data):
+    planning = invitation_of(db, A, PLANNING)
+    response = operator_client.post(f"/office/phone/{planning.id}", data=data)
+    assert response.status_code == 422 and 'name="choice"' in text(response)
+    assert votes(db) == []
+
+
+def test_no_answer_records_nothing(db, survey, operator_client):
+    planning = invitation_of(db, A, PLANNING)
+    page = text(operator_client.get(f"/office/phone/{planning.id}"))
+    assert 'id="no-answer"' in page and 'href="/office/phone/"' in page
+    assert votes(db) == [] and planning.id in listed_ids(text(operator_client.get("/office/phone/")))
+
+
+def test_a_closed_round_takes_no_phone_answer(db, survey, admin_client):
+    planning = invitation_of(db, A, PLANNING)
+    db.get(SurveyRound, survey.id).closes_at = utcnow() - timedelta(minutes=1)
+    db.commit()
+    response = admin_client.post(f"/office/phone/{planning.id}", data={"choice": "satisfied"})
+    assert response.status_code == 410 and "已截止" in text(response)
+    assert admin_client.post(f"/office/phone/{planning.id}/call").status_code == 410
+    page = text(admin_client.get(f"/office/phone/{planning.id}"))
+    assert full_numbers(page) == set() and "已截止" in page and 'name="choice"' not in page
+    assert votes(db) == []
+
+
+def test_an_unknown_invitation_is_404(survey, operator_client):
+    assert operator_client.get("/office/phone/999999").status_code == 404
+    assert operator_client.post("/office/phone/999999/call").status_code == 404
+    assert operator_client.post("/office/phone/999999", data={"choice": "satisfied"}).status_code == 404
+
+
+# ---- who may ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", [Role.liaison, Role.auditor])
+def test_liaisons_and_auditors_get_403(db, survey, client, role):
+    unit = db.scalar(select(Unit).where(Unit.name == PLANNING[0])) if role == Role.liaison else None
+    users.create_user(db, "someone", PASSWORD, role, unit)
+    db.commit()
+    assert login(client, "someone").status_code == 302
+    planning = invitation_of(db, A, PLANNING)
+    assert client.get("/office/phone/").status_code == 403
+    assert client.get(f"/office/phone/{planning.id}").status_code == 403
+    assert client.post(f"/office/phone/{planning.id}/call").status_code == 403
+    assert client.post(f"/office/phone/{planning.id}", data={"choice": "satisfied"}).status_code == 403
+    assert votes(db) == []
+
+
+def test_anonymous_visitors_are_sent_to_login(db, survey, client):
+    planning = invitation_of(db, A, PLANNING)
+    for response in (client.get("/office/phone/"), client.post(f"/office/phone/{planning.id}", data={"choice": "satisfied"})):
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert votes(db) == []
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
+def test_posts_without_their_csrf_token_are_refused(db, survey, client, operator, app_config):
+    token = csrf_token(text(client.get("/login")))
+    assert client.post("/login", data={"username": "operator", "password": PASSWORD, "csrf_token": token}).status_code == 302
+    planning = invitation_of(db, A, PLANNING)
+    refused = client.post(f"/office/phone/{planning.id}/call")
+    assert refused.status_code == 400 and "CSRF" in text(refused)
+    assert client.post(f"/office/phone/{planning.id}", data={"choice": "satisfied"}).status_code == 400
+    page = text(client.get(f"/office/phone/{planning.id}"))
+    assert full_numbers(page) == set() and votes(db) == []
+    # With the page's own token both work.
+    token = csrf_token(page)
+    assert client.post(f"/office/phone/{planning.id}/call", data={"csrf_token": token}).status_code == 302
+    assert full_numbers(text(client.get(f"/office/phone/{planning.id}"))) == {A}
+    assert client.post(f"/office/phone/{planning.id}", data={"choice": "satisfied", "csrf_token": token}).status_code == 302
+    assert [(v.choice, v.channel) for v in votes(db)] == [(Choice.satisfied, Channel.phone)]

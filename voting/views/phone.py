@@ -1,0 +1,191 @@
+"""电话调查: review-office operators call the citizens of open rounds whose invitation
+has no vote yet (the SMS failed, or went unanswered) and record the answer.
+
+Numbers are masked everywhere (SPEC §4) except on one invitation's page right after
+the operator pressed "call" for it: that POST puts the invitation's id in the
+operator's session (and the log, without the number), and only then does that page
+show the full number.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import session as web_session
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from wtforms import RadioField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired
+
+from sms.phones import mask_phone
+from voting.auth import roles_required
+from voting.db import get_session
+from voting.forms import EmptyForm, Form
+from voting.models import (
+    Campaign,
+    Channel,
+    Choice,
+    Invitation,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    RoundStatus,
+    Section,
+    ServiceObject,
+    SurveyRound,
+    Unit,
+    Vote,
+    utcnow,
+)
+from voting.services.rounds import (
+    AlreadyVotedError,
+    RoundClosedError,
+    cast_vote,
+    has_vote,
+    is_open,
+)
+from voting.views.common import current_campaign
+
+bp = Blueprint("phone", __name__, url_prefix="/office/phone")
+log = logging.getLogger(__name__)
+
+CALLERS = (Role.admin, Role.operator)
+PER_PAGE = 50
+REVEALED = "phone_survey_revealed"  # the Flask session's key: {"user": id, "invitation": id}
+
+
+class AnswerForm(Form):
+    choice = RadioField("被访者的回答", choices=[SelectChoice(c.value, c.label) for c in Choice],
+                        validators=[InputRequired("请选择被访者的回答")])
+
+
+@dataclass(frozen=True)
+class Row:
+    """One invitation to call, as the list shows it (the phone already masked)."""
+
+    id: int
+    unit: str
+    section: str
+    name: str
+    matter: str
+    phone: str
+    sms: OutboxStatus | None
+
+
+def _unanswered(campaign: Campaign):
+    """The invitations of the campaign's open rounds that have no vote."""
+    voted = select(Vote.id).where(Vote.invitation_id == Invitation.id).exists()
+    return (
+        select(Invitation.id)
+        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
+        .join(Section, Invitation.section_id == Section.id)
+        .join(Unit, Section.unit_id == Unit.id)
+        .where(SurveyRound.campaign_id == campaign.id, SurveyRound.status == RoundStatus.open,
+               SurveyRound.closes_at > utcnow(), ~voted)
+    )
+
+
+def _page(session: Session, campaign: Campaign, unit_id: int | None, page: int) -> tuple[list[Row], int]:
+    """One page of the invitations to call, and how many there are in all."""
+    query = _unanswered(campaign)
+    if unit_id is not None:
+        query = query.where(Unit.id == unit_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    listed = session.execute(
+        query.add_columns(Unit.name, Section.name, ServiceObject.name, ServiceObject.matter, Invitation.phone,
+                          OutboxMessage.status)
+        .join(ServiceObject, Invitation.service_object_id == ServiceObject.id)
+        .outerjoin(OutboxMessage, Invitation.message_id == OutboxMessage.id)
+        .order_by(Unit.number, Unit.id, Section.number, Section.id, Invitation.id)
+        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+    ).all()
+    rows = [Row(r[0], r[1], r[2], r[3], r[4], mask_phone(r[5]), r[6]) for r in listed]
+    return rows, total
+
+
+def _invitation(invitation_id: int) -> Invitation:
+    """The invitation, if it belongs to the campaign the pages work on; 404 otherwise."""
+    invitation = get_session().get(Invitation, invitation_id)
+    if invitation is None or invitation.survey_round.campaign_id != current_campaign().id:
+        abort(404)
+    return invitation
+
+
+def _revealed(invitation: Invitation) -> bool:
+    """Whether this operator pressed "call" for this invitation in this session."""
+    return web_session.get(REVEALED) == {"user": current_user.id, "invitation": invitation.id}
+
+
+@bp.get("/")
+@roles_required(*CALLERS)
+def index():
+    campaign = current_campaign()
+    session = get_session()
+    unit_id = request.args.get("unit", type=int)
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = _page(session, campaign, unit_id, page)
+    units = session.execute(
+        select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.id)
+    ).all()
+    return render_template("phone_list.html", rows=rows, total=total, page=page,
+                           pages=max(math.ceil(total / PER_PAGE), 1), per_page=PER_PAGE, unit_id=unit_id, units=units,
+                           call_form=EmptyForm(formdata=None))
+
+
+@bp.post("/<int:invitation_id>/call")
+@roles_required(*CALLERS)
+def call(invitation_id: int):
+    """Pressing "call": the next view of this invitation shows its full number."""
+    invitation = _invitation(invitation_id)
+    if not EmptyForm().validate_on_submit():  # CSRF (the app's handler answers first when it is on)
+        abort(400)
+    if has_vote(get_session(), invitation):
+        raise AlreadyVotedError()
+    if not is_open(invitation.survey_round):
+        raise RoundClosedError()
+    web_session[REVEALED] = {"user": current_user.id, "invitation": invitation.id}
+    log.info("phone survey: %s opened the number of invitation %s", current_user.username, invitation.id)
+    return redirect(url_for(".invitation", invitation_id=invitation.id))
+
+
+def _render(invitation: Invitation, form: AnswerForm, status: int = 200):
+    session = get_session()
+    answered = has_vote(session, invitation)
+    callable_now = not answered and is_open(invitation.survey_round)
+    full = callable_now and _revealed(invitation)
+    response = make_response(render_template(
+        "phone_call.html", invitation=invitation, obj=invitation.service_object, section=invitation.section,
+        survey=invitation.survey_round, answered=answered, callable_now=callable_now,
+        phone=invitation.phone if full else mask_phone(invitation.phone), revealed=full,
+        form=form, call_form=EmptyForm(formdata=None),
+    ), status)
+    if full:  # no copy of the number in the browser's cache or a proxy's
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<int:invitation_id>")
+@roles_required(*CALLERS)
+def invitation(invitation_id: int):
+    return _render(_invitation(invitation_id), AnswerForm(formdata=None))
+
+
+@bp.post("/<int:invitation_id>")
+@roles_required(*CALLERS)
+def answer(invitation_id: int):
+    invitation = _invitation(invitation_id)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return _render(invitation, form, 422)
+    choice = Choice(form.choice.data)
+    session = get_session()
+    cast_vote(session, invitation, choice, Channel.phone, operator=current_user)
+    session.commit()
+    web_session.pop(REVEALED, None)
+    section = invitation.section
+    flash(f"已记录 {section.unit.name} {section.name} 一位服务对象的电话调查回答:{choice.label}。", "info")
+    return redirect(url_for(".index"))
