@@ -6,9 +6,9 @@ from flask import Flask, redirect, url_for
 
 
 def init_app(app: Flask) -> None:
-    from voting.views import components, office, phone, rounds, scores, sms, staff, supervisor
+    from voting.views import citizen, components, office, phone, rounds, scores, sms, staff, supervisor
 
-    for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp):
+    for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/")

@@ -1,0 +1,353 @@
+"""The citizens' voting pages (SPEC §4): open the SMS link (or type the code), see the
+unit, the section and the matter, choose one of three, done.
+
+- `GET /v/<token>` checks the signed link and its invitation, keeps the invitation in
+  the Flask session and redirects to the clean `/v`: the token never stays in the
+  address bar, the history or a Referer. It writes nothing to the database, because
+  SMS link previewers open links too.
+- `GET /v` shows the page; `POST /v` records the one vote (the database's unique
+  constraint decides between concurrent submits) and sends to `/v/thanks`.
+- `GET /c`, `POST /c`: code mode, the 8-character code from the SMS typed by hand.
+- `POST /v/seen`: an optional beacon (static/seen.js) that marks the invitation
+  opened; the pages work the same without JavaScript.
+
+Every response says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`: a
+phone's browser shared in a family must not show a vote from its cache.
+
+CSRF: the blueprint is exempt from CSRFProtect's global check and checks the form token
+itself (`_check_csrf_token`). CSRFProtect also demands a Referer on HTTPS
+(WTF_CSRF_SSL_STRICT), which a page served with `no-referrer` never sends, so in
+production every vote would fail; the token in the session, and the Lax session
+cookie, are the protection.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import session as visit
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+from wtforms import RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
+
+from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
+from voting.auth import csrf, limiter
+from voting.db import get_session
+from voting.errors import DomainError
+from voting.errors_web import MESSAGES
+from voting.forms import Form
+from voting.links import link_tokens
+from voting.models import Channel, Choice, Invitation, utcnow
+from voting.services import rounds
+from voting.services.rounds import COMMENT_MAX, ROUND_NAMES, AlreadyVotedError, RoundClosedError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("citizen", __name__)
+csrf.exempt(bp)  # the token is checked by _check_csrf_token, without the Referer rule
+
+# Keyed first by the link or the invitation; the per-address limits are generous
+# because many phones share one carrier address. Typed codes are slowed per address,
+# counting only wrong attempts.
+LINK_LIMIT = "30 per minute"
+INVITATION_LIMIT = "60 per minute"
+ADDRESS_LIMIT = "600 per minute"
+CODE_LIMIT = "10 per minute;60 per hour"
+TOO_MANY = "操作过于频繁,请稍等一分钟后再试。"
+CODE_TOO_MANY = "评价码输错次数过多,请稍后再试。如多次无法进入,请联系县千人评议办。"
+
+CHOOSE = "请选择“满意”“基本满意”或“不满意”中的一项。"
+PRIVACY = "您的评价只用于统计。被评单位看不到谁参加了评价,也看不到您的选择。"
+SECURITY_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+}
+
+
+def _comment(value: str | None) -> str | None:
+    """Browsers send line breaks as CRLF but count them as one character (maxlength);
+    count as the page does, and as the service stores."""
+    if value is None:
+        return None
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+class VoteForm(Form):
+    # validate_choice=False: AnyOf gives the one message a citizen needs instead of
+    # WTForms' "not a valid choice".
+    choice = RadioField(
+        "您对该科室的服务满意吗?", choices=[SelectChoice(c.value, c.label) for c in Choice], validate_choice=False,
+        validators=[InputRequired(CHOOSE), AnyOf([c.value for c in Choice], message=CHOOSE)],
+    )
+    comment = TextAreaField(
+        "意见建议(选填)", filters=[_comment],
+        validators=[Optional(), Length(max=COMMENT_MAX, message="意见建议不超过 %(max)d 字(现在 %(length)d 字),请删减后再提交。")],
+    )
+
+
+class CodeForm(Form):
+    code = StringField("评价码", validators=[InputRequired("请输入短信中的 8 位评价码。"), Length(max=64, message="评价码是 8 位字母和数字。")])
+
+
+# ---- pages -----------------------------------------------------------------------------
+
+
+def _page(status: int, title: str, message: str):
+    return render_template("citizen_message.html", title=title, message=message, status=status), status
+
+
+def _voted():
+    return _page(409, "您已评价过", str(AlreadyVotedError()))
+
+
+def _closed():
+    return _page(410, "评价已截止", str(RoundClosedError()))
+
+
+def _unknown_link():
+    return _page(404, "链接无效或已作废", "这个链接无效或已作废。请核对短信中的链接;如有疑问,请联系县千人评议办。")
+
+
+def _no_invitation():
+    if visit.get("voted"):
+        return _voted()
+    return _page(400, "请重新打开短信链接", "没有找到您的评价邀请:页面可能已过期。请重新点击短信中的链接,或在评价码页面输入短信中的评价码。")
+
+
+def _vote_page(invitation: Invitation, form: VoteForm, status: int = 200, error: str | None = None):
+    survey = invitation.survey_round
+    return render_template(
+        "citizen_vote.html", form=form, error=error, comment_max=COMMENT_MAX,
+        choices=[(c.value, c.label) for c in Choice], privacy=PRIVACY,
+        round_label=f"{survey.campaign.year}年{ROUND_NAMES[survey.kind]}",
+        unit=invitation.section.unit.name, section=invitation.section.name, matter=invitation.service_object.matter,
+    ), status
+
+
+def _current_invitation(session: Session) -> Invitation | None:
+    invitation_id = visit.get("invitation")
+    if not isinstance(invitation_id, int) or isinstance(invitation_id, bool):
+        return None
+    return session.get(Invitation, invitation_id)
+
+
+def _refusal(session: Session, invitation: Invitation):
+    """The page for an invitation that can no longer vote, or None."""
+    if rounds.has_vote(session, invitation):
+        return _voted()
+    if not rounds.is_open(invitation.survey_round):
+        return _closed()
+    return None
+
+
+def _enter(invitation: Invitation, channel: Channel) -> None:
+    """The browser now holds this invitation (in the signed session cookie)."""
+    visit["invitation"] = invitation.id
+    visit["channel"] = channel.value
+    visit.pop("voted", None)
+
+
+def _done() -> None:
+    visit.pop("invitation", None)
+    visit.pop("channel", None)
+    visit["voted"] = True
+
+
+def _record_opened(session: Session, invitation: Invitation) -> None:
+    """The first time the page was seen (opened_at), set once: concurrent beacons
+    cannot move it. Belongs with the round services (rounds.py); kept here meanwhile."""
+    session.execute(
+        update(Invitation).where(Invitation.id == invitation.id, Invitation.opened_at.is_(None)).values(opened_at=utcnow())
+    )
+
+
+# ---- rate-limit keys -------------------------------------------------------------------
+
+
+def _link_key() -> str:
+    token = (request.view_args or {}).get("token", "")
+    return "link:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _invitation_key() -> str:
+    invitation_id = visit.get("invitation")
+    if isinstance(invitation_id, int):
+        return f"invitation:{invitation_id}"
+    return f"no-invitation:{get_remote_address()}"
+
+
+def _wrong_attempt(response) -> bool:  # noqa: ANN001
+    """A code that opened an invitation (303) does not count against the address."""
+    return response.status_code != 303
+
+
+# ---- the blueprint's own CSRF check, headers and error pages ---------------------------
+
+
+@bp.before_request
+def _check_csrf_token() -> None:
+    if request.method not in current_app.config["WTF_CSRF_METHODS"] or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    try:
+        validate_csrf(request.form.get(field) or request.headers.get("X-CSRFToken"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+    g.csrf_valid = True  # the forms need not check it again
+
+
+@bp.after_request
+def _private(response):  # noqa: ANN001
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(_error: CSRFError):
+    return _page(400, "页面已过期", "页面已过期或校验未通过,请重新点击短信中的链接(或重新输入评价码)后再提交。")
+
+
+@bp.errorhandler(DomainError)
+def _domain(error: DomainError):
+    get_session().rollback()
+    return _page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http(error: HTTPException):
+    status = error.code or 500
+    title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
+    if status == 429 and isinstance(error.description, str):
+        message = error.description
+    return _page(status, title, message)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(_error: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    get_session().rollback()
+    return _page(500, "系统繁忙", "系统暂时出现问题,您的评价可能没有提交。请稍后重新点击短信中的链接再试。")
+
+
+# ---- link ------------------------------------------------------------------------------
+
+
+@bp.get("/v/<token>")
+@limiter.limit(LINK_LIMIT, key_func=_link_key, error_message=TOO_MANY)
+@limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
+def open_link(token: str):
+    """Check the link and hand over to the clean address; nothing is written."""
+    try:
+        claim = link_tokens(current_app).read(token)
+    except TokenInvalid as error:
+        return _page(400, "链接无效", str(error))
+    except TokenExpired as error:
+        return _page(410, "评价已截止", str(error))
+    session = get_session()
+    invitation = session.get(Invitation, claim.invitation_id)
+    if invitation is None or invitation.round_id != claim.round_id or not same_nonce(claim.nonce, invitation.nonce):
+        return _unknown_link()
+    refused = _refusal(session, invitation)
+    if refused:
+        return refused
+    _enter(invitation, Channel.link)
+    return redirect(url_for(".vote_page"), 303)
+
+
+@bp.get("/v")
+@limiter.limit(INVITATION_LIMIT, key_func=_invitation_key, error_message=TOO_MANY)
+@limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
+def vote_page():
+    session = get_session()
+    invitation = _current_invitation(session)
+    if invitation is None:
+        return _no_invitation()
+    return _refusal(session, invitation) or _vote_page(invitation, VoteForm(formdata=None))
+
+
+@bp.post("/v")
+@limiter.limit(INVITATION_LIMIT, key_func=_invitation_key, error_message=TOO_MANY)
+@limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
+def cast():
+    session = get_session()
+    invitation = _current_invitation(session)
+    if invitation is None:
+        return _no_invitation()
+    refused = _refusal(session, invitation)
+    if refused:
+        return refused
+    form = VoteForm()
+    if not form.validate_on_submit():
+        return _vote_page(invitation, form, 422)
+    channel = Channel.code if visit.get("channel") == Channel.code.value else Channel.link
+    try:
+        rounds.cast_vote(session, invitation, Choice(form.choice.data), channel, form.comment.data or "")
+    except AlreadyVotedError:
+        session.rollback()  # the loser of a concurrent submit: the other vote stands
+        _done()
+        return _voted()
+    except RoundClosedError:
+        session.rollback()
+        return _closed()
+    except DomainError as error:
+        session.rollback()
+        return _vote_page(invitation, form, 422, str(error))
+    session.commit()
+    _done()
+    return redirect(url_for(".thanks"), 303)
+
+
+@bp.get("/v/thanks")
+def thanks():
+    return _page(200, "感谢您的评价", "您的评价已经提交。感谢您对机关作风建设的支持!现在可以关闭这个页面了。")
+
+
+@bp.post("/v/seen")
+@limiter.limit(INVITATION_LIMIT, key_func=_invitation_key, error_message=TOO_MANY)
+@limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
+def seen():
+    """The page was opened by a person's browser (a previewer runs no script)."""
+    session = get_session()
+    invitation = _current_invitation(session)
+    if invitation is None:
+        return "", 400
+    _record_opened(session, invitation)
+    session.commit()
+    return "", 204
+
+
+# ---- code mode -------------------------------------------------------------------------
+
+
+@bp.get("/c")
+def code_page():
+    return render_template("citizen_code.html", form=CodeForm(formdata=None), privacy=PRIVACY)
+
+
+@bp.post("/c")
+@limiter.limit(CODE_LIMIT, deduct_when=_wrong_attempt, error_message=CODE_TOO_MANY)
+def enter_code():
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return render_template("citizen_code.html", form=form, privacy=PRIVACY), 422
+    if not is_code(form.code.data):
+        error = "评价码是 8 位字母和数字(不含 0、O、1、I、L),请核对短信后重新输入。"
+        return render_template("citizen_code.html", form=form, error=error, privacy=PRIVACY), 422
+    invitation = rounds.invitation_by_code(get_session(), normalize_code(form.code.data))
+    if invitation is None:
+        error = "评价码不正确,或本轮评价已截止。请核对短信中的评价码后重新输入。"
+        return render_template("citizen_code.html", form=form, error=error, privacy=PRIVACY), 422
+    _enter(invitation, Channel.code)
+    return redirect(url_for(".vote_page"), 303)
