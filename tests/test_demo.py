@@ -1,7 +1,15 @@
 """The demo campaign a newcomer clicks through."""
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 from sqlalchemy import func, select
 
@@ -68,16 +76,10 @@ def test_demo_command_without_server(database_url, tmp_path):
     app.extensions["pingyi.engine"].dispose()
 
 
-def test_pingyi_demo_serves_the_site(tmp_path):
-    """The quick start's own command, as a user runs it: a real process, a real port."""
-    import os
-    import re
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
+@contextlib.contextmanager
+def running_demo(tmp_path):
+    """The quick start's own command, as a user runs it: a real process on a real
+    port. Yields (base URL, admin password, what it printed)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -97,16 +99,22 @@ def test_pingyi_demo_serves_the_site(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).read().decode()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).read()
                 break
             except OSError:
                 assert time.monotonic() < deadline and process.poll() is None, "the demo never served"
                 time.sleep(0.2)
-        assert "工作人员登录" in page and len(password) >= 10
-        assert "sqlite:///" in output and str(tmp_path) in output
+        yield f"http://127.0.0.1:{port}", password, output
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_pingyi_demo_serves_the_site(tmp_path):
+    with running_demo(tmp_path) as (base, password, output):
+        page = urllib.request.urlopen(f"{base}/login", timeout=5).read().decode()
+        assert "工作人员登录" in page and len(password) >= 10
+        assert "sqlite:///" in output and str(tmp_path) in output
 
 
 def test_demo_has_a_whole_year_to_score(app, client, db):

@@ -365,4 +365,31 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         # Not app.run(): Flask ignores it inside a CLI command.
         from werkzeug.serving import run_simple
 
-        run_simple(host, port, current_app._get_current_object(), threaded=True)
+        app = current_app._get_current_object()
+        _demo_dispatcher(app)
+        click.echo("  短信:控制台发送方式,发出的短信显示在“短信发件箱”页面(演示中不限发送时段)。")
+        run_simple(host, port, app, threaded=True)
+
+
+def _demo_dispatcher(app: Flask) -> None:
+    """The demo's SMS worker, in a thread beside the server: what a round sends shows on
+    the outbox page within seconds, with no second command to run. Any time of day and
+    no daily cap (it sends to nobody: the console sender only stores the messages)."""
+    import threading
+    import time as time_module
+    from datetime import time
+
+    from voting import sms_sender
+    from voting.services.outbox import DispatchSettings, dispatch
+
+    settings = DispatchSettings.from_config(app.config, window_start=time(0, 0), window_end=time(0, 0), daily_cap=0)
+
+    def work() -> None:
+        while True:  # a database hiccup must not end the demo's sending for good
+            try:
+                dispatch(app.extensions["pingyi.sessions"], sms_sender(app), "demo", settings, drain=False)
+            except Exception:  # noqa: BLE001
+                app.logger.exception("demo SMS dispatch failed; retrying in 5 s")
+                time_module.sleep(5)
+
+    threading.Thread(target=work, name="demo-sms-dispatch", daemon=True).start()
