@@ -140,7 +140,7 @@ def _current_invitation(session: Session) -> Invitation | None:
     invitation_id = visit.get("invitation")
     if not isinstance(invitation_id, int) or isinstance(invitation_id, bool):
         return None
-    return session.get(Invitation, invitation_id)
+    return rounds.load_invitation(session, invitation_id)
 
 
 def _refusal(session: Session, invitation: Invitation):
@@ -256,7 +256,7 @@ def open_link(token: str):
     except TokenExpired as error:
         return _page(410, "评价已截止", str(error))
     session = get_session()
-    invitation = session.get(Invitation, claim.invitation_id)
+    invitation = rounds.load_invitation(session, claim.invitation_id)
     if invitation is None or invitation.round_id != claim.round_id or not same_nonce(claim.nonce, invitation.nonce):
         return _unknown_link()
     refused = _refusal(session, invitation)

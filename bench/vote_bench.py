@@ -1,0 +1,291 @@
+"""Load benchmark of citizens' voting: the app under gunicorn (2 sync workers) on
+PostgreSQL, driven over loopback by client processes of its own.
+
+Setup (not timed): a fresh PostgreSQL schema with the real 363 sections, an open H1
+round and --invitations open invitations (default 20,000) spread over them.
+
+Then, in the same run, against the same server:
+* ceiling: GET /healthz as fast as the clients go (the server's requests/s on a
+  trivial endpoint: what the stack itself costs);
+* votes: for --votes distinct invitations (default 3,000, drawn from the open ones),
+  a citizen's whole visit: GET /v/<token> (303 to the clean URL), GET /v (the page,
+  with its CSRF token), POST /v (the vote, 303 to the thanks page).
+
+It prints votes/s, requests/s, p50/p99 latency per request kind, errors, and votes/s
+as a share of the ceiling's requests/s divided by 3 (a vote is three requests). The
+clients run on the same 2 cores as the server: both figures carry that cost alike.
+Afterwards it checks that the database holds exactly one vote per successful POST.
+
+    .venv/bin/pip install '.[bench]'        # gunicorn
+    .venv/bin/python bench/vote_bench.py
+    .venv/bin/python bench/vote_bench.py --invitations 2000 --votes 500 --seconds 5
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+
+POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SECRET = "vote bench secret key, not for production"
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)" name="csrf_token"|name="csrf_token" value="([^"]+)"')
+
+
+def setup(url: str, n: int) -> list[str]:
+    """The schema's data: sections, an open round, n invitations; their link tokens."""
+    from sqlalchemy import insert, select
+    from sqlalchemy.orm import sessionmaker
+
+    from sms.tokens import LinkTokens, new_code, new_nonce
+    from voting.db import make_engine
+    from voting.models import Base, Invitation, RoundKind, RoundStatus, Section, ServiceObject, SurveyRound, Unit
+    from voting.resources import DATA_DIR
+    from voting.services import campaigns, sections
+
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    session = sessionmaker(engine)()
+    campaign = campaigns.create_campaign(session, 2021)
+    csv = DATA_DIR / "pingyang-2021-sections.csv"
+    sections.apply_sections(session, campaign, sections.parse_sections(csv.read_bytes(), csv.name))
+    closes = datetime.now(timezone.utc) + timedelta(days=1)
+    survey = SurveyRound(campaign_id=campaign.id, kind=RoundKind.H1, status=RoundStatus.open, sample_size=500,
+                         seed=1, closes_at=closes, opened_at=datetime.now(timezone.utc))
+    session.add(survey)
+    session.flush()
+    section_ids = session.scalars(select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)).all()
+    from voting.models import ObjectImport
+
+    upload = ObjectImport(campaign_id=campaign.id, round=RoundKind.H1, filename="bench.csv", rows_read=n, stored=n,
+                          duplicates=0, report={})
+    session.add(upload)
+    session.flush()
+    objects = [{"section_id": section_ids[i % len(section_ids)], "round": RoundKind.H1, "import_id": upload.id,
+                "name": "市民", "org_title": "", "phone": f"138{i:08d}", "matter": "办理营业执照", "penalized": False,
+                "source_row": i + 2} for i in range(n)]
+    ids = session.scalars(insert(ServiceObject).returning(ServiceObject.id), objects).all()
+    codes: set[str] = set()
+    while len(codes) < n:
+        codes.add(new_code())
+    rows = [{"round_id": survey.id, "section_id": o["section_id"], "service_object_id": oid, "phone": o["phone"],
+             "nonce": new_nonce(), "code": code} for o, oid, code in zip(objects, ids, codes)]
+    invitation_ids = session.scalars(insert(Invitation).returning(Invitation.id), rows).all()
+    session.commit()
+    tokens = LinkTokens(SECRET)
+    links = [tokens.issue(i, survey.id, closes, nonce=r["nonce"])[0] for i, r in zip(invitation_ids, rows)]
+    session.close()
+    engine.dispose()
+    return links
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        return None
+
+
+def _timed(opener, request) -> tuple[int, float, bytes]:
+    start = time.perf_counter()
+    try:
+        with opener.open(request, timeout=30) as response:
+            body, status = response.read(), response.status
+    except urllib.error.HTTPError as error:
+        body, status = error.read(), error.code
+    return status, time.perf_counter() - start, body
+
+
+def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
+    """One client thread: a citizen's visit per token, each with its own cookies."""
+    timings: dict[str, list[float]] = {"link": [], "page": [], "post": []}
+    errors: list[str] = []
+    posted = 0
+    for token in tokens:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect())
+        status, seconds, _ = _timed(opener, urllib.request.Request(f"{base}/v/{token}"))
+        timings["link"].append(seconds)
+        if status != 303:
+            errors.append(f"link {status}")
+            continue
+        status, seconds, body = _timed(opener, urllib.request.Request(f"{base}/v"))
+        timings["page"].append(seconds)
+        found = CSRF.search(body.decode("utf-8", "replace"))
+        if status != 200 or not found:
+            errors.append(f"page {status}")
+            continue
+        csrf = next(g for g in found.groups() if g)
+        data = urllib.parse.urlencode({"csrf_token": csrf, "choice": random.choice(["satisfied", "basic", "unsatisfied"]),
+                                       "comment": ""}).encode()
+        status, seconds, _ = _timed(opener, urllib.request.Request(f"{base}/v", data=data, method="POST"))
+        timings["post"].append(seconds)
+        if status != 303:
+            errors.append(f"post {status}")
+            continue
+        posted += 1
+    out.put((timings, errors, posted))
+
+
+def _health_worker(base: str, seconds: float, out) -> None:  # noqa: ANN001
+    opener = urllib.request.build_opener()
+    timings, errors = [], []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        status, took, _ = _timed(opener, urllib.request.Request(f"{base}/healthz"))
+        timings.append(took)
+        if status != 200:
+            errors.append(str(status))
+    out.put(({"health": timings}, errors, 0))
+
+
+def _process(kind: str, base: str, work, threads: int, out) -> None:  # noqa: ANN001
+    """A client process running `threads` threads (the GIL would make one process the
+    bottleneck)."""
+    pool = []
+    for i in range(threads):
+        args = (base, work[i::threads], out) if kind == "vote" else (base, work, out)
+        target = _vote_worker if kind == "vote" else _health_worker
+        pool.append(threading.Thread(target=target, args=args))
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def drive(kind: str, base: str, work, processes: int, threads: int) -> tuple[dict[str, list[float]], list[str], int, float]:
+    out = multiprocessing.Queue()
+    parts = [work[i::processes] for i in range(processes)] if kind == "vote" else [work] * processes
+    start = time.perf_counter()
+    procs = [multiprocessing.Process(target=_process, args=(kind, base, part, threads, out)) for part in parts]
+    for proc in procs:
+        proc.start()
+    results = [out.get() for _ in range(processes * threads)]
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - start
+    timings: dict[str, list[float]] = {}
+    errors: list[str] = []
+    posted = 0
+    for part_timings, part_errors, part_posted in results:
+        for name, values in part_timings.items():
+            timings.setdefault(name, []).extend(values)
+        errors += part_errors
+        posted += part_posted
+    return timings, errors, posted, elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invitations", type=int, default=20_000)
+    parser.add_argument("--votes", type=int, default=3_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the ceiling run")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="client threads per process")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    args = parser.parse_args()
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
+    if not gunicorn:
+        sys.exit("gunicorn is not installed: .venv/bin/pip install '.[bench]'")
+
+    from sqlalchemy import create_engine, func, select, text
+
+    from voting.models import Vote
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # noqa: BLE001
+        sys.exit(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    server = None
+    try:
+        started = time.perf_counter()
+        links = setup(url, args.invitations)
+        print(f"machine: {os.uname().machine}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        print(f"setup: {len(links):,} open invitations over 363 sections in {time.perf_counter() - started:.1f} s")
+        port = free_port()
+        instance = tempfile.mkdtemp()
+        env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": SECRET, "PINGYI_INSTANCE_PATH": instance,
+               "FLASK_RATELIMIT_ENABLED": "false", "PINGYI_SMS_SENDER": "console"}
+        server = subprocess.Popen(
+            [gunicorn, "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "voting:create_app()"],
+            env=env,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    sys.exit("gunicorn did not start")
+                time.sleep(0.2)
+        print(f"server: gunicorn, {args.workers} sync workers; clients: {args.processes} processes x {args.threads} threads")
+        print()
+
+        timings, errors, _, elapsed = drive("health", base, args.seconds, args.processes, args.threads)
+        ceiling = len(timings["health"]) / elapsed
+        print(f"ceiling  GET /healthz: {ceiling:,.0f} requests/s, p50 {pct(timings['health'], .5):.1f} ms, "
+              f"p99 {pct(timings['health'], .99):.1f} ms, errors {len(errors)}")
+
+        chosen = random.Random(1).sample(links, min(args.votes, len(links)))
+        timings, errors, posted, elapsed = drive("vote", base, chosen, args.processes, args.threads)
+        requests = sum(len(v) for v in timings.values())
+        every = [t for v in timings.values() for t in v]
+        print(f"votes    {posted:,} in {elapsed:.1f} s: {posted / elapsed:,.1f} votes/s ({requests / elapsed:,.0f} requests/s), "
+              f"errors {len(errors)}{' ' + str(sorted(set(errors))[:5]) if errors else ''}")
+        for name, label in (("link", "GET /v/<token>"), ("page", "GET /v"), ("post", "POST /v")):
+            print(f"         {label:<15} p50 {pct(timings.get(name, []), .5):6.1f} ms   p99 {pct(timings.get(name, []), .99):6.1f} ms")
+        print(f"         all requests    p50 {pct(every, .5):6.1f} ms   p99 {pct(every, .99):6.1f} ms")
+        share = (posted / elapsed) / (ceiling / 3) if ceiling else float("nan")
+        print()
+        print(f"votes/s as a share of the ceiling (requests/s / 3 requests per vote): {share:.0%}  (target >= 40 %)")
+        print(f"p99 of all vote requests: {pct(every, .99):.1f} ms  (target < 100 ms); errors: {len(errors)}  (target 0)")
+
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            stored = connection.execute(select(func.count()).select_from(Vote)).scalar_one()
+        engine.dispose()
+        print(f"database: {stored:,} votes stored for {posted:,} successful POSTs: {'ok' if stored == posted else 'MISMATCH'}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
