@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import and_, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from scoring import columns as C
@@ -286,19 +287,21 @@ def is_open(survey: SurveyRound, now: datetime | None = None) -> bool:
 # ---- votes -----------------------------------------------------------------------------
 
 
-def load_invitation(session: Session, invitation_id: int) -> Invitation | None:
+def load_invitation(session: Session, invitation_id: int) -> tuple[Invitation | None, bool]:
     """An invitation with everything its page shows (round, campaign, section, unit,
-    service object) in one query instead of one lazy load each: the voting page is
-    the platform's busiest."""
-    return session.scalar(
-        select(Invitation)
+    service object) and whether it has a vote, in one query instead of one lazy load
+    each: the voting page is the platform's busiest. (None, False) if there is none."""
+    row = session.execute(
+        select(Invitation, Vote.id)
+        .outerjoin(Vote, Vote.invitation_id == Invitation.id)
         .options(
             joinedload(Invitation.survey_round).joinedload(SurveyRound.campaign),
             joinedload(Invitation.section).joinedload(Section.unit),
             joinedload(Invitation.service_object),
         )
         .where(Invitation.id == invitation_id)
-    )
+    ).first()
+    return (row[0], row[1] is not None) if row else (None, False)
 
 
 def has_vote(session: Session, invitation: Invitation) -> bool:
@@ -308,25 +311,31 @@ def has_vote(session: Session, invitation: Invitation) -> bool:
 def cast_vote(
     session: Session, invitation: Invitation, choice: Choice, channel: Channel, comment: str = "",
     operator: User | None = None, now: datetime | None = None,
-) -> Vote:
-    """Record the invitation's one vote. The unique constraint on the invitation
-    decides between concurrent submits: the loser gets AlreadyVotedError and the
-    session stays usable (the insert runs in a savepoint)."""
+) -> int:
+    """Record the invitation's one vote; its id. The unique constraint on the
+    invitation decides between concurrent submits: INSERT … ON CONFLICT DO NOTHING
+    (PostgreSQL and SQLite alike) stores the first and tells the others, which get
+    AlreadyVotedError with the session still usable, in one round trip."""
     now = now or utcnow()
     if not is_open(invitation.survey_round, now):
         raise RoundClosedError()
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX:
         raise DomainError(f"意见建议不超过 {COMMENT_MAX} 字")
-    vote = Vote(invitation_id=invitation.id, round_id=invitation.round_id, section_id=invitation.section_id,
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Vote)
+        .values(invitation_id=invitation.id, round_id=invitation.round_id, section_id=invitation.section_id,
                 choice=choice, channel=channel, comment=comment, operator_id=operator.id if operator else None,
                 created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(vote)
-    except IntegrityError:
-        raise AlreadyVotedError() from None
-    return vote
+        .on_conflict_do_nothing(index_elements=[Vote.invitation_id])
+        .returning(Vote.id)
+    )
+    vote_id = session.scalar(statement)
+    if vote_id is None:
+        raise AlreadyVotedError()
+    return vote_id
 
 
 def open_invitations(session: Session, phone: str, now: datetime | None = None) -> list[Invitation]:

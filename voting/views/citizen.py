@@ -136,16 +136,17 @@ def _vote_page(invitation: Invitation, form: VoteForm, status: int = 200, error:
     ), status
 
 
-def _current_invitation(session: Session) -> Invitation | None:
+def _current_invitation(session: Session) -> tuple[Invitation | None, bool]:
+    """The session's invitation and whether it has a vote (None, False without one)."""
     invitation_id = visit.get("invitation")
     if not isinstance(invitation_id, int) or isinstance(invitation_id, bool):
-        return None
+        return None, False
     return rounds.load_invitation(session, invitation_id)
 
 
-def _refusal(session: Session, invitation: Invitation):
+def _refusal(invitation: Invitation, voted: bool):
     """The page for an invitation that can no longer vote, or None."""
-    if rounds.has_vote(session, invitation):
+    if voted:
         return _voted()
     if not rounds.is_open(invitation.survey_round):
         return _closed()
@@ -256,10 +257,10 @@ def open_link(token: str):
     except TokenExpired as error:
         return _page(410, "评价已截止", str(error))
     session = get_session()
-    invitation = rounds.load_invitation(session, claim.invitation_id)
+    invitation, voted = rounds.load_invitation(session, claim.invitation_id)
     if invitation is None or invitation.round_id != claim.round_id or not same_nonce(claim.nonce, invitation.nonce):
         return _unknown_link()
-    refused = _refusal(session, invitation)
+    refused = _refusal(invitation, voted)
     if refused:
         return refused
     _enter(invitation, Channel.link)
@@ -271,10 +272,10 @@ def open_link(token: str):
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def vote_page():
     session = get_session()
-    invitation = _current_invitation(session)
+    invitation, voted = _current_invitation(session)
     if invitation is None:
         return _no_invitation()
-    return _refusal(session, invitation) or _vote_page(invitation, VoteForm(formdata=None))
+    return _refusal(invitation, voted) or _vote_page(invitation, VoteForm(formdata=None))
 
 
 @bp.post("/v")
@@ -282,10 +283,10 @@ def vote_page():
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def cast():
     session = get_session()
-    invitation = _current_invitation(session)
+    invitation, voted = _current_invitation(session)
     if invitation is None:
         return _no_invitation()
-    refused = _refusal(session, invitation)
+    refused = _refusal(invitation, voted)
     if refused:
         return refused
     form = VoteForm()
@@ -320,7 +321,7 @@ def thanks():
 def seen():
     """The page was opened by a person's browser (a previewer runs no script)."""
     session = get_session()
-    invitation = _current_invitation(session)
+    invitation, voted = _current_invitation(session)
     if invitation is None:
         return "", 400
     _record_opened(session, invitation)
