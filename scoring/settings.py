@@ -90,6 +90,20 @@ class RuleSettings:
     # Service-object lists (SPEC §3).
     max_objects_per_section: int = 500
     min_penalized_objects: int = 100
+    # SMS to citizens (SPEC §4): local send window ("HH:MM"; equal ends: any time) and
+    # messages per phone per local day (0: no cap). Outside them messages wait.
+    sms_window_start: str = "08:00"
+    sms_window_end: str = "21:00"
+    sms_daily_cap: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("sms_window_start", "sms_window_end"):
+            value = getattr(self, name)
+            hours, _, minutes = value.partition(":")
+            if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
+                raise ValueError(f"规则设置 {name} 应为 HH:MM 形式的时间,而不是 {value!r}")
+        if self.sms_daily_cap < 0:
+            raise ValueError("规则设置 sms_daily_cap 不能为负数")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "RuleSettings":
@@ -101,7 +115,7 @@ class RuleSettings:
             raise ValueError(f"未知的规则设置: {', '.join(unknown)}")
         values: dict[str, Any] = {}
         for name, value in data.items():
-            kind = int if names[name].type in ("int", int) else float
+            kind = {"int": int, "str": str}.get(str(names[name].type), float)
             values[name] = kind(value)
         return cls(**values)
 

@@ -242,3 +242,27 @@ def test_a_senders_own_failure_is_retried_and_a_bad_row_fails_alone(app, db):
     first, second = rows(db)
     assert first.status == OutboxStatus.failed and "13812345" not in first.last_error
     assert second.status == OutboxStatus.pending and second.last_error == "RuntimeError" and report.retried == 1
+
+
+def test_a_campaigns_own_window_and_cap_apply_to_its_messages(app, db, campaign):
+    campaign.settings = {**campaign.settings, "sms_window_start": "09:00", "sms_window_end": "10:00", "sms_daily_cap": 1}
+    db.commit()
+    for i in range(2):
+        enqueue(db, key=f"c:{i}", phone="13812345678", template=INVITE_LINK, params=params(i), campaign_id=campaign.id,
+                not_before=MORNING)
+    enqueue(db, key="none", phone="13912345678", template=INVITE_LINK, params=params(9), not_before=MORNING)
+    db.commit()
+    sender = Scripted()
+    # 10:00 in Shanghai: the worker's own limits allow it, the campaign's window has just closed.
+    report = dispatch(sessions(app), sender, "w1", DispatchSettings(**ANY_TIME), now=Clock(MORNING), sleep=lambda s: None)
+    assert (report.sent, report.held) == (1, 2)
+    held = {m.key: m.not_before.replace(tzinfo=timezone.utc) for m in rows(db) if m.status == OutboxStatus.pending}
+    assert held == {"c:0": datetime(2021, 6, 2, 1, 0, tzinfo=timezone.utc), "c:1": datetime(2021, 6, 2, 1, 0, tzinfo=timezone.utc)}
+    # At 09:00 the next morning the window is open, and the cap of 1 holds the second back a day.
+    report = dispatch(sessions(app), sender, "w1", DispatchSettings(**ANY_TIME),
+                      now=Clock(datetime(2021, 6, 2, 1, 0, tzinfo=timezone.utc)), sleep=lambda s: None)
+    assert (report.sent, report.held) == (1, 1)
+    # A worker told to ignore campaigns' limits (the demo's) sends it at once.
+    report = dispatch(sessions(app), sender, "w1", DispatchSettings(campaign_limits=False, **ANY_TIME),
+                      now=Clock(datetime(2021, 6, 3, 1, 0, tzinfo=timezone.utc)), sleep=lambda s: None)
+    assert report.sent == 1 and all(m.status == OutboxStatus.sent for m in rows(db))

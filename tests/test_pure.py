@@ -127,3 +127,11 @@ def test_rejected_phone_cells_are_echoed_masked(raw, shown):
     from sms.phones import mask_phone_text
 
     assert mask_phone_text(raw) == shown
+
+
+def test_sms_settings_of_a_campaign_are_checked():
+    rules = RuleSettings.from_dict({"sms_window_start": "07:30", "sms_daily_cap": "3"})
+    assert (rules.sms_window_start, rules.sms_window_end, rules.sms_daily_cap) == ("07:30", "21:00", 3)
+    for bad in ({"sms_window_end": "25:00"}, {"sms_window_start": "8"}, {"sms_daily_cap": -1}):
+        with pytest.raises(ValueError):
+            RuleSettings.from_dict(bad)

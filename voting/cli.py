@@ -382,7 +382,8 @@ def _demo_dispatcher(app: Flask) -> None:
     from voting import sms_sender
     from voting.services.outbox import DispatchSettings, dispatch
 
-    settings = DispatchSettings.from_config(app.config, window_start=time(0, 0), window_end=time(0, 0), daily_cap=0)
+    settings = DispatchSettings.from_config(app.config, window_start=time(0, 0), window_end=time(0, 0), daily_cap=0,
+                                            campaign_limits=False)
 
     def work() -> None:
         while True:  # a database hiccup must not end the demo's sending for good

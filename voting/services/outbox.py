@@ -22,7 +22,7 @@ import logging
 import random
 import time as clock
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sms.senders import Message, PermanentSendError, Sender, TransientSendError
 from sms.templates import render
-from voting.models import ConsoleMessage, OutboxMessage, OutboxStatus, utcnow
+from voting.models import Campaign, ConsoleMessage, OutboxMessage, OutboxStatus, utcnow
 
 
 _log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ class DispatchSettings:
     timezone: str = "Asia/Shanghai"
     daily_cap: int = 5  # messages per phone per local day (0: no cap)
     rate: float = 0.0  # messages per second per worker (0: as fast as the sender goes)
+    # A campaign's own window and cap (its settings) win over the two above, which are
+    # for messages of no campaign; False: these for every message (the demo's worker).
+    campaign_limits: bool = True
     poll: float = 2.0  # seconds between looks when nothing is due
 
     @classmethod
@@ -137,8 +140,27 @@ def _local_day(now: datetime, settings: DispatchSettings) -> tuple[datetime, dat
     return begin.astimezone(timezone.utc), (begin + timedelta(days=1)).astimezone(timezone.utc)
 
 
+def limits_for(session: Session, message: OutboxMessage, settings: DispatchSettings) -> DispatchSettings:
+    """The window and cap that apply to a message: its campaign's settings, if any."""
+    if not settings.campaign_limits or message.campaign_id is None:
+        return settings
+    campaign = session.get(Campaign, message.campaign_id)
+    if campaign is None:
+        return settings
+    rules = campaign.rules
+
+    def clock_time(text: str) -> time:
+        hours, minutes = text.split(":")
+        return time(int(hours), int(minutes))
+
+    return replace(settings, window_start=clock_time(rules.sms_window_start), window_end=clock_time(rules.sms_window_end),
+                   daily_cap=rules.sms_daily_cap)
+
+
 def held_until(session: Session, message: OutboxMessage, now: datetime, settings: DispatchSettings) -> datetime | None:
-    """When a message may go if not now: the send window, then the phone's daily cap."""
+    """When a message may go if not now: the send window, then the phone's daily cap
+    (its campaign's, or the worker's for a message of no campaign)."""
+    settings = limits_for(session, message, settings)
     opens = next_window(now, settings)
     if opens is not None:
         return opens
