@@ -221,3 +221,16 @@ def test_progress_per_section(db, campaign):
     row = progress.iloc[0]
     assert (row["invited"], row["voted"], row["satisfied"], row["unsatisfied"], row["sent"]) == (5, 2, 1, 1, 0)
     assert row["rate"] == pytest.approx(0.4)
+
+
+def test_campaign_settings_change_from_the_command_line(runner, db, campaign):
+    result = runner.invoke(args=["campaign", "settings", "sms_daily_cap=3", "sms_window_start=09:30"])
+    assert result.exit_code == 0, result.output
+    assert "sms_daily_cap = 3" in result.output
+    db.expire_all()
+    assert (campaign.rules.sms_daily_cap, campaign.rules.sms_window_start) == (3, "09:30")
+    for bad in ("sms_window_end=25:99", "no_such_setting=1", "sms_daily_cap", "shortlist_satisfied=abc"):
+        result = runner.invoke(args=["campaign", "settings", "sms_daily_cap=4", bad])
+        assert result.exit_code == 1 and "错误" in result.output, bad
+        db.expire_all()
+        assert campaign.rules.sms_daily_cap == 3  # nothing changed

@@ -117,6 +117,27 @@ def campaign_create(year: int, name: str | None) -> None:
     click.echo(f"已建立:{created.name}")
 
 
+@campaign.command("settings")
+@click.argument("changes", nargs=-1, metavar="[NAME=VALUE]...")
+@click.option("--year", type=int, help="评议活动年度,默认最新的一个")
+@domain_errors
+def campaign_settings(changes: tuple[str, ...], year: int | None) -> None:
+    """显示评议活动的全部设置;给出 NAME=VALUE 时修改这些设置(如 sms_daily_cap=3)。"""
+    found = campaigns.get_campaign(get_session(), year)
+    if changes:
+        pairs = {}
+        for change in changes:
+            name, sep, value = change.partition("=")
+            if not sep or not name:
+                raise DomainError(f"“{change}”应写成 名称=值,如 sms_daily_cap=3")
+            pairs[name.strip()] = value.strip()
+        campaigns.change_settings(get_session(), found, pairs)
+        get_session().commit()
+        click.echo(f"已修改 {found.year} 年度的设置:{', '.join(pairs)}")
+    for name, value in found.rules.to_dict().items():
+        click.echo(f"  {name} = {value}")
+
+
 # ---- imports -------------------------------------------------------------------------
 
 import_group = AppGroup("import", help="导入参评科室名单、往年结果、服务对象名单。")

@@ -40,3 +40,17 @@ def get_campaign(session: Session, year: int | None = None) -> Campaign:
             raise NotFoundError(f"没有 {year} 年度的评议活动")
         raise NotFoundError("还没有评议活动:请先用 pingyi campaign create 年度 建立")
     return campaign
+
+
+def change_settings(session: Session, campaign: Campaign, changes: dict[str, str]) -> RuleSettings:
+    """Change some of a campaign's settings (every number of the rules, the SMS window
+    and cap); each value is checked as the setting's type, and nothing changes if any
+    is refused. Changing the scoring rules rescores the campaign on every page."""
+    merged = {**campaign.settings, **changes}
+    try:
+        rules = RuleSettings.from_dict(merged)
+    except (TypeError, ValueError) as error:
+        raise DomainError(f"设置无效:{error}") from None
+    campaign.settings = rules.to_dict()
+    session.flush()
+    return rules
