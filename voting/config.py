@@ -26,9 +26,11 @@ DEFAULT_CAMPAIGN_YEAR = None
 # Times are stored in UTC and shown in the office's time zone.
 TIMEZONE = "Asia/Shanghai"
 # SMS (issue 4). The sender comes from the environment at start-up (see
-# sms.senders.sender_from_env: PINGYI_SMS_SENDER=console|twilio and TWILIO_*); these
-# are the dispatch workers' limits: a send window in local time (messages outside it
-# wait), a per-phone daily cap (extra messages wait for the next day), and a rate.
+# sms.senders.sender_from_env: PINGYI_SMS_SENDER=console|twilio and TWILIO_*; SMS_ENV
+# overrides those variables, for tests). These are the dispatch workers' limits: the
+# send window in local time and the per-phone daily cap for messages of no campaign (a
+# campaign's messages follow its own settings), the rate, attempts and lease.
+SMS_ENV: dict = {}
 SMS_WINDOW_START = "08:00"
 SMS_WINDOW_END = "21:00"
 SMS_DAILY_CAP = 5
