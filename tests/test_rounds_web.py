@@ -3,6 +3,7 @@ transaction), live progress, reminders, close; who may do what."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -103,6 +104,36 @@ def test_readers_see_and_only_the_admin_acts(client, db, campaign):
     assert count(db, Invitation) == 0
     client.post("/logout")
     login(client, "liaison")
-    assert client.get("/office/rounds/").status_code == 403
-    assert client.get(f"/office/rounds/{survey.id}").status_code == 403
-    assert client.get("/office/rounds/999999").status_code == 403
+    assert client.get("/office/rounds/999999").status_code == 404
+    assert client.post(f"/office/rounds/{survey.id}/open").status_code == 403
+    assert count(db, Invitation) == 0
+
+
+def test_a_liaison_sees_only_the_units_sections_with_small_counts_hidden(client, db, campaign):
+    upload(db, campaign)
+    other = ("县公安局", "治安大队")
+    frame = synth_objects(random.Random(4), 8)
+    frame.insert(0, "科室", other[1])
+    frame.insert(0, "单位名称", other[0])
+    objects.import_objects(db, campaign, RoundKind.H1, frame.to_csv(index=False).encode(), "o2.csv",
+                           all_penalized_reported=True)
+    survey = rounds.create_round(db, campaign, RoundKind.H1, datetime(2099, 1, 1, tzinfo=timezone.utc), 12)
+    from tests.test_rounds import TOKENS, WORDING
+
+    rounds.open_round(db, campaign, survey, TOKENS, WORDING)
+    price = db.scalars(select(Invitation).join(Invitation.section).where(Invitation.section.has(name=PRICE[1]))).all()
+    for invitation, choice in zip(price[:6], [Choice.satisfied] * 5 + [Choice.unsatisfied]):
+        rounds.cast_vote(db, invitation, choice, Channel.link)
+    unit = db.scalar(select(Unit).where(Unit.name == PRICE[0]))
+    users.create_user(db, "liaison", PASSWORD, Role.liaison, unit)
+    db.commit()
+    login(client, "liaison")
+    page = client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
+    assert "价格科" in page and "治安大队" not in page and "县公安局" not in page.split("<main>", 1)[1]
+    row = page.split("价格科", 1)[1].split("</tr>", 1)[0]
+    cells = [c.strip() for c in re.findall(r'<td class="num">([^<]*)</td>', row)]
+    # invited 12, sent 0, delivered 0, failed 0, opened 0, voted 6, no rate, 满意 5, 基本满意 <5, 不满意 <5
+    assert cells == ["12", "0", "0", "0", "0", "6", "", "5", "&lt;5", "&lt;5"], cells
+    assert "开始发送" not in page and "结束本轮调查" not in page
+    index = client.get("/office/rounds/").get_data(as_text=True)
+    assert ">12</td>" in index and ">6</td>" in index  # the unit's own totals only

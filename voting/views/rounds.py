@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
 from wtforms import DateTimeLocalField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
@@ -16,12 +18,13 @@ from voting.db import get_session
 from voting.errors import DomainError
 from voting.forms import EmptyForm, Form
 from voting.links import link_tokens, wording
-from voting.models import InviteMode, RoundKind, RoundStatus
+from voting.models import InviteMode, Role, RoundKind, RoundStatus, Section
 from voting.services import rounds
-from voting.views.common import ADMIN, OFFICE, current_campaign
+from voting.views.common import ADMIN, OFFICE, current_campaign, own_unit_id
 
 bp = Blueprint("rounds", __name__, url_prefix="/office/rounds")
 REFRESH_SECONDS = 30  # an open round's page reloads itself: counts move as people vote
+UNIT_MIN_COUNT = 5  # SPEC §4: unit-facing counts below this show as "<5"
 
 
 class RoundForm(Form):
@@ -49,15 +52,18 @@ def _render_index(form: RoundForm, status: int = 200):
     campaign = current_campaign()
     found = rounds.rounds(get_session(), campaign)
     totals = {}
+    unit_id = _liaison_unit()
     for survey in found:
         progress = rounds.section_progress(get_session(), survey)
+        if unit_id is not None:
+            progress = progress[progress["section_id"].isin(_unit_sections(unit_id))]
         totals[survey.id] = (int(progress["invited"].sum()), int(progress["voted"].sum())) if len(progress) else (0, 0)
     return render_template("rounds.html", campaign=campaign, rounds=found, totals=totals, form=form,
-                           action=EmptyForm(formdata=None)), status
+                           action=EmptyForm(formdata=None), unit_view=unit_id is not None), status
 
 
 @bp.get("/")
-@roles_required(*OFFICE)
+@roles_required(*OFFICE, Role.liaison)
 def index():
     default_close = (datetime.now(_zone()) + timedelta(days=14)).replace(hour=18, minute=0, second=0, microsecond=0)
     return _render_index(RoundForm(formdata=None, closes_at=default_close.replace(tzinfo=None)))[0]
@@ -85,21 +91,46 @@ def create():
 
 
 @bp.get("/<int:round_id>")
-@roles_required(*OFFICE)
+@roles_required(*OFFICE, Role.liaison)
 def detail(round_id: int):
-    """Each section's invitations: sent, delivered, failed, opened, voted, rate."""
+    """Each section's invitations: sent, delivered, failed, opened, voted, rate. A unit
+    liaison sees only the unit's own sections, with every count of answers below
+    UNIT_MIN_COUNT shown as "<5" (SPEC §4: a small count could reveal a person's vote)."""
     session = get_session()
     survey = rounds.get_round(session, current_campaign(), round_id)
     progress = rounds.section_progress(session, survey)
+    unit_id = _liaison_unit()
+    if unit_id is not None:
+        progress = progress[progress["section_id"].isin(_unit_sections(unit_id))]
     totals = {column: int(progress[column].sum()) if len(progress) else 0
               for column in ("invited", "sent", "delivered", "failed", "opened", "voted")}
     sort = request.args.get("sort", "")
-    if sort in ("rate", "voted", "invited", "failed") and len(progress):
+    sortable = ("voted", "invited", "failed") if unit_id is not None else ("rate", "voted", "invited", "failed")
+    if sort in sortable and len(progress):
         progress = progress.sort_values(sort, kind="stable", na_position="last")
     return render_template(
         "round.html", survey=survey, rows=progress.to_dict("records"), totals=totals, action=EmptyForm(formdata=None),
         refresh=REFRESH_SECONDS if survey.status is RoundStatus.open else None, is_open=rounds.is_open(survey),
+        unit_view=unit_id is not None, unit_min=UNIT_MIN_COUNT,
     )
+
+
+def _liaison_unit() -> int | None:
+    """A liaison's unit (403 for a liaison left without one); None for the office."""
+    unit_id = own_unit_id()
+    if unit_id is None and current_user.role == Role.liaison:
+        abort(403)
+    return unit_id
+
+
+def _unit_sections(unit_id: int) -> list[int]:
+    return list(get_session().scalars(select(Section.id).where(Section.unit_id == unit_id)))
+
+
+@bp.app_template_filter("unit_count")
+def unit_count(value: int, unit_view: bool) -> str:
+    """A count as a unit may see it: below UNIT_MIN_COUNT, "<5"."""
+    return f"<{UNIT_MIN_COUNT}" if unit_view and int(value) < UNIT_MIN_COUNT else str(int(value))
 
 
 def _act(round_id: int, act, done: str):
