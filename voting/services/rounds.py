@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -304,6 +304,14 @@ def load_invitation(session: Session, invitation_id: int) -> tuple[Invitation | 
     return (row[0], row[1] is not None) if row else (None, False)
 
 
+def mark_opened(session: Session, invitation: Invitation) -> None:
+    """The first time a person's browser showed the page (opened_at), set once:
+    concurrent beacons cannot move it."""
+    session.execute(
+        update(Invitation).where(Invitation.id == invitation.id, Invitation.opened_at.is_(None)).values(opened_at=utcnow())
+    )
+
+
 def has_vote(session: Session, invitation: Invitation) -> bool:
     return session.scalar(select(Vote.id).where(Vote.invitation_id == invitation.id)) is not None
 
@@ -350,6 +358,33 @@ def open_invitations(session: Session, phone: str, now: datetime | None = None) 
         )
         .order_by(Invitation.id)
     ))
+
+
+def unanswered(session: Session, campaign: Campaign, unit_id: int | None = None, *, limit: int, offset: int = 0):
+    """The phone survey's list: invitations of the campaign's open rounds without a
+    vote, by unit and section (rows with id, unit, section, name, matter, phone, sms
+    status; the phone in full: mask it before showing it), and how many in all."""
+    voted = select(Vote.id).where(Vote.invitation_id == Invitation.id).exists()
+    query = (
+        select(Invitation.id)
+        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
+        .join(Section, Invitation.section_id == Section.id)
+        .join(Unit, Section.unit_id == Unit.id)
+        .where(SurveyRound.campaign_id == campaign.id, SurveyRound.status == RoundStatus.open,
+               SurveyRound.closes_at > utcnow(), ~voted)
+    )
+    if unit_id is not None:
+        query = query.where(Unit.id == unit_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    listed = session.execute(
+        query.add_columns(Unit.name.label("unit"), Section.name.label("section"), ServiceObject.name.label("name"),
+                          ServiceObject.matter, Invitation.phone, OutboxMessage.status.label("sms"))
+        .join(ServiceObject, Invitation.service_object_id == ServiceObject.id)
+        .outerjoin(OutboxMessage, Invitation.message_id == OutboxMessage.id)
+        .order_by(Unit.number, Unit.id, Section.number, Section.id, Invitation.id)
+        .limit(limit).offset(offset)
+    ).all()
+    return listed, total
 
 
 def invitation_by_code(session: Session, code: str, now: datetime | None = None) -> Invitation | None:

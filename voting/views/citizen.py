@@ -29,7 +29,6 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask import session as visit
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from wtforms import RadioField, StringField, TextAreaField
@@ -43,7 +42,7 @@ from voting.errors import DomainError
 from voting.errors_web import MESSAGES
 from voting.forms import Form
 from voting.links import link_tokens
-from voting.models import Channel, Choice, Invitation, utcnow
+from voting.models import Channel, Choice, Invitation
 from voting.services import rounds
 from voting.services.rounds import COMMENT_MAX, ROUND_NAMES, AlreadyVotedError, RoundClosedError
 
@@ -164,14 +163,6 @@ def _done() -> None:
     visit.pop("invitation", None)
     visit.pop("channel", None)
     visit["voted"] = True
-
-
-def _record_opened(session: Session, invitation: Invitation) -> None:
-    """The first time the page was seen (opened_at), set once: concurrent beacons
-    cannot move it. Belongs with the round services (rounds.py); kept here meanwhile."""
-    session.execute(
-        update(Invitation).where(Invitation.id == invitation.id, Invitation.opened_at.is_(None)).values(opened_at=utcnow())
-    )
 
 
 # ---- rate-limit keys -------------------------------------------------------------------
@@ -324,7 +315,7 @@ def seen():
     invitation, voted = _current_invitation(session)
     if invitation is None:
         return "", 400
-    _record_opened(session, invitation)
+    rounds.mark_opened(session, invitation)
     session.commit()
     return "", 204
 

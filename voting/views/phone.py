@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
@@ -30,17 +30,11 @@ from voting.models import (
     Channel,
     Choice,
     Invitation,
-    OutboxMessage,
     OutboxStatus,
     Role,
-    RoundStatus,
-    Section,
-    ServiceObject,
-    SurveyRound,
     Unit,
-    Vote,
-    utcnow,
 )
+from voting.services import rounds
 from voting.services.rounds import (
     AlreadyVotedError,
     RoundClosedError,
@@ -76,35 +70,10 @@ class Row:
     sms: OutboxStatus | None
 
 
-def _unanswered(campaign: Campaign):
-    """The invitations of the campaign's open rounds that have no vote."""
-    voted = select(Vote.id).where(Vote.invitation_id == Invitation.id).exists()
-    return (
-        select(Invitation.id)
-        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
-        .join(Section, Invitation.section_id == Section.id)
-        .join(Unit, Section.unit_id == Unit.id)
-        .where(SurveyRound.campaign_id == campaign.id, SurveyRound.status == RoundStatus.open,
-               SurveyRound.closes_at > utcnow(), ~voted)
-    )
-
-
 def _page(session: Session, campaign: Campaign, unit_id: int | None, page: int) -> tuple[list[Row], int]:
-    """One page of the invitations to call, and how many there are in all."""
-    query = _unanswered(campaign)
-    if unit_id is not None:
-        query = query.where(Unit.id == unit_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    listed = session.execute(
-        query.add_columns(Unit.name, Section.name, ServiceObject.name, ServiceObject.matter, Invitation.phone,
-                          OutboxMessage.status)
-        .join(ServiceObject, Invitation.service_object_id == ServiceObject.id)
-        .outerjoin(OutboxMessage, Invitation.message_id == OutboxMessage.id)
-        .order_by(Unit.number, Unit.id, Section.number, Section.id, Invitation.id)
-        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)
-    ).all()
-    rows = [Row(r[0], r[1], r[2], r[3], r[4], mask_phone(r[5]), r[6]) for r in listed]
-    return rows, total
+    """One page of the invitations to call (phones masked), and how many in all."""
+    listed, total = rounds.unanswered(session, campaign, unit_id, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    return [Row(r.id, r.unit, r.section, r.name, r.matter, mask_phone(r.phone), r.sms) for r in listed], total
 
 
 def _invitation(invitation_id: int) -> Invitation:
