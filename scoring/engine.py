@@ -36,6 +36,10 @@ class YearInputs:
     # The review office's decisions on the final lists: UNIT, SECTION, RESULT (a result
     # code, or None to take the section off every list), TEXT (the recorded reason).
     decisions: pd.DataFrame | None = None
+    # The candidate list as the review office fixed it (UNIT, SECTION, SHORTLIST), or
+    # None to shortlist from the daily scores. Once the online round has begun its
+    # candidates must not move when a daily-stage figure is corrected.
+    candidates: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,8 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         C.SATISFIED_CANDIDATE: float(out.loc[top.chosen, C.DAILY].min()) if len(top.chosen) else float("nan"),
         C.UNSATISFIED_CANDIDATE: float(out.loc[bottom.chosen, C.DAILY].max()) if len(bottom.chosen) else float("nan"),
     }
+    if inputs.candidates is not None:
+        cutoffs, ties = _fixed_shortlist(out, inputs.candidates, keys, ties, warnings)
     candidates = out.index[out[C.SHORTLIST].notna().to_numpy()]
 
     # ---- 网络评价
@@ -372,6 +378,31 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         cutoffs=cutoffs,
         network_held=held,
     )
+
+
+def _fixed_shortlist(out: pd.DataFrame, fixed: pd.DataFrame, keys: pd.MultiIndex, ties: list, warnings: list[str]):
+    """Put the fixed candidate list in place of the one the daily scores give, say
+    where the two differ, and drop the shortlist ties (fixing the list settled them).
+    Returns the cut-offs of the fixed list and the remaining ties."""
+    computed = out[C.SHORTLIST].copy()
+    where = pd.MultiIndex.from_frame(fixed[[C.UNIT, C.SECTION]]) if len(fixed) else keys[:0]
+    known = where.isin(keys)
+    for key in where[~known]:
+        warnings.append(f"已确定的候选名单中的 {_name(key)} 现已不参加评议(免评或已删除),不列入候选")
+    out[C.SHORTLIST] = None
+    out.loc[where[known], C.SHORTLIST] = fixed[C.SHORTLIST].to_numpy()[known]
+    moved = [k for k in out.index if (computed.get(k) or None) != (out.at[k, C.SHORTLIST] or None)]
+    if moved:
+        names = "、".join(
+            f"{_name(k)}({L.label(L.SHORTLISTS, computed[k]) if computed[k] else '不列入'})" for k in moved[:20]
+        )
+        more = f" 等 {len(moved)} 个" if len(moved) > 20 else ""
+        warnings.append(f"候选名单已确定,未按现在的日常评价变动;按现在的日常评价,{names}{more}的候选位置会不同")
+    cutoffs = {}
+    for code, pick in ((C.SATISFIED_CANDIDATE, "min"), (C.UNSATISFIED_CANDIDATE, "max")):
+        scores = out.loc[out[C.SHORTLIST] == code, C.DAILY].astype(float)
+        cutoffs[code] = float(getattr(scores, pick)()) if len(scores) else float("nan")
+    return cutoffs, [t for t in ties if t.stage != C.STAGE_SHORTLIST]
 
 
 _COMPONENT_ORDER = {c: i for i, c in enumerate([C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.NETWORK, C.BONUS])}
