@@ -15,7 +15,7 @@ from scoring import columns as C
 from scoring.rounding import display_text
 from tests.conftest import PASSWORD, login
 from voting.demo import load_bundle
-from voting.models import ComponentKind, ResultDecision, Role, Section, Unit
+from voting.models import Candidate, ComponentKind, ResultDecision, Role, Section, SupervisorScore, Unit
 from voting.services import components, users
 from voting.services.bundle import score_bundle
 from voting.services.report import SHEETS
@@ -250,3 +250,47 @@ def test_units_sort_by_effect(admin_client, year, offline):
     rows = body_rows(admin_client.get("/office/scores/units?sort=effect&desc=0").get_data(as_text=True))
     assert f" {min(effects.values()):+.2f} " in rows[0]
     assert len(rows) == len(effects)
+
+
+def test_the_candidate_list_is_fixed_and_then_holds(admin_client, client, db, year, offline):
+    assert "确定候选名单" in admin_client.get("/office/scores/shortlist").get_data(as_text=True)
+    assert admin_client.post("/office/scores/shortlist/fix").status_code == 303
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(Candidate)) == 110
+    page = admin_client.get("/office/scores/shortlist").get_data(as_text=True)
+    assert "候选名单已于" in page and "撤销确定" not in page  # the online round has votes: no undo
+    response = admin_client.post("/office/scores/shortlist/unfix")
+    assert response.status_code == 400 and "不能撤销" in response.get_data(as_text=True)
+    assert admin_client.post("/office/scores/shortlist/fix").status_code == 400  # already fixed
+
+    # A correction after the fact: the weakest satisfied candidate's supervisor score
+    # drops; its daily score falls, the list holds and the page says where it would differ.
+    weakest = offline[offline[C.SHORTLIST] == C.SATISFIED_CANDIDATE][C.DAILY].astype(float).idxmin()
+    score = db.scalar(select(SupervisorScore).where(SupervisorScore.section_id == section_id(db, *weakest)))
+    score.score = 0.0
+    db.commit()
+    page = admin_client.get("/office/scores/shortlist").get_data(as_text=True)
+    assert "候选名单已确定,未按现在的日常评价变动" in page and weakest[1] in page
+    assert admin_client.get("/office/scores/final").status_code == 200  # the online round still scores
+
+    admin_client.post("/logout")
+    users.create_user(db, "operator", PASSWORD, Role.operator)
+    db.commit()
+    login(client, "operator")
+    assert client.post("/office/scores/shortlist/unfix").status_code == 403
+
+
+def test_before_the_online_round_a_fixed_list_can_be_undone(admin_client, db, campaign, bundle_dir, tmp_path):
+    daily_only = tmp_path / "bundle"
+    daily_only.mkdir()
+    for path in bundle_dir.iterdir():
+        (daily_only / path.name).write_bytes(path.read_bytes())
+    votes = (bundle_dir / "votes.csv").read_text(encoding="utf-8-sig").splitlines()
+    (daily_only / "votes.csv").write_text("\n".join(v for v in votes if ",NET," not in v), encoding="utf-8")
+    load_bundle(db, campaign, daily_only)
+    db.commit()
+    admin_client.post("/office/scores/shortlist/fix")
+    assert "撤销确定" in admin_client.get("/office/scores/shortlist").get_data(as_text=True)
+    assert admin_client.post("/office/scores/shortlist/unfix").status_code == 303
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(Candidate)) == 0

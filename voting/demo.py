@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from voting.errors import NotFoundError
 from voting.models import ComponentKind, Role, RoundKind, Unit, User
 from voting.resources import DATA_DIR
-from voting.services import campaigns, components, history, objects, sections, users
+from voting.services import campaigns, components, history, objects, scorecards, sections, users
 from voting.synthetic import pingyang_sections, synthetic_year, write_bundle
 
 DEMO_YEAR = 2021
@@ -103,6 +103,9 @@ def prepare_demo(session: Session, echo: Callable[[str], None] = print, seed: in
             year = synthetic_year(pingyang_sections(), DEMO_YEAR, seed=seed, network=True)
             write_bundle(year, Path(folder))
             load_bundle(session, campaign, Path(folder), echo)
+        # The online round has been held: its candidates are fixed, so a newcomer's
+        # votes in a survey round move scores, never the candidate list.
+        scorecards.fix_candidates(session, campaign, None)
         statuses = history.section_statuses(session, campaign)
         parts = []
         for row in statuses[~statuses["exempt"]].to_dict("records"):

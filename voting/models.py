@@ -625,3 +625,22 @@ class Vote(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Candidate(Base):
+    """The candidate list (候选名单) as the review office fixed it before the online
+    round: from then on the candidates do not move when a daily-stage figure is
+    corrected (the scores do; the pages say where the list would now differ)."""
+
+    __tablename__ = "candidate"
+    __table_args__ = (
+        _one_of("list", (C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE, C.PREVIOUS_UNSATISFIED), "list"),
+    )
+
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    list: Mapped[str] = mapped_column(String(32))
+    fixed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    fixed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    fixed_by: Mapped[User | None] = relationship()

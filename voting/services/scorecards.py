@@ -3,7 +3,7 @@ Scorecard back, and the review office's decisions on the final lists."""
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
@@ -12,6 +12,7 @@ from voting.errors import DomainError, NotFoundError
 from voting.models import (
     BonusItem,
     Campaign,
+    Candidate,
     InspectionEvent,
     PlatformEvent,
     Result,
@@ -71,6 +72,7 @@ def year_inputs(session: Session, campaign: Campaign) -> YearInputs:
         .where(Unit.campaign_id == campaign.id)
     ).all()
     return YearInputs(
+        candidates=fixed_candidates(session, campaign),
         year=campaign.year,
         sections=sections[[C.UNIT, C.SECTION]],
         history=history_frame(session),
@@ -130,6 +132,52 @@ def decide(
     session.add(decision)
     session.flush()
     return decision
+
+
+def fixed_candidates(session: Session, campaign: Campaign) -> pd.DataFrame | None:
+    """The candidate list the review office fixed (UNIT, SECTION, SHORTLIST), or None."""
+    rows = session.execute(
+        select(Unit.name, Section.name, Candidate.list)
+        .join(Section, Candidate.section_id == Section.id).join(Unit)
+        .where(Candidate.campaign_id == campaign.id)
+    ).all()
+    if not rows:
+        return None
+    return pd.DataFrame(rows, columns=[C.UNIT, C.SECTION, C.SHORTLIST])
+
+
+def candidates_fixed(session: Session, campaign: Campaign) -> Candidate | None:
+    """One entry of the fixed list (for when and by whom), or None if not fixed."""
+    return session.scalar(select(Candidate).where(Candidate.campaign_id == campaign.id).limit(1))
+
+
+def fix_candidates(session: Session, campaign: Campaign, fixed_by: User | None) -> int:
+    """Fix the candidate list as the daily scores give it now (ties the chain could not
+    break stay where the engine placed them: on the harmless side). Returns how many."""
+    if candidates_fixed(session, campaign) is not None:
+        raise DomainError("候选名单已经确定")
+    card = campaign_scorecard(session, campaign)
+    chosen = card.sections[card.sections[C.SHORTLIST].notna()]
+    if chosen.empty:
+        raise DomainError("还没有候选科室,不能确定候选名单")
+    now = utcnow()
+    session.add_all(
+        Candidate(section_id=int(sid), campaign_id=campaign.id, list=code, fixed_at=now,
+                  fixed_by_id=fixed_by.id if fixed_by else None)
+        for sid, code in zip(chosen["section_id"], chosen[C.SHORTLIST])
+    )
+    session.flush()
+    return len(chosen)
+
+
+def unfix_candidates(session: Session, campaign: Campaign) -> None:
+    """Let the list follow the daily scores again: only before the online round."""
+    if candidates_fixed(session, campaign) is None:
+        raise DomainError("候选名单尚未确定")
+    if campaign_scorecard(session, campaign).network_held:
+        raise DomainError("网络评价已经有票,候选名单不能撤销")
+    session.execute(delete(Candidate).where(Candidate.campaign_id == campaign.id))
+    session.flush()
 
 
 def undo_decision(session: Session, campaign: Campaign, section_id: int) -> None:

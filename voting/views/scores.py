@@ -224,8 +224,35 @@ def shortlist():
     return render_template(
         "scores_shortlist.html", campaign=campaign, card=card, groups=groups, chart=charts.daily_distribution(card),
         ties=[t for t in card.ties if t.stage == C.STAGE_SHORTLIST], tied=_ties(card, C.STAGE_SHORTLIST),
-        total=len(by_rank),
+        total=len(by_rank), fixed=scorecards.candidates_fixed(get_session(), campaign), action=EmptyForm(formdata=None),
+        moved=[w for w in card.warnings if w.startswith("候选名单已确定")],
     )
+
+
+@bp.post("/shortlist/fix")
+@roles_required(*ADMIN)
+def fix_shortlist():
+    """Fix the candidate list before the online round: later corrections of daily
+    figures change the scores, not the candidates."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    n = scorecards.fix_candidates(session, current_campaign(), current_user)
+    session.commit()
+    flash(f"已确定候选名单:{n} 个科室。此后日常评价数据的更正只影响得分,不再改变候选名单。", "info")
+    return redirect(url_for(".shortlist"), 303)
+
+
+@bp.post("/shortlist/unfix")
+@roles_required(*ADMIN)
+def unfix_shortlist():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    scorecards.unfix_candidates(session, current_campaign())
+    session.commit()
+    flash("已撤销候选名单,候选名单重新按日常评价产生。", "info")
+    return redirect(url_for(".shortlist"), 303)
 
 
 @bp.get("/final")
