@@ -26,6 +26,7 @@ from voting.models import (
     RoundKind,
     RoundStatus,
     Section,
+    ServiceObject,
     Unit,
     Vote,
 )
@@ -99,10 +100,7 @@ def test_the_same_seed_draws_the_same_sample(db, campaign):
     upload(db, campaign, PRICE, 60)
     survey, _ = opened(db, campaign, size=12, seed=99)
     first = sorted(db.scalars(select(Invitation.service_object_id)).all())
-    objs = db.execute(select(Invitation.service_object_id)).all()
-    assert len(objs) == 12
-    from voting.models import ServiceObject
-
+    assert len(first) == 12
     listed = [(o.id, o.penalized) for o in db.scalars(select(ServiceObject))]
     sid = db.scalar(select(Section.id).join(Unit).where(Unit.name == PRICE[0], Section.name == PRICE[1]))
     assert sample_section(listed, 12, 99, sid, False) == first

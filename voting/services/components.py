@@ -333,18 +333,6 @@ def delete_entry(session: Session, campaign: Campaign, kind: ComponentKind, entr
     session.flush()
 
 
-def entries(session: Session, campaign: Campaign, kind: ComponentKind) -> list[tuple]:
-    """(entry, unit name, section name) of a kind, newest first."""
-    model = MODELS[kind]
-    return session.execute(
-        select(model, Unit.name, Section.name)
-        .join(Section, model.section_id == Section.id)
-        .join(Unit)
-        .where(Unit.campaign_id == campaign.id)
-        .order_by(model.created_at.desc(), model.id.desc())
-    ).all()
-
-
 def imports(session: Session, campaign: Campaign) -> list[ComponentImport]:
     return session.scalars(
         select(ComponentImport).where(ComponentImport.campaign_id == campaign.id).order_by(ComponentImport.created_at.desc())

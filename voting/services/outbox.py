@@ -38,6 +38,12 @@ from voting.models import Campaign, ConsoleMessage, OutboxMessage, OutboxStatus,
 _log = logging.getLogger(__name__)
 
 
+def clock_time(text: str) -> time:
+    """"08:00" as a time of day (settings store send windows as HH:MM)."""
+    hours, minutes = str(text).split(":")
+    return time(int(hours), int(minutes))
+
+
 @dataclass(frozen=True)
 class DispatchSettings:
     batch: int = 20  # rows claimed at a time
@@ -58,11 +64,6 @@ class DispatchSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> DispatchSettings:
         """From the app's SMS_* settings (voting/config.py); None overrides are ignored."""
-
-        def clock_time(text: str) -> time:
-            hours, minutes = str(text).split(":")
-            return time(int(hours), int(minutes))
-
         values = dict(
             window_start=clock_time(config["SMS_WINDOW_START"]), window_end=clock_time(config["SMS_WINDOW_END"]),
             timezone=config["TIMEZONE"], daily_cap=int(config["SMS_DAILY_CAP"]), rate=float(config["SMS_RATE"]),
@@ -140,27 +141,29 @@ def _local_day(now: datetime, settings: DispatchSettings) -> tuple[datetime, dat
     return begin.astimezone(timezone.utc), (begin + timedelta(days=1)).astimezone(timezone.utc)
 
 
-def limits_for(session: Session, message: OutboxMessage, settings: DispatchSettings) -> DispatchSettings:
-    """The window and cap that apply to a message: its campaign's settings, if any."""
-    if not settings.campaign_limits or message.campaign_id is None:
-        return settings
-    campaign = session.get(Campaign, message.campaign_id)
-    if campaign is None:
-        return settings
-    rules = campaign.rules
-
-    def clock_time(text: str) -> time:
-        hours, minutes = text.split(":")
-        return time(int(hours), int(minutes))
-
-    return replace(settings, window_start=clock_time(rules.sms_window_start), window_end=clock_time(rules.sms_window_end),
-                   daily_cap=rules.sms_daily_cap)
+def limits_for(session: Session, campaign_ids: Iterable[int | None], settings: DispatchSettings) -> dict[int | None, DispatchSettings]:
+    """The window and cap for messages of each campaign: its own settings, or the
+    worker's for messages of no campaign (and for all when `campaign_limits` is off).
+    Resolved once per claimed batch, not once per message."""
+    limits: dict[int | None, DispatchSettings] = {None: settings}
+    if not settings.campaign_limits:
+        return {cid: settings for cid in {None, *campaign_ids}}
+    for campaign_id in set(campaign_ids) - {None}:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            limits[campaign_id] = settings
+            continue
+        rules = campaign.rules
+        limits[campaign_id] = replace(
+            settings, window_start=clock_time(rules.sms_window_start), window_end=clock_time(rules.sms_window_end),
+            daily_cap=rules.sms_daily_cap,
+        )
+    return limits
 
 
 def held_until(session: Session, message: OutboxMessage, now: datetime, settings: DispatchSettings) -> datetime | None:
     """When a message may go if not now: the send window, then the phone's daily cap
-    (its campaign's, or the worker's for a message of no campaign)."""
-    settings = limits_for(session, message, settings)
+    (`settings` as `limits_for` gives them for the message's campaign)."""
     opens = next_window(now, settings)
     if opens is not None:
         return opens
@@ -255,7 +258,9 @@ def dispatch(
     last = 0.0
     while not stop():
         with sessions() as session:
-            claimed = [row.id for row in claim(session, worker, now(), settings)]
+            rows = claim(session, worker, now(), settings)
+            claimed = [row.id for row in rows]
+            limits = limits_for(session, [row.campaign_id for row in rows], settings)
             session.commit()
         if not claimed:
             if drain:
@@ -274,7 +279,7 @@ def dispatch(
                 message = session.get(OutboxMessage, message_id)
                 if message is None or message.claimed_by != worker or message.status != OutboxStatus.sending:
                     continue  # our lease ended and another worker took it
-                send_one(session, message, sender, now(), settings, report)
+                send_one(session, message, sender, now(), limits.get(message.campaign_id, settings), report)
                 session.commit()
             if progress:
                 progress(1)

@@ -122,7 +122,8 @@ def write_report(card: Scorecard, target: str | os.PathLike[str] | IO[bytes]) ->
 
 # ---- values -------------------------------------------------------------------------
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """None, NaN, NA or NaT (a scorecard's empty cell); never a text or a list."""
     if value is None:
         return True
     if isinstance(value, (str, list, tuple, dict, set)):
@@ -135,22 +136,22 @@ def _missing(value: object) -> bool:
 
 def _shown(value: object, decimals: int = 2) -> float | None:
     """The displayed score as a number (103.84499999999999 → 103.85), None if none."""
-    if _missing(value):
+    if is_missing(value):
         return None
     shown = display(float(value), decimals)
     return None if shown is None else float(shown)
 
 
 def _count(value: object) -> int | None:
-    return None if _missing(value) else int(value)
+    return None if is_missing(value) else int(value)
 
 
 def _code(value: object) -> str | None:
-    return None if _missing(value) or value == "" else str(value)
+    return None if is_missing(value) or value == "" else str(value)
 
 
 def _true(value: object) -> bool:
-    return not _missing(value) and bool(value)
+    return not is_missing(value) and bool(value)
 
 
 def _flag(value: object) -> str:
@@ -178,7 +179,7 @@ def _key(record: Mapping[str, Any]) -> tuple[str, str]:
 def _sorted(records: Iterable[dict], *codes: str) -> list[dict]:
     """Stable sort on ranks (or other numbers), missing ones last."""
     def key(record: dict) -> tuple:
-        return tuple((1, 0) if _missing(record.get(code)) else (0, float(record[code])) for code in codes)
+        return tuple((1, 0) if is_missing(record.get(code)) else (0, float(record[code])) for code in codes)
     return sorted(records, key=key)
 
 
@@ -203,14 +204,14 @@ def _cutoffs(card: Scorecard, sections: list[dict]) -> dict[str, float]:
         value = card.cutoffs.get(code)
         if value is None:
             scores = [float(r[C.DAILY]) for r in sections
-                      if _code(r.get(C.SHORTLIST)) == code and not _missing(r.get(C.DAILY))]
+                      if _code(r.get(C.SHORTLIST)) == code and not is_missing(r.get(C.DAILY))]
             value = pick(scores) if scores else math.nan
         found[code] = float(value)
     return found
 
 
 def _warnings(value: object) -> list[str]:
-    if _missing(value):
+    if is_missing(value):
         return []
     if isinstance(value, str):
         return [value] if value else []
@@ -253,7 +254,7 @@ _SECTION = _text_col("科室", C.SECTION)
 def _put(sheet: Worksheet, row: int, column: int, value: object, number_format: str | None = None):
     """One cell: text neutralised and typed as a string, numbers with their format,
     nothing at all for a missing value."""
-    if _missing(value) or value == "":
+    if is_missing(value) or value == "":
         return None
     cell = sheet.cell(row=row, column=column)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -426,7 +427,7 @@ def _units_sheet(sheet: Worksheet, units: list[dict]) -> None:
 
 
 def _source_row(value: object) -> object:
-    if _missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, numbers.Real) and float(value).is_integer():
         return int(value)
@@ -448,7 +449,7 @@ def _notes_sheet(sheet: Worksheet, card: Scorecard) -> None:
     rows = [{"kind": "提示", "text": w} for w in card.warnings]
     rows += [{"kind": "并列待定", "text": tie.message} for tie in card.ties]
     for round_code, mean in card.round_means.items():
-        if not _missing(mean):
+        if not is_missing(mean):
             rows.append({"kind": "说明", "text": (
                 f"{labels.label(labels.ROUNDS, round_code)}服务对象评价参与科室平均分 {display_text(mean)}"
                 f"(不足 {card.settings.blend_min_votes} 票的科室按此折算)")})
@@ -482,7 +483,7 @@ def _zone(value: float, cutoffs: dict[str, float], decimals: int) -> int:
 
 def _histogram_data(data: Worksheet, sections: list[dict], cutoffs: dict[str, float], decimals: int) -> int:
     """1-point bins of the displayed daily scores, split by zone; returns the bin count."""
-    scored = [float(r[C.DAILY]) for r in sections if not _true(r.get(C.EXEMPT)) and not _missing(r.get(C.DAILY))]
+    scored = [float(r[C.DAILY]) for r in sections if not _true(r.get(C.EXEMPT)) and not is_missing(r.get(C.DAILY))]
     if not scored:
         return 0
     bins = [math.floor(_shown(v)) for v in scored]

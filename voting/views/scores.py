@@ -30,7 +30,7 @@ from voting.db import get_session
 from voting.forms import EmptyForm, Form
 from voting.models import Result, ResultDecision
 from voting.services import scorecards
-from voting.services.report import write_report
+from voting.services.report import is_missing, write_report
 from voting.views.common import ADMIN, OFFICE, current_campaign
 
 bp = Blueprint("scores", __name__, url_prefix="/office/scores")
@@ -53,17 +53,8 @@ class Column:
     text: Callable[[dict], str] | None = None  # shown text for non-score columns
 
 
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _label(table: dict, code: object) -> str:
-    return "" if _missing(code) or code == "" else L.label(table, code)
+    return "" if is_missing(code) or code == "" else L.label(table, code)
 
 
 DAILY_COLUMNS = (
@@ -125,8 +116,8 @@ def _sorted(records: list[dict], columns: tuple[Column, ...], default: str | Non
             return column.text(record)
         return v
 
-    present = [r for r in records if not _missing(value(r)) and value(r) != ""]
-    absent = [r for r in records if _missing(value(r)) or value(r) == ""]
+    present = [r for r in records if not is_missing(value(r)) and value(r) != ""]
+    absent = [r for r in records if is_missing(value(r)) or value(r) == ""]
     if column.numeric:
         present.sort(key=lambda r: float(value(r)), reverse=desc)
     else:
@@ -195,12 +186,12 @@ def _section_page(section_id: int, form: DecisionForm | None = None, status: int
     groups = []
     for code in charts.COMPONENTS:
         part = _records(lines[lines[C.COMPONENT] == code])
-        if part or not _missing(row.get(code)):
+        if part or not is_missing(row.get(code)):
             groups.append({"code": code, "label": L.COMPONENTS[code], "score": row.get(code), "lines": part})
-    can_decide = card.network_held and not _missing(row.get(C.SHORTLIST)) and current_user.role in ADMIN
+    can_decide = card.network_held and not is_missing(row.get(C.SHORTLIST)) and current_user.role in ADMIN
     if can_decide and form is None:
         current = row.get(C.RESULT)
-        form = DecisionForm(formdata=None, result=NOT_LISTED if _missing(current) else current)
+        form = DecisionForm(formdata=None, result=NOT_LISTED if is_missing(current) else current)
     return render_template(
         "scores_section.html", campaign=campaign, card=card, row=row, groups=groups,
         chart=charts.section_components(row, card.settings), decision=form if can_decide else None,
@@ -216,7 +207,7 @@ def shortlist():
     cut-offs, and any tie the chain could not break."""
     campaign, card = _card()
     sections = _records(card.sections)
-    by_rank = sorted((r for r in sections if not _missing(r[C.SHORTLIST])), key=lambda r: int(r[C.DAILY_RANK]))
+    by_rank = sorted((r for r in sections if not is_missing(r[C.SHORTLIST])), key=lambda r: int(r[C.DAILY_RANK]))
     groups = [
         (code, L.label(L.SHORTLISTS, code), [r for r in by_rank if r[C.SHORTLIST] == code])
         for code in (C.PREVIOUS_UNSATISFIED, C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE)
@@ -260,7 +251,7 @@ def unfix_shortlist():
 def final():
     """综合评价: the candidates by total, the proposed and decided lists."""
     campaign, card = _card()
-    candidates = [r for r in _records(card.sections) if not _missing(r[C.SHORTLIST])]
+    candidates = [r for r in _records(card.sections) if not is_missing(r[C.SHORTLIST])]
     rows, sort, desc = _sorted(candidates, FINAL_COLUMNS, C.TOTAL_RANK if card.network_held else C.DAILY)
     ranked = _records(charts.ranked_candidates(card))
     lists = {
@@ -334,7 +325,7 @@ def undo(section_id: int):
 @bp.app_template_filter("score")
 def score_filter(value: object, decimals: int | None = 2) -> str:
     """A score as shown (2 decimals, half up); a count as an integer; missing: ''."""
-    if _missing(value):
+    if is_missing(value):
         return ""
     if decimals is None:
         return str(int(value))
@@ -344,7 +335,7 @@ def score_filter(value: object, decimals: int | None = 2) -> str:
 @bp.app_template_filter("sort_value")
 def sort_value(value: object) -> str:
     """The `data-value` a sortable cell carries for the in-page sort (empty: last)."""
-    if _missing(value):
+    if is_missing(value):
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return "" if math.isnan(float(value)) else repr(float(value))
