@@ -209,6 +209,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="client threads per process")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-threads", type=int, default=1, help="threads per gunicorn worker (gthread when > 1)")
     args = parser.parse_args()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
     if not gunicorn:
@@ -237,7 +238,8 @@ def main() -> None:
         env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": SECRET, "PINGYI_INSTANCE_PATH": instance,
                "FLASK_RATELIMIT_ENABLED": "false", "PINGYI_SMS_SENDER": "console"}
         server = subprocess.Popen(
-            [gunicorn, "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "voting:create_app()"],
+            [gunicorn, "-w", str(args.workers), "--threads", str(args.worker_threads), "-b", f"127.0.0.1:{port}",
+             "--log-level", "warning", "voting:create_app()"],
             env=env,
         )
         base = f"http://127.0.0.1:{port}"

@@ -84,7 +84,7 @@ def test_the_list_filters_by_unit_and_leaves_out_answered_and_closed(app, db, ca
     assert listed_ids(html) == [invitation_of(db, C, PRICES).id]
     assert "张三" not in html and "王五" in html
     planning = invitation_of(db, A, PLANNING)
-    rounds.cast_vote(db, planning, Choice.satisfied, Channel.sms)
+    rounds.cast_vote(db, planning.id, Choice.satisfied, Channel.sms)
     db.commit()
     html = text(operator_client.get("/office/phone/"))
     assert planning.id not in listed_ids(html) and len(listed_ids(html)) == 2

@@ -137,10 +137,10 @@ def test_one_vote_per_invitation_whatever_the_channel(db, campaign):
     upload(db, campaign, PRICE, 3)
     opened(db, campaign)
     invitation = db.scalars(select(Invitation)).first()
-    rounds.cast_vote(db, invitation, Choice.satisfied, Channel.link, "很好", now=NOW)
+    rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link, "很好", now=NOW)
     db.commit()
     with pytest.raises(AlreadyVotedError):
-        rounds.cast_vote(db, invitation, Choice.unsatisfied, Channel.sms, now=NOW)
+        rounds.cast_vote(db, invitation.id, Choice.unsatisfied, Channel.sms, now=NOW)
     db.commit()  # the session is still usable after the refused insert
     votes = db.scalars(select(Vote)).all()
     assert [(v.choice, v.channel, v.comment) for v in votes] == [(Choice.satisfied, Channel.link, "很好")]
@@ -151,7 +151,7 @@ def test_no_vote_after_the_close(db, campaign):
     opened(db, campaign)
     invitation = db.scalars(select(Invitation)).first()
     with pytest.raises(RoundClosedError):
-        rounds.cast_vote(db, invitation, Choice.satisfied, Channel.link, now=CLOSES)
+        rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link, now=CLOSES)
     assert db.scalar(select(func.count()).select_from(Vote)) == 0
 
 
@@ -161,7 +161,7 @@ def test_reminders_go_once_to_those_who_have_not_voted(db, campaign):
     invitations = db.scalars(select(Invitation).order_by(Invitation.id)).all()
     for message in db.scalars(select(OutboxMessage)):
         message.sent_at = NOW
-    rounds.cast_vote(db, invitations[0], Choice.basic, Channel.link, now=NOW)
+    rounds.cast_vote(db, invitations[0].id, Choice.basic, Channel.link, now=NOW)
     db.commit()
     assert rounds.remind(db, campaign, survey, TOKENS, WORDING, now=NOW + timedelta(hours=1)) == 0  # too early
     later = NOW + timedelta(hours=survey.reminder_after_hours)
@@ -194,7 +194,7 @@ def test_the_platforms_votes_count_in_the_scores(db, campaign):
     opened(db, campaign)
     for invitation, choice in zip(db.scalars(select(Invitation).order_by(Invitation.id)),
                                   [Choice.satisfied] * 4 + [Choice.basic, Choice.unsatisfied]):
-        rounds.cast_vote(db, invitation, choice, Channel.link, now=NOW)
+        rounds.cast_vote(db, invitation.id, choice, Channel.link, now=NOW)
     db.commit()
     card = scorecards.campaign_scorecard(db, campaign).sections.set_index([C.UNIT, C.SECTION])
     row = card.loc[PRICE]
@@ -211,8 +211,8 @@ def test_progress_per_section(db, campaign):
     upload(db, campaign, PRICE, 5)
     survey, _ = opened(db, campaign)
     invitations = db.scalars(select(Invitation).order_by(Invitation.id)).all()
-    rounds.cast_vote(db, invitations[0], Choice.satisfied, Channel.link, now=NOW)
-    rounds.cast_vote(db, invitations[1], Choice.unsatisfied, Channel.sms, now=NOW)
+    rounds.cast_vote(db, invitations[0].id, Choice.satisfied, Channel.link, now=NOW)
+    rounds.cast_vote(db, invitations[1].id, Choice.unsatisfied, Channel.sms, now=NOW)
     db.commit()
     progress = rounds.section_progress(db, survey)
     assert isinstance(progress, pd.DataFrame) and len(progress) == 1

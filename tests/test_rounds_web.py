@@ -60,7 +60,7 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
     assert "没有本轮服务对象名单" in page  # the other sections are named
 
     invitation = db.scalars(select(Invitation)).first()
-    rounds.cast_vote(db, invitation, Choice.satisfied, Channel.link)
+    rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link)
     db.commit()
     page = admin_client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
     assert "20.0%" in page  # 1 of 5
@@ -123,7 +123,7 @@ def test_a_liaison_sees_only_the_units_sections_with_small_counts_hidden(client,
     rounds.open_round(db, campaign, survey, TOKENS, WORDING)
     price = db.scalars(select(Invitation).join(Invitation.section).where(Invitation.section.has(name=PRICE[1]))).all()
     for invitation, choice in zip(price[:6], [Choice.satisfied] * 5 + [Choice.unsatisfied]):
-        rounds.cast_vote(db, invitation, choice, Channel.link)
+        rounds.cast_vote(db, invitation.id, choice, Channel.link)
     unit = db.scalar(select(Unit).where(Unit.name == PRICE[0]))
     users.create_user(db, "liaison", PASSWORD, Role.liaison, unit)
     db.commit()

@@ -260,7 +260,7 @@ def test_a_vote_by_another_channel_between_lookup_and_insert_wins(app, client, d
     def racing(session, phone, now=None):  # noqa: ANN001
         found = real(session, phone, now)
         other = app.extensions["pingyi.sessions"]()
-        rounds.cast_vote(other, other.get(Invitation, one_invitation.id), Choice.unsatisfied, Channel.link)
+        rounds.cast_vote(other, one_invitation.id, Choice.unsatisfied, Channel.link)
         other.commit()
         other.close()
         return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -43,10 +43,22 @@ def get_session() -> Session:
     return g.db_session
 
 
+def get_autocommit() -> Connection:
+    """This request's connection on which every statement commits by itself, for
+    pages whose work is a single statement (the citizens' voting pages): no BEGIN and
+    COMMIT round trips around it. Returned to the pool with the request."""
+    if "db_autocommit" not in g:
+        g.db_autocommit = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+    return g.db_autocommit
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()  # rolls back whatever was not committed
+    connection = g.pop("db_autocommit", None)
+    if connection is not None:
+        connection.close()
 
 
 def bulk_insert(

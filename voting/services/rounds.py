@@ -16,10 +16,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, Integer, Text, and_, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from scoring import columns as C
 from sms.templates import INVITE_CODE, INVITE_LINK, REMINDER_CODE, REMINDER_LINK, render
@@ -280,35 +280,71 @@ def close_round(session: Session, survey: SurveyRound, now: datetime | None = No
     session.flush()
 
 
-def is_open(survey: SurveyRound, now: datetime | None = None) -> bool:
+def is_open(survey: SurveyRound | RoundState, now: datetime | None = None) -> bool:
     return survey.status is RoundStatus.open and (now or utcnow()) < _aware(survey.closes_at)
 
 
 # ---- votes -----------------------------------------------------------------------------
 
 
-def load_invitation(session: Session, invitation_id: int) -> tuple[Invitation | None, bool]:
-    """An invitation with everything its page shows (round, campaign, section, unit,
-    service object) and whether it has a vote, in one query instead of one lazy load
-    each: the voting page is the platform's busiest. (None, False) if there is none."""
-    row = session.execute(
-        select(Invitation, Vote.id)
-        .outerjoin(Vote, Vote.invitation_id == Invitation.id)
-        .options(
-            joinedload(Invitation.survey_round).joinedload(SurveyRound.campaign),
-            joinedload(Invitation.section).joinedload(Section.unit),
-            joinedload(Invitation.service_object),
-        )
-        .where(Invitation.id == invitation_id)
-    ).first()
-    return (row[0], row[1] is not None) if row else (None, False)
+@dataclass(frozen=True)
+class RoundState:
+    """The two facts of a round that decide whether it takes votes (see is_open)."""
+
+    status: RoundStatus
+    closes_at: datetime
 
 
-def mark_opened(session: Session, invitation: Invitation) -> None:
+@dataclass(frozen=True)
+class Visit:
+    """What the citizens' pages need of an invitation, read as plain columns in one
+    query: the voting page is the platform's busiest, and loading six ORM objects
+    (with the campaign's rules) for it cost more than the rest of the request. Its
+    survey_round is enough for is_open, as an Invitation's is."""
+
+    id: int
+    round_id: int
+    section_id: int
+    nonce: str
+    survey_round: RoundState
+    year: int
+    kind: RoundKind
+    unit: str
+    section: str
+    matter: str
+
+
+_VISIT = (
+    select(
+        Invitation.id, Invitation.round_id, Invitation.section_id, Invitation.nonce, SurveyRound.status,
+        SurveyRound.closes_at, Campaign.year, SurveyRound.kind, Unit.name, Section.name, ServiceObject.matter, Vote.id,
+    )
+    .join(SurveyRound, Invitation.round_id == SurveyRound.id)
+    .join(Campaign, SurveyRound.campaign_id == Campaign.id)
+    .join(Section, Invitation.section_id == Section.id)
+    .join(Unit, Section.unit_id == Unit.id)
+    .join(ServiceObject, Invitation.service_object_id == ServiceObject.id)
+    .outerjoin(Vote, Vote.invitation_id == Invitation.id)
+    .where(Invitation.id == bindparam("invitation_id"))
+)
+
+
+def load_invitation(db: Session | Connection, invitation_id: int) -> tuple[Visit | None, bool]:
+    """An invitation as its page shows it (a Visit), and whether it has a vote; (None,
+    False) if there is none."""
+    row = db.execute(_VISIT, {"invitation_id": invitation_id}).first()
+    if row is None:
+        return None, False
+    (id_, round_id, section_id, nonce, status, closes_at, year, kind, unit, section, matter, vote_id) = row
+    visit = Visit(id_, round_id, section_id, nonce, RoundState(status, closes_at), year, kind, unit, section, matter)
+    return visit, vote_id is not None
+
+
+def mark_opened(db: Session | Connection, invitation_id: int) -> None:
     """The first time a person's browser showed the page (opened_at), set once:
     concurrent beacons cannot move it."""
-    session.execute(
-        update(Invitation).where(Invitation.id == invitation.id, Invitation.opened_at.is_(None)).values(opened_at=utcnow())
+    db.execute(
+        update(Invitation).where(Invitation.id == invitation_id, Invitation.opened_at.is_(None)).values(opened_at=utcnow())
     )
 
 
@@ -317,33 +353,55 @@ def has_vote(session: Session, invitation: Invitation) -> bool:
 
 
 def cast_vote(
-    session: Session, invitation: Invitation, choice: Choice, channel: Channel, comment: str = "",
+    db: Session | Connection, invitation_id: int, choice: Choice, channel: Channel, comment: str = "",
     operator: User | None = None, now: datetime | None = None,
 ) -> int:
-    """Record the invitation's one vote; its id. The unique constraint on the
-    invitation decides between concurrent submits: INSERT … ON CONFLICT DO NOTHING
-    (PostgreSQL and SQLite alike) stores the first and tells the others, which get
-    AlreadyVotedError with the session still usable, in one round trip."""
+    """Record the invitation's one vote; its id. One statement does it all:
+    INSERT … SELECT from the invitation, only while its round is open, ON CONFLICT
+    (the unique invitation) DO NOTHING, RETURNING the id, on PostgreSQL and SQLite
+    alike. So the database decides between concurrent submits and a round closing at
+    the same moment, the losers get AlreadyVotedError or RoundClosedError with the
+    session still usable, and a vote by link costs one round trip.
+    On a Session it joins the session's transaction (the caller commits); on an
+    autocommit Connection (the citizens' pages) it commits by itself."""
     now = now or utcnow()
-    if not is_open(invitation.survey_round, now):
-        raise RoundClosedError()
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX:
         raise DomainError(f"意见建议不超过 {COMMENT_MAX} 字")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    connection = db.connection() if isinstance(db, Session) else db
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    source = (
+        select(
+            Invitation.id, Invitation.round_id, Invitation.section_id,
+            literal(choice, Vote.choice.type), literal(channel, Vote.channel.type), literal(comment, Text),
+            # PostgreSQL reads an untyped NULL in a SELECT list as text
+            cast(literal(operator.id if operator else None), Integer), literal(now, Vote.created_at.type),
+        )
+        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
+        .where(Invitation.id == invitation_id, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
+    )
     statement = (
         insert(Vote)
-        .values(invitation_id=invitation.id, round_id=invitation.round_id, section_id=invitation.section_id,
-                choice=choice, channel=channel, comment=comment, operator_id=operator.id if operator else None,
-                created_at=now)
+        .from_select(["invitation_id", "round_id", "section_id", "choice", "channel", "comment", "operator_id",
+                      "created_at"], source)
         .on_conflict_do_nothing(index_elements=[Vote.invitation_id])
         .returning(Vote.id)
     )
-    vote_id = session.scalar(statement)
+    vote_id = connection.execute(statement).scalar()
     if vote_id is None:
-        raise AlreadyVotedError()
+        raise _refused(connection, invitation_id)
     return vote_id
+
+
+def _refused(connection: Connection, invitation_id: int) -> DomainError:
+    """Why an invitation took no vote: it has one, or its round is closed, or it does not exist."""
+    row = connection.execute(
+        select(Invitation.id, Vote.id).outerjoin(Vote, Vote.invitation_id == Invitation.id)
+        .where(Invitation.id == invitation_id)
+    ).first()
+    if row is None:
+        return NotFoundError("没有找到这份评价邀请。")
+    return AlreadyVotedError() if row[1] is not None else RoundClosedError()
 
 
 def open_invitations(session: Session, phone: str, now: datetime | None = None) -> list[Invitation]:

@@ -29,7 +29,6 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask import session as visit
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -37,14 +36,14 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional, Validatio
 
 from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
 from voting.auth import csrf, limiter
-from voting.db import get_session
-from voting.errors import DomainError
+from voting.db import get_autocommit, get_session
+from voting.errors import DomainError, NotFoundError
 from voting.errors_web import MESSAGES
 from voting.forms import Form
 from voting.links import link_tokens
 from voting.models import Channel, Choice, Invitation
 from voting.services import rounds
-from voting.services.rounds import COMMENT_MAX, ROUND_NAMES, AlreadyVotedError, RoundClosedError
+from voting.services.rounds import COMMENT_MAX, ROUND_NAMES, AlreadyVotedError, RoundClosedError, Visit
 
 log = logging.getLogger(__name__)
 
@@ -125,25 +124,32 @@ def _no_invitation():
     return _page(400, "请重新打开短信链接", "没有找到您的评价邀请:页面可能已过期。请重新点击短信中的链接,或在评价码页面输入短信中的评价码。")
 
 
-def _vote_page(invitation: Invitation, form: VoteForm, status: int = 200, error: str | None = None):
-    survey = invitation.survey_round
+def _vote_page(visit_: Visit, form: VoteForm, status: int = 200, error: str | None = None):
     return render_template(
         "citizen_vote.html", form=form, error=error, comment_max=COMMENT_MAX,
         choices=[(c.value, c.label) for c in Choice], privacy=PRIVACY,
-        round_label=f"{survey.campaign.year}年{ROUND_NAMES[survey.kind]}",
-        unit=invitation.section.unit.name, section=invitation.section.name, matter=invitation.service_object.matter,
+        round_label=f"{visit_.year}年{ROUND_NAMES[visit_.kind]}",
+        unit=visit_.unit, section=visit_.section, matter=visit_.matter,
     ), status
 
 
-def _current_invitation(session: Session) -> tuple[Invitation | None, bool]:
-    """The session's invitation and whether it has a vote (None, False without one)."""
+def _invitation_id() -> int | None:
+    """The invitation this browser holds (from its signed session cookie)."""
     invitation_id = visit.get("invitation")
     if not isinstance(invitation_id, int) or isinstance(invitation_id, bool):
+        return None
+    return invitation_id
+
+
+def _current_invitation() -> tuple[Visit | None, bool]:
+    """The browser's invitation and whether it has a vote (None, False without one)."""
+    invitation_id = _invitation_id()
+    if invitation_id is None:
         return None, False
-    return rounds.load_invitation(session, invitation_id)
+    return rounds.load_invitation(get_autocommit(), invitation_id)
 
 
-def _refusal(invitation: Invitation, voted: bool):
+def _refusal(invitation: Visit, voted: bool):
     """The page for an invitation that can no longer vote, or None."""
     if voted:
         return _voted()
@@ -152,7 +158,7 @@ def _refusal(invitation: Invitation, voted: bool):
     return None
 
 
-def _enter(invitation: Invitation, channel: Channel) -> None:
+def _enter(invitation: Invitation | Visit, channel: Channel) -> None:
     """The browser now holds this invitation (in the signed session cookie)."""
     visit["invitation"] = invitation.id
     visit["channel"] = channel.value
@@ -247,8 +253,7 @@ def open_link(token: str):
         return _page(400, "链接无效", str(error))
     except TokenExpired as error:
         return _page(410, "评价已截止", str(error))
-    session = get_session()
-    invitation, voted = rounds.load_invitation(session, claim.invitation_id)
+    invitation, voted = rounds.load_invitation(get_autocommit(), claim.invitation_id)
     if invitation is None or invitation.round_id != claim.round_id or not same_nonce(claim.nonce, invitation.nonce):
         return _unknown_link()
     refused = _refusal(invitation, voted)
@@ -262,8 +267,7 @@ def open_link(token: str):
 @limiter.limit(INVITATION_LIMIT, key_func=_invitation_key, error_message=TOO_MANY)
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def vote_page():
-    session = get_session()
-    invitation, voted = _current_invitation(session)
+    invitation, voted = _current_invitation()
     if invitation is None:
         return _no_invitation()
     return _refusal(invitation, voted) or _vote_page(invitation, VoteForm(formdata=None))
@@ -273,30 +277,29 @@ def vote_page():
 @limiter.limit(INVITATION_LIMIT, key_func=_invitation_key, error_message=TOO_MANY)
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def cast():
-    session = get_session()
-    invitation, voted = _current_invitation(session)
-    if invitation is None:
+    """The vote: the form is checked first, then one autocommit statement records it
+    if the invitation has none and its round is open (rounds.cast_vote); only a
+    refusal or a form to show again reads the invitation."""
+    invitation_id = _invitation_id()
+    if invitation_id is None:
         return _no_invitation()
-    refused = _refusal(invitation, voted)
-    if refused:
-        return refused
     form = VoteForm()
     if not form.validate_on_submit():
-        return _vote_page(invitation, form, 422)
+        invitation, voted = _current_invitation()
+        if invitation is None:
+            return _no_invitation()
+        return _refusal(invitation, voted) or _vote_page(invitation, form, 422)
     channel = Channel.code if visit.get("channel") == Channel.code.value else Channel.link
     try:
-        rounds.cast_vote(session, invitation, Choice(form.choice.data), channel, form.comment.data or "")
-    except AlreadyVotedError:
-        session.rollback()  # the loser of a concurrent submit: the other vote stands
+        rounds.cast_vote(get_autocommit(), invitation_id, Choice(form.choice.data), channel, form.comment.data or "")
+    except AlreadyVotedError:  # also the loser of a concurrent submit: the other vote stands
         _done()
         return _voted()
     except RoundClosedError:
-        session.rollback()
         return _closed()
-    except DomainError as error:
-        session.rollback()
-        return _vote_page(invitation, form, 422, str(error))
-    session.commit()
+    except NotFoundError:
+        visit.pop("invitation", None)
+        return _no_invitation()
     _done()
     return redirect(url_for(".thanks"), 303)
 
@@ -311,12 +314,10 @@ def thanks():
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def seen():
     """The page was opened by a person's browser (a previewer runs no script)."""
-    session = get_session()
-    invitation, voted = _current_invitation(session)
-    if invitation is None:
+    invitation_id = _invitation_id()
+    if invitation_id is None:
         return "", 400
-    rounds.mark_opened(session, invitation)
-    session.commit()
+    rounds.mark_opened(get_autocommit(), invitation_id)
     return "", 204
 
 

@@ -1,7 +1,7 @@
 """Review office (评议办) and unit liaison pages: overview, sections, imports."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -280,4 +280,7 @@ def import_report(import_id: int):
 @bp.app_context_processor
 def _forms():
     # formdata=None: an error page (413, bad multipart) must not read the request body.
+    # The citizens' pages have no staff menu: no form (and no CSRF token) built for them.
+    if request.blueprint == "citizen":
+        return {}
     return {"logout_form": EmptyForm(formdata=None)}

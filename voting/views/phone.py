@@ -152,7 +152,7 @@ def answer(invitation_id: int):
         return _render(invitation, form, 422)
     choice = Choice(form.choice.data)
     session = get_session()
-    cast_vote(session, invitation, choice, Channel.phone, operator=current_user)
+    cast_vote(session, invitation.id, choice, Channel.phone, operator=current_user)
     session.commit()
     web_session.pop(REVEALED, None)
     section = invitation.section

@@ -148,7 +148,7 @@ def inbound():
     else:
         return _answer(WHICH_ONE.format(n=len(waiting)))
     try:
-        cast_vote(session, invitation, Choice(reply.choice), Channel.sms)
+        cast_vote(session, invitation.id, Choice(reply.choice), Channel.sms)
     except AlreadyVotedError:
         return _answer(ALREADY_VOTED)
     except RoundClosedError:
