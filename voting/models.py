@@ -644,3 +644,141 @@ class Candidate(Base):
     fixed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     fixed_by: Mapped[User | None] = relationship()
+
+
+# ---- online evaluation round (SPEC §1 steps 6-7, §4; issue 5) ----------------------------
+
+
+class EvaluatorKind(str, enum.Enum):
+    deputy = "deputy"  # 两代表一委员
+    cadre = "cadre"  # 基层干部
+    entrepreneur = "entrepreneur"  # 民营企业家
+    inspector = "inspector"  # 特约监察员
+    business_monitor = "business_monitor"  # 营商环境监督员
+    service_object = "service_object"  # 服务对象, sampled from the candidates' lists
+
+    @property
+    def label(self) -> str:
+        return EVALUATOR_KIND_LABELS[self]
+
+
+EVALUATOR_KIND_LABELS = {
+    EvaluatorKind.deputy: "两代表一委员",
+    EvaluatorKind.cadre: "基层干部",
+    EvaluatorKind.entrepreneur: "民营企业家",
+    EvaluatorKind.inspector: "特约监察员",
+    EvaluatorKind.business_monitor: "营商环境监督员",
+    EvaluatorKind.service_object: "服务对象",
+}
+
+
+class OnlineRound(Base):
+    """The campaign's one online evaluation round (网络评价) over the fixed candidate
+    list: its evaluators, their accounts and the secret ballots."""
+
+    __tablename__ = "online_round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[RoundStatus] = mapped_column(_enum(RoundStatus, "round_status"), default=RoundStatus.draft)
+    seed: Mapped[int] = mapped_column(Integer)  # the service-object sample's
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+
+
+class Evaluator(Base):
+    """One evaluator of the online round and their one account: a login name and a
+    one-time password, stored only as a salted hash, sent by SMS through the outbox.
+    Five wrong passwords lock the account (`failed_logins`, `locked_at`); a resend does
+    not reset the count, a reissue by the review office does. Nothing here says how
+    the evaluator voted: see BallotCast and Ballot."""
+
+    __tablename__ = "evaluator"
+    __table_args__ = (
+        UniqueConstraint("round_id", "phone"),
+        UniqueConstraint("login"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("online_round.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[EvaluatorKind] = mapped_column(_enum(EvaluatorKind, "evaluator_kind"))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(11))
+    # A sampled service object: the list row it came from (RESTRICT: that list cannot
+    # be replaced under the round). None for imported representatives.
+    service_object_id: Mapped[int | None] = mapped_column(ForeignKey("service_object.id", ondelete="RESTRICT"))
+    source_row: Mapped[int | None] = mapped_column(Integer)  # the imported file's row
+    login: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id", ondelete="SET NULL"))
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    online_round: Mapped[OnlineRound] = relationship()
+
+
+class BallotCast(Base):
+    """"Has voted": one row per evaluator whose ballot is in, written in the same
+    transaction as the Ballot (the primary key makes it one ballot per evaluator). It
+    names no ballot, and its time is rounded to the hour like the ballot's."""
+
+    __tablename__ = "ballot_cast"
+
+    evaluator_id: Mapped[int] = mapped_column(ForeignKey("evaluator.id", ondelete="CASCADE"), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("online_round.id", ondelete="CASCADE"), index=True)
+    cast_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Ballot(Base):
+    """A secret ballot: no evaluator, no session, a random id (no insertion order to
+    match against BallotCast) and a time rounded to the hour. `receipt` is the hash
+    of the ballot's marks and a random salt, which the evaluator keeps to check on a
+    public page that it is counted."""
+
+    __tablename__ = "ballot"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("online_round.id", ondelete="CASCADE"), index=True)
+    receipt: Mapped[str] = mapped_column(String(64), unique=True)
+    cast_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BallotMark(Base):
+    """One candidate's rating on one ballot."""
+
+    __tablename__ = "ballot_mark"
+
+    ballot_id: Mapped[str] = mapped_column(ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), primary_key=True)
+    choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"))
+
+
+# ---- audit log (issue 5) ------------------------------------------------------------------
+
+
+class AuditEntry(Base):
+    """An append-only log of every score-affecting action. Each entry carries the hash
+    of the one before (`prev_hash`, unique: the chain cannot fork) and its own hash over
+    its content and that previous hash, so an entry changed or removed afterwards
+    breaks the chain at that point (`pingyi audit verify`). No foreign keys: deleting
+    a campaign or a user must not touch the log."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

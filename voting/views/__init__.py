@@ -6,9 +6,24 @@ from flask import Flask, redirect, url_for
 
 
 def init_app(app: Flask) -> None:
-    from voting.views import citizen, components, office, phone, rounds, scores, sms, staff, supervisor
+    from voting.views import (
+        ballot,
+        citizen,
+        components,
+        evaluator,
+        office,
+        online,
+        online_monitor,
+        phone,
+        rounds,
+        scores,
+        sms,
+        staff,
+        supervisor,
+    )
 
-    for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp):
+    for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp,
+                      online.bp, online_monitor.bp, evaluator.bp, ballot.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/")
