@@ -118,11 +118,14 @@ def test_code_mode_on_a_narrow_screen(browser, live_server, app, db, campaign):
         assert fits(page)
         assert page.get_attribute("#code", "autocomplete") == "one-time-code"
         shot(page, "citizen-code", widths=(WIDTH,))
+        assert page.get_attribute("#phone_tail", "inputmode") == "numeric"
         page.fill("#code", "ABCDEFGH" if invitation.code != "ABCDEFGH" else "HGFEDCBA")
+        page.fill("#phone_tail", invitation.phone[-4:])
         with page.expect_navigation() as wrong:
             page.click("#code-form button[type=submit]")
-        assert wrong.value.status == 422 and "评价码不正确" in page.inner_text(".alert")
+        assert wrong.value.status == 422 and "评价码或手机号码后四位不正确" in page.inner_text(".alert")
         page.fill("#code", invitation.code.lower())
+        page.fill("#phone_tail", invitation.phone[-4:])
         with page.expect_navigation():
             page.click("#code-form button[type=submit]")
         assert page.url == f"{live_server}/v" and page.locator("#matter").inner_text() == invitation.service_object.matter

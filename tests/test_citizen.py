@@ -287,7 +287,9 @@ def test_a_code_as_typed_on_a_phone_opens_the_page_and_votes_by_code(client, db,
     assert code == invitation.code and "link" not in sms_params(db, invitation)
     # Lower case, a dash, full-width characters and spaces, as phone keyboards give them.
     typed = " " + code[:4].lower() + "-" + "".join(chr(ord(c) + 0xFEE0) for c in code[4:]) + " "
-    response = client.post("/c", data={"code": typed})
+    # The phone's last four digits, full-width too.
+    tail = "".join(chr(ord(c) + 0xFEE0) for c in invitation.phone[-4:])
+    response = client.post("/c", data={"code": typed, "phone_tail": tail})
     assert response.status_code == 303 and response.headers["Location"] == "/v" and private(response)
     page = client.get("/v")
     assert page.status_code == 200 and invitation.service_object.matter in text(page)
@@ -295,21 +297,24 @@ def test_a_code_as_typed_on_a_phone_opens_the_page_and_votes_by_code(client, db,
     [vote] = votes(db)
     assert vote.invitation_id == invitation.id and vote.channel == Channel.code and vote.choice == Choice.unsatisfied
     # The same code again: already voted.
-    assert client.post("/c", data={"code": code}).status_code == 303
+    assert client.post("/c", data={"code": code, "phone_tail": invitation.phone[-4:]}).status_code == 303
     assert client.get("/v").status_code == 409
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("ABCDEFGH", "评价码不正确"),  # well-formed, no such invitation
-    ("hello", "评价码是 8 位字母和数字"),
-    ("0O1IL0O1", "评价码是 8 位字母和数字"),  # letters the codes never use
-    ("", "请输入短信中的 8 位评价码"),
+@pytest.mark.parametrize("typed, tail, message", [
+    ("ABCDEFGH", "1234", "评价码或手机号码后四位不正确"),  # well-formed, no such invitation
+    ("hello", "1234", "评价码是 8 位字母和数字"),
+    ("0O1IL0O1", "1234", "评价码是 8 位字母和数字"),  # letters the codes never use
+    ("", "1234", "请输入短信中的 8 位评价码"),
+    ("ABCDEFGH", "", "请输入收到短信的手机号码的后四位"),
+    ("ABCDEFGH", "12a4", "手机号码后四位是 4 个数字"),
+    ("ABCDEFGH", "12345", "手机号码后四位是 4 个数字"),
 ])
-def test_a_wrong_code_is_422_and_opens_nothing(client, db, code_round, typed, message):
+def test_a_wrong_code_is_422_and_opens_nothing(client, db, code_round, typed, tail, message):
     before = rows(db)
     if any(i.code == typed for i in invitations(db, code_round)):
         pytest.skip("the random codes drew the one under test")
-    response = client.post("/c", data={"code": typed})
+    response = client.post("/c", data={"code": typed, "phone_tail": tail})
     assert response.status_code == 422 and message in text(response) and private(response)
     assert "invitation" not in in_session(client) and rows(db) == before
 
@@ -318,8 +323,41 @@ def test_a_code_of_a_closed_round_opens_nothing(client, db, code_round):
     invitation = invitations(db, code_round)[0]
     rounds.close_round(db, code_round)
     db.commit()
-    response = client.post("/c", data={"code": invitation.code})
-    assert response.status_code == 422 and "评价码不正确" in text(response)
+    response = client.post("/c", data={"code": invitation.code, "phone_tail": invitation.phone[-4:]})
+    assert response.status_code == 422 and "评价码或手机号码后四位不正确" in text(response)
+
+
+def test_wrong_phone_digits_lock_the_code_after_five_tries_whoever_types_them(app, db, code_round):
+    """The lock is the code's, in the database: new cookie jars do not reset it, the
+    right digits after it do not open, the other codes stay open."""
+    invitation, other = invitations(db, code_round)[:2]
+    wrong = "0000" if invitation.phone[-4:] != "0000" else "1111"
+    statuses = []
+    for _ in range(rounds.CODE_TRIES):
+        response = app.test_client().post("/c", data={"code": invitation.code, "phone_tail": wrong})
+        statuses.append(response.status_code)
+    assert statuses == [422] * (rounds.CODE_TRIES - 1) + [423]
+    locked = app.test_client().post("/c", data={"code": invitation.code, "phone_tail": invitation.phone[-4:]})
+    assert locked.status_code == 423 and "已锁定" in text(locked) and "回复短信" in text(locked) and private(locked)
+    db.rollback()
+    row = db.get(Invitation, invitation.id)
+    assert row.code_failures == rounds.CODE_TRIES and row.code_locked_at is not None and vote_count(db) == 0
+    assert app.test_client().post("/c", data={"code": other.code, "phone_tail": other.phone[-4:]}).status_code == 303
+    # The office lifts the lock; the right digits open again.
+    rounds.unlock_code(db, row)
+    db.commit()
+    client = app.test_client()
+    assert client.post("/c", data={"code": invitation.code, "phone_tail": invitation.phone[-4:]}).status_code == 303
+    assert client.post("/v", data={"choice": "basic"}).status_code == 303 and vote_count(db) == 1
+
+
+def test_wrong_digits_below_the_limit_still_let_the_right_ones_in(client, db, code_round):
+    invitation = invitations(db, code_round)[0]
+    wrong = "0000" if invitation.phone[-4:] != "0000" else "1111"
+    for _ in range(rounds.CODE_TRIES - 1):
+        assert client.post("/c", data={"code": invitation.code, "phone_tail": wrong}).status_code == 422
+    assert client.post("/c", data={"code": invitation.code, "phone_tail": invitation.phone[-4:]}).status_code == 303
+    assert in_session(client)["invitation"] == invitation.id
 
 
 # ---- the opened beacon -----------------------------------------------------------------
@@ -356,17 +394,19 @@ def test_the_page_sends_the_beacon_from_an_external_script(client, db, invitatio
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}])
 def test_wrong_codes_are_slowed_per_address(client, db, code_round, app_config):
-    statuses = [client.post("/c", data={"code": "ABCDEFGH"}).status_code for _ in range(11)]
+    statuses = [client.post("/c", data={"code": "ABCDEFGH", "phone_tail": "1234"}).status_code for _ in range(11)]
     assert statuses == [422] * 10 + [429]
-    refused = client.post("/c", data={"code": invitations(db, code_round)[0].code})
+    right = invitations(db, code_round)[0]
+    refused = client.post("/c", data={"code": right.code, "phone_tail": right.phone[-4:]})
     assert refused.status_code == 429 and "过于频繁" in text(refused) and private(refused)
     assert "invitation" not in in_session(client)
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}])
 def test_right_codes_do_not_count_against_the_address(client, db, code_round, app_config):
-    code = invitations(db, code_round)[0].code
-    assert [client.post("/c", data={"code": code}).status_code for _ in range(12)] == [303] * 12
+    right = invitations(db, code_round)[0]
+    typed = {"code": right.code, "phone_tail": right.phone[-4:]}
+    assert [client.post("/c", data=typed).status_code for _ in range(12)] == [303] * 12
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}])
@@ -392,7 +432,7 @@ def test_posts_need_the_csrf_token(client, db, invitation, app_config):
     refused = client.post("/v", data={"choice": "satisfied"})
     assert refused.status_code == 400 and "页面已过期" in text(refused) and private(refused)
     assert client.post("/v/seen").status_code == 400
-    assert client.post("/c", data={"code": invitation.code}).status_code == 400
+    assert client.post("/c", data={"code": invitation.code, "phone_tail": invitation.phone[-4:]}).status_code == 400
     assert vote_count(db) == 0 and db.get(Invitation, invitation.id).opened_at is None
     # With the token the page carries (and no Referer, as the page's no-referrer policy
     # makes browsers send, also over HTTPS): accepted.

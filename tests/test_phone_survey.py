@@ -231,3 +231,24 @@ def test_posts_without_their_csrf_token_are_refused(db, survey, client, operator
     assert full_numbers(text(client.get(f"/office/phone/{planning.id}"))) == {A}
     assert client.post(f"/office/phone/{planning.id}", data={"choice": "satisfied", "csrf_token": token}).status_code == 302
     assert [(v.choice, v.channel) for v in votes(db)] == [(Choice.satisfied, Channel.phone)]
+
+
+# ---- unlocking a code (code mode) ---------------------------------------------------------
+
+
+def test_an_operator_unlocks_a_locked_code_by_post_only(app, db, survey, operator_client):
+    invitation = invitation_of(db, A, PLANNING)
+    for _ in range(rounds.CODE_TRIES):
+        with pytest.raises((rounds.CodeMismatchError, rounds.CodeLockedError)):
+            rounds.enter_code(db, invitation.code, "0000")
+    db.commit()
+    page = text(operator_client.get(f"/office/phone/{invitation.id}"))
+    assert 'id="code-locked"' in page and f"输错 {rounds.CODE_TRIES} 次" in page
+    assert operator_client.get(f"/office/phone/{invitation.id}/unlock").status_code == 405
+    response = operator_client.post(f"/office/phone/{invitation.id}/unlock")
+    assert response.status_code == 302 and response.headers["Location"] == f"/office/phone/{invitation.id}"
+    db.expire_all()
+    row = db.get(Invitation, invitation.id)
+    assert row.code_locked_at is None and row.code_failures == 0
+    assert rounds.enter_code(db, invitation.code, A[-4:]).id == invitation.id
+    assert 'id="code-locked"' not in text(operator_client.get(f"/office/phone/{invitation.id}"))

@@ -603,6 +603,11 @@ class Invitation(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id", ondelete="SET NULL"))
     reminder_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id", ondelete="SET NULL"))
     opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Code mode: the code is typed with the last four digits of the phone that got it;
+    # wrong digits count here and CODE_TRIES of them lock the code on the web (an SMS
+    # reply from that phone and the phone survey still work; the office can unlock).
+    code_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    code_locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     survey_round: Mapped[SurveyRound] = relationship()

@@ -9,6 +9,7 @@ channel, the database takes one vote per invitation.
 """
 from __future__ import annotations
 
+import hmac
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -445,6 +446,26 @@ def unanswered(session: Session, campaign: Campaign, unit_id: int | None = None,
     return listed, total
 
 
+CODE_TRIES = 5  # wrong phone digits before a code locks on the web
+
+
+class CodeLockedError(DomainError):
+    status = 423
+
+    def __init__(self) -> None:
+        super().__init__(
+            "这个评价码输错次数过多,已锁定网页评价。您仍可直接回复短信 1、2、3 进行评价,"
+            "或联系县千人评议办解锁。"
+        )
+
+
+class CodeMismatchError(DomainError):
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__("评价码或手机号码后四位不正确,请核对短信及本机号码后重新输入。")
+
+
 def invitation_by_code(session: Session, code: str, now: datetime | None = None) -> Invitation | None:
     """The invitation of an open round with this code (code mode)."""
     now = now or utcnow()
@@ -452,6 +473,43 @@ def invitation_by_code(session: Session, code: str, now: datetime | None = None)
         select(Invitation).join(SurveyRound, Invitation.round_id == SurveyRound.id)
         .where(Invitation.code == code, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
     )
+
+
+def enter_code(session: Session, code: str, phone_tail: str, now: datetime | None = None) -> Invitation:
+    """Code mode's door: the code and the last four digits of the phone it was sent
+    to. A wrong code tells nothing (CodeMismatchError, slowed per address by the view);
+    wrong digits for a real code count against that code, in one atomic UPDATE, and
+    the CODE_TRIES-th locks it (CodeLockedError), so a code seen over a shoulder cannot
+    be tried against all 10,000 endings. The caller commits either way: a failure
+    must be counted even though the request fails."""
+    now = now or utcnow()
+    invitation = invitation_by_code(session, code, now)
+    if invitation is None:
+        raise CodeMismatchError()
+    if invitation.code_locked_at is not None:
+        raise CodeLockedError()
+    if hmac.compare_digest(invitation.phone[-4:].encode(), phone_tail.encode()):
+        return invitation
+    failures = session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.code_locked_at.is_(None))
+        .values(code_failures=Invitation.code_failures + 1)
+        .returning(Invitation.code_failures)
+    ).scalar()
+    if failures is None or failures >= CODE_TRIES:
+        session.execute(
+            update(Invitation).where(Invitation.id == invitation.id, Invitation.code_locked_at.is_(None))
+            .values(code_locked_at=now)
+        )
+        raise CodeLockedError()
+    raise CodeMismatchError()
+
+
+def unlock_code(session: Session, invitation: Invitation) -> None:
+    """The review office lifts a code's lock (the count starts again)."""
+    invitation.code_failures = 0
+    invitation.code_locked_at = None
+    session.flush()
 
 
 # ---- counts ----------------------------------------------------------------------------

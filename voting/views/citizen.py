@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask import session as visit
@@ -32,7 +33,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp, ValidationError
 
 from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
 from voting.auth import csrf, limiter
@@ -43,7 +44,15 @@ from voting.forms import Form
 from voting.links import link_tokens
 from voting.models import Channel, Choice, Invitation
 from voting.services import rounds
-from voting.services.rounds import COMMENT_MAX, ROUND_NAMES, AlreadyVotedError, RoundClosedError, Visit
+from voting.services.rounds import (
+    COMMENT_MAX,
+    ROUND_NAMES,
+    AlreadyVotedError,
+    CodeLockedError,
+    CodeMismatchError,
+    RoundClosedError,
+    Visit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +104,20 @@ class VoteForm(Form):
     )
 
 
+def _digits(value: str | None) -> str | None:
+    """Full-width digits and spaces, as phone keyboards give them, folded."""
+    if value is None:
+        return None
+    return "".join(ch for ch in unicodedata.normalize("NFKC", value) if not ch.isspace())
+
+
 class CodeForm(Form):
     code = StringField("评价码", validators=[InputRequired("请输入短信中的 8 位评价码。"), Length(max=64, message="评价码是 8 位字母和数字。")])
+    phone_tail = StringField(
+        "本机号码后四位", filters=[_digits],
+        validators=[InputRequired("请输入收到短信的手机号码的后四位。"),
+                    Regexp(r"^[0-9]{4}$", message="手机号码后四位是 4 个数字,请重新输入。")],
+    )
 
 
 # ---- pages -----------------------------------------------------------------------------
@@ -338,9 +359,11 @@ def enter_code():
     if not is_code(form.code.data):
         error = "评价码是 8 位字母和数字(不含 0、O、1、I、L),请核对短信后重新输入。"
         return render_template("citizen_code.html", form=form, error=error, privacy=PRIVACY), 422
-    invitation = rounds.invitation_by_code(get_session(), normalize_code(form.code.data))
-    if invitation is None:
-        error = "评价码不正确,或本轮评价已截止。请核对短信中的评价码后重新输入。"
-        return render_template("citizen_code.html", form=form, error=error, privacy=PRIVACY), 422
+    session = get_session()
+    try:
+        invitation = rounds.enter_code(session, normalize_code(form.code.data), form.phone_tail.data)
+    except (CodeMismatchError, CodeLockedError) as error:
+        session.commit()  # the wrong attempt is counted against the code
+        return render_template("citizen_code.html", form=form, error=str(error), privacy=PRIVACY), error.status
     _enter(invitation, Channel.code)
     return redirect(url_for(".vote_page"), 303)

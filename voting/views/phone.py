@@ -121,6 +121,21 @@ def call(invitation_id: int):
     return redirect(url_for(".invitation", invitation_id=invitation.id))
 
 
+@bp.post("/<int:invitation_id>/unlock")
+@roles_required(*CALLERS)
+def unlock(invitation_id: int):
+    """Lift a code's lock after too many wrong phone digits (code mode), e.g. when the
+    citizen calls the office: the code works on the web again."""
+    invitation = _invitation(invitation_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    rounds.unlock_code(get_session(), invitation)
+    get_session().commit()
+    log.info("phone survey: %s unlocked the code of invitation %s", current_user.username, invitation.id)
+    flash("评价码已解锁,服务对象可以重新在网页输入评价码。", "info")
+    return redirect(url_for(".invitation", invitation_id=invitation.id))
+
+
 def _render(invitation: Invitation, form: AnswerForm, status: int = 200):
     session = get_session()
     answered = has_vote(session, invitation)
