@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, Integer, Text, and_, bindparam, cast, func, literal, select, update
+from sqlalchemy import Connection, Integer, Text, and_, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -353,6 +353,33 @@ def has_vote(session: Session, invitation: Invitation) -> bool:
     return session.scalar(select(Vote.id).where(Vote.invitation_id == invitation.id)) is not None
 
 
+def _cast_vote_statement(insert):  # noqa: ANN001 - the dialect's insert()
+    now = bindparam("now", type_=Vote.created_at.type)
+    source = (
+        select(
+            Invitation.id, Invitation.round_id, Invitation.section_id,
+            bindparam("choice", type_=Vote.choice.type), bindparam("channel", type_=Vote.channel.type),
+            bindparam("comment", type_=Text),
+            # PostgreSQL reads an untyped NULL in a SELECT list as text
+            cast(bindparam("operator_id", type_=Integer), Integer), now,
+        )
+        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
+        .where(Invitation.id == bindparam("invitation_id"), SurveyRound.status == RoundStatus.open,
+               SurveyRound.closes_at > now)
+    )
+    return (
+        insert(Vote)
+        .from_select(["invitation_id", "round_id", "section_id", "choice", "channel", "comment", "operator_id",
+                      "created_at"], source)
+        .on_conflict_do_nothing(index_elements=[Vote.invitation_id])
+        .returning(Vote.id)
+    )
+
+
+# Built once: the busiest write's statement, compiled once per dialect and cached.
+_CAST_VOTE = {"postgresql": _cast_vote_statement(postgresql_insert), "sqlite": _cast_vote_statement(sqlite_insert)}
+
+
 def cast_vote(
     db: Session | Connection, invitation_id: int, choice: Choice, channel: Channel, comment: str = "",
     operator: User | None = None, now: datetime | None = None,
@@ -370,25 +397,10 @@ def cast_vote(
     if len(comment) > COMMENT_MAX:
         raise DomainError(f"意见建议不超过 {COMMENT_MAX} 字")
     connection = db.connection() if isinstance(db, Session) else db
-    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    source = (
-        select(
-            Invitation.id, Invitation.round_id, Invitation.section_id,
-            literal(choice, Vote.choice.type), literal(channel, Vote.channel.type), literal(comment, Text),
-            # PostgreSQL reads an untyped NULL in a SELECT list as text
-            cast(literal(operator.id if operator else None), Integer), literal(now, Vote.created_at.type),
-        )
-        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
-        .where(Invitation.id == invitation_id, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
-    )
-    statement = (
-        insert(Vote)
-        .from_select(["invitation_id", "round_id", "section_id", "choice", "channel", "comment", "operator_id",
-                      "created_at"], source)
-        .on_conflict_do_nothing(index_elements=[Vote.invitation_id])
-        .returning(Vote.id)
-    )
-    vote_id = connection.execute(statement).scalar()
+    statement = _CAST_VOTE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    parameters = {"invitation_id": invitation_id, "choice": choice, "channel": channel, "comment": comment,
+                  "operator_id": operator.id if operator else None, "now": now}
+    vote_id = connection.execute(statement, parameters).scalar()
     if vote_id is None:
         raise _refused(connection, invitation_id)
     return vote_id
