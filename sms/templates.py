@@ -19,12 +19,18 @@ INVITE_LINK = "invite_link"
 INVITE_CODE = "invite_code"
 REMINDER_LINK = "reminder_link"
 REMINDER_CODE = "reminder_code"
+ONLINE_ACCOUNT = "online_account"  # an online-round evaluator's account and one-time password
+ONLINE_REMINDER = "online_reminder"  # an evaluator who has not voted yet: never the password
+# What a scrubbed secret parameter reads as once its message is sent (see `scrub`).
+SCRUBBED = "******"
 
 
 @dataclass(frozen=True)
 class Template:
     id: str
     text: str
+    # Parameters that must not outlive the send (a password): `scrub` blanks them.
+    secret: frozenset[str] = frozenset()
 
     @property
     def params(self) -> frozenset[str]:
@@ -53,6 +59,17 @@ TEMPLATES = {
             REMINDER_CODE,
             "【{sign}】提醒:您对{unit}{section}的服务评价尚未完成,{closes}截止。请打开 {address} 输入评价码 {code}。"
             + _REPLY,
+        ),
+        Template(
+            ONLINE_ACCOUNT,
+            "【{sign}】您受邀参加{year}年度千人评议网络评价,请于{closes}前登录 {link} 账号 {login} 密码 {password}"
+            "(仅限本人使用,投票后失效,请勿转告他人)。",
+            secret=frozenset({"password"}),
+        ),
+        Template(
+            ONLINE_REMINDER,
+            "【{sign}】提醒:您的{year}年度千人评议网络评价尚未完成,{closes}截止。"
+            "请登录 {link} 账号 {login},密码见此前的短信。",
         ),
     )
 }
@@ -93,3 +110,17 @@ def render(template_id: str, params: Mapping[str, str]) -> str:
         raise TemplateError(f"短信模板 {template_id}:" + ";".join(parts))
     values = {name: shorten(value) if name == "matter" else clean(value) for name, value in params.items()}
     return template.text.format(**values)
+
+
+def scrub(template_id: str, params: Mapping[str, str]) -> tuple[dict[str, str], str] | None:
+    """The parameters and text of a message with its secret parameters blanked, or
+    None when its template has none (or is unknown): what an outbox row keeps once the
+    message is sent or has failed for good."""
+    template = TEMPLATES.get(template_id)
+    if template is None or not template.secret:
+        return None
+    kept = {name: SCRUBBED if name in template.secret else value for name, value in params.items()}
+    try:
+        return kept, render(template_id, kept)
+    except TemplateError:  # a row that never rendered: keep no text rather than the secret
+        return kept, ""

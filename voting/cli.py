@@ -22,7 +22,7 @@ from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.migrate import alembic_config
 from voting.models import ComponentKind, Role, RoundKind, Unit
-from voting.services import campaigns, history, objects, sections, users
+from voting.services import audit, campaigns, history, objects, sections, users
 
 cli = FlaskGroup(create_app=create_app, add_version_option=False, help="千人评议平台 (pingyi)。")
 
@@ -34,7 +34,7 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
-    for command in (db, campaign, import_group, users_group, bundle, sms_group, demo):
+    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, demo):
         app.cli.add_command(command)
 
 
@@ -131,7 +131,7 @@ def campaign_settings(changes: tuple[str, ...], year: int | None) -> None:
             if not sep or not name:
                 raise DomainError(f"“{change}”应写成 名称=值,如 sms_daily_cap=3")
             pairs[name.strip()] = value.strip()
-        campaigns.change_settings(get_session(), found, pairs)
+        campaigns.change_settings(get_session(), found, pairs, actor="cli")
         get_session().commit()
         click.echo(f"已修改 {found.year} 年度的设置:{', '.join(pairs)}")
     for name, value in found.rules.to_dict().items():
@@ -174,7 +174,7 @@ def import_sections(file: str, year: int | None, yes: bool) -> None:
     if not yes and not click.confirm("应用这些改动?", default=False):
         click.echo("未做任何改动。")
         return
-    sections.apply_sections(session, target, listed, diff.fingerprint)
+    sections.apply_sections(session, target, listed, diff.fingerprint, filename=filename, actor="cli")
     session.commit()
     click.echo("已应用。")
 
@@ -191,7 +191,7 @@ def import_history(file: str, year: int | None) -> None:
     except NotFoundError:
         target = None  # history may come before the first campaign
     data, filename = _read(file)
-    summary = history.import_history(session, target, data, filename)
+    summary = history.import_history(session, target, data, filename, actor="cli")
     session.commit()
     click.echo(f"{filename}:共 {summary.rows} 行,新增 {summary.added},更新 {summary.updated},未变 {summary.unchanged}。")
     for row, unit, section in summary.unmatched:
@@ -210,7 +210,7 @@ def import_component(kind: str, file: str, year: int | None) -> None:
     session = get_session()
     target = campaigns.get_campaign(session, year)
     data, filename = _read(file)
-    summary = components.import_component(session, target, ComponentKind(kind), data, filename)
+    summary = components.import_component(session, target, ComponentKind(kind), data, filename, actor="cli")
     session.commit()
     click.echo(f"{filename}:{ComponentKind(kind).label} 共 {summary.rows} 行,导入 {summary.stored} 行,替换原有 {summary.replaced} 行。")
     for warning in summary.warnings:
@@ -240,7 +240,7 @@ def import_objects(file: str, round_kind: str, unit: str | None, section: str | 
     with tqdm(desc="写入", unit="行", disable=None) as bar:
         summary = objects.import_objects(
             session, target, RoundKind(round_kind), data, filename, section_id=section_id,
-            all_penalized_reported=all_penalized_reported, progress=bar.update,
+            all_penalized_reported=all_penalized_reported, progress=bar.update, actor="cli",
         )
     session.commit()
     click.echo(f"读取 {summary.rows_read} 行,保存 {summary.stored} 人,重复 {len(summary.duplicates)} 行,拒绝 0 行。")
@@ -360,6 +360,44 @@ def sms_dispatch(rate: float | None, batch: int, lease: float | None, forever: b
         f"已发送 {report.sent} 条,稍后重试 {report.retried} 条,失败 {report.failed} 条,"
         f"因发送时段或每日上限暂缓 {report.held} 条。"
     )
+
+
+# ---- audit log ---------------------------------------------------------------------------
+
+audit_group = AppGroup("audit", help="审计日志:每一项影响评分的操作,逐条以哈希相连。")
+
+
+@audit_group.command("verify")
+@domain_errors
+def audit_verify() -> None:
+    """逐条核对审计日志的哈希链;有记录被改动、删除或插入时,指出第一条出问题的记录并以状态 1 退出。"""
+    result = audit.verify(get_session())
+    if result.broken is not None:
+        click.echo(f"审计日志已被破坏:{result.broken.message}(核对到第 {result.checked} 条时发现)", err=True)
+        sys.exit(1)
+    click.echo(f"审计日志完整:共 {result.checked} 条")
+
+
+@audit_group.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="显示最近多少条")
+@click.option("--year", type=int, help="只显示该年度评议活动的记录")
+@domain_errors
+def audit_list(limit: int, year: int | None) -> None:
+    """显示最近的审计日志记录(新的在前)。"""
+    import json
+
+    session = get_session()
+    campaign_id = campaigns.get_campaign(session, year).id if year else None
+    page = audit.entries(session, campaign_id=campaign_id, per_page=limit)
+    if not page.entries:
+        click.echo("审计日志中还没有记录。")
+        return
+    local_time = current_app.jinja_env.filters["local_time"]  # the pages' own rendering of a time
+    for entry in page.entries:
+        moment = local_time(entry.at)
+        detail = json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)
+        click.echo(f"#{entry.id}  {moment}  {entry.actor}  {audit.action_label(entry.action)}({entry.action})  {detail}")
+    click.echo(f"共 {page.total} 条,显示最近 {len(page.entries)} 条。")
 
 
 # ---- demo ------------------------------------------------------------------------------

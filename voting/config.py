@@ -46,3 +46,9 @@ PUBLIC_URL = None
 SMS_SIGN = "县千人评议办"
 # Earlier SECRET_KEYs whose citizen links are still accepted after a key change.
 SECRET_KEY_FALLBACKS = []
+# The online round's evaluators (issue 5): a login session ends after this many idle
+# minutes; login attempts are limited per account (the login name typed) and, more
+# generously, per address (many phones share one carrier address).
+EVALUATOR_IDLE_MINUTES = 30
+EVALUATOR_LOGIN_LIMIT = "10 per minute;30 per hour"
+EVALUATOR_ADDRESS_LIMIT = "300 per minute"

@@ -692,6 +692,10 @@ class OnlineRound(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The final lists as the review office published them (the public /results page
+    # shows this copy, so a later change shows only once published again).
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published: Mapped[dict | None] = mapped_column(JSON)
 
     campaign: Mapped[Campaign] = relationship()
 
@@ -754,6 +758,8 @@ class Ballot(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("online_round.id", ondelete="CASCADE"), index=True)
     receipt: Mapped[str] = mapped_column(String(64), unique=True)
+    # The receipt's salt: an auditor can recompute every receipt from its ballot's marks.
+    salt: Mapped[str] = mapped_column(String(32))
     cast_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

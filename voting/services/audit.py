@@ -2,14 +2,18 @@
 chained to the one before by its hash (models.AuditEntry).
 
 `record` appends one entry inside the caller's transaction (the caller commits, so an
-action and its entry land together or not at all)."""
+action and its entry land together or not at all); `verify` walks the chain and names
+the first broken entry; `entries` pages the log for the audit page. On PostgreSQL a
+trigger (migration b32274280f18) refuses any UPDATE, DELETE or TRUNCATE of the table."""
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from voting.models import AuditEntry, utcnow
@@ -53,3 +57,102 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+# What each action is called on the audit page. An action not listed shows its own name.
+ACTION_LABELS = {
+    "sections.import": "导入参评科室名单",
+    "history.import": "导入往年评议结果",
+    "objects.import": "导入服务对象名单",
+    "component.import": "导入评分数据",
+    "component.entry_add": "录入一条评分数据",
+    "component.entry_delete": "删除一条评分数据",
+    "supervisor.save": "填报主管单位评分",
+    "result.decide": "记录评议结果决定",
+    "result.undo": "撤销评议结果决定",
+    "candidates.fix": "确定候选名单",
+    "candidates.unfix": "撤销候选名单",
+    "campaign.settings": "修改活动设置",
+    "round.create": "建立调查轮次",
+    "round.open": "开始调查(发出邀请)",
+    "round.remind": "发送提醒短信",
+    "round.close": "结束调查",
+    "online.create": "建立网络评价轮次",
+    "online.import": "导入网络评价人员名单",
+    "online.sample": "抽取服务对象评价人",
+    "online.issue": "发放网络评价账号",
+    "online.resend": "重发网络评价账号短信",
+    "online.reissue": "重新开放网络评价账号",
+    "online.remind": "发送网络评价提醒",
+    "online.close": "结束网络评价",
+    "online.publish": "公布评议结果",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+@dataclass
+class BrokenEntry:
+    """The first entry at which the chain does not hold."""
+
+    id: int
+    message: str  # in Chinese, for the page and the command line
+
+
+@dataclass
+class Verification:
+    checked: int  # entries walked, up to and including the broken one
+    broken: BrokenEntry | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def verify(session: Session) -> Verification:
+    """Walk the log in id order: each entry's hash must be that of its content, and its
+    prev_hash the hash of the entry before it (GENESIS for the first). Stops at the
+    first entry that breaks either. (A chain cannot show that entries were cut off its
+    end: compare the count with an earlier verification for that.)"""
+    checked = 0
+    prev_id, prev_hash = None, GENESIS
+    # Columns, not entities: what the database holds now, not what the session remembers.
+    columns = (AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.campaign_id,
+               AuditEntry.detail, AuditEntry.prev_hash, AuditEntry.hash)
+    for entry in session.execute(select(*columns).order_by(AuditEntry.id).execution_options(yield_per=1000)):
+        checked += 1
+        if entry.hash != entry_hash(entry.prev_hash, entry.at, entry.actor, entry.action, entry.campaign_id, entry.detail):
+            return Verification(checked, BrokenEntry(entry.id, f"第 {entry.id} 条记录的内容与其哈希不符(记录被改动)"))
+        if entry.prev_hash != prev_hash:
+            if prev_id is None:
+                message = f"第 {entry.id} 条记录是现存的第一条,但它的前一哈希不是链首(之前有记录被删除)"
+            else:
+                message = f"第 {entry.id} 条记录的前一哈希与第 {prev_id} 条不符(中间有记录被删除或插入)"
+            return Verification(checked, BrokenEntry(entry.id, message))
+        prev_id, prev_hash = entry.id, entry.hash
+    return Verification(checked)
+
+
+@dataclass
+class EntryPage:
+    entries: list[AuditEntry]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(math.ceil(self.total / self.per_page), 1)
+
+
+def entries(session: Session, *, campaign_id: int | None = None, page: int = 1, per_page: int = 50) -> EntryPage:
+    """One page of the log, newest first; with `campaign_id`, that campaign's entries."""
+    query = select(AuditEntry)
+    if campaign_id is not None:
+        query = query.where(AuditEntry.campaign_id == campaign_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    page = max(page, 1)
+    found = session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    return EntryPage(list(found), total, page, per_page)

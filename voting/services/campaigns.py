@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from scoring.settings import RuleSettings
 from voting.errors import DomainError, NotFoundError
 from voting.models import Campaign
+from voting.services import audit
 
 
 class CampaignExistsError(DomainError):
@@ -42,7 +43,9 @@ def get_campaign(session: Session, year: int | None = None) -> Campaign:
     return campaign
 
 
-def change_settings(session: Session, campaign: Campaign, changes: dict[str, str]) -> RuleSettings:
+def change_settings(
+    session: Session, campaign: Campaign, changes: dict[str, str], *, actor: str = "system"
+) -> RuleSettings:
     """Change some of a campaign's settings (every number of the rules, the SMS window
     and cap); each value is checked as the setting's type, and nothing changes if any
     is refused. Changing the scoring rules rescores the campaign on every page."""
@@ -51,6 +54,10 @@ def change_settings(session: Session, campaign: Campaign, changes: dict[str, str
         rules = RuleSettings.from_dict(merged)
     except (TypeError, ValueError) as error:
         raise DomainError(f"设置无效:{error}") from None
-    campaign.settings = rules.to_dict()
+    before, after = campaign.settings, rules.to_dict()
+    campaign.settings = after
     session.flush()
+    changed = {name: {"from": before.get(name), "to": after[name]} for name in after if before.get(name) != after[name]}
+    if changed:
+        audit.record(session, "campaign.settings", actor=actor, campaign_id=campaign.id, detail={"changes": changed})
     return rules

@@ -34,7 +34,7 @@ from voting.models import (
     User,
     VoteCount,
 )
-from voting.services import bundle
+from voting.services import audit, bundle
 from voting.services.history import section_statuses
 
 MODELS = {
@@ -123,7 +123,7 @@ def _lock(session: Session, campaign: Campaign) -> None:
 
 def import_component(
     session: Session, campaign: Campaign, kind: ComponentKind, data: bytes, filename: str,
-    uploaded_by: User | None = None,
+    uploaded_by: User | None = None, *, actor: str = "system",
 ) -> ComponentSummary:
     """Check a component file (every bad row listed, nothing stored) and store it."""
     known = _sections(session, campaign)
@@ -181,6 +181,10 @@ def import_component(
     session.flush()
     summary.stored = len(records)
     summary.import_id = upload.id
+    audit.record(session, "component.import", actor=actor, campaign_id=campaign.id, detail={
+        "kind": kind.value, "import_id": upload.id, "filename": filename, "rows": summary.rows,
+        "stored": summary.stored, "replaced": summary.replaced, "exempt_skipped": sum(exempt),
+    })
     return summary
 
 
@@ -212,7 +216,8 @@ def unit_supervisor_sheet(session: Session, campaign: Campaign, unit_id: int) ->
 
 
 def save_supervisor_scores(
-    session: Session, campaign: Campaign, unit_id: int, scores: dict[int, float], entered_by: User | None
+    session: Session, campaign: Campaign, unit_id: int, scores: dict[int, float], entered_by: User | None,
+    *, actor: str = "system",
 ) -> int:
     """A unit's scores of all its participating sections, checked and stored together."""
     unit = session.get(Unit, unit_id)
@@ -240,6 +245,10 @@ def save_supervisor_scores(
         for sid, v in scores.items()
     )
     session.flush()
+    audit.record(session, "supervisor.save", actor=actor, campaign_id=campaign.id, detail={
+        "unit_id": unit.id, "unit": unit.name,
+        "scores": [{"section_id": sid, "section": expected[sid], "score": round(float(v), 1)} for sid, v in scores.items()],
+    })
     return len(scores)
 
 
@@ -294,7 +303,7 @@ def supervisor_overview(session: Session, campaign: Campaign) -> list[UnitSuperv
 
 def add_entry(
     session: Session, campaign: Campaign, kind: ComponentKind, section_id: int, values: dict, entered_by: User | None,
-    note: str = "",
+    note: str = "", *, actor: str = "system",
 ):
     """One event from a form; `values` holds the model's attributes, already checked by
     the form. Exempt sections take no events."""
@@ -315,6 +324,11 @@ def add_entry(
     entry = model(section_id=section_id, created_by_id=entered_by.id if entered_by else None, note=note.strip(), **values)
     session.add(entry)
     session.flush()
+    audit.record(session, "component.entry_add", actor=actor, campaign_id=campaign.id, detail={
+        "kind": kind.value, "entry_id": entry.id, "section_id": section_id,
+        "section": f"{statuses.at[section_id, 'unit']} {statuses.at[section_id, 'section']}",
+        "values": values, "note": entry.note,
+    })
     return entry
 
 
@@ -327,10 +341,19 @@ def get_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_i
     return entry
 
 
-def delete_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int) -> None:
+def delete_entry(
+    session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int, *, actor: str = "system"
+) -> None:
     entry = get_entry(session, campaign, kind, entry_id)
+    # What the entry said, as the log's record of what was taken away.
+    removed = {c.key: getattr(entry, c.key) for c in entry.__table__.columns if c.key not in ("id", "section_id")}
+    section = session.get(Section, entry.section_id)
     session.delete(entry)
     session.flush()
+    audit.record(session, "component.entry_delete", actor=actor, campaign_id=campaign.id, detail={
+        "kind": kind.value, "entry_id": entry_id, "section_id": section.id,
+        "section": f"{section.unit.name} {section.name}", "values": removed,
+    })
 
 
 def imports(session: Session, campaign: Campaign) -> list[ComponentImport]:

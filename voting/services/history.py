@@ -12,6 +12,7 @@ from scoring import columns as C
 from scoring.history import history_flags
 from voting.errors import ImportRejected, RowError
 from voting.models import RESULT_LABELS, Campaign, HistoryResult, Result
+from voting.services import audit
 from voting.services.sections import sections_frame
 from voting.services.tables import ROW, Column, fold, read_table
 
@@ -69,7 +70,9 @@ def parse_history(data: bytes, filename: str) -> list[tuple[int, int, str, str, 
     return parsed
 
 
-def import_history(session: Session, campaign: Campaign | None, data: bytes, filename: str) -> HistorySummary:
+def import_history(
+    session: Session, campaign: Campaign | None, data: bytes, filename: str, *, actor: str = "system"
+) -> HistorySummary:
     """Store every row (a row for the same year and section replaces the earlier one)."""
     parsed = parse_history(data, filename)
     existing = {
@@ -93,6 +96,11 @@ def import_history(session: Session, campaign: Campaign | None, data: bytes, fil
         if campaign is not None and (unit, section) not in known:
             summary.unmatched.append((row, unit, section))
     session.flush()
+    audit.record(session, "history.import", actor=actor, campaign_id=campaign.id if campaign else None, detail={
+        "filename": filename, "rows": summary.rows, "added": summary.added, "updated": summary.updated,
+        "unchanged": summary.unchanged, "unmatched": len(summary.unmatched),
+        "years": sorted({year for _, year, _, _, _ in parsed}),
+    })
     return summary
 
 

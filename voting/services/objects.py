@@ -22,8 +22,10 @@ from voting.db import bulk_insert
 from voting.errors import DomainError, ImportRejected, RowError
 from scoring.settings import RuleSettings
 from voting.models import (
-    Campaign, ObjectImport, RoundKind, RoundStatus, Section, SectionList, ServiceObject, SurveyRound, Unit, User,
+    Campaign, Evaluator, ObjectImport, RoundKind, RoundStatus, Section, SectionList, ServiceObject, SurveyRound, Unit,
+    User,
 )
+from voting.services import audit
 from voting.services.history import section_statuses
 from voting.services.tables import ROW, Column, Table, fold_series, read_table
 
@@ -75,6 +77,7 @@ def import_objects(
     all_penalized_reported: bool | set[int] = False,
     uploaded_by: User | None = None,
     progress: Callable[[int], None] | None = None,
+    actor: str = "system",
 ) -> ObjectsSummary:
     """Check and store one service-object file.
 
@@ -95,6 +98,13 @@ def import_objects(
     if check.errors:
         raise ImportRejected(filename, check.errors, rows_read=len(table.frame))
     _store(session, campaign, round_kind, filename, uploaded_by, first, summary, progress)
+    audit.record(session, "objects.import", actor=actor, campaign_id=campaign.id, detail={
+        "import_id": summary.import_id, "filename": filename, "round": round_kind.value,
+        "rows_read": summary.rows_read, "stored": summary.stored, "duplicates": len(summary.duplicates),
+        "sections": [{"section_id": c.section_id, "objects": c.objects, "penalized": c.penalized}
+                     for c in summary.sections],
+        "all_penalized_reported": sorted(summary.confirmed),
+    })
     return summary
 
 
@@ -222,6 +232,13 @@ def _store(
     if started is not None:
         # Invitations name these service objects: replacing the list would orphan them.
         raise DomainError(f"{round_kind.value} 轮调查已经开始,服务对象名单不能再替换")
+    sampled = session.scalar(
+        select(Evaluator.id).join(ServiceObject, Evaluator.service_object_id == ServiceObject.id)
+        .where(ServiceObject.section_id.in_(section_ids), ServiceObject.round == round_kind).limit(1)
+    )
+    if sampled is not None:
+        # The online round's evaluators name these service objects too.
+        raise DomainError(f"网络评价已从这些科室的 {round_kind.value} 轮名单中抽取了评价人,服务对象名单不能再替换")
     # Two uploads for the same section at once: the second waits for the first and then
     # replaces its list, instead of colliding with it on the unique phone constraint.
     session.execute(select(Section.id).where(Section.id.in_(section_ids)).with_for_update())

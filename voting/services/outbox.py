@@ -31,7 +31,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sms.senders import Message, PermanentSendError, Sender, TransientSendError
-from sms.templates import render
+from sms.templates import render, scrub
 from voting.models import Campaign, ConsoleMessage, OutboxMessage, OutboxStatus, utcnow
 
 
@@ -204,6 +204,7 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
         message.status, message.last_error = OutboxStatus.failed, str(error)[:500]
         message.claimed_at = message.claimed_by = None
         report.failed += 1
+        forget_secrets(message)
         session.flush()
         return
     try:
@@ -232,7 +233,18 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
         message.last_error = ""
         report.sent += 1
     message.claimed_at = message.claimed_by = None
+    if message.status in (OutboxStatus.sent, OutboxStatus.failed):
+        forget_secrets(message)
     session.flush()
+
+
+def forget_secrets(message: OutboxMessage) -> None:
+    """Blank a message's secret parameters (an evaluator's one-time password) in its
+    row, once it went out or will never go: the row is kept for the office's counts,
+    the password only as long as the message may still be sent."""
+    scrubbed = scrub(message.template, message.params or {})
+    if scrubbed is not None:
+        message.params, message.text = scrubbed  # a new dict: the JSON column sees the change
 
 
 def outstanding(session: Session, now: datetime) -> int:

@@ -17,6 +17,7 @@ from voting.models import (
     PlatformEvent,
     Result,
     ResultDecision,
+    RoundStatus,
     Section,
     SupervisorScore,
     Unit,
@@ -24,6 +25,8 @@ from voting.models import (
     VoteCount,
     utcnow,
 )
+from voting.services import audit
+from voting.services.ballots import online_counts, online_round
 from voting.services.history import history_frame
 from voting.services.rounds import vote_counts
 from voting.services.sections import sections_frame
@@ -50,6 +53,9 @@ def year_inputs(session: Session, campaign: Campaign) -> YearInputs:
     own = vote_counts(session, campaign)
     if len(own):
         votes = pd.concat([votes, own], ignore_index=True) if len(votes) else own
+    online = online_counts(session, campaign)  # the online round's ballots (NET), once it is closed
+    if len(online):
+        votes = pd.concat([votes, online], ignore_index=True) if len(votes) else online
     # C.ROW: the imported file's row, quoted in the explanations (None for hand entries).
     platform = _frame(
         session, campaign, PlatformEvent,
@@ -108,7 +114,8 @@ def campaign_scorecard(session: Session, campaign: Campaign) -> Scorecard:
 
 
 def decide(
-    session: Session, campaign: Campaign, section_id: int, result: Result | None, reason: str, decided_by: User | None
+    session: Session, campaign: Campaign, section_id: int, result: Result | None, reason: str, decided_by: User | None,
+    *, actor: str = "system",
 ) -> ResultDecision:
     """Confirm or override one section's proposed result, with the reason recorded.
     Only a shortlisted section, after the online round, can have a result."""
@@ -125,12 +132,19 @@ def decide(
     if row.empty or pd.isna(row[C.SHORTLIST].iloc[0]):
         raise DomainError(f"{section.unit.name} {section.name} 不在候选名单中,不能列入评议结果")
     decision = session.get(ResultDecision, section_id) or ResultDecision(section_id=section_id)
+    previous = decision.result.value if decision.result else None
     decision.result = result
     decision.reason = reason
     decision.decided_by_id = decided_by.id if decided_by else None
     decision.decided_at = utcnow()
     session.add(decision)
     session.flush()
+    proposed = row[C.RESULT].iloc[0]
+    audit.record(session, "result.decide", actor=actor, campaign_id=campaign.id, detail={
+        "section_id": section_id, "section": f"{section.unit.name} {section.name}",
+        "result": result.value if result else None, "proposed": None if pd.isna(proposed) else proposed,
+        "previous": previous, "reason": reason,
+    })
     return decision
 
 
@@ -151,7 +165,7 @@ def candidates_fixed(session: Session, campaign: Campaign) -> Candidate | None:
     return session.scalar(select(Candidate).where(Candidate.campaign_id == campaign.id).limit(1))
 
 
-def fix_candidates(session: Session, campaign: Campaign, fixed_by: User | None) -> int:
+def fix_candidates(session: Session, campaign: Campaign, fixed_by: User | None, *, actor: str = "system") -> int:
     """Fix the candidate list as the daily scores give it now (ties the chain could not
     break stay where the engine placed them: on the harmless side). Returns how many."""
     if candidates_fixed(session, campaign) is not None:
@@ -167,23 +181,36 @@ def fix_candidates(session: Session, campaign: Campaign, fixed_by: User | None) 
         for sid, code in zip(chosen["section_id"], chosen[C.SHORTLIST])
     )
     session.flush()
+    audit.record(session, "candidates.fix", actor=actor, campaign_id=campaign.id, detail={
+        "candidates": len(chosen), "lists": {str(k): int(n) for k, n in chosen[C.SHORTLIST].value_counts().items()},
+        "section_ids": sorted(int(sid) for sid in chosen["section_id"]),
+    })
     return len(chosen)
 
 
-def unfix_candidates(session: Session, campaign: Campaign) -> None:
+def unfix_candidates(session: Session, campaign: Campaign, *, actor: str = "system") -> None:
     """Let the list follow the daily scores again: only before the online round."""
     if candidates_fixed(session, campaign) is None:
         raise DomainError("候选名单尚未确定")
     if campaign_scorecard(session, campaign).network_held:
         raise DomainError("网络评价已经有票,候选名单不能撤销")
-    session.execute(delete(Candidate).where(Candidate.campaign_id == campaign.id))
+    online = online_round(session, campaign)
+    if online is not None and online.status is not RoundStatus.draft:  # evaluators hold ballots over this list
+        raise DomainError("网络评价已经开始,候选名单不能撤销")
+    removed = session.execute(delete(Candidate).where(Candidate.campaign_id == campaign.id)).rowcount
     session.flush()
+    audit.record(session, "candidates.unfix", actor=actor, campaign_id=campaign.id, detail={"candidates": removed})
 
 
-def undo_decision(session: Session, campaign: Campaign, section_id: int) -> None:
+def undo_decision(session: Session, campaign: Campaign, section_id: int, *, actor: str = "system") -> None:
     """Back to the proposal."""
     decision = session.get(ResultDecision, section_id)
     if decision is None or decision.section.unit.campaign_id != campaign.id:
         raise NotFoundError("这个科室没有评议办的决定")
+    detail = {
+        "section_id": section_id, "section": f"{decision.section.unit.name} {decision.section.name}",
+        "undone_result": decision.result.value if decision.result else None, "undone_reason": decision.reason,
+    }
     session.delete(decision)
     session.flush()
+    audit.record(session, "result.undo", actor=actor, campaign_id=campaign.id, detail=detail)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from voting.errors import DomainError, ImportRejected, NotFoundError, RowError, StaleError
 from voting.models import Campaign, Invitation, Section, ServiceObject, Unit, User
+from voting.services import audit
 from voting.services.tables import ROW, Column, fold, read_table
 
 COLUMNS = [
@@ -165,10 +166,12 @@ def diff_sections(session: Session, campaign: Campaign, listed: list[ListedSecti
 
 
 def apply_sections(
-    session: Session, campaign: Campaign, listed: list[ListedSection], fingerprint: str | None = None
+    session: Session, campaign: Campaign, listed: list[ListedSection], fingerprint: str | None = None,
+    *, filename: str = "", actor: str = "system",
 ) -> SectionsDiff:
     """Make the campaign's sections equal `listed`. With `fingerprint` (from a preview),
-    refuse with StaleError if the database changed since."""
+    refuse with StaleError if the database changed since. A change goes into the audit
+    log (`actor`, `filename`: who applied which file)."""
     diff = diff_sections(session, campaign, listed)
     if fingerprint is not None and fingerprint != diff.fingerprint:
         raise StaleError("预览之后科室名单已被修改,请重新上传并核对。")
@@ -205,6 +208,13 @@ def apply_sections(
         if name not in kept and unit.id not in liaison_units:
             session.delete(unit)
     session.flush()
+    if not diff.is_empty:
+        audit.record(session, "sections.import", actor=actor, campaign_id=campaign.id, detail={
+            "filename": filename, "sections": len(listed), "added": len(diff.added), "removed": len(diff.removed),
+            "changed": len(diff.changed), "unchanged": diff.unchanged, "objects_lost": diff.objects_lost,
+            "removed_sections": [f"{s.unit} {s.section}" for s in diff.removed],
+            "changed_sections": [f"{c.after.unit} {c.after.section}" for c in diff.changed],
+        })
     return diff
 
 

@@ -7,6 +7,7 @@ from flask import Flask, redirect, url_for
 
 def init_app(app: Flask) -> None:
     from voting.views import (
+        audit,
         ballot,
         citizen,
         components,
@@ -23,7 +24,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp,
-                      online.bp, online_monitor.bp, evaluator.bp, ballot.bp):
+                      online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/")

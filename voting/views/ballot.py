@@ -1,6 +1,234 @@
-"""The online round's ballot, receipts and the public receipt check (issue 5)."""
+"""The online round's ballot, its receipt, the public receipt check and the published
+results (SPEC §1 steps 6-7, §4; issue 5).
+
+- `GET /e/ballot` (logged-in evaluator, see voting.views.evaluator): every candidate in
+  a neutral order, each 满意 / 基本满意 / 不满意 with 基本满意 preselected; live
+  counters and a draft kept across reloads come from static/ballot.js, and the page
+  works without it. `POST /e/ballot` stores the one ballot (ballots.submit_ballot),
+  logs the evaluator out and sends to `/e/done`, which shows the receipt code.
+- `GET /receipt` shows a form; `POST /receipt` says whether a receipt's ballot is in
+  (never its marks). The code goes in the form's body, not the address, so it stays
+  out of access logs, the history and the Referer: nothing on the server ties the
+  address that checked a receipt to a ballot.
+- `GET /results/<year>`: the final lists as the review office published them.
+
+Secrecy: nothing here logs, and the ballot carries no session: after a ballot the
+browser's session keeps only the receipt code, on the evaluator's own phone.
+
+Every response says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`; as on
+the citizens' pages, the blueprint checks the CSRF token with their check, without
+Flask-WTF's strict Referer rule (a page that sends no Referer would fail it on HTTPS).
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask import session as visit
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from wtforms import StringField
+from wtforms.validators import InputRequired, Length
+
+from sms.tokens import normalize_code
+from voting.auth import csrf, limiter
+from voting.db import get_session
+from voting.errors import DomainError
+from voting.errors_web import MESSAGES
+from voting.forms import EmptyForm, Form
+from voting.models import Choice, OnlineRound, RoundStatus
+from voting.services import ballots
+from voting.services.ballots import (
+    AlreadyCastError,
+    BadChoiceError,
+    BallotInvalidError,
+    NoCandidatesError,
+    OnlineRoundClosedError,
+)
+from voting.views.evaluator import current_evaluator
+from voting.views.citizen import SECURITY_HEADERS, _check_csrf_token
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("ballot", __name__)
+csrf.exempt(bp)  # checked by the citizens' _check_csrf_token, without the Referer rule
+bp.before_request(_check_csrf_token)
+
+LOGIN_PATH = "/e/login"
+FIELD = "c"  # a candidate's field: c<section id>
+BALLOT_LIMIT = "60 per minute"
+RECEIPT_LIMIT = "30 per minute;300 per hour"
+TOO_MANY = "操作过于频繁,请稍等一分钟后再试。"
+PRIVACY = ("您的选票与您的账号分开保存:选票上没有您的姓名、账号和提交的具体时间,"
+           "任何人(包括评议办)都无法查出您对哪个科室作了何种评价。")
+
+
+# ---- the blueprint's own CSRF check, headers and error pages ---------------------------------
+
+
+@bp.after_request
+def _private(response):  # noqa: ANN001
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _page(status: int, title: str, message: str, link: tuple[str, str] | None = None):
+    return render_template("ballot_message.html", title=title, message=message, status=status, link=link), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(_error: CSRFError):
+    return _page(400, "页面已过期", "页面已过期或校验未通过,请刷新页面后重新提交。")
+
+
+@bp.errorhandler(DomainError)
+def _domain(error: DomainError):
+    get_session().rollback()
+    return _page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http(error: HTTPException):
+    status = error.code or 500
+    title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
+    if status == 429 and isinstance(error.description, str):
+        message = error.description
+    return _page(status, title, message)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(_error: Exception):
+    # The path only: never the form (a ballot) nor the session (an evaluator).
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    get_session().rollback()
+    return _page(500, "系统繁忙", "系统暂时出现问题,您的选票可能没有提交。请稍后重新登录查看;如已提交,登录时会提示。")
+
+
+def _evaluator_key() -> str:
+    evaluator_id = visit.get("evaluator")
+    return f"evaluator:{evaluator_id}" if isinstance(evaluator_id, int) else f"no-evaluator:{get_remote_address()}"
+
+
+# ---- the ballot ---------------------------------------------------------------------------------
+
+
+def _already():
+    return _page(409, "选票已提交", str(AlreadyCastError()), (url_for(".receipt_check"), "查询回执"))
+
+
+def _sent() -> list[tuple[int, str]]:
+    """The form's candidate fields (c<section id>) as sent, a field sent twice twice."""
+    return [
+        (int(key[len(FIELD):]), value)
+        for key, values in request.form.lists() if key.startswith(FIELD) and key[len(FIELD):].isdigit()
+        for value in values
+    ]
+
+
+def _read_marks() -> list[tuple[int, Choice]]:
+    """The sent marks; a value that is not one of the three choices is refused (the
+    service refuses a candidate sent twice, or one not on the ballot, by name)."""
+    try:
+        return [(sid, Choice(value)) for sid, value in _sent()]
+    except ValueError:
+        raise BadChoiceError() from None
+
+
+def _ballot_page(online: OnlineRound, evaluator_id: int, candidates, rules, chosen: dict[int, str],
+                 error: str | None = None, status: int = 200):
+    counts = {c.value: 0 for c in Choice}
+    for candidate in candidates:
+        counts[chosen.get(candidate.section_id, Choice.basic.value)] += 1
+    return render_template(
+        "ballot.html", online=online, candidates=candidates, rules=rules, chosen=chosen, counts=counts,
+        choices=[(c.value, c.label) for c in Choice], field=FIELD, error=error, privacy=PRIVACY,
+        form=EmptyForm(formdata=None), draft_key=f"ballot-draft:{online.id}:{evaluator_id}", restore=error is None,
+    ), status
+
+
+@bp.route("/e/ballot", methods=["GET", "POST"])
+@limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
+def ballot_page():
+    evaluator = current_evaluator()
+    if evaluator is None:
+        return redirect(LOGIN_PATH, 303)
+    session = get_session()
+    online = session.get(OnlineRound, evaluator.round_id)
+    if ballots.has_cast(session, evaluator):
+        return _already()
+    if online.status is RoundStatus.draft:
+        return _page(409, "网络评价尚未开始", "网络评价尚未开始,请按短信通知的时间登录评价。")
+    if not ballots.is_open(online):
+        raise OnlineRoundClosedError()
+    candidates = ballots.ballot_candidates(session, online.campaign_id)
+    if not candidates:
+        raise NoCandidatesError()
+    rules = ballots.ballot_rules(online.campaign, len(candidates))
+    if request.method == "GET":
+        return _ballot_page(online, evaluator.id, candidates, rules, {})
+    try:
+        receipt = ballots.submit_ballot(session, evaluator, _read_marks())
+    except BallotInvalidError as error:
+        session.rollback()
+        sent = {sid: value for sid, value in _sent() if value in Choice._value2member_map_}  # shown again
+        return _ballot_page(online, evaluator.id, candidates, rules, sent, str(error), 422)
+    except AlreadyCastError:  # also the loser of concurrent submits: the first ballot stands
+        session.rollback()
+        return _already()
+    session.commit()
+    # The evaluator's part is over: the browser keeps only the receipt.
+    for key in ("evaluator", "evaluator_seen", "evaluator_login"):
+        visit.pop(key, None)
+    visit["receipt"] = receipt
+    return redirect(url_for(".done"), 303)
+
+
+@bp.get("/e/done")
+def done():
+    receipt = visit.get("receipt")
+    if not isinstance(receipt, str) or not ballots.is_receipt(receipt):
+        return _page(404, "没有回执", "这里只在提交选票后显示回执码。如已提交,可在回执查询页查询。",
+                     (url_for(".receipt_check"), "查询回执"))
+    return render_template("ballot_done.html", receipt=ballots.grouped(receipt))
+
+
+# ---- the public receipt check -------------------------------------------------------------------
+
+
+class ReceiptForm(Form):
+    code = StringField("回执码", validators=[InputRequired("请输入 16 位回执码。"), Length(max=64, message="回执码是 16 位字母和数字。")])
+
+
+def _is_get() -> bool:
+    return request.method == "GET"
+
+
+@bp.route("/receipt", methods=["GET", "POST"])
+@limiter.limit(RECEIPT_LIMIT, exempt_when=_is_get, error_message="查询过于频繁,请稍后再试。")
+def receipt_check():
+    """GET: the form; POST: whether that receipt's ballot is in. Changes nothing."""
+    if request.method == "GET":
+        return render_template("receipt_check.html", form=ReceiptForm(formdata=None))
+    form = ReceiptForm()
+    if not form.validate_on_submit():
+        return render_template("receipt_check.html", form=form), 422
+    if not ballots.is_receipt(form.code.data):
+        error = "回执码是 16 位字母和数字(不含 0、O、1、I、L),请核对后重新输入。"
+        return render_template("receipt_check.html", form=form, error=error), 422
+    found = ballots.check_receipt(get_session(), form.code.data)
+    if found is None:
+        error = "没有找到这个回执码。请核对后重新输入;如确认无误,请联系县千人评议办。"
+        return render_template("receipt_check.html", form=form, error=error), 404
+    return render_template("receipt_check.html", form=ReceiptForm(formdata=None), found=found,
+                           code=ballots.grouped(normalize_code(form.code.data)))
+
+
+# ---- the published results ----------------------------------------------------------------------
+
+
+@bp.get("/results/<int:year>")
+def results(year: int):
+    campaign, online = ballots.published_results(get_session(), year)
+    lists = [(result.label, online.published.get(result.value, [])) for result in ballots.PUBLISHED_LISTS]
+    return render_template("results.html", campaign=campaign, online=online, lists=lists)

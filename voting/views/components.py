@@ -315,7 +315,8 @@ def import_file(kind: str):
         return render_template("component_kind.html", **_kind_page(campaign, component, upload_form=form)), 400
     data, filename = read_upload(form.file)
     try:
-        summary = components.import_component(get_session(), campaign, component, data, filename, current_user)
+        summary = components.import_component(get_session(), campaign, component, data, filename, current_user,
+                                              actor=current_user.username)
     except ImportRejected as error:
         return rejected("component_kind.html", error, **_kind_page(campaign, component, upload_form=form))
     get_session().commit()
@@ -358,7 +359,8 @@ def add_entry(kind: str):
             elif key:
                 general.extend(reasons)
         return refused(general)
-    components.add_entry(session, campaign, component, section_id, values, current_user, form.note.data or "")
+    components.add_entry(session, campaign, component, section_id, values, current_user, form.note.data or "",
+                         actor=current_user.username)
     session.commit()
     shown = next(choice.label for choice in form.section.choices if choice.value == form.section.data)
     flash(f"已录入{component.label}:{shown}。", "info")
@@ -382,7 +384,7 @@ def delete_entry(kind: str, entry_id: int):
         return render_template("component_kind.html", **_kind_page(campaign, component, message=message)), 409
     section = session.get(Section, entry.section_id)
     shown = f"{section.unit.name} · {section.name}"
-    components.delete_entry(session, campaign, component, entry_id)
+    components.delete_entry(session, campaign, component, entry_id, actor=current_user.username)
     session.commit()
     flash(f"已删除一条手工录入的{component.label}:{shown}。", "info")
     return redirect(url_for(".kind_page", kind=component.value))

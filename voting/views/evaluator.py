@@ -1,15 +1,225 @@
 """The online round's evaluators: login with the one-time password (issue 5).
 
 Contract used by voting/views/ballot.py: after login the Flask session holds
-`evaluator` (the Evaluator's id) and `evaluator_seen` (epoch seconds of the last
-request); `current_evaluator()` returns the logged-in Evaluator or None (absent, idle
-too long, or locked)."""
+`evaluator` (the Evaluator's id, an int) and `evaluator_seen` (epoch seconds of the
+last request, refreshed by every call of `current_evaluator()`);
+`current_evaluator()` returns the logged-in Evaluator or None (absent, idle longer
+than EVALUATOR_IDLE_MINUTES, locked, its password reissued since the login, or its
+round not open). The session also holds `evaluator_login` (epoch seconds of the
+login), which ends a session when the office sends a new password.
+
+- `GET /e/login` the form; `POST /e/login` checks the login name and password
+  (services.evaluators.authenticate): a wrong name and a wrong password get the same
+  answer (401), a locked account its own (423), a ballot already in its own (409).
+  Success starts a fresh session (everything in the old one is dropped) and sends to
+  the ballot (303).
+- `POST /e/logout` ends it.
+
+Login attempts are limited per login name first (EVALUATOR_LOGIN_LIMIT) and
+generously per address (EVALUATOR_ADDRESS_LIMIT): many phones share one carrier
+address. The pages work without JavaScript. Like the citizens' pages they send
+`Referrer-Policy: no-referrer`, so they check the CSRF token without CSRFProtect's
+Referer rule (see voting/views/citizen.py).
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import time
+
+from flask import Blueprint, current_app, flash, g, get_flashed_messages, redirect, render_template, request, url_for
+from flask import session as visit
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from sms.tokens import normalize_code
+from voting.auth import csrf, limiter
+from voting.db import get_session
+from voting.errors import DomainError
+from voting.errors_web import MESSAGES
+from voting.forms import EmptyForm, Form
+from voting.models import Evaluator
+from voting.services import evaluators
+from voting.services.evaluators import AccountLockedError, LoginFailedError
+from voting.services.rounds import _aware
+from voting.views.citizen import SECURITY_HEADERS, _check_csrf_token
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("evaluator", __name__)
+csrf.exempt(bp)  # checked by the citizens' _check_csrf_token, without the Referer rule
+bp.before_request(_check_csrf_token)
+
+SESSION_KEY = "evaluator"
+SEEN_KEY = "evaluator_seen"
+LOGIN_AT_KEY = "evaluator_login"
+TOO_MANY = "登录尝试过于频繁,请稍等几分钟后再试。"
+PRIVACY = "选票不记录您的姓名、账号和手机号码,被评单位看不到谁参加了评价,也看不到您的选择。"
 
 
-def current_evaluator():  # noqa: ANN201 - filled in by the login work
-    return None
+class LoginForm(Form):
+    login = StringField("账号", validators=[InputRequired("请输入短信中的账号。"), Length(max=32, message="账号是 8 位字母和数字。")])
+    password = PasswordField("密码", validators=[InputRequired("请输入短信中的密码。"), Length(max=64, message="密码是 10 位字母和数字。")])
+
+
+# ---- the logged-in evaluator -----------------------------------------------------------------
+
+
+def _forget() -> None:
+    for key in (SESSION_KEY, SEEN_KEY, LOGIN_AT_KEY):
+        visit.pop(key, None)
+
+
+def current_evaluator() -> Evaluator | None:
+    """The logged-in evaluator, or None; refreshes `evaluator_seen`."""
+    if "current_evaluator" in g:
+        return g.current_evaluator
+    g.current_evaluator = found = _load_evaluator()
+    return found
+
+
+def _load_evaluator() -> Evaluator | None:
+    evaluator_id = visit.get(SESSION_KEY)
+    if not isinstance(evaluator_id, int) or isinstance(evaluator_id, bool):
+        return None
+    now = time.time()
+    seen = visit.get(SEEN_KEY)
+    idle = float(current_app.config["EVALUATOR_IDLE_MINUTES"]) * 60
+    if not isinstance(seen, (int, float)) or isinstance(seen, bool) or now - seen > idle:
+        _forget()
+        return None
+    evaluator = get_session().get(Evaluator, evaluator_id)
+    if evaluator is None or evaluator.locked_at is not None or not evaluators.is_open(evaluator.online_round):
+        _forget()
+        return None
+    logged_in = visit.get(LOGIN_AT_KEY)
+    issued = _aware(evaluator.password_issued_at)
+    if isinstance(logged_in, (int, float)) and issued is not None and issued.timestamp() > logged_in:
+        _forget()  # the office sent a new password since: this session was opened with the old one
+        return None
+    visit[SEEN_KEY] = int(now)
+    return evaluator
+
+
+def _after_login() -> str:
+    if "ballot.ballot_page" in current_app.view_functions:
+        return url_for("ballot.ballot_page")
+    return url_for(".home")
+
+
+# ---- rate-limit keys and limits ---------------------------------------------------------------
+
+
+def _account_key() -> str:
+    login = normalize_code(request.form.get("login", ""))[:32]
+    return f"evaluator-login:{login}" if login else f"evaluator-login-blank:{get_remote_address()}"
+
+
+def _account_limit() -> str:
+    return current_app.config["EVALUATOR_LOGIN_LIMIT"]
+
+
+def _address_limit() -> str:
+    return current_app.config["EVALUATOR_ADDRESS_LIMIT"]
+
+
+# ---- pages, headers and errors ----------------------------------------------------------------
+
+
+def _login_page(form: LoginForm, status: int = 200, error: str | None = None):
+    return render_template("evaluator_login.html", form=form, error=error, notices=get_flashed_messages(),
+                           privacy=PRIVACY), status
+
+
+def _page(status: int, title: str, message: str):
+    return render_template("citizen_message.html", title=title, message=message, status=status), status
+
+
+@bp.after_request
+def _private(response):  # noqa: ANN001
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(_error: CSRFError):
+    return _login_page(LoginForm(formdata=None), 400, "页面已过期,请重新输入账号和密码登录。")
+
+
+@bp.errorhandler(DomainError)
+def _domain(error: DomainError):
+    get_session().rollback()
+    return _page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http(error: HTTPException):
+    status = error.code or 500
+    if status == 429:
+        message = error.description if isinstance(error.description, str) else TOO_MANY
+        return _login_page(LoginForm(formdata=None), 429, message)
+    title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
+    return _page(status, title, message)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(_error: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    get_session().rollback()
+    return _page(500, "系统繁忙", "系统暂时出现问题,请稍后重新登录再试。")
+
+
+# ---- login and logout -------------------------------------------------------------------------
+
+
+@bp.get("/e/login")
+def login_page():
+    if current_evaluator() is not None:
+        return redirect(_after_login(), 303)
+    return _login_page(LoginForm(formdata=None))
+
+
+@bp.post("/e/login")
+@limiter.limit(_account_limit, key_func=_account_key, error_message=TOO_MANY)
+@limiter.limit(_address_limit, error_message=TOO_MANY)
+def login():
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return _login_page(form, 422)
+    session = get_session()
+    try:
+        evaluator = evaluators.authenticate(session, form.login.data, form.password.data)
+    except (LoginFailedError, AccountLockedError) as error:
+        session.commit()  # the wrong password counts, though the login fails
+        return _login_page(form, error.status, str(error))
+    except DomainError as error:  # the ballot is in, or the round is not open
+        session.rollback()
+        _forget()
+        return _page(error.status, "无法登录", str(error))
+    session.commit()
+    # A fresh session: nothing of what this browser held before (another evaluator, a
+    # citizen's invitation, a staff login) carries over into the evaluator's.
+    visit.clear()
+    now = time.time()
+    visit[SESSION_KEY] = evaluator.id
+    visit[SEEN_KEY] = int(now)
+    visit[LOGIN_AT_KEY] = now
+    return redirect(_after_login(), 303)
+
+
+@bp.get("/e/")
+def home():
+    """Where a login lands while there is no ballot page."""
+    evaluator = current_evaluator()
+    if evaluator is None:
+        return redirect(url_for(".login_page"), 303)
+    return render_template("evaluator_home.html", evaluator=evaluator, action=EmptyForm(formdata=None))
+
+
+@bp.post("/e/logout")
+def logout():
+    _forget()
+    flash("您已退出登录。")
+    return redirect(url_for(".login_page"), 303)

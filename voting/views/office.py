@@ -156,7 +156,8 @@ def import_sections():
         return _rejected("import_sections.html", error, form=form, campaign=campaign)
     diff = sections.diff_sections(get_session(), campaign, listed)
     payload = _serializer().dumps(
-        {"campaign": campaign.id, "fingerprint": diff.fingerprint, "sections": sections.listed_to_json(listed)}
+        {"campaign": campaign.id, "fingerprint": diff.fingerprint, "sections": sections.listed_to_json(listed),
+         "filename": filename}
     )
     return render_template(
         "import_sections_preview.html", diff=diff, campaign=campaign, filename=filename,
@@ -178,7 +179,8 @@ def confirm_sections():
     if payload.get("campaign") != campaign.id:
         raise DomainError("预览针对的是另一个评议活动,请重新上传。")
     listed = sections.listed_from_json(payload["sections"])
-    diff = sections.apply_sections(get_session(), campaign, listed, payload["fingerprint"])
+    diff = sections.apply_sections(get_session(), campaign, listed, payload["fingerprint"],
+                                   filename=payload.get("filename", ""), actor=current_user.username)
     get_session().commit()
     if diff.is_empty:
         flash("名单与现有名单相同,没有任何改动。", "info")
@@ -205,7 +207,7 @@ def import_history():
         return render_template("import_history.html", form=form), 400 if form.errors else 200
     data, filename = _read_upload(form.file)
     try:
-        summary = history.import_history(get_session(), campaign, data, filename)
+        summary = history.import_history(get_session(), campaign, data, filename, actor=current_user.username)
     except ImportRejected as error:
         return _rejected("import_history.html", error, form=form)
     get_session().commit()
@@ -257,6 +259,7 @@ def import_objects():
             get_session(), campaign, RoundKind(form.round_kind.data), data, filename,
             section_id=section_id, unit_id=_own_unit_id(),
             all_penalized_reported=form.all_penalized_reported.data, uploaded_by=current_user,
+            actor=current_user.username,
         )
     except ImportRejected as error:
         return _rejected("import_objects.html", error, form=form)

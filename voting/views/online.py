@@ -1,6 +1,176 @@
-"""The review office's pages of the online round: pool, accounts (issue 5)."""
+"""The review office's pages of the online round: the round, its evaluator pool,
+the accounts (issue 5). The review office's admins act; its operators and auditors
+read. Phones are shown masked everywhere."""
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateTimeLocalField
+from wtforms.validators import DataRequired
+
+from sms.phones import mask_phone
+from voting.auth import roles_required
+from voting.db import get_session
+from voting.errors import DomainError, ImportRejected
+from voting.forms import EmptyForm, Form
+from voting.links import wording
+from voting.models import EVALUATOR_KIND_LABELS, EvaluatorKind
+from voting.services import evaluators
+from voting.services.evaluators import REPRESENTATIVE_KINDS
+from voting.services.scorecards import candidates_fixed
+from voting.views.common import ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, read_upload
 
 bp = Blueprint("online", __name__, url_prefix="/office/online")
+PAGE_SIZE = 200
+
+
+class OnlineRoundForm(Form):
+    closes_at = DateTimeLocalField("截止时间", format="%Y-%m-%dT%H:%M", validators=[DataRequired("请填写截止时间")])
+
+
+class PoolForm(Form):
+    file = FileField("代表名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def _render(round_form: OnlineRoundForm | None = None, pool_form: PoolForm | None = None, status: int = 200,
+            rejected: ImportRejected | None = None):
+    session = get_session()
+    campaign = current_campaign()
+    online = evaluators.get_round(session, campaign)
+    context = {}
+    if online is None:
+        if round_form is None:
+            default_close = (datetime.now(_zone()) + timedelta(days=14)).replace(hour=18, minute=0, second=0, microsecond=0)
+            round_form = OnlineRoundForm(formdata=None, closes_at=default_close.replace(tzinfo=None))
+        context.update(fixed=candidates_fixed(session, campaign) is not None)
+    else:
+        page = max(1, request.args.get("page", 1, type=int))
+        rows, total = evaluators.pool(session, online, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        context.update(
+            mix=evaluators.mix(session, online), sms=evaluators.sms_counts(session, online), rows=rows, total=total,
+            page=page, pages=max(1, -(-total // PAGE_SIZE)), is_open=evaluators.is_open(online),
+            changeable=evaluators.is_changeable(online),
+        )
+    return render_template(
+        "online.html", campaign=campaign, online=online, round_form=round_form,
+        pool_form=pool_form or PoolForm(formdata=None), action=EmptyForm(formdata=None), mask_phone=mask_phone,
+        rejected=rejected, shown=rejected.errors[:SHOWN_ERRORS] if rejected else [],
+        kinds=[(k, EVALUATOR_KIND_LABELS[k]) for k in (*REPRESENTATIVE_KINDS, EvaluatorKind.service_object)],
+        representative_labels="、".join(EVALUATOR_KIND_LABELS[k] for k in REPRESENTATIVE_KINDS), **context,
+    ), status
+
+
+@bp.get("/")
+@roles_required(*OFFICE)
+def index():
+    return _render()
+
+
+@bp.post("/")
+@roles_required(*ADMIN)
+def create():
+    form = OnlineRoundForm()
+    if not form.validate_on_submit():
+        return _render(round_form=form, status=422)
+    closes_at = form.closes_at.data.replace(tzinfo=_zone()).astimezone(timezone.utc)
+    session = get_session()
+    try:
+        online = evaluators.create_round(session, current_campaign(), closes_at, actor=current_user.username)
+    except DomainError as error:
+        session.rollback()
+        form.closes_at.errors = [str(error)]
+        if evaluators.get_round(session, current_campaign()) is not None:
+            flash(str(error), "error")  # the page shows the round, not the form
+        return _render(round_form=form, status=422)
+    session.commit()
+    flash(f"已建立网络评价(抽样种子 {online.seed})。请导入代表名单,再抽取服务对象。", "info")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.post("/pool")
+@roles_required(*ADMIN)
+def import_pool():
+    form = PoolForm()
+    if not form.validate_on_submit():
+        return _render(pool_form=form, status=400)
+    session = get_session()
+    online = evaluators.require_round(session, current_campaign())
+    data, filename = read_upload(form.file)
+    try:
+        summary = evaluators.import_representatives(session, online, data, filename, actor=current_user.username)
+    except ImportRejected as error:
+        session.rollback()
+        return _render(pool_form=form, status=422, rejected=error)
+    session.commit()
+    parts = "、".join(f"{kind.label} {n} 人" for kind, n in summary.by_kind.items())
+    flash(f"已导入 {filename}:{summary.stored} 名代表({parts})。", "info")
+    return redirect(url_for(".index"), 303)
+
+
+def _act(act, done: str):
+    """A button's POST: the CSRF token, the round, one service call, one commit."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    online = evaluators.require_round(session, current_campaign())
+    back = redirect(url_for(".index", page=request.args.get("page", type=int)), 303)
+    try:
+        result = act(session, online)
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return back
+    session.commit()
+    flash(done.format(result=result), "info")
+    return back
+
+
+@bp.post("/sample")
+@roles_required(*ADMIN)
+def sample():
+    def act(session, online):
+        summary = evaluators.sample_service_objects(session, online, actor=current_user.username)
+        for reason in summary.mix.reasons:
+            flash(reason, "warning")
+        return summary
+
+    return _act(act, "已抽取 {result.added} 名服务对象;现有服务对象 {result.mix.service_objects} 名、代表 {result.mix.representatives} 名。")
+
+
+@bp.post("/accounts")
+@roles_required(*ADMIN)
+def issue():
+    def act(session, online):
+        return evaluators.issue_accounts(session, online, wording(current_app, request.url_root), actor=current_user.username)
+
+    return _act(act, "已为 {result} 位评价人生成账号和一次性密码,短信已写入发件箱,由发送进程发出;网络评价已开始。")
+
+
+@bp.post("/evaluators/<int:evaluator_id>/resend")
+@roles_required(*ADMIN)
+def resend(evaluator_id: int):
+    def act(session, online):
+        evaluator = evaluators.get_evaluator(session, online, evaluator_id)
+        evaluators.resend(session, online, evaluator, wording(current_app, request.url_root), actor=current_user.username)
+        return evaluator.login
+
+    return _act(act, "已为账号 {result} 生成新密码并写入短信发件箱(原密码作废;输错次数不清零)。")
+
+
+@bp.post("/evaluators/<int:evaluator_id>/reissue")
+@roles_required(*ADMIN)
+def reissue(evaluator_id: int):
+    def act(session, online):
+        evaluator = evaluators.get_evaluator(session, online, evaluator_id)
+        evaluators.reissue(session, online, evaluator, wording(current_app, request.url_root), actor=current_user.username)
+        return evaluator.login
+
+    return _act(act, "已重新开通账号 {result}:解除锁定、输错次数清零,新密码短信已写入发件箱。")

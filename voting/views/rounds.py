@@ -19,7 +19,7 @@ from voting.errors import DomainError
 from voting.forms import EmptyForm, Form
 from voting.links import link_tokens, wording
 from voting.models import InviteMode, Role, RoundKind, RoundStatus, Section
-from voting.services import rounds
+from voting.services import audit, rounds
 from voting.views.common import ADMIN, OFFICE, current_campaign, own_unit_id
 
 bp = Blueprint("rounds", __name__, url_prefix="/office/rounds")
@@ -85,6 +85,10 @@ def create():
     except DomainError as error:
         form.kind.errors = [str(error)]
         return _render_index(form, 422)
+    audit.record(session, "round.create", actor=current_user.username, campaign_id=survey.campaign_id, detail={
+        **_round_detail(survey), "closes_at": survey.closes_at.isoformat(), "sample_size": survey.sample_size,
+        "seed": survey.seed, "mode": survey.mode.value, "reminder_after_hours": survey.reminder_after_hours,
+    })
     session.commit()
     flash(f"已建立 {survey.kind.value} 轮调查(抽样种子 {survey.seed}),核对后点“开始发送”。", "info")
     return redirect(url_for(".detail", round_id=survey.id), 303)
@@ -133,13 +137,21 @@ def unit_count(value: int, unit_view: bool) -> str:
     return f"<{UNIT_MIN_COUNT}" if unit_view and int(value) < UNIT_MIN_COUNT else str(int(value))
 
 
-def _act(round_id: int, act, done: str):
+def _round_detail(survey) -> dict:  # noqa: ANN001
+    return {"round_id": survey.id, "round": survey.kind.value}
+
+
+def _act(round_id: int, act, done: str, action: str, detail=lambda result: {}):  # noqa: ANN001
+    """Run one round action and put it in the audit log (here, not in services.rounds,
+    so that the log names the staff user), in the same transaction."""
     if not EmptyForm().validate_on_submit():
         return redirect(url_for(".detail", round_id=round_id), 303)
     session = get_session()
     campaign = current_campaign()
     survey = rounds.get_round(session, campaign, round_id)
     result = act(session, campaign, survey)
+    audit.record(session, action, actor=current_user.username, campaign_id=campaign.id,
+                 detail={**_round_detail(survey), **detail(result)})
     session.commit()
     flash(done.format(result=result), "info")
     return redirect(url_for(".detail", round_id=round_id), 303)
@@ -159,7 +171,9 @@ def open_(round_id: int):
             flash(f"另有 {len(summary.without_list) - 20} 个科室没有本轮名单", "warning")
         return summary
 
-    return _act(round_id, act, "已开始:{result.sections} 个科室共 {result.invitations} 份邀请,短信已写入发件箱,由发送进程发出。")
+    return _act(round_id, act, "已开始:{result.sections} 个科室共 {result.invitations} 份邀请,短信已写入发件箱,由发送进程发出。",
+                "round.open", lambda summary: {"sections": summary.sections, "invitations": summary.invitations,
+                                               "sections_without_list": len(summary.without_list)})
 
 
 @bp.post("/<int:round_id>/remind")
@@ -168,10 +182,12 @@ def remind(round_id: int):
     def act(session, campaign, survey):
         return rounds.remind(session, campaign, survey, link_tokens(current_app), wording(current_app, request.url_root))
 
-    return _act(round_id, act, "已为 {result} 位尚未评价的市民写入提醒短信(每人只提醒一次)。")
+    return _act(round_id, act, "已为 {result} 位尚未评价的市民写入提醒短信(每人只提醒一次)。",
+                "round.remind", lambda reminded: {"reminders": reminded})
 
 
 @bp.post("/<int:round_id>/close")
 @roles_required(*ADMIN)
 def close(round_id: int):
-    return _act(round_id, lambda session, campaign, survey: rounds.close_round(session, survey), "本轮调查已结束,不再接受评价。")
+    return _act(round_id, lambda session, campaign, survey: rounds.close_round(session, survey), "本轮调查已结束,不再接受评价。",
+                "round.close")

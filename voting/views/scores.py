@@ -228,7 +228,7 @@ def fix_shortlist():
     if not EmptyForm().validate_on_submit():
         abort(400)
     session = get_session()
-    n = scorecards.fix_candidates(session, current_campaign(), current_user)
+    n = scorecards.fix_candidates(session, current_campaign(), current_user, actor=current_user.username)
     session.commit()
     flash(f"已确定候选名单:{n} 个科室。此后日常评价数据的更正只影响得分,不再改变候选名单。", "info")
     return redirect(url_for(".shortlist"), 303)
@@ -240,7 +240,7 @@ def unfix_shortlist():
     if not EmptyForm().validate_on_submit():
         abort(400)
     session = get_session()
-    scorecards.unfix_candidates(session, current_campaign())
+    scorecards.unfix_candidates(session, current_campaign(), actor=current_user.username)
     session.commit()
     flash("已撤销候选名单,候选名单重新按日常评价产生。", "info")
     return redirect(url_for(".shortlist"), 303)
@@ -301,7 +301,8 @@ def decide(section_id: int):
         return _section_page(section_id, form, 422)
     result = None if form.result.data == NOT_LISTED else Result(form.result.data)
     session = get_session()
-    decision = scorecards.decide(session, current_campaign(), section_id, result, form.reason.data, current_user)
+    decision = scorecards.decide(session, current_campaign(), section_id, result, form.reason.data, current_user,
+                                 actor=current_user.username)
     session.commit()
     shown = result.label if result else "不列入任何名单"
     flash(f"已记录评议办决定:{decision.section.unit.name} {decision.section.name} → {shown}。", "info")
@@ -314,7 +315,7 @@ def undo(section_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     session = get_session()
-    scorecards.undo_decision(session, current_campaign(), section_id)
+    scorecards.undo_decision(session, current_campaign(), section_id, actor=current_user.username)
     session.commit()
     flash("已撤销评议办决定,恢复为系统拟定结果。", "info")
     return redirect(url_for(".section", section_id=section_id)), 303

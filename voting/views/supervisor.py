@@ -158,7 +158,8 @@ def save(unit_id: int):
     if errors:
         return _render(campaign, unit, rows, form, errors, 422)
     try:
-        saved = components.save_supervisor_scores(session, campaign, unit.id, scores, current_user)
+        saved = components.save_supervisor_scores(session, campaign, unit.id, scores, current_user,
+                                                  actor=current_user.username)
     except components.TierError as error:
         return _render(campaign, unit, rows, form, error.messages, 422)
     except DomainError as error:  # e.g. the unit's sections changed since the form was opened

@@ -1,0 +1,112 @@
+"""An online round set up for the ballot tests: a fixed candidate list drawn across the
+units (stored out of order, so the ballot's own order shows), an open round, evaluators
+of several categories with a known one-time password, and the helpers a test needs to
+log one in (through the Flask session, as voting.views.evaluator leaves it), fill a
+ballot and look at what was stored."""
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from scoring import columns as C
+from voting.models import (
+    Ballot,
+    BallotCast,
+    BallotMark,
+    Candidate,
+    Evaluator,
+    EvaluatorKind,
+    OnlineRound,
+    RoundStatus,
+    Section,
+    Unit,
+    utcnow,
+)
+from voting.services import ballots
+from voting.services.evaluators import PASSWORD_METHOD
+
+PASSWORD = "K7M3P9QX2H"
+KINDS = {EvaluatorKind.deputy: 2, EvaluatorKind.cadre: 1, EvaluatorKind.service_object: 3}
+LISTS = (C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE, C.PREVIOUS_UNSATISFIED)
+
+
+def fix_candidates(db, campaign, n: int = 30) -> list[int]:  # noqa: ANN001
+    """`n` candidates spread over the units, stored in a shuffled order with all three
+    lists among them. Their section ids."""
+    ids = list(db.scalars(
+        select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Section.number)
+    ))
+    step = max(1, len(ids) // n)
+    chosen = ids[::step][:n]
+    shuffled = chosen[:]
+    random.Random(5).shuffle(shuffled)
+    db.add_all(Candidate(section_id=sid, campaign_id=campaign.id, list=LISTS[i % 3]) for i, sid in enumerate(shuffled))
+    db.flush()
+    return chosen
+
+
+def open_online_round(db, campaign, *, candidates: int | None = 30, kinds: dict | None = None) -> OnlineRound:  # noqa: ANN001
+    """An open round closing in a week, over `candidates` fixed candidates (None: the
+    list the campaign already has), with `kinds` evaluators per category."""
+    if candidates:
+        fix_candidates(db, campaign, candidates)
+    online = OnlineRound(campaign_id=campaign.id, status=RoundStatus.open, seed=7,
+                         closes_at=utcnow() + timedelta(days=7), opened_at=utcnow())
+    db.add(online)
+    db.flush()
+    hashed = generate_password_hash(PASSWORD, method=PASSWORD_METHOD)
+    number = 0
+    for kind, count in (kinds or KINDS).items():
+        for _ in range(count):
+            number += 1
+            db.add(Evaluator(
+                round_id=online.id, kind=kind, name=f"评价人{number}", phone=f"1390000{number:04d}",
+                login=f"LOGIN{number:03d}", password_hash=hashed, password_issued_at=utcnow(),
+            ))
+    db.commit()
+    return online
+
+
+def evaluators(db, online: OnlineRound) -> list[Evaluator]:  # noqa: ANN001
+    db.rollback()
+    db.expire_all()  # rollback() outside a transaction expires nothing
+    return list(db.scalars(select(Evaluator).where(Evaluator.round_id == online.id).order_by(Evaluator.id)))
+
+
+def log_in(client, evaluator: Evaluator) -> None:  # noqa: ANN001
+    """What a login leaves in the session (voting.views.evaluator's contract)."""
+    with client.session_transaction() as session:
+        session["evaluator"] = evaluator.id
+        session["evaluator_seen"] = int(time.time())
+
+
+def candidates(db, online: OnlineRound) -> list[ballots.BallotCandidate]:  # noqa: ANN001
+    return ballots.ballot_candidates(db, online.campaign_id)
+
+
+def marks(found: list[ballots.BallotCandidate], satisfied: int = 10, unsatisfied: int = 10, offset: int = 0) -> dict[int, str]:
+    """A ballot: `satisfied` 满意 from position `offset`, then `unsatisfied` 不满意, the
+    rest 基本满意 (positions wrap around)."""
+    chosen = {c.section_id: "basic" for c in found}
+    order = [c.section_id for c in found]
+    order = order[offset:] + order[:offset]
+    for sid in order[:satisfied]:
+        chosen[sid] = "satisfied"
+    for sid in order[satisfied:satisfied + unsatisfied]:
+        chosen[sid] = "unsatisfied"
+    return chosen
+
+
+def form(chosen: dict[int, str]) -> dict[str, str]:
+    return {f"c{sid}": value for sid, value in chosen.items()}
+
+
+def counts(db) -> tuple[int, int, int]:  # noqa: ANN001
+    """Ballots, marks and "has voted" rows stored."""
+    db.rollback()
+    db.expire_all()  # rollback() outside a transaction expires nothing
+    return tuple(db.scalar(select(func.count()).select_from(model)) for model in (Ballot, BallotMark, BallotCast))

@@ -1,0 +1,496 @@
+"""The online round's secret ballots (SPEC §1 steps 6-7, §4; issue 5): the ballot's
+candidates, the one ballot per evaluator with its receipt, the public receipt check,
+the review office's turnout, reminders and close, the tallies that become the online
+score (网络评价, round C.NET), and the published final lists.
+
+Secrecy: a Ballot and its marks name no evaluator and no session; what says that an
+evaluator has voted (BallotCast) is written in the same transaction but names no
+ballot. Both carry only the hour. Nothing here logs. Every function flushes and never
+commits: the request or the command commits once."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from scoring import columns as C
+from sms.templates import ONLINE_REMINDER
+from sms.tokens import CODE_ALPHABET, normalize_code
+from voting.errors import DomainError, NotFoundError
+from voting.models import (
+    Ballot,
+    BallotCast,
+    BallotMark,
+    Campaign,
+    Candidate,
+    Choice,
+    Evaluator,
+    EvaluatorKind,
+    OnlineRound,
+    Result,
+    RoundStatus,
+    Section,
+    Unit,
+    utcnow,
+)
+from voting.services import audit, outbox
+
+RECEIPT_LENGTH = 16  # symbols of CODE_ALPHABET: about 79 bits
+
+
+# ---- named errors ---------------------------------------------------------------------------
+
+
+class BallotInvalidError(DomainError):
+    """A ballot that breaks the rules; nothing of it is stored."""
+
+    status = 422
+
+
+class WrongCountError(BallotInvalidError):
+    def __init__(self, label: str, want: int, got: int) -> None:
+        self.label, self.want, self.got = label, want, got
+        super().__init__(f"“{label}”须恰好选 {want} 个,现在选了 {got} 个。")
+
+
+class UnknownCandidateError(BallotInvalidError):
+    def __init__(self) -> None:
+        super().__init__("选票中有不在候选名单上的科室,请刷新页面后重新填写。")
+
+
+class DuplicateCandidateError(BallotInvalidError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} 被评价了不止一次,每个科室只能选一项。")
+
+
+class MissingCandidateError(BallotInvalidError):
+    def __init__(self, names: list[str]) -> None:
+        shown = "、".join(names[:3]) + (f" 等 {len(names)} 个科室" if len(names) > 3 else "")
+        super().__init__(f"{shown}还没有评价,每个候选科室都须选一项。")
+
+
+class BadChoiceError(BallotInvalidError):
+    def __init__(self) -> None:
+        super().__init__("每个科室只能选“满意”“基本满意”或“不满意”中的一项。")
+
+
+class AlreadyCastError(DomainError):
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__("您的选票已经提交,每位评价人只能提交一次。感谢您的参与!")
+
+
+class OnlineRoundClosedError(DomainError):
+    status = 410
+
+    def __init__(self) -> None:
+        super().__init__("网络评价已经截止,不再接受选票。感谢您的关注!")
+
+
+class NoCandidatesError(DomainError):
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__("候选名单尚未确定,暂时不能评价。")
+
+
+# ---- the round and its candidates -------------------------------------------------------------
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands times back without their zone: they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _hour(moment: datetime) -> datetime:
+    return _aware(moment).astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def online_round(session: Session, campaign: Campaign) -> OnlineRound | None:
+    return session.scalar(select(OnlineRound).where(OnlineRound.campaign_id == campaign.id))
+
+
+def is_open(online: OnlineRound, now: datetime | None = None) -> bool:
+    return online.status is RoundStatus.open and (now or utcnow()) < _aware(online.closes_at)
+
+
+@dataclass(frozen=True)
+class BallotCandidate:
+    section_id: int
+    unit: str
+    section: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.unit} {self.section}"
+
+
+def ballot_candidates(session: Session, campaign_id: int) -> list[BallotCandidate]:
+    """The fixed candidate list in a neutral order: by unit number, then section
+    number (the list each candidate came from is not part of it)."""
+    rows = session.execute(
+        select(Section.id, Unit.name, Section.name)
+        .select_from(Candidate).join(Section, Candidate.section_id == Section.id).join(Unit)
+        .where(Candidate.campaign_id == campaign_id)
+        .order_by(Unit.number.asc().nulls_last(), Unit.id, Section.number.asc().nulls_last(), Section.id)
+    ).all()
+    return [BallotCandidate(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class BallotRules:
+    satisfied: int
+    unsatisfied: int
+
+
+def ballot_rules(campaign: Campaign, candidates: int) -> BallotRules:
+    """Exactly `ballot_satisfied` 满意 and `ballot_unsatisfied` 不满意 (settings); fewer
+    where there are fewer candidates (as voting.synthetic draws them)."""
+    rules = campaign.rules
+    satisfied = min(rules.ballot_satisfied, candidates)
+    return BallotRules(satisfied, min(rules.ballot_unsatisfied, candidates - satisfied))
+
+
+# ---- one ballot --------------------------------------------------------------------------------
+
+
+def check_marks(candidates: list[BallotCandidate], rules: BallotRules, marks: Iterable[tuple[int, Choice]]) -> dict[int, Choice]:
+    """The ballot's marks by section id, or the named error: every candidate once,
+    nothing else, and the counts of the rules."""
+    known = {c.section_id: c for c in candidates}
+    chosen: dict[int, Choice] = {}
+    for section_id, choice in marks:
+        if section_id not in known:
+            raise UnknownCandidateError()
+        if section_id in chosen:
+            raise DuplicateCandidateError(known[section_id].name)
+        if not isinstance(choice, Choice):
+            raise BadChoiceError()
+        chosen[section_id] = choice
+    missing = [c.name for c in candidates if c.section_id not in chosen]
+    if missing:
+        raise MissingCandidateError(missing)
+    counts = Counter(chosen.values())
+    for choice, want in ((Choice.satisfied, rules.satisfied), (Choice.unsatisfied, rules.unsatisfied)):
+        if counts[choice] != want:
+            raise WrongCountError(choice.label, want, counts[choice])
+    return chosen
+
+
+def receipt_code(salt: str, round_id: int, marks: dict[int, Choice]) -> str:
+    """The receipt: a hash of the ballot's marks and its salt, as 16 symbols of the
+    typing-safe code alphabet (no 0/O/1/I/L)."""
+    content = f"{salt}|{round_id}|" + ",".join(f"{sid}:{marks[sid].value}" for sid in sorted(marks))
+    number = int.from_bytes(hashlib.sha256(content.encode("utf-8")).digest(), "big")
+    symbols = []
+    for _ in range(RECEIPT_LENGTH):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        symbols.append(CODE_ALPHABET[digit])
+    return "".join(symbols)
+
+
+def grouped(code: str) -> str:
+    """ABCD EFGH JKMN PQRS: easier to copy down and to read out."""
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def submit_ballot(
+    session: Session, evaluator: Evaluator, marks: Iterable[tuple[int, Choice]], now: datetime | None = None,
+) -> str:
+    """Store the evaluator's one ballot; its receipt code. In one transaction: the
+    "has voted" row (its primary key refuses a second ballot, also between concurrent
+    submits: INSERT … ON CONFLICT DO NOTHING, the loser gets AlreadyCastError with the
+    session still usable), the evaluator's password consumed, the ballot with a random
+    id and its marks. Nothing is stored when any check fails."""
+    now = now or utcnow()
+    # FOR SHARE on PostgreSQL: a close waits for ballots being cast, and a ballot cast
+    # after a close sees it.
+    query = select(OnlineRound).where(OnlineRound.id == evaluator.round_id).with_for_update(read=True)
+    online = session.scalars(query.execution_options(populate_existing=True)).one()
+    if session.get(BallotCast, evaluator.id) is not None:
+        raise AlreadyCastError()
+    if not is_open(online, now):
+        raise OnlineRoundClosedError()
+    candidates = ballot_candidates(session, online.campaign_id)
+    if not candidates:
+        raise NoCandidatesError()
+    chosen = check_marks(candidates, ballot_rules(online.campaign, len(candidates)), marks)
+
+    hour = _hour(now)
+    connection = session.connection()
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    cast = session.execute(
+        dialect_insert(BallotCast)
+        .values(evaluator_id=evaluator.id, round_id=online.id, cast_hour=hour)
+        .on_conflict_do_nothing(index_elements=[BallotCast.evaluator_id])
+        .returning(BallotCast.evaluator_id)
+    ).scalar()
+    if cast is None:
+        raise AlreadyCastError()
+    session.execute(update(Evaluator).where(Evaluator.id == evaluator.id).values(password_hash=None))
+    salt = secrets.token_hex(16)
+    ballot_id = secrets.token_hex(16)
+    receipt = receipt_code(salt, online.id, chosen)
+    session.execute(insert(Ballot).values(id=ballot_id, round_id=online.id, receipt=receipt, salt=salt, cast_hour=hour))
+    session.execute(
+        insert(BallotMark),
+        [{"ballot_id": ballot_id, "section_id": sid, "choice": choice} for sid, choice in chosen.items()],
+    )
+    session.expire(evaluator, ["password_hash"])
+    session.flush()
+    return receipt
+
+
+def has_cast(session: Session, evaluator: Evaluator) -> bool:
+    return session.get(BallotCast, evaluator.id) is not None
+
+
+@dataclass(frozen=True)
+class ReceiptCheck:
+    year: int
+    cast_hour: datetime
+    counted: bool  # the round is closed: the ballot is in the online scores
+
+
+def check_receipt(session: Session, typed: str) -> ReceiptCheck | None:
+    """What the public page says about a receipt: that its ballot is in, the hour it
+    came in, and whether the round is closed. Never the ballot's marks: a receipt that
+    showed them would let someone buy or force a vote and check it."""
+    code = normalize_code(typed)
+    row = session.execute(
+        select(Campaign.year, Ballot.cast_hour, OnlineRound.status)
+        .join(OnlineRound, Ballot.round_id == OnlineRound.id).join(Campaign, OnlineRound.campaign_id == Campaign.id)
+        .where(Ballot.receipt == code)
+    ).first()
+    if row is None:
+        return None
+    year, hour, status = row
+    return ReceiptCheck(year, _aware(hour), status is RoundStatus.closed)
+
+
+def is_receipt(typed: str) -> bool:
+    code = normalize_code(typed)
+    return len(code) == RECEIPT_LENGTH and all(ch in CODE_ALPHABET for ch in code)
+
+
+def altered_ballots(session: Session, online: OnlineRound) -> int:
+    """How many ballots' marks no longer give their receipt (an auditor's check)."""
+    marks: dict[str, dict[int, Choice]] = {}
+    for ballot_id, section_id, choice in session.execute(
+        select(BallotMark.ballot_id, BallotMark.section_id, BallotMark.choice)
+        .join(Ballot, BallotMark.ballot_id == Ballot.id).where(Ballot.round_id == online.id)
+    ):
+        marks.setdefault(ballot_id, {})[section_id] = choice
+    altered = 0
+    for ballot_id, salt, receipt in session.execute(
+        select(Ballot.id, Ballot.salt, Ballot.receipt).where(Ballot.round_id == online.id)
+    ):
+        if receipt_code(salt, online.id, marks.get(ballot_id, {})) != receipt:
+            altered += 1
+    return altered
+
+
+# ---- the review office: turnout, reminders, close ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Turnout:
+    kind: EvaluatorKind | None  # None: all evaluators
+    evaluators: int
+    voted: int
+    reminded: int
+
+    @property
+    def label(self) -> str:
+        return self.kind.label if self.kind else "合计"
+
+    @property
+    def rate(self) -> float | None:
+        return self.voted / self.evaluators if self.evaluators else None
+
+
+def turnout(session: Session, online: OnlineRound) -> list[Turnout]:
+    """Evaluators, ballots in and reminders sent, per evaluator category (in the
+    categories' order, those without evaluators left out) and in total."""
+    rows = session.execute(
+        select(Evaluator.kind, func.count(Evaluator.id), func.count(BallotCast.evaluator_id), func.count(Evaluator.reminder_id))
+        .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
+        .where(Evaluator.round_id == online.id)
+        .group_by(Evaluator.kind)
+    ).all()
+    by_kind = {kind: Turnout(kind, n, voted, reminded) for kind, n, voted, reminded in rows}
+    parts = [by_kind[kind] for kind in EvaluatorKind if kind in by_kind]
+    total = Turnout(None, sum(t.evaluators for t in parts), sum(t.voted for t in parts), sum(t.reminded for t in parts))
+    return [*parts, total]
+
+
+def ballots_in(session: Session, online: OnlineRound) -> int:
+    return session.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == online.id)) or 0
+
+
+def _local(moment: datetime, zone: str) -> str:
+    local = _aware(moment).astimezone(ZoneInfo(zone))
+    return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
+
+
+def _lock(session: Session, online: OnlineRound) -> None:
+    """PostgreSQL: the round's row FOR UPDATE, re-read, before anything else is
+    touched: waits for the ballots being cast (they hold it FOR SHARE), and takes the
+    locks in the ballots' order (round, then evaluators), so the two never deadlock."""
+    session.scalars(
+        select(OnlineRound).where(OnlineRound.id == online.id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
+def remind(
+    session: Session, online: OnlineRound, *, sign: str, login_link: str, timezone_name: str, actor: str,
+    now: datetime | None = None,
+) -> int:
+    """Once, to every evaluator who can still vote and has not (a live password, not
+    locked, no ballot): a reminder in the outbox, keyed "online-remind:<id>". It says
+    where to log in and the account, never the password. Returns how many."""
+    now = now or utcnow()
+    _lock(session, online)
+    if not is_open(online, now):
+        raise DomainError("只有进行中的网络评价才能发送提醒")
+    due = session.scalars(
+        select(Evaluator)
+        .where(
+            Evaluator.round_id == online.id, Evaluator.reminder_id.is_(None), Evaluator.password_hash.is_not(None),
+            Evaluator.locked_at.is_(None), Evaluator.id.not_in(select(BallotCast.evaluator_id)),
+        )
+        .order_by(Evaluator.id)
+    ).all()
+    closes = _local(online.closes_at, timezone_name)
+    for evaluator in due:
+        message = outbox.enqueue(
+            session, key=f"online-remind:{evaluator.id}", phone=evaluator.phone, template=ONLINE_REMINDER,
+            params={"sign": sign, "year": str(online.campaign.year), "closes": closes, "link": login_link,
+                    "login": evaluator.login},
+            campaign_id=online.campaign_id, not_before=now,
+        )
+        evaluator.reminder_id = message.id
+    online.reminded_at = now
+    session.flush()
+    audit.record(session, "online.remind", actor=actor, campaign_id=online.campaign_id, detail={"reminded": len(due)})
+    return len(due)
+
+
+def close(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> int:
+    """No more ballots; from now on the ballots are the online score. Returns how many
+    ballots are in."""
+    _lock(session, online)
+    if online.status is not RoundStatus.open:
+        raise DomainError("只有进行中的网络评价才能结束")
+    online.status, online.closed_at = RoundStatus.closed, now or utcnow()
+    session.flush()
+    n = ballots_in(session, online)
+    voters = session.scalar(select(func.count()).select_from(Evaluator).where(Evaluator.round_id == online.id)) or 0
+    audit.record(session, "online.close", actor=actor, campaign_id=online.campaign_id,
+                 detail={"ballots": n, "evaluators": voters})
+    return n
+
+
+# ---- tallies: the online score ------------------------------------------------------------------
+
+
+def tallies(session: Session, online: OnlineRound) -> dict[int, dict[Choice, int]]:
+    """满意, 基本满意 and 不满意 per candidate section, over every ballot of the round."""
+    counts: dict[int, dict[Choice, int]] = {}
+    for section_id, choice, n in session.execute(
+        select(BallotMark.section_id, BallotMark.choice, func.count())
+        .join(Ballot, BallotMark.ballot_id == Ballot.id)
+        .where(Ballot.round_id == online.id)
+        .group_by(BallotMark.section_id, BallotMark.choice)
+    ):
+        counts.setdefault(section_id, dict.fromkeys(Choice, 0))[choice] = n
+    return counts
+
+
+def online_counts(session: Session, campaign: Campaign) -> pd.DataFrame:
+    """The closed online round's tallies as scoring counts (UNIT, SECTION, ROUND = NET,
+    VOTES_S/B/U), added to any imported NET counts by the scoring. Empty while the round
+    is open: the online score is known only once the round is closed."""
+    columns = [C.UNIT, C.SECTION, C.ROUND, C.VOTES_S, C.VOTES_B, C.VOTES_U]
+    online = online_round(session, campaign)
+    if online is None or online.status is not RoundStatus.closed:
+        return pd.DataFrame(columns=columns)
+    counts = tallies(session, online)
+    if not counts:
+        return pd.DataFrame(columns=columns)
+    names = {
+        sid: (unit, section)
+        for sid, unit, section in session.execute(
+            select(Section.id, Unit.name, Section.name).join(Unit).where(Section.id.in_(list(counts)))
+        )
+    }
+    return pd.DataFrame(
+        [
+            (*names[sid], C.NET, c[Choice.satisfied], c[Choice.basic], c[Choice.unsatisfied])
+            for sid, c in sorted(counts.items())
+        ],
+        columns=columns,
+    )
+
+
+# ---- the published lists ------------------------------------------------------------------------
+
+PUBLISHED_LISTS = (Result.satisfied, Result.unsatisfied, Result.most_unsatisfied)
+_RESULT_CODES = {Result.satisfied: C.SATISFIED, Result.unsatisfied: C.UNSATISFIED, Result.most_unsatisfied: C.MOST_UNSATISFIED}
+
+
+def final_lists(session: Session, campaign: Campaign, card) -> dict[str, list[list[str]]]:  # noqa: ANN001
+    """The decided lists of the scorecard (the review office's decisions over the
+    proposals), each in the neutral ballot order: 不满意单位 includes the
+    最不满意单位, which are listed once more on their own."""
+    order = {c.section_id: i for i, c in enumerate(ballot_candidates(session, campaign.id))}
+    sections = card.sections[card.sections[C.RESULT].notna()]
+    rows = sorted(
+        ((order.get(int(sid), len(order)), unit, section, result)
+         for sid, unit, section, result in zip(sections["section_id"], sections[C.UNIT], sections[C.SECTION], sections[C.RESULT])),
+    )
+    lists: dict[str, list[list[str]]] = {}
+    for result in PUBLISHED_LISTS:
+        wanted = {_RESULT_CODES[result]}
+        if result is Result.unsatisfied:
+            wanted.add(C.MOST_UNSATISFIED)
+        lists[result.value] = [[unit, section] for _, unit, section, code in rows if code in wanted]
+    return lists
+
+
+def publish(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> dict[str, list[list[str]]]:
+    """Publish the final lists as decided now (publishing again replaces them)."""
+    from voting.services.scorecards import campaign_scorecard  # scorecards reads this module's tallies
+
+    if online.status is not RoundStatus.closed:
+        raise DomainError("网络评价结束后才能公布评议结果")
+    campaign = online.campaign
+    card = campaign_scorecard(session, campaign)
+    if not card.network_held:
+        raise DomainError("还没有网络评价票,不能公布评议结果")
+    lists = final_lists(session, campaign, card)
+    online.published, online.published_at = lists, now or utcnow()
+    session.flush()
+    audit.record(session, "online.publish", actor=actor, campaign_id=online.campaign_id,
+                 detail={name: len(items) for name, items in lists.items()})
+    return lists
+
+
+def published_results(session: Session, year: int) -> tuple[Campaign, OnlineRound]:
+    """The campaign of `year` and its round, if its results are published."""
+    campaign = session.scalar(select(Campaign).where(Campaign.year == year))
+    online = online_round(session, campaign) if campaign else None
+    if online is None or online.published_at is None or online.published is None:
+        raise NotFoundError(f"{year} 年度的评议结果尚未公布。")
+    return campaign, online
