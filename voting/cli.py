@@ -34,7 +34,7 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
-    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, demo):
+    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, demo, demo_year):
         app.cli.add_command(command)
 
 
@@ -428,6 +428,48 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         _demo_dispatcher(app)
         click.echo("  短信:控制台发送方式,发出的短信显示在“短信发件箱”页面(演示中不限发送时段)。")
         run_simple(host, port, app, threaded=True)
+
+
+@click.command("demo-year")
+@with_appcontext
+@click.option("--year", default=2021, show_default=True, type=int, help="模拟的评议年度")
+@click.option("--seed", default=2021, show_default=True, type=int, help="随机种子:同一种子得到同样的一年")
+@click.option("--database", "database_url", help="写入这个数据库(须无该年度活动);默认新建一个临时 SQLite 文件")
+@domain_errors
+def demo_year(year: int, seed: int, database_url: str | None) -> None:
+    """在命令行模拟完整的一年:导入名单、H1/H2 调查与模拟投票、其他评分项、候选名单、
+    网络评价与模拟选票,最后打印评议结果名单。"""
+    import tempfile
+
+    from sqlalchemy.orm import sessionmaker
+
+    from voting.db import make_engine
+    from voting.migrate import upgrade
+    from voting.models import RESULT_LABELS, Result
+    from voting.simulate import simulate_year
+
+    if database_url is None:
+        folder = tempfile.mkdtemp(prefix="pingyi-demo-year-")
+        database_url = f"sqlite:///{folder}/demo-year.sqlite"
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        run = simulate_year(session, current_app._get_current_object(), year=year, seed=seed, echo=click.echo)
+        session.commit()
+    finally:
+        session.close()
+        engine.dispose()
+    click.echo("")
+    click.echo(f"{year} 年度模拟:调查邀请 {run.invitations} 份、收回 {run.votes} 票;"
+               f"网络评价 {run.evaluators} 位评价人、{run.ballots} 张选票。")
+    for result in (Result.satisfied, Result.unsatisfied, Result.most_unsatisfied):
+        rows = run.lists.get(result.value, [])
+        click.echo(f"{RESULT_LABELS[result]}({len(rows)} 个):")
+        for unit, section in rows:
+            click.echo(f"  {unit} {section}")
+    click.echo(f"数据库:{database_url}")
+    click.echo(f"在网站上查看这一年:DATABASE_URL={database_url} pingyi demo")
 
 
 def _demo_dispatcher(app: Flask) -> None:
