@@ -101,6 +101,18 @@ def test_page_shows_the_unit_section_matter_and_round(client, db, invitation):
     assert "<script>" not in body  # no inline script
 
 
+def test_the_page_sets_no_cookie_once_the_link_has_set_the_session(client, db, invitation):
+    """The link sets the one session cookie (invitation and form token together); the
+    page itself rewrites nothing and sends no staff remember-cookie deletion."""
+    link = client.get(link_path(db, invitation))
+    assert [c.split("=")[0] for c in link.headers.getlist("Set-Cookie")] == ["session"]
+    assert {"invitation", "csrf_token"} <= set(in_session(client))
+    for _ in range(2):
+        page = client.get("/v")
+        assert page.status_code == 200 and page.headers.getlist("Set-Cookie") == []
+        assert f'value="{in_session(client)["csrf_token"]}"' not in text(page)  # the signed form, not the raw token
+
+
 def test_a_vote_is_recorded_once_by_link(client, db, invitation):
     opened(client, db, invitation)
     response = client.post("/v", data={"choice": "satisfied", "comment": "  办事很快,态度很好  "})

@@ -35,7 +35,12 @@ def _load_user(user_id: str) -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    login_manager.init_app(app)
+    # Flask-Login's own context processor loads the user for every template, and with
+    # "strong" session protection that rewrites a citizen's session cookie (and sends
+    # a remember-cookie deletion) on every page: templates get the lazy proxy instead,
+    # so only the pages that show the staff user load it.
+    login_manager.init_app(app, add_context_processor=False)
+    app.context_processor(lambda: {"current_user": current_user})
     csrf.init_app(app)
     limiter.init_app(app)
     app.register_blueprint(bp)

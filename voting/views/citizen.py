@@ -29,7 +29,7 @@ import unicodedata
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask import session as visit
 from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFError, validate_csrf
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -180,10 +180,12 @@ def _refusal(invitation: Visit, voted: bool):
 
 
 def _enter(invitation: Invitation | Visit, channel: Channel) -> None:
-    """The browser now holds this invitation (in the signed session cookie)."""
+    """The browser now holds this invitation (in the signed session cookie), and the
+    form's CSRF token, made now so that the page itself does not rewrite the cookie."""
     visit["invitation"] = invitation.id
     visit["channel"] = channel.value
     visit.pop("voted", None)
+    generate_csrf()
 
 
 def _done() -> None:
