@@ -1,0 +1,141 @@
+"""A campaign with something behind every id a URL can carry: an open survey round
+with its invitations and import, an open online round with evaluators, a component
+entry made by hand, a second staff account; the values that fill each URL parameter;
+and, per route, a browser session of someone who may use it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from scoring import columns as C
+from tests.ballots import PASSWORD as EVALUATOR_PASSWORD
+from tests.ballots import candidates, evaluators, form, log_in, marks, open_online_round
+from tests.citizens import invitations, link_path, open_round
+from tests.security.common import staff_login, text
+from voting.models import ComponentKind, Evaluator, Invitation, ObjectImport, Role
+from voting.services import components, users
+
+APP_CSRF = "页面已过期或表单校验失败(CSRF),请刷新页面后重新提交。"
+CITIZEN_CSRF = "页面已过期或校验未通过,请重新点击短信中的链接(或重新输入评价码)后再提交。"
+EVALUATOR_CSRF = "页面已过期,请重新输入账号和密码登录。"
+BALLOT_CSRF = "页面已过期或校验未通过,请刷新页面后重新提交。"
+TWILIO = ("/sms/inbound", "/sms/status")
+
+
+@dataclass
+class World:
+    campaign_id: int
+    survey_id: int
+    online_id: int
+    invitations: list[Invitation]
+    evaluator_ids: list[int]
+    evaluator_logins: list[str]
+    import_id: int
+    entry_id: int
+    section_id: int
+    unit_id: int
+    user_id: int
+    ballot: dict[str, str]
+
+    def params(self, db) -> dict[str, object]:  # noqa: ANN001
+        return {
+            "kind": ComponentKind.platform.value, "entry_id": self.entry_id, "import_id": self.import_id,
+            "evaluator_id": self.evaluator_ids[0], "invitation_id": self.invitations[0].id,
+            "round_id": self.survey_id, "section_id": self.section_id, "unit_id": self.unit_id,
+            "user_id": self.user_id, "year": 2021, "round_kind": "H1",
+            "token": link_path(db, self.invitations[0]).removeprefix("/v/"), "filename": "seen.js",
+        }
+
+
+def build(app, db, campaign, admin) -> World:  # noqa: ANN001
+    survey = open_round(app, db, campaign)
+    online = open_online_round(db, campaign)
+    listed = invitations(db, survey)
+    section_id = listed[0].section_id
+    entry = components.add_entry(db, campaign, ComponentKind.platform, section_id,
+                                 {"platform": C.HOTLINE, "item": C.CONDUCT, "deduction": 4.0, "role": C.LEAD}, admin)
+    operator = users.create_user(db, "operator1", "operator password", Role.operator)
+    db.commit()
+    pool = evaluators(db, online)
+    return World(
+        campaign_id=campaign.id, survey_id=survey.id, online_id=online.id, invitations=listed,
+        evaluator_ids=[e.id for e in pool], evaluator_logins=[e.login for e in pool],
+        import_id=db.scalar(select(ObjectImport.id).where(ObjectImport.campaign_id == campaign.id)),
+        entry_id=entry.id, section_id=section_id, unit_id=listed[0].section.unit_id, user_id=operator.id,
+        ballot=form(marks(candidates(db, online))),
+    )
+
+
+def post_rules(app) -> list:  # noqa: ANN001
+    return sorted((r for r in app.url_map.iter_rules() if "POST" in r.methods), key=lambda r: r.rule)
+
+
+def url_of(app, rule, params: dict, method: str = "POST") -> str:  # noqa: ANN001
+    """The rule's path with every parameter filled from `params` (a KeyError names a
+    parameter this battery does not know yet)."""
+    return app.url_map.bind("localhost").build(rule.endpoint, {name: params[name] for name in rule.arguments},
+                                               method=method)
+
+
+def who(rule: str) -> str:
+    if rule.startswith("/office") or rule == "/logout":
+        return "admin"
+    if rule in ("/v", "/v/seen"):
+        return "citizen"
+    if rule in ("/e/ballot", "/e/logout"):
+        return "evaluator"
+    return "anonymous"
+
+
+def entry_page(rule: str) -> str:
+    """The page whose form sends to `rule` (it puts the form token in the session)."""
+    return {"/login": "/login", "/c": "/c", "/e/login": "/e/login", "/receipt": "/receipt", "/v": "/v",
+            "/v/seen": "/v", "/e/ballot": "/e/ballot", "/e/logout": "/e/ballot"}.get(
+        rule, "/office/users/" if who(rule) == "admin" else "/login")
+
+
+def session_for(app, db, world: World, rule: str, n: int = 0):  # noqa: ANN001
+    """The n-th browser of someone who may use `rule`, after it loaded the form's page."""
+    client = app.test_client()
+    role = who(rule)
+    if role == "admin":
+        staff_login(client, "admin")
+    elif role == "citizen":
+        assert client.get(link_path(db, world.invitations[n])).status_code == 303
+    elif role == "evaluator":
+        log_in(client, db.get(Evaluator, world.evaluator_ids[n]))
+    page = client.get(entry_page(rule))
+    assert page.status_code == 200, (rule, page.status_code)
+    return client, text(page)
+
+
+def form_for(world: World, rule: str) -> dict:
+    """What the form would send, so that only the token is missing."""
+    return {
+        "/login": {"username": "admin", "password": "correct horse battery"},
+        "/e/login": {"login": world.evaluator_logins[0], "password": EVALUATOR_PASSWORD},
+        "/e/ballot": world.ballot,
+        "/v": {"choice": "satisfied", "comment": "很好"},
+        "/c": {"code": "ABCDEFGH", "phone_tail": "1234"},
+        "/receipt": {"code": "2345 6789 ABCD EFGH"},
+        "/office/users/": {"username": "newuser", "role": "operator", "unit": "0"},
+        "/office/campaigns": {"year": "2022"},
+        "/office/rounds/": {"kind": "H2", "closes_at": "2099-06-30T18:00", "sample_size": "5", "mode": "link",
+                            "reminder_after_hours": "48"},
+        "/office/online/": {"closes_at": "2099-06-30T18:00"},
+        "/office/scores/sections/<int:section_id>/decision": {"result": "satisfied", "reason": "理由"},
+        "/office/phone/<int:invitation_id>": {"choice": "satisfied"},
+        "/office/components/<kind>/entries": {"section": "1", "platform": C.HOTLINE, "item": C.CONDUCT,
+                                              "deduction": "4", "role": C.LEAD},
+    }.get(rule, {})
+
+
+def csrf_message(rule: str) -> str:
+    if rule in ("/v", "/v/seen", "/c"):
+        return CITIZEN_CSRF
+    if rule in ("/e/login", "/e/logout"):
+        return EVALUATOR_CSRF
+    if rule in ("/e/ballot", "/receipt"):
+        return BALLOT_CSRF
+    return APP_CSRF
