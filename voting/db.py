@@ -2,10 +2,11 @@
 services work the same in the web app, the CLI, Alembic and the tests."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -22,7 +23,35 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+# A pooled connection that sat unused this long is checked before use (the server may
+# have restarted or a firewall dropped it); one in steady use is not. SQLAlchemy's
+# pool_pre_ping checks at every checkout: a round trip on every request, as much as
+# the citizen's vote itself. A connection that breaks in between is found out by its
+# next statement: that request fails with the error page, the pool is invalidated.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):  # noqa: ANN001
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):  # noqa: ANN001
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
+        if not alive:
+            raise exc.DisconnectionError("the ping got no answer")
 
 
 def init_app(app: Flask) -> None:

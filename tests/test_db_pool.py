@@ -1,0 +1,48 @@
+"""The connection pool's health check (voting.db): a pooled connection that sat idle
+is pinged and replaced if dead; one in steady use is not pinged (no extra round trip
+on every request)."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+import voting.db
+from tests.conftest import POSTGRES_URL, missing, postgres_available
+
+
+def _engine(monkeypatch, idle_seconds: float):  # noqa: ANN001, ANN202
+    if not postgres_available():
+        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    monkeypatch.setattr(voting.db, "PING_AFTER_IDLE_SECONDS", idle_seconds)
+    engine = voting.db.make_engine(POSTGRES_URL)
+    pings = []
+    real = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(1) or real(connection))
+    return engine, pings
+
+
+def _pid(engine) -> int:  # noqa: ANN001
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_a_dead_idle_connection_is_replaced_at_checkout(monkeypatch):
+    engine, pings = _engine(monkeypatch, 0.0)  # every checkout counts as after idling
+    try:
+        first = _pid(engine)
+        admin = voting.db.make_engine(POSTGRES_URL)
+        with admin.begin() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar_one()
+        admin.dispose()
+        second = _pid(engine)  # no error: the ping found it dead, the pool made a new one
+        assert second != first and len(pings) >= 1
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_in_steady_use_is_not_pinged(monkeypatch):
+    engine, pings = _engine(monkeypatch, 60.0)
+    try:
+        pids = {_pid(engine) for _ in range(20)}
+        assert len(pids) == 1 and pings == []
+    finally:
+        engine.dispose()
