@@ -11,6 +11,16 @@ PRODUCTION = False
 SECRET_KEY = None
 # Uploads: a year's service-object lists are a few MB; bigger is refused with 413.
 MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+# A form that is not an upload (login, reasons, comments, scores): bigger is refused
+# with 413 before any view reads it (voting/errors_web.py).
+MAX_TEXT_FORM_LENGTH = 1024 * 1024
+# An uploaded xlsx is checked before it is parsed (voting/services/tables.py): all its
+# parts together at most this many bytes once uncompressed (a county's 181,500-row list
+# is about 90 MB), no part of over 1 MB compressed more than XLSX_MAX_RATIO times (real
+# sheets: 10–20 times; a "zip bomb": hundreds), at most XLSX_MAX_PARTS parts.
+XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024
+XLSX_MAX_RATIO = 100
+XLSX_MAX_PARTS = 2000
 # Form messages come from WTForms' own Chinese catalogue (voting/forms.py), not Babel.
 WTF_I18N_ENABLED = False
 WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session

@@ -15,6 +15,12 @@ class NotFoundError(DomainError):
     status = 404
 
 
+class TooLargeError(DomainError):
+    """A request bigger than the platform takes (a form's text, not an upload)."""
+
+    status = 413
+
+
 class StaleError(DomainError):
     """What was previewed no longer matches the database: preview again."""
 

@@ -70,10 +70,11 @@ class Table:
 def _read_raw(data: bytes, filename: str) -> pd.DataFrame:
     suffix = PurePath(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
+        if suffix == ".xlsm":
+            raise ImportRejected(filename, [RowError(0, "", MACRO_REFUSED)])
         if suffix != ".xlsx":
             raise ImportRejected(filename, [RowError(0, "", "只接受 .xlsx 或 .csv 文件")])
-        if not zipfile.is_zipfile(io.BytesIO(data)):
-            raise ImportRejected(filename, [RowError(0, "", "不是有效的 xlsx 文件(文件可能已损坏或只是改了扩展名)")])
+        check_xlsx(data, filename)
         try:
             # calamine reads a 180,000-row sheet many times faster than openpyxl.
             frame = pd.read_excel(
@@ -84,13 +85,98 @@ def _read_raw(data: bytes, filename: str) -> pd.DataFrame:
         return frame
     if suffix == ".csv":
         text = _decode(data, filename)
+        reader = csv.reader(io.StringIO(text))
         try:
-            rows = list(csv.reader(io.StringIO(text)))
+            rows = list(reader)
         except csv.Error as exc:
-            raise ImportRejected(filename, [RowError(0, "", f"CSV 格式错误:{exc}")]) from None
+            # The module's own limit on one cell (131,072 characters): no list's cell is
+            # near it, and its English message is no use to an office.
+            limit = csv.field_size_limit()
+            reason = f"有单元格超过 {limit} 个字符" if "field limit" in str(exc) else str(exc)
+            raise ImportRejected(filename, [RowError(reader.line_num, "", f"CSV 格式错误:{reason}")]) from None
         width = max((len(r) for r in rows), default=0)
         return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
     raise ImportRejected(filename, [RowError(0, "", "只接受 .xlsx 或 .csv 文件")])
+
+
+# An xlsx is a zip of XML parts. Before any parser sees one, its central directory and
+# every part are checked here (issue 6): a "zip bomb" (a sheet of hundreds of MB
+# compressed to a few hundred KB), a macro-enabled workbook, a DTD (entity expansion,
+# "billion laughs"), a part whose real content is not what its header declares.
+# Limits: these defaults, or the app's XLSX_* settings (voting/config.py).
+XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024  # all parts together, bytes
+XLSX_MAX_RATIO = 100  # uncompressed / compressed size of a part of over 1 MB
+XLSX_MAX_PARTS = 2000
+_RATIO_FROM = 1024 * 1024
+_CHUNK = 1024 * 1024
+_NOT_XLSX = "不是有效的 xlsx 文件(文件可能已损坏或只是改了扩展名)"
+MACRO_REFUSED = "文件含有宏(VBA),出于安全考虑不接受含宏的工作簿;请在 Excel 中另存为“Excel 工作簿(*.xlsx)”后再上传"
+_MACRO_TYPES = (b"macroenabled", b"vbaproject", b"vnd.ms-excel.macrosheet", b"vnd.ms-excel.intlmacrosheet")
+
+
+def _limit(name: str, default: int) -> int:
+    from flask import current_app, has_app_context
+
+    return int(current_app.config.get(name, default)) if has_app_context() else default
+
+
+def check_xlsx(data: bytes, filename: str) -> None:
+    """Refuse (ImportRejected) an xlsx that is not a plain, sane workbook; read nothing
+    into memory beyond one chunk of one part at a time."""
+
+    def refuse(reason: str) -> ImportRejected:
+        return ImportRejected(filename, [RowError(0, "", reason)])
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise refuse(_NOT_XLSX) from None
+    names = {part.filename for part in parts}
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/workbook") for n in names):
+        raise refuse(_NOT_XLSX)
+    max_parts = _limit("XLSX_MAX_PARTS", XLSX_MAX_PARTS)
+    if len(parts) > max_parts:
+        raise refuse(f"xlsx 文件含有 {len(parts)} 个部件,超过 {max_parts} 个的上限,拒绝导入")
+    if any(PurePath(n).name.lower() == "vbaproject.bin" or n.lower().startswith("xl/macrosheets/") for n in names):
+        raise refuse(MACRO_REFUSED)
+    max_total = _limit("XLSX_MAX_UNCOMPRESSED", XLSX_MAX_UNCOMPRESSED)
+    declared = sum(part.file_size for part in parts)
+    if declared > max_total:
+        raise refuse(
+            f"xlsx 文件解压后共 {declared / 2**20:.0f} MB,超过 {max_total / 2**20:.0f} MB 的上限"
+            "(可能是“压缩炸弹”),拒绝导入"
+        )
+    max_ratio = _limit("XLSX_MAX_RATIO", XLSX_MAX_RATIO)
+    for part in parts:
+        if part.file_size > _RATIO_FROM and part.file_size > max_ratio * max(part.compress_size, 1):
+            ratio = part.file_size / max(part.compress_size, 1)
+            raise refuse(
+                f"xlsx 文件中的 {part.filename} 压缩比异常({ratio:.0f} 倍,上限 {max_ratio} 倍),"
+                "可能是“压缩炸弹”,拒绝导入"
+            )
+    # Every part read once, in chunks: Python's zipfile stops at the declared size and
+    # checks the CRC, so a part whose header lies about its size is refused here.
+    total = 0
+    try:
+        for part in parts:
+            with archive.open(part) as stream:
+                head = b""
+                while chunk := stream.read(_CHUNK):
+                    total += len(chunk)
+                    if total > max_total:
+                        raise refuse(f"xlsx 文件解压后超过 {max_total / 2**20:.0f} MB 的上限,拒绝导入")
+                    if len(head) < 65536:
+                        head += chunk[: 65536 - len(head)]
+            lowered = head.lower()
+            if part.filename == "[Content_Types].xml" and any(t in lowered for t in _MACRO_TYPES):
+                raise refuse(MACRO_REFUSED)
+            if b"<!doctype" in lowered or b"<!entity" in lowered:
+                raise refuse(f"xlsx 文件中的 {part.filename} 含有 DTD 或实体声明,出于安全考虑拒绝导入")
+    except ImportRejected:
+        raise
+    except Exception:  # a bad CRC, an unknown compression, an encrypted part
+        raise refuse(_NOT_XLSX) from None
 
 
 def _decode(data: bytes, filename: str) -> str:
@@ -139,6 +225,7 @@ def read_table(
         repeated[candidates] = is_header
     blank = (body == "").all(axis=1)
     body = body[~repeated & ~blank]
+    _refuse_nul(body, positions, header_cells, filename)
     for key in fill_down:
         if key in body:
             body[key] = body[key].replace("", pd.NA).ffill().fillna("")
@@ -151,6 +238,19 @@ def read_table(
         for key, pos in positions.items()
     }
     return Table(body.reset_index(drop=True), filename, letters)
+
+
+def _refuse_nul(body: pd.DataFrame, positions: dict[str, int], header_cells: dict[str, str], filename: str) -> None:
+    """A NUL character in a cell: the whole file refused, every such cell listed.
+    PostgreSQL cannot store text holding one, and no list has a use for it."""
+    errors = []
+    for key in body.columns:
+        hit = body[key].str.contains("\x00", regex=False)
+        for row in body.index[hit]:
+            where = f"{get_column_letter(positions[key] + 1)} 列({header_cells[key] or key})"
+            errors.append(RowError(int(row), where, "含有空字符(NUL,\\x00),请删除后重新导入"))
+    if errors:
+        raise ImportRejected(filename, errors, rows_read=len(body))
 
 
 def _find_header(
