@@ -22,22 +22,17 @@ Flask-WTF's strict Referer rule (a page that sends no Referer would fail it on H
 from __future__ import annotations
 
 import functools
-import logging
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from markupsafe import Markup, escape
 from flask import session as visit
 from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from markupsafe import Markup, escape
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from sms.tokens import normalize_code
-from voting.auth import csrf, limiter
+from voting.auth import limiter
 from voting.db import get_session
-from voting.errors import DomainError
-from voting.errors_web import MESSAGES
 from voting.forms import EmptyForm, Form
 from voting.models import Choice, OnlineRound, RoundStatus
 from voting.services import ballots
@@ -49,13 +44,9 @@ from voting.services.ballots import (
     OnlineRoundClosedError,
 )
 from voting.views.evaluator import current_evaluator
-from voting.views.citizen import SECURITY_HEADERS, _check_csrf_token
-
-log = logging.getLogger(__name__)
+from voting.views.public import make_public
 
 bp = Blueprint("ballot", __name__)
-csrf.exempt(bp)  # checked by the citizens' _check_csrf_token, without the Referer rule
-bp.before_request(_check_csrf_token)
 
 LOGIN_PATH = "/e/login"
 FIELD = "c"  # a candidate's field: c<section id>
@@ -69,42 +60,16 @@ PRIVACY = ("您的选票与您的账号分开保存:选票上没有您的姓名�
 # ---- the blueprint's own CSRF check, headers and error pages ---------------------------------
 
 
-@bp.after_request
-def _private(response):  # noqa: ANN001
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
 def _page(status: int, title: str, message: str, link: tuple[str, str] | None = None):
     return render_template("ballot_message.html", title=title, message=message, status=status, link=link), status
 
 
-@bp.errorhandler(CSRFError)
-def _csrf_failed(_error: CSRFError):
-    return _page(400, "页面已过期", "页面已过期或校验未通过,请刷新页面后重新提交。")
-
-
-@bp.errorhandler(DomainError)
-def _domain(error: DomainError):
-    get_session().rollback()
-    return _page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
-
-
-@bp.errorhandler(HTTPException)
-def _http(error: HTTPException):
-    status = error.code or 500
-    title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
-    if status == 429 and isinstance(error.description, str):
-        message = error.description
-    return _page(status, title, message)
-
-
-@bp.errorhandler(Exception)
-def _unexpected(_error: Exception):
-    # The path only: never the form (a ballot) nor the session (an evaluator).
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    get_session().rollback()
-    return _page(500, "系统繁忙", "系统暂时出现问题,您的选票可能没有提交。请稍后重新登录查看;如已提交,登录时会提示。")
+make_public(
+    bp, _page,
+    csrf_message="页面已过期或校验未通过,请刷新页面后重新提交。",
+    # Logged with the path only: never the form (a ballot) nor the session (an evaluator).
+    unexpected_message="系统暂时出现问题,您的选票可能没有提交。请稍后重新登录查看;如已提交,登录时会提示。",
+)
 
 
 def _evaluator_key() -> str:

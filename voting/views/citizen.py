@@ -11,35 +11,26 @@ unit, the section and the matter, choose one of three, done.
 - `POST /v/seen`: an optional beacon (static/seen.js) that marks the invitation
   opened; the pages work the same without JavaScript.
 
-Every response says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`: a
-phone's browser shared in a family must not show a vote from its cache.
-
-CSRF: the blueprint is exempt from CSRFProtect's global check and checks the form token
-itself (`_check_csrf_token`). CSRFProtect also demands a Referer on HTTPS
-(WTF_CSRF_SSL_STRICT), which a page served with `no-referrer` never sends, so in
-production every vote would fail; the token in the session, and the Lax session
-cookie, are the protection.
+The blueprint's CSRF check, `no-referrer` and `no-store` headers and error pages are
+the public pages' (voting/views/public.py).
 """
 from __future__ import annotations
 
 import hashlib
-import logging
 import unicodedata
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask import session as visit
 from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
-from werkzeug.exceptions import HTTPException
+from flask_wtf.csrf import generate_csrf
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
-from voting.auth import csrf, limiter
+from voting.auth import limiter
 from voting.db import get_autocommit, get_session
-from voting.errors import DomainError, NotFoundError
-from voting.errors_web import MESSAGES
+from voting.errors import NotFoundError
 from voting.forms import Form
 from voting.links import link_tokens
 from voting.models import Channel, Choice, Invitation
@@ -53,11 +44,9 @@ from voting.services.rounds import (
     RoundClosedError,
     Visit,
 )
-
-log = logging.getLogger(__name__)
+from voting.views.public import make_public
 
 bp = Blueprint("citizen", __name__)
-csrf.exempt(bp)  # the token is checked by _check_csrf_token, without the Referer rule
 
 # Keyed first by the link or the invitation; the per-address limits are generous
 # because many phones share one carrier address. Typed codes are slowed per address,
@@ -71,16 +60,6 @@ CODE_TOO_MANY = "评价码输错次数过多,请稍后再试。如多次无法�
 
 CHOOSE = "请选择“满意”“基本满意”或“不满意”中的一项。"
 PRIVACY = "您的评价只用于统计。被评单位看不到谁参加了评价,也看不到您的选择。"
-SECURITY_HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
-}
 
 
 def _comment(value: str | None) -> str | None:
@@ -214,52 +193,11 @@ def _wrong_attempt(response) -> bool:  # noqa: ANN001
     return response.status_code != 303
 
 
-# ---- the blueprint's own CSRF check, headers and error pages ---------------------------
-
-
-@bp.before_request
-def _check_csrf_token() -> None:
-    if request.method not in current_app.config["WTF_CSRF_METHODS"] or not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    try:
-        validate_csrf(request.form.get(field) or request.headers.get("X-CSRFToken"))
-    except ValidationError as error:
-        raise CSRFError(error.args[0]) from None
-    g.csrf_valid = True  # the forms need not check it again
-
-
-@bp.after_request
-def _private(response):  # noqa: ANN001
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
-@bp.errorhandler(CSRFError)
-def _csrf_failed(_error: CSRFError):
-    return _page(400, "页面已过期", "页面已过期或校验未通过,请重新点击短信中的链接(或重新输入评价码)后再提交。")
-
-
-@bp.errorhandler(DomainError)
-def _domain(error: DomainError):
-    get_session().rollback()
-    return _page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
-
-
-@bp.errorhandler(HTTPException)
-def _http(error: HTTPException):
-    status = error.code or 500
-    title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
-    if status == 429 and isinstance(error.description, str):
-        message = error.description
-    return _page(status, title, message)
-
-
-@bp.errorhandler(Exception)
-def _unexpected(_error: Exception):
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    get_session().rollback()
-    return _page(500, "系统繁忙", "系统暂时出现问题,您的评价可能没有提交。请稍后重新点击短信中的链接再试。")
+make_public(
+    bp, _page,
+    csrf_message="页面已过期或校验未通过,请重新点击短信中的链接(或重新输入评价码)后再提交。",
+    unexpected_message="系统暂时出现问题,您的评价可能没有提交。请稍后重新点击短信中的链接再试。",
+)
 
 
 # ---- link ------------------------------------------------------------------------------

@@ -19,38 +19,40 @@ Login attempts are limited per login name first (EVALUATOR_LOGIN_LIMIT) and
 generously per address (EVALUATOR_ADDRESS_LIMIT): many phones share one carrier
 address. The pages work without JavaScript. Like the citizens' pages they send
 `Referrer-Policy: no-referrer`, so they check the CSRF token without CSRFProtect's
-Referer rule (see voting/views/citizen.py).
+Referer rule (voting/views/public.py).
 """
 from __future__ import annotations
 
-import logging
 import time
 
-from flask import Blueprint, current_app, flash, g, get_flashed_messages, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import session as visit
 from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from sms.tokens import normalize_code
-from voting.auth import csrf, limiter
+from voting.auth import limiter
 from voting.db import get_session
 from voting.errors import DomainError
-from voting.errors_web import MESSAGES
 from voting.forms import EmptyForm, Form
 from voting.models import Evaluator
 from voting.services import evaluators
 from voting.services.evaluators import AccountLockedError, LoginFailedError
 from voting.services.rounds import _aware
-from voting.views.citizen import SECURITY_HEADERS, _check_csrf_token
-
-log = logging.getLogger(__name__)
+from voting.views.public import make_public
 
 bp = Blueprint("evaluator", __name__)
-csrf.exempt(bp)  # checked by the citizens' _check_csrf_token, without the Referer rule
-bp.before_request(_check_csrf_token)
 
 SESSION_KEY = "evaluator"
 SEEN_KEY = "evaluator_seen"
@@ -137,38 +139,13 @@ def _page(status: int, title: str, message: str):
     return render_template("citizen_message.html", title=title, message=message, status=status), status
 
 
-@bp.after_request
-def _private(response):  # noqa: ANN001
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
-@bp.errorhandler(CSRFError)
-def _csrf_failed(_error: CSRFError):
-    return _login_page(LoginForm(formdata=None), 400, "页面已过期,请重新输入账号和密码登录。")
-
-
-@bp.errorhandler(DomainError)
-def _domain(error: DomainError):
-    get_session().rollback()
-    return _page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
-
-
-@bp.errorhandler(HTTPException)
-def _http(error: HTTPException):
-    status = error.code or 500
-    if status == 429:
-        message = error.description if isinstance(error.description, str) else TOO_MANY
-        return _login_page(LoginForm(formdata=None), 429, message)
-    title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
-    return _page(status, title, message)
-
-
-@bp.errorhandler(Exception)
-def _unexpected(_error: Exception):
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    get_session().rollback()
-    return _page(500, "系统繁忙", "系统暂时出现问题,请稍后重新登录再试。")
+make_public(
+    bp, _page,
+    csrf_message="页面已过期,请重新输入账号和密码登录。",
+    unexpected_message="系统暂时出现问题,请稍后重新登录再试。",
+    csrf_page=lambda: _login_page(LoginForm(formdata=None), 400, "页面已过期,请重新输入账号和密码登录。"),
+    too_many_page=lambda message: _login_page(LoginForm(formdata=None), 429, message),
+)
 
 
 # ---- login and logout -------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""What the public blueprints (citizens' voting pages, the evaluators' login and
+ballot) share: their own CSRF check, their security headers and their error pages.
+
+CSRF: these blueprints are exempt from CSRFProtect's global check and check the form
+token themselves (`check_csrf_token`). CSRFProtect also demands a Referer on HTTPS
+(WTF_CSRF_SSL_STRICT), which a page served with `no-referrer` never sends, so in
+production every vote would fail; the token in the session, and the Lax session
+cookie, are the protection.
+
+Every response says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`: a
+phone's browser shared in a family must not show a vote or a ballot from its cache,
+nor hand a link's token to another site.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, current_app, g, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
+
+from voting.auth import csrf
+from voting.db import get_session
+from voting.errors import DomainError
+from voting.errors_web import MESSAGES
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+}
+
+Page = Callable[[int, str, str], object]  # (status, title, message) -> response
+
+
+def check_csrf_token() -> None:
+    if request.method not in current_app.config["WTF_CSRF_METHODS"] or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    try:
+        validate_csrf(request.form.get(field) or request.headers.get("X-CSRFToken"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+    g.csrf_valid = True  # the forms need not check it again
+
+
+def _private(response):  # noqa: ANN001, ANN202
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def make_public(
+    bp: Blueprint, page: Page, *, csrf_message: str, unexpected_message: str,
+    csrf_page: Callable[[], object] | None = None, too_many_page: Callable[[str], object] | None = None,
+) -> None:
+    """Give `bp` the public pages' CSRF check, headers and error pages, each shown with
+    `page`: a stale form (400, `csrf_message`, or `csrf_page()`), a domain error with
+    its status, an HTTP error (429 with the limit's own message, or
+    `too_many_page(message)`), anything unexpected (500, `unexpected_message`; logged
+    with the method and path only: never the form, a vote or a ballot)."""
+    csrf.exempt(bp)
+    bp.before_request(check_csrf_token)
+    bp.after_request(_private)
+
+    def csrf_failed(_error: CSRFError):  # noqa: ANN202
+        return csrf_page() if csrf_page else page(400, "页面已过期", csrf_message)
+
+    def domain(error: DomainError):  # noqa: ANN202
+        get_session().rollback()
+        return page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
+
+    def http(error: HTTPException):  # noqa: ANN202
+        status = error.code or 500
+        title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
+        if status == 429 and isinstance(error.description, str):
+            message = error.description
+        if status == 429 and too_many_page:
+            return too_many_page(message)
+        return page(status, title, message)
+
+    def unexpected(_error: Exception):  # noqa: ANN202
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        get_session().rollback()
+        return page(500, "系统繁忙", unexpected_message)
+
+    bp.register_error_handler(CSRFError, csrf_failed)
+    bp.register_error_handler(DomainError, domain)
+    bp.register_error_handler(HTTPException, http)
+    bp.register_error_handler(Exception, unexpected)
