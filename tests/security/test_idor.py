@@ -17,7 +17,7 @@ from tests.citizens import invitations, open_round
 from tests.conftest import PASSWORD, SECTIONS_CSV
 from tests.security.common import changed, snapshot, staff_login, text
 from voting.models import (
-    Ballot, BallotCast, ComponentKind, ObjectImport, OnlineRound, Role, RoundStatus, Section, Unit, utcnow,
+    Ballot, BallotCast, ComponentKind, ObjectImport, OnlineRound, Role, RoundKind, RoundStatus, Section, Unit, utcnow,
 )
 from voting.services import campaigns, components, sections, users
 
@@ -95,9 +95,12 @@ def older(app, db, campaign):
     entry = components.add_entry(db, created, ComponentKind.platform, invitation.section_id,
                                  {"platform": C.HOTLINE, "item": C.CONDUCT, "deduction": 4.0, "role": C.LEAD}, None)
     online = open_online_round(db, created, candidates=3)
+    upload = ObjectImport(campaign_id=created.id, round=RoundKind.H1, filename="old.csv", rows_read=0, stored=0,
+                          duplicates=0, report={})
+    db.add(upload)
     db.commit()
     return {"survey": survey, "invitation": invitation, "section": invitation.section, "unit": invitation.section.unit,
-            "entry": entry.id, "evaluator": evaluators(db, online)[0]}
+            "entry": entry.id, "evaluator": evaluators(db, online)[0], "import": upload.id}
 
 
 def test_an_id_of_another_campaign_is_404(app, db, campaign, admin, survey, older):
@@ -116,6 +119,7 @@ def test_an_id_of_another_campaign_is_404(app, db, campaign, admin, survey, olde
         ("GET", f"/office/supervisor/{old['unit'].id}", NOT_FOUND),
         ("POST", f"/office/supervisor/{old['unit'].id}", NOT_FOUND),
         ("GET", f"/office/sections/{old['section'].id}/H1", NOT_FOUND),
+        ("GET", f"/office/imports/{old['import']}", NOT_FOUND),
         ("GET", f"/office/phone/{old['invitation'].id}", NOT_FOUND),
         ("POST", f"/office/phone/{old['invitation'].id}", NOT_FOUND),
         ("POST", f"/office/phone/{old['invitation'].id}/call", NOT_FOUND),

@@ -272,7 +272,7 @@ def import_objects():
 @roles_required(*STAFF)
 def import_report(import_id: int):
     upload = get_session().get(ObjectImport, import_id)
-    if upload is None:
+    if upload is None or upload.campaign_id != _campaign().id:  # the pages work on one campaign
         abort(404)
     unit_id = _own_unit_id()
     if unit_id is not None and not _import_units(upload) <= {unit_id}:
