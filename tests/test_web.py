@@ -151,6 +151,22 @@ def test_health(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
+def test_ready_when_the_database_answers(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ready", "database": "ok"}
+
+
+def test_not_ready_without_the_database_but_still_alive(tmp_path):
+    """Nothing listens on port 1: readiness fails (503, no error text), liveness holds."""
+    app = make_app("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2", tmp_path)
+    client = app.test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
+    assert client.get("/healthz").status_code == 200
+    app.extensions["pingyi.engine"].dispose()
+
+
 def test_campaign_created_from_the_dashboard(admin_client, db):
     assert "还没有评议活动" in admin_client.get("/office/").get_data(as_text=True)
     assert admin_client.post("/office/campaigns", data={"year": "1999"}).status_code == 302

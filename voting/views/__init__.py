@@ -42,4 +42,21 @@ def init_app(app: Flask) -> None:
 
     @app.get("/healthz")
     def healthz():
+        """Liveness: the process answers (no database: a load balancer must not kill
+        every worker because the database is briefly away)."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        """Readiness: the database answers. 503 otherwise, without the error's text."""
+        from sqlalchemy import text
+
+        from voting.db import get_engine
+
+        try:
+            with get_engine().connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means: do not send traffic here
+            app.logger.warning("readiness check: the database did not answer", exc_info=True)
+            return {"status": "unavailable", "database": "unreachable"}, 503
+        return {"status": "ready", "database": "ok"}
