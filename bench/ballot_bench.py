@@ -39,11 +39,7 @@ import multiprocessing
 import os
 import random
 import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -57,13 +53,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+sys.path.insert(0, str(HERE))
 
-POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from loadgen import CSRF, POSTGRES_URL, NoRedirect, gunicorn_path, pct, serve, timed  # noqa: E402
+
 SECRET = "ballot bench secret key, not for production"
 CANDIDATES = 110
 TARGET_BALLOTS = 200.0  # ballots/s
 TARGET_P99 = 300.0  # ms
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)" name="csrf_token"|name="csrf_token" value="([^"]+)"')
 FIELD = re.compile(r'<input type="radio" name="(c\d+)"')
 RULES = re.compile(r'data-satisfied="(\d+)" data-unsatisfied="(\d+)"')
 KINDS = (("login_page", "GET /e/login"), ("login", "POST /e/login"), ("ballot_page", "GET /e/ballot"),
@@ -137,25 +134,7 @@ def setup(url: str, n: int) -> tuple[list[tuple[str, str]], list[int]]:
     return credentials, chosen
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
-        return None
-
-
-def _timed(opener, request) -> tuple[int, float, bytes]:
-    start = time.perf_counter()
-    try:
-        with opener.open(request, timeout=30) as response:
-            body, status = response.read(), response.status
-    except urllib.error.HTTPError as error:
-        body, status = error.read(), error.code
-    return status, time.perf_counter() - start, body
 
 
 def _token(body: bytes) -> str | None:
@@ -175,14 +154,14 @@ def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> 
     login_start = time.time()
     for login, password in accounts:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect())
-        status, seconds, body = _timed(opener, urllib.request.Request(f"{base}/e/login"))
+        status, seconds, body = timed(opener, urllib.request.Request(f"{base}/e/login"))
         timings["login_page"].append(seconds)
         csrf = _token(body)
         if status != 200 or not csrf:
             errors.append(f"login page {status}")
             continue
         data = urllib.parse.urlencode({"csrf_token": csrf, "login": login, "password": password}).encode()
-        status, seconds, _ = _timed(opener, urllib.request.Request(f"{base}/e/login", data=data, method="POST"))
+        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/e/login", data=data, method="POST"))
         timings["login"].append(seconds)
         if status != 303:
             errors.append(f"login {status}")
@@ -192,7 +171,7 @@ def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> 
     barrier.wait()
     ballot_start = time.time()
     for opener in browsers:
-        status, seconds, body = _timed(opener, urllib.request.Request(f"{base}/e/ballot"))
+        status, seconds, body = timed(opener, urllib.request.Request(f"{base}/e/ballot"))
         timings["ballot_page"].append(seconds)
         page = body.decode("utf-8", "replace")
         csrf = _token(body)
@@ -207,7 +186,7 @@ def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> 
         marks.update(dict.fromkeys(picked[:satisfied], "satisfied"))
         marks.update(dict.fromkeys(picked[satisfied:], "unsatisfied"))
         data = urllib.parse.urlencode({"csrf_token": csrf, **marks}).encode()
-        status, seconds, _ = _timed(opener, urllib.request.Request(f"{base}/e/ballot", data=data, method="POST"))
+        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/e/ballot", data=data, method="POST"))
         timings["ballot"].append(seconds)
         if status != 303:
             errors.append(f"ballot {status}")
@@ -221,7 +200,7 @@ def _health_worker(base: str, seconds: float, out, _barrier=None) -> None:  # no
     timings, errors = [], []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        status, took, _ = _timed(opener, urllib.request.Request(f"{base}/healthz"))
+        status, took, _ = timed(opener, urllib.request.Request(f"{base}/healthz"))
         timings.append(took)
         if status != 200:
             errors.append(str(status))
@@ -274,10 +253,6 @@ def drive(kind: str, base: str, work, processes: int, threads: int):  # noqa: AN
                   max(b[3] for b in bounds) - min(b[2] for b in bounds))
     return timings, errors, posted, elapsed, phases
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
 def check_database(url: str, posted: int, candidates: int) -> bool:
@@ -339,9 +314,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-threads", type=int, default=1, help="threads per gunicorn worker (gthread when > 1)")
     args = parser.parse_args()
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
-    if not gunicorn:
-        sys.exit("gunicorn is not installed: .venv/bin/pip install '.[bench]'")
+    gunicorn = gunicorn_path()
 
     from sqlalchemy import create_engine, text
 
@@ -361,25 +334,7 @@ def main() -> None:
         print(f"machine: {os.uname().machine}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         print(f"setup: {len(accounts):,} evaluators with live one-time passwords, {len(candidates)} candidates "
               f"of 363 sections, open round closing tomorrow, in {time.perf_counter() - started:.1f} s")
-        port = free_port()
-        instance = tempfile.mkdtemp()
-        env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": SECRET, "PINGYI_INSTANCE_PATH": instance,
-               "FLASK_RATELIMIT_ENABLED": "false", "PINGYI_SMS_SENDER": "console"}
-        server = subprocess.Popen(
-            [gunicorn, "-w", str(args.workers), "--threads", str(args.worker_threads), "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", "voting:create_app()"],
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    sys.exit("gunicorn did not start")
-                time.sleep(0.2)
+        server, base = serve(gunicorn, url, SECRET, args.workers, args.worker_threads)
         kind = "sync" if args.worker_threads <= 1 else f"gthread x {args.worker_threads}"
         print(f"server: gunicorn, {args.workers} {kind} workers; clients: {args.processes} processes x {args.threads} threads")
         print("rate limits: disabled for the server (FLASK_RATELIMIT_ENABLED=false): every visit comes from 127.0.0.1")

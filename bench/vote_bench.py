@@ -26,12 +26,7 @@ import argparse
 import multiprocessing
 import os
 import random
-import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -44,10 +39,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+sys.path.insert(0, str(HERE))
 
-POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from loadgen import CSRF, POSTGRES_URL, NoRedirect, gunicorn_path, pct, serve, timed  # noqa: E402
+
 SECRET = "vote bench secret key, not for production"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)" name="csrf_token"|name="csrf_token" value="([^"]+)"')
 
 
 def setup(url: str, n: int) -> list[str]:
@@ -97,25 +93,7 @@ def setup(url: str, n: int) -> list[str]:
     return links
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
-        return None
-
-
-def _timed(opener, request) -> tuple[int, float, bytes]:
-    start = time.perf_counter()
-    try:
-        with opener.open(request, timeout=30) as response:
-            body, status = response.read(), response.status
-    except urllib.error.HTTPError as error:
-        body, status = error.read(), error.code
-    return status, time.perf_counter() - start, body
 
 
 def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
@@ -125,12 +103,12 @@ def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
     posted = 0
     for token in tokens:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect())
-        status, seconds, _ = _timed(opener, urllib.request.Request(f"{base}/v/{token}"))
+        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/v/{token}"))
         timings["link"].append(seconds)
         if status != 303:
             errors.append(f"link {status}")
             continue
-        status, seconds, body = _timed(opener, urllib.request.Request(f"{base}/v"))
+        status, seconds, body = timed(opener, urllib.request.Request(f"{base}/v"))
         timings["page"].append(seconds)
         found = CSRF.search(body.decode("utf-8", "replace"))
         if status != 200 or not found:
@@ -139,7 +117,7 @@ def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
         csrf = next(g for g in found.groups() if g)
         data = urllib.parse.urlencode({"csrf_token": csrf, "choice": random.choice(["satisfied", "basic", "unsatisfied"]),
                                        "comment": ""}).encode()
-        status, seconds, _ = _timed(opener, urllib.request.Request(f"{base}/v", data=data, method="POST"))
+        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/v", data=data, method="POST"))
         timings["post"].append(seconds)
         if status != 303:
             errors.append(f"post {status}")
@@ -153,7 +131,7 @@ def _health_worker(base: str, seconds: float, out) -> None:  # noqa: ANN001
     timings, errors = [], []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        status, took, _ = _timed(opener, urllib.request.Request(f"{base}/healthz"))
+        status, took, _ = timed(opener, urllib.request.Request(f"{base}/healthz"))
         timings.append(took)
         if status != 200:
             errors.append(str(status))
@@ -196,10 +174,6 @@ def drive(kind: str, base: str, work, processes: int, threads: int) -> tuple[dic
     return timings, errors, posted, elapsed
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -211,9 +185,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-threads", type=int, default=1, help="threads per gunicorn worker (gthread when > 1)")
     args = parser.parse_args()
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
-    if not gunicorn:
-        sys.exit("gunicorn is not installed: .venv/bin/pip install '.[bench]'")
+    gunicorn = gunicorn_path()
 
     from sqlalchemy import create_engine, func, select, text
 
@@ -233,25 +205,7 @@ def main() -> None:
         links = setup(url, args.invitations)
         print(f"machine: {os.uname().machine}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         print(f"setup: {len(links):,} open invitations over 363 sections in {time.perf_counter() - started:.1f} s")
-        port = free_port()
-        instance = tempfile.mkdtemp()
-        env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": SECRET, "PINGYI_INSTANCE_PATH": instance,
-               "FLASK_RATELIMIT_ENABLED": "false", "PINGYI_SMS_SENDER": "console"}
-        server = subprocess.Popen(
-            [gunicorn, "-w", str(args.workers), "--threads", str(args.worker_threads), "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", "voting:create_app()"],
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    sys.exit("gunicorn did not start")
-                time.sleep(0.2)
+        server, base = serve(gunicorn, url, SECRET, args.workers, args.worker_threads)
         print(f"server: gunicorn, {args.workers} sync workers; clients: {args.processes} processes x {args.threads} threads")
         print()
 

@@ -103,3 +103,23 @@ def shot(page, name: str, widths: tuple[int, ...] = (360, 1280)) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}-{width}.png"), full_page=True)
     if size:
         page.set_viewport_size(size)
+
+
+# ---- a citizen's (or an evaluator's) phone ---------------------------------------------
+
+PHONE_WIDTH, PHONE_HEIGHT = 360, 640
+
+
+def phone(browser, base_url: str, javascript: bool = True):  # noqa: ANN001, ANN201
+    """A touch phone: a fresh context (no cookies) at 360×640."""
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT}, locale="zh-CN",
+        is_mobile=True, has_touch=True, java_script_enabled=javascript,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
+
+
+def fits(page, width: int = PHONE_WIDTH) -> bool:  # noqa: ANN001
+    """No horizontal scrolling at this width."""
+    return page.evaluate("document.documentElement.scrollWidth") <= width

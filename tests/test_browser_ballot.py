@@ -23,7 +23,8 @@ from tests.ballots import (
     fix_candidates,
     open_online_round,
 )
-from tests.browser import TIMEOUT_MS, new_page, shot
+from tests.browser import PHONE_WIDTH as WIDTH
+from tests.browser import fits, new_page, phone, shot
 from tests.browser import log_in as staff_log_in
 from tests.conftest import PASSWORD as STAFF_PASSWORD
 from tests.online_pool import ANY_TIME, csv_of, reps_frame
@@ -47,26 +48,9 @@ from voting.services.outbox import dispatch
 
 pytestmark = pytest.mark.browser
 
-WIDTH, HEIGHT = 360, 640
-
-
 @pytest.fixture
 def app_config() -> dict:
     return {"WTF_CSRF_ENABLED": True}
-
-
-def phone(browser, base_url: str, javascript: bool = True):
-    """A touch phone: a fresh context (no cookies) at 360×640."""
-    context = browser.new_context(
-        base_url=base_url, viewport={"width": WIDTH, "height": HEIGHT}, locale="zh-CN",
-        is_mobile=True, has_touch=True, java_script_enabled=javascript,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= WIDTH
 
 
 def log_in(page, live_server: str, login: str) -> None:

@@ -7,32 +7,17 @@ import time
 
 import pytest
 
-from tests.browser import TIMEOUT_MS, new_page, shot
+from tests.browser import PHONE_HEIGHT as HEIGHT
+from tests.browser import PHONE_WIDTH as WIDTH
+from tests.browser import fits, new_page, phone, shot
 from tests.citizens import invitations, link_path, open_round, votes
 from voting.models import Channel, Choice, Invitation, InviteMode
 
 pytestmark = pytest.mark.browser
 
-WIDTH, HEIGHT = 360, 640
-
-
 @pytest.fixture
 def app_config() -> dict:
     return {"WTF_CSRF_ENABLED": True}
-
-
-def phone(browser, base_url: str, javascript: bool = True):
-    """A touch phone: a fresh context (no cookies) at 360×640."""
-    context = browser.new_context(
-        base_url=base_url, viewport={"width": WIDTH, "height": HEIGHT}, locale="zh-CN",
-        is_mobile=True, has_touch=True, java_script_enabled=javascript,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= WIDTH
 
 
 def opened_at(db, invitation: Invitation):  # noqa: ANN001

@@ -2,7 +2,10 @@
 token a page carries, and a staff login that passes the CSRF check."""
 from __future__ import annotations
 
+import io
 import re
+
+import openpyxl
 
 from sqlalchemy import select
 
@@ -46,3 +49,18 @@ def staff_login(client, username: str, password: str = PASSWORD) -> None:  # noq
         data["csrf_token"] = found.group(1)
     response = client.post("/login", data=data)
     assert response.status_code == 302, text(response)
+
+
+def workbook(rows: list[list]) -> bytes:
+    """An xlsx of these rows. Text stays a text cell, even when it starts with "="
+    (openpyxl would write a formula)."""
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    for line in book.active.iter_rows():
+        for cell in line:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -14,14 +14,13 @@ import html
 import io
 import re
 
-import openpyxl
 import pytest
 from sqlalchemy import select
 
 from tests.citizens import invitations, link_path, open_round
 from tests.conftest import PASSWORD, login
 from tests.online_pool import KINDS, make_round
-from tests.security.common import changed, snapshot, text
+from tests.security.common import changed, snapshot, text, workbook
 from voting.errors import ImportRejected, RowError
 from voting.errors_web import NUL_REFUSED
 from voting.models import Evaluator, ServiceObject, User, Vote
@@ -309,17 +308,6 @@ def test_citizen_comment_nul_and_10_mb_refused(opened, db):
 OBJECTS_HEADER = ["单位名称", "科室", "姓名", "单位(职务)", "手机号码", "事项内容(处罚类案件名称)", "是否处罚对象"]
 
 
-def xlsx(rows: list[list]) -> bytes:
-    book = openpyxl.Workbook()
-    for row in rows:
-        book.active.append(row)
-    for line in book.active.iter_rows():
-        for cell in line:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def csv_file(rows: list[list]) -> bytes:
@@ -334,7 +322,7 @@ def test_imported_names_and_matters_stored_exactly(db, campaign):
     section = sections_frame(db, campaign).iloc[0]
     values = list(KEPT.values())
     rows = [[section["unit"], section["section"], v, v, f"1381234567{i}", v, "否"] for i, v in enumerate(values)]
-    objects.import_objects(db, campaign, objects.RoundKind.H1, xlsx([OBJECTS_HEADER, *rows]), "o.xlsx")
+    objects.import_objects(db, campaign, objects.RoundKind.H1, workbook([OBJECTS_HEADER, *rows]), "o.xlsx")
     db.commit()
     got = db.execute(select(ServiceObject.name, ServiceObject.org_title, ServiceObject.matter)
                      .order_by(ServiceObject.source_row)).all()
@@ -395,7 +383,7 @@ def test_imported_nul_refused_on_the_upload_pages(staff, db, campaign):
 def test_imported_representative_names(db, campaign):
     online = make_round(db, campaign, sections=1, per_section=3)
     rows = [["姓名", "类别", "手机号码"]] + [[v, KINDS[0], f"1470000001{i}"] for i, v in enumerate(KEPT.values())]
-    evaluators.import_representatives(db, online, xlsx(rows), "reps.xlsx")
+    evaluators.import_representatives(db, online, workbook(rows), "reps.xlsx")
     db.commit()
     names = db.scalars(select(Evaluator.name).where(Evaluator.phone.like("1470000001%")).order_by(Evaluator.source_row)).all()
     assert names == list(KEPT.values())

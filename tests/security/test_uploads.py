@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD, login
 from tests.online_pool import KINDS, make_round
-from tests.security.common import changed, snapshot, text
+from tests.security.common import changed, snapshot, text, workbook
 from voting.errors import ImportRejected, RowError
 from voting.models import Evaluator, RoundKind, ServiceObject, Unit
 from voting.services import campaigns, evaluators, objects, sections
@@ -42,18 +42,6 @@ PNG = (
 
 # ---- building the files -------------------------------------------------------------------
 
-def workbook(rows: list[list]) -> bytes:
-    """Text stays a text cell, even when it starts with "=" (openpyxl would write a formula)."""
-    book = openpyxl.Workbook()
-    for row in rows:
-        book.active.append(row)
-    for line in book.active.iter_rows():
-        for cell in line:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 BASE = workbook([OBJECTS_HEADER, ["张三", "某公司", "13812345678", "事项", "否"]])
