@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -96,6 +97,9 @@ def running_demo(tmp_path):
             assert line, f"demo exited early:\n{output}"
             output += line
         password = re.search(r"用户名 admin 密码 (\S+)", output).group(1)
+        # Keep reading what it prints (its request and SMS log lines): a full pipe would
+        # stall the server.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
         deadline = time.monotonic() + 30
         while True:
             try:

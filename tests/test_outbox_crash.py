@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
@@ -25,7 +26,9 @@ def _params(i: int) -> dict[str, str]:
             "matter": "咨询价格政策", "link": f"https://p.example.cn/v/{i}", "reply_hint": "", "closes": "6月30日"}
 
 
-def _worker(database_url: str, instance: str) -> subprocess.Popen:
+def _worker(database_url: str, instance: str, out: Path) -> subprocess.Popen:
+    """The worker's output goes to files, not pipes: a worker logging every message at
+    INFO (as production does) would fill a pipe nobody reads yet and stall."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -38,7 +41,8 @@ def _worker(database_url: str, instance: str) -> subprocess.Popen:
         "FLASK_SMS_DAILY_CAP": "0",
     }
     command = [sys.executable, "-c", "from voting.cli import main; main()", "sms", "dispatch", "--lease", "1", "--batch", "20"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, env=env, stdout=out.with_suffix(".out").open("w"),
+                            stderr=out.with_suffix(".err").open("w"), text=True)
 
 
 def _delivered(db) -> int:
@@ -48,7 +52,7 @@ def _delivered(db) -> int:
 
 def _kill_at(db, worker: subprocess.Popen, count: int, deadline: float) -> None:
     while _delivered(db) < count:
-        assert worker.poll() is None, worker.communicate()
+        assert worker.poll() is None, "the worker stopped: see its .err file"
         assert time.monotonic() < deadline, "the worker is too slow"
         time.sleep(0.02)
     os.kill(worker.pid, signal.SIGKILL)
@@ -67,10 +71,11 @@ def test_a_killed_worker_loses_nothing_and_doubles_at_most_one(app, db, database
     deadline = time.monotonic() + LIMIT
     instance = str(tmp_path / "instance")
 
-    _kill_at(db, _worker(database_url, instance), int(MESSAGES * 0.3), deadline)
-    _kill_at(db, _worker(database_url, instance), int(MESSAGES * 0.7), deadline)
-    last = _worker(database_url, instance)
-    out, err = last.communicate(timeout=max(1, deadline - time.monotonic()))
+    _kill_at(db, _worker(database_url, instance, tmp_path / "worker1"), int(MESSAGES * 0.3), deadline)
+    _kill_at(db, _worker(database_url, instance, tmp_path / "worker2"), int(MESSAGES * 0.7), deadline)
+    last = _worker(database_url, instance, tmp_path / "worker3")
+    last.wait(timeout=max(1, deadline - time.monotonic()))
+    out, err = (tmp_path / "worker3.out").read_text(), (tmp_path / "worker3.err").read_text()
     assert last.returncode == 0, err
 
     db.rollback()

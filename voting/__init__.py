@@ -16,6 +16,31 @@ class ConfigError(RuntimeError):
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = configured_flask(test_config)
+    _finish_config(app)
+    if app.config.get("PROXY_FIX"):
+        # Behind N reverse proxies: the client's address (rate limits) and the public
+        # URL (Twilio's signature covers it) come from their X-Forwarded-* headers.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+
+    from voting import auth, cli, db, errors_web, logs, views
+
+    logs.init_app(app)
+    db.init_app(app)
+    cli.init_app(app)
+    auth.init_app(app)
+    errors_web.init_app(app)
+    views.init_app(app)
+    _init_sms(app)
+    return app
+
+
+def configured_flask(test_config: dict[str, Any] | None = None) -> Flask:
+    """The bare Flask object with its configuration loaded, nothing checked or filled in
+    yet: what `create_app` builds on and `pingyi check-config` (voting/checks.py) checks."""
     instance_path = os.environ.get("PINGYI_INSTANCE_PATH")
     app = Flask(
         __name__,
@@ -32,23 +57,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
     else:
         app.config.update(test_config)
-    _finish_config(app)
-    if app.config.get("PROXY_FIX"):
-        # Behind N reverse proxies: the client's address (rate limits) and the public
-        # URL (Twilio's signature covers it) come from their X-Forwarded-* headers.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        hops = int(app.config["PROXY_FIX"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
-
-    from voting import auth, cli, db, errors_web, views
-
-    db.init_app(app)
-    cli.init_app(app)
-    auth.init_app(app)
-    errors_web.init_app(app)
-    views.init_app(app)
-    _init_sms(app)
     return app
 
 
@@ -65,6 +73,10 @@ def _init_sms(app: Flask) -> None:
 
 def _finish_config(app: Flask) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # Cookies: Secure (HTTPS only) in production unless the operator set it either way.
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config.get(name) is None:
+            app.config[name] = bool(app.config["PRODUCTION"])
     if not app.config.get("DATABASE_URL"):
         if app.config["PRODUCTION"]:
             raise ConfigError("生产环境必须设置 DATABASE_URL(PostgreSQL)")

@@ -1,16 +1,61 @@
-"""Staff login (Flask-Login), roles, and the login rate limit (Flask-Limiter)."""
+"""Staff login (Flask-Login), roles, the login rate limit (Flask-Limiter), and the
+staff session's hardening:
+
+- Timeouts: a staff session ends after STAFF_IDLE_MINUTES without a request and, in
+  any case, STAFF_ABSOLUTE_HOURS after the login; the next page is the login page with
+  the reason. The session keeps `staff_login_at` and `staff_seen` (epoch seconds);
+  `staff_seen` is rewritten at most once a minute, not on every request.
+- The second factor (TOTP, RFC 6238) for the review office's admins: each enrols on
+  /office/account/2fa (the secret shown as text and as an otpauth:// URI for an
+  authenticator app, confirmed with a current code). Once enrolled, the password alone
+  does not log in: it leaves a half-logged-in state in the session (`staff_2fa`, good
+  for 5 minutes and 5 codes) and /login/2fa asks for the 6-digit code. A code is good
+  once: the time step it belongs to is stored on the user and a code of that step or
+  an earlier one is refused. Wrong codes count against the login rate limit (one
+  budget with the password form). REQUIRE_OFFICE_2FA: an admin without the second
+  factor sees the enrolment page before anything else. `pingyi users reset-2fa NAME`
+  removes it.
+- Headers: every response that is not one of the public pages' (those set their own,
+  voting/views/public.py) gets a content security policy (scripts and styles from this
+  site only: the templates carry no inline script, style or event handler),
+  X-Frame-Options DENY, nosniff, Referrer-Policy same-origin, and in production HSTS.
+"""
 from __future__ import annotations
 
+import hmac
+import time
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+import pyotp
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import (
+    LoginManager,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import or_, update
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Regexp
 
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
@@ -24,6 +69,40 @@ login_manager.login_message = "请先登录。"
 login_manager.session_protection = "strong"
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+# The staff session's own keys (besides Flask-Login's).
+LOGIN_AT = "staff_login_at"
+SEEN = "staff_seen"
+PENDING = "staff_2fa"  # {"user": id, "at": epoch seconds, "tries": wrong codes so far}
+ENROL_SECRET = "staff_2fa_secret"  # the secret shown on the enrolment page, until confirmed
+STAFF_KEYS = (LOGIN_AT, SEEN, PENDING, ENROL_SECRET)
+SEEN_EVERY = 60  # seconds: `staff_seen` is not rewritten more often
+PENDING_SECONDS = 5 * 60
+PENDING_TRIES = 5
+SECOND_FACTOR_ROLES = (Role.admin,)
+TOTP_ISSUER = "千人评议平台"
+LOGIN_ENDPOINTS = {"auth.login", "auth.second_step", "auth.verify_code"}
+# What an admin who must enrol first may still open.
+ENROL_ENDPOINTS = {"auth.two_factor", "auth.enrol", "auth.logout", "auth.login", "auth.second_step",
+                   "auth.verify_code", "static"}
+
+STAFF_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+HSTS = "max-age=31536000"
+
+LOGIN_LIMIT_MESSAGE = "登录尝试过于频繁,请稍后再试。"
+
+
+def now() -> float:
+    """The clock of staff sessions and TOTP codes (the tests replace it)."""
+    return time.time()
 
 
 @login_manager.user_loader
@@ -43,7 +122,78 @@ def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"current_user": current_user})
     csrf.init_app(app)
     limiter.init_app(app)
+    app.before_request(_staff_session)
+    app.after_request(_staff_headers)
     app.register_blueprint(bp)
+
+
+def _public_request() -> bool:
+    """A citizen's or an evaluator's page, or a webhook: their blueprints and views are
+    exempt from the global CSRF check (voting/views/public.py) and set their own headers."""
+    if current_app.blueprints.get(request.blueprint or "") in csrf._exempt_blueprints:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _end_staff_session() -> None:
+    logout_user()
+    for key in STAFF_KEYS:
+        session.pop(key, None)
+
+
+def _staff_session():  # noqa: ANN202
+    """Before every request of a browser with a staff login: the timeouts, then (with
+    REQUIRE_OFFICE_2FA) the enrolment an admin still owes."""
+    if request.endpoint == "static" or "_user_id" not in session:
+        return None
+    config = current_app.config
+    moment = now()
+    login_at, seen = session.get(LOGIN_AT), session.get(SEEN)
+    public = _public_request()
+    if not _number(login_at) or not _number(seen):
+        reason = "登录状态已失效,请重新登录。"
+    elif moment - login_at > float(config["STAFF_ABSOLUTE_HOURS"]) * 3600:
+        reason = f"登录已超过 {config['STAFF_ABSOLUTE_HOURS']} 小时,为了安全,请重新登录。"
+    elif moment - seen > float(config["STAFF_IDLE_MINUTES"]) * 60:
+        reason = f"超过 {config['STAFF_IDLE_MINUTES']} 分钟没有操作,为了安全,请重新登录。"
+    else:
+        reason = None
+    if reason:
+        _end_staff_session()
+        if public or request.endpoint in LOGIN_ENDPOINTS:
+            return None  # a citizen's page goes on; the login pages show themselves
+        flash(reason, "info")
+        return redirect(url_for("auth.login", next=_here()))
+    if public:
+        return None  # a citizen's page opened in the same browser is no staff activity
+    if moment - seen >= SEEN_EVERY:
+        session[SEEN] = int(moment)
+    if (config["REQUIRE_OFFICE_2FA"] and request.endpoint not in ENROL_ENDPOINTS
+            and current_user.is_authenticated and current_user.role in SECOND_FACTOR_ROLES
+            and not current_user.totp_secret):
+        flash("请先启用两步验证(评议办管理员必须启用),再使用其他页面。", "info")
+        return redirect(url_for("auth.two_factor"))
+    return None
+
+
+def _here() -> str | None:
+    """Where to come back to after the login: this page, for a GET."""
+    return request.full_path.rstrip("?") if request.method == "GET" else None
+
+
+def _staff_headers(response):  # noqa: ANN001, ANN202
+    if _public_request() or "Content-Security-Policy" in response.headers:
+        return response  # a public page's own headers (voting/views/public.py), unchanged
+    for name, value in STAFF_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if current_app.config.get("PRODUCTION"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
 
 
 class LoginForm(Form):
@@ -51,14 +201,34 @@ class LoginForm(Form):
     password = PasswordField("密码", validators=[DataRequired("请填写密码"), Length(max=256)])
 
 
-def _login_limit() -> str:
-    from flask import current_app
+def _digits(value: str | None) -> str | None:
+    """Without spaces, full-width digits (a Chinese input method's) as ASCII ones."""
+    return "".join(unicodedata.normalize("NFKC", value).split()) if value else value
 
+
+class CodeForm(Form):
+    code = StringField(
+        "验证码(验证器中的 6 位数字)",
+        filters=[_digits],
+        validators=[DataRequired("请填写验证码"), Regexp(r"^[0-9]{6}$", message="验证码是 6 位数字")],
+    )
+
+
+def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+# One budget per client address for the password form and the code form: every
+# password tried counts, and every wrong code.
+_login_attempts = limiter.shared_limit(_login_limit, scope="staff-login", methods=["POST"],
+                                       error_message=LOGIN_LIMIT_MESSAGE)
+_code_attempts = limiter.shared_limit(_login_limit, scope="staff-login", methods=["POST"],
+                                      error_message=LOGIN_LIMIT_MESSAGE,
+                                      deduct_when=lambda _response: bool(g.get("wrong_code")))
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message="登录尝试过于频繁,请稍后再试。")
+@_login_attempts
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("office.dashboard"))
@@ -68,10 +238,20 @@ def login():
         if user is None:
             flash("用户名或密码错误。", "error")
             return render_template("login.html", form=form), 401
-        login_user(user)
+        if user.totp_secret:
+            session.pop(ENROL_SECRET, None)
+            session[PENDING] = {"user": user.id, "at": int(now()), "tries": 0}
+            return redirect(url_for("auth.second_step", next=_safe_next()))
+        _log_in(user)
         return redirect(_safe_next() or url_for("office.dashboard"))
     status = 400 if request.method == "POST" else 200
     return render_template("login.html", form=form), status
+
+
+def _log_in(user: User) -> None:
+    session.pop(PENDING, None)
+    login_user(user)
+    session[LOGIN_AT] = session[SEEN] = int(now())
 
 
 def _safe_next() -> str | None:
@@ -82,13 +262,165 @@ def _safe_next() -> str | None:
     return None
 
 
+def _pending_user() -> User | None:
+    """The user who gave the right password and owes the code, if still in time."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or not _number(pending.get("at")) or not isinstance(pending.get("user"), int):
+        return None
+    if not 0 <= now() - pending["at"] <= PENDING_SECONDS or pending.get("tries", 0) >= PENDING_TRIES:
+        return None
+    user = get_session().get(User, pending["user"])
+    return user if user is not None and user.active and user.totp_secret else None
+
+
+def _start_over(message: str):  # noqa: ANN202
+    session.pop(PENDING, None)
+    flash(message, "info")
+    return redirect(url_for("auth.login", next=_safe_next()))
+
+
+EXPIRED = "验证已过期,请重新输入用户名和密码。"
+
+
+@bp.get("/login/2fa")
+def second_step():
+    if current_user.is_authenticated:
+        return redirect(url_for("office.dashboard"))
+    if _pending_user() is None:
+        return _start_over(EXPIRED)
+    return _code_page(CodeForm())
+
+
+def _code_page(form: CodeForm, status: int = 200):  # noqa: ANN202
+    return render_template("login_2fa.html", form=form, action=url_for("auth.verify_code", next=_safe_next())), status
+
+
+def totp_step(secret: str, code: str, moment: float, last_step: int | None) -> tuple[int | None, bool]:
+    """The time step whose code `code` is (this step, or one either side for a phone's
+    clock that is a little off), and whether it matched only an already used step."""
+    totp = pyotp.TOTP(secret)
+    current = int(moment // totp.interval)
+    used = False
+    for step in (current, current - 1, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            if last_step is not None and step <= last_step:
+                used = True
+                continue
+            return step, False
+    return None, used
+
+
+@bp.post("/login/2fa/verify")
+@_code_attempts
+def verify_code():
+    if current_user.is_authenticated:
+        return redirect(url_for("office.dashboard"))
+    user = _pending_user()
+    if user is None:
+        return _start_over(EXPIRED)
+    form = CodeForm()
+    step, used = (None, False)
+    if form.validate_on_submit():
+        step, used = totp_step(user.totp_secret, form.code.data, now(), user.totp_last_step)
+        if step is not None and not _claim_step(user, step):
+            step, used = None, True  # another request used this code a moment ago
+    if step is not None:
+        _log_in(user)
+        return redirect(_safe_next() or url_for("office.dashboard"))
+    g.wrong_code = True
+    pending = dict(session[PENDING])
+    pending["tries"] = pending.get("tries", 0) + 1
+    session[PENDING] = pending
+    if pending["tries"] >= PENDING_TRIES:
+        return _start_over("验证码错误次数过多,请重新输入用户名和密码。")
+    if used:
+        flash("这个验证码已经用过了,请等验证器显示下一个验证码后再输入。", "error")
+    elif not form.errors:
+        flash("验证码不正确,请输入验证器中当前显示的 6 位数字。", "error")
+    return _code_page(form, 401)
+
+
+def _claim_step(user: User, step: int) -> bool:
+    """Store `step` as the user's last used one, unless it already is (or a later one):
+    one UPDATE, so that two requests with the same code cannot both log in."""
+    db = get_session()
+    result = db.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    return result.rowcount == 1
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
-        logout_user()
+        _end_staff_session()
         flash("已退出登录。", "info")
     return redirect(url_for("auth.login"))
+
+
+# ---- enrolment ---------------------------------------------------------------------
+
+
+def _may_enrol() -> None:
+    if current_user.role not in SECOND_FACTOR_ROLES:
+        abort(403)
+
+
+def _enrol_page(form: CodeForm, status: int = 200):  # noqa: ANN202
+    user = current_user
+    if user.totp_secret:
+        page = render_template("account_2fa.html", enrolled=True)
+    else:
+        secret = session.get(ENROL_SECRET)
+        if not isinstance(secret, str) or not secret:
+            secret = session[ENROL_SECRET] = pyotp.random_base32()
+        uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+        grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+        page = render_template("account_2fa.html", enrolled=False, secret=grouped, uri=uri, form=form)
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"  # the secret: never in a cache
+    return response
+
+
+@bp.get("/office/account/2fa")
+@login_required
+def two_factor():
+    """两步验证: the state, or the secret to enrol with."""
+    _may_enrol()
+    return _enrol_page(CodeForm(formdata=None))
+
+
+@bp.post("/office/account/2fa/enrol")
+@login_required
+def enrol():
+    _may_enrol()
+    if current_user.totp_secret:
+        flash("两步验证已经启用。", "info")
+        return redirect(url_for("auth.two_factor"))
+    secret = session.get(ENROL_SECRET)
+    if not isinstance(secret, str) or not secret:
+        flash("页面已过期,请重新打开两步验证页面。", "error")
+        return redirect(url_for("auth.two_factor"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return _enrol_page(form, 400)
+    step, _ = totp_step(secret, form.code.data, now(), None)
+    if step is None:
+        flash("验证码不正确:请检查验证器中添加的密钥和手机的时间,再输入当前显示的 6 位数字。", "error")
+        return _enrol_page(form, 400)
+    db = get_session()
+    user = db.get(User, current_user.id)
+    user.totp_secret = secret
+    user.totp_last_step = step
+    db.commit()
+    session.pop(ENROL_SECRET, None)
+    flash("两步验证已启用:以后登录时,输入密码后还要输入验证器中的 6 位验证码。", "info")
+    return redirect(url_for("office.dashboard"))
 
 
 def roles_required(*roles: Role) -> Callable:

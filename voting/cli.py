@@ -18,13 +18,15 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from voting import create_app
+from voting.checks import check_config
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.migrate import alembic_config
-from voting.models import ComponentKind, Role, RoundKind, Unit
+from voting.models import ComponentKind, Role, RoundKind, Unit, User
 from voting.services import audit, campaigns, history, objects, sections, users
 
 cli = FlaskGroup(create_app=create_app, add_version_option=False, help="千人评议平台 (pingyi)。")
+cli.add_command(check_config)  # on the group itself: it runs when create_app refuses the configuration
 
 
 def main() -> None:
@@ -34,7 +36,7 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
-    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, demo, demo_year):
+    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, demo, demo_year, check_config):
         app.cli.add_command(command)
 
 
@@ -277,6 +279,24 @@ def users_create(username: str, role: str, unit: str | None, display_name: str,
     users.create_user(session, username, password, Role(role), unit_row, display_name)
     session.commit()
     click.echo(f"已建立 {username}({Role(role).label}),密码:{password}")
+
+
+@users_group.command("reset-2fa")
+@click.argument("username")
+@domain_errors
+def users_reset_2fa(username: str) -> None:
+    """取消账号的两步验证(手机丢失时);下次登录只要密码,之后可重新启用。"""
+    session = get_session()
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"没有账号 {username}")
+    if not user.totp_secret:
+        click.echo(f"{username} 没有启用两步验证。")
+        return
+    user.totp_secret = None
+    user.totp_last_step = None
+    session.commit()
+    click.echo(f"已取消 {username} 的两步验证。")
 
 
 # ---- bundle ----------------------------------------------------------------------------

@@ -24,8 +24,23 @@ XLSX_MAX_PARTS = 2000
 # Form messages come from WTForms' own Chinese catalogue (voting/forms.py), not Babel.
 WTF_I18N_ENABLED = False
 WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+# Cookies (the session's and Flask-Login's remember cookie): HttpOnly and SameSite=Lax
+# always; Secure (sent over HTTPS only) when None is left here: True in production,
+# False elsewhere (create_app decides); an explicit true/false from the operator stands.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = None
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"
+REMEMBER_COOKIE_SECURE = None
+# Staff sessions (voting/auth.py) end after this many minutes without a request, and in
+# any case this many hours after the login; either way the login page asks again.
+STAFF_IDLE_MINUTES = 30
+STAFF_ABSOLUTE_HOURS = 12
+# Two-step login (TOTP, an authenticator app's 6-digit code) for the review office's
+# admins: optional, each enrols on /office/account/2fa; True: an admin without it must
+# enrol before any other page. `pingyi users reset-2fa NAME` removes it (a lost phone).
+REQUIRE_OFFICE_2FA = False
 # Flask-Limiter: memory in one process; set FLASK_RATELIMIT_STORAGE_URI=redis://… for
 # several workers.
 RATELIMIT_STORAGE_URI = "memory://"
@@ -49,6 +64,13 @@ SMS_MAX_ATTEMPTS = 8
 SMS_LEASE_SECONDS = 120
 # Behind N reverse proxies (a load balancer): trust N hops of X-Forwarded-* headers.
 PROXY_FIX = 0
+# Logs (voting/logs.py): "text" (one line a record) or "json" (one JSON object a line,
+# with the request id); the level of the root logger. Every line is redacted (link
+# tokens, phone numbers, codes, passwords). LOG_CONFIGURE: None configures the root
+# logger unless TESTING; True or False decides.
+LOG_FORMAT = "text"
+LOG_LEVEL = "INFO"
+LOG_CONFIGURE = None
 # The address citizens reach the platform at, for the links and codes in their SMS
 # (e.g. https://pingyi.example.gov.cn); unset: the address the office used.
 PUBLIC_URL = None

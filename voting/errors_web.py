@@ -78,5 +78,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from voting.logs import redact
+
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         return error_page(500)

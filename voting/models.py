@@ -237,6 +237,10 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="RESTRICT"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The second factor (voting/auth.py): the TOTP secret (base32) once enrolled, and
+    # the last 30-second time step whose code logged in (a code is good once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     unit: Mapped[Unit | None] = relationship()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import random
 import time as clock
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -213,7 +214,10 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
         except (TransientSendError, PermanentSendError):
             raise
         except Exception as error:  # noqa: BLE001 - a sender's own failure: retry, never crash the worker
-            _log.exception("SMS sender %s failed on outbox message %s", getattr(sender, "name", "?"), message.id)
+            # The type and the place only: a sender's exception may quote the number or the text.
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            _log.error("SMS sender %s failed on outbox message %s: %s at %s:%s", getattr(sender, "name", "?"),
+                       message.id, type(error).__name__, where.filename, where.lineno)
             raise TransientSendError(f"{type(error).__name__}") from None
     except TransientSendError as error:
         message.last_error = str(error)[:500]

@@ -1,0 +1,178 @@
+"""`pingyi check-config`: the configuration as the app loads it (FLASK_ variables,
+DATABASE_URL), every problem at once in Chinese, exit status 1 on an error; with
+FLASK_PRODUCTION=true what production needs is an error, elsewhere a warning. It runs
+even when create_app itself refuses the configuration."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import POSTGRES_URL, missing, postgres_available
+from voting.checks import check_config, redis_problem
+from voting.cli import cli
+
+REDIS_URL = os.environ.get("PINGYI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+STRONG = "s" * 40
+PHONE = "p" * 40
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """A clean environment: no setting of the machine's leaks in; an instance folder of
+    the test's own. Returns a setter."""
+    for name in list(os.environ):
+        if name.startswith(("FLASK_", "TWILIO_", "PINGYI_")) or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PINGYI_INSTANCE_PATH", str(tmp_path / "instance"))
+
+    def set_env(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return set_env
+
+
+def run(command=check_config, args=()):  # noqa: ANN001, ANN201
+    return CliRunner().invoke(command, list(args), catch_exceptions=False)
+
+
+def production(env, tmp_path, **values: str) -> None:  # noqa: ANN001
+    """A production configuration that passes except for what `values` change (an empty
+    value removes the variable)."""
+    settings = {
+        "FLASK_PRODUCTION": "true",
+        "FLASK_SECRET_KEY": STRONG,
+        "FLASK_PHONE_KEY": PHONE,
+        "DATABASE_URL": POSTGRES_URL,
+        "FLASK_RATELIMIT_STORAGE_URI": REDIS_URL,
+        "FLASK_PUBLIC_URL": "https://pingyi.example.gov.cn",
+    }
+    settings.update(values)
+    env(**{name: value for name, value in settings.items() if value})
+
+
+def needs_postgres() -> None:
+    if not postgres_available():
+        missing(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+
+
+def needs_services() -> None:
+    needs_postgres()
+    if redis_problem(REDIS_URL, timeout=2):
+        missing(f"Redis is not reachable at {REDIS_URL}")
+    if importlib.util.find_spec("redis") is None:
+        missing("the redis package is not installed (Flask-Limiter's Redis storage needs it)")
+
+
+def test_a_good_production_configuration_passes(env, tmp_path):
+    needs_services()
+    production(env, tmp_path)
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "配置检查通过" in result.output and "错误" not in result.output
+    assert "生产环境" in result.output
+
+
+def test_a_missing_secret_key_in_production_fails_and_is_named(env, tmp_path):
+    production(env, tmp_path, FLASK_SECRET_KEY="", DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite'}",
+               FLASK_RATELIMIT_STORAGE_URI="memory://")
+    result = run()
+    assert result.exit_code == 1
+    assert "FLASK_SECRET_KEY" in result.output and "配置检查通过" not in result.output
+    # Once only, though create_app refuses it too.
+    assert result.output.count("FLASK_SECRET_KEY") == 1
+
+
+def test_memory_rate_limit_storage_is_an_error_in_production(env, tmp_path):
+    needs_postgres()
+    production(env, tmp_path, FLASK_RATELIMIT_STORAGE_URI="memory://")
+    result = run()
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("错误")]
+    assert len(errors) == 1 and "memory://" in errors[0], result.output
+
+
+def test_every_problem_is_reported_at_once(env, tmp_path):
+    production(env, tmp_path, FLASK_SECRET_KEY="short", FLASK_PHONE_KEY="", DATABASE_URL="",
+               FLASK_RATELIMIT_STORAGE_URI="memory://", FLASK_PUBLIC_URL="http://pingyi.example.gov.cn",
+               PINGYI_SMS_SENDER="twilio")
+    result = run()
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("错误")]
+    for expected in ("FLASK_SECRET_KEY 太短", "FLASK_PHONE_KEY", "DATABASE_URL", "memory://", "https://",
+                     "TWILIO_ACCOUNT_SID"):
+        assert sum(expected in line for line in errors) >= 1, (expected, result.output)
+    assert "Traceback" not in result.output
+
+
+def test_the_database_and_redis_must_answer(env, tmp_path):
+    closed = _closed_port()
+    production(env, tmp_path, DATABASE_URL=f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{closed}/x",
+               FLASK_RATELIMIT_STORAGE_URI=f"redis://:hunter2@127.0.0.1:{closed}/0")
+    result = run()
+    assert result.exit_code == 1
+    assert "无法连接数据库" in result.output and "无法连接频率限制存储" in result.output
+    assert "hunter2" not in result.output  # passwords are never printed
+
+
+def test_redis_storage_without_the_redis_package_is_said_plainly(env, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "redis", None)  # `import redis` fails, as where it is not installed
+    production(env, tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite'}")
+    result = run()
+    assert result.exit_code == 1
+    package = [line for line in result.output.splitlines() if "redis 包" in line]
+    assert len(package) == 1 and "pip install redis" in package[0]
+    assert "prerequisite" not in result.output  # Flask-Limiter's own error at start-up: not said twice
+
+
+def test_sqlite_is_refused_in_production(env, tmp_path):
+    production(env, tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite'}", FLASK_RATELIMIT_STORAGE_URI="memory://")
+    result = run()
+    assert result.exit_code == 1 and "不是 PostgreSQL" in result.output
+
+
+def test_outside_production_it_passes_with_warnings(env, tmp_path):
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite'}")
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "配置检查通过" in result.output and "非生产环境" in result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("警告")]
+    assert any("FLASK_SECRET_KEY" in line and "生产环境会拒绝" in line for line in warnings)
+    assert any("memory://" in line for line in warnings)
+
+
+def test_outside_production_a_broken_setting_is_still_an_error(env, tmp_path):
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.sqlite'}", PINGYI_SMS_SENDER="pigeon")
+    result = run()
+    assert result.exit_code == 1
+    assert "无法连接数据库" in result.output and "pigeon" in result.output
+
+
+def test_pingyi_check_config_runs_when_the_app_cannot_start(env, tmp_path):
+    """Through the `pingyi` group: create_app raises ConfigError, the command still reports."""
+    production(env, tmp_path, FLASK_SECRET_KEY="", DATABASE_URL="", FLASK_RATELIMIT_STORAGE_URI="memory://")
+    result = CliRunner().invoke(cli, ["check-config"])
+    assert result.exit_code == 1, result.output
+    assert "FLASK_SECRET_KEY" in result.output and "DATABASE_URL" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_ping_by_hand_where_the_redis_package_is_missing(monkeypatch):
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=2).close()
+    except OSError:
+        missing("Redis is not reachable at 127.0.0.1:6379")
+    monkeypatch.setitem(sys.modules, "redis", None)
+    assert redis_problem("redis://127.0.0.1:6379/0") is None
+    assert redis_problem(f"redis://127.0.0.1:{_closed_port()}/0") is not None
