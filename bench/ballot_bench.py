@@ -45,7 +45,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 from http.cookiejar import CookieJar
@@ -55,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 
-from loadgen import CSRF, POSTGRES_URL, NoRedirect, gunicorn_path, pct, serve, timed  # noqa: E402
+from loadgen import CSRF, NoRedirect, create_schema, drop_schema, gunicorn_path, pct, serve, timed  # noqa: E402
 
 SECRET = "ballot bench secret key, not for production"
 CANDIDATES = 110
@@ -75,26 +74,30 @@ def _hash(password: str) -> str:
     return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
-def setup(url: str, n: int) -> tuple[list[tuple[str, str]], list[int]]:
+def setup(url: str, n: int, secret: str = SECRET) -> tuple[list[tuple[str, str]], list[int]]:
     """The schema's data: sections, the fixed candidate list, an open online round, n
-    evaluators with live passwords; their (login, password) and the candidates' ids."""
+    evaluators with live passwords; their (login, password) and the candidates' ids.
+    `secret` is the served app's FLASK_PHONE_KEY; a 2021 campaign already in the schema
+    (bench/soak.py sets up vote_bench's first) is used with its sections."""
     from sqlalchemy import insert, select
     from sqlalchemy.orm import sessionmaker
 
     from scoring import columns as C
     from sms.tokens import new_code
     from voting.db import make_engine
-    from voting.models import Base, Candidate, Evaluator, EvaluatorKind, OnlineRound, RoundStatus, Section, Unit
+    from voting.models import Base, Campaign, Candidate, Evaluator, EvaluatorKind, OnlineRound, RoundStatus, Section, Unit
     from voting.resources import DATA_DIR
     from voting.services import campaigns, sections
     from voting.services.evaluators import LOGIN_LENGTH, PASSWORD_LENGTH
 
-    engine = make_engine(url)
+    engine = make_engine(url, secret)  # the served app's FLASK_PHONE_KEY (bench/loadgen.py)
     Base.metadata.create_all(engine)
     session = sessionmaker(engine)()
-    campaign = campaigns.create_campaign(session, 2021)
-    csv = DATA_DIR / "pingyang-2021-sections.csv"
-    sections.apply_sections(session, campaign, sections.parse_sections(csv.read_bytes(), csv.name))
+    campaign = session.scalar(select(Campaign).where(Campaign.year == 2021))
+    if campaign is None:
+        campaign = campaigns.create_campaign(session, 2021)
+        csv = DATA_DIR / "pingyang-2021-sections.csv"
+        sections.apply_sections(session, campaign, sections.parse_sections(csv.read_bytes(), csv.name))
     now = datetime.now(timezone.utc)
     # 110 candidates spread over the units (every third section), the three lists in turn,
     # stored in a shuffled order so that the ballot's own order is the one shown.
@@ -316,16 +319,8 @@ def main() -> None:
     args = parser.parse_args()
     gunicorn = gunicorn_path()
 
-    from sqlalchemy import create_engine, text
 
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001
-        sys.exit(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    admin, schema, url = create_schema()
     server = None
     ok = False
     try:
@@ -378,9 +373,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=10)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(admin, schema)
     if not ok:
         sys.exit(1)
 

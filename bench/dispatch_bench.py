@@ -50,14 +50,17 @@ def params(i: int) -> dict[str, str]:
             "matter": "咨询价格政策", "link": f"https://p.example.cn/v/{i:022d}", "reply_hint": "", "closes": "6月30日"}
 
 
-def fill(sessions, n: int) -> list[dict]:
+def fill(sessions, n: int, first: int = 0, clear: bool = True) -> list[dict]:
+    """n pending messages (keys invite:<first>… on), after emptying the outbox and the
+    console table unless `clear` is false (bench/soak.py tops the outbox up)."""
     now = datetime.now(timezone.utc)
     rows = [{"key": f"invite:{i}", "phone": f"138{i:08d}", "template": INVITE_LINK, "params": params(i),
              "text": render(INVITE_LINK, params(i)), "status": OutboxStatus.pending, "attempts": 0,
-             "not_before": now, "last_error": "", "created_at": now} for i in range(n)]
+             "not_before": now, "last_error": "", "created_at": now} for i in range(first, first + n)]
     with sessions() as session:
-        session.execute(delete(ConsoleMessage))
-        session.execute(delete(OutboxMessage))
+        if clear:
+            session.execute(delete(ConsoleMessage))
+            session.execute(delete(OutboxMessage))
         session.execute(insert(OutboxMessage), rows)
         session.commit()
     return rows
@@ -86,7 +89,7 @@ def run_dispatch(sessions, n: int) -> float:
 
 
 def bench(name: str, url: str, n: int, repeat: int, schema: str | None = None) -> tuple[float, float]:
-    engine = make_engine(url)
+    engine = make_engine(url, phone_key="dispatch bench phone key")
     Base.metadata.create_all(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
     best_base = best_dispatch = float("inf")

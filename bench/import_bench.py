@@ -140,7 +140,7 @@ def child_import(path: Path, url: str, expect_rows: int, expect_stored: int, con
     from voting.models import Base, RoundKind, ServiceObject
     from voting.services import campaigns, objects, sections
 
-    engine = make_engine(url)
+    engine = make_engine(url, phone_key="import bench phone key")
     Base.metadata.create_all(engine)
     session = sessionmaker(engine, expire_on_commit=False)()
     campaign = campaigns.create_campaign(session, YEAR)

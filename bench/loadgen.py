@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -32,17 +33,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(gunicorn: str, url: str, secret: str, workers: int, worker_threads: int) -> tuple[subprocess.Popen, str]:
+def serve(gunicorn: str, url: str, secret: str, workers: int, worker_threads: int,
+          log: Path | None = None) -> tuple[subprocess.Popen, str]:
     """The app under gunicorn on `url`'s database, rate limits off (every client comes
     from 127.0.0.1), the console SMS sender; the process and its base URL, once
-    /healthz answers."""
+    /healthz answers. With `log`, the server's output goes to that file."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": secret, "PINGYI_INSTANCE_PATH": tempfile.mkdtemp(),
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": secret, "FLASK_PHONE_KEY": secret, "PINGYI_INSTANCE_PATH": tempfile.mkdtemp(),
            "FLASK_RATELIMIT_ENABLED": "false", "PINGYI_SMS_SENDER": "console"}
     server = subprocess.Popen(
         [gunicorn, "-w", str(workers), "--threads", str(worker_threads), "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "voting:create_app()"],
         env=env,
+        **({"stdout": log.open("w"), "stderr": subprocess.STDOUT} if log is not None else {}),
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -77,3 +80,26 @@ def pct(values: list[float], q: float) -> float:
     """The q-quantile of `values` (seconds) in milliseconds."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def create_schema():  # noqa: ANN201
+    """A fresh PostgreSQL schema of the run's own (the process exits with the reason
+    when PostgreSQL does not answer): (admin engine, schema name, URL into it)."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # noqa: BLE001
+        sys.exit(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
+    return admin, schema, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+def drop_schema(admin, schema: str) -> None:  # noqa: ANN001
+    from sqlalchemy import text
+
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -32,7 +32,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from datetime import datetime, timedelta, timezone
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -41,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 
-from loadgen import CSRF, POSTGRES_URL, NoRedirect, gunicorn_path, pct, serve, timed  # noqa: E402
+from loadgen import CSRF, NoRedirect, create_schema, drop_schema, gunicorn_path, pct, serve, timed  # noqa: E402
 
 SECRET = "vote bench secret key, not for production"
 
@@ -57,7 +56,7 @@ def setup(url: str, n: int) -> list[str]:
     from voting.resources import DATA_DIR
     from voting.services import campaigns, sections
 
-    engine = make_engine(url)
+    engine = make_engine(url, SECRET)  # the served app's FLASK_PHONE_KEY (bench/loadgen.py)
     Base.metadata.create_all(engine)
     session = sessionmaker(engine)()
     campaign = campaigns.create_campaign(session, 2021)
@@ -187,18 +186,11 @@ def main() -> None:
     args = parser.parse_args()
     gunicorn = gunicorn_path()
 
-    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy import create_engine, func, select
 
     from voting.models import Vote
 
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001
-        sys.exit(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    admin, schema, url = create_schema()
     server = None
     try:
         started = time.perf_counter()
@@ -237,9 +229,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=10)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(admin, schema)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from voting.models import (
     utcnow,
 )
 from voting.services import objects, rounds
+from voting.vault import vault_of
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 URL = "http://localhost/sms/inbound"
@@ -62,7 +63,7 @@ def open_survey(app, db, campaign, rows, kind=RoundKind.H1, size=10) -> SurveyRo
 def invitation_of(db, phone: str, place: tuple[str, str]) -> Invitation:  # noqa: ANN001
     return db.scalar(
         select(Invitation).join(Section, Invitation.section_id == Section.id).join(Unit)
-        .where(Invitation.phone == phone, Unit.name == place[0], Section.name == place[1])
+        .where(Invitation.phone_hash == vault_of(db).lookup(phone), Unit.name == place[0], Section.name == place[1])
     )
 
 

@@ -81,15 +81,24 @@ def _finish_config(app: Flask) -> None:
         if app.config["PRODUCTION"]:
             raise ConfigError("生产环境必须设置 DATABASE_URL(PostgreSQL)")
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'pingyi.sqlite'}"
-    if not app.config.get("SECRET_KEY"):
-        if app.config["PRODUCTION"]:
-            raise ConfigError("生产环境必须设置 FLASK_SECRET_KEY")
-        # Outside production: one random key, kept so that restarts keep sessions.
-        key_file = Path(app.instance_path) / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
-        app.config["SECRET_KEY"] = key_file.read_text().strip()
+    # Outside production: one random key each, kept in the instance folder so that
+    # restarts keep sessions (SECRET_KEY) and can read the stored phone numbers (PHONE_KEY).
+    _instance_key(app, "SECRET_KEY", "secret_key", "生产环境必须设置 FLASK_SECRET_KEY")
+    _instance_key(app, "PHONE_KEY", "phone_key", "生产环境必须设置 FLASK_PHONE_KEY(加密手机号码的密钥,至少 32 个字符)")
+    if app.config["PRODUCTION"] and len(app.config["PHONE_KEY"]) < 32:
+        raise ConfigError("FLASK_PHONE_KEY 太短:至少 32 个字符")
+
+
+def _instance_key(app: Flask, name: str, filename: str, required: str) -> None:
+    if app.config.get(name):
+        return
+    if app.config["PRODUCTION"]:
+        raise ConfigError(required)
+    key_file = Path(app.instance_path) / filename
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config[name] = key_file.read_text().strip()
 
 
 def sms_sender(app: Flask):

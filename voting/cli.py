@@ -36,7 +36,8 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
-    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, demo, demo_year, check_config):
+    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, retention_group, demo, demo_year,
+                    check_config):
         app.cli.add_command(command)
 
 
@@ -382,6 +383,70 @@ def sms_dispatch(rate: float | None, batch: int, lease: float | None, forever: b
     )
 
 
+# ---- retention ---------------------------------------------------------------------------
+
+retention_group = AppGroup("retention", help="个人信息保存期限:结果公布满期限后,删除服务对象和评价人的个人信息,保留统计与评分。")
+
+
+def _retention_days(days: int | None) -> int:
+    return int(current_app.config["RETENTION_DAYS"]) if days is None else days
+
+
+@retention_group.command("list")
+@click.option("--days", type=click.IntRange(min=0), help="保存期限(天),默认取配置 RETENTION_DAYS")
+@domain_errors
+def retention_list(days: int | None) -> None:
+    """列出每个年度评议活动的个人信息保存情况。"""
+    from voting.models import utcnow
+    from voting.services import retention
+
+    now = utcnow()
+    for due in retention.campaigns_due(get_session(), _retention_days(days)):
+        click.echo(f"{due.campaign.year} 年度 {due.campaign.name}:{due.state(now)}")
+
+
+@retention_group.command("erase")
+@click.option("--days", type=click.IntRange(min=0), help="保存期限(天),默认取配置 RETENTION_DAYS")
+@click.option("--year", type=int, help="只处理该年度")
+@click.option("--yes", is_flag=True, help="确认删除;不加时只列出将删除哪些年度")
+@domain_errors
+def retention_erase(days: int | None, year: int | None, yes: bool) -> None:
+    """删除已到期年度(结果公布后满保存期限)的服务对象、调查邀请、评价人和短信中的个人信息
+    (姓名、手机号码、办理事项、留言、短信内容),保留投票、选票、评分和统计;不可恢复。"""
+    from voting.models import utcnow
+    from voting.services import retention
+
+    session = get_session()
+    now = utcnow()
+    listed = retention.campaigns_due(session, _retention_days(days))
+    if year is not None:
+        listed = [d for d in listed if d.campaign.year == year]
+        if not listed:
+            raise NotFoundError(f"没有 {year} 年度的评议活动")
+        if not listed[0].is_due(now):
+            raise DomainError(f"{year} 年度不能删除:{listed[0].state(now)}")
+    due = [d for d in listed if d.is_due(now)]
+    if not due:
+        click.echo("没有到期的年度。")
+        return
+    if not yes:
+        for d in due:
+            click.echo(f"将删除 {d.campaign.year} 年度的个人信息(结果公布于 {d.published_at:%Y-%m-%d})")
+        click.echo("确认后加 --yes 执行;删除后不可恢复。")
+        return
+    for d in due:
+        erased = retention.erase(session, d.campaign, actor="cli", now=now)
+        session.commit()
+        counts = ",".join(f"{RETENTION_LABELS[k]} {v}" for k, v in erased.counts.items())
+        click.echo(f"已删除 {erased.year} 年度的个人信息:{counts}。")
+
+
+RETENTION_LABELS = {
+    "service_objects": "服务对象", "invitations": "调查邀请", "comments": "留言", "evaluators": "评价人",
+    "console_messages": "演示短信", "sms_messages": "短信",
+}
+
+
 # ---- audit log ---------------------------------------------------------------------------
 
 audit_group = AppGroup("audit", help="审计日志:每一项影响评分的操作,逐条以哈希相连。")
@@ -472,7 +537,7 @@ def demo_year(year: int, seed: int, database_url: str | None) -> None:
         folder = tempfile.mkdtemp(prefix="pingyi-demo-year-")
         database_url = f"sqlite:///{folder}/demo-year.sqlite"
     upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, current_app.config["PHONE_KEY"])
     session = sessionmaker(engine, expire_on_commit=False)()
     try:
         run = simulate_year(session, current_app._get_current_object(), year=year, seed=seed, echo=click.echo)

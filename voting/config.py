@@ -9,6 +9,15 @@ DATABASE_URL = None
 # is generated once and kept in the instance folder.
 PRODUCTION = False
 SECRET_KEY = None
+# The key citizens' and evaluators' phone numbers are encrypted with in the database
+# (voting/vault.py; FLASK_PHONE_KEY, at least 32 characters). Production refuses to
+# start without it; elsewhere one is generated once and kept in the instance folder.
+# Losing or changing it makes the stored numbers unreadable.
+PHONE_KEY = None
+# Citizens' and evaluators' personal data (names, phone numbers, matters, comments, SMS
+# texts) of a campaign are kept this many days after its final lists are published;
+# then `pingyi retention erase` blanks them, keeping votes, ballots and scores.
+RETENTION_DAYS = 180
 # Uploads: a year's service-object lists are a few MB; bigger is refused with 413.
 MAX_CONTENT_LENGTH = 32 * 1024 * 1024
 # A form that is not an upload (login, reasons, comments, scores): bigger is refused

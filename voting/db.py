@@ -9,8 +9,19 @@ from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from voting.vault import PhoneVault, attach
 
-def make_engine(url: str) -> Engine:
+
+def make_engine(url: str, phone_key: str | None = None) -> Engine:
+    """An engine for `url`; with `phone_key`, its statements seal and open the phone
+    number columns (voting/vault.py)."""
+    engine = _make_engine(url)
+    if phone_key is not None:
+        attach(engine, PhoneVault(phone_key))
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -55,7 +66,7 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], app.config["PHONE_KEY"])
     app.extensions["pingyi.engine"] = engine
     app.extensions["pingyi.sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scoring import columns as C
+from voting.vault import HASH_LENGTH, EncryptedPhone, keep_hash, phone_hash_default
 from scoring.settings import RuleSettings
 
 # Explicit constraint names, so that migrations behave the same on SQLite and PostgreSQL.
@@ -107,6 +108,9 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200))
     settings: Mapped[dict] = mapped_column(JSON, default=lambda: RuleSettings().to_dict())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When the retention command erased its citizens' and evaluators' personal data
+    # (voting/services/retention.py); the aggregates stay.
+    personal_data_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     units: Mapped[list[Unit]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", order_by="Unit.number"
@@ -204,7 +208,7 @@ class ServiceObject(Base):
     """A citizen or company a section served (服务对象), for one round."""
 
     __tablename__ = "service_object"
-    __table_args__ = (UniqueConstraint("section_id", "round", "phone"),)
+    __table_args__ = (UniqueConstraint("section_id", "round", "phone_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"))
@@ -214,8 +218,10 @@ class ServiceObject(Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     org_title: Mapped[str] = mapped_column(String(200), default="")
-    # 11 national digits; shown only through sms.phones.mask_phone.
-    phone: Mapped[str] = mapped_column(String(11), index=True)
+    # 11 national digits, sealed at rest (voting/vault.py) and found by phone_hash;
+    # shown only through sms.phones.mask_phone. None once erased (retention).
+    phone: Mapped[str | None] = mapped_column(EncryptedPhone)
+    phone_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH), default=phone_hash_default, index=True)
     matter: Mapped[str] = mapped_column(Text)
     penalized: Mapped[bool] = mapped_column(Boolean, default=False)
     source_row: Mapped[int] = mapped_column(Integer)
@@ -484,7 +490,8 @@ class OutboxMessage(Base):
     # retried, arrive twice.
     key: Mapped[str] = mapped_column(String(64), unique=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
-    phone: Mapped[str] = mapped_column(String(11))
+    phone: Mapped[str | None] = mapped_column(EncryptedPhone)  # None once erased (retention)
+    phone_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH), default=phone_hash_default, index=True)
     template: Mapped[str] = mapped_column(String(32))
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     text: Mapped[str] = mapped_column(Text)
@@ -509,7 +516,7 @@ class ConsoleMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
-    phone: Mapped[str] = mapped_column(String(11))
+    phone: Mapped[str] = mapped_column(EncryptedPhone)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -599,7 +606,8 @@ class Invitation(Base):
     section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
     # RESTRICT: a list cannot be replaced under invitations already sent.
     service_object_id: Mapped[int] = mapped_column(ForeignKey("service_object.id", ondelete="RESTRICT"))
-    phone: Mapped[str] = mapped_column(String(11), index=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedPhone)  # None once erased (retention)
+    phone_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH), default=phone_hash_default, index=True)
     nonce: Mapped[str] = mapped_column(String(32))
     code: Mapped[str] = mapped_column(String(8))
     # The invitation's SMS (and the reminder's, once sent): delivery status for the
@@ -713,7 +721,7 @@ class Evaluator(Base):
 
     __tablename__ = "evaluator"
     __table_args__ = (
-        UniqueConstraint("round_id", "phone"),
+        UniqueConstraint("round_id", "phone_hash"),
         UniqueConstraint("login"),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
     )
@@ -722,7 +730,8 @@ class Evaluator(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("online_round.id", ondelete="CASCADE"), index=True)
     kind: Mapped[EvaluatorKind] = mapped_column(_enum(EvaluatorKind, "evaluator_kind"))
     name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str] = mapped_column(String(11))
+    phone: Mapped[str | None] = mapped_column(EncryptedPhone)  # None once erased (retention)
+    phone_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH), default=phone_hash_default)
     # A sampled service object: the list row it came from (RESTRICT: that list cannot
     # be replaced under the round). None for imported representatives.
     service_object_id: Mapped[int | None] = mapped_column(ForeignKey("service_object.id", ondelete="RESTRICT"))
@@ -797,3 +806,8 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# Every model with a phone number keeps its keyed hash in step (voting/vault.py).
+for _model in (ServiceObject, OutboxMessage, Invitation, Evaluator):
+    keep_hash(_model)

@@ -269,13 +269,13 @@ def import_representatives(
 
 
 def _candidate_lists(session: Session, online: OnlineRound) -> tuple[list[int], dict[int, list[tuple[int, str]]]]:
-    """The candidate sections, and each one's service objects (id, phone) with one
-    row per phone (the lowest id, whichever round's list it is on)."""
+    """The candidate sections, and each one's service objects (id, phone's keyed hash)
+    with one row per phone (the lowest id, whichever round's list it is on)."""
     section_ids = sorted(session.scalars(select(Candidate.section_id).where(Candidate.campaign_id == online.campaign_id)))
     rows = session.execute(
-        select(ServiceObject.section_id, ServiceObject.phone, func.min(ServiceObject.id))
-        .where(ServiceObject.section_id.in_(section_ids))
-        .group_by(ServiceObject.section_id, ServiceObject.phone)
+        select(ServiceObject.section_id, ServiceObject.phone_hash, func.min(ServiceObject.id))
+        .where(ServiceObject.section_id.in_(section_ids), ServiceObject.phone_hash.is_not(None))
+        .group_by(ServiceObject.section_id, ServiceObject.phone_hash)
     ).all()
     lists: dict[int, list[tuple[int, str]]] = {sid: [] for sid in section_ids}
     for section_id, phone, object_id in rows:
@@ -356,7 +356,7 @@ def mix(session: Session, online: OnlineRound) -> Mix:
     representatives = sum(counts[k] for k in REPRESENTATIVE_KINDS)
     service_objects = counts[EvaluatorKind.service_object]
     section_ids, lists = _candidate_lists(session, online)
-    in_pool = set(session.scalars(select(Evaluator.phone).where(Evaluator.round_id == online.id)))
+    in_pool = set(session.scalars(select(Evaluator.phone_hash).where(Evaluator.round_id == online.id)))
     available = sum(1 for _, phone in sample_order(section_ids, lists, online.seed) if phone not in in_pool)
     found = Mix(
         counts=counts, representatives=representatives, service_objects=service_objects, target_share=share,
@@ -407,17 +407,19 @@ def sample_service_objects(
     added: list[Evaluator] = []
     if wanted > 0:
         section_ids, lists = _candidate_lists(session, online)
-        in_pool = set(session.scalars(select(Evaluator.phone).where(Evaluator.round_id == online.id)))
-        chosen = [(object_id, phone) for object_id, phone in sample_order(section_ids, lists, online.seed)
-                  if phone not in in_pool][:wanted]
-        names = dict(session.execute(
-            select(ServiceObject.id, ServiceObject.name).where(ServiceObject.id.in_([i for i, _ in chosen]))
-        ).all())
+        in_pool = set(session.scalars(select(Evaluator.phone_hash).where(Evaluator.round_id == online.id)))
+        chosen = [(object_id, hashed) for object_id, hashed in sample_order(section_ids, lists, online.seed)
+                  if hashed not in in_pool][:wanted]
+        people = {row.id: row for row in session.execute(
+            select(ServiceObject.id, ServiceObject.name, ServiceObject.phone)
+            .where(ServiceObject.id.in_([i for i, _ in chosen]))
+        )}
         logins = _new_logins(session, len(chosen))
         added = [
-            Evaluator(round_id=online.id, kind=EvaluatorKind.service_object, name=names[object_id], phone=phone,
-                      service_object_id=object_id, login=login, failed_logins=0, created_at=now)
-            for (object_id, phone), login in zip(chosen, logins)
+            Evaluator(round_id=online.id, kind=EvaluatorKind.service_object, name=people[object_id].name,
+                      phone=people[object_id].phone, service_object_id=object_id, login=login, failed_logins=0,
+                      created_at=now)
+            for (object_id, _), login in zip(chosen, logins)
         ]
         session.add_all(added)
         session.flush()

@@ -172,7 +172,8 @@ def held_until(session: Session, message: OutboxMessage, now: datetime, settings
         begin, end = _local_day(now, settings)
         sent_today = session.scalar(
             select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.phone == message.phone, OutboxMessage.sent_at >= begin, OutboxMessage.sent_at < end,
+                OutboxMessage.phone_hash == message.phone_hash, OutboxMessage.sent_at >= begin,
+                OutboxMessage.sent_at < end,
             )
         )
         if sent_today >= settings.daily_cap:

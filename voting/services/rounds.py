@@ -45,6 +45,7 @@ from voting.models import (
     utcnow,
 )
 from voting.services.history import section_statuses
+from voting.vault import vault_of
 
 ROUND_NAMES = {RoundKind.H1: "上半年", RoundKind.H2: "下半年"}
 COMMENT_MAX = 500
@@ -257,10 +258,10 @@ def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: Li
         )
     ).all()
     per_phone = Counter(session.scalars(
-        select(Invitation.phone).where(Invitation.round_id == survey.id, Invitation.id.not_in(voted))
+        select(Invitation.phone_hash).where(Invitation.round_id == survey.id, Invitation.id.not_in(voted))
     ).all())
     for invitation, unit, section in due:
-        template, params = _params(survey, invitation, unit, section, "", per_phone[invitation.phone] > 1,
+        template, params = _params(survey, invitation, unit, section, "", per_phone[invitation.phone_hash] > 1,
                                    tokens, wording, reminder=True)
         message = OutboxMessage(
             key=f"remind:{invitation.id}", campaign_id=campaign.id, phone=invitation.phone, template=template,
@@ -424,7 +425,8 @@ def open_invitations(session: Session, phone: str, now: datetime | None = None) 
         select(Invitation)
         .join(SurveyRound, Invitation.round_id == SurveyRound.id)
         .where(
-            Invitation.phone == phone, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now,
+            Invitation.phone_hash == vault_of(session).lookup(phone), SurveyRound.status == RoundStatus.open,
+            SurveyRound.closes_at > now,
             Invitation.id.not_in(select(Vote.invitation_id)),
         )
         .order_by(Invitation.id)

@@ -36,6 +36,7 @@ from voting.services.rounds import (
     has_vote,
     open_invitations,
 )
+from voting.vault import vault_of
 from voting.views.common import OFFICE, current_campaign
 
 bp = Blueprint("sms", __name__)
@@ -102,7 +103,8 @@ def _voted_in_open_round(session: Session, phone: str) -> bool:
         select(Invitation.id)
         .join(SurveyRound, Invitation.round_id == SurveyRound.id)
         .join(Vote, Vote.invitation_id == Invitation.id)
-        .where(Invitation.phone == phone, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > utcnow())
+        .where(Invitation.phone_hash == vault_of(session).lookup(phone), SurveyRound.status == RoundStatus.open,
+               SurveyRound.closes_at > utcnow())
         .limit(1)
     ) is not None
 
@@ -111,7 +113,8 @@ def _not_open(session: Session, phone: str, code: str, waiting: int) -> str:
     """The answer to a code that is none of the sender's open invitations: one of theirs
     already answered, or of a closed round, or a typing error."""
     earlier = session.scalar(
-        select(Invitation).where(Invitation.phone == phone, Invitation.code == code).order_by(Invitation.id.desc()).limit(1)
+        select(Invitation).where(Invitation.phone_hash == vault_of(session).lookup(phone), Invitation.code == code)
+        .order_by(Invitation.id.desc()).limit(1)
     )
     if earlier is not None:
         return ALREADY_VOTED if has_vote(session, earlier) else ROUND_CLOSED

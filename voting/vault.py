@@ -1,0 +1,150 @@
+"""Phone numbers at rest: encrypted, and found by a keyed hash (issue 6).
+
+Every stored phone number is sealed with AES-256-GCM (a fresh 96-bit nonce per value,
+so the same number sealed twice differs) under a key derived from PHONE_KEY, which
+comes from the environment (FLASK_PHONE_KEY) and never from the database: a dump of
+the database shows no phone number. Looking a number up (an SMS reply's sender, the
+one-invitation-per-phone rules, a phone's daily cap) goes through `phone_hash`, an
+HMAC-SHA256 of the 11 digits under a second key derived from the same PHONE_KEY;
+only someone holding the key can compute it, so the hash column does not give the
+numbers away to a dictionary of the 10^10 mainland mobiles either.
+
+The model columns are of type `EncryptedPhone`: the ORM and Core statements seal on
+the way in and open on the way out, so code reads `invitation.phone` as before. The
+key travels with the engine (`attach`): each app, and each test's app, its own. Bulk
+paths that bypass SQLAlchemy's types (COPY) seal with `seal_many` themselves.
+
+Changing PHONE_KEY makes the stored numbers unreadable: keep it with the database's
+backups, and apart from them.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Connection, Engine, String, event, inspect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.sql import operators
+from sqlalchemy.types import TypeDecorator
+
+_PREFIX = "p1."  # the format's version: nonce and ciphertext in URL-safe base64
+_AAD = b"pingyi phone v1"
+HASH_LENGTH = 32  # hex digits kept of the HMAC: 128 bits
+SEALED_LENGTH = 80  # "p1." + base64 of 12 + 11 + 16 bytes is 55 characters; room to spare
+
+
+_REFUSED = {
+    operators.eq, operators.ne, operators.lt, operators.le, operators.gt, operators.ge, operators.in_op,
+    operators.not_in_op, operators.like_op, operators.not_like_op, operators.ilike_op, operators.not_ilike_op,
+    operators.startswith_op, operators.endswith_op, operators.contains_op, operators.between_op,
+}
+
+
+class VaultError(RuntimeError):
+    """A phone number cannot be sealed or opened (no key, or the wrong key)."""
+
+
+def _derive(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"pingyi", info=purpose).derive(secret.encode())
+
+
+class PhoneVault:
+    def __init__(self, key: str) -> None:
+        if not key:
+            raise VaultError("PHONE_KEY 为空")
+        self._aead = AESGCM(_derive(key, b"phone encryption"))
+        self._hash_key = _derive(key, b"phone lookup")
+
+    def seal(self, phone: str) -> str:
+        nonce = os.urandom(12)
+        sealed = nonce + self._aead.encrypt(nonce, phone.encode(), _AAD)
+        return _PREFIX + base64.urlsafe_b64encode(sealed).decode()
+
+    def open(self, sealed: str) -> str:
+        if not sealed.startswith(_PREFIX):
+            raise VaultError("不是加密保存的手机号码")
+        raw = base64.urlsafe_b64decode(sealed[len(_PREFIX):])
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], _AAD).decode()
+        except InvalidTag:
+            raise VaultError("手机号码无法解密:PHONE_KEY 与加密时所用的不同") from None
+
+    def lookup(self, phone: str) -> str:
+        """The keyed hash a phone is found by."""
+        return hmac.new(self._hash_key, phone.encode(), hashlib.sha256).hexdigest()[:HASH_LENGTH]
+
+    def seal_many(self, phones: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(sealed, hashes) of many phones, for bulk inserts."""
+        phones = list(phones)
+        return [self.seal(p) for p in phones], [self.lookup(p) for p in phones]
+
+
+def attach(engine: Engine, vault: PhoneVault) -> None:
+    """Give `engine`'s statements the key: every EncryptedPhone value bound or read
+    through it is sealed or opened with `vault`."""
+    engine.dialect.pingyi_vault = vault  # type: ignore[attr-defined]
+
+
+def vault_of(bind: Session | Connection | Engine | Dialect) -> PhoneVault:
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    dialect = bind if isinstance(bind, Dialect) else bind.dialect
+    vault = getattr(dialect, "pingyi_vault", None)
+    if vault is None:
+        raise VaultError("数据库连接没有配置 PHONE_KEY,无法读写手机号码")
+    return vault
+
+
+class EncryptedPhone(TypeDecorator):
+    """A phone number column: sealed in the database, plain in Python; None stays None
+    (erased by the retention command)."""
+
+    impl = String(SEALED_LENGTH)
+    cache_ok = True
+
+    class comparator_factory(TypeDecorator.Comparator):  # noqa: N801 - SQLAlchemy's name
+        """Sealed values differ each time: comparing them in SQL would silently match
+        nothing, so it is refused (compare `phone_hash` with `PhoneVault.lookup`)."""
+
+        def operate(self, op, *other, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+            if op in _REFUSED:
+                raise VaultError("加密的手机号码不能在 SQL 中比较:请比较 phone_hash(PhoneVault.lookup)")
+            return super().operate(op, *other, **kwargs)
+
+        def reverse_operate(self, op, other, **kwargs):  # noqa: ANN001, ANN003, ANN201
+            if op in _REFUSED:
+                raise VaultError("加密的手机号码不能在 SQL 中比较:请比较 phone_hash(PhoneVault.lookup)")
+            return super().reverse_operate(op, other, **kwargs)
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else vault_of(dialect).seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else vault_of(dialect).open(value)
+
+
+def phone_hash_default(context) -> str | None:  # noqa: ANN001 - SQLAlchemy's execution context
+    """The `phone_hash` column's default: the keyed hash of the row's `phone`, so that
+    every insert (ORM, Core, executemany) stores a number it can be found by."""
+    phone = context.get_current_parameters().get("phone")
+    return None if phone is None else vault_of(context.dialect).lookup(phone)
+
+
+def keep_hash(model: type) -> None:
+    """Keep `model.phone_hash` in step when the ORM changes `model.phone` (the insert
+    is `phone_hash_default`'s)."""
+
+    def _changed(_mapper: Mapper, connection: Connection, target: object) -> None:
+        if inspect(target).attrs["phone"].history.has_changes():
+            value = target.phone  # type: ignore[attr-defined]
+            target.phone_hash = None if value is None else vault_of(connection).lookup(value)  # type: ignore[attr-defined]
+
+    event.listen(model, "before_update", _changed)
