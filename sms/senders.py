@@ -78,6 +78,12 @@ class PermanentSendError(SendError):
     """Any other refusal (4xx, a request the API's spec rejects): never retry."""
 
 
+class UncertainSendError(SendError):
+    """The request reached the provider and no answer came (a read timeout): the
+    message may have been sent. Twilio's API has no idempotency key, so sending it
+    again may deliver it twice: never resend it blindly."""
+
+
 class Sender(Protocol):
     name: str
 
@@ -213,6 +219,9 @@ class TwilioSender:
         except (TwilioRestException, TwilioServiceException) as error:
             # Not chained: the client's exception holds Twilio's message unredacted.
             raise _refusal(error) from None
+        except requests.ReadTimeout as error:
+            # Sent, and no answer in time: Twilio may well have taken it.
+            raise UncertainSendError(f"Twilio did not answer in time: {type(error).__name__}") from error
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
             # ConnectTimeout is both a ConnectionError and a Timeout; either way, retry.
             raise TransientSendError(f"Twilio not reached: {type(error).__name__}") from error

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -81,4 +81,18 @@ def init_app(app: Flask) -> None:
         from voting.logs import redact
 
         log.exception("unhandled error on %s %s", request.method, redact(request.path))
+        _discard_transaction()
         return error_page(500)
+
+
+def _discard_transaction() -> None:
+    """Roll the request's session back before the error page: a failed flush leaves
+    it unusable until then, and the page's own reads (the user in the navigation)
+    would fail again, leaving the WSGI server's bare page instead of this one."""
+    session = g.get("db_session")
+    if session is None:
+        return
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the database is gone too: the page tries anyway
+        log.warning("rollback after an unhandled error failed", exc_info=True)

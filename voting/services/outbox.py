@@ -31,12 +31,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sms.senders import Message, PermanentSendError, Sender, TransientSendError
+from sms.senders import Message, PermanentSendError, Sender, TransientSendError, UncertainSendError
 from sms.templates import render, scrub
 from voting.models import Campaign, ConsoleMessage, OutboxMessage, OutboxStatus, utcnow
 
 
 _log = logging.getLogger(__name__)
+
+
+UNCERTAIN = "发送结果不明(服务商可能已收到),请向服务商核实后再决定是否重发 / outcome unknown, not resent"
 
 
 def clock_time(text: str) -> time:
@@ -212,7 +215,7 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
     try:
         try:
             sent = sender.send(outgoing)
-        except (TransientSendError, PermanentSendError):
+        except (TransientSendError, PermanentSendError, UncertainSendError):
             raise
         except Exception as error:  # noqa: BLE001 - a sender's own failure: retry, never crash the worker
             # The type and the place only: a sender's exception may quote the number or the text.
@@ -231,6 +234,11 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
             report.retried += 1
     except PermanentSendError as error:
         message.status, message.last_error = OutboxStatus.failed, str(error)[:500]
+        report.failed += 1
+    except UncertainSendError as error:
+        # The provider may have it: set aside for the office to check, never resent blindly.
+        message.status = OutboxStatus.failed
+        message.last_error = f"{UNCERTAIN}: {error}"[:500]
         report.failed += 1
     else:
         message.status, message.provider_id = OutboxStatus.sent, sent.provider_id
