@@ -85,12 +85,14 @@ def status_callback():
 
 
 def _sender_key() -> str:
-    """The rate-limit key of a reply: its sender, the same number however written."""
+    """The rate-limit key of a reply: its sender, the same number however written, as
+    its keyed hash (the key is kept in Redis and logged when the limit is hit)."""
     raw = request.form.get("From", "")
     try:
-        return f"sms-from:{normalize_phone(raw)}"
+        sender = normalize_phone(raw)
     except PhoneError:
-        return f"sms-from:{raw.strip()[:32]}"
+        sender = raw.strip()[:32]
+    return f"sms-from:{vault_of(get_session()).lookup(sender)}"
 
 
 def _answer(text: str) -> Response:
