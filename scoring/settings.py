@@ -6,6 +6,7 @@ added keeps working.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -108,19 +109,21 @@ class RuleSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "RuleSettings":
         """Settings from a stored object; unknown keys are refused, missing keys default."""
-        data = dict(data or {})
-        names = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(names))
+        data = data or {}
+        kinds = _kinds(cls)
+        unknown = sorted(set(data) - set(kinds))
         if unknown:
             raise ValueError(f"未知的规则设置: {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        for name, value in data.items():
-            kind = {"int": int, "str": str}.get(str(names[name].type), float)
-            values[name] = kind(value)
-        return cls(**values)
+        return cls(**{name: kinds[name](value) for name, value in data.items()})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@functools.cache
+def _kinds(cls: type[RuleSettings]) -> dict[str, type]:
+    """Each setting's type by name (the annotations are strings: `from __future__`)."""
+    return {f.name: {"int": int, "str": str}.get(str(f.type), float) for f in fields(cls)}
 
 
 PINGYANG_2021 = RuleSettings()

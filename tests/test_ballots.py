@@ -108,6 +108,28 @@ def test_the_ballot_lists_every_candidate_in_unit_order_with_basic_preselected(c
     assert counts(db) == (0, 0, 0)  # a GET stores nothing
 
 
+def test_a_reimported_section_order_reaches_the_page_within_the_freshness_window(client, db, online, voter, monkeypatch):
+    """Each process keeps an open round's candidate list (the ids cannot change while
+    the round is open); names and order from a re-imported section list show once
+    CANDIDATES_FRESH_SECONDS have passed."""
+    from voting.views import ballot as view
+
+    def order(response) -> list[int]:  # noqa: ANN001
+        return [int(i) for i in re.findall(r'<li class="candidate" id="candidate-(\d+)"', text(response))]
+
+    log_in(client, voter)
+    before = order(client.get("/e/ballot"))
+    first = db.get(Section, before[0]).unit
+    first.number = 10_000  # the office moves the first unit to the end of the list
+    db.commit()
+    assert order(client.get("/e/ballot")) == before  # still the list this process read
+    clock = view.time.monotonic() + view.CANDIDATES_FRESH_SECONDS + 1
+    monkeypatch.setattr(view.time, "monotonic", lambda: clock)
+    after = order(client.get("/e/ballot"))
+    moved = [sid for sid in before if db.get(Section, sid).unit_id == first.id]
+    assert sorted(after) == sorted(before) and after == [sid for sid in before if sid not in moved] + moved
+
+
 def test_the_counts_follow_the_campaign_settings_and_the_candidates(db, campaign):
     online = open_online_round(db, campaign, candidates=15)
     assert ballots.ballot_rules(online.campaign, 15) == ballots.BallotRules(10, 5)

@@ -22,8 +22,9 @@ Flask-WTF's strict Referer rule (a page that sends no Referer would fail it on H
 from __future__ import annotations
 
 import functools
+import time
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask import session as visit
 from flask_limiter.util import get_remote_address
 from markupsafe import Markup, escape
@@ -43,7 +44,7 @@ from voting.services.ballots import (
     NoCandidatesError,
     OnlineRoundClosedError,
 )
-from voting.views.evaluator import current_evaluator
+from voting.views.evaluator import current_evaluator, has_cast
 from voting.views.public import make_public
 
 bp = Blueprint("ballot", __name__)
@@ -148,6 +149,25 @@ def _ballot_page(online: OnlineRound, evaluator_id: int, candidates, rules, chos
     ), status
 
 
+# The candidate list of an open round, per process: fixed before the round opens and
+# never changed while it is open (scorecards.unfix_candidates refuses), so the ids a
+# ballot is checked against cannot go stale. The names and the order come from the
+# section list, which the office could re-import meanwhile: re-read after this long.
+CANDIDATES_FRESH_SECONDS = 60.0
+
+
+def _candidates(online: OnlineRound) -> tuple[ballots.BallotCandidate, ...]:
+    cache = current_app.extensions.setdefault("pingyi.ballot_candidates", {})
+    now = time.monotonic()
+    held = cache.get(online.id)
+    if held is None or now - held[0] > CANDIDATES_FRESH_SECONDS:
+        listed = tuple(ballots.ballot_candidates(get_session(), online.campaign_id))
+        if not listed:
+            raise NoCandidatesError()
+        held = cache[online.id] = (now, listed)
+    return held[1]
+
+
 @bp.route("/e/ballot", methods=["GET", "POST"])
 @limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
 def ballot_page():
@@ -155,21 +175,19 @@ def ballot_page():
     if evaluator is None:
         return redirect(LOGIN_PATH, 303)
     session = get_session()
-    online = session.get(OnlineRound, evaluator.round_id)
-    if request.method == "GET" and ballots.has_cast(session, evaluator):  # a POST finds out in submit_ballot
+    online = evaluator.online_round  # loaded with the evaluator
+    if has_cast():  # as read with the evaluator; concurrent submits: submit_ballot
         return _already()
     if online.status is RoundStatus.draft:
         return _page(409, "网络评价尚未开始", "网络评价尚未开始,请按短信通知的时间登录评价。")
     if not ballots.is_open(online):
         raise OnlineRoundClosedError()
-    candidates = ballots.ballot_candidates(session, online.campaign_id)
-    if not candidates:
-        raise NoCandidatesError()
+    candidates = _candidates(online)
     rules = ballots.ballot_rules(online.campaign, len(candidates))
     if request.method == "GET":
         return _ballot_page(online, evaluator.id, candidates, rules, {})
     try:
-        receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=candidates)
+        receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=candidates, rules=rules)
     except BallotInvalidError as error:
         session.rollback()
         sent = {sid: value for sid, value in _sent() if value in Choice._value2member_map_}  # shown again

@@ -38,6 +38,8 @@ from flask import (
 )
 from flask import session as visit
 from flask_limiter.util import get_remote_address
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -46,7 +48,7 @@ from voting.auth import limiter
 from voting.db import get_session
 from voting.errors import DomainError
 from voting.forms import EmptyForm, Form
-from voting.models import Evaluator
+from voting.models import BallotCast, Evaluator, OnlineRound
 from voting.services import evaluators
 from voting.services.evaluators import AccountLockedError, LoginFailedError
 from voting.services.rounds import _aware
@@ -57,6 +59,8 @@ bp = Blueprint("evaluator", __name__)
 SESSION_KEY = "evaluator"
 SEEN_KEY = "evaluator_seen"
 LOGIN_AT_KEY = "evaluator_login"
+# The idle clock restarts at most this often (the session cookie is rewritten then).
+SEEN_RESOLUTION_SECONDS = 30
 TOO_MANY = "登录尝试过于频繁,请稍等几分钟后再试。"
 PRIVACY = "选票不记录您的姓名、账号和手机号码,被评单位看不到谁参加了评价,也看不到您的选择。"
 
@@ -92,7 +96,17 @@ def _load_evaluator() -> Evaluator | None:
     if not isinstance(seen, (int, float)) or isinstance(seen, bool) or now - seen > idle:
         _forget()
         return None
-    evaluator = get_session().get(Evaluator, evaluator_id)
+    # One statement: the evaluator with its round and campaign (`evaluator.online_round`
+    # and its `.campaign` need no query of their own) and whether its ballot is in
+    # (`has_cast()`).
+    row = get_session().execute(
+        select(Evaluator, BallotCast.evaluator_id)
+        .join(Evaluator.online_round).join(OnlineRound.campaign)
+        .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
+        .options(contains_eager(Evaluator.online_round).contains_eager(OnlineRound.campaign))
+        .where(Evaluator.id == evaluator_id)
+    ).first()
+    evaluator = row[0] if row is not None else None
     if evaluator is None or evaluator.locked_at is not None or not evaluators.is_open(evaluator.online_round):
         _forget()
         return None
@@ -101,8 +115,16 @@ def _load_evaluator() -> Evaluator | None:
     if isinstance(logged_in, (int, float)) and issued is not None and issued.timestamp() > logged_in:
         _forget()  # the office sent a new password since: this session was opened with the old one
         return None
-    visit[SEEN_KEY] = int(now)
+    if now - seen >= SEEN_RESOLUTION_SECONDS:  # else the cookie stays as it is: no Set-Cookie
+        visit[SEEN_KEY] = int(now)
+    g.evaluator_has_cast = row[1] is not None
     return evaluator
+
+
+def has_cast() -> bool:
+    """Whether the logged-in evaluator's ballot was in when `current_evaluator()` read
+    it (a submit finds out for itself, also under concurrent submits)."""
+    return current_evaluator() is not None and g.evaluator_has_cast
 
 
 def _after_login() -> str:
