@@ -43,6 +43,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import (
@@ -113,7 +114,20 @@ def _load_user(user_id: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its signing serializer made once per set of keys
+    rather than twice per request (making one JSON-encodes a probe object each time)."""
+
+    def get_signing_serializer(self, app: Flask):  # noqa: ANN201
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        made = getattr(self, "_made", None)
+        if made is None or made[0] != keys:
+            made = self._made = (keys, super().get_signing_serializer(app))
+        return made[1]
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     # Flask-Login's own context processor loads the user for every template, and with
     # "strong" session protection that rewrites a citizen's session cookie (and sends
     # a remember-cookie deletion) on every page: templates get the lazy proxy instead,

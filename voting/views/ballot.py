@@ -21,8 +21,8 @@ Flask-WTF's strict Referer rule (a page that sends no Referer would fail it on H
 """
 from __future__ import annotations
 
-import functools
 import time
+from dataclasses import dataclass
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask import session as visit
@@ -34,7 +34,7 @@ from wtforms.validators import InputRequired, Length
 from sms.tokens import normalize_code
 from voting.auth import limiter
 from voting.db import get_session
-from voting.forms import EmptyForm, Form
+from voting.forms import Form
 from voting.models import Choice, OnlineRound, RoundStatus
 from voting.services import ballots
 from voting.services.ballots import (
@@ -131,21 +131,21 @@ def _rows(candidates: tuple[ballots.BallotCandidate, ...], chosen: tuple[tuple[i
     return Markup("".join(parts))
 
 
-# Every evaluator of a round gets the same untouched ballot: made once per list.
-_fresh_rows = functools.lru_cache(maxsize=8)(lambda candidates: _rows(candidates, ()))
-
-
-def _ballot_page(online: OnlineRound, evaluator_id: int, candidates, rules, chosen: dict[int, str],
+def _ballot_page(online: OnlineRound, evaluator_id: int, listed: _Listed, rules, chosen: dict[int, str],
                  error: str | None = None, status: int = 200):
-    counts = {c.value: 0 for c in Choice}
-    for candidate in candidates:
-        counts[chosen.get(candidate.section_id, Choice.basic.value)] += 1
-    listed = tuple(candidates)
-    rows = _rows(listed, tuple(chosen.items())) if chosen else _fresh_rows(listed)
+    candidates = listed.candidates
+    if chosen:
+        counts = {c.value: 0 for c in Choice}
+        for candidate in candidates:
+            counts[chosen.get(candidate.section_id, Choice.basic.value)] += 1
+        rows = _rows(candidates, tuple(chosen.items()))
+    else:  # every evaluator of the round gets the same untouched ballot: made once per list
+        counts = {c.value: len(candidates) if c is Choice.basic else 0 for c in Choice}
+        rows = listed.fresh_rows
     return render_template(
         "ballot.html", online=online, candidates=candidates, rows=rows, rules=rules, chosen=chosen, counts=counts,
         choices=[(c.value, c.label) for c in Choice], field=FIELD, error=error, privacy=PRIVACY,
-        form=EmptyForm(formdata=None), draft_key=f"ballot-draft:{online.id}:{evaluator_id}", restore=error is None,
+        draft_key=f"ballot-draft:{online.id}:{evaluator_id}", restore=error is None,
     ), status
 
 
@@ -156,16 +156,23 @@ def _ballot_page(online: OnlineRound, evaluator_id: int, candidates, rules, chos
 CANDIDATES_FRESH_SECONDS = 60.0
 
 
-def _candidates(online: OnlineRound) -> tuple[ballots.BallotCandidate, ...]:
+@dataclass(frozen=True)
+class _Listed:
+    read_at: float  # time.monotonic()
+    candidates: tuple[ballots.BallotCandidate, ...]
+    fresh_rows: Markup  # the untouched ballot's rows
+
+
+def _candidates(online: OnlineRound) -> _Listed:
     cache = current_app.extensions.setdefault("pingyi.ballot_candidates", {})
     now = time.monotonic()
     held = cache.get(online.id)
-    if held is None or now - held[0] > CANDIDATES_FRESH_SECONDS:
+    if held is None or now - held.read_at > CANDIDATES_FRESH_SECONDS:
         listed = tuple(ballots.ballot_candidates(get_session(), online.campaign_id))
         if not listed:
             raise NoCandidatesError()
-        held = cache[online.id] = (now, listed)
-    return held[1]
+        held = cache[online.id] = _Listed(now, listed, _rows(listed, ()))
+    return held
 
 
 @bp.route("/e/ballot", methods=["GET", "POST"])
@@ -182,16 +189,16 @@ def ballot_page():
         return _page(409, "网络评价尚未开始", "网络评价尚未开始,请按短信通知的时间登录评价。")
     if not ballots.is_open(online):
         raise OnlineRoundClosedError()
-    candidates = _candidates(online)
-    rules = ballots.ballot_rules(online.campaign, len(candidates))
+    listed = _candidates(online)
+    rules = ballots.ballot_rules(online.campaign, len(listed.candidates))
     if request.method == "GET":
-        return _ballot_page(online, evaluator.id, candidates, rules, {})
+        return _ballot_page(online, evaluator.id, listed, rules, {})
     try:
-        receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=candidates, rules=rules)
+        receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=listed.candidates, rules=rules)
     except BallotInvalidError as error:
         session.rollback()
         sent = {sid: value for sid, value in _sent() if value in Choice._value2member_map_}  # shown again
-        return _ballot_page(online, evaluator.id, candidates, rules, sent, str(error), 422)
+        return _ballot_page(online, evaluator.id, listed, rules, sent, str(error), 422)
     except AlreadyCastError:  # also the loser of concurrent submits: the first ballot stands
         session.rollback()
         return _already()

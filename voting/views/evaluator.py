@@ -38,8 +38,8 @@ from flask import (
 )
 from flask import session as visit
 from flask_limiter.util import get_remote_address
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import contains_eager, load_only
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -86,6 +86,22 @@ def current_evaluator() -> Evaluator | None:
     return found
 
 
+# One statement, built once: the evaluator with its round and campaign
+# (`evaluator.online_round` and its `.campaign` need no query of their own) and whether
+# its ballot is in (`has_cast()`); only the evaluator's columns the pages use (no sealed
+# phone number to open; others load if read).
+_LOGGED_IN = (
+    select(Evaluator, BallotCast.evaluator_id)
+    .join(Evaluator.online_round).join(OnlineRound.campaign)
+    .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
+    .options(
+        load_only(Evaluator.id, Evaluator.round_id, Evaluator.login, Evaluator.locked_at, Evaluator.password_issued_at),
+        contains_eager(Evaluator.online_round).contains_eager(OnlineRound.campaign),
+    )
+    .where(Evaluator.id == bindparam("evaluator_id"))
+)
+
+
 def _load_evaluator() -> Evaluator | None:
     evaluator_id = visit.get(SESSION_KEY)
     if not isinstance(evaluator_id, int) or isinstance(evaluator_id, bool):
@@ -96,16 +112,7 @@ def _load_evaluator() -> Evaluator | None:
     if not isinstance(seen, (int, float)) or isinstance(seen, bool) or now - seen > idle:
         _forget()
         return None
-    # One statement: the evaluator with its round and campaign (`evaluator.online_round`
-    # and its `.campaign` need no query of their own) and whether its ballot is in
-    # (`has_cast()`).
-    row = get_session().execute(
-        select(Evaluator, BallotCast.evaluator_id)
-        .join(Evaluator.online_round).join(OnlineRound.campaign)
-        .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
-        .options(contains_eager(Evaluator.online_round).contains_eager(OnlineRound.campaign))
-        .where(Evaluator.id == evaluator_id)
-    ).first()
+    row = get_session().execute(_LOGGED_IN, {"evaluator_id": evaluator_id}).first()
     evaluator = row[0] if row is not None else None
     if evaluator is None or evaluator.locked_at is not None or not evaluators.is_open(evaluator.online_round):
         _forget()

@@ -22,6 +22,7 @@ from voting.views.common import (
     ADMIN, FILE_TYPES, STAFF, UPLOADERS, current_campaign as _campaign, own_unit_id as _own_unit_id,
     read_upload as _read_upload, rejected as _rejected,
 )
+from voting.views.public import PUBLIC_BLUEPRINTS
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -283,7 +284,8 @@ def import_report(import_id: int):
 @bp.app_context_processor
 def _forms():
     # formdata=None: an error page (413, bad multipart) must not read the request body.
-    # The citizens' pages have no staff menu: no form (and no CSRF token) built for them.
-    if request.blueprint == "citizen":
+    # The public pages (citizens, evaluators, ballots) have no staff menu: no form (and
+    # no CSRF token) built for them.
+    if request.blueprint in PUBLIC_BLUEPRINTS:
         return {}
     return {"logout_form": EmptyForm(formdata=None)}

@@ -41,6 +41,10 @@ SECURITY_HEADERS = {
 
 Page = Callable[[int, str, str], object]  # (status, title, message) -> response
 
+# The blueprints given the public pages' treatment (make_public): their pages extend
+# citizen_base.html and carry no staff menu.
+PUBLIC_BLUEPRINTS: set[str] = set()
+
 
 def check_csrf_token() -> None:
     if request.method not in current_app.config["WTF_CSRF_METHODS"] or not current_app.config.get("WTF_CSRF_ENABLED", True):
@@ -67,6 +71,7 @@ def make_public(
     its status, an HTTP error (429 with the limit's own message, or
     `too_many_page(message)`), anything unexpected (500, `unexpected_message`; logged
     with the method and path only: never the form, a vote or a ballot)."""
+    PUBLIC_BLUEPRINTS.add(bp.name)
     csrf.exempt(bp)
     bp.before_request(check_csrf_token)
     bp.after_request(_private)
