@@ -140,6 +140,22 @@ def setup(url: str, n: int, secret: str = SECRET) -> tuple[list[tuple[str, str]]
 
 
 
+def draw_marks(page: str, rng: random.Random, candidates: int | None = None) -> dict[str, str] | None:
+    """A valid ballot for the ballot page `page`: the rules' counts of 满意 and 不满意
+    (as the page states them) drawn at random, the rest 基本满意; None when the page
+    holds no ballot (or not `candidates` of them)."""
+    fields = list(dict.fromkeys(FIELD.findall(page)))
+    rules = RULES.search(page)
+    if not fields or not rules or (candidates is not None and len(fields) != candidates):
+        return None
+    satisfied, unsatisfied = int(rules.group(1)), int(rules.group(2))
+    picked = rng.sample(fields, satisfied + unsatisfied)
+    marks = dict.fromkeys(fields, "basic")
+    marks.update(dict.fromkeys(picked[:satisfied], "satisfied"))
+    marks.update(dict.fromkeys(picked[satisfied:], "unsatisfied"))
+    return marks
+
+
 def _token(body: bytes) -> str | None:
     found = CSRF.search(body.decode("utf-8", "replace"))
     return next(g for g in found.groups() if g) if found else None
@@ -176,18 +192,11 @@ def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> 
     for opener in browsers:
         status, seconds, body = timed(opener, urllib.request.Request(f"{base}/e/ballot"))
         timings["ballot_page"].append(seconds)
-        page = body.decode("utf-8", "replace")
         csrf = _token(body)
-        fields = list(dict.fromkeys(FIELD.findall(page)))
-        rules = RULES.search(page)
-        if status != 200 or not csrf or len(fields) != CANDIDATES or not rules:
-            errors.append(f"ballot page {status} ({len(fields)} candidates)")
+        marks = draw_marks(body.decode("utf-8", "replace"), rng, CANDIDATES)
+        if status != 200 or not csrf or marks is None:
+            errors.append(f"ballot page {status} (no ballot of {CANDIDATES} candidates)")
             continue
-        satisfied, unsatisfied = int(rules.group(1)), int(rules.group(2))
-        picked = rng.sample(fields, satisfied + unsatisfied)
-        marks = dict.fromkeys(fields, "basic")
-        marks.update(dict.fromkeys(picked[:satisfied], "satisfied"))
-        marks.update(dict.fromkeys(picked[satisfied:], "unsatisfied"))
         data = urllib.parse.urlencode({"csrf_token": csrf, **marks}).encode()
         status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/e/ballot", data=data, method="POST"))
         timings["ballot"].append(seconds)

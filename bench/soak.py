@@ -181,17 +181,11 @@ def _evaluator(base: str, end: float, work: list[tuple[str, str]], tally: Tally)
             continue
         status, page = tally.request(browser, "ballot_page", f"{base}/e/ballot")
         csrf = _csrf(page)
-        fields = list(dict.fromkeys(ballot_bench.FIELD.findall(page)))
-        rules = ballot_bench.RULES.search(page)
-        if status != 200 or not csrf or not fields or not rules:
+        marks = ballot_bench.draw_marks(page, rng)
+        if status != 200 or not csrf or marks is None:
             if status == 200:
                 tally.unexpected("ballot_page without its form")
             continue
-        satisfied, unsatisfied = int(rules.group(1)), int(rules.group(2))
-        picked = rng.sample(fields, satisfied + unsatisfied)
-        marks = dict.fromkeys(fields, "basic")
-        marks.update(dict.fromkeys(picked[:satisfied], "satisfied"))
-        marks.update(dict.fromkeys(picked[satisfied:], "unsatisfied"))
         status, _ = tally.request(browser, "ballot", f"{base}/e/ballot", {"csrf_token": csrf, **marks})
         if status == 303:
             tally.ballots.append(login)

@@ -18,6 +18,7 @@ from voting.models import (
     BallotCast,
     BallotMark,
     Candidate,
+    Choice,
     Evaluator,
     EvaluatorKind,
     OnlineRound,
@@ -26,7 +27,8 @@ from voting.models import (
     Unit,
     utcnow,
 )
-from voting.services import ballots
+from voting.demo import load_bundle
+from voting.services import ballots, scorecards
 from voting.services.evaluators import PASSWORD_METHOD
 
 PASSWORD = "K7M3P9QX2H"
@@ -110,3 +112,24 @@ def counts(db) -> tuple[int, int, int]:  # noqa: ANN001
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return tuple(db.scalar(select(func.count()).select_from(model)) for model in (Ballot, BallotMark, BallotCast))
+
+
+def cast_ballots(db, online: OnlineRound, n: int) -> list[Evaluator]:  # noqa: ANN001
+    """The first `n` evaluators' ballots, each different, committed one by one."""
+    found = candidates(db, online)
+    voters = evaluators(db, online)[:n]
+    for i, evaluator in enumerate(voters):
+        ballots.submit_ballot(db, evaluator, [(sid, Choice(v)) for sid, v in marks(found, offset=7 * i).items()])
+        db.commit()
+    return voters
+
+
+def held_round(db, campaign, bundle_dir) -> OnlineRound:  # noqa: ANN001
+    """A whole daily stage from the example bundle in `bundle_dir`, its candidates
+    fixed, an open round over them and five of its six evaluators' ballots cast."""
+    load_bundle(db, campaign, bundle_dir)
+    scorecards.fix_candidates(db, campaign, None)
+    db.commit()
+    online = open_online_round(db, campaign, candidates=None)
+    cast_ballots(db, online, 5)
+    return online

@@ -329,3 +329,11 @@ def test_characters_that_xml_refuses_are_dropped():
     root = parse(charts.section_components(record, PINGYANG_2021))
     assert root[0].text == "单位 科室 得分构成"
     assert len(components(root)) == 5
+
+
+def test_no_chart_carries_an_inline_style(daily_card, final_card):
+    """The staff pages' CSP allows no inline style: the size comes from app.css."""
+    drawn = [charts.daily_distribution(daily_card), charts.final_ranking(final_card),
+             charts.section_components({code: 1.0 for code in charts.COMPONENTS}, PINGYANG_2021)]
+    for svg in drawn:
+        assert 'class="chart ' in svg and " style=" not in str(svg)

@@ -16,9 +16,8 @@ from sqlalchemy import select
 from scoring import columns as C
 from sms.templates import ONLINE_REMINDER
 from tests.ballots import PASSWORD as EVALUATOR_PASSWORD
-from tests.ballots import candidates, counts, evaluators, marks, open_online_round
+from tests.ballots import candidates, cast_ballots, counts, evaluators, held_round, open_online_round
 from tests.conftest import PASSWORD, login
-from voting.demo import load_bundle
 from voting.errors import DomainError
 from voting.models import AuditEntry, Choice, Evaluator, OnlineRound, OutboxMessage, Result, Role, RoundStatus, Unit, utcnow
 from voting.services import ballots, scorecards, users
@@ -44,21 +43,7 @@ def bundle_dir(tmp_path_factory):
 def held(db, campaign, bundle_dir) -> OnlineRound:
     """A whole daily stage (no online-round counts), its candidates fixed, an open
     round over them and five of its six evaluators' ballots cast."""
-    load_bundle(db, campaign, bundle_dir)
-    scorecards.fix_candidates(db, campaign, None)
-    db.commit()
-    online = open_online_round(db, campaign, candidates=None)
-    cast_ballots(db, online, 5)
-    return online
-
-
-def cast_ballots(db, online: OnlineRound, n: int) -> list[Evaluator]:  # noqa: ANN001
-    found = candidates(db, online)
-    voters = evaluators(db, online)[:n]
-    for i, evaluator in enumerate(voters):
-        ballots.submit_ballot(db, evaluator, [(sid, Choice(v)) for sid, v in marks(found, offset=7 * i).items()])
-        db.commit()
-    return voters
+    return held_round(db, campaign, bundle_dir)
 
 
 def text(response) -> str:  # noqa: ANN001

@@ -3,10 +3,10 @@
 Plain strings, no JavaScript, no chart library: each function returns the `Markup` of
 one `<svg>` that a template drops in as it is. Every chart is drawn on a 360-unit wide
 viewBox (a phone's width, so the fonts below are close to their nominal size on a
-phone) and shown with `width="100%"` up to `MAX_WIDTH` on a desktop; it never
-overflows sideways. A chart is `role="img"` with a Chinese `aria-label` that carries
-the title and a short summary (also in `<title>` and `<desc>`), because a screen reader
-sees nothing inside an image.
+phone) and shown with `width="100%"` up to 40rem on a desktop (app.css, `svg.chart`:
+the staff pages' CSP allows no inline style); it never overflows sideways. A chart is
+`role="img"` with a Chinese `aria-label` that carries the title and a short summary
+(also in `<title>` and `<desc>`), because a screen reader sees nothing inside an image.
 
 Every text that goes into the SVG is escaped: unit and section names come from
 uploaded files. Colour is never the only carrier of meaning: the histogram's zones lie
@@ -45,7 +45,6 @@ from scoring.rounding import display, display_text
 from scoring.settings import RuleSettings
 
 WIDTH = 360  # viewBox width of every chart
-MAX_WIDTH = "40rem"  # shown width on a wide screen
 FONT_FAMILY = "'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
 FONT_SIZE = 13
 SMALL = 11
@@ -148,8 +147,7 @@ def _svg(height: float, title: str, summary: str, body: list[str], cls: str) -> 
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_n(height)}" width="100%" '
         f'role="img" aria-label="{_e(label)}" class="chart {cls}" '
-        f'font-family="{FONT_FAMILY}" font-size="{FONT_SIZE}" '
-        f'style="max-width:{MAX_WIDTH};height:auto;display:block">'
+        f'font-family="{FONT_FAMILY}" font-size="{FONT_SIZE}">'
         f"<title>{_e(title)}</title><desc>{_e(summary)}</desc>"
         + "".join(body)
         + "</svg>"

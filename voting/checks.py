@@ -92,24 +92,21 @@ def _add_once(report: Report, message: str) -> None:
     report.error(message)
 
 
-def _secret_key(config, report: Report) -> None:  # noqa: ANN001
-    key = config.get("SECRET_KEY")
+def _key(config, report: Report, name: str, variable: str, purpose: str) -> None:  # noqa: ANN001
+    key = config.get(name)
     if not key:
-        report.refuse(f"未设置 FLASK_SECRET_KEY(签名会话和链接的密钥,至少 {MIN_KEY_LENGTH} 个字符)",
-                      "现在使用实例目录中自动生成的密钥")
+        report.refuse(f"未设置 {variable}({purpose},至少 {MIN_KEY_LENGTH} 个字符)", "现在使用实例目录中自动生成的密钥")
     elif not isinstance(key, str) or len(key) < MIN_KEY_LENGTH:
         length = len(key) if isinstance(key, (str, bytes)) else 0
-        report.refuse(f"FLASK_SECRET_KEY 太短:{length} 个字符,至少要 {MIN_KEY_LENGTH} 个")
+        report.refuse(f"{variable} 太短:{length} 个字符,至少要 {MIN_KEY_LENGTH} 个")
+
+
+def _secret_key(config, report: Report) -> None:  # noqa: ANN001
+    _key(config, report, "SECRET_KEY", "FLASK_SECRET_KEY", "签名会话和链接的密钥")
 
 
 def _phone_key(config, report: Report) -> None:  # noqa: ANN001
-    key = config.get("PHONE_KEY")
-    if not key:
-        report.refuse(f"未设置 FLASK_PHONE_KEY(加密手机号码的密钥,至少 {MIN_KEY_LENGTH} 个字符)",
-                      "现在使用实例目录中自动生成的密钥")
-    elif not isinstance(key, str) or len(key) < MIN_KEY_LENGTH:
-        length = len(key) if isinstance(key, (str, bytes)) else 0
-        report.refuse(f"FLASK_PHONE_KEY 太短:{length} 个字符,至少要 {MIN_KEY_LENGTH} 个")
+    _key(config, report, "PHONE_KEY", "FLASK_PHONE_KEY", "加密手机号码的密钥")
 
 
 def _database(config, report: Report) -> None:  # noqa: ANN001
