@@ -284,17 +284,12 @@ class Run:
         and 不满意 at random, the rest 基本满意; the form to post."""
         status, page = browser.go(base or self.base(), "/e/ballot")
         csrf = _csrf(page)
-        fields = list(dict.fromkeys(ballot_bench.FIELD.findall(page)))
-        rules = ballot_bench.RULES.search(page)
-        if not self.seen("GET /e/ballot", status, 200) or not csrf or len(fields) != ballot_bench.CANDIDATES or not rules:
+        marks = ballot_bench.draw_marks(page, random.Random(), ballot_bench.CANDIDATES)
+        if not self.seen("GET /e/ballot", status, 200) or not csrf or marks is None:
             with self.lock:
-                self.problems.append(f"ballot page: {len(fields)} candidates, rules {bool(rules)}, csrf {bool(csrf)}")
+                self.problems.append(f"ballot page: no ballot of {ballot_bench.CANDIDATES} candidates or no CSRF token "
+                                     f"(csrf {bool(csrf)})")
             return None
-        satisfied, unsatisfied = int(rules.group(1)), int(rules.group(2))
-        picked = random.sample(fields, satisfied + unsatisfied)
-        marks = dict.fromkeys(fields, "basic")
-        marks.update(dict.fromkeys(picked[:satisfied], "satisfied"))
-        marks.update(dict.fromkeys(picked[satisfied:], "unsatisfied"))
         return {"csrf_token": csrf, **marks}
 
     def ballot(self, account: tuple[str, str]) -> None:
