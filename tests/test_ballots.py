@@ -355,6 +355,36 @@ def test_one_hundred_parallel_submits_make_one_ballot(app, db, online, voter):
     assert password_hash(db, voter) is None
 
 
+def test_a_close_waits_for_a_ballot_whose_post_holds_the_round(app, db, online, voter):
+    """A ballot's POST reads its round FOR SHARE in its first statement (with the
+    evaluator): a close started meanwhile waits for that ballot and counts it."""
+    if app.extensions["pingyi.engine"].dialect.name != "postgresql":
+        pytest.skip("SQLite has no row locks: a close and a ballot are serialised by its one writer")
+    from voting.views.evaluator import _LOGGED_IN_LOCKING
+
+    sessions = app.extensions["pingyi.sessions"]
+    found = candidates(db, online)
+    casting = sessions()
+    evaluator = casting.execute(_LOGGED_IN_LOCKING, {"evaluator_id": voter.id}).first()[0]
+    closed: dict[str, int] = {}
+
+    def close() -> None:
+        with sessions() as office:
+            closed["ballots"] = ballots.close(office, office.get(OnlineRound, online.id), actor="test")
+            office.commit()
+
+    closing = threading.Thread(target=close)
+    closing.start()
+    closing.join(1.0)
+    assert closing.is_alive()  # waiting for the ballot being cast
+    ballots.submit_ballot(casting, evaluator, [(sid, Choice(v)) for sid, v in marks(found).items()],
+                          online=evaluator.online_round)
+    casting.commit()
+    casting.close()
+    closing.join(30)
+    assert not closing.is_alive() and closed["ballots"] == 1 and counts(db) == (1, 30, 1)
+
+
 # ---- the receipt check ----------------------------------------------------------------------------
 
 

@@ -208,18 +208,21 @@ def grouped(code: str) -> str:
 def submit_ballot(
     session: Session, evaluator: Evaluator, marks: Iterable[tuple[int, Choice]], now: datetime | None = None,
     candidates: list[BallotCandidate] | None = None, rules: BallotRules | None = None,
+    online: OnlineRound | None = None,
 ) -> str:
     """Store the evaluator's one ballot; its receipt code. In one transaction: the
     "has voted" row (its primary key refuses a second ballot, also between concurrent
     submits: INSERT … ON CONFLICT DO NOTHING, the loser gets AlreadyCastError with the
     session still usable), the evaluator's password consumed, the ballot with a random
     id and its marks. Nothing is stored when any check fails. The caller may pass the
-    candidate list and rules it has just read for the same round."""
+    candidate list and rules it has just read for the same round, and the round itself
+    if it read it FOR SHARE in this transaction (before anything else of it)."""
     now = now or utcnow()
     # FOR SHARE on PostgreSQL: a close waits for ballots being cast, and a ballot cast
     # after a close sees it.
-    query = select(OnlineRound).where(OnlineRound.id == evaluator.round_id).with_for_update(read=True)
-    online = session.scalars(query.execution_options(populate_existing=True)).one()
+    if online is None or online.id != evaluator.round_id:
+        query = select(OnlineRound).where(OnlineRound.id == evaluator.round_id).with_for_update(read=True)
+        online = session.scalars(query.execution_options(populate_existing=True)).one()
     if not is_open(online, now):
         raise AlreadyCastError() if has_cast(session, evaluator) else OnlineRoundClosedError()
     if candidates is None:

@@ -178,7 +178,8 @@ def _candidates(online: OnlineRound) -> _Listed:
 @bp.route("/e/ballot", methods=["GET", "POST"])
 @limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
 def ballot_page():
-    evaluator = current_evaluator()
+    # A POST reads the round FOR SHARE with the evaluator: the lock submit_ballot needs.
+    evaluator = current_evaluator(lock_round=request.method == "POST")
     if evaluator is None:
         return redirect(LOGIN_PATH, 303)
     session = get_session()
@@ -194,7 +195,8 @@ def ballot_page():
     if request.method == "GET":
         return _ballot_page(online, evaluator.id, listed, rules, {})
     try:
-        receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=listed.candidates, rules=rules)
+        receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=listed.candidates, rules=rules,
+                                        online=online)
     except BallotInvalidError as error:
         session.rollback()
         sent = {sid: value for sid, value in _sent() if value in Choice._value2member_map_}  # shown again

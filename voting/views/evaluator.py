@@ -78,11 +78,13 @@ def _forget() -> None:
         visit.pop(key, None)
 
 
-def current_evaluator() -> Evaluator | None:
-    """The logged-in evaluator, or None; refreshes `evaluator_seen`."""
+def current_evaluator(lock_round: bool = False) -> Evaluator | None:
+    """The logged-in evaluator, or None; refreshes `evaluator_seen`. With `lock_round`
+    (the first call of a request that casts a ballot), its round's row is read FOR
+    SHARE on PostgreSQL in the same statement, as ballots.submit_ballot needs it."""
     if "current_evaluator" in g:
         return g.current_evaluator
-    g.current_evaluator = found = _load_evaluator()
+    g.current_evaluator = found = _load_evaluator(_LOGGED_IN_LOCKING if lock_round else _LOGGED_IN)
     return found
 
 
@@ -100,9 +102,10 @@ _LOGGED_IN = (
     )
     .where(Evaluator.id == bindparam("evaluator_id"))
 )
+_LOGGED_IN_LOCKING = _LOGGED_IN.with_for_update(read=True, of=OnlineRound)
 
 
-def _load_evaluator() -> Evaluator | None:
+def _load_evaluator(statement) -> Evaluator | None:  # noqa: ANN001
     evaluator_id = visit.get(SESSION_KEY)
     if not isinstance(evaluator_id, int) or isinstance(evaluator_id, bool):
         return None
@@ -112,7 +115,7 @@ def _load_evaluator() -> Evaluator | None:
     if not isinstance(seen, (int, float)) or isinstance(seen, bool) or now - seen > idle:
         _forget()
         return None
-    row = get_session().execute(_LOGGED_IN, {"evaluator_id": evaluator_id}).first()
+    row = get_session().execute(statement, {"evaluator_id": evaluator_id}).first()
     evaluator = row[0] if row is not None else None
     if evaluator is None or evaluator.locked_at is not None or not evaluators.is_open(evaluator.online_round):
         _forget()
