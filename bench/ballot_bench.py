@@ -42,19 +42,15 @@ import re
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 
-from loadgen import CSRF, NoRedirect, create_schema, drop_schema, gunicorn_path, pct, serve, timed  # noqa: E402
+from loadgen import Browser, create_schema, csrf_token, drop_schema, gunicorn_path, pct, serve  # noqa: E402
 
 SECRET = "ballot bench secret key, not for production"
 CANDIDATES = 110
@@ -156,11 +152,6 @@ def draw_marks(page: str, rng: random.Random, candidates: int | None = None) -> 
     return marks
 
 
-def _token(body: bytes) -> str | None:
-    found = CSRF.search(body.decode("utf-8", "replace"))
-    return next(g for g in found.groups() if g) if found else None
-
-
 def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> None:  # noqa: ANN001
     """One client thread: its evaluators' logins, each with its own cookies (a browser
     of its own); then, once every thread has logged its evaluators in, their ballots.
@@ -172,33 +163,31 @@ def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> 
     browsers = []
     login_start = time.time()
     for login, password in accounts:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect())
-        status, seconds, body = timed(opener, urllib.request.Request(f"{base}/e/login"))
+        browser = Browser(base)
+        status, seconds, body = browser.get("/e/login")
         timings["login_page"].append(seconds)
-        csrf = _token(body)
+        csrf = csrf_token(body)
         if status != 200 or not csrf:
             errors.append(f"login page {status}")
             continue
-        data = urllib.parse.urlencode({"csrf_token": csrf, "login": login, "password": password}).encode()
-        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/e/login", data=data, method="POST"))
+        status, seconds, _ = browser.post("/e/login", {"csrf_token": csrf, "login": login, "password": password})
         timings["login"].append(seconds)
         if status != 303:
             errors.append(f"login {status}")
             continue
-        browsers.append(opener)
+        browsers.append(browser)
     login_end = time.time()
     barrier.wait()
     ballot_start = time.time()
-    for opener in browsers:
-        status, seconds, body = timed(opener, urllib.request.Request(f"{base}/e/ballot"))
+    for browser in browsers:
+        status, seconds, body = browser.get("/e/ballot")
         timings["ballot_page"].append(seconds)
-        csrf = _token(body)
+        csrf = csrf_token(body)
         marks = draw_marks(body.decode("utf-8", "replace"), rng, CANDIDATES)
         if status != 200 or not csrf or marks is None:
             errors.append(f"ballot page {status} (no ballot of {CANDIDATES} candidates)")
             continue
-        data = urllib.parse.urlencode({"csrf_token": csrf, **marks}).encode()
-        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/e/ballot", data=data, method="POST"))
+        status, seconds, _ = browser.post("/e/ballot", {"csrf_token": csrf, **marks})
         timings["ballot"].append(seconds)
         if status != 303:
             errors.append(f"ballot {status}")
@@ -208,11 +197,11 @@ def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> 
 
 
 def _health_worker(base: str, seconds: float, out, _barrier=None) -> None:  # noqa: ANN001
-    opener = urllib.request.build_opener()
+    browser = Browser(base)
     timings, errors = [], []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        status, took, _ = timed(opener, urllib.request.Request(f"{base}/healthz"))
+        status, took, _ = browser.get("/healthz")
         timings.append(took)
         if status != 200:
             errors.append(str(status))
@@ -285,7 +274,7 @@ def check_database(url: str, posted: int, candidates: int) -> bool:
         marks = count(BallotMark)
         consumed = count(Evaluator, Evaluator.password_hash.is_(None))
         with Session(bind=connection) as session:
-            rules = ballot_rules(session.scalars(select(Campaign)).one(), candidates)
+            rules = ballot_rules(session.scalars(select(Campaign)).one().rules, candidates)
         per_ballot = (
             select(BallotMark.ballot_id,
                    func.count().label("n"),

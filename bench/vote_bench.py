@@ -29,18 +29,14 @@ import random
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import datetime, timedelta, timezone
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 
-from loadgen import CSRF, NoRedirect, create_schema, drop_schema, gunicorn_path, pct, serve, timed  # noqa: E402
+from loadgen import Browser, create_schema, csrf_token, drop_schema, gunicorn_path, pct, serve  # noqa: E402
 
 SECRET = "vote bench secret key, not for production"
 
@@ -96,27 +92,25 @@ def setup(url: str, n: int) -> list[str]:
 
 
 def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
-    """One client thread: a citizen's visit per token, each with its own cookies."""
+    """One client thread: a citizen's visit per token, each a browser of its own."""
     timings: dict[str, list[float]] = {"link": [], "page": [], "post": []}
     errors: list[str] = []
     posted = 0
     for token in tokens:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect())
-        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/v/{token}"))
+        browser = Browser(base)
+        status, seconds, _ = browser.get(f"/v/{token}")
         timings["link"].append(seconds)
         if status != 303:
             errors.append(f"link {status}")
             continue
-        status, seconds, body = timed(opener, urllib.request.Request(f"{base}/v"))
+        status, seconds, body = browser.get("/v")
         timings["page"].append(seconds)
-        found = CSRF.search(body.decode("utf-8", "replace"))
-        if status != 200 or not found:
+        csrf = csrf_token(body)
+        if status != 200 or not csrf:
             errors.append(f"page {status}")
             continue
-        csrf = next(g for g in found.groups() if g)
-        data = urllib.parse.urlencode({"csrf_token": csrf, "choice": random.choice(["satisfied", "basic", "unsatisfied"]),
-                                       "comment": ""}).encode()
-        status, seconds, _ = timed(opener, urllib.request.Request(f"{base}/v", data=data, method="POST"))
+        choice = random.choice(["satisfied", "basic", "unsatisfied"])
+        status, seconds, _ = browser.post("/v", {"csrf_token": csrf, "choice": choice, "comment": ""})
         timings["post"].append(seconds)
         if status != 303:
             errors.append(f"post {status}")
@@ -126,11 +120,11 @@ def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
 
 
 def _health_worker(base: str, seconds: float, out) -> None:  # noqa: ANN001
-    opener = urllib.request.build_opener()
+    browser = Browser(base)
     timings, errors = [], []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        status, took, _ = timed(opener, urllib.request.Request(f"{base}/healthz"))
+        status, took, _ = browser.get("/healthz")
         timings.append(took)
         if status != 200:
             errors.append(str(status))

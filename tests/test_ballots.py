@@ -132,11 +132,11 @@ def test_a_reimported_section_order_reaches_the_page_within_the_freshness_window
 
 def test_the_counts_follow_the_campaign_settings_and_the_candidates(db, campaign):
     online = open_online_round(db, campaign, candidates=15)
-    assert ballots.ballot_rules(online.campaign, 15) == ballots.BallotRules(10, 5)
-    assert ballots.ballot_rules(online.campaign, 6) == ballots.BallotRules(6, 0)
+    assert ballots.ballot_rules(online.campaign.rules, 15) == ballots.BallotRules(10, 5)
+    assert ballots.ballot_rules(online.campaign.rules, 6) == ballots.BallotRules(6, 0)
     campaign.settings = {**campaign.settings, "ballot_satisfied": 3, "ballot_unsatisfied": 2}
     db.commit()
-    assert ballots.ballot_rules(campaign, 15) == ballots.BallotRules(3, 2)
+    assert ballots.ballot_rules(campaign.rules, 15) == ballots.BallotRules(3, 2)
 
 
 # ---- a valid ballot ------------------------------------------------------------------------------

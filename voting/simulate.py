@@ -197,7 +197,7 @@ def online_stage(
     echo(f"网络评价:导入代表等 {imported.stored} 人,抽取服务对象 {sampled.added} 人"
          f"(服务对象占 {sampled.mix.share or 0:.0%}),已发送账号短信 {sent} 条")
     candidates = ballots.ballot_candidates(session, campaign.id)
-    rules = ballots.ballot_rules(campaign, len(candidates))
+    rules = ballots.ballot_rules(campaign.rules, len(candidates))
     quality = _quality(session, campaign, seed)
     rng = np.random.default_rng(seed + 11)
     people = list(session.scalars(select(Evaluator).where(Evaluator.round_id == online.id).order_by(Evaluator.id)))

@@ -242,7 +242,7 @@ def run_everything(app, db) -> tuple[list[str], str]:  # noqa: ANN001
     assert evaluator.post("/e/login", data={"login": login, "password": password}).status_code == 303
     assert evaluator.get("/e/ballot").status_code == 200
     found = ballots.ballot_candidates(db, online.campaign_id)
-    rules = ballots.ballot_rules(db.get(Campaign, online.campaign_id), len(found))
+    rules = ballots.ballot_rules(db.get(Campaign, online.campaign_id).rules, len(found))
     assert evaluator.post("/e/ballot", data=form(marks(found, rules.satisfied, rules.unsatisfied))).status_code == 303
 
     # The dev server's own request line, as werkzeug writes it: the raw record has the token.

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
+from scoring.settings import RuleSettings
 from sms.templates import ONLINE_REMINDER
 from sms.tokens import CODE_ALPHABET, normalize_code
 from voting.errors import DomainError, NotFoundError
@@ -154,10 +155,9 @@ class BallotRules:
     unsatisfied: int
 
 
-def ballot_rules(campaign: Campaign, candidates: int) -> BallotRules:
-    """Exactly `ballot_satisfied` 满意 and `ballot_unsatisfied` 不满意 (settings); fewer
-    where there are fewer candidates (as voting.synthetic draws them)."""
-    rules = campaign.rules
+def ballot_rules(rules: RuleSettings, candidates: int) -> BallotRules:
+    """Exactly `ballot_satisfied` 满意 and `ballot_unsatisfied` 不满意 (the campaign's
+    rules); fewer where there are fewer candidates (as voting.synthetic draws them)."""
     satisfied = min(rules.ballot_satisfied, candidates)
     return BallotRules(satisfied, min(rules.ballot_unsatisfied, candidates - satisfied))
 
@@ -230,7 +230,7 @@ def submit_ballot(
     if not candidates:
         raise NoCandidatesError()
     try:
-        chosen = check_marks(candidates, rules or ballot_rules(online.campaign, len(candidates)), marks)
+        chosen = check_marks(candidates, rules or ballot_rules(online.campaign.rules, len(candidates)), marks)
     except BallotInvalidError:
         # A ballot already in is the answer, whatever this one holds; a valid second
         # ballot is refused by the "has voted" row's key below (no query up front).

@@ -44,7 +44,7 @@ from voting.services.ballots import (
     NoCandidatesError,
     OnlineRoundClosedError,
 )
-from voting.views.evaluator import current_evaluator, has_cast
+from voting.views.evaluator import SeatRound, current_evaluator, has_cast, logged_in
 from voting.views.public import make_public
 
 bp = Blueprint("ballot", __name__)
@@ -131,7 +131,7 @@ def _rows(candidates: tuple[ballots.BallotCandidate, ...], chosen: tuple[tuple[i
     return Markup("".join(parts))
 
 
-def _ballot_page(online: OnlineRound, evaluator_id: int, listed: _Listed, rules, chosen: dict[int, str],
+def _ballot_page(round_id: int, year: int, evaluator_id: int, listed: _Listed, rules, chosen: dict[int, str],
                  error: str | None = None, status: int = 200):
     candidates = listed.candidates
     if chosen:
@@ -143,9 +143,9 @@ def _ballot_page(online: OnlineRound, evaluator_id: int, listed: _Listed, rules,
         counts = {c.value: len(candidates) if c is Choice.basic else 0 for c in Choice}
         rows = listed.fresh_rows
     return render_template(
-        "ballot.html", online=online, candidates=candidates, rows=rows, rules=rules, chosen=chosen, counts=counts,
+        "ballot.html", year=year, candidates=candidates, rows=rows, rules=rules, chosen=chosen, counts=counts,
         choices=[(c.value, c.label) for c in Choice], field=FIELD, error=error, privacy=PRIVACY,
-        draft_key=f"ballot-draft:{online.id}:{evaluator_id}", restore=error is None,
+        draft_key=f"ballot-draft:{round_id}:{evaluator_id}", restore=error is None,
     ), status
 
 
@@ -163,7 +163,7 @@ class _Listed:
     fresh_rows: Markup  # the untouched ballot's rows
 
 
-def _candidates(online: OnlineRound) -> _Listed:
+def _candidates(online: OnlineRound | SeatRound) -> _Listed:
     cache = current_app.extensions.setdefault("pingyi.ballot_candidates", {})
     now = time.monotonic()
     held = cache.get(online.id)
@@ -175,32 +175,60 @@ def _candidates(online: OnlineRound) -> _Listed:
     return held
 
 
-@bp.route("/e/ballot", methods=["GET", "POST"])
-@limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
-def ballot_page():
-    # A POST reads the round FOR SHARE with the evaluator: the lock submit_ballot needs.
-    evaluator = current_evaluator(lock_round=request.method == "POST")
-    if evaluator is None:
-        return redirect(LOGIN_PATH, 303)
-    session = get_session()
-    online = evaluator.online_round  # loaded with the evaluator
-    if has_cast():  # as read with the evaluator; concurrent submits: submit_ballot
+def _refusal(online: OnlineRound | SeatRound, cast: bool):
+    """The page for an evaluator who cannot fill in a ballot (now), or None."""
+    if cast:  # as read with the evaluator; concurrent submits: submit_ballot
         return _already()
     if online.status is RoundStatus.draft:
         return _page(409, "网络评价尚未开始", "网络评价尚未开始,请按短信通知的时间登录评价。")
     if not ballots.is_open(online):
         raise OnlineRoundClosedError()
-    listed = _candidates(online)
-    rules = ballots.ballot_rules(online.campaign, len(listed.candidates))
+    return None
+
+
+@bp.route("/e/ballot", methods=["GET", "POST"])
+@limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
+def ballot_page():
     if request.method == "GET":
-        return _ballot_page(online, evaluator.id, listed, rules, {})
+        return _show_ballot()
+    return _cast_ballot()
+
+
+def _show_ballot():
+    """The page only reads: the evaluator as plain columns, one statement without a
+    transaction (evaluator.logged_in)."""
+    seat = logged_in()
+    if seat is None:
+        return redirect(LOGIN_PATH, 303)
+    online = seat.online
+    refused = _refusal(online, seat.has_cast)
+    if refused:
+        return refused
+    listed = _candidates(online)
+    rules = ballots.ballot_rules(online.rules, len(listed.candidates))
+    return _ballot_page(online.id, online.year, seat.id, listed, rules, {})
+
+
+def _cast_ballot():
+    # The evaluator is read with its round FOR SHARE: the lock submit_ballot needs.
+    evaluator = current_evaluator(lock_round=True)
+    if evaluator is None:
+        return redirect(LOGIN_PATH, 303)
+    session = get_session()
+    online = evaluator.online_round  # loaded with the evaluator
+    refused = _refusal(online, has_cast())
+    if refused:
+        return refused
+    listed = _candidates(online)
+    campaign = online.campaign
+    rules = ballots.ballot_rules(campaign.rules, len(listed.candidates))
     try:
         receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=listed.candidates, rules=rules,
                                         online=online)
     except BallotInvalidError as error:
         session.rollback()
         sent = {sid: value for sid, value in _sent() if value in Choice._value2member_map_}  # shown again
-        return _ballot_page(online, evaluator.id, listed, rules, sent, str(error), 422)
+        return _ballot_page(online.id, campaign.year, evaluator.id, listed, rules, sent, str(error), 422)
     except AlreadyCastError:  # also the loser of concurrent submits: the first ballot stands
         session.rollback()
         return _already()
