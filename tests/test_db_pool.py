@@ -46,3 +46,22 @@ def test_a_connection_in_steady_use_is_not_pinged(monkeypatch):
         assert len(pids) == 1 and pings == []
     finally:
         engine.dispose()
+
+
+def test_the_autocommit_pool_stays_in_autocommit_and_goes_with_the_engine(app, db):
+    """get_autocommit's connections come from a pool of their own, in autocommit (a
+    statement is committed by itself: another connection sees it at once), and
+    disposing the app's engine disposes that pool too."""
+    from voting.db import get_autocommit
+
+    engine = app.extensions["pingyi.engine"]
+    twin = app.extensions["pingyi.autocommit"]
+    with app.app_context():
+        connection = get_autocommit()
+        connection.execute(text("CREATE TABLE autocommit_probe (n INTEGER)"))
+        connection.execute(text("INSERT INTO autocommit_probe VALUES (1)"))
+        with engine.connect() as other:
+            assert other.execute(text("SELECT count(*) FROM autocommit_probe")).scalar_one() == 1
+    assert twin.pool.checkedin() >= 1  # returned to its pool with the request
+    engine.dispose()
+    assert twin.pool.checkedin() == 0
