@@ -80,6 +80,11 @@ def engine_of(app):
     return app.extensions["pingyi.engine"]
 
 
+def autocommit_engine_of(app):
+    """Where the citizens' single statements run (voting.db.get_autocommit)."""
+    return app.extensions["pingyi.autocommit"]
+
+
 def sessions(app):
     return app.extensions["pingyi.sessions"]
 
@@ -324,7 +329,7 @@ def assert_retry_page(response, may_not_be_in: str) -> None:
 @pytest.mark.parametrize("kind", [SERIALIZATION, DEADLOCK, DISCONNECT])
 def test_vote_submit_database_fault_is_refused_then_a_resubmit_stores_it_once(app, client, db, database_url, citizen, kind):
     needs(database_url, kind)
-    with db_fault(engine_of(app), r"^\s*INSERT INTO vote\b", kind) as fault:
+    with db_fault(autocommit_engine_of(app), r"^\s*INSERT INTO vote\b", kind) as fault:
         failed = vote(client)
     assert fault.fired == 1 and fault.disconnected == (kind == DISCONNECT)
     assert_retry_page(failed, "您的评价可能没有提交")
@@ -344,7 +349,7 @@ def test_vote_stored_but_its_answer_lost_is_never_doubled(app, client, db, datab
     """The vote's INSERT committed (autocommit), then the connection died before the
     page learnt it: the citizen is told it may not be in; trying again finds it."""
     needs(database_url, DISCONNECT)
-    with db_fault(engine_of(app), r"^\s*INSERT INTO vote\b", DISCONNECT, after=True) as fault:
+    with db_fault(autocommit_engine_of(app), r"^\s*INSERT INTO vote\b", DISCONNECT, after=True) as fault:
         failed = vote(client)
     assert fault.fired == 1 and fault.disconnected
     assert_retry_page(failed, "您的评价可能没有提交")
