@@ -10,9 +10,9 @@
   state are the real ones), or the statement's backend is really terminated
   (`pg_terminate_backend` from another connection) so that the statement meets a
   dead connection. On SQLite the "serialization" fault is the driver's
-  `database is locked` (what a writer gets when the busy timeout runs out).
-- `lose_commit_answer`: a COMMIT that reached the server and took effect, then the
-  connection dies before the answer is read (the ambiguous commit).
+  `database is locked` (what a writer gets when the busy timeout runs out). With
+  `after=True` the statement runs (and, on an autocommit connection, commits), then
+  its backend dies before the answer is read: the ambiguous commit.
 """
 from __future__ import annotations
 
@@ -253,39 +253,3 @@ def db_fault(
         event.remove(engine, "handle_error", watcher)
 
 
-@contextmanager
-def lose_commit_answer(engine: Engine, pattern: str) -> Iterator[Fault]:
-    """PostgreSQL: the COMMIT of the first transaction that ran a statement matching
-    `pattern` takes effect on the server, then its backend dies before the client
-    reads the answer: the client gets the driver's "connection lost" error for a
-    transaction that did commit."""
-    found = re.compile(pattern, re.IGNORECASE)
-    fault = Fault()
-    marked: set[int] = set()
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if found.search(statement):
-            fault.statements += 1
-            marked.add(id(cursor.connection))
-
-    real = engine.dialect.do_commit
-
-    def do_commit(connection) -> None:
-        real(connection)
-        raw = getattr(connection, "dbapi_connection", connection)
-        if id(raw) in marked and not fault.fired:
-            fault.fired += 1
-            marked.discard(id(raw))
-            terminate_backend(raw.info.backend_pid)
-            raw.execute("SELECT 1")  # fails: the connection is gone
-        marked.discard(id(raw))
-
-    event.listen(engine, "before_cursor_execute", seen)
-    watcher = _watch(engine, fault)
-    engine.dialect.do_commit = do_commit  # an instance attribute: this engine's dialect only
-    try:
-        yield fault
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-        event.remove(engine, "handle_error", watcher)
-        del engine.dialect.do_commit

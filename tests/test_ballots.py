@@ -355,17 +355,20 @@ def test_one_hundred_parallel_submits_make_one_ballot(app, db, online, voter):
     assert password_hash(db, voter) is None
 
 
-def test_a_close_waits_for_a_ballot_whose_post_holds_the_round(app, db, online, voter):
-    """A ballot's POST reads its round FOR SHARE in its first statement (with the
-    evaluator): a close started meanwhile waits for that ballot and counts it."""
-    if app.extensions["pingyi.engine"].dialect.name != "postgresql":
-        pytest.skip("SQLite has no row locks: a close and a ballot are serialised by its one writer")
-    from voting.views.evaluator import _LOGGED_IN_LOCKING
+def _checked(online: OnlineRound, found: list[ballots.BallotCandidate]) -> dict[int, Choice]:
+    rules = ballots.ballot_rules(online.campaign.rules, len(found))
+    return ballots.check_marks(found, rules, [(sid, Choice(v)) for sid, v in marks(found).items()])
 
+
+def test_a_close_waits_for_a_ballot_being_stored_and_counts_it(app, db, online, voter):
+    """A close started while a ballot is being stored (its transaction held open
+    here) waits for it, and counts it: the ballot's statement holds the round's row
+    (read FOR SHARE, and referenced by the rows it inserts)."""
+    engine = app.extensions["pingyi.engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no row locks: a close and a ballot are serialised by its one writer")
+    chosen = _checked(online, candidates(db, online))
     sessions = app.extensions["pingyi.sessions"]
-    found = candidates(db, online)
-    casting = sessions()
-    evaluator = casting.execute(_LOGGED_IN_LOCKING, {"evaluator_id": voter.id}).first()[0]
     closed: dict[str, int] = {}
 
     def close() -> None:
@@ -373,16 +376,47 @@ def test_a_close_waits_for_a_ballot_whose_post_holds_the_round(app, db, online, 
             closed["ballots"] = ballots.close(office, office.get(OnlineRound, online.id), actor="test")
             office.commit()
 
-    closing = threading.Thread(target=close)
-    closing.start()
-    closing.join(1.0)
-    assert closing.is_alive()  # waiting for the ballot being cast
-    ballots.submit_ballot(casting, evaluator, [(sid, Choice(v)) for sid, v in marks(found).items()],
-                          online=evaluator.online_round)
-    casting.commit()
-    casting.close()
+    with engine.connect() as storing:
+        storing.begin()
+        ballots.store_ballot(storing, voter.id, online.id, chosen)
+        closing = threading.Thread(target=close)
+        closing.start()
+        closing.join(1.0)
+        assert closing.is_alive()  # waiting for the ballot being stored
+        storing.commit()
     closing.join(30)
     assert not closing.is_alive() and closed["ballots"] == 1 and counts(db) == (1, 30, 1)
+
+
+def test_a_ballot_stored_while_a_close_is_under_way_waits_and_is_refused(app, db, online, voter):
+    """The other way round: the close's transaction holds the round; the ballot's
+    statement, reading it FOR SHARE, waits for it, then sees the round closed and
+    stores nothing (without FOR SHARE it would read the round as still open)."""
+    engine = app.extensions["pingyi.engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no row locks: a close and a ballot are serialised by its one writer")
+    chosen = _checked(online, candidates(db, online))
+    refused: list[Exception] = []
+
+    def store() -> None:
+        with app.extensions["pingyi.autocommit"].connect() as connection:
+            try:
+                ballots.store_ballot(connection, voter.id, online.id, chosen)
+            except ballots.OnlineRoundClosedError as error:
+                refused.append(error)
+
+    with engine.connect() as closing:
+        closing.begin()
+        closing.execute(update(OnlineRound).where(OnlineRound.id == online.id)
+                        .values(status=RoundStatus.closed, closed_at=utcnow()))
+        storing = threading.Thread(target=store)
+        storing.start()
+        storing.join(1.0)
+        assert storing.is_alive()  # waiting for the close
+        closing.commit()
+    storing.join(30)
+    assert not storing.is_alive() and len(refused) == 1 and counts(db) == (0, 0, 0)
+    assert password_hash(db, voter) is not None
 
 
 # ---- the receipt check ----------------------------------------------------------------------------

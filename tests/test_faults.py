@@ -43,7 +43,6 @@ from tests.faults import (
     Provider,
     Stall,
     db_fault,
-    lose_commit_answer,
 )
 from voting.models import (
     AuditEntry,
@@ -81,8 +80,16 @@ def engine_of(app):
 
 
 def autocommit_engine_of(app):
-    """Where the citizens' single statements run (voting.db.get_autocommit)."""
+    """Where the single-statement writes run (voting.db.get_autocommit): a citizen's
+    vote, and on PostgreSQL an evaluator's ballot."""
     return app.extensions["pingyi.autocommit"]
+
+
+def ballot_engine_of(app):
+    """Where an evaluator's ballot is stored: one statement on the autocommit
+    connection on PostgreSQL, the session's transaction on SQLite."""
+    engine = engine_of(app)
+    return autocommit_engine_of(app) if engine.dialect.name == "postgresql" else engine
 
 
 def sessions(app):
@@ -372,13 +379,14 @@ def online(db, campaign) -> OnlineRound:
 def test_ballot_submit_database_fault_midway_stores_nothing_then_a_resubmit_stores_it_once(
     app, client, db, database_url, online, kind,
 ):
-    """The fault hits the ballot's marks, after its "has voted" row and the ballot
-    row were written in the same transaction: all of it is rolled back."""
+    """The fault hits the statement that stores the marks. On SQLite that comes after
+    the "has voted" row and the ballot row were written in the same transaction: all of
+    it is rolled back. On PostgreSQL the whole ballot is that one statement."""
     needs(database_url, kind)
     voter = evaluators(db, online)[0]
     log_in(client, voter)
     chosen = marks(candidates(db, online), offset=2)
-    with db_fault(engine_of(app), r"^\s*INSERT INTO ballot_mark\b", kind) as fault:
+    with db_fault(ballot_engine_of(app), r"\bINSERT INTO ballot_mark\b", kind) as fault:
         failed = client.post("/e/ballot", data=form(chosen))
     assert fault.fired == 1 and fault.disconnected == (kind == DISCONNECT)
     assert_retry_page(failed, "您的选票可能没有提交")
@@ -391,14 +399,15 @@ def test_ballot_submit_database_fault_midway_stores_nothing_then_a_resubmit_stor
 
 
 def test_ballot_committed_but_its_answer_lost_is_never_doubled(app, client, db, database_url, online):
-    """The ballot's COMMIT took effect, then the connection died: the evaluator is
-    told it may not be in and to log in again; the login says it is in, and a
-    resubmit from the same browser stores nothing more."""
+    """The ballot's statement took effect (on the autocommit connection it commits by
+    itself), then the connection died: the evaluator is told it may not be in and to
+    log in again; the login says it is in, and a resubmit from the same browser stores
+    nothing more."""
     needs(database_url, DISCONNECT)
     voter = evaluators(db, online)[0]
     log_in(client, voter)
     chosen = marks(candidates(db, online))
-    with lose_commit_answer(engine_of(app), r"^\s*INSERT INTO ballot_cast\b") as fault:
+    with db_fault(ballot_engine_of(app), r"\bINSERT INTO ballot_cast\b", DISCONNECT, after=True) as fault:
         failed = client.post("/e/ballot", data=form(chosen))
     assert fault.fired == 1 and fault.disconnected
     assert_retry_page(failed, "您的选票可能没有提交")

@@ -18,8 +18,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import Connection, DateTime, Integer, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -238,54 +237,91 @@ def submit_ballot(
             raise AlreadyCastError() from None
         raise
 
-    hour = _hour(now)
-    # Core statements on the session's connection (same transaction): the ORM's bulk
-    # insert and update paths cost more than the statements themselves here.
-    connection = session.connection()
-    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    cast = connection.execute(
-        dialect_insert(BallotCast.__table__)
-        .values(evaluator_id=evaluator.id, round_id=online.id, cast_hour=hour)
-        .on_conflict_do_nothing(index_elements=[BallotCast.evaluator_id])
-        .returning(BallotCast.evaluator_id)
-    ).scalar()
-    if cast is None:
-        raise AlreadyCastError()
-    accounts = Evaluator.__table__
-    connection.execute(update(accounts).where(accounts.c.id == evaluator.id).values(password_hash=None))
-    salt = secrets.token_hex(16)
-    ballot_id = secrets.token_hex(16)
-    receipt = receipt_code(salt, online.id, chosen)
-    connection.execute(
-        insert(Ballot.__table__).values(id=ballot_id, round_id=online.id, receipt=receipt, salt=salt, cast_hour=hour)
-    )
-    _insert_marks(connection, ballot_id, chosen)
+    receipt = store_ballot(session.connection(), evaluator.id, online.id, chosen, now)
     session.expire(evaluator, ["password_hash"])
-    session.flush()
     return receipt
 
 
-# PostgreSQL: the 110 marks as one statement over two arrays (one execution and one
-# round trip; an executemany runs the INSERT 110 times on the server, and the driver's
-# per-row work cost more than the rest of the ballot).
-_MARKS_UNNEST = text(
-    "INSERT INTO ballot_mark (ballot_id, section_id, choice) "
-    "SELECT :ballot_id, m.section_id, m.choice "
-    "FROM unnest(CAST(:section_ids AS INTEGER[]), CAST(:choices AS VARCHAR[])) AS m(section_id, choice)"
-)
+def store_ballot(connection: Connection, evaluator_id: int, round_id: int, chosen: dict[int, Choice],
+                 now: datetime | None = None) -> str:
+    """Store a checked ballot (`chosen`, from check_marks) for the evaluator; its receipt
+    code. The database decides, whatever was read before: the "has voted" row goes in
+    only while the round is open (status and closing time, read FOR SHARE on
+    PostgreSQL: a close waits for a ballot being stored, and a ballot stored after a
+    close sees it) and only once per evaluator (its primary key, ON CONFLICT DO
+    NOTHING: the loser of concurrent submits gets AlreadyCastError); then the
+    evaluator's password is consumed and the ballot, with a random id, and its marks
+    go in. Otherwise AlreadyCastError or OnlineRoundClosedError, and nothing is stored.
 
-
-def _insert_marks(connection, ballot_id: str, chosen: dict[int, Choice]) -> None:  # noqa: ANN001
+    PostgreSQL: one statement (data-modifying WITH clauses, each step only if the one
+    before went in), atomic by itself on an autocommit connection (the ballot page's)
+    or joining the caller's transaction. Elsewhere (SQLite, whose one writer
+    serialises transactions): the same steps as statements in the caller's
+    transaction, which the caller commits."""
+    now = now or utcnow()
+    hour = _hour(now)
+    salt = secrets.token_hex(16)
+    ballot_id = secrets.token_hex(16)
+    receipt = receipt_code(salt, round_id, chosen)
+    values = {"evaluator_id": evaluator_id, "round_id": round_id, "now": now, "hour": hour}
     if connection.dialect.name == "postgresql":
-        connection.execute(_MARKS_UNNEST, {
-            "ballot_id": ballot_id, "section_ids": list(chosen), "choices": [choice.value for choice in chosen.values()],
-        })
-        return
-    # Elsewhere a Core executemany on the table: one cached statement.
+        stored, is_open_, had = connection.execute(_STORE_PG, {
+            **values, "open": RoundStatus.open.value, "ballot_id": ballot_id, "receipt": receipt, "salt": salt,
+            "section_ids": list(chosen), "choices": [choice.value for choice in chosen.values()],
+        }).one()
+        if stored:
+            return receipt
+        if had or is_open_:  # in before, or a concurrent submit's went in first
+            raise AlreadyCastError()
+        raise OnlineRoundClosedError()
+    if connection.execute(_CAST_IF_OPEN, values).scalar() is None:
+        has = connection.execute(select(BallotCast.evaluator_id).where(BallotCast.evaluator_id == evaluator_id)).first()
+        raise AlreadyCastError() if has is not None else OnlineRoundClosedError()
+    accounts = Evaluator.__table__
+    connection.execute(update(accounts).where(accounts.c.id == evaluator_id).values(password_hash=None))
+    connection.execute(
+        insert(Ballot.__table__).values(id=ballot_id, round_id=round_id, receipt=receipt, salt=salt, cast_hour=hour)
+    )
     connection.execute(
         BallotMark.__table__.insert(),
         [{"ballot_id": ballot_id, "section_id": sid, "choice": choice} for sid, choice in chosen.items()],
     )
+    return receipt
+
+
+# PostgreSQL: the whole ballot as one statement, one round trip (the marks from two
+# arrays: an executemany runs the INSERT 110 times on the server). The main SELECT
+# sees the tables as they were before the statement: `had` is a ballot in before it.
+_STORE_PG = text(
+    "WITH open_round AS ("
+    " SELECT id FROM online_round WHERE id = :round_id AND status = :open AND closes_at > :now FOR SHARE"
+    "), cast_row AS ("
+    " INSERT INTO ballot_cast (evaluator_id, round_id, cast_hour) SELECT :evaluator_id, id, :hour FROM open_round"
+    " ON CONFLICT (evaluator_id) DO NOTHING RETURNING evaluator_id"
+    "), consumed AS ("
+    " UPDATE evaluator SET password_hash = NULL WHERE id IN (SELECT evaluator_id FROM cast_row)"
+    "), new_ballot AS ("
+    " INSERT INTO ballot (id, round_id, receipt, salt, cast_hour)"
+    " SELECT :ballot_id, :round_id, :receipt, :salt, :hour FROM cast_row RETURNING id"
+    "), new_marks AS ("
+    " INSERT INTO ballot_mark (ballot_id, section_id, choice) SELECT new_ballot.id, m.section_id, m.choice"
+    " FROM new_ballot, unnest(CAST(:section_ids AS INTEGER[]), CAST(:choices AS VARCHAR[])) AS m(section_id, choice)"
+    ") SELECT EXISTS (SELECT 1 FROM cast_row), EXISTS (SELECT 1 FROM open_round),"
+    " EXISTS (SELECT 1 FROM ballot_cast WHERE evaluator_id = :evaluator_id)"
+).bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("hour", type_=DateTime(timezone=True)))
+
+# Elsewhere: the "has voted" row only while the round is open, built once.
+_CAST_IF_OPEN = (
+    sqlite_insert(BallotCast.__table__)
+    .from_select(
+        ["evaluator_id", "round_id", "cast_hour"],
+        select(bindparam("evaluator_id", type_=Integer), OnlineRound.id, bindparam("hour", type_=DateTime(timezone=True)))
+        .where(OnlineRound.id == bindparam("round_id"), OnlineRound.status == RoundStatus.open,
+               OnlineRound.closes_at > bindparam("now", type_=DateTime(timezone=True))),
+    )
+    .on_conflict_do_nothing(index_elements=[BallotCast.evaluator_id])
+    .returning(BallotCast.evaluator_id)
+)
 
 
 def has_cast(session: Session, evaluator: Evaluator) -> bool:

@@ -4,7 +4,7 @@ results (SPEC §1 steps 6-7, §4; issue 5).
 - `GET /e/ballot` (logged-in evaluator, see voting.views.evaluator): every candidate in
   a neutral order, each 满意 / 基本满意 / 不满意 with 基本满意 preselected; live
   counters and a draft kept across reloads come from static/ballot.js, and the page
-  works without it. `POST /e/ballot` stores the one ballot (ballots.submit_ballot),
+  works without it. `POST /e/ballot` stores the one ballot (ballots.store_ballot),
   logs the evaluator out and sends to `/e/done`, which shows the receipt code.
 - `GET /receipt` shows a form; `POST /receipt` says whether a receipt's ballot is in
   (never its marks). The code goes in the form's body, not the address, so it stays
@@ -33,7 +33,7 @@ from wtforms.validators import InputRequired, Length
 
 from sms.tokens import normalize_code
 from voting.auth import limiter
-from voting.db import get_session
+from voting.db import get_autocommit, get_engine, get_session
 from voting.forms import Form
 from voting.models import Choice, OnlineRound, RoundStatus
 from voting.services import ballots
@@ -44,7 +44,7 @@ from voting.services.ballots import (
     NoCandidatesError,
     OnlineRoundClosedError,
 )
-from voting.views.evaluator import SeatRound, current_evaluator, has_cast, logged_in
+from voting.views.evaluator import SeatRound, logged_in
 from voting.views.public import make_public
 
 bp = Blueprint("ballot", __name__)
@@ -177,7 +177,7 @@ def _candidates(online: OnlineRound | SeatRound) -> _Listed:
 
 def _refusal(online: OnlineRound | SeatRound, cast: bool):
     """The page for an evaluator who cannot fill in a ballot (now), or None."""
-    if cast:  # as read with the evaluator; concurrent submits: submit_ballot
+    if cast:  # as read with the evaluator; concurrent submits: store_ballot
         return _already()
     if online.status is RoundStatus.draft:
         return _page(409, "网络评价尚未开始", "网络评价尚未开始,请按短信通知的时间登录评价。")
@@ -210,29 +210,32 @@ def _show_ballot():
 
 
 def _cast_ballot():
-    # The evaluator is read with its round FOR SHARE: the lock submit_ballot needs.
-    evaluator = current_evaluator(lock_round=True)
-    if evaluator is None:
+    """The ballot: the evaluator read as for the page (no transaction, no lock), the
+    marks checked here, then ballots.store_ballot, where the database decides whether
+    the round still takes it and whether it is the evaluator's first."""
+    seat = logged_in()
+    if seat is None:
         return redirect(LOGIN_PATH, 303)
-    session = get_session()
-    online = evaluator.online_round  # loaded with the evaluator
-    refused = _refusal(online, has_cast())
+    online = seat.online
+    refused = _refusal(online, seat.has_cast)
     if refused:
         return refused
     listed = _candidates(online)
-    campaign = online.campaign
-    rules = ballots.ballot_rules(campaign.rules, len(listed.candidates))
+    rules = ballots.ballot_rules(online.rules, len(listed.candidates))
     try:
-        receipt = ballots.submit_ballot(session, evaluator, _read_marks(), candidates=listed.candidates, rules=rules,
-                                        online=online)
+        chosen = ballots.check_marks(listed.candidates, rules, _read_marks())
     except BallotInvalidError as error:
-        session.rollback()
         sent = {sid: value for sid, value in _sent() if value in Choice._value2member_map_}  # shown again
-        return _ballot_page(online.id, campaign.year, evaluator.id, listed, rules, sent, str(error), 422)
+        return _ballot_page(online.id, online.year, seat.id, listed, rules, sent, str(error), 422)
+    # PostgreSQL: one statement on the autocommit connection, atomic by itself;
+    # elsewhere the steps in the session's transaction, committed here.
+    session = None if get_engine().dialect.name == "postgresql" else get_session()
+    try:
+        receipt = ballots.store_ballot(session.connection() if session else get_autocommit(), seat.id, online.id, chosen)
     except AlreadyCastError:  # also the loser of concurrent submits: the first ballot stands
-        session.rollback()
         return _already()
-    session.commit()
+    if session is not None:
+        session.commit()
     # The evaluator's part is over: the browser keeps only the receipt.
     for key in ("evaluator", "evaluator_seen", "evaluator_login"):
         visit.pop(key, None)

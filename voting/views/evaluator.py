@@ -2,11 +2,11 @@
 
 Contract used by voting/views/ballot.py: after login the Flask session holds
 `evaluator` (the Evaluator's id, an int) and `evaluator_seen` (epoch seconds of the
-last request, refreshed by every call of `current_evaluator()`);
+last request, refreshed by `current_evaluator()` and `logged_in()`);
 `current_evaluator()` returns the logged-in Evaluator or None (absent, idle longer
 than EVALUATOR_IDLE_MINUTES, locked, its password reissued since the login, or its
-round not open); `logged_in()`, for pages that only read, the same as plain columns
-(a LoggedIn). The session also holds `evaluator_login` (epoch seconds of the
+round not open); `logged_in()` the same as plain columns read without a transaction
+(a LoggedIn: what the ballot page and its POST use). The session also holds `evaluator_login` (epoch seconds of the
 login), which ends a session when the office sends a new password.
 
 - `GET /e/login` the form; `POST /e/login` checks the login name and password
@@ -82,31 +82,26 @@ def _forget() -> None:
         visit.pop(key, None)
 
 
-def current_evaluator(lock_round: bool = False) -> Evaluator | None:
-    """The logged-in evaluator, or None; refreshes `evaluator_seen`. With `lock_round`
-    (the first call of a request that casts a ballot), its round's row is read FOR
-    SHARE on PostgreSQL in the same statement, as ballots.submit_ballot needs it."""
+def current_evaluator() -> Evaluator | None:
+    """The logged-in evaluator, or None; refreshes `evaluator_seen`."""
     if "current_evaluator" in g:
         return g.current_evaluator
-    g.current_evaluator = found = _load_evaluator(_LOGGED_IN_LOCKING if lock_round else _LOGGED_IN)
+    g.current_evaluator = found = _load_evaluator()
     return found
 
 
 # One statement, built once: the evaluator with its round and campaign
-# (`evaluator.online_round` and its `.campaign` need no query of their own) and whether
-# its ballot is in (`has_cast()`); only the evaluator's columns the pages use (no sealed
-# phone number to open; others load if read).
+# (`evaluator.online_round` and its `.campaign` need no query of their own); only the
+# evaluator's columns the pages use (no sealed phone number to open; others load if read).
 _LOGGED_IN = (
-    select(Evaluator, BallotCast.evaluator_id)
+    select(Evaluator)
     .join(Evaluator.online_round).join(OnlineRound.campaign)
-    .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
     .options(
         load_only(Evaluator.id, Evaluator.round_id, Evaluator.login, Evaluator.locked_at, Evaluator.password_issued_at),
         contains_eager(Evaluator.online_round).contains_eager(OnlineRound.campaign),
     )
     .where(Evaluator.id == bindparam("evaluator_id"))
 )
-_LOGGED_IN_LOCKING = _LOGGED_IN.with_for_update(read=True, of=OnlineRound)
 
 
 def _session_evaluator() -> int | None:
@@ -138,18 +133,16 @@ def _still_valid(locked_at: datetime | None, round_open: bool, password_issued_a
     return True
 
 
-def _load_evaluator(statement) -> Evaluator | None:  # noqa: ANN001
+def _load_evaluator() -> Evaluator | None:
     evaluator_id = _session_evaluator()
     if evaluator_id is None:
         return None
-    row = get_session().execute(statement, {"evaluator_id": evaluator_id}).first()
-    if row is None:
+    evaluator = get_session().scalars(_LOGGED_IN, {"evaluator_id": evaluator_id}).first()
+    if evaluator is None:
         _forget()
         return None
-    evaluator = row[0]
     if not _still_valid(evaluator.locked_at, evaluators.is_open(evaluator.online_round), evaluator.password_issued_at):
         return None
-    g.evaluator_has_cast = row[1] is not None
     return evaluator
 
 
@@ -167,7 +160,7 @@ class SeatRound:
 
 @dataclass(frozen=True)
 class LoggedIn:
-    """The logged-in evaluator as the ballot page (GET) needs it: read as plain columns
+    """The logged-in evaluator as the ballot page (GET and POST) needs it: read as plain columns
     by one statement on the request's autocommit connection, with no transaction
     around it and no ORM objects. The page's busiest read: the ORM load of three
     objects in a transaction (BEGIN, SELECT, ROLLBACK) cost more than half a
@@ -190,7 +183,8 @@ _SEAT = (
 
 def logged_in() -> LoggedIn | None:
     """The logged-in evaluator (a LoggedIn), or None in the cases current_evaluator()
-    gives None; refreshes `evaluator_seen` the same way. For pages that only read."""
+    gives None; refreshes `evaluator_seen` the same way. Nothing is locked: a write
+    that depends on it decides again in the database (ballots.store_ballot)."""
     evaluator_id = _session_evaluator()
     if evaluator_id is None:
         return None
@@ -203,12 +197,6 @@ def logged_in() -> LoggedIn | None:
     if not _still_valid(locked_at, evaluators.is_open(online), issued_at):
         return None
     return LoggedIn(id_, online, cast is not None)
-
-
-def has_cast() -> bool:
-    """Whether the logged-in evaluator's ballot was in when `current_evaluator()` read
-    it (a submit finds out for itself, also under concurrent submits)."""
-    return current_evaluator() is not None and g.evaluator_has_cast
 
 
 def _after_login() -> str:
