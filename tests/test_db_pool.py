@@ -1,9 +1,11 @@
-"""The connection pool's health check (voting.db): a pooled connection that sat idle
-is pinged and replaced if dead; one in steady use is not pinged (no extra round trip
-on every request)."""
+"""The connection pools (voting.db): a pooled connection that sat idle is pinged and
+replaced if dead; one in steady use is not pinged (no extra round trip on every
+request). The autocommit pool stays in autocommit and goes with the engine; a
+QuickRead gives what SQLAlchemy gives, and fails on a lost connection as it does."""
 from __future__ import annotations
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import exc, text
 
 import voting.db
 from tests.conftest import POSTGRES_URL, missing, postgres_available
@@ -65,3 +67,45 @@ def test_the_autocommit_pool_stays_in_autocommit_and_goes_with_the_engine(app, d
     assert twin.pool.checkedin() >= 1  # returned to its pool with the request
     engine.dispose()
     assert twin.pool.checkedin() == 0
+
+
+def test_a_quick_read_gives_what_sqlalchemy_gives(app, db, campaign):
+    """rounds.load_invitation's QuickRead: the same row as SQLAlchemy's execute (enums
+    as enums, times as times), None for no row; on SQLite it is that execute."""
+    from tests.citizens import invitations, open_round
+    from voting.db import QuickRead
+    from voting.services import rounds
+
+    survey = open_round(app, db, campaign)
+    invitation = invitations(db, survey)[0]
+    quick = QuickRead(rounds._VISIT)
+    with app.extensions["pingyi.autocommit"].connect() as connection:
+        expected = tuple(connection.execute(rounds._VISIT, {"invitation_id": invitation.id}).one())
+        got = quick.first(connection, {"invitation_id": invitation.id})
+        assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
+        assert got[4] is rounds.RoundStatus.open and got[7] is rounds.RoundKind.H1
+        assert quick.first(connection, {"invitation_id": -1}) is None
+
+
+def test_a_quick_read_on_a_lost_connection_fails_as_sqlalchemy_does(app, db, campaign):
+    """PostgreSQL: the backend is gone; the read raises SQLAlchemy's error saying the
+    connection was invalidated, and the pool's next connection is a fresh one."""
+    from tests.citizens import invitations, open_round
+    from tests.faults import terminate_backend
+    from voting.db import QuickRead
+    from voting.services import rounds
+
+    twin = app.extensions["pingyi.autocommit"]
+    if twin.dialect.name != "postgresql":
+        pytest.skip("SQLite is a file opened in the process: there is no server connection to lose")
+    survey = open_round(app, db, campaign)
+    invitation = invitations(db, survey)[0]
+    with twin.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        terminate_backend(pid)
+        with pytest.raises(exc.DBAPIError) as raised:
+            QuickRead(rounds._VISIT).first(connection, {"invitation_id": invitation.id})
+        assert raised.value.connection_invalidated
+    with twin.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        assert rounds.load_invitation(connection, invitation.id)[0].id == invitation.id

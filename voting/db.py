@@ -146,3 +146,49 @@ def bulk_insert(
         connection.exec_driver_sql(sql, list(part))
         if progress:
             progress(len(part))
+
+
+class QuickRead:
+    """A SELECT of plain columns that a hot page runs on every request (the citizens'
+    invitation), run on PostgreSQL straight on the pooled DBAPI connection: compiled
+    by SQLAlchemy once, its rows put through SQLAlchemy's own result processors (enums
+    come back as enums), its driver errors raised as SQLAlchemy's, a lost connection
+    invalidated in the pool as SQLAlchemy does. What it skips is SQLAlchemy's work
+    per execution (cache key, execution context, result object): measured in a served
+    request, about 0.1 ms of CPU of a citizen page's 0.8 ms. Engine events do not see
+    it. Elsewhere (SQLite) it is an ordinary execute."""
+
+    def __init__(self, statement) -> None:  # noqa: ANN001 - a Select
+        self.statement = statement
+        self._compiled: dict[int, tuple[str, list]] = {}
+
+    def _compile(self, dialect) -> tuple[str, list]:  # noqa: ANN001
+        found = self._compiled.get(id(dialect))
+        if found is None:
+            sql = str(self.statement.compile(dialect=dialect))
+            processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                          for column in self.statement.selected_columns]
+            found = self._compiled[id(dialect)] = (sql, processors)
+        return found
+
+    def first(self, connection: Connection, parameters: dict) -> tuple | None:
+        """The first row as a tuple, or None."""
+        dialect = connection.dialect
+        if dialect.name != "postgresql":
+            row = connection.execute(self.statement, parameters).first()
+            return None if row is None else tuple(row)
+        sql, processors = self._compile(dialect)
+        raw = connection.connection  # the pool's proxy of the DBAPI connection
+        try:
+            with raw.cursor() as cursor:
+                cursor.execute(sql, parameters)
+                row = cursor.fetchone()
+        except dialect.loaded_dbapi.Error as error:
+            lost = dialect.is_disconnect(error, raw.dbapi_connection, None)
+            if lost:
+                connection.invalidate(error)
+            raise exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
+                                          connection_invalidated=lost, dialect=dialect) from error
+        if row is None:
+            return None
+        return tuple(value if process is None else process(value) for process, value in zip(processors, row))

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from scoring import columns as C
 from sms.templates import INVITE_CODE, INVITE_LINK, REMINDER_CODE, REMINDER_LINK, render
 from sms.tokens import LinkTokens, new_code, new_nonce
+from voting.db import QuickRead
 from voting.errors import DomainError, NotFoundError
 from voting.models import (
     Campaign,
@@ -331,10 +332,17 @@ _VISIT = (
 )
 
 
+_VISIT_READ = QuickRead(_VISIT)
+
+
 def load_invitation(db: Session | Connection, invitation_id: int) -> tuple[Visit | None, bool]:
     """An invitation as its page shows it (a Visit), and whether it has a vote; (None,
-    False) if there is none."""
-    row = db.execute(_VISIT, {"invitation_id": invitation_id}).first()
+    False) if there is none. On a Connection (the citizens' pages' autocommit one) a
+    QuickRead: each of their requests runs it."""
+    if isinstance(db, Connection):
+        row = _VISIT_READ.first(db, {"invitation_id": invitation_id})
+    else:
+        row = db.execute(_VISIT, {"invitation_id": invitation_id}).first()
     if row is None:
         return None, False
     (id_, round_id, section_id, nonce, status, closes_at, year, kind, unit, section, matter, vote_id) = row
