@@ -35,7 +35,7 @@ from sms.tokens import normalize_code
 from voting.auth import limiter
 from voting.db import get_autocommit, get_engine, get_session
 from voting.forms import Form
-from voting.models import Choice, OnlineRound, RoundStatus
+from voting.models import Choice, RoundStatus
 from voting.services import ballots
 from voting.services.ballots import (
     AlreadyCastError,
@@ -44,7 +44,7 @@ from voting.services.ballots import (
     NoCandidatesError,
     OnlineRoundClosedError,
 )
-from voting.views.evaluator import SeatRound, logged_in
+from voting.views.evaluator import LoggedIn, SeatRound, logged_in
 from voting.views.public import make_public
 
 bp = Blueprint("ballot", __name__)
@@ -163,7 +163,7 @@ class _Listed:
     fresh_rows: Markup  # the untouched ballot's rows
 
 
-def _candidates(online: OnlineRound | SeatRound) -> _Listed:
+def _candidates(online: SeatRound) -> _Listed:
     cache = current_app.extensions.setdefault("pingyi.ballot_candidates", {})
     now = time.monotonic()
     held = cache.get(online.id)
@@ -175,7 +175,7 @@ def _candidates(online: OnlineRound | SeatRound) -> _Listed:
     return held
 
 
-def _refusal(online: OnlineRound | SeatRound, cast: bool):
+def _refusal(online: SeatRound, cast: bool):
     """The page for an evaluator who cannot fill in a ballot (now), or None."""
     if cast:  # as read with the evaluator; concurrent submits: store_ballot
         return _already()
@@ -189,39 +189,26 @@ def _refusal(online: OnlineRound | SeatRound, cast: bool):
 @bp.route("/e/ballot", methods=["GET", "POST"])
 @limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
 def ballot_page():
+    # The evaluator as plain columns, one statement without a transaction or a lock
+    # (evaluator.logged_in): a POST's store decides again in the database.
+    seat = logged_in()
+    if seat is None:
+        return redirect(LOGIN_PATH, 303)
+    online = seat.online
+    refused = _refusal(online, seat.has_cast)
+    if refused:
+        return refused
+    listed = _candidates(online)
+    rules = ballots.ballot_rules(online.rules, len(listed.candidates))
     if request.method == "GET":
-        return _show_ballot()
-    return _cast_ballot()
+        return _ballot_page(online.id, online.year, seat.id, listed, rules, {})
+    return _cast_ballot(seat, listed, rules)
 
 
-def _show_ballot():
-    """The page only reads: the evaluator as plain columns, one statement without a
-    transaction (evaluator.logged_in)."""
-    seat = logged_in()
-    if seat is None:
-        return redirect(LOGIN_PATH, 303)
+def _cast_ballot(seat: LoggedIn, listed: _Listed, rules: ballots.BallotRules):
+    """The marks checked here, then ballots.store_ballot, where the database decides
+    whether the round still takes the ballot and whether it is the evaluator's first."""
     online = seat.online
-    refused = _refusal(online, seat.has_cast)
-    if refused:
-        return refused
-    listed = _candidates(online)
-    rules = ballots.ballot_rules(online.rules, len(listed.candidates))
-    return _ballot_page(online.id, online.year, seat.id, listed, rules, {})
-
-
-def _cast_ballot():
-    """The ballot: the evaluator read as for the page (no transaction, no lock), the
-    marks checked here, then ballots.store_ballot, where the database decides whether
-    the round still takes it and whether it is the evaluator's first."""
-    seat = logged_in()
-    if seat is None:
-        return redirect(LOGIN_PATH, 303)
-    online = seat.online
-    refused = _refusal(online, seat.has_cast)
-    if refused:
-        return refused
-    listed = _candidates(online)
-    rules = ballots.ballot_rules(online.rules, len(listed.candidates))
     try:
         chosen = ballots.check_marks(listed.candidates, rules, _read_marks())
     except BallotInvalidError as error:
