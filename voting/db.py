@@ -3,6 +3,7 @@ services work the same in the web app, the CLI, Alembic and the tests."""
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 from flask import Flask, current_app, g
@@ -160,15 +161,16 @@ class QuickRead:
 
     def __init__(self, statement) -> None:  # noqa: ANN001 - a Select
         self.statement = statement
-        self._compiled: dict[int, tuple[str, list]] = {}
+        # per engine's dialect, kept no longer than the engine
+        self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _compile(self, dialect) -> tuple[str, list]:  # noqa: ANN001
-        found = self._compiled.get(id(dialect))
+        found = self._compiled.get(dialect)
         if found is None:
             sql = str(self.statement.compile(dialect=dialect))
             processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                           for column in self.statement.selected_columns]
-            found = self._compiled[id(dialect)] = (sql, processors)
+            found = self._compiled[dialect] = (sql, processors)
         return found
 
     def first(self, connection: Connection, parameters: dict) -> tuple | None:
