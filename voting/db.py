@@ -80,7 +80,8 @@ def _autocommit_twin(engine: Engine, url: str, phone_key: str | None) -> Engine:
     of its own whose connections stay in autocommit. Switching a pooled connection to
     autocommit at each checkout and back at each return cost a citizen's request about
     0.06 ms of CPU, as much as its template. Disposed with `engine`. An in-memory
-    SQLite database exists in one engine only: there, `engine` switching as before."""
+    SQLite database exists in one engine only: there, `engine` itself, its connections
+    switched as before."""
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     twin = make_engine(url, phone_key, isolation_level="AUTOCOMMIT")
