@@ -146,8 +146,8 @@ def test_a_reissue_unlocks_with_a_new_password(app, db, online, account):
 
 
 # The two reads of the logged-in evaluator end a session alike: the login page's
-# (current_evaluator: ORM objects, as a ballot's POST reads it) and the ballot page's
-# (logged_in: plain columns without a transaction).
+# (current_evaluator: ORM objects in the session) and the ballot page's, for its GET
+# and its POST (logged_in: plain columns without a transaction).
 READS = ["/e/login", "/e/ballot"]
 
 
@@ -188,8 +188,8 @@ def test_an_idle_session_ends(client, app, db, online, account, page):
         session["evaluator_seen"] = int(time.time()) - idle - 1
     assert not still_in(client, page)
     assert "evaluator" not in in_session(client)
-    page = client.get("/e/login")
-    assert page.status_code == 200 and "网络评价登录" in text(page)
+    login_page = client.get("/e/login")
+    assert login_page.status_code == 200 and "网络评价登录" in text(login_page)
 
 
 @pytest.mark.parametrize("page", READS)
