@@ -360,6 +360,30 @@ def _checked(online: OnlineRound, found: list[ballots.BallotCandidate]) -> dict[
     return ballots.check_marks(found, rules, [(sid, Choice(v)) for sid, v in marks(found).items()])
 
 
+def test_store_ballot_decides_in_the_database(db, online, voter):
+    """store_ballot, whatever the caller read before: a second ballot of the same
+    evaluator is refused, and so is any ballot once the round is closed (the first
+    one's refusal says it is in); each refusal stores nothing."""
+    chosen = _checked(online, candidates(db, online))
+    ballots.store_ballot(db.connection(), voter.id, online.id, chosen)
+    db.commit()
+    with pytest.raises(ballots.AlreadyCastError):
+        ballots.store_ballot(db.connection(), voter.id, online.id, chosen)
+    db.rollback()
+    assert counts(db) == (1, 30, 1)
+    db.execute(update(OnlineRound).where(OnlineRound.id == online.id)
+               .values(status=RoundStatus.closed, closed_at=utcnow()))
+    db.commit()
+    other = next(e for e in db.scalars(select(Evaluator).where(Evaluator.round_id == online.id)) if e.id != voter.id)
+    with pytest.raises(ballots.OnlineRoundClosedError):
+        ballots.store_ballot(db.connection(), other.id, online.id, chosen)
+    with pytest.raises(ballots.AlreadyCastError):
+        ballots.store_ballot(db.connection(), voter.id, online.id, chosen)
+    db.rollback()
+    assert counts(db) == (1, 30, 1)
+    assert password_hash(db, other) is not None
+
+
 def test_a_close_waits_for_a_ballot_being_stored_and_counts_it(app, db, online, voter):
     """A close started while a ballot is being stored (its transaction held open
     here) waits for it, and counts it: the ballot's statement holds the round's row
