@@ -113,9 +113,9 @@ class Browser:
         return self.request("POST", path, form)
 
 
-def csrf_token(body: bytes) -> str | None:
+def csrf_token(page: bytes | str) -> str | None:
     """The CSRF token of the page's form."""
-    found = CSRF.search(body.decode("utf-8", "replace"))
+    found = CSRF.search(page.decode("utf-8", "replace") if isinstance(page, bytes) else page)
     return next(g for g in found.groups() if g) if found else None
 
 

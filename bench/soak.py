@@ -70,7 +70,7 @@ sys.path.insert(0, str(HERE))
 import ballot_bench  # noqa: E402
 import dispatch_bench  # noqa: E402
 import vote_bench  # noqa: E402
-from loadgen import CSRF, NoRedirect, create_schema, drop_schema, gunicorn_path, pct, serve  # noqa: E402
+from loadgen import NoRedirect, create_schema, csrf_token, drop_schema, gunicorn_path, pct, serve  # noqa: E402
 
 SECRET = vote_bench.SECRET  # the served app's FLASK_SECRET_KEY and FLASK_PHONE_KEY
 TWILIO_TOKEN = "soak bench twilio auth token 000"  # the app checks the webhooks' signatures with it
@@ -134,11 +134,6 @@ def _browser():  # noqa: ANN202
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect())
 
 
-def _csrf(page: str) -> str | None:
-    found = CSRF.search(page)
-    return next(g for g in found.groups() if g) if found else None
-
-
 def _voter(base: str, end: float, work: list[tuple[int, str]], tally: Tally) -> None:
     """Citizens' visits by link, one invitation each."""
     rng = random.Random()
@@ -150,7 +145,7 @@ def _voter(base: str, end: float, work: list[tuple[int, str]], tally: Tally) -> 
         if status != 303:
             continue
         status, page = tally.request(browser, "vote_page", f"{base}/v")
-        csrf = _csrf(page)
+        csrf = csrf_token(page)
         if status != 200 or not csrf:
             continue
         form = {"csrf_token": csrf, "choice": rng.choice(["satisfied", "basic", "unsatisfied"]), "comment": ""}
@@ -172,7 +167,7 @@ def _evaluator(base: str, end: float, work: list[tuple[str, str]], tally: Tally)
             return
         browser = _browser()
         status, page = tally.request(browser, "login_page", f"{base}/e/login")
-        csrf = _csrf(page)
+        csrf = csrf_token(page)
         if status != 200 or not csrf:
             continue
         status, _ = tally.request(browser, "login", f"{base}/e/login",
@@ -180,7 +175,7 @@ def _evaluator(base: str, end: float, work: list[tuple[str, str]], tally: Tally)
         if status != 303:
             continue
         status, page = tally.request(browser, "ballot_page", f"{base}/e/ballot")
-        csrf = _csrf(page)
+        csrf = csrf_token(page)
         marks = ballot_bench.draw_marks(page, rng)
         if status != 200 or not csrf or marks is None:
             if status == 200:
@@ -244,7 +239,7 @@ def _admin(base: str, end: float, pause: float, tally: Tally) -> None:
     browser = _browser()
     status, page = tally.request(browser, "admin_login_page", f"{base}/login")
     status, _ = tally.request(browser, "admin_login", f"{base}/login",
-                              {"csrf_token": _csrf(page) or "", "username": ADMIN_USER, "password": ADMIN_PASSWORD})
+                              {"csrf_token": csrf_token(page) or "", "username": ADMIN_USER, "password": ADMIN_PASSWORD})
     if status not in EXPECTED["admin_login"]:
         tally.ran_out.append(f"the office client could not log in ({status}) and stopped")
         return

@@ -188,11 +188,6 @@ class Client:
         return status, body.decode("utf-8", "replace")
 
 
-def _csrf(page: str) -> str | None:
-    found = loadgen.CSRF.search(page)
-    return next(g for g in found.groups() if g) if found else None
-
-
 class Run:
     """What the client threads saw: every response's status, and what went wrong."""
 
@@ -228,7 +223,7 @@ class Run:
         if not self.seen("GET /v/<token>", status, 303):
             return None
         status, page = browser.go(base or self.base(), "/v")
-        csrf = _csrf(page)
+        csrf = loadgen.csrf_token(page)
         if not self.seen("GET /v", status, 200) or not csrf:
             return None
         return csrf
@@ -273,7 +268,7 @@ class Run:
 
     def log_in(self, browser: Client, login: str, password: str, base: str | None = None) -> bool:
         status, page = browser.go(base or self.base(), "/e/login")
-        csrf = _csrf(page)
+        csrf = loadgen.csrf_token(page)
         if not self.seen("GET /e/login", status, 200) or not csrf:
             return False
         status, _ = browser.go(base or self.base(), "/e/login", {"csrf_token": csrf, "login": login, "password": password})
@@ -283,7 +278,7 @@ class Run:
         """The ballot page read as a person fills it in: the campaign's numbers of 满意
         and 不满意 at random, the rest 基本满意; the form to post."""
         status, page = browser.go(base or self.base(), "/e/ballot")
-        csrf = _csrf(page)
+        csrf = loadgen.csrf_token(page)
         marks = ballot_bench.draw_marks(page, random.Random(), ballot_bench.CANDIDATES)
         if not self.seen("GET /e/ballot", status, 200) or not csrf or marks is None:
             with self.lock:
@@ -359,9 +354,9 @@ def _staff_logins(bases: list[str]) -> list[int]:
     statuses = []
     for attempt in range(LOGIN_LIMIT + 2):
         status, page = browser.go(bases[attempt % 2], "/login")
-        assert status == 200 and _csrf(page), status
+        assert status == 200 and loadgen.csrf_token(page), status
         status, _ = browser.go(bases[(attempt + 1) % 2], "/login",
-                               {"csrf_token": _csrf(page), "username": "nobody", "password": f"guess {attempt}"})
+                               {"csrf_token": loadgen.csrf_token(page), "username": "nobody", "password": f"guess {attempt}"})
         statuses.append(status)
     return statuses
 

@@ -145,9 +145,8 @@ def test_a_reissue_unlocks_with_a_new_password(app, db, online, account):
     assert evaluator(db, login).failed_logins == 0
 
 
-# The two reads of the logged-in evaluator end a session alike: the login page's
-# (current_evaluator: ORM objects in the session) and the ballot page's, for its GET
-# and its POST (logged_in: plain columns without a transaction).
+# Both pages that read the logged-in evaluator (evaluator.logged_in) end a session
+# alike: the login page and the ballot page.
 READS = ["/e/login", "/e/ballot"]
 
 

@@ -206,30 +206,22 @@ def grouped(code: str) -> str:
 
 def submit_ballot(
     session: Session, evaluator: Evaluator, marks: Iterable[tuple[int, Choice]], now: datetime | None = None,
-    candidates: list[BallotCandidate] | None = None, rules: BallotRules | None = None,
-    online: OnlineRound | None = None,
 ) -> str:
-    """Store the evaluator's one ballot; its receipt code. In one transaction: the
-    "has voted" row (its primary key refuses a second ballot, also between concurrent
-    submits: INSERT … ON CONFLICT DO NOTHING, the loser gets AlreadyCastError with the
-    session still usable), the evaluator's password consumed, the ballot with a random
-    id and its marks. Nothing is stored when any check fails. The caller may pass the
-    candidate list and rules it has just read for the same round, and the round itself
-    if it read it FOR SHARE in this transaction (before anything else of it)."""
+    """Store the evaluator's one ballot in the session's transaction; its receipt code
+    (the CLI's and the tests' way; the ballot page checks the marks itself and calls
+    store_ballot). Nothing is stored when any check fails."""
     now = now or utcnow()
     # FOR SHARE on PostgreSQL: a close waits for ballots being cast, and a ballot cast
     # after a close sees it.
-    if online is None or online.id != evaluator.round_id:
-        query = select(OnlineRound).where(OnlineRound.id == evaluator.round_id).with_for_update(read=True)
-        online = session.scalars(query.execution_options(populate_existing=True)).one()
+    query = select(OnlineRound).where(OnlineRound.id == evaluator.round_id).with_for_update(read=True)
+    online = session.scalars(query.execution_options(populate_existing=True)).one()
     if not is_open(online, now):
         raise AlreadyCastError() if has_cast(session, evaluator) else OnlineRoundClosedError()
-    if candidates is None:
-        candidates = ballot_candidates(session, online.campaign_id)
+    candidates = ballot_candidates(session, online.campaign_id)
     if not candidates:
         raise NoCandidatesError()
     try:
-        chosen = check_marks(candidates, rules or ballot_rules(online.campaign.rules, len(candidates)), marks)
+        chosen = check_marks(candidates, ballot_rules(online.campaign.rules, len(candidates)), marks)
     except BallotInvalidError:
         # A ballot already in is the answer, whatever this one holds; a valid second
         # ballot is refused by the "has voted" row's key below (no query up front).

@@ -35,14 +35,13 @@ from sms.tokens import normalize_code
 from voting.auth import limiter
 from voting.db import get_autocommit, get_engine, get_session
 from voting.forms import Form
-from voting.models import Choice, RoundStatus
+from voting.models import Choice
 from voting.services import ballots
 from voting.services.ballots import (
     AlreadyCastError,
     BadChoiceError,
     BallotInvalidError,
     NoCandidatesError,
-    OnlineRoundClosedError,
 )
 from voting.views.evaluator import LoggedIn, SeatRound, logged_in
 from voting.views.public import make_public
@@ -175,29 +174,18 @@ def _candidates(online: SeatRound) -> _Listed:
     return held
 
 
-def _refusal(online: SeatRound, cast: bool):
-    """The page for an evaluator who cannot fill in a ballot (now), or None."""
-    if cast:  # as read with the evaluator; concurrent submits: store_ballot
-        return _already()
-    if online.status is RoundStatus.draft:
-        return _page(409, "网络评价尚未开始", "网络评价尚未开始,请按短信通知的时间登录评价。")
-    if not ballots.is_open(online):
-        raise OnlineRoundClosedError()
-    return None
-
-
 @bp.route("/e/ballot", methods=["GET", "POST"])
 @limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
 def ballot_page():
     # The evaluator as plain columns, one statement without a transaction or a lock
-    # (evaluator.logged_in): a POST's store decides again in the database.
+    # (evaluator.logged_in): a POST's store decides again in the database. None also
+    # when the round is not open: the login page says why.
     seat = logged_in()
     if seat is None:
         return redirect(LOGIN_PATH, 303)
+    if seat.has_cast:  # as read; concurrent submits: store_ballot
+        return _already()
     online = seat.online
-    refused = _refusal(online, seat.has_cast)
-    if refused:
-        return refused
     listed = _candidates(online)
     rules = ballots.ballot_rules(online.rules, len(listed.candidates))
     if request.method == "GET":

@@ -2,13 +2,11 @@
 
 Contract used by voting/views/ballot.py: after login the Flask session holds
 `evaluator` (the Evaluator's id, an int) and `evaluator_seen` (epoch seconds of the
-last request, refreshed by `current_evaluator()` and `logged_in()`);
-`current_evaluator()` returns the logged-in Evaluator or None (absent, idle longer
-than EVALUATOR_IDLE_MINUTES, locked, its password reissued since the login, or its
-round not open); `logged_in()` the same as plain columns read without a transaction
-(a LoggedIn: what the ballot page and its POST use). The session also holds
-`evaluator_login` (epoch seconds of the login), which ends a session when the office
-sends a new password.
+last request, refreshed by `logged_in()`); `logged_in()` returns the logged-in
+evaluator as plain columns read without a transaction (a LoggedIn), or None (absent,
+idle longer than EVALUATOR_IDLE_MINUTES, locked, its password reissued since the
+login, or its round not open). The session also holds `evaluator_login` (epoch
+seconds of the login), which ends a session when the office sends a new password.
 
 - `GET /e/login` the form; `POST /e/login` checks the login name and password
   (services.evaluators.authenticate): a wrong name and a wrong password get the same
@@ -33,7 +31,6 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    g,
     get_flashed_messages,
     redirect,
     render_template,
@@ -43,7 +40,6 @@ from flask import (
 from flask import session as visit
 from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import contains_eager, load_only
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -83,28 +79,6 @@ def _forget() -> None:
         visit.pop(key, None)
 
 
-def current_evaluator() -> Evaluator | None:
-    """The logged-in evaluator, or None; refreshes `evaluator_seen`."""
-    if "current_evaluator" in g:
-        return g.current_evaluator
-    g.current_evaluator = found = _load_evaluator()
-    return found
-
-
-# One statement, built once: the evaluator with its round and campaign
-# (`evaluator.online_round` and its `.campaign` need no query of their own); only the
-# evaluator's columns the pages use (no sealed phone number to open; others load if read).
-_LOGGED_IN = (
-    select(Evaluator)
-    .join(Evaluator.online_round).join(OnlineRound.campaign)
-    .options(
-        load_only(Evaluator.id, Evaluator.round_id, Evaluator.login, Evaluator.locked_at, Evaluator.password_issued_at),
-        contains_eager(Evaluator.online_round).contains_eager(OnlineRound.campaign),
-    )
-    .where(Evaluator.id == bindparam("evaluator_id"))
-)
-
-
 def _session_evaluator() -> int | None:
     """The evaluator id this browser's session holds, unless it has been idle too long."""
     evaluator_id = visit.get(SESSION_KEY)
@@ -134,19 +108,6 @@ def _still_valid(locked_at: datetime | None, round_open: bool, password_issued_a
     return True
 
 
-def _load_evaluator() -> Evaluator | None:
-    evaluator_id = _session_evaluator()
-    if evaluator_id is None:
-        return None
-    evaluator = get_session().scalars(_LOGGED_IN, {"evaluator_id": evaluator_id}).first()
-    if evaluator is None:
-        _forget()
-        return None
-    if not _still_valid(evaluator.locked_at, evaluators.is_open(evaluator.online_round), evaluator.password_issued_at):
-        return None
-    return evaluator
-
-
 @dataclass(frozen=True)
 class SeatRound:
     """What the ballot page shows of the evaluator's round (see LoggedIn)."""
@@ -161,19 +122,20 @@ class SeatRound:
 
 @dataclass(frozen=True)
 class LoggedIn:
-    """The logged-in evaluator as the ballot page (GET and POST) needs it: read as
-    plain columns by one statement on the request's autocommit connection, with no
+    """The logged-in evaluator as the pages need it: read as plain columns by one statement on the request's autocommit connection, with no
     transaction around it and no ORM objects. The ORM load of three objects in a
     transaction (BEGIN, SELECT, ROLLBACK) cost about 0.63 ms of the server's CPU in a
     loop, this about 0.23 ms."""
 
     id: int
+    login: str
     online: SeatRound
     has_cast: bool
 
 
 _SEAT = (
-    select(Evaluator.id, Evaluator.locked_at, Evaluator.password_issued_at, OnlineRound.id, OnlineRound.campaign_id,
+    select(Evaluator.id, Evaluator.login, Evaluator.locked_at, Evaluator.password_issued_at, OnlineRound.id,
+           OnlineRound.campaign_id,
            OnlineRound.status, OnlineRound.closes_at, Campaign.year, Campaign.settings, BallotCast.evaluator_id)
     .join(OnlineRound, Evaluator.round_id == OnlineRound.id)
     .join(Campaign, OnlineRound.campaign_id == Campaign.id)
@@ -183,9 +145,10 @@ _SEAT = (
 
 
 def logged_in() -> LoggedIn | None:
-    """The logged-in evaluator (a LoggedIn), or None in the cases current_evaluator()
-    gives None; refreshes `evaluator_seen` the same way. Nothing is locked: a write
-    that depends on it decides again in the database (ballots.store_ballot)."""
+    """The logged-in evaluator (a LoggedIn), or None: absent, idle longer than
+    EVALUATOR_IDLE_MINUTES, locked, its password reissued since the login, or its round
+    not open. Refreshes `evaluator_seen`. Nothing is locked: a write that depends on it
+    decides again in the database (ballots.store_ballot)."""
     evaluator_id = _session_evaluator()
     if evaluator_id is None:
         return None
@@ -193,11 +156,11 @@ def logged_in() -> LoggedIn | None:
     if row is None:
         _forget()
         return None
-    (id_, locked_at, issued_at, round_id, campaign_id, status, closes_at, year, settings, cast) = row
+    (id_, login, locked_at, issued_at, round_id, campaign_id, status, closes_at, year, settings, cast) = row
     online = SeatRound(round_id, campaign_id, status, closes_at, year, RuleSettings.from_dict(settings))
     if not _still_valid(locked_at, evaluators.is_open(online), issued_at):
         return None
-    return LoggedIn(id_, online, cast is not None)
+    return LoggedIn(id_, login, online, cast is not None)
 
 
 def _after_login() -> str:
@@ -248,7 +211,7 @@ make_public(
 
 @bp.get("/e/login")
 def login_page():
-    if current_evaluator() is not None:
+    if logged_in() is not None:
         return redirect(_after_login(), 303)
     return _login_page(LoginForm(formdata=None))
 
@@ -284,7 +247,7 @@ def login():
 @bp.get("/e/")
 def home():
     """Where a login lands while there is no ballot page."""
-    evaluator = current_evaluator()
+    evaluator = logged_in()
     if evaluator is None:
         return redirect(url_for(".login_page"), 303)
     return render_template("evaluator_home.html", evaluator=evaluator, action=EmptyForm(formdata=None))
