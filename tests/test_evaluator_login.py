@@ -275,3 +275,10 @@ def test_logins_are_limited_per_account_first(client, db, online, secrets, app_c
 def test_logins_are_limited_per_address_too(client, online, app_config):
     statuses = [attempt(client, f"ABCDEFG{c}", "WRONGPASS2").status_code for c in "23456789"[:6]]
     assert statuses == [401] * 5 + [429]
+
+
+def test_the_evaluator_home_shows_the_login_and_the_closing_time(client, online, account):
+    assert client.get("/e/").status_code == 303  # not logged in: to the login page
+    assert attempt(client, *account).status_code == 303
+    page = client.get("/e/")
+    assert page.status_code == 200 and f"账号 {account[0]}" in text(page) and "评价截止时间" in text(page)
