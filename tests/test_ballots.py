@@ -228,10 +228,12 @@ def test_a_ballot_that_breaks_the_rules_stores_nothing(client, db, online, voter
 
 
 def test_a_candidate_twice_stores_nothing(client, db, online, voter):
+    """Under two names (c7 and c07): the same field twice is refused before the ballot
+    is read (tests/security/test_repeated_fields.py)."""
     log_in(client, voter)
     found = candidates(db, online)
     data = MultiDict(form(marks(found)))
-    data.add(f"c{found[0].section_id}", "basic")
+    data.add(f"c0{found[0].section_id}", "basic")
     response = client.post("/e/ballot", data=data)
     assert response.status_code == 422 and "不止一次" in text(response) and found[0].section in text(response)
     assert counts(db) == (0, 0, 0) and password_hash(db, voter) is not None

@@ -176,3 +176,76 @@ def test_the_ping_by_hand_where_the_redis_package_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "redis", None)
     assert redis_problem("redis://127.0.0.1:6379/0") is None
     assert redis_problem(f"redis://127.0.0.1:{_closed_port()}/0") is not None
+
+
+# ---- behind proxies: FLASK_PROXY_FIX and where gunicorn listens --------------------------------
+
+
+def _proxy_warnings(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("警告") and "X-Forwarded-For" in line]
+
+
+PROXY_CASES = [  # (environment, the address warned about; None: no warning)
+    ({"FLASK_PROXY_FIX": "1", "GUNICORN_CMD_ARGS": "--workers 3 -b 0.0.0.0:8000"}, "0.0.0.0:8000"),
+    ({"FLASK_PROXY_FIX": "1", "GUNICORN_CMD_ARGS": "--bind=[::]:8000"}, "[::]:8000"),
+    ({"FLASK_PROXY_FIX": "2", "GUNICORN_CMD_ARGS": "-b 127.0.0.1:8000 -b 10.0.0.5:8000"}, "10.0.0.5:8000"),
+    ({"FLASK_PROXY_FIX": "1", "PORT": "5000"}, "0.0.0.0:5000"),  # gunicorn's own default with PORT
+    ({"FLASK_PROXY_FIX": "1", "GUNICORN_CMD_ARGS": "-b 127.0.0.1:8000 -b unix:/run/pingyi/gunicorn.sock"}, None),
+    ({"FLASK_PROXY_FIX": "1", "GUNICORN_CMD_ARGS": "-b [::1]:8000", "PORT": "5000"}, None),
+    ({"FLASK_PROXY_FIX": "1"}, None),  # gunicorn's default: 127.0.0.1:8000
+    ({"FLASK_PROXY_FIX": "0", "GUNICORN_CMD_ARGS": "-b 0.0.0.0:8000"}, None),  # no header is believed
+]
+
+
+def test_trusted_proxy_headers_with_gunicorn_reachable_from_outside_is_warned(env, tmp_path, monkeypatch):
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite'}")
+    for settings, exposed in PROXY_CASES:
+        for name in ("GUNICORN_CMD_ARGS", "PORT", "FLASK_PROXY_FIX"):
+            monkeypatch.delenv(name, raising=False)
+        env(**settings)
+        result = run()
+        assert result.exit_code == 0, result.output
+        warnings = _proxy_warnings(result.output)
+        if exposed is None:
+            assert warnings == [], settings
+        else:
+            assert len(warnings) == 1 and exposed in warnings[0] and "127.0.0.1" in warnings[0], settings
+            assert "unix:" in warnings[0] and "伪造客户端地址" in warnings[0]
+
+
+def test_a_proxy_count_that_is_no_count_is_an_error_said_once(env, tmp_path, monkeypatch):
+    monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite'}", FLASK_PROXY_FIX="yes")
+    result = run()
+    assert result.exit_code == 1
+    assert result.output.count("FLASK_PROXY_FIX 应为") == 1 and "现在是 'yes'" in result.output
+
+
+def test_gunicorn_warns_at_start_when_it_listens_beyond_this_machine(env, tmp_path):
+    from voting import gunicorn_conf
+
+    class Server:
+        def __init__(self, bind: list[str]) -> None:
+            self.cfg = type("Config", (), {"bind": bind})()
+            self.warned: list[str] = []
+            self.log = type("Log", (), {"warning": lambda _log, message: self.warned.append(message)})()
+
+    env(FLASK_PROXY_FIX="1")
+    for bind, warned in ((["0.0.0.0:8000"], True), (["127.0.0.1:8000"], False),
+                         (["unix:/run/pingyi/gunicorn.sock"], False), (["127.0.0.1:8000", "192.0.2.10:8000"], True)):
+        server = Server(bind)
+        gunicorn_conf.on_starting(server)
+        assert bool(server.warned) == warned, bind
+        if warned:
+            assert "FLASK_PROXY_FIX=1" in server.warned[0] and bind[-1] in server.warned[0]
+    env(FLASK_PROXY_FIX="0")
+    server = Server(["0.0.0.0:8000"])
+    gunicorn_conf.on_starting(server)
+    assert server.warned == []
+
+
+def test_login_limits_that_cannot_work_are_an_error(env, tmp_path, monkeypatch):
+    monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite'}", FLASK_STAFF_LOGIN_LOCK_FAILURES="500")
+    result = run()
+    assert result.exit_code == 1 and "STAFF_LOGIN_LOCK_FAILURES" in result.output and "100" in result.output

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from voting.numbers import WholeNumberConverter
 from voting.resources import resource_dir
 
 
@@ -18,12 +19,17 @@ class ConfigError(RuntimeError):
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = configured_flask(test_config)
     _finish_config(app)
-    if app.config.get("PROXY_FIX"):
+    # Before any rule is added: every `<int:…>` in the app's URLs is checked as
+    # voting.numbers checks numbers (ASCII digits, at most a column's range), else 404.
+    app.url_map.converters["int"] = WholeNumberConverter
+    hops = proxy_hops(app.config.get("PROXY_FIX"))
+    if hops:
         # Behind N reverse proxies: the client's address (rate limits) and the public
-        # URL (Twilio's signature covers it) come from their X-Forwarded-* headers.
+        # URL (Twilio's signature covers it) come from their X-Forwarded-* headers,
+        # each read N entries from its right end: what the N proxies added, not what
+        # the client sent. Without PROXY_FIX none of them is read at all.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        hops = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
     from voting import auth, cli, db, errors_web, logs, views
@@ -36,6 +42,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     views.init_app(app)
     _init_sms(app)
     return app
+
+
+MAX_PROXY_HOPS = 5
+
+
+def proxy_hops(value: object) -> int:
+    """FLASK_PROXY_FIX as a number of proxies (0 to MAX_PROXY_HOPS); ConfigError for
+    anything else: a wrong count believes a forged address or the proxy's own."""
+    if value is None or value is False or value == "":
+        return 0  # "no proxy", however said; `true` is refused: it names no count
+    if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PROXY_HOPS:
+        raise ConfigError(f"FLASK_PROXY_FIX 应为应用前面反向代理的层数:0(没有代理,不相信任何 X-Forwarded-* 头)"
+                          f"到 {MAX_PROXY_HOPS} 的整数,如 1;现在是 {value!r}")
+    return value
 
 
 def configured_flask(test_config: dict[str, Any] | None = None) -> Flask:

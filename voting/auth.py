@@ -19,14 +19,34 @@ staff session's hardening:
   voting/views/public.py) gets a content security policy (scripts and styles from this
   site only: the templates carry no inline script, style or event handler),
   X-Frame-Options DENY, nosniff, Referrer-Policy same-origin, and in production HSTS.
+- Guessing (voting/services/users.py, LoginPolicy; the settings STAFF_LOGIN_*): besides
+  the per-address rate limit, every account counts its wrong passwords and codes in
+  the database, whatever address they come from: after a few the next attempt must
+  wait (429, the time to come back named; nothing is checked meanwhile), after more
+  the account is locked (423) until an admin unlocks it (users page, `pingyi users
+  unlock NAME`). A name with no active account gets the same answers at the same
+  points, counted in the rate-limit storage: the answers never tell whether an
+  account exists.
+- Ending sessions on the server: the id a session (or a remember cookie) carries is
+  "user id:session epoch" (User.get_id); logout, a password reset, deactivating or
+  reactivating, and an admin's "end all logins" raise the account's epoch, and the
+  user loader refuses a session of an earlier one, so every copy of an old cookie
+  stops working at once. A session also needs its login time (LOGIN_AT): a remember
+  cookie alone is no login. The CSRF token is made anew at each login.
+- `next`: where a login goes afterwards is only ever a path of this site
+  (`local_path`), read as a browser would read it.
 """
 from __future__ import annotations
 
 import hmac
+import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from functools import wraps
+from urllib.parse import unquote, urlsplit
 
 import pyotp
 from flask import (
@@ -54,6 +74,7 @@ from flask_login import (
     logout_user,
 )
 from flask_wtf.csrf import CSRFProtect
+from limits.storage import Storage, storage_from_string
 from sqlalchemy import or_, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
@@ -61,7 +82,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
 from voting.models import Role, User
-from voting.services.users import authenticate
+from voting.services import users
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -99,19 +120,31 @@ STAFF_HEADERS = {
 HSTS = "max-age=31536000"
 
 LOGIN_LIMIT_MESSAGE = "登录尝试过于频繁,请稍后再试。"
+ENDED = "您的登录已在服务器上结束(例如在别处退出了登录、密码被重设、账号被停用,或管理员结束了该账号的全部登录),请重新登录。"
+_SESSION_ID = re.compile(r"([0-9]{1,18}):([0-9]{1,18})")
 
 
 def now() -> float:
-    """The clock of staff sessions and TOTP codes (the tests replace it)."""
+    """The clock of staff sessions, TOTP codes and login waits (the tests replace it)."""
     return time.time()
+
+
+def _moment() -> datetime:
+    return datetime.fromtimestamp(now(), timezone.utc)
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    """The user a session names, if that session may still stand: an active account,
+    the session made in its current epoch (see User.get_id), and made by a login here
+    (a remember cookie alone carries no login time)."""
+    found = _SESSION_ID.fullmatch(user_id)
+    if found is None or not _number(session.get(LOGIN_AT)):
         return None
-    user = get_session().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    user = get_session().get(User, int(found.group(1)))
+    if user is None or not user.active or user.session_epoch != int(found.group(2)):
+        return None
+    return user
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -126,7 +159,35 @@ class SessionInterface(SecureCookieSessionInterface):
         return made[1]
 
 
+def login_policy(config) -> users.LoginPolicy:  # noqa: ANN001 - a Flask config
+    """The STAFF_LOGIN_* settings; ConfigError, naming the setting, when they cannot work."""
+    from voting import ConfigError
+
+    def number(name: str, kind: type, low: float, high: float, why: str = "") -> float:
+        value = config.get(name)
+        try:
+            found = kind(value)
+        except (TypeError, ValueError):
+            found = None
+        if (isinstance(value, bool) or found is None or found != float(value) or not low <= found <= high):
+            raise ConfigError(f"FLASK_{name} 应为 {low:g} 到 {high:g} 之间的{'整数' if kind is int else '数'}{why},"
+                              f"现在是 {value!r}")
+        return found
+
+    lock = number("STAFF_LOGIN_LOCK_FAILURES", int, 1, users.MAX_LOCK_FAILURES,
+                  "(NIST SP 800-63B 5.2.2:同一账号连续失败不超过 100 次)")
+    longest = number("STAFF_LOGIN_MAX_DELAY_SECONDS", float, 0, 24 * 3600)
+    return users.LoginPolicy(
+        free_failures=number("STAFF_LOGIN_FREE_FAILURES", int, 0, lock),
+        delay_seconds=number("STAFF_LOGIN_DELAY_SECONDS", float, 0, longest),
+        max_delay_seconds=longest,
+        lock_failures=lock,
+        zone=config["TIMEZONE"],
+    )
+
+
 def init_app(app: Flask) -> None:
+    login_policy(app.config)  # refused at start-up, not at the first wrong password
     app.session_interface = SessionInterface()
     # Flask-Login's own context processor loads the user for every template, and with
     # "strong" session protection that rewrites a citizen's session cookie (and sends
@@ -185,6 +246,13 @@ def _staff_session():  # noqa: ANN202
         return redirect(url_for("auth.login", next=_here()))
     if public:
         return None  # a citizen's page opened in the same browser is no staff activity
+    if not current_user.is_authenticated:
+        # Ended on the server (the epoch was raised) or the account is gone or off.
+        _end_staff_session()
+        if request.endpoint in LOGIN_ENDPOINTS:
+            return None
+        flash(ENDED, "info")
+        return redirect(url_for("auth.login", next=_here()))
     if moment - seen >= SEEN_EVERY:
         session[SEEN] = int(moment)
     if (config["REQUIRE_OFFICE_2FA"] and request.endpoint not in ENROL_ENDPOINTS
@@ -248,13 +316,16 @@ def login():
         return redirect(url_for("office.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(get_session(), form.username.data, form.password.data)
-        if user is None:
-            flash("用户名或密码错误。", "error")
-            return render_template("login.html", form=form), 401
+        db = get_session()
+        try:
+            user = users.authenticate(db, form.username.data, form.password.data, _policy(), _moment(), _strangers())
+        except users.LoginRefusedError as error:
+            db.commit()  # a failure counts although the login fails
+            return _refused(error, "login.html", form=form)
+        db.commit()
         if user.totp_secret:
             session.pop(ENROL_SECRET, None)
-            session[PENDING] = {"user": user.id, "at": int(now()), "tries": 0}
+            session[PENDING] = {"user": user.id, "epoch": user.session_epoch, "at": int(now()), "tries": 0}
             return redirect(url_for("auth.second_step", next=_safe_next()))
         _log_in(user)
         return redirect(_safe_next() or url_for("office.dashboard"))
@@ -262,18 +333,113 @@ def login():
     return render_template("login.html", form=form), status
 
 
+def _policy() -> users.LoginPolicy:
+    return login_policy(current_app.config)
+
+
+def _refused(error: users.LoginRefusedError, template: str, **context):  # noqa: ANN003, ANN202
+    flash(str(error), "error")
+    response = make_response(render_template(template, **context), error.status)
+    if isinstance(error, users.LoginDelayedError):
+        response.headers["Retry-After"] = str(error.seconds)
+    return response
+
+
 def _log_in(user: User) -> None:
     session.pop(PENDING, None)
+    # A CSRF token made anew (flask_wtf makes one when the session has none): one seen
+    # before the login, or planted in the browser, is not the logged-in session's.
+    token_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(token_name, None)
+    g.pop(token_name, None)
     login_user(user)
     session[LOGIN_AT] = session[SEEN] = int(now())
 
 
-def _safe_next() -> str | None:
-    target = request.args.get("next", "")
-    # Only a path on this site: no scheme, no host, no protocol-relative //evil.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+# What browsers take out of a URL before reading it (the WHATWG URL standard): ASCII
+# tab and newlines anywhere, C0 controls and spaces at either end. `/\t/evil.example`
+# is `//evil.example` to a browser.
+_BROWSER_DROPS = re.compile(r"[\t\n\r]")
+_C0_OR_SPACE = "".join(chr(code) for code in range(0x21))
+
+
+def local_path(target: object) -> str | None:
+    """`target` (a `next` parameter) as a path of this site, or None. Read as a browser
+    reads a Location header (what it drops, dropped), it must start with one "/" and
+    hold no scheme, no host, no backslash (a browser reads it as "/"), no control,
+    format (zero-width) or non-ASCII space character; and it must stay so once
+    NFKC-folded (a full-width "／" is "/") and once percent-decoded again (for a proxy
+    that decodes twice)."""
+    if not isinstance(target, str):
+        return None
+    cleaned = _BROWSER_DROPS.sub("", target).strip(_C0_OR_SPACE)
+    if all(_plain_path(form) for form in (cleaned, unicodedata.normalize("NFKC", cleaned), unquote(cleaned))):
+        return cleaned
     return None
+
+
+def _plain_path(value: str) -> bool:
+    if not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
+        return False
+    if not value.isprintable():  # Cc (C0, DEL, C1), Cf (zero-width), Zs but " " (NBSP), Zl, Zp, Co, Cn
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
+def _safe_next() -> str | None:
+    return local_path(request.args.get("next"))
+
+
+class _Strangers:
+    """Failed attempts at names with no active account (users.StrangerAttempts), in the
+    rate-limit storage: Redis in production, shared by every worker and server. A name
+    is kept only as a keyed hash (a password typed into the name field must not sit in
+    Redis), for KEEP_SECONDS after its first failure."""
+
+    KEEP_SECONDS = 7 * 24 * 3600
+    EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    MICROSECOND = timedelta(microseconds=1)
+
+    def __init__(self, storage: Storage, prefix: str, key: bytes) -> None:
+        self.storage, self.prefix, self.key = storage, prefix, key
+
+    def _keys(self, name: str) -> tuple[str, str]:
+        digest = hmac.new(self.key, name.encode("utf-8", "surrogatepass"), "sha256").hexdigest()[:32]
+        return f"{self.prefix}staff-name:{digest}:failures", f"{self.prefix}staff-name:{digest}:due"
+
+    def state(self, name: str) -> tuple[int, datetime | None]:
+        failures_key, due_key = self._keys(name)
+        due = self.storage.get(due_key)
+        return self.storage.get(failures_key), self.EPOCH + due * self.MICROSECOND if due else None
+
+    def failed(self, name: str, policy: users.LoginPolicy, now: datetime) -> int:
+        failures_key, due_key = self._keys(name)
+        failures = self.storage.incr(failures_key, self.KEEP_SECONDS)
+        due = now + timedelta(seconds=policy.wait_after(failures))
+        # The storage keeps counters only: the due time as microseconds since 1970,
+        # exact, so that its wait reads to the second as an account's does.
+        self.storage.clear(due_key)
+        self.storage.incr(due_key, self.KEEP_SECONDS, amount=(due - self.EPOCH) // self.MICROSECOND)
+        return failures
+
+
+_strangers_lock = threading.Lock()
+
+
+def _strangers() -> _Strangers:
+    found = current_app.extensions.get("pingyi.login_strangers")
+    if found is None:
+        with _strangers_lock:
+            found = current_app.extensions.get("pingyi.login_strangers")
+            if found is None:
+                config = current_app.config
+                storage = storage_from_string(config.get("RATELIMIT_STORAGE_URI") or "memory://",
+                                              **config.get("RATELIMIT_STORAGE_OPTIONS", {}))
+                key = hmac.new(str(current_app.secret_key).encode(), b"staff login names", "sha256").digest()
+                found = _Strangers(storage, config.get("RATELIMIT_KEY_PREFIX") or "", key)
+                current_app.extensions["pingyi.login_strangers"] = found
+    return found
 
 
 def _pending_user() -> User | None:
@@ -284,7 +450,9 @@ def _pending_user() -> User | None:
     if not 0 <= now() - pending["at"] <= PENDING_SECONDS or pending.get("tries", 0) >= PENDING_TRIES:
         return None
     user = get_session().get(User, pending["user"])
-    return user if user is not None and user.active and user.totp_secret else None
+    if user is None or not user.active or not user.totp_secret or user.session_epoch != pending.get("epoch"):
+        return None  # gone, off, or its sessions ended since the password (a reset)
+    return user
 
 
 def _start_over(message: str):  # noqa: ANN202
@@ -305,8 +473,12 @@ def second_step():
     return _code_page(CodeForm())
 
 
+def _code_action() -> str:
+    return url_for("auth.verify_code", next=_safe_next())
+
+
 def _code_page(form: CodeForm, status: int = 200):  # noqa: ANN202
-    return render_template("login_2fa.html", form=form, action=url_for("auth.verify_code", next=_safe_next())), status
+    return render_template("login_2fa.html", form=form, action=_code_action()), status
 
 
 def totp_step(secret: str, code: str, moment: float, last_step: int | None) -> tuple[int | None, bool]:
@@ -333,14 +505,27 @@ def verify_code():
     if user is None:
         return _start_over(EXPIRED)
     form = CodeForm()
-    step, used = (None, False)
+    step, used, failed = None, False, None
     if form.validate_on_submit():
+        db, moment = get_session(), _moment()
+        try:
+            users.claim_attempt(db, user, _policy(), moment)  # a code counts as a password does
+        except users.AccountLockedError as error:
+            return _start_over(str(error))
+        except users.LoginDelayedError as error:
+            return _refused(error, "login_2fa.html", form=form, action=_code_action())
         step, used = totp_step(user.totp_secret, form.code.data, now(), user.totp_last_step)
         if step is not None and not _claim_step(user, step):
             step, used = None, True  # another request used this code a moment ago
-    if step is not None:
-        _log_in(user)
-        return redirect(_safe_next() or url_for("office.dashboard"))
+        if step is not None:
+            users.attempt_succeeded(db, user)
+            db.commit()
+            _log_in(user)
+            return redirect(_safe_next() or url_for("office.dashboard"))
+        failed = users.attempt_failed(db, user, _policy(), moment)
+        db.commit()
+        if isinstance(failed, users.AccountLockedError):
+            return _start_over(str(failed))
     g.wrong_code = True
     pending = dict(session[PENDING])
     pending["tries"] = pending.get("tries", 0) + 1
@@ -351,20 +536,21 @@ def verify_code():
         flash("这个验证码已经用过了,请等验证器显示下一个验证码后再输入。", "error")
     elif not form.errors:
         flash("验证码不正确,请输入验证器中当前显示的 6 位数字。", "error")
+    if isinstance(failed, users.LoginFailedError) and failed.notice:
+        flash(failed.notice, "error")
     return _code_page(form, 401)
 
 
 def _claim_step(user: User, step: int) -> bool:
     """Store `step` as the user's last used one, unless it already is (or a later one):
-    one UPDATE, so that two requests with the same code cannot both log in."""
-    db = get_session()
-    result = db.execute(
+    one UPDATE, so that two requests with the same code cannot both log in (the
+    caller commits)."""
+    result = get_session().execute(
         update(User)
         .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
     )
-    db.commit()
     return result.rowcount == 1
 
 
@@ -372,6 +558,11 @@ def _claim_step(user: User, step: int) -> bool:
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
+        db = get_session()
+        # Every session of the account ends, not only this browser's: a copy of this
+        # cookie (saved, stolen) must not outlive the logout.
+        users.end_sessions(db, current_user._get_current_object())
+        db.commit()
         _end_staff_session()
         flash("已退出登录。", "info")
     return redirect(url_for("auth.login"))

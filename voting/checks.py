@@ -12,6 +12,12 @@ folder's config.py, FLASK_ variables, DATABASE_URL; voting.configured_flask), th
 - without it, what is configured is still checked (a DATABASE_URL that does not
   answer, a Redis that does not, a bad SMS sender are errors) and what production
   would refuse is a warning;
+- FLASK_PROXY_FIX: a count of proxies (an error otherwise); with one set, a warning
+  when gunicorn would listen on more than this machine's loopback as far as the
+  environment says (GUNICORN_CMD_ARGS's -b/--bind, or PORT, gunicorn's own default
+  then being 0.0.0.0:PORT): whoever reaches it directly can forge the client's
+  address. gunicorn itself says the same at start-up (voting/gunicorn_conf.py), from
+  the bind it was really given;
 - last, the app is built as a server would build it (create_app): a ConfigError it
   raises is reported too, once (not again when a check above already named it).
 
@@ -20,8 +26,10 @@ cannot be built: that is when it is needed most.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import shlex
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -70,6 +78,7 @@ def run_checks() -> Report:
     _sms(config, report)
     _public_url(config, report)
     _cookies(config, report)
+    _proxy(config, report)
     try:
         built = create_app()
     except ConfigError as error:
@@ -189,6 +198,71 @@ def _public_url(config, report: Report) -> None:  # noqa: ANN001
 def _cookies(config, report: Report) -> None:  # noqa: ANN001
     if report.production and config.get("SESSION_COOKIE_SECURE") is False:
         report.warnings.append("FLASK_SESSION_COOKIE_SECURE 为 false:生产环境的会话 Cookie 也会经 HTTP 明文发送")
+
+
+def _proxy(config, report: Report) -> None:  # noqa: ANN001
+    from voting import ConfigError, proxy_hops
+
+    try:
+        hops = proxy_hops(config.get("PROXY_FIX"))
+    except ConfigError as error:
+        report.error(str(error))
+        return
+    binds, source = environment_binds(os.environ)
+    message = proxy_exposure_warning(hops, binds, source)
+    if message:
+        report.warnings.append(message)
+
+
+def environment_binds(environ) -> tuple[list[str], str]:  # noqa: ANN001 - a mapping
+    """The addresses gunicorn will listen on as far as the environment tells (a -b on
+    the command line, which wins, is not in it), and where that was read."""
+    try:
+        args = shlex.split(environ.get("GUNICORN_CMD_ARGS", ""))
+    except ValueError:
+        args = []
+    binds = []
+    for index, arg in enumerate(args):
+        if arg in ("-b", "--bind") and index + 1 < len(args):
+            binds.append(args[index + 1])
+        elif arg.startswith("--bind="):
+            binds.append(arg.split("=", 1)[1])
+        elif arg.startswith("-b") and len(arg) > 2:
+            binds.append(arg[2:])
+    if binds:
+        return binds, "GUNICORN_CMD_ARGS"
+    if environ.get("PORT"):
+        return [f"0.0.0.0:{environ['PORT']}"], "环境变量 PORT:gunicorn 未指定 -b 时监听 0.0.0.0:PORT"
+    return [], ""
+
+
+def exposed(bind: str) -> bool:
+    """Whether gunicorn listening on `bind` ("HOST:PORT", "[V6]:PORT", "unix:PATH",
+    "fd://N") can be reached from other machines."""
+    if bind.startswith(("unix:", "fd://")):
+        return False
+    if bind.startswith("["):
+        host = bind[1:bind.find("]")] if "]" in bind else bind[1:]
+    else:
+        host = bind.rsplit(":", 1)[0] if ":" in bind else bind
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # 0.0.0.0's spelled otherwise, a host name, "": reachable as far as we know
+
+
+def proxy_exposure_warning(hops: int, binds, source: str) -> str | None:  # noqa: ANN001 - strings
+    """The warning for an app that believes `hops` proxies' X-Forwarded-* headers while
+    gunicorn listens on `binds` beyond this machine; None when there is nothing to say."""
+    reachable = [bind for bind in binds if exposed(bind)]
+    if not hops or not reachable:
+        return None
+    return (f"FLASK_PROXY_FIX={hops}:应用相信请求中的 X-Forwarded-For 等头部,而 gunicorn 监听 "
+            f"{'、'.join(reachable)}({source}),不只是本机:能直接连到它的人可以伪造客户端地址,"
+            "绕过按地址的登录频率限制。请让 gunicorn 只监听本机(-b 127.0.0.1:8000 或 -b unix:/run/pingyi/gunicorn.sock),"
+            "由反向代理转发;确需监听其他地址时,请用防火墙保证只有反向代理能连到它。")
 
 
 def _redis_package() -> bool:

@@ -300,6 +300,23 @@ def users_reset_2fa(username: str) -> None:
     click.echo(f"已取消 {username} 的两步验证。")
 
 
+@users_group.command("unlock")
+@click.argument("username")
+@domain_errors
+def users_unlock(username: str) -> None:
+    """解锁因连续登录失败被锁定(或需等待)的账号,失败次数清零(记入审计日志)。"""
+    session = get_session()
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"没有账号 {username}")
+    failures = user.failed_logins
+    if not users.unlock(session, user, actor="cli"):
+        click.echo(f"{username} 没有被锁定,无需解锁。")
+        return
+    session.commit()
+    click.echo(f"已解锁 {username}(此前连续 {failures} 次登录失败),现在可以重新登录。")
+
+
 # ---- bundle ----------------------------------------------------------------------------
 
 bundle = AppGroup("bundle", help="离线评分:一个目录的评议数据文件(SPEC §6),不需要网站和数据库。")

@@ -50,6 +50,18 @@ STAFF_ABSOLUTE_HOURS = 12
 # admins: optional, each enrols on /office/account/2fa; True: an admin without it must
 # enrol before any other page. `pingyi users reset-2fa NAME` removes it (a lost phone).
 REQUIRE_OFFICE_2FA = False
+# Guessing one staff account's password (or second-factor code), from however many
+# addresses (voting/services/users.py, LoginPolicy): after STAFF_LOGIN_FREE_FAILURES
+# wrong ones in a row, the next attempt waits STAFF_LOGIN_DELAY_SECONDS, twice as long
+# after each further failure, at most STAFF_LOGIN_MAX_DELAY_SECONDS (an attempt that
+# comes earlier gets 429 and the time to come back, its password unchecked);
+# STAFF_LOGIN_LOCK_FAILURES in a row (at most 100: NIST SP 800-63B 5.2.2) lock the
+# account until an admin unlocks it (the users page, `pingyi users unlock NAME`). The
+# right password and code start the count again.
+STAFF_LOGIN_FREE_FAILURES = 5
+STAFF_LOGIN_DELAY_SECONDS = 30
+STAFF_LOGIN_MAX_DELAY_SECONDS = 15 * 60
+STAFF_LOGIN_LOCK_FAILURES = 20
 # Flask-Limiter: memory in one process; set FLASK_RATELIMIT_STORAGE_URI=redis://… for
 # several workers.
 RATELIMIT_STORAGE_URI = "memory://"
@@ -71,7 +83,10 @@ SMS_DAILY_CAP = 5
 SMS_RATE = 0.0  # messages per second per worker; 0: as fast as the provider takes them
 SMS_MAX_ATTEMPTS = 8
 SMS_LEASE_SECONDS = 120
-# Behind N reverse proxies (a load balancer): trust N hops of X-Forwarded-* headers.
+# Behind N reverse proxies (a load balancer, an nginx): trust N hops of X-Forwarded-*
+# headers (0 to 5). 0: none is believed, the client's address is the connection's.
+# With N > 0 the app server must be reachable only through those proxies (gunicorn on
+# 127.0.0.1 or a unix socket): whoever reaches it directly can claim any address.
 PROXY_FIX = 0
 # Logs (voting/logs.py): "text" (one line a record) or "json" (one JSON object a line,
 # with the request id); the level of the root logger. Every line is redacted (link

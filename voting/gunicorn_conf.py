@@ -9,9 +9,11 @@ is logged as `/v/[已隐去]`), and with FLASK_LOG_FORMAT=json each line is a JS
 like the app's own lines (voting/logs.py), with the request's X-Request-ID.
 
 Environment: WEB_CONCURRENCY (workers; default 2 × CPUs + 1, at most 8), GUNICORN_THREADS
-(threads per worker, default 1), FORWARDED_ALLOW_IPS (the proxies whose
-X-Forwarded-Proto is believed; default 127.0.0.1,::1), FLASK_LOG_FORMAT and
-FLASK_LOG_LEVEL (as the app reads them).
+(threads per worker, default 1), GUNICORN_MAX_REQUESTS and GUNICORN_MAX_REQUESTS_JITTER
+(a worker is replaced after that many requests plus a random 0 to jitter; default 10000
+and 1000; 0 never), FORWARDED_ALLOW_IPS (the proxies whose X-Forwarded-Proto is
+believed; default 127.0.0.1,::1), FLASK_LOG_FORMAT and FLASK_LOG_LEVEL (as the app
+reads them).
 """
 from __future__ import annotations
 
@@ -32,6 +34,12 @@ def _int(name: str, default: int) -> int:
 
 workers = _int("WEB_CONCURRENCY", min(2 * (os.cpu_count() or 1) + 1, 8))
 threads = _int("GUNICORN_THREADS", 1)
+# A safety net for memory a worker keeps after a big request (an upload read into
+# pandas, a report): the operating system gets it back when the worker is replaced.
+# A new worker imports the app (about 1.5 s of CPU), hence a high default; the jitter
+# keeps a server's workers from being replaced at the same moment.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 10000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 1000)
 timeout = 30  # a request taking longer is a stuck worker: killed and replaced
 graceful_timeout = 20  # on restart, in-flight requests get this long to finish
 keepalive = 5
@@ -91,6 +99,22 @@ class RedactingLogger(glogging.Logger):
 
 
 logger_class = RedactingLogger
+
+
+def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
+    """Warn when the app believes proxies' X-Forwarded-* headers (FLASK_PROXY_FIX) and
+    gunicorn listens beyond this machine: the bind as really given (-b included), which
+    `pingyi check-config` cannot see."""
+    from voting import configured_flask, proxy_hops
+    from voting.checks import proxy_exposure_warning
+
+    try:
+        hops = proxy_hops(configured_flask().config.get("PROXY_FIX"))
+    except Exception:  # noqa: BLE001 - a bad value stops create_app, which says why
+        return
+    message = proxy_exposure_warning(hops, list(server.cfg.bind), "gunicorn 的 -b/bind")
+    if message:
+        server.log.warning(message)
 
 
 def redact_filter() -> logging.Filter:

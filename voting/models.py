@@ -247,6 +247,15 @@ class User(Base):
     # the last 30-second time step whose code logged in (a code is good once).
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Guessing (voting/services/users.py, LoginPolicy): wrong passwords and codes in a
+    # row, the earliest moment the next attempt is taken, and the lock that only an
+    # admin lifts. A login attempt is counted before its password is checked.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The generation of the account's sessions: part of the id every session (and a
+    # remember cookie) carries, so that raising it ends all of them at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     unit: Mapped[Unit | None] = relationship()
 
@@ -264,7 +273,9 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login's "alternative token": a session made before the epoch was
+        # raised names an epoch that no longer loads (voting/auth.py, _load_user).
+        return f"{self.id}:{self.session_epoch}"
 
 
 # ---- scoring components (SPEC §2, §6) --------------------------------------------------

@@ -1,7 +1,9 @@
 """Hostile files on every upload route and import command (issue 6), on SQLite and
-PostgreSQL: an xlsx "zip bomb", XML entity expansion, a renamed non-xlsx, a macro-enabled
-workbook, an upload over the size limit. Each is refused whole with the exact status and
-a Chinese message naming the file and what is wrong, no stack trace, nothing stored.
+PostgreSQL: an xlsx "zip bomb", XML entity expansion (a DTD anywhere in a part: past
+64 KiB of padding, or split between two of the chunks the check reads), a renamed
+non-xlsx, a macro-enabled workbook, an upload over the size limit. Each is refused
+whole with the exact status and a Chinese message naming the file and what is wrong, no
+stack trace, nothing stored.
 
 Then what the importers make of phone numbers written as Excel writes them (numeric
 cells, full-width digits, wrong lengths, blanks), and formula-like cells: stored as the
@@ -15,6 +17,7 @@ import csv
 import functools
 import html
 import io
+import random
 import zipfile
 
 import openpyxl
@@ -28,7 +31,7 @@ from voting.errors import ImportRejected, RowError
 from voting.models import Evaluator, RoundKind, ServiceObject, Unit
 from voting.services import campaigns, evaluators, objects, sections
 from voting.services.sections import sections_frame
-from voting.services.tables import MACRO_REFUSED
+from voting.services.tables import MACRO_REFUSED, SCAN_CHUNK, check_xlsx
 
 OBJECTS_HEADER = ["姓名", "单位(职务)", "手机号码", "事项内容(处罚类案件名称)", "是否处罚对象"]
 NOT_XLSX = "不是有效的 xlsx 文件(文件可能已损坏或只是改了扩展名)"
@@ -150,6 +153,41 @@ def lying_sizes() -> bytes:
     return bytes(data)
 
 
+def padded_text(text: str, at: int) -> str:
+    """`text` at byte `at`, after an XML comment of padding. The padding is hex digits,
+    which deflate halves at best: a part of over 1 MB compressed 100 times would be
+    refused as a zip bomb before anything else was looked for."""
+    head, tail = "<!-- ", " -->"
+    size = at - len(head) - len(tail)
+    return head + random.Random(at).randbytes(size // 2 + 1).hex()[:size] + tail + text
+
+
+# Past the 64 KiB the check once read of each part; and one straddling two of the
+# chunks it reads now, with nothing else to find (an external DTD: no <!ENTITY after it).
+PAST_64_KIB = 70_000
+EXTERNAL_DTD = '<!DOCTYPE worksheet SYSTEM "http://example.invalid/sheet.dtd">'
+
+
+def laughs_after_padding() -> bytes:
+    sheet = part("xl/worksheets/sheet1.xml").replace("<t>张三</t>", "<t>&lol9;</t>")
+    return rezip(BASE, {"xl/worksheets/sheet1.xml": padded_text(LAUGHS_DTD + sheet, PAST_64_KIB)})
+
+
+def dtd_across_chunks() -> bytes:
+    sheet = part("xl/worksheets/sheet1.xml")
+    return rezip(BASE, {"xl/worksheets/sheet1.xml": padded_text(EXTERNAL_DTD + sheet, SCAN_CHUNK - 4)})
+
+
+def macro_type_after_padding() -> bytes:
+    """The macro-enabled main content type, 70,000 bytes into [Content_Types].xml (and
+    no vbaProject.bin, whose name alone is refused)."""
+    types = part("[Content_Types].xml").replace(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+    )
+    return rezip(BASE, {"[Content_Types].xml": padded_text(types, PAST_64_KIB)})
+
+
 def plain_zip() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
@@ -167,6 +205,9 @@ HOSTILE = {
     "zip that is not a workbook": (plain_zip, "list.xlsx", NOT_XLSX),
     "macro-enabled workbook named .xlsx": (macro_workbook, "list.xlsx", MACRO_REFUSED),
     "part with lying sizes": (lying_sizes, "list.xlsx", NOT_XLSX),
+    "billion laughs after 64 KiB": (laughs_after_padding, "list.xlsx", "xl/worksheets/sheet1.xml 含有 DTD 或实体声明"),
+    "DTD across two chunks of the check": (dtd_across_chunks, "list.xlsx", "xl/worksheets/sheet1.xml 含有 DTD 或实体声明"),
+    "macro type after 64 KiB": (macro_type_after_padding, "list.xlsx", MACRO_REFUSED),
 }
 
 
@@ -179,6 +220,34 @@ def test_the_hostile_files_are_what_they_claim():
     assert "xl/vbaProject.bin" in zipfile.ZipFile(io.BytesIO(macro_workbook())).namelist()
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(io.BytesIO(lying_sizes())).read("xl/worksheets/sheet1.xml")
+    sheet = zipfile.ZipFile(io.BytesIO(laughs_after_padding())).read("xl/worksheets/sheet1.xml")
+    assert sheet.index(b"<!DOCTYPE") == PAST_64_KIB > 65536 and b"&lol9;" in sheet
+    sheet = zipfile.ZipFile(io.BytesIO(dtd_across_chunks())).read("xl/worksheets/sheet1.xml")
+    assert sheet.index(b"<!DOCTYPE") < SCAN_CHUNK < sheet.index(b"<!DOCTYPE") + len(b"<!DOCTYPE")
+    assert sheet.count(b"<!") == 2  # the comment and the DTD: no <!ENTITY for the next chunk to find
+    types = zipfile.ZipFile(io.BytesIO(macro_type_after_padding())).read("[Content_Types].xml")
+    assert types.index(b"macroEnabled") > 65536
+    assert "xl/vbaProject.bin" not in zipfile.ZipFile(io.BytesIO(macro_type_after_padding())).namelist()
+
+
+# What the check looks for, in the part where it looks.
+MARKERS = [("xl/worksheets/sheet1.xml", "<!DOCTYPE"), ("xl/sharedStrings.xml", "<!ENTITY"),
+           ("[Content_Types].xml", "vbaProject"), ("[Content_Types].xml", "macroEnabled"),
+           ("[Content_Types].xml", "vnd.ms-excel.intlmacrosheet")]
+
+
+@pytest.mark.parametrize(("name", "marker"), MARKERS)
+def test_a_marker_split_anywhere_between_two_chunks_is_found(name, marker):
+    """Every way `marker` can straddle the boundary of the check's chunks, and the
+    same padding with nothing to find, which passes (the padding is not what is refused)."""
+    base = BASE if name in zipfile.ZipFile(io.BytesIO(BASE)).namelist() else rezip(BASE, add={name: "<sst/>"})
+    check_xlsx(rezip(base, {name: padded_text("<!-- nothing here -->", SCAN_CHUNK - 5)}), "list.xlsx")
+    for before in range(1, len(marker)):
+        data = rezip(base, {name: padded_text(marker, SCAN_CHUNK - before)})
+        with pytest.raises(ImportRejected) as refused:
+            check_xlsx(data, "list.xlsx")
+        reason = refused.value.errors[0].reason
+        assert (MACRO_REFUSED if "<!" not in marker else f"xlsx 文件中的 {name} 含有 DTD 或实体声明") in reason, before
 
 
 # ---- the routes ---------------------------------------------------------------------------

@@ -86,6 +86,8 @@ ACTION_LABELS = {
     "online.remind": "发送网络评价提醒",
     "online.close": "结束网络评价",
     "online.publish": "公布评议结果",
+    "user.unlock": "解锁工作人员账号",
+    "user.end_sessions": "结束账号的全部登录",
 }
 
 

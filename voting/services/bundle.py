@@ -28,6 +28,7 @@ from scoring.history import history_flags
 from scoring.settings import PINGYANG_2021, RuleSettings
 from scoring.supervisor import score_problem, tier_problems
 from voting.errors import DomainError, ImportRejected, RowError
+from voting.numbers import whole_number
 from voting.services.history import parse_history
 from voting.services.sections import parse_sections
 from voting.services.tables import ROW, Column, Table, fold, read_table
@@ -75,7 +76,7 @@ BONUS_COLUMNS = [
 ]
 
 _COUNTS = (("satisfied", C.VOTES_S), ("basic", C.VOTES_B), ("unsatisfied", C.VOTES_U))
-_COUNT_TEXT = re.compile(r"\d+(\.0*)?")
+_COUNT_TEXT = re.compile(r"([0-9]+)(\.0*)?")  # the number itself: voting.numbers
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _DATE_TEXT = re.compile(
     r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"  # 2021-03-15, 2021/3/15, 2021.3.15
@@ -174,13 +175,15 @@ class _Reader:
         return code
 
     def count(self, record: dict[str, str], key: str, label: str) -> int | None:
-        """A non-negative whole number; Excel's "12.0" is one."""
+        """A non-negative whole number within the count columns' range
+        (voting.numbers); Excel's "12.0" is one, and so are full-width digits (`fold`)."""
         text = fold(record[key])
-        if not _COUNT_TEXT.fullmatch(text):
+        match = _COUNT_TEXT.fullmatch(text)
+        number = whole_number(match.group(1)) if match else None
+        if number is None:
             shown = f"{label}为空" if not text else f"{label}“{record[key]}”无效"
             self.error(record[ROW], key, f"{shown}:应为非负整数(没有票填 0)")
-            return None
-        return int(text.split(".")[0])
+        return number
 
     def number(self, record: dict[str, str], key: str, label: str) -> float | None:
         """A finite decimal number, or None (with an error) when the cell is not one.

@@ -12,6 +12,7 @@ from scoring import columns as C
 from scoring.history import history_flags
 from voting.errors import ImportRejected, RowError
 from voting.models import RESULT_LABELS, Campaign, HistoryResult, Result
+from voting.numbers import whole_number
 from voting.services import audit
 from voting.services.sections import sections_frame
 from voting.services.tables import ROW, Column, fold, read_table
@@ -46,7 +47,7 @@ def parse_history(data: bytes, filename: str) -> list[tuple[int, int, str, str, 
         row = record[ROW]
         bad = len(errors)
         year_text = fold(record["year"]).removesuffix(".0").removesuffix("年度").removesuffix("年")
-        year = int(year_text) if year_text.isdigit() else None
+        year = whole_number(year_text)
         if year is None or not 2000 <= year <= 2100:
             errors.append(RowError(row, table.where("year"), f"年度“{record['year']}”应为 2000–2100 之间的年份"))
         unit, section = fold(record["unit"]), fold(record["section"])

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from voting.errors import DomainError, ImportRejected, NotFoundError, RowError, StaleError
 from voting.models import Campaign, Invitation, Section, ServiceObject, Unit, User
+from voting.numbers import whole_number
 from voting.services import audit
 from voting.services.tables import ROW, Column, fold, read_table
 
@@ -51,9 +52,10 @@ def _number(value: str) -> int | None | str:
     text = fold(value)
     if text.endswith(".0"):
         text = text[:-2]
-    if not text.isdigit() or int(text) == 0 or len(text) > 6:
+    number = whole_number(text, maximum=999_999)
+    if not number:  # None or 0
         return "应为正整数"
-    return int(text)
+    return number
 
 
 def parse_sections(data: bytes, filename: str) -> list[ListedSection]:

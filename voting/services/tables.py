@@ -108,10 +108,13 @@ XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024  # all parts together, bytes
 XLSX_MAX_RATIO = 100  # uncompressed / compressed size of a part of over 1 MB
 XLSX_MAX_PARTS = 2000
 _RATIO_FROM = 1024 * 1024
-_CHUNK = 1024 * 1024
+SCAN_CHUNK = 1024 * 1024  # each part is read and searched this much at a time (not a setting)
 _NOT_XLSX = "不是有效的 xlsx 文件(文件可能已损坏或只是改了扩展名)"
 MACRO_REFUSED = "文件含有宏(VBA),出于安全考虑不接受含宏的工作簿;请在 Excel 中另存为“Excel 工作簿(*.xlsx)”后再上传"
 _MACRO_TYPES = (b"macroenabled", b"vbaproject", b"vnd.ms-excel.macrosheet", b"vnd.ms-excel.intlmacrosheet")
+_DTD_MARKERS = (b"<!doctype", b"<!entity")  # searched in lower case
+# A marker split between two chunks lies within this many bytes of the earlier one's end.
+_OVERLAP = max(len(marker) for marker in _MACRO_TYPES + _DTD_MARKERS) - 1
 
 
 def _limit(name: str, default: int) -> int:
@@ -156,23 +159,26 @@ def check_xlsx(data: bytes, filename: str) -> None:
                 "可能是“压缩炸弹”,拒绝导入"
             )
     # Every part read once, in chunks: Python's zipfile stops at the declared size and
-    # checks the CRC, so a part whose header lies about its size is refused here.
+    # checks the CRC, so a part whose header lies about its size is refused here. Each
+    # chunk is searched whole, with the end of the chunk before it (`_OVERLAP` bytes): the
+    # parser reads the whole part, so a DTD after any amount of padding, or one that
+    # straddles two chunks, is found.
     total = 0
     try:
         for part in parts:
+            is_types = part.filename == "[Content_Types].xml"
             with archive.open(part) as stream:
-                head = b""
-                while chunk := stream.read(_CHUNK):
+                carried = b""
+                while chunk := stream.read(SCAN_CHUNK):
                     total += len(chunk)
                     if total > max_total:
                         raise refuse(f"xlsx 文件解压后超过 {max_total / 2**20:.0f} MB 的上限,拒绝导入")
-                    if len(head) < 65536:
-                        head += chunk[: 65536 - len(head)]
-            lowered = head.lower()
-            if part.filename == "[Content_Types].xml" and any(t in lowered for t in _MACRO_TYPES):
-                raise refuse(MACRO_REFUSED)
-            if b"<!doctype" in lowered or b"<!entity" in lowered:
-                raise refuse(f"xlsx 文件中的 {part.filename} 含有 DTD 或实体声明,出于安全考虑拒绝导入")
+                    window = carried + chunk.lower()
+                    if is_types and any(t in window for t in _MACRO_TYPES):
+                        raise refuse(MACRO_REFUSED)
+                    if any(m in window for m in _DTD_MARKERS):
+                        raise refuse(f"xlsx 文件中的 {part.filename} 含有 DTD 或实体声明,出于安全考虑拒绝导入")
+                    carried = window[-_OVERLAP:]
     except ImportRejected:
         raise
     except Exception:  # a bad CRC, an unknown compression, an encrypted part

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from sqlalchemy import select
 
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.models import Campaign, Role
 from voting.services import audit
+from voting.views.common import query_number
 
 bp = Blueprint("audit", __name__, url_prefix="/office/audit")
 READERS = (Role.admin, Role.auditor)
@@ -41,8 +42,8 @@ def _shown(value) -> str:  # noqa: ANN001
 @roles_required(*READERS)
 def index():
     session = get_session()
-    campaign_id = request.args.get("campaign", type=int)
-    page = audit.entries(session, campaign_id=campaign_id, page=request.args.get("page", 1, type=int),
+    campaign_id = query_number("campaign")
+    page = audit.entries(session, campaign_id=campaign_id, page=query_number("page", 1),
                          per_page=PER_PAGE)
     campaigns = session.execute(select(Campaign.id, Campaign.year).order_by(Campaign.year.desc())).all()
     return render_template(

@@ -34,8 +34,10 @@ from wtforms.validators import InputRequired, Length
 from sms.tokens import normalize_code
 from voting.auth import limiter
 from voting.db import get_autocommit, get_engine, get_session
+from voting.errors import DomainError
 from voting.forms import Form
 from voting.models import Choice
+from voting.numbers import whole_number
 from voting.services import ballots
 from voting.services.ballots import (
     AlreadyCastError,
@@ -85,12 +87,20 @@ def _already():
 
 
 def _sent() -> list[tuple[int, str]]:
-    """The form's candidate fields (c<section id>) as sent, a field sent twice twice."""
-    return [
-        (int(key[len(FIELD):]), value)
-        for key, values in request.form.lists() if key.startswith(FIELD) and key[len(FIELD):].isdigit()
-        for value in values
-    ]
+    """The form's candidate fields (c<section id>) as sent. A name of FIELD and digits
+    of any script is one; its id is read as every number from outside is
+    (voting.numbers), so "c²", "c٣" or an id past the id columns' range is refused
+    (400) rather than guessed at. A field sent twice is refused before this
+    (voting.views.public)."""
+    sent = []
+    for key, value in request.form.items():
+        if not (key.startswith(FIELD) and key[len(FIELD):].isdigit()):
+            continue  # the CSRF token
+        section_id = whole_number(key[len(FIELD):])
+        if section_id is None:
+            raise DomainError(f"选票中的“{key[:40]}”不是有效的候选科室,请刷新页面后重新提交。")
+        sent.append((section_id, value))
+    return sent
 
 
 def _read_marks() -> list[tuple[int, Choice]]:

@@ -75,8 +75,9 @@ class VoteInput:
     """The vote form as sent: its choice, its comment (line breaks counted as the page
     counts them) and what is wrong with them. Checked by hand rather than by a WTForms
     form: two fields, and building the form and its CSRF field on the page and on the
-    POST cost about 14 % of a citizen's three requests' CPU. The CSRF token is the
-    blueprint's check (voting/views/public.py)."""
+    POST cost about 14 % of a citizen's three requests' CPU. The CSRF token, and the
+    refusal of a field sent twice (two choices), are the blueprint's checks
+    (voting/views/public.py)."""
 
     choice: str | None = None
     comment: str = ""

@@ -1,14 +1,15 @@
 """What every staff blueprint shares: the campaign the pages work on, the liaison's
-unit, roles, and the upload helpers."""
+unit, roles, the upload helpers, and numbers read from the query string."""
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import current_app, render_template, request
 from flask_login import current_user
 from flask_wtf.file import FileAllowed
 
 from voting.db import get_session
-from voting.errors import ImportRejected
+from voting.errors import DomainError, ImportRejected
 from voting.models import Campaign, Role
+from voting.numbers import not_a_number, whole_number
 from voting.services import campaigns
 
 STAFF = (Role.admin, Role.operator, Role.liaison, Role.auditor)
@@ -37,3 +38,16 @@ def read_upload(field) -> tuple[bytes, str]:  # noqa: ANN001
 def rejected(template: str, error: ImportRejected, **context):
     """The upload page again, with every bad row of the rejected file (422)."""
     return render_template(template, rejected=error, shown=error.errors[:SHOWN_ERRORS], **context), 422
+
+
+def query_number(name: str, default: int | None = None) -> int | None:
+    """The query string's `name` as a whole number (voting.numbers.whole_number), or
+    `default` when it is absent or empty (a form's "all" option sends it empty);
+    anything else is refused with 400 naming the parameter, before it reaches a query."""
+    text = request.args.get(name, "")
+    if text == "":
+        return default
+    number = whole_number(text)
+    if number is None:
+        raise DomainError(not_a_number(f"地址中的参数 {name} ") + "请检查链接后重试。")
+    return number

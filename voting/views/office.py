@@ -6,14 +6,14 @@ from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField
+from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange
 
 from scoring import columns as C
 from sms.phones import mask_phone
 from voting.auth import roles_required
-from voting.forms import EmptyForm, Form
+from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.models import ObjectImport, RoundKind, Section, ServiceObject
@@ -28,7 +28,7 @@ bp = Blueprint("office", __name__, url_prefix="/office")
 
 
 class CampaignForm(Form):
-    year = IntegerField("年度", validators=[DataRequired("请填写年度"), NumberRange(2000, 2100, "年度应在 2000–2100 之间")])
+    year = WholeNumberField("年度", validators=[DataRequired("请填写年度"), NumberRange(2000, 2100, "年度应在 2000–2100 之间")])
 
 
 @bp.get("/")

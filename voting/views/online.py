@@ -22,7 +22,9 @@ from voting.models import EVALUATOR_KIND_LABELS, EvaluatorKind
 from voting.services import evaluators
 from voting.services.evaluators import REPRESENTATIVE_KINDS
 from voting.services.scorecards import candidates_fixed
-from voting.views.common import ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, read_upload
+from voting.views.common import (
+    ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, query_number, read_upload,
+)
 
 bp = Blueprint("online", __name__, url_prefix="/office/online")
 PAGE_SIZE = 200
@@ -52,7 +54,7 @@ def _render(round_form: OnlineRoundForm | None = None, pool_form: PoolForm | Non
             round_form = OnlineRoundForm(formdata=None, closes_at=default_close.replace(tzinfo=None))
         context.update(fixed=candidates_fixed(session, campaign) is not None)
     else:
-        page = max(1, request.args.get("page", 1, type=int))
+        page = max(1, query_number("page", 1))
         rows, total = evaluators.pool(session, online, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         context.update(
             mix=evaluators.mix(session, online), sms=evaluators.sms_counts(session, online), rows=rows, total=total,
@@ -121,7 +123,7 @@ def _act(act, done: str):
         abort(400)
     session = get_session()
     online = evaluators.require_round(session, current_campaign())
-    back = redirect(url_for(".index", page=request.args.get("page", type=int)), 303)
+    back = redirect(url_for(".index", page=query_number("page")), 303)
     try:
         result = act(session, online)
     except DomainError as error:

@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask import session as web_session
 from flask_login import current_user
 from sqlalchemy import select
@@ -42,7 +42,7 @@ from voting.services.rounds import (
     has_vote,
     is_open,
 )
-from voting.views.common import current_campaign
+from voting.views.common import current_campaign, query_number
 
 bp = Blueprint("phone", __name__, url_prefix="/office/phone")
 log = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ def _revealed(invitation: Invitation) -> bool:
 def index():
     campaign = current_campaign()
     session = get_session()
-    unit_id = request.args.get("unit", type=int)
-    page = max(request.args.get("page", 1, type=int), 1)
+    unit_id = query_number("unit")
+    page = max(query_number("page", 1), 1)
     rows, total = _page(session, campaign, unit_id, page)
     units = session.execute(
         select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.id)

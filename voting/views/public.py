@@ -10,6 +10,11 @@ cookie, are the protection.
 Every response says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`: a
 phone's browser shared in a family must not show a vote or a ballot from its cache,
 nor hand a link's token to another site.
+
+Every field of these forms is sent once (radio buttons and text inputs, no multiple
+choice): a field sent twice is refused with 400 (`refuse_repeated_fields`) rather
+than one of its values taken, which would leave which answer counts (a vote's choice,
+a ballot's mark) to whichever reader looks first.
 """
 from __future__ import annotations
 
@@ -57,6 +62,15 @@ def check_csrf_token() -> None:
     g.csrf_valid = True  # the forms need not check it again
 
 
+def refuse_repeated_fields() -> None:
+    """400 for a form that sends a field more than once (see the module's docstring)."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    for name, values in request.form.lists():
+        if len(values) > 1:
+            raise DomainError(f"提交的内容中“{name[:40]}”出现了 {len(values)} 次,每项只能提交一次。请刷新页面后重新提交。")
+
+
 def _private(response):  # noqa: ANN001, ANN202
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -66,14 +80,16 @@ def make_public(
     bp: Blueprint, page: Page, *, csrf_message: str, unexpected_message: str,
     csrf_page: Callable[[], object] | None = None, too_many_page: Callable[[str], object] | None = None,
 ) -> None:
-    """Give `bp` the public pages' CSRF check, headers and error pages, each shown with
-    `page`: a stale form (400, `csrf_message`, or `csrf_page()`), a domain error with
-    its status, an HTTP error (429 with the limit's own message, or
-    `too_many_page(message)`), anything unexpected (500, `unexpected_message`; logged
-    with the method and path only: never the form, a vote or a ballot)."""
+    """Give `bp` the public pages' CSRF check, their refusal of a repeated field,
+    headers and error pages, each shown with `page`: a stale form (400,
+    `csrf_message`, or `csrf_page()`), a domain error with its status, an HTTP error
+    (429 with the limit's own message, or `too_many_page(message)`), anything
+    unexpected (500, `unexpected_message`; logged with the method and path only: never
+    the form, a vote or a ballot)."""
     PUBLIC_BLUEPRINTS.add(bp.name)
     csrf.exempt(bp)
     bp.before_request(check_csrf_token)
+    bp.before_request(refuse_repeated_fields)
     bp.after_request(_private)
 
     def csrf_failed(_error: CSRFError):  # noqa: ANN202

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import DateTimeLocalField, IntegerField, SelectField
+from wtforms import DateTimeLocalField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import DomainError
-from voting.forms import EmptyForm, Form
+from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.links import link_tokens, wording
 from voting.models import InviteMode, Role, RoundKind, RoundStatus, Section
 from voting.services import audit, rounds
@@ -30,7 +30,7 @@ UNIT_MIN_COUNT = 5  # SPEC §4: unit-facing counts below this show as "<5"
 class RoundForm(Form):
     kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {rounds.ROUND_NAMES[k]}") for k in RoundKind])
     closes_at = DateTimeLocalField("截止时间", format="%Y-%m-%dT%H:%M", validators=[DataRequired("请填写截止时间")])
-    sample_size = IntegerField(
+    sample_size = WholeNumberField(
         "每个科室抽样人数(名单人数少于此数时全部邀请)", default=50,
         validators=[InputRequired("请填写抽样人数"), NumberRange(1, 500, "抽样人数应在 1 到 500 之间")],
     )
@@ -38,7 +38,7 @@ class RoundForm(Form):
         SelectChoice(InviteMode.link.value, "短信链接(点开即可评价)"),
         SelectChoice(InviteMode.code.value, "评价码(短信不含链接,市民在固定网址输入 8 位评价码;运营商拦截链接时使用)"),
     ])
-    reminder_after_hours = IntegerField(
+    reminder_after_hours = WholeNumberField(
         "未评价者在短信发出多少小时后提醒一次", default=48,
         validators=[NumberRange(0, 1440, "提醒间隔应在 0 到 1440 小时之间")],
     )

@@ -1,5 +1,6 @@
 """Staff accounts, for the review office: create (the initial password is shown once),
-reset a password, deactivate or reactivate."""
+reset a password, deactivate or reactivate, unlock after failed logins, end every
+login of an account. All but creating end the account's sessions, except unlocking."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, url_for
@@ -9,7 +10,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from voting.auth import roles_required
+from voting.auth import login_policy, roles_required
 from voting.db import get_session
 from voting.errors import NotFoundError
 from voting.forms import EmptyForm, Form
@@ -56,7 +57,10 @@ def index():
     if form.errors:
         status = 400
     accounts = session.scalars(select(User).order_by(User.role, User.username)).all()
-    return render_template("users.html", form=form, accounts=accounts, action=EmptyForm(formdata=None)), status
+    policy = login_policy(current_app.config)
+    locked = {user.id for user in accounts if users.is_locked(user, policy)}
+    return render_template("users.html", form=form, accounts=accounts, locked=locked,
+                           action=EmptyForm(formdata=None)), status
 
 
 def _user(user_id: int) -> User:
@@ -87,6 +91,37 @@ def reset_password(user_id: int):
     password = users.reset_password(get_session(), user)
     get_session().commit()
     return _show_password(user, password, reset=True)
+
+
+@bp.post("/<int:user_id>/unlock")
+@roles_required(Role.admin)
+def unlock(user_id: int):
+    """Lift a lock (or a wait) after failed logins: the count starts again."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = _user(user_id)
+    if users.unlock(get_session(), user, current_user.username):
+        get_session().commit()
+        flash(f"已解锁 {user.username}:登录失败次数已清零,可以重新登录。", "info")
+    else:
+        flash(f"{user.username} 没有被锁定,无需解锁。", "info")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:user_id>/sessions")
+@roles_required(Role.admin)
+def end_sessions(user_id: int):
+    """End every login of the account at once (a lost laptop, a shared computer)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = _user(user_id)
+    users.end_all_sessions(get_session(), user, current_user.username)
+    get_session().commit()
+    if user.id == current_user.id:
+        flash("已结束您本人的全部登录(包括本浏览器),请重新登录。", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"已结束 {user.username} 的全部登录:其所有浏览器都需要重新登录。", "info")
+    return redirect(url_for(".index"))
 
 
 def _show_password(user: User, password: str, reset: bool = False):
