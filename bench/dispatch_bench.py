@@ -80,7 +80,7 @@ def baseline(sessions, rows: list[dict]) -> float:
 
 def run_dispatch(sessions, n: int) -> float:
     settings = DispatchSettings(window_start=clock_time(0), window_end=clock_time(0), daily_cap=0, batch=20)
-    sender = ConsoleSender(console_sink(sessions))
+    sender = ConsoleSender(console_sink(sessions, keep_secrets=True))
     start = time.perf_counter()
     report = dispatch(sessions, sender, "bench", settings, sleep=lambda s: None)
     elapsed = time.perf_counter() - start

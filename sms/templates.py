@@ -15,21 +15,26 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sms.tokens import CODE_ALPHABET
+
 INVITE_LINK = "invite_link"
 INVITE_CODE = "invite_code"
 REMINDER_LINK = "reminder_link"
 REMINDER_CODE = "reminder_code"
 ONLINE_ACCOUNT = "online_account"  # an online-round evaluator's account and one-time password
 ONLINE_REMINDER = "online_reminder"  # an evaluator who has not voted yet: never the password
-# What a scrubbed secret parameter reads as once its message is sent (see `scrub`).
+# What a scrubbed secret reads as once its message is sent (see `scrub`).
 SCRUBBED = "******"
+# An invitation code inside a longer parameter (the reply hint).
+_CODE_IN_TEXT = re.compile(f"(?<![0-9A-Z])[{CODE_ALPHABET}]{{8}}(?![0-9A-Z])")
 
 
 @dataclass(frozen=True)
 class Template:
     id: str
     text: str
-    # Parameters that must not outlive the send (a password): `scrub` blanks them.
+    # Parameters that must not outlive the send, since they open a vote or a login (a
+    # link's token, a code, a password): `scrub` masks them.
     secret: frozenset[str] = frozenset()
 
     @property
@@ -38,6 +43,8 @@ class Template:
 
 
 _REPLY = "也可直接回复 1 满意、2 基本满意、3 不满意{reply_hint}。"
+# What opens a citizen's vote: the link's token, the code (typed, or replied with).
+_VOTE_SECRETS = frozenset({"link", "code", "reply_hint"})
 TEMPLATES = {
     t.id: t
     for t in (
@@ -45,20 +52,24 @@ TEMPLATES = {
             INVITE_LINK,
             "【{sign}】您好!您{date}在{unit}{section}办理“{matter}”,请为服务打分 {link} "
             + _REPLY + "{closes}截止,每人一次,不收取费用。",
+            secret=_VOTE_SECRETS,
         ),
         Template(
             INVITE_CODE,
             "【{sign}】您好!您{date}在{unit}{section}办理“{matter}”,请打开 {address} 输入评价码 {code} 为服务打分。"
             + _REPLY + "{closes}截止,每人一次,不收取费用。",
+            secret=_VOTE_SECRETS,
         ),
         Template(
             REMINDER_LINK,
             "【{sign}】提醒:您对{unit}{section}的服务评价尚未完成,{closes}截止 {link} " + _REPLY,
+            secret=_VOTE_SECRETS,
         ),
         Template(
             REMINDER_CODE,
             "【{sign}】提醒:您对{unit}{section}的服务评价尚未完成,{closes}截止。请打开 {address} 输入评价码 {code}。"
             + _REPLY,
+            secret=_VOTE_SECRETS,
         ),
         Template(
             ONLINE_ACCOUNT,
@@ -112,14 +123,26 @@ def render(template_id: str, params: Mapping[str, str]) -> str:
     return template.text.format(**values)
 
 
+def mask(name: str, value: str) -> str:
+    """A secret parameter as the office may still see it: where a link pointed but not
+    its token, a reply hint without its code, anything else as SCRUBBED."""
+    if name == "link":
+        base, slash, _token = str(value).rpartition("/")
+        return f"{base}/{SCRUBBED}" if slash else SCRUBBED
+    if name == "reply_hint":
+        return _CODE_IN_TEXT.sub(SCRUBBED, str(value))
+    return SCRUBBED
+
+
 def scrub(template_id: str, params: Mapping[str, str]) -> tuple[dict[str, str], str] | None:
-    """The parameters and text of a message with its secret parameters blanked, or
-    None when its template has none (or is unknown): what an outbox row keeps once the
-    message is sent or has failed for good."""
+    """The parameters and text of a message with its secret parameters masked, or None
+    when its template has none (or is unknown): what an outbox row keeps once the
+    message is sent or has failed for good, so that no stored copy opens a vote or a
+    login."""
     template = TEMPLATES.get(template_id)
     if template is None or not template.secret:
         return None
-    kept = {name: SCRUBBED if name in template.secret else value for name, value in params.items()}
+    kept = {name: mask(name, value) if name in template.secret else value for name, value in params.items()}
     try:
         return kept, render(template_id, kept)
     except TemplateError:  # a row that never rendered: keep no text rather than the secret

@@ -88,7 +88,8 @@ def _init_sms(app: Flask) -> None:
 
     environ = {**os.environ, **app.config.get("SMS_ENV", {})}
     try:
-        app.extensions["pingyi.sms_sender"] = sender_from_env(environ, sink=console_sink(app.extensions["pingyi.sessions"]))
+        app.extensions["pingyi.sms_sender"] = sender_from_env(environ, sink=console_sink(
+            app.extensions["pingyi.sessions"], keep_secrets=not app.config["PRODUCTION"]))
     except SenderConfigError as error:
         raise ConfigError(str(error)) from None
 

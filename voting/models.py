@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scoring import columns as C
-from voting.vault import HASH_LENGTH, EncryptedPhone, keep_hash, phone_hash_default
+from voting.vault import HASH_LENGTH, EncryptedCode, EncryptedPhone, code_hash_default, keep_hash, phone_hash_default
 from scoring.settings import RuleSettings
 
 # Explicit constraint names, so that migrations behave the same on SQLite and PostgreSQL.
@@ -607,10 +607,11 @@ class Invitation(Base):
     works only with both the link token's nonce (kept here) and the signing key (kept
     out of the database): a database dump makes no working links, nor does the key
     alone. `code` is what the citizen types (code mode) or replies with when several
-    invitations are open."""
+    invitations are open: sealed like the phone, found by `code_hash` (voting/vault.py),
+    since with a guessed phone ending it would open a vote."""
 
     __tablename__ = "invitation"
-    __table_args__ = (UniqueConstraint("round_id", "service_object_id"), UniqueConstraint("round_id", "code"))
+    __table_args__ = (UniqueConstraint("round_id", "service_object_id"), UniqueConstraint("round_id", "code_hash"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("survey_round.id", ondelete="CASCADE"), index=True)
@@ -620,7 +621,8 @@ class Invitation(Base):
     phone: Mapped[str | None] = mapped_column(EncryptedPhone)  # None once erased (retention)
     phone_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH), default=phone_hash_default, index=True)
     nonce: Mapped[str] = mapped_column(String(32))
-    code: Mapped[str] = mapped_column(String(8))
+    code: Mapped[str | None] = mapped_column(EncryptedCode)  # None once erased (retention)
+    code_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH), default=code_hash_default)
     # The invitation's SMS (and the reminder's, once sent): delivery status for the
     # office's per-section counts.
     message_id: Mapped[int | None] = mapped_column(ForeignKey("sms_outbox.id", ondelete="SET NULL"))

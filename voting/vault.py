@@ -1,4 +1,4 @@
-"""Phone numbers at rest: encrypted, and found by a keyed hash (issue 6).
+"""Phone numbers and invitation codes at rest: encrypted, and found by a keyed hash.
 
 Every stored phone number is sealed with AES-256-GCM (a fresh 96-bit nonce per value,
 so the same number sealed twice differs) under a key derived from PHONE_KEY, which
@@ -14,8 +14,13 @@ the way in and open on the way out, so code reads `invitation.phone` as before. 
 key travels with the engine (`attach`): each app, and each test's app, its own. Bulk
 paths that bypass SQLAlchemy's types (COPY) seal with `seal_many` themselves.
 
-Changing PHONE_KEY makes the stored numbers unreadable: keep it with the database's
-backups, and apart from them.
+Invitation codes (what a citizen types in code mode, or replies with) are kept the
+same way, sealed under their own associated data and found by `code_lookup`, an HMAC
+under a third derived key: a code in the database would, with a guessed phone ending,
+open a vote (`EncryptedCode`, `code_hash_default`).
+
+Changing PHONE_KEY makes the stored numbers and codes unreadable: keep it with the
+database's backups, and apart from them.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from sqlalchemy.types import TypeDecorator
 
 _PREFIX = "p1."  # the format's version: nonce and ciphertext in URL-safe base64
 _AAD = b"pingyi phone v1"
+_CODE_AAD = b"pingyi code v1"  # a sealed code cannot be passed off as a phone, nor back
 HASH_LENGTH = 32  # hex digits kept of the HMAC: 128 bits
 SEALED_LENGTH = 80  # "p1." + base64 of 12 + 11 + 16 bytes is 55 characters; room to spare
 
@@ -62,24 +68,30 @@ class PhoneVault:
             raise VaultError("PHONE_KEY 为空")
         self._aead = AESGCM(_derive(key, b"phone encryption"))
         self._hash_key = _derive(key, b"phone lookup")
+        self._code_key = _derive(key, b"code lookup")
 
-    def seal(self, phone: str) -> str:
+    def seal(self, phone: str, aad: bytes = _AAD) -> str:
         nonce = os.urandom(12)
-        sealed = nonce + self._aead.encrypt(nonce, phone.encode(), _AAD)
+        sealed = nonce + self._aead.encrypt(nonce, phone.encode(), aad)
         return _PREFIX + base64.urlsafe_b64encode(sealed).decode()
 
-    def open(self, sealed: str) -> str:
+    def open(self, sealed: str, aad: bytes = _AAD) -> str:
         if not sealed.startswith(_PREFIX):
-            raise VaultError("不是加密保存的手机号码")
+            raise VaultError("不是加密保存的值")
         raw = base64.urlsafe_b64decode(sealed[len(_PREFIX):])
         try:
-            return self._aead.decrypt(raw[:12], raw[12:], _AAD).decode()
+            return self._aead.decrypt(raw[:12], raw[12:], aad).decode()
         except InvalidTag:
-            raise VaultError("手机号码无法解密:PHONE_KEY 与加密时所用的不同") from None
+            raise VaultError("加密保存的手机号码或评价码无法解密:PHONE_KEY 与加密时所用的不同") from None
 
     def lookup(self, phone: str) -> str:
         """The keyed hash a phone is found by."""
         return hmac.new(self._hash_key, phone.encode(), hashlib.sha256).hexdigest()[:HASH_LENGTH]
+
+    def code_lookup(self, code: str) -> str:
+        """The keyed hash an invitation code (normalised, sms.tokens.normalize_code) is
+        found by."""
+        return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()[:HASH_LENGTH]
 
     def seal_many(self, phones: Iterable[str]) -> tuple[list[str], list[str]]:
         """(sealed, hashes) of many phones, for bulk inserts."""
@@ -103,32 +115,47 @@ def vault_of(bind: Session | Connection | Engine | Dialect) -> PhoneVault:
     return vault
 
 
-class EncryptedPhone(TypeDecorator):
-    """A phone number column: sealed in the database, plain in Python; None stays None
-    (erased by the retention command)."""
+class _Sealed(TypeDecorator):
+    """A column sealed in the database and plain in Python; None stays None (erased
+    by the retention command). Sealed values differ each time, so comparing them in SQL
+    would silently match nothing: it is refused (compare the keyed hash instead)."""
 
     impl = String(SEALED_LENGTH)
     cache_ok = True
+    aad = _AAD
+    refusal = "加密的值不能在 SQL 中比较"
 
     class comparator_factory(TypeDecorator.Comparator):  # noqa: N801 - SQLAlchemy's name
-        """Sealed values differ each time: comparing them in SQL would silently match
-        nothing, so it is refused (compare `phone_hash` with `PhoneVault.lookup`)."""
-
         def operate(self, op, *other, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
             if op in _REFUSED:
-                raise VaultError("加密的手机号码不能在 SQL 中比较:请比较 phone_hash(PhoneVault.lookup)")
+                raise VaultError(self.type.refusal)
             return super().operate(op, *other, **kwargs)
 
         def reverse_operate(self, op, other, **kwargs):  # noqa: ANN001, ANN003, ANN201
             if op in _REFUSED:
-                raise VaultError("加密的手机号码不能在 SQL 中比较:请比较 phone_hash(PhoneVault.lookup)")
+                raise VaultError(self.type.refusal)
             return super().reverse_operate(op, other, **kwargs)
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else vault_of(dialect).seal(value)
+        return None if value is None else vault_of(dialect).seal(value, self.aad)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else vault_of(dialect).open(value)
+        return None if value is None else vault_of(dialect).open(value, self.aad)
+
+
+class EncryptedPhone(_Sealed):
+    """A phone number column."""
+
+    cache_ok = True
+    refusal = "加密的手机号码不能在 SQL 中比较:请比较 phone_hash(PhoneVault.lookup)"
+
+
+class EncryptedCode(_Sealed):
+    """An invitation code column."""
+
+    cache_ok = True
+    aad = _CODE_AAD
+    refusal = "加密的评价码不能在 SQL 中比较:请比较 code_hash(PhoneVault.code_lookup)"
 
 
 def phone_hash_default(context) -> str | None:  # noqa: ANN001 - SQLAlchemy's execution context
@@ -136,6 +163,12 @@ def phone_hash_default(context) -> str | None:  # noqa: ANN001 - SQLAlchemy's ex
     every insert (ORM, Core, executemany) stores a number it can be found by."""
     phone = context.get_current_parameters().get("phone")
     return None if phone is None else vault_of(context.dialect).lookup(phone)
+
+
+def code_hash_default(context) -> str | None:  # noqa: ANN001 - SQLAlchemy's execution context
+    """The `code_hash` column's default, as `phone_hash_default` for phones."""
+    code = context.get_current_parameters().get("code")
+    return None if code is None else vault_of(context.dialect).code_lookup(code)
 
 
 def keep_hash(model: type) -> None:

@@ -311,14 +311,21 @@ def dispatch(
     return report
 
 
-def console_sink(sessions: sessionmaker) -> Callable[[Message], None]:
+def console_sink(sessions: sessionmaker, keep_secrets: bool) -> Callable[[Message], None]:
     """Where the console sender "delivers": a row of `ConsoleMessage`, committed at
     once in a session of its own (as a provider would have it, whatever the worker's
-    transaction does next)."""
+    transaction does next). The demo's stand-in for the citizens' phones keeps the
+    links and codes (`keep_secrets`, outside production) so that a newcomer can open
+    them; in production it keeps the text masked like the outbox's, so that no copy in
+    the database opens a vote or a login."""
 
     def sink(message: Message) -> None:
+        text = message.text
+        if not keep_secrets:
+            scrubbed = scrub(message.template, message.params or {})
+            text = scrubbed[1] if scrubbed is not None else text
         with sessions() as session:
-            session.add(ConsoleMessage(key=message.key, phone=message.to, text=message.text))
+            session.add(ConsoleMessage(key=message.key, phone=message.to, text=text))
             session.commit()
 
     return sink

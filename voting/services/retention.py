@@ -4,9 +4,9 @@ keeping every aggregate (issue 6).
 A campaign is finished when its final lists are published (the online round's
 `published_at`); RETENTION_DAYS after that, `pingyi retention erase` blanks what names
 a person: the service objects' names, organisations, phone numbers and matters, the
-invitations' numbers and link nonces (no old link works again), the votes' free-text
-comments, the evaluators' names, numbers and password hashes, the SMS outbox's
-numbers, texts and parameters, and the console sender's copies. It keeps what the
+invitations' numbers, link nonces and codes (no old link or code works again), the
+votes' free-text comments, the evaluators' names, numbers and password hashes, the SMS
+outbox's numbers, texts and parameters, and the console sender's copies. It keeps what the
 scores are made of and what the office reports: every vote's choice, channel, section
 and time, the evaluators' categories (turnout), the ballots, the import summaries, the
 audit log. The rows stay, so counts, scores and lists are unchanged.
@@ -99,7 +99,7 @@ def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | N
         "service_objects": update(ServiceObject).where(ServiceObject.section_id.in_(sections))
         .values(name="", org_title="", phone=None, phone_hash=None, matter=""),
         "invitations": update(Invitation).where(Invitation.round_id.in_(rounds))
-        .values(phone=None, phone_hash=None, nonce=""),
+        .values(phone=None, phone_hash=None, nonce="", code=None, code_hash=None),
         "comments": update(Vote).where(Vote.round_id.in_(rounds), Vote.comment != "").values(comment=""),
         "evaluators": update(Evaluator).where(Evaluator.round_id.in_(online))
         .values(name="", phone=None, phone_hash=None, password_hash=None),

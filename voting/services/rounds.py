@@ -493,7 +493,8 @@ def invitation_by_code(session: Session, code: str, now: datetime | None = None)
     now = now or utcnow()
     return session.scalar(
         select(Invitation).join(SurveyRound, Invitation.round_id == SurveyRound.id)
-        .where(Invitation.code == code, SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
+        .where(Invitation.code_hash == vault_of(session).code_lookup(code), SurveyRound.status == RoundStatus.open,
+               SurveyRound.closes_at > now)
     )
 
 

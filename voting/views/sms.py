@@ -115,7 +115,8 @@ def _not_open(session: Session, phone: str, code: str, waiting: int) -> str:
     """The answer to a code that is none of the sender's open invitations: one of theirs
     already answered, or of a closed round, or a typing error."""
     earlier = session.scalar(
-        select(Invitation).where(Invitation.phone_hash == vault_of(session).lookup(phone), Invitation.code == code)
+        select(Invitation).where(Invitation.phone_hash == vault_of(session).lookup(phone),
+                                 Invitation.code_hash == vault_of(session).code_lookup(code))
         .order_by(Invitation.id.desc()).limit(1)
     )
     if earlier is not None:
