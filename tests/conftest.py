@@ -77,6 +77,7 @@ def make_app(database_url: str, tmp_path: Path, **overrides):
         "SECRET_KEY": "test secret",
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        "JOBS_URL": "immediate",  # a background job runs at once, inside the request that submits it
     }
     config.update(overrides)
     return create_app(config)

@@ -53,11 +53,14 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
     assert "开始发送" in page and f"抽样种子 {survey.seed}" in page
 
     response = admin_client.post(f"/office/rounds/{survey.id}/open")
-    assert response.status_code == 303
+    assert response.status_code == 303 and response.headers["Location"].startswith("/office/jobs/")
     assert count(db, Invitation) == 5 and count(db, OutboxMessage) == 5
+    # The job's page: done, what it did, the sections left out by name, the way back.
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已完成" in page and "1 个科室共 5 份邀请" in page and f'href="/office/rounds/{survey.id}"' in page
+    assert "没有本轮名单、未发出邀请的科室(362 个)" in page and "<li>县发改局 发展规划综合科</li>" in page
     page = admin_client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
     assert "进行中" in page and 'http-equiv="refresh"' in page and "价格科" in page
-    assert "没有本轮服务对象名单" in page  # the other sections are named
 
     invitation = db.scalars(select(Invitation)).first()
     rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link)

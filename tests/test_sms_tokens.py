@@ -3,6 +3,8 @@ bits, expiring at the round's close; every way a token can be wrong is refused w
 its own error, and keys rotate without breaking links already sent."""
 from __future__ import annotations
 
+from collections import Counter
+
 import base64
 from datetime import datetime, timedelta, timezone
 
@@ -128,6 +130,15 @@ def test_codes_are_random_typeable_and_read_back_loosely():
     typed = " ".join([code[:4].lower(), code[4:]]).translate({ord(c): ord(c) + 0xFEE0 for c in "23456789"})
     assert normalize_code(typed) == code and is_code(typed)
     assert not is_code(code[:7]) and not is_code(code + "2") and not is_code("0OIL2345")
+
+
+def test_every_symbol_of_a_code_is_equally_likely():
+    # 80,000 symbols, 2,580.6 expected of each (sd about 50): a generator that favoured
+    # some symbols, as `byte % 31` over all 256 bytes does by 12 %, is far outside.
+    counts = Counter("".join(new_code() for _ in range(10_000)))
+    expected = 80_000 / len(CODE_ALPHABET)
+    assert set(counts) == set(CODE_ALPHABET)
+    assert all(abs(n - expected) < 300 for n in counts.values()), counts
 
 
 @settings(max_examples=200, deadline=None)

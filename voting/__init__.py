@@ -32,7 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
-    from voting import auth, cli, db, errors_web, logs, views
+    from voting import auth, cli, db, errors_web, jobs, logs, views
 
     logs.init_app(app)
     db.init_app(app)
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors_web.init_app(app)
     views.init_app(app)
+    jobs.init_app(app)
     _init_sms(app)
     return app
 

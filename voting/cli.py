@@ -36,8 +36,8 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
-    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, retention_group, demo, demo_year,
-                    check_config):
+    for command in (db, campaign, import_group, users_group, bundle, sms_group, audit_group, retention_group, jobs_group,
+                    rounds_group, demo, demo_year, check_config):
         app.cli.add_command(command)
 
 
@@ -400,6 +400,84 @@ def sms_dispatch(rate: float | None, batch: int, lease: float | None, forever: b
     )
 
 
+# ---- background jobs -----------------------------------------------------------------------
+
+jobs_group = AppGroup("jobs", help="后台任务:开始调查等耗时较长的工作。")
+
+
+@jobs_group.command("worker")
+@with_appcontext
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 32), help="同时运行的任务数")
+def jobs_worker(threads: int) -> None:
+    """运行后台任务进程,直到被停止(Ctrl-C 或 SIGTERM 后做完手头的任务再退出;被强行结束时,
+    未完成的任务由下一个后台进程重新开始)。可在多台服务器上各运行一个。"""
+    from voting.jobs import run_worker
+
+    run_worker(current_app._get_current_object(), workers=threads)
+
+
+@jobs_group.command("list")
+@with_appcontext
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+def jobs_list(limit: int) -> None:
+    """最近的后台任务及其状态。"""
+    from voting.models import Job
+
+    for job in get_session().scalars(select(Job).order_by(Job.id.desc()).limit(limit)):
+        progress = f"{job.done}/{job.total}" if job.total else ""
+        click.echo(f"{job.id}\t{job.status.label}\t{progress}\t{job.title}\t{job.error}")
+
+
+def _run_job_here(job_id: int) -> None:
+    """Run a submitted job in this process with a progress bar; exit 1 if it failed."""
+    from voting.jobs import run_here
+    from voting.models import JobStatus
+
+    with tqdm(total=0, unit="份", desc="处理", disable=None) as bar:
+        def show(progress) -> None:  # noqa: ANN001
+            bar.total, bar.n = progress.total, progress.done
+            bar.set_description(progress.stage or "处理", refresh=False)
+            bar.refresh()
+
+        job = run_here(current_app._get_current_object(), job_id, on_change=show)
+    if job.status is JobStatus.done:
+        click.echo((job.result or {}).get("message", "已完成。"))
+    elif job.status is JobStatus.failed:
+        click.echo(f"错误:{job.error}", err=True)
+        sys.exit(1)
+    else:
+        click.echo(f"任务 {job.id} 正由其他后台进程运行:pingyi jobs list 查看进度。")
+
+
+# ---- survey rounds -----------------------------------------------------------------------
+
+rounds_group = AppGroup("rounds", help="服务对象调查轮次。")
+
+
+@rounds_group.command("open")
+@with_appcontext
+@click.option("--round", "round_kind", type=click.Choice([k.value for k in RoundKind]), required=True)
+@click.option("--year", type=int, help="评议年度(默认:当前活动)")
+@domain_errors
+def rounds_open(round_kind: str, year: int | None) -> None:
+    """开始一轮已建立的调查:抽样、生成邀请、写入短信发件箱(与网页上的“开始发送”是同一个后台任务,
+    在这里前台运行并显示进度)。"""
+    from voting.models import RoundStatus, SurveyRound
+    from voting.tasks import open_round_job
+
+    session = get_session()
+    found = campaigns.get_campaign(session, year)
+    survey = session.scalar(select(SurveyRound).where(SurveyRound.campaign_id == found.id,
+                                                      SurveyRound.kind == RoundKind(round_kind)))
+    if survey is None:
+        raise NotFoundError(f"{found.year} 年度还没有 {round_kind} 轮调查:请先在网页上建立")
+    if survey.status is not RoundStatus.draft:
+        raise DomainError(f"{round_kind} 轮调查已{survey.status.label},不能再次开始")
+    job = open_round_job(session, survey, None, "cli")
+    session.commit()
+    _run_job_here(job.id)
+
+
 # ---- retention ---------------------------------------------------------------------------
 
 retention_group = AppGroup("retention", help="个人信息保存期限:结果公布满期限后,删除服务对象和评价人的个人信息,保留统计与评分。")
@@ -526,8 +604,11 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         # Not app.run(): Flask ignores it inside a CLI command.
         from werkzeug.serving import run_simple
 
+        from voting.jobs import start_worker_thread
+
         app = current_app._get_current_object()
         _demo_dispatcher(app)
+        start_worker_thread(app)
         click.echo("  短信:控制台发送方式,发出的短信显示在“短信发件箱”页面(演示中不限发送时段)。")
         run_simple(host, port, app, threaded=True)
 

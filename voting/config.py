@@ -108,3 +108,13 @@ SECRET_KEY_FALLBACKS = []
 EVALUATOR_IDLE_MINUTES = 30
 EVALUATOR_LOGIN_LIMIT = "10 per minute;30 per hour"
 EVALUATOR_ADDRESS_LIMIT = "300 per minute"
+# Background jobs (voting/jobs.py: opening a round, …): where Huey keeps its queue.
+# Empty: a SQLite file in the instance folder (one machine: `pingyi demo` runs a worker
+# itself, otherwise run `pingyi jobs worker`); redis://host:6379/1 in production, with
+# `pingyi jobs worker` on any number of machines; "immediate": each job runs at once in
+# the process that submits it (the tests).
+JOBS_URL = ""
+# A running job's worker writes its progress and a heartbeat this often; a job whose
+# heartbeat is older than JOBS_STALE_SECONDS lost its worker and is started again.
+JOBS_HEARTBEAT_SECONDS = 2.0
+JOBS_STALE_SECONDS = 60.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
@@ -125,27 +125,47 @@ def bulk_insert(
     rows: Sequence[tuple],
     chunk: int = 20000,
     progress: Callable[[int], None] | None = None,
+    stored: Collection[str] = (),
 ) -> None:
-    """Insert many rows (tuples in `columns` order) inside the session's transaction:
-    COPY on PostgreSQL, the driver's executemany elsewhere (no per-row work in
-    SQLAlchemy). `progress(n)` is called after each chunk of n rows."""
+    """Insert many rows (tuples of Python values in `columns` order) inside the
+    session's transaction: COPY on PostgreSQL, the driver's executemany elsewhere, with
+    no per-row work in SQLAlchemy but its columns' own bind processing (a phone sealed,
+    a JSON value encoded, a time in SQLite's format), so rows read back as any other.
+    The `stored` columns' values are already as the database keeps them (a sealed
+    phone copied from another row) and go in unprocessed. Column defaults are not
+    applied: give every value. `progress(n)` is called after each chunk of n rows."""
     connection = session.connection()
+    dialect = connection.dialect
+    processors = [(i, p) for i, name in enumerate(columns)
+                  if name not in stored and (p := table.c[name].type._cached_bind_processor(dialect)) is not None]
+
+    def driver_rows(part: Sequence[tuple]) -> list[tuple]:
+        if not processors:
+            return list(part)
+        converted = []
+        for row in part:
+            values = list(row)
+            for i, process in processors:
+                values[i] = process(values[i])
+            converted.append(tuple(values))
+        return converted
+
     names = ", ".join(f'"{name}"' for name in columns)
-    if connection.dialect.name == "postgresql":
+    if dialect.name == "postgresql":
         with connection.connection.driver_connection.cursor() as cursor:
             for start in range(0, len(rows), chunk):
-                part = rows[start : start + chunk]
+                part = driver_rows(rows[start : start + chunk])
                 with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
                     for row in part:
                         copy.write_row(row)
                 if progress:
                     progress(len(part))
         return
-    marks = ", ".join("?" for _ in columns) if connection.dialect.paramstyle == "qmark" else ", ".join("%s" for _ in columns)
+    marks = ", ".join("?" for _ in columns) if dialect.paramstyle == "qmark" else ", ".join("%s" for _ in columns)
     sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
     for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        connection.exec_driver_sql(sql, list(part))
+        part = driver_rows(rows[start : start + chunk])
+        connection.exec_driver_sql(sql, part)
         if progress:
             progress(len(part))
 

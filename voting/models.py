@@ -821,6 +821,52 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+# ---- background jobs (voting/jobs.py) ------------------------------------------------------
+
+
+class JobStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+    @property
+    def label(self) -> str:
+        return {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "未完成"}[self.value]
+
+
+class Job(Base):
+    """One piece of long office work run by a background worker (voting/jobs.py): what
+    to do (`kind`, `params`), how far it got (`done` of `total`, `stage`), and how it
+    ended (`result`, or `error` in Chinese). `active_key` names what the job works on
+    while it is queued or running ("open_round:12"), unique, so that a second click
+    finds the first job instead of starting another; it is cleared when the job ends.
+    The running worker refreshes `heartbeat_at`: a stale one means the worker died."""
+
+    __tablename__ = "job"
+    __table_args__ = (CheckConstraint("done >= 0 AND total >= 0", name="progress"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    active_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.queued, index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str] = mapped_column(String(200), default="")
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 # Every model with a phone number keeps its keyed hash in step (voting/vault.py).
 for _model in (ServiceObject, OutboxMessage, Invitation, Evaluator):
     keep_hash(_model)

@@ -11,8 +11,8 @@ numbers away to a dictionary of the 10^10 mainland mobiles either.
 
 The model columns are of type `EncryptedPhone`: the ORM and Core statements seal on
 the way in and open on the way out, so code reads `invitation.phone` as before. The
-key travels with the engine (`attach`): each app, and each test's app, its own. Bulk
-paths that bypass SQLAlchemy's types (COPY) seal with `seal_many` themselves.
+key travels with the engine (`attach`): each app, and each test's app, its own. The
+bulk path (voting/db.py, bulk_insert) applies the columns' types too.
 
 Invitation codes (what a citizen types in code mode, or replies with) are kept the
 same way, sealed under their own associated data and found by `code_lookup`, an HMAC
@@ -28,7 +28,6 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -92,11 +91,6 @@ class PhoneVault:
         """The keyed hash an invitation code (normalised, sms.tokens.normalize_code) is
         found by."""
         return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()[:HASH_LENGTH]
-
-    def seal_many(self, phones: Iterable[str]) -> tuple[list[str], list[str]]:
-        """(sealed, hashes) of many phones, for bulk inserts."""
-        phones = list(phones)
-        return [self.seal(p) for p in phones], [self.lookup(p) for p in phones]
 
 
 def attach(engine: Engine, vault: PhoneVault) -> None:

@@ -19,33 +19,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tests.conftest import PASSWORD, login, make_app
 from tests.security.common import csrf_of, text
+from tests.test_staff_security import T0, clock  # noqa: F401 - the staff clock's fixture
 from voting import ConfigError, auth
 from voting.models import AuditEntry, Base, Role, User
 from voting.services import users
 
-T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, 16:00:00 in Asia/Shanghai
+# T0 (tests.test_staff_security) is 2027-01-15 08:00:00 UTC, 16:00:00 in Asia/Shanghai.
 WRONG = "用户名或密码错误。"
 WAIT = "为了账号安全,请在"
 LOCKED = "已被锁定"
 NEW_PASSWORD = "another horse battery"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(auth, "now", fake)
-    return fake
 
 
 @pytest.fixture

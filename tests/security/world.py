@@ -1,6 +1,6 @@
 """A campaign with something behind every id a URL can carry: an open survey round
 with its invitations and import, an open online round with evaluators, a component
-entry made by hand, a second staff account; the values that fill each URL parameter;
+entry made by hand, a second staff account, a background job; the values that fill each URL parameter;
 and, per route, a browser session of someone who may use it."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.ballots import PASSWORD as EVALUATOR_PASSWORD
 from tests.ballots import candidates, evaluators, form, log_in, marks, open_online_round
 from tests.citizens import invitations, link_path, open_round
 from tests.security.common import staff_login, text
-from voting.models import ComponentKind, Evaluator, Invitation, ObjectImport, Role
+from voting.models import ComponentKind, Evaluator, Invitation, Job, ObjectImport, Role
 from voting.services import components, users
 
 APP_CSRF = "页面已过期或表单校验失败(CSRF),请刷新页面后重新提交。"
@@ -36,6 +36,7 @@ class World:
     section_id: int
     unit_id: int
     user_id: int
+    job_id: int
     ballot: dict[str, str]
 
     def params(self, db) -> dict[str, object]:  # noqa: ANN001
@@ -43,7 +44,7 @@ class World:
             "kind": ComponentKind.platform.value, "entry_id": self.entry_id, "import_id": self.import_id,
             "evaluator_id": self.evaluator_ids[0], "invitation_id": self.invitations[0].id,
             "round_id": self.survey_id, "section_id": self.section_id, "unit_id": self.unit_id,
-            "user_id": self.user_id, "year": 2021, "round_kind": "H1",
+            "user_id": self.user_id, "job_id": self.job_id, "year": 2021, "round_kind": "H1",
             "token": link_path(db, self.invitations[0]).removeprefix("/v/"), "filename": "seen.js",
         }
 
@@ -56,6 +57,8 @@ def build(app, db, campaign, admin) -> World:  # noqa: ANN001
     entry = components.add_entry(db, campaign, ComponentKind.platform, section_id,
                                  {"platform": C.HOTLINE, "item": C.CONDUCT, "deduction": 4.0, "role": C.LEAD}, admin)
     operator = users.create_user(db, "operator1", "operator password", Role.operator)
+    job = Job(kind="open_round", params={"round_id": survey.id}, title="开始调查", campaign_id=campaign.id)
+    db.add(job)
     db.commit()
     pool = evaluators(db, online)
     return World(
@@ -63,7 +66,7 @@ def build(app, db, campaign, admin) -> World:  # noqa: ANN001
         evaluator_ids=[e.id for e in pool], evaluator_logins=[e.login for e in pool],
         import_id=db.scalar(select(ObjectImport.id).where(ObjectImport.campaign_id == campaign.id)),
         entry_id=entry.id, section_id=section_id, unit_id=listed[0].section.unit_id, user_id=operator.id,
-        ballot=form(marks(candidates(db, online))),
+        job_id=job.id, ballot=form(marks(candidates(db, online))),
     )
 
 

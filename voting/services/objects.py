@@ -260,8 +260,10 @@ def _store(
     )
     session.add(upload)
     session.flush()
-    # COPY bypasses the column types: seal the numbers and hash them here (voting/vault.py).
-    sealed, hashes = vault_of(session).seal_many(first["phone_norm"].tolist())
+    # bulk_insert seals the numbers (the column's type) but applies no default: hash them here.
+    phones = first["phone_norm"].tolist()
+    vault = vault_of(session)
+    hashes = [vault.lookup(p) for p in phones]
     columns = ["section_id", "round", "import_id", "name", "org_title", "phone", "phone_hash", "matter", "penalized",
                "source_row"]
     rows = list(zip(
@@ -270,7 +272,7 @@ def _store(
         [upload.id] * len(first),
         first["name"].tolist(),
         first["org_title"].tolist(),
-        sealed,
+        phones,
         hashes,
         first["matter"].tolist(),
         first["is_penalized"].astype(bool).tolist(),

@@ -12,12 +12,16 @@ from __future__ import annotations
 import hmac
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, Integer, Text, and_, bindparam, cast, func, select, update
+from sqlalchemy import (
+    Connection, Integer, String, Text, and_, bindparam, cast, func, select, text, type_coerce, update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,7 +29,7 @@ from sqlalchemy.orm import Session
 from scoring import columns as C
 from sms.templates import INVITE_CODE, INVITE_LINK, REMINDER_CODE, REMINDER_LINK, render
 from sms.tokens import LinkTokens, new_code, new_nonce
-from voting.db import QuickRead
+from voting.db import QuickRead, bulk_insert
 from voting.errors import DomainError, NotFoundError
 from voting.models import (
     Campaign,
@@ -151,26 +155,27 @@ def create_round(
     return created
 
 
+@lru_cache(maxsize=64)  # a round's 40,000 messages share one closing time
 def _local(moment: datetime, zone: str) -> str:
     local = _aware(moment).astimezone(ZoneInfo(zone))
     return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
 
 
-def _params(survey: SurveyRound, invitation: Invitation, unit: str, section: str, matter: str, several: bool,
-            tokens: LinkTokens, wording: Wording, reminder: bool = False) -> tuple[str, dict[str, str]]:
+def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit: str, section: str, matter: str,
+            several: bool, tokens: LinkTokens, wording: Wording, reminder: bool = False) -> tuple[str, dict[str, str]]:
     """The template and parameters of an invitation's SMS (or its reminder)."""
     params = {
         "sign": wording.sign, "unit": unit, "section": section,
         "closes": _local(survey.closes_at, wording.timezone),
-        "reply_hint": f"(请同时回复评价码 {invitation.code})" if several else "",
+        "reply_hint": f"(请同时回复评价码 {code})" if several else "",
     }
     if not reminder:
         params.update(date=f"{survey.campaign.year}年{ROUND_NAMES[survey.kind]}", matter=matter)
     if survey.mode is InviteMode.code:
-        params.update(address=wording.code_address, code=invitation.code)
+        params.update(address=wording.code_address, code=code)
         template = REMINDER_CODE if reminder else INVITE_CODE
     else:
-        token, _ = tokens.issue(invitation.id, survey.id, _aware(survey.closes_at), nonce=invitation.nonce)
+        token, _ = tokens.issue(invitation_id, survey.id, _aware(survey.closes_at), nonce=nonce)
         params["link"] = f"{wording.link_base.rstrip('/')}/v/{token}"
         template = REMINDER_LINK if reminder else INVITE_LINK
     return template, params
@@ -178,19 +183,28 @@ def _params(survey: SurveyRound, invitation: Invitation, unit: str, section: str
 
 def open_round(
     session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
-    now: datetime | None = None,
+    now: datetime | None = None, progress: Callable[..., None] | None = None,
 ) -> OpenSummary:
     """Draw the sample, make the invitations and write their SMS to the outbox, all in
-    the caller's transaction (flush; the caller commits once)."""
+    the caller's transaction (flush; the caller commits once): the round is open with
+    all its invitations, or still a draft with none. The rows go in bulk (COPY on
+    PostgreSQL); `progress(done=, total=, stage=)` hears how far the work got (a job's
+    progress bar: voting/jobs.py)."""
     now = now or utcnow()
+    report = progress or (lambda **_: None)
     if survey.status is not RoundStatus.draft:
         raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
     if _aware(survey.closes_at) <= now:
         raise DomainError("截止时间已过,请先修改截止时间")
+    report(stage="抽样")
     statuses = section_statuses(session, campaign)
     statuses = statuses[~statuses[C.EXEMPT]]
+    # The phone as stored (sealed): copied to the invitation and its message as it is,
+    # not opened and sealed again twice.
     listed = session.execute(
-        select(ServiceObject.id, ServiceObject.section_id, ServiceObject.penalized, ServiceObject.phone, ServiceObject.matter)
+        select(ServiceObject.id, ServiceObject.section_id, ServiceObject.penalized,
+               type_coerce(ServiceObject.phone, String).label("sealed_phone"), ServiceObject.phone_hash,
+               ServiceObject.matter)
         .where(ServiceObject.section_id.in_([int(i) for i in statuses["id"]]), ServiceObject.round == survey.kind)
     ).all()
     by_section: dict[int, list] = defaultdict(list)
@@ -208,36 +222,84 @@ def open_round(
                                     bool(record["is_enforcement"])))
         chosen += [(record, o) for o in objects if o.id in picked]
         summary.sections += 1
+    # The rows are made before anything is written: on SQLite a write locks the whole
+    # database, the job's progress reports included, so it comes last and is short.
+    invitation_ids = _next_ids(session, Invitation, len(chosen))
+    message_ids = _next_ids(session, OutboxMessage, len(chosen))
+    per_phone = Counter(obj.phone_hash for _record, obj in chosen)
+    vault = vault_of(session)
     codes: set[str] = set()
-    invitations = []
-    for record, obj in chosen:
+    invitations, messages = [], []
+    # Progress counts each row three times: made, its message written, it written.
+    report(done=0, total=3 * len(chosen), stage="生成邀请短信")
+    for n, ((record, obj), invitation_id, message_id) in enumerate(zip(chosen, invitation_ids, message_ids), 1):
         code = new_code()
         while code in codes:
             code = new_code()
         codes.add(code)
-        invitations.append(Invitation(
-            round_id=survey.id, section_id=int(record["id"]), service_object_id=obj.id, phone=obj.phone,
-            nonce=new_nonce(), code=code, created_at=now,
-        ))
-    session.add_all(invitations)
-    session.flush()
-    per_phone = Counter(inv.phone for inv in invitations)
-    messages = []
-    for (record, obj), invitation in zip(chosen, invitations):
-        template, params = _params(survey, invitation, record["unit"], record["section"], obj.matter,
-                                   per_phone[invitation.phone] > 1, tokens, wording)
-        messages.append(OutboxMessage(
-            key=f"invite:{invitation.id}", campaign_id=campaign.id, phone=invitation.phone, template=template,
-            params=params, text=render(template, params), status=OutboxStatus.pending, not_before=now, created_at=now,
-        ))
-    session.add_all(messages)
-    session.flush()
-    for invitation, message in zip(invitations, messages):
-        invitation.message_id = message.id
-    survey.status, survey.opened_at = RoundStatus.open, now
-    session.flush()
+        nonce = new_nonce()
+        template, params = _params(survey, invitation_id, nonce, code, record["unit"], record["section"], obj.matter,
+                                   per_phone[obj.phone_hash] > 1, tokens, wording)
+        messages.append((message_id, f"invite:{invitation_id}", campaign.id, obj.sealed_phone, obj.phone_hash,
+                         template, params, render(template, params), OutboxStatus.pending, 0, now, "", now))
+        invitations.append((invitation_id, survey.id, int(record["id"]), obj.id, obj.sealed_phone, obj.phone_hash,
+                            nonce, code, vault.code_lookup(code), message_id, 0, now))
+        if n % 1000 == 0:
+            report(done=n)
+    written = len(chosen)
+    report(done=written, stage="写入数据库")
+    # The round's row: from here the round is ours, so nobody else opens it.
+    taken = session.execute(
+        update(SurveyRound).where(SurveyRound.id == survey.id, SurveyRound.status == RoundStatus.draft)
+        .values(status=RoundStatus.open, opened_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise DomainError(f"{survey.kind.value} 轮调查刚刚已由他人开始,不能再次开始")
+    session.refresh(survey)
+    if not _still_free(session, invitation_ids, message_ids):
+        raise DomainError("开始调查的同时,另一项工作也写入了短信或邀请:没有发出任何邀请,请重新点“开始发送”。")
+
+    def inserted(n: int) -> None:
+        nonlocal written
+        written += n
+        report(done=written)
+
+    bulk_insert(session, OutboxMessage.__table__, _MESSAGE_COLUMNS, messages, chunk=_CHUNK, progress=inserted,
+                stored=("phone",))
+    bulk_insert(session, Invitation.__table__, _INVITATION_COLUMNS, invitations, chunk=_CHUNK, progress=inserted,
+                stored=("phone",))
     summary.invitations = len(invitations)
     return summary
+
+
+_CHUNK = 10000  # rows a bulk insert writes between two progress reports
+_MESSAGE_COLUMNS = ["id", "key", "campaign_id", "phone", "phone_hash", "template", "params", "text", "status",
+                    "attempts", "not_before", "last_error", "created_at"]
+_INVITATION_COLUMNS = ["id", "round_id", "section_id", "service_object_id", "phone", "phone_hash", "nonce", "code",
+                       "code_hash", "message_id", "code_failures", "created_at"]
+
+
+def _next_ids(session: Session, model: type, n: int) -> list[int]:
+    """`n` ids for new rows of `model`: from the table's sequence on PostgreSQL (nobody
+    else will take them); on SQLite after the largest, for `_still_free` to confirm
+    once the write lock is held."""
+    if n == 0:
+        return []
+    table = model.__table__.name
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(
+            text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": n}))
+    start = session.scalar(select(func.coalesce(func.max(model.id), 0))) + 1
+    return list(range(start, start + n))
+
+
+def _still_free(session: Session, invitation_ids: list[int], message_ids: list[int]) -> bool:
+    """On SQLite, under the write lock: nobody wrote invitations or messages since the
+    ids were taken (on PostgreSQL the sequence saw to that)."""
+    if session.get_bind().dialect.name == "postgresql" or not invitation_ids:
+        return True
+    return all(session.scalar(select(func.coalesce(func.max(model.id), 0))) < ids[0]
+               for model, ids in ((Invitation, invitation_ids), (OutboxMessage, message_ids)))
 
 
 def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
@@ -262,8 +324,8 @@ def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: Li
         select(Invitation.phone_hash).where(Invitation.round_id == survey.id, Invitation.id.not_in(voted))
     ).all())
     for invitation, unit, section in due:
-        template, params = _params(survey, invitation, unit, section, "", per_phone[invitation.phone_hash] > 1,
-                                   tokens, wording, reminder=True)
+        template, params = _params(survey, invitation.id, invitation.nonce, invitation.code, unit, section, "",
+                                   per_phone[invitation.phone_hash] > 1, tokens, wording, reminder=True)
         message = OutboxMessage(
             key=f"remind:{invitation.id}", campaign_id=campaign.id, phone=invitation.phone, template=template,
             params=params, text=render(template, params), status=OutboxStatus.pending, not_before=now, created_at=now,

@@ -13,6 +13,7 @@ from wtforms import DateTimeLocalField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from voting import jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import DomainError
@@ -160,20 +161,18 @@ def _act(round_id: int, act, done: str, action: str, detail=lambda result: {}): 
 @bp.post("/<int:round_id>/open")
 @roles_required(*ADMIN)
 def open_(round_id: int):
-    """Sample, invite and write every SMS to the outbox, in one transaction."""
-
-    def act(session, campaign, survey):
-        summary = rounds.open_round(session, campaign, survey, link_tokens(current_app),
-                                    wording(current_app, request.url_root))
-        for name in summary.without_list[:20]:
-            flash(f"{name} 没有本轮服务对象名单,未发出邀请", "warning")
-        if len(summary.without_list) > 20:
-            flash(f"另有 {len(summary.without_list) - 20} 个科室没有本轮名单", "warning")
-        return summary
-
-    return _act(round_id, act, "已开始:{result.sections} 个科室共 {result.invitations} 份邀请,短信已写入发件箱,由发送进程发出。",
-                "round.open", lambda summary: {"sections": summary.sections, "invitations": summary.invitations,
-                                               "sections_without_list": len(summary.without_list)})
+    """Sample, invite and write every SMS to the outbox: a background job (a county's
+    40,000 invitations outlast a web request), whose page shows its progress."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for(".detail", round_id=round_id), 303)
+    session = get_session()
+    survey = rounds.get_round(session, current_campaign(), round_id)
+    if survey.status is not RoundStatus.draft:
+        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
+    job = tasks.open_round_job(session, survey, request.url_root, current_user.username)
+    session.commit()
+    jobs.wake(current_app, job.id)
+    return redirect(url_for("jobs.page", job_id=job.id), 303)
 
 
 @bp.post("/<int:round_id>/remind")
