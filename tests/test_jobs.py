@@ -140,6 +140,17 @@ def test_the_job_page_and_its_progress(admin_client, db, calls):
     assert admin_client.get("/office/jobs/999999").status_code == 404
 
 
+def test_a_job_nobody_takes_says_so(admin_client, db, calls):
+    waiting = jobs.submit(db, "test_record", {"n": 1}, title="测试任务")
+    db.commit()
+    assert 'id="job-untaken" hidden' in admin_client.get(f"/office/jobs/{waiting.id}").get_data(as_text=True)
+    waiting.created_at = utcnow() - timedelta(minutes=5)  # no worker took it since
+    db.commit()
+    page = admin_client.get(f"/office/jobs/{waiting.id}").get_data(as_text=True)
+    assert 'id="job-untaken">' in page and "pingyi jobs worker" in page
+    assert "pingyi jobs worker" in admin_client.get(f"/office/jobs/{waiting.id}/progress").json["untaken"]
+
+
 def test_liaisons_see_no_jobs(client, db, campaign, calls):
     from tests.conftest import PASSWORD, login
     from voting.models import Role, Unit

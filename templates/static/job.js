@@ -11,6 +11,7 @@
   var stage = document.getElementById("job-stage");
   var count = document.getElementById("job-count");
   var left = document.getElementById("job-left");
+  var untaken = document.getElementById("job-untaken");
 
   function show(state) {
     label.textContent = state.label;
@@ -19,9 +20,14 @@
       bar.max = state.total;
       bar.value = state.done;
       bar.textContent = state.percent + "%";
-      count.textContent = state.done + " / " + state.total + "(" + state.percent + "%)";
+      count.textContent = state.done.toLocaleString("en-US") + " / " + state.total.toLocaleString("en-US") +
+        "(" + state.percent + "%)";
     }
     left.textContent = state.seconds_left === null ? "" : "约剩 " + state.seconds_left + " 秒";
+    if (untaken) {
+      untaken.textContent = state.untaken;
+      untaken.hidden = !state.untaken;
+    }
   }
 
   function poll() {

@@ -15,6 +15,9 @@ from voting.views.common import OFFICE
 
 bp = Blueprint("jobs", __name__, url_prefix="/office/jobs")
 RECENT = 50
+# A job still queued after this long has no worker taking it: the page says so.
+UNTAKEN_SECONDS = 30
+NO_WORKER = "还没有后台进程接手这个任务:请技术人员确认 pingyi jobs worker 正在运行(演示版 pingyi demo 自带一个)。"
 
 
 def _job(job_id: int) -> Job:
@@ -29,6 +32,8 @@ def state(job: Job) -> dict:
     finished = job.status in (JobStatus.done, JobStatus.failed)
     percent = 100 if job.status is JobStatus.done else (int(100 * job.done / job.total) if job.total else 0)
     left = None
+    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=timezone.utc)
+    untaken = job.status is JobStatus.queued and (utcnow() - created).total_seconds() > UNTAKEN_SECONDS
     if job.status is JobStatus.running and job.started_at and 0 < job.done < job.total:
         started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=timezone.utc)
         spent = (utcnow() - started).total_seconds()
@@ -37,6 +42,7 @@ def state(job: Job) -> dict:
         "id": job.id, "status": job.status.value, "label": job.status.label, "done": job.done, "total": job.total,
         "percent": percent, "stage": job.stage, "seconds_left": left, "finished": finished,
         "message": (job.result or {}).get("message", "") if job.status is JobStatus.done else job.error,
+        "untaken": NO_WORKER if untaken else "",
     }
 
 
