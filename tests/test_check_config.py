@@ -50,6 +50,7 @@ def production(env, tmp_path, **values: str) -> None:  # noqa: ANN001
         "FLASK_PHONE_KEY": PHONE,
         "DATABASE_URL": POSTGRES_URL,
         "FLASK_RATELIMIT_STORAGE_URI": REDIS_URL,
+        "FLASK_JOBS_URL": REDIS_URL,
         "FLASK_PUBLIC_URL": "https://pingyi.example.gov.cn",
     }
     settings.update(values)
@@ -76,6 +77,16 @@ def test_a_good_production_configuration_passes(env, tmp_path):
     assert result.exit_code == 0, result.output
     assert "配置检查通过" in result.output and "错误" not in result.output
     assert "生产环境" in result.output
+
+
+def test_the_job_queue_must_answer_and_a_local_one_is_said(env, tmp_path, monkeypatch):
+    needs_services()
+    production(env, tmp_path, FLASK_JOBS_URL="redis://127.0.0.1:1/1")
+    result = run()
+    assert result.exit_code == 1 and "无法连接后台任务队列 FLASK_JOBS_URL" in result.output, result.output
+    monkeypatch.delenv("FLASK_JOBS_URL")
+    result = run()
+    assert result.exit_code == 0 and "FLASK_JOBS_URL 未设为 redis://" in result.output, result.output
 
 
 def test_a_missing_secret_key_in_production_fails_and_is_named(env, tmp_path):

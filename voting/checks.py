@@ -75,6 +75,7 @@ def run_checks() -> Report:
     _database(config, report)
     _phone_key(config, report)
     _rate_limits(config, report)
+    _jobs(config, report)
     _sms(config, report)
     _public_url(config, report)
     _cookies(config, report)
@@ -168,6 +169,20 @@ def _rate_limits(config, report: Report) -> None:  # noqa: ANN001
             report.error(f"无法连接频率限制存储 FLASK_RATELIMIT_STORAGE_URI({_hide_password(uri)}):{problem}")
     else:
         report.warnings.append(f"频率限制存储 {scheme}:// 未检查能否连接")
+
+
+def _jobs(config, report: Report) -> None:  # noqa: ANN001
+    """The background jobs' queue (voting/jobs.py): a Redis that answers, or, on one
+    machine only, the SQLite file."""
+    url = config.get("JOBS_URL") or ""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("redis", "rediss", "unix"):
+        problem = redis_problem(url)
+        if problem:
+            report.error(f"无法连接后台任务队列 FLASK_JOBS_URL({_hide_password(url)}):{problem}")
+    elif report.production and url != "immediate":
+        report.warnings.append("FLASK_JOBS_URL 未设为 redis://:后台任务的队列在本机的 SQLite 文件中,只有本机上的 "
+                               "pingyi jobs worker 能接手任务;有多台服务器时请设为 redis://主机:6379/1")
 
 
 def _sms(config, report: Report) -> None:  # noqa: ANN001
