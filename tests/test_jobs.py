@@ -165,6 +165,37 @@ def test_liaisons_see_no_jobs(client, db, campaign, calls):
     assert client.get("/office/jobs/").status_code == 403
 
 
+def test_the_command_line_opens_a_round_as_the_same_job(app, db, campaign, runner):
+    objects.import_objects(db, campaign, RoundKind.H1, _one_list(db, campaign), "o.csv")
+    survey = rounds.create_round(db, campaign, RoundKind.H1, utcnow() + timedelta(days=7), 3)
+    db.commit()
+    result = runner.invoke(args=["rounds", "open", "--round", "H1"])
+    assert result.exit_code == 0, result.output
+    assert "1 个科室共 3 份邀请" in result.output
+    db.rollback()
+    db.expire_all()
+    assert db.get(SurveyRound, survey.id).status is RoundStatus.open
+    opened = db.scalar(select(Job))
+    assert (opened.kind, opened.status, opened.created_by) == ("open_round", JobStatus.done, "cli")
+    listed = runner.invoke(args=["jobs", "list"])
+    assert listed.exit_code == 0 and f"{opened.id}\t已完成" in listed.output
+    # Again: refused before any job, with the reason; a round that does not exist, named.
+    again = runner.invoke(args=["rounds", "open", "--round", "H1"])
+    assert again.exit_code == 1 and "不能再次开始" in again.output
+    missing = runner.invoke(args=["rounds", "open", "--round", "H2"])
+    assert missing.exit_code == 1 and "还没有 H2 轮调查" in missing.output
+    assert db.scalar(select(func.count()).select_from(Job)) == 1
+
+
+def _one_list(db, campaign) -> bytes:  # noqa: ANN001
+    """The first ordinary section's H1 list of 3 objects, as a CSV file."""
+    row = next(r for r in history.section_statuses(db, campaign).to_dict("records") if not r["is_enforcement"])
+    part = synth_objects(random.Random(5), 3)
+    part.insert(0, "科室", row["section"])
+    part.insert(0, "单位名称", row["unit"])
+    return part.to_csv(index=False).encode()
+
+
 # ---- a real worker, killed while it opens a county-sized round --------------------------
 
 PER_SECTION = 111  # 363 sections: 40,293 invitations

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -187,7 +186,9 @@ def login_policy(config) -> users.LoginPolicy:  # noqa: ANN001 - a Flask config
 
 
 def init_app(app: Flask) -> None:
-    login_policy(app.config)  # refused at start-up, not at the first wrong password
+    # Read once, refused at start-up rather than at the first wrong password.
+    app.extensions["pingyi.login_policy"] = login_policy(app.config)
+    app.extensions["pingyi.login_strangers"] = _Strangers.of(app)
     app.session_interface = SessionInterface()
     # Flask-Login's own context processor loads the user for every template, and with
     # "strong" session protection that rewrites a citizen's session cookie (and sends
@@ -318,7 +319,8 @@ def login():
     if form.validate_on_submit():
         db = get_session()
         try:
-            user = users.authenticate(db, form.username.data, form.password.data, _policy(), _moment(), _strangers())
+            user = users.authenticate(db, form.username.data, form.password.data, policy(), _moment(),
+                                      current_app.extensions["pingyi.login_strangers"])
         except users.LoginRefusedError as error:
             db.commit()  # a failure counts although the login fails
             return _refused(error, "login.html", form=form)
@@ -333,8 +335,9 @@ def login():
     return render_template("login.html", form=form), status
 
 
-def _policy() -> users.LoginPolicy:
-    return login_policy(current_app.config)
+def policy() -> users.LoginPolicy:
+    """This app's STAFF_LOGIN_* settings, as read at start-up."""
+    return current_app.extensions["pingyi.login_policy"]
 
 
 def _refused(error: users.LoginRefusedError, template: str, **context):  # noqa: ANN003, ANN202
@@ -404,6 +407,15 @@ class _Strangers:
     def __init__(self, storage: Storage, prefix: str, key: bytes) -> None:
         self.storage, self.prefix, self.key = storage, prefix, key
 
+    @classmethod
+    def of(cls, app: Flask) -> _Strangers:
+        """In the storage the app's rate limits use, keyed by its secret key."""
+        config = app.config
+        storage = storage_from_string(config.get("RATELIMIT_STORAGE_URI") or "memory://",
+                                      **config.get("RATELIMIT_STORAGE_OPTIONS", {}))
+        key = hmac.new(str(app.secret_key).encode(), b"staff login names", "sha256").digest()
+        return cls(storage, config.get("RATELIMIT_KEY_PREFIX") or "", key)
+
     def _keys(self, name: str) -> tuple[str, str]:
         digest = hmac.new(self.key, name.encode("utf-8", "surrogatepass"), "sha256").hexdigest()[:32]
         return f"{self.prefix}staff-name:{digest}:failures", f"{self.prefix}staff-name:{digest}:due"
@@ -422,24 +434,6 @@ class _Strangers:
         self.storage.clear(due_key)
         self.storage.incr(due_key, self.KEEP_SECONDS, amount=(due - self.EPOCH) // self.MICROSECOND)
         return failures
-
-
-_strangers_lock = threading.Lock()
-
-
-def _strangers() -> _Strangers:
-    found = current_app.extensions.get("pingyi.login_strangers")
-    if found is None:
-        with _strangers_lock:
-            found = current_app.extensions.get("pingyi.login_strangers")
-            if found is None:
-                config = current_app.config
-                storage = storage_from_string(config.get("RATELIMIT_STORAGE_URI") or "memory://",
-                                              **config.get("RATELIMIT_STORAGE_OPTIONS", {}))
-                key = hmac.new(str(current_app.secret_key).encode(), b"staff login names", "sha256").digest()
-                found = _Strangers(storage, config.get("RATELIMIT_KEY_PREFIX") or "", key)
-                current_app.extensions["pingyi.login_strangers"] = found
-    return found
 
 
 def _pending_user() -> User | None:
@@ -509,7 +503,7 @@ def verify_code():
     if form.validate_on_submit():
         db, moment = get_session(), _moment()
         try:
-            users.claim_attempt(db, user, _policy(), moment)  # a code counts as a password does
+            users.claim_attempt(db, user, policy(), moment)  # a code counts as a password does
         except users.AccountLockedError as error:
             return _start_over(str(error))
         except users.LoginDelayedError as error:
@@ -522,7 +516,7 @@ def verify_code():
             db.commit()
             _log_in(user)
             return redirect(_safe_next() or url_for("office.dashboard"))
-        failed = users.attempt_failed(db, user, _policy(), moment)
+        failed = users.attempt_failed(db, user, policy(), moment)
         db.commit()
         if isinstance(failed, users.AccountLockedError):
             return _start_over(str(failed))

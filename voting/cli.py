@@ -462,7 +462,7 @@ rounds_group = AppGroup("rounds", help="服务对象调查轮次。")
 def rounds_open(round_kind: str, year: int | None) -> None:
     """开始一轮已建立的调查:抽样、生成邀请、写入短信发件箱(与网页上的“开始发送”是同一个后台任务,
     在这里前台运行并显示进度)。"""
-    from voting.models import RoundStatus, SurveyRound
+    from voting.models import SurveyRound
     from voting.tasks import open_round_job
 
     session = get_session()
@@ -471,8 +471,6 @@ def rounds_open(round_kind: str, year: int | None) -> None:
                                                       SurveyRound.kind == RoundKind(round_kind)))
     if survey is None:
         raise NotFoundError(f"{found.year} 年度还没有 {round_kind} 轮调查:请先在网页上建立")
-    if survey.status is not RoundStatus.draft:
-        raise DomainError(f"{round_kind} 轮调查已{survey.status.label},不能再次开始")
     job = open_round_job(session, survey, None, "cli")
     session.commit()
     _run_job_here(job.id)

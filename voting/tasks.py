@@ -24,7 +24,9 @@ OPEN_ROUND = "open_round"
 
 def open_round_job(session, survey: SurveyRound, public_url: str | None, actor: str):  # noqa: ANN001, ANN201
     """Submit the opening of `survey` (in the caller's transaction): the job, or the one
-    already under way for this round."""
+    already under way for this round. A round no longer a draft is refused at once."""
+    if survey.status is not RoundStatus.draft:
+        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
     return submit(session, OPEN_ROUND, {"round_id": survey.id, "public_url": public_url, "actor": actor},
                   title=f"{survey.campaign.year} 年度 {survey.kind.value} 轮调查:抽样并写入邀请短信",
                   key=f"{OPEN_ROUND}:{survey.id}", campaign_id=survey.campaign_id, actor=actor)

@@ -167,8 +167,6 @@ def open_(round_id: int):
         return redirect(url_for(".detail", round_id=round_id), 303)
     session = get_session()
     survey = rounds.get_round(session, current_campaign(), round_id)
-    if survey.status is not RoundStatus.draft:
-        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
     job = tasks.open_round_job(session, survey, request.url_root, current_user.username)
     session.commit()
     jobs.wake(current_app, job.id)

@@ -10,7 +10,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from voting.auth import login_policy, roles_required
+from voting.auth import policy, roles_required
 from voting.db import get_session
 from voting.errors import NotFoundError
 from voting.forms import EmptyForm, Form
@@ -57,8 +57,7 @@ def index():
     if form.errors:
         status = 400
     accounts = session.scalars(select(User).order_by(User.role, User.username)).all()
-    policy = login_policy(current_app.config)
-    locked = {user.id for user in accounts if users.is_locked(user, policy)}
+    locked = {user.id for user in accounts if users.is_locked(user, policy())}
     return render_template("users.html", form=form, accounts=accounts, locked=locked,
                            action=EmptyForm(formdata=None)), status
 
