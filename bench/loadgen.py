@@ -3,6 +3,7 @@ they use, the app started under gunicorn on a free loopback port, and a client
 request timed."""
 from __future__ import annotations
 
+import atexit
 import http.client
 import os
 import re
@@ -36,13 +37,20 @@ def free_port() -> int:
 
 
 def serve(gunicorn: str, url: str, secret: str, workers: int, worker_threads: int,
-          log: Path | None = None) -> tuple[subprocess.Popen, str]:
+          log: Path | None = None, jobs_worker: bool = False) -> tuple[subprocess.Popen, str]:
     """The app under gunicorn on `url`'s database, rate limits off (every client comes
     from 127.0.0.1), the console SMS sender; the process and its base URL, once
-    /healthz answers. With `log`, the server's output goes to that file."""
+    /healthz answers. With `log`, the server's output goes to that file. With
+    `jobs_worker`, a background job worker (`pingyi jobs worker`, on the instance
+    folder's SQLite queue) runs beside it, as in production, until the bench exits."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": secret, "FLASK_PHONE_KEY": secret, "PINGYI_INSTANCE_PATH": tempfile.mkdtemp(),
            "FLASK_RATELIMIT_ENABLED": "false", "PINGYI_SMS_SENDER": "console"}
+    if jobs_worker:
+        pingyi = shutil.which("pingyi", path=str(Path(gunicorn).parent)) or sys.exit("pingyi is not installed")
+        worker = subprocess.Popen([pingyi, "jobs", "worker", "--threads", "1"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        atexit.register(worker.terminate)
     server = subprocess.Popen(
         [gunicorn, "-w", str(workers), "--threads", str(worker_threads), "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "voting:create_app()"],

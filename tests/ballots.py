@@ -22,6 +22,7 @@ from voting.models import (
     Evaluator,
     EvaluatorKind,
     OnlineRound,
+    PendingBallot,
     RoundStatus,
     Section,
     Unit,
@@ -108,10 +109,36 @@ def form(chosen: dict[int, str]) -> dict[str, str]:
 
 
 def counts(db) -> tuple[int, int, int]:  # noqa: ANN001
-    """Ballots, marks and "has voted" rows stored."""
+    """Ballots, marks and "has voted" rows stored: the ballots and marks in the ballot
+    box and those sealed, waiting for a move."""
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
-    return tuple(db.scalar(select(func.count()).select_from(model)) for model in (Ballot, BallotMark, BallotCast))
+    boxed, boxed_marks, casts = (db.scalar(select(func.count()).select_from(model))
+                                 for model in (Ballot, BallotMark, BallotCast))
+    sealed = [ballots.open_sealed(db, round_id, text)[2]
+              for round_id, text in db.execute(select(PendingBallot.round_id, PendingBallot.sealed))]
+    return boxed + len(sealed), boxed_marks + sum(map(len, sealed)), casts
+
+
+def ballots_in(db) -> list[tuple[str, dict[int, str]]]:  # noqa: ANN001
+    """Every ballot in, sealed or in the ballot box: its receipt and its marks."""
+    db.rollback()
+    found = []
+    for round_id, text in db.execute(select(PendingBallot.round_id, PendingBallot.sealed)):
+        _, receipt, chosen = ballots.open_sealed(db, round_id, text)
+        found.append((receipt, {sid: choice.value for sid, choice in chosen.items()}))
+    boxed: dict[str, dict[int, str]] = {}
+    for ballot_id, section_id, choice in db.execute(select(BallotMark.ballot_id, BallotMark.section_id, BallotMark.choice)):
+        boxed.setdefault(ballot_id, {})[section_id] = choice.value
+    found += [(receipt, boxed.get(ballot_id, {})) for ballot_id, receipt in db.execute(select(Ballot.id, Ballot.receipt))]
+    return found
+
+
+def box(db, online: OnlineRound) -> None:  # noqa: ANN001
+    """Move every sealed ballot of the round into the ballot box now, as its close does."""
+    db.rollback()
+    ballots.move_pending(db, online.id, final=True)
+    db.commit()
 
 
 def cast_ballots(db, online: OnlineRound, n: int) -> list[Evaluator]:  # noqa: ANN001

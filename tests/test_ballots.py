@@ -17,7 +17,7 @@ from sqlalchemy import inspect, select, update
 from werkzeug.datastructures import MultiDict
 
 from scoring import labels as L
-from tests.ballots import PASSWORD, candidates, counts, evaluators, form, log_in, marks, open_online_round
+from tests.ballots import PASSWORD, box, candidates, counts, evaluators, form, log_in, marks, open_online_round
 from voting.models import (
     Ballot,
     BallotCast,
@@ -26,6 +26,7 @@ from voting.models import (
     Choice,
     Evaluator,
     OnlineRound,
+    PendingBallot,
     RoundStatus,
     Section,
     utcnow,
@@ -150,13 +151,18 @@ def test_a_valid_ballot_is_stored_once_without_the_evaluator(client, db, online,
     response = client.post("/e/ballot", data=form(chosen))
     assert response.status_code == 303 and response.headers["Location"] == "/e/done" and private(response)
     assert counts(db) == (1, 30, 1)
+    # In the ballot box only with others (ballots.BATCH): until then, sealed.
+    assert db.scalars(select(Ballot)).all() == []
+    [sealed] = db.scalars(select(PendingBallot.sealed))
+    assert sealed.startswith("p1.") and not {"satisfied", "basic"} & set(re.split(r"\W", sealed))
+    box(db, online)
+    assert db.scalars(select(PendingBallot)).all() == []
     [ballot] = db.scalars(select(Ballot))
     stored = {m.section_id: m.choice.value for m in db.scalars(select(BallotMark))}
     assert stored == chosen
-    assert re.fullmatch(r"[0-9a-f]{32}", ballot.id)
+    assert re.fullmatch(r"[0-9a-f]{32}", ballot.id) and ballot.batch == 1
     cast = db.get(BallotCast, voter.id)
-    for hour in (ballot.cast_hour, cast.cast_hour):
-        assert (hour.minute, hour.second, hour.microsecond) == (0, 0, 0)
+    assert (cast.cast_hour.minute, cast.cast_hour.second, cast.cast_hour.microsecond) == (0, 0, 0)
     assert password_hash(db, voter) is None  # the password is consumed
     # The browser is logged out and keeps only the receipt.
     assert set(in_session(client)) & {"evaluator", "evaluator_seen"} == set()
@@ -278,7 +284,7 @@ def test_without_a_session_a_get_of_done_shows_no_receipt(client, online):
 
 # ---- secrecy ---------------------------------------------------------------------------------------
 
-BALLOT_TABLES = {"ballot", "ballot_mark"}
+BALLOT_TABLES = {"ballot", "ballot_mark", "pending_ballot"}
 PERSON_TABLES = {"evaluator", "ballot_cast", "user", "service_object", "invitation", "sms_outbox", "sms_console"}
 
 
@@ -288,6 +294,7 @@ def test_no_column_or_foreign_key_leads_from_an_evaluator_to_a_ballot(app, db, o
     they have no person, session or exact time; "has voted" names no ballot."""
     log_in(client, voter)
     assert client.post("/e/ballot", data=form(marks(candidates(db, online)))).status_code == 303
+    box(db, online)
     database = inspect(app.extensions["pingyi.engine"])
     for name in BALLOT_TABLES:
         model_refs = {fk.column.table.name for fk in Base.metadata.tables[name].foreign_keys}
@@ -305,9 +312,11 @@ def test_no_column_or_foreign_key_leads_from_an_evaluator_to_a_ballot(app, db, o
     for table in PERSON_TABLES:
         assert not referring[table] & BALLOT_TABLES, table
     assert {c["name"] for c in database.get_columns("ballot_cast")} == {"evaluator_id", "round_id", "cast_hour"}
-    # Times: the hour only, on both sides.
+    # Times: none on a ballot, the hour on "has voted".
+    for name in BALLOT_TABLES:
+        assert not [c for c in database.get_columns(name) if "hour" in c["name"] or "time" in str(c["type"]).lower()]
     db.rollback()
-    for hour in [*db.scalars(select(Ballot.cast_hour)), *db.scalars(select(BallotCast.cast_hour))]:
+    for hour in db.scalars(select(BallotCast.cast_hour)):
         assert (hour.minute, hour.second, hour.microsecond) == (0, 0, 0)
 
 
@@ -317,6 +326,7 @@ def test_ballot_ids_are_random_not_in_order(db, campaign):
     for i, evaluator in enumerate(evaluators(db, online)):
         ballots.submit_ballot(db, evaluator, [(sid, Choice(v)) for sid, v in marks(found, offset=i).items()])
         db.commit()
+    box(db, online)
     ids = list(db.scalars(select(Ballot.id)))
     receipts = list(db.scalars(select(Ballot.receipt)))
     assert len(set(ids)) == len(set(receipts)) == 8
@@ -328,6 +338,7 @@ def test_an_altered_mark_no_longer_gives_its_receipt(db, online, voter):
     found = candidates(db, online)
     ballots.submit_ballot(db, voter, [(sid, Choice(v)) for sid, v in marks(found).items()])
     db.commit()
+    box(db, online)
     assert ballots.altered_ballots(db, online) == 0
     mark = db.scalars(select(BallotMark).where(BallotMark.choice == Choice.satisfied).limit(1)).one()
     mark.choice = Choice.unsatisfied
@@ -464,7 +475,7 @@ def test_the_receipt_check_says_received_then_counted(client, db, online, voter)
     assert found.status_code == 200 and "已收到" in body and shown in body
     for c in candidates(db, online)[:5]:
         assert c.section not in body  # never the ballot's content
-    db.execute(update(OnlineRound).where(OnlineRound.id == online.id).values(status=RoundStatus.closed, closed_at=utcnow()))
+    ballots.close(db, db.get(OnlineRound, online.id), actor="test")  # moves the sealed ballot into the box
     db.commit()
     counted = client.post("/receipt", data={"code": shown})
     assert counted.status_code == 200 and "已计入" in text(counted)

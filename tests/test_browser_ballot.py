@@ -12,11 +12,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
 
 from sms.templates import SCRUBBED
 from tests.ballots import (
     PASSWORD,
+    ballots_in,
     candidates,
     counts,
     evaluators,
@@ -30,13 +30,11 @@ from tests.conftest import PASSWORD as STAFF_PASSWORD
 from tests.online_pool import ANY_TIME, csv_of, reps_frame
 from voting import sms_sender
 from voting.links import wording
+from voting.services import ballots
 from voting.models import (
-    Ballot,
-    BallotMark,
     Evaluator,
     OnlineRound,
     OutboxMessage,
-    RoundStatus,
     utcnow,
 )
 from voting.services.evaluators import (
@@ -71,8 +69,9 @@ def mark(page, section_id: int, choice: str, javascript: bool = True) -> None:
 
 
 def stored(db) -> dict[int, str]:  # noqa: ANN001
-    db.rollback()
-    return {m.section_id: m.choice.value for m in db.scalars(select(BallotMark))}
+    """The marks of the one ballot in (sealed or in the ballot box)."""
+    [(_, chosen)] = ballots_in(db) or [("", {})]
+    return chosen
 
 
 def test_a_ballot_on_a_phone(browser, live_server, app, db, campaign):
@@ -125,7 +124,8 @@ def test_a_ballot_on_a_phone(browser, live_server, app, db, campaign):
         with page.expect_navigation():
             page.click("#receipt-form button[type=submit]")
         assert "已收到" in page.inner_text("#receipt-found") and fits(page)
-        db.execute(update(OnlineRound).where(OnlineRound.id == online.id).values(status=RoundStatus.closed, closed_at=utcnow()))
+        db.rollback()
+        ballots.close(db, db.get(OnlineRound, online.id), actor="test")  # the sealed ballot goes into the box
         db.commit()
         page.fill("#code", receipt)
         with page.expect_navigation():
@@ -245,7 +245,7 @@ def test_the_workflow_with_the_password_from_the_console_outbox(browser, live_se
         receipt = page.inner_text("#receipt")
         assert re.fullmatch(r"(\w{4} ){3}\w{4}", receipt)
         assert counts(db) == (1, len(found), 1)
-        assert db.scalar(select(Ballot.receipt)) == receipt.replace(" ", "")
+        assert [r for r, _ in ballots_in(db)] == [receipt.replace(" ", "")]
         want = {sid: "basic" for sid in found} | {sid: "satisfied" for sid in found[:10]} | {
             sid: "unsatisfied" for sid in found[11:21]}
         assert stored(db) == want

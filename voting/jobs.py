@@ -91,6 +91,41 @@ def kind(name: str) -> Callable[[Runner], Runner]:
     return register
 
 
+# Light work with no page of its own (moving sealed ballots into the ballot box): a
+# function of (app, **params) that a worker runs, and that a sweep (every minute on
+# each worker) makes up for when its message is lost or no worker ran.
+Task = Callable[..., None]
+TASKS: dict[str, Task] = {}
+SWEEPS: list[Callable[[Flask], None]] = []
+
+
+def task(name: str) -> Callable[[Task], Task]:
+    """Register light work under `name`, to be queued by `later`."""
+
+    def register(run: Task) -> Task:
+        TASKS[name] = run
+        return run
+
+    return register
+
+
+def sweep(run: Callable[[Flask], None]) -> Callable[[Flask], None]:
+    """Register a check that every worker runs every minute with `recover`."""
+    SWEEPS.append(run)
+    return run
+
+
+def later(app: Flask, name: str, **params: Any) -> None:
+    """Queue light work `name` for a worker (at once with JOBS_URL=immediate). If that
+    fails (Redis down), its sweep does the work later."""
+    if name not in TASKS:
+        raise DomainError(f"没有这种后台任务:{name}")
+    try:
+        huey_of(app).pingyi_run_task(name, params)
+    except Exception:  # noqa: BLE001 - the sweep makes up for it
+        _log.exception("task %s could not be queued; its sweep will do the work", name)
+
+
 def submit(session: Session, kind_name: str, params: dict[str, Any], *, title: str, key: str | None = None,
            campaign_id: int | None = None, actor: str = "") -> Job:
     """A new job in the caller's transaction (flush; the caller commits, then `wake`s
@@ -312,13 +347,28 @@ def _make_huey(app: Flask):  # noqa: ANN202
         with app.app_context():
             execute(app, job_id)
 
-    @huey.periodic_task(crontab(minute="*"), name="pingyi.recover")
-    def sweep() -> None:
+    @huey.task(name="pingyi.task")
+    def run_task(name: str, params: dict[str, Any]) -> None:
         with app.app_context():
-            recover(app)
+            TASKS[name](app, **params)
 
-    huey.pingyi_run_job = run_job
+    @huey.periodic_task(crontab(minute="*"), name="pingyi.recover")
+    def sweep_all() -> None:
+        with app.app_context():
+            run_sweeps(app)
+
+    huey.pingyi_run_job, huey.pingyi_run_task = run_job, run_task
     return huey
+
+
+def run_sweeps(app: Flask) -> None:
+    """What every worker does every minute: `recover`, then the registered sweeps."""
+    recover(app)
+    for check in SWEEPS:
+        try:
+            check(app)
+        except Exception:  # noqa: BLE001 - one failing check stops no other
+            _log.exception("sweep %s failed", check.__name__)
 
 
 def run_worker(app: Flask, workers: int = 2) -> None:
@@ -334,9 +384,13 @@ def start_worker_thread(app: Flask) -> None:
     huey = huey_of(app)
 
     def work() -> None:
-        recover(app)
+        swept = 0.0
         while True:
             try:
+                if time.monotonic() - swept >= 60:
+                    swept = time.monotonic()
+                    with app.app_context():
+                        run_sweeps(app)
                 task = huey.dequeue()
                 if task is None:
                     time.sleep(0.5)

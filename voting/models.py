@@ -762,9 +762,9 @@ class Evaluator(Base):
 
 
 class BallotCast(Base):
-    """"Has voted": one row per evaluator whose ballot is in, written in the same
-    transaction as the Ballot (the primary key makes it one ballot per evaluator). It
-    names no ballot, and its time is rounded to the hour like the ballot's."""
+    """"Has voted": one row per evaluator whose ballot is in (the primary key makes it
+    one ballot per evaluator), written in the same transaction as the ballot's sealed
+    PendingBallot. It names no ballot; its time is rounded to the hour (the turnout)."""
 
     __tablename__ = "ballot_cast"
 
@@ -773,11 +773,27 @@ class BallotCast(Base):
     cast_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class PendingBallot(Base):
+    """A ballot on its way into the ballot box: written, sealed (AES-GCM under a key
+    derived from PHONE_KEY, which the database never holds), in the transaction that
+    writes its evaluator's BallotCast, so the two share that transaction's traces
+    (PostgreSQL's xmin, the order of writes). A move takes at least
+    ballots.BATCH of them at a time, in a shuffled order, into Ballot and deletes them
+    (services/ballots.py, "the ballot box")."""
+
+    __tablename__ = "pending_ballot"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("online_round.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[str] = mapped_column(Text)
+
+
 class Ballot(Base):
-    """A secret ballot: no evaluator, no session, a random id (no insertion order to
-    match against BallotCast) and a time rounded to the hour. `receipt` is the hash
-    of the ballot's marks and a random salt, which the evaluator keeps to check on a
-    public page that it is counted."""
+    """A secret ballot in the ballot box: no evaluator, no session, no time, a random
+    id, written by a move of a shuffled batch (`batch`: the move's number in the round)
+    in a transaction of its own. `receipt` is the hash of the ballot's marks and a
+    random salt, which the evaluator keeps to check on a public page that it is
+    counted."""
 
     __tablename__ = "ballot"
 
@@ -786,7 +802,7 @@ class Ballot(Base):
     receipt: Mapped[str] = mapped_column(String(64), unique=True)
     # The receipt's salt: an auditor can recompute every receipt from its ballot's marks.
     salt: Mapped[str] = mapped_column(String(32))
-    cast_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    batch: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class BallotMark(Base):

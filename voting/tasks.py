@@ -14,12 +14,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from voting.errors import DomainError
-from voting.jobs import Progress, kind, submit
+from voting.jobs import Progress, kind, submit, sweep, task
 from voting.links import link_tokens, wording
 from voting.models import Invitation, RoundStatus, SurveyRound
-from voting.services import audit, rounds
+from voting.services import audit, ballots, rounds
 
 OPEN_ROUND = "open_round"
+MOVE_BALLOTS = "move_ballots"
 
 
 def open_round_job(session, survey: SurveyRound, public_url: str | None, actor: str):  # noqa: ANN001, ANN201
@@ -57,3 +58,25 @@ def open_round(app: Flask, params: dict[str, Any], progress: Progress) -> dict[s
     message = f"已开始:{summary.sections} 个科室共 {summary.invitations} 份邀请,短信已写入发件箱,由发送进程发出。"
     return {"invitations": summary.invitations, "sections": summary.sections, "message": message,
             "without_list": summary.without_list, "round_id": int(params["round_id"])}
+
+
+# ---- the ballot box ---------------------------------------------------------------------
+
+
+@task(MOVE_BALLOTS)
+def move_ballots(app: Flask, round_id: int) -> None:
+    """Move the round's sealed ballots into the ballot box once BATCH or more wait
+    (ballots.move_pending): queued by the ballot page, one transaction."""
+    with app.extensions["pingyi.sessions"]() as session:
+        ballots.move_pending(session, int(round_id))
+        session.commit()
+
+
+@sweep
+def move_waiting_ballots(app: Flask) -> None:
+    """Every minute: the moves whose message was lost, or that no worker took."""
+    with app.extensions["pingyi.sessions"]() as session:
+        due = ballots.rounds_to_move(session)
+    for round_id in due:
+        move_ballots(app, round_id)
+

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from scoring import columns as C
-from tests.ballots import candidates, counts, evaluators, form, log_in, marks, open_online_round
+from tests.ballots import box, candidates, counts, evaluators, form, log_in, marks, open_online_round
 from tests.citizens import invitations, open_round
 from tests.conftest import PASSWORD, SECTIONS_CSV
 from tests.security.common import changed, snapshot, staff_login, text
@@ -159,6 +159,7 @@ def test_an_evaluator_reaches_nothing_of_another(app, db, campaign):
     assert counts(db)[0] == 2 and set(db.scalars(select(BallotCast.evaluator_id))) == {first.id, second.id}
     receipt_b = re.search(r'id="receipt">([^<]+)<', text(b.get("/e/done"))).group(1)
     assert receipt_b != receipt_a and receipt_a not in text(b.get("/e/done"))
+    box(db, online)
     assert {r for r in db.scalars(select(Ballot.receipt))} == {receipt_a.replace(" ", ""), receipt_b.replace(" ", "")}
     # A third browser with no session: no receipt at all.
     nobody = app.test_client().get("/e/done")

@@ -3,13 +3,27 @@ candidates, the one ballot per evaluator with its receipt, the public receipt ch
 the review office's turnout, reminders and close, the tallies that become the online
 score (网络评价, round C.NET), and the published final lists.
 
-Secrecy: a Ballot and its marks name no evaluator and no session; what says that an
-evaluator has voted (BallotCast) is written in the same transaction but names no
-ballot. Both carry only the hour. Nothing here logs. Every function flushes and never
-commits: the request or the command commits once."""
+Secrecy, even from whoever runs the database: a Ballot and its marks name no
+evaluator, no session and no time. What says that an evaluator has voted (BallotCast)
+names no ballot, and is not written with the ballot: the transaction that writes it
+holds the ballot only sealed (PendingBallot: encrypted under a key the database does not
+hold). A move (`move_pending`, a background task once BATCH ballots wait, and every
+one left at the close) opens at least BATCH of them at once, shuffles them and writes
+them into the ballot box in a transaction of its own, deleting the sealed copies: what
+the database keeps about a ballot (PostgreSQL's xmin, the rows' order, the batch) leads
+no nearer to its evaluator than "one of the BATCH or more who voted between two moves".
+The guarantee that a ballot is counted if and only if its evaluator is marked as having
+voted holds at every step: the sealed ballot and the mark go in together, a move is one
+transaction (a crash leaves the sealed copies where they were), and the close moves
+what is left in the transaction that closes the round, before anything is counted.
+
+Nothing here logs. Every function flushes and never commits: the request or the
+command commits once."""
 from __future__ import annotations
 
 import hashlib
+import json
+import random
 import secrets
 from collections import Counter
 from collections.abc import Iterable
@@ -18,7 +32,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, DateTime, Integer, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, DateTime, Integer, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -26,6 +40,7 @@ from scoring import columns as C
 from scoring.settings import RuleSettings
 from sms.templates import ONLINE_REMINDER
 from sms.tokens import CODE_ALPHABET, normalize_code
+from voting.db import bulk_insert
 from voting.errors import DomainError, NotFoundError
 from voting.models import (
     Ballot,
@@ -37,6 +52,7 @@ from voting.models import (
     Evaluator,
     EvaluatorKind,
     OnlineRound,
+    PendingBallot,
     Result,
     RoundStatus,
     Section,
@@ -44,8 +60,11 @@ from voting.models import (
     utcnow,
 )
 from voting.services import audit, outbox
+from voting.vault import vault_of
 
 RECEIPT_LENGTH = 16  # symbols of CODE_ALPHABET: about 79 bits
+BATCH = 20  # ballots moved into the ballot box together, at the least
+_SEAL_AAD = b"pingyi ballot v1"  # a sealed ballot cannot be passed off as a phone or a code
 
 
 # ---- named errors ---------------------------------------------------------------------------
@@ -229,21 +248,48 @@ def submit_ballot(
             raise AlreadyCastError() from None
         raise
 
-    receipt = store_ballot(session.connection(), evaluator.id, online.id, chosen, now)
+    stored = store_ballot(session.connection(), evaluator.id, online.id, chosen, now)
     session.expire(evaluator, ["password_hash"])
-    return receipt
+    return stored.receipt
+
+
+@dataclass(frozen=True)
+class Stored:
+    receipt: str
+    waiting: int  # sealed ballots of the round waiting for a move, this one included
+
+    @property
+    def move_due(self) -> bool:
+        return self.waiting >= BATCH
+
+
+def seal_ballot(connection: Connection | Session, round_id: int, salt: str, receipt: str,
+                chosen: dict[int, Choice]) -> str:
+    """The ballot as the pending store keeps it: its salt, receipt and marks, encrypted
+    (the vault's AES-GCM under PHONE_KEY, bound to its round)."""
+    content = json.dumps({"salt": salt, "receipt": receipt,
+                          "marks": [[sid, choice.value] for sid, choice in chosen.items()]}, separators=(",", ":"))
+    return vault_of(connection).seal(content, _SEAL_AAD + b"|" + str(round_id).encode())
+
+
+def open_sealed(connection: Connection | Session, round_id: int, sealed: str) -> tuple[str, str, dict[int, Choice]]:
+    """salt, receipt and marks of a sealed ballot."""
+    content = json.loads(vault_of(connection).open(sealed, _SEAL_AAD + b"|" + str(round_id).encode()))
+    return content["salt"], content["receipt"], {int(sid): Choice(value) for sid, value in content["marks"]}
 
 
 def store_ballot(connection: Connection, evaluator_id: int, round_id: int, chosen: dict[int, Choice],
-                 now: datetime | None = None) -> str:
-    """Store a checked ballot (`chosen`, from check_marks) for the evaluator; its receipt
-    code. The database decides, whatever was read before: the "has voted" row goes in
-    only while the round is open (status and closing time, read FOR SHARE on
-    PostgreSQL: a close waits for a ballot being stored, and a ballot stored after a
-    close sees it) and only once per evaluator (its primary key, ON CONFLICT DO
-    NOTHING: the loser of concurrent submits gets AlreadyCastError); then the
-    evaluator's password is consumed and the ballot, with a random id, and its marks
-    go in. Otherwise AlreadyCastError or OnlineRoundClosedError, and nothing is stored.
+                 now: datetime | None = None) -> Stored:
+    """Store a checked ballot (`chosen`, from check_marks) for the evaluator: its receipt
+    code, and how many sealed ballots of the round now wait for a move (the caller
+    starts one when that is BATCH or more: Stored.move_due). The database decides,
+    whatever was read before: the "has voted" row goes in only while the round is open
+    (status and closing time, read FOR SHARE on PostgreSQL: a close waits for a ballot
+    being stored, and a ballot stored after a close sees it) and only once per
+    evaluator (its primary key, ON CONFLICT DO NOTHING: the loser of concurrent submits
+    gets AlreadyCastError); then the evaluator's password is consumed and the ballot
+    goes in sealed (PendingBallot). Otherwise AlreadyCastError or
+    OnlineRoundClosedError, and nothing is stored.
 
     PostgreSQL: one statement (data-modifying WITH clauses, each step only if the one
     before went in), atomic by itself on an autocommit connection (the ballot page's)
@@ -253,16 +299,14 @@ def store_ballot(connection: Connection, evaluator_id: int, round_id: int, chose
     now = now or utcnow()
     hour = _hour(now)
     salt = secrets.token_hex(16)
-    ballot_id = secrets.token_hex(16)
     receipt = receipt_code(salt, round_id, chosen)
-    values = {"evaluator_id": evaluator_id, "round_id": round_id, "now": now, "hour": hour}
+    sealed = seal_ballot(connection, round_id, salt, receipt, chosen)
+    values = {"evaluator_id": evaluator_id, "round_id": round_id, "now": now, "hour": hour,
+              "pending_id": secrets.token_hex(16), "sealed": sealed}
     if connection.dialect.name == "postgresql":
-        stored, is_open_, had = connection.execute(_STORE_PG, {
-            **values, "open": RoundStatus.open.value, "ballot_id": ballot_id, "receipt": receipt, "salt": salt,
-            "section_ids": list(chosen), "choices": [choice.value for choice in chosen.values()],
-        }).one()
+        stored, is_open_, had, waiting = connection.execute(_STORE_PG, {**values, "open": RoundStatus.open.value}).one()
         if stored:
-            return receipt
+            return Stored(receipt, waiting + 1)
         if had or is_open_:  # in before, or a concurrent submit's went in first
             raise AlreadyCastError()
         raise OnlineRoundClosedError()
@@ -271,19 +315,19 @@ def store_ballot(connection: Connection, evaluator_id: int, round_id: int, chose
         raise AlreadyCastError() if has is not None else OnlineRoundClosedError()
     accounts = Evaluator.__table__
     connection.execute(update(accounts).where(accounts.c.id == evaluator_id).values(password_hash=None))
-    connection.execute(
-        insert(Ballot.__table__).values(id=ballot_id, round_id=round_id, receipt=receipt, salt=salt, cast_hour=hour)
-    )
-    connection.execute(
-        BallotMark.__table__.insert(),
-        [{"ballot_id": ballot_id, "section_id": sid, "choice": choice} for sid, choice in chosen.items()],
-    )
-    return receipt
+    connection.execute(insert(PendingBallot.__table__).values(id=values["pending_id"], round_id=round_id, sealed=sealed))
+    return Stored(receipt, _waiting(connection, round_id))
 
 
-# PostgreSQL: the whole ballot as one statement, one round trip (the marks from two
-# arrays: an executemany runs the INSERT 110 times on the server). The main SELECT
-# sees the tables as they were before the statement: `had` is a ballot in before it.
+def _waiting(connection: Connection | Session, round_id: int) -> int:
+    return connection.execute(
+        select(func.count()).select_from(PendingBallot).where(PendingBallot.round_id == round_id)
+    ).scalar_one()
+
+
+# PostgreSQL: the whole ballot as one statement, one round trip. The main SELECT sees
+# the tables as they were before the statement: `had` is a ballot in before it, and
+# `waiting` the sealed ballots before this one.
 _STORE_PG = text(
     "WITH open_round AS ("
     " SELECT id FROM online_round WHERE id = :round_id AND status = :open AND closes_at > :now FOR SHARE"
@@ -292,14 +336,11 @@ _STORE_PG = text(
     " ON CONFLICT (evaluator_id) DO NOTHING RETURNING evaluator_id"
     "), consumed AS ("
     " UPDATE evaluator SET password_hash = NULL WHERE id IN (SELECT evaluator_id FROM cast_row)"
-    "), new_ballot AS ("
-    " INSERT INTO ballot (id, round_id, receipt, salt, cast_hour)"
-    " SELECT :ballot_id, :round_id, :receipt, :salt, :hour FROM cast_row RETURNING id"
-    "), new_marks AS ("
-    " INSERT INTO ballot_mark (ballot_id, section_id, choice) SELECT new_ballot.id, m.section_id, m.choice"
-    " FROM new_ballot, unnest(CAST(:section_ids AS INTEGER[]), CAST(:choices AS VARCHAR[])) AS m(section_id, choice)"
+    "), pending AS ("
+    " INSERT INTO pending_ballot (id, round_id, sealed) SELECT :pending_id, :round_id, :sealed FROM cast_row"
     ") SELECT EXISTS (SELECT 1 FROM cast_row), EXISTS (SELECT 1 FROM open_round),"
-    " EXISTS (SELECT 1 FROM ballot_cast WHERE evaluator_id = :evaluator_id)"
+    " EXISTS (SELECT 1 FROM ballot_cast WHERE evaluator_id = :evaluator_id),"
+    " (SELECT count(*) FROM pending_ballot WHERE round_id = :round_id)"
 ).bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("hour", type_=DateTime(timezone=True)))
 
 # Elsewhere: the "has voted" row only while the round is open, built once.
@@ -316,6 +357,74 @@ _CAST_IF_OPEN = (
 )
 
 
+# ---- the ballot box: moves of shuffled batches -------------------------------------------------
+
+
+def move_pending(session: Session, round_id: int, *, final: bool = False) -> int:
+    """Move the round's sealed ballots into the ballot box, in the session's transaction
+    (the caller commits): how many moved. Only BATCH or more at once; `final` (the
+    close) moves whatever is left, and when that is fewer than BATCH, moves the last
+    batch again with them, so no batch is ever smaller than BATCH (unless the whole
+    round has fewer ballots).
+
+    The round's row is locked first (FOR UPDATE on PostgreSQL), as a close does: moves
+    of one round never run at the same time, and ballots being cast (FOR SHARE) are
+    waited for. The sealed ballots are claimed by deleting them (DELETE … RETURNING):
+    if the move fails anywhere after, its transaction rolls back and they are where
+    they were; a ballot is never in both places or in neither."""
+    session.scalars(select(OnlineRound.id).where(OnlineRound.id == round_id).with_for_update()).one_or_none()
+    waiting = _waiting(session, round_id)
+    if waiting == 0 or (waiting < BATCH and not final):
+        return 0
+    table = PendingBallot.__table__
+    claimed = session.execute(delete(table).where(table.c.round_id == round_id).returning(table.c.sealed)).scalars().all()
+    ballots = [open_sealed(session, round_id, sealed) for sealed in claimed]
+    batch = session.scalar(select(func.max(Ballot.batch)).where(Ballot.round_id == round_id)) or 0
+    if len(ballots) < BATCH and batch:
+        ballots += _take_back(session, round_id, batch)
+    else:
+        batch += 1
+    _write(session, round_id, batch, ballots)
+    return len(claimed)
+
+
+def _take_back(session: Session, round_id: int, batch: int) -> list[tuple[str, str, dict[int, Choice]]]:
+    """The ballots of the round's batch `batch`, deleted from the ballot box to be
+    written again (new ids, a new order) with a final handful."""
+    taken: dict[str, tuple[str, str, dict[int, Choice]]] = {
+        ballot_id: (salt, receipt, {})
+        for ballot_id, salt, receipt in session.execute(
+            select(Ballot.id, Ballot.salt, Ballot.receipt).where(Ballot.round_id == round_id, Ballot.batch == batch)
+        )
+    }
+    for ballot_id, section_id, choice in session.execute(
+        select(BallotMark.ballot_id, BallotMark.section_id, BallotMark.choice).where(BallotMark.ballot_id.in_(list(taken)))
+    ):
+        taken[ballot_id][2][section_id] = choice
+    session.execute(delete(BallotMark).where(BallotMark.ballot_id.in_(list(taken))))
+    session.execute(delete(Ballot).where(Ballot.id.in_(list(taken))))
+    return list(taken.values())
+
+
+def _write(session: Session, round_id: int, batch: int, ballots: list[tuple[str, str, dict[int, Choice]]]) -> None:
+    """The ballots into the box in a random order, each with a new random id: the rows'
+    order and ids say nothing of the order they were cast in."""
+    random.SystemRandom().shuffle(ballots)
+    rows, marks = [], []
+    for salt, receipt, chosen in ballots:
+        ballot_id = secrets.token_hex(16)
+        rows.append((ballot_id, round_id, receipt, salt, batch))
+        marks.extend((ballot_id, sid, choice) for sid, choice in chosen.items())
+    bulk_insert(session, Ballot.__table__, ["id", "round_id", "receipt", "salt", "batch"], rows)
+    bulk_insert(session, BallotMark.__table__, ["ballot_id", "section_id", "choice"], marks)
+
+
+def rounds_to_move(session: Session) -> list[int]:
+    """Rounds with BATCH or more sealed ballots waiting (the sweep's work; a closed
+    round has none: its close moved them)."""
+    return list(session.scalars(
+        select(PendingBallot.round_id).group_by(PendingBallot.round_id).having(func.count() >= BATCH)
+    ))
 def has_cast(session: Session, evaluator: Evaluator) -> bool:
     return session.get(BallotCast, evaluator.id) is not None
 
@@ -323,24 +432,31 @@ def has_cast(session: Session, evaluator: Evaluator) -> bool:
 @dataclass(frozen=True)
 class ReceiptCheck:
     year: int
-    cast_hour: datetime
     counted: bool  # the round is closed: the ballot is in the online scores
 
 
 def check_receipt(session: Session, typed: str) -> ReceiptCheck | None:
-    """What the public page says about a receipt: that its ballot is in, the hour it
-    came in, and whether the round is closed. Never the ballot's marks: a receipt that
-    showed them would let someone buy or force a vote and check it."""
+    """What the public page says about a receipt: that its ballot is in (in the ballot
+    box, or sealed and waiting for a move), and whether the round is closed. Never the
+    ballot's marks (a receipt that showed them would let someone buy or force a vote
+    and check it), nor when it came in."""
     code = normalize_code(typed)
     row = session.execute(
-        select(Campaign.year, Ballot.cast_hour, OnlineRound.status)
+        select(Campaign.year, OnlineRound.status).select_from(Ballot)
         .join(OnlineRound, Ballot.round_id == OnlineRound.id).join(Campaign, OnlineRound.campaign_id == Campaign.id)
         .where(Ballot.receipt == code)
     ).first()
-    if row is None:
-        return None
-    year, hour, status = row
-    return ReceiptCheck(year, _aware(hour), status is RoundStatus.closed)
+    if row is not None:
+        return ReceiptCheck(row.year, row.status is RoundStatus.closed)
+    # A sealed ballot's receipt is sealed too: open those waiting (fewer than BATCH
+    # per open round while moves run).
+    for round_id, sealed, year in session.execute(
+        select(PendingBallot.round_id, PendingBallot.sealed, Campaign.year)
+        .join(OnlineRound, PendingBallot.round_id == OnlineRound.id).join(Campaign, OnlineRound.campaign_id == Campaign.id)
+    ):
+        if open_sealed(session, round_id, sealed)[1] == code:
+            return ReceiptCheck(year, False)
+    return None
 
 
 def is_receipt(typed: str) -> bool:
@@ -400,7 +516,9 @@ def turnout(session: Session, online: OnlineRound) -> list[Turnout]:
 
 
 def ballots_in(session: Session, online: OnlineRound) -> int:
-    return session.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == online.id)) or 0
+    """Ballots in: in the ballot box or sealed, waiting for a move."""
+    boxed = session.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == online.id)) or 0
+    return boxed + _waiting(session, online.id)
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -452,13 +570,14 @@ def remind(
 
 
 def close(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> int:
-    """No more ballots; from now on the ballots are the online score. Returns how many
-    ballots are in."""
+    """No more ballots; the sealed ones still waiting are moved into the ballot box, and
+    from now on the ballots are the online score. Returns how many ballots are in."""
     _lock(session, online)
     if online.status is not RoundStatus.open:
         raise DomainError("只有进行中的网络评价才能结束")
     online.status, online.closed_at = RoundStatus.closed, now or utcnow()
     session.flush()
+    move_pending(session, online.id, final=True)
     n = ballots_in(session, online)
     voters = session.scalar(select(func.count()).select_from(Evaluator).where(Evaluator.round_id == online.id)) or 0
     audit.record(session, "online.close", actor=actor, campaign_id=online.campaign_id,

@@ -32,6 +32,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from sms.tokens import normalize_code
+from voting import jobs
 from voting.auth import limiter
 from voting.db import get_autocommit, get_engine, get_session
 from voting.errors import DomainError
@@ -39,6 +40,7 @@ from voting.forms import Form
 from voting.models import Choice
 from voting.numbers import whole_number
 from voting.services import ballots
+from voting.tasks import MOVE_BALLOTS
 from voting.services.ballots import (
     AlreadyCastError,
     BadChoiceError,
@@ -216,11 +218,14 @@ def _cast_ballot(seat: LoggedIn, listed: _Listed, rules: ballots.BallotRules):
     # elsewhere the steps in the session's transaction, committed here.
     session = None if get_engine().dialect.name == "postgresql" else get_session()
     try:
-        receipt = ballots.store_ballot(session.connection() if session else get_autocommit(), seat.id, online.id, chosen)
+        stored = ballots.store_ballot(session.connection() if session else get_autocommit(), seat.id, online.id, chosen)
     except AlreadyCastError:  # also the loser of concurrent submits: the first ballot stands
         return _already()
     if session is not None:
         session.commit()
+    if stored.move_due:  # enough sealed ballots wait: a worker moves them into the ballot box
+        jobs.later(current_app._get_current_object(), MOVE_BALLOTS, round_id=online.id)
+    receipt = stored.receipt
     # The evaluator's part is over: the browser keeps only the receipt.
     for key in ("evaluator", "evaluator_seen", "evaluator_login"):
         visit.pop(key, None)
