@@ -259,8 +259,9 @@ def drive(kind: str, base: str, work, processes: int, threads: int):  # noqa: AN
 
 
 
-def check_database(url: str, posted: int, candidates: int) -> bool:
-    """What the database holds after the run, against the successful POSTs; prints it."""
+def check_database(url: str, posted: int, candidates: int, secret: str = SECRET) -> bool:
+    """What the database holds after the run, against the successful POSTs; prints it.
+    `secret`: the served app's FLASK_PHONE_KEY (the close opens the sealed ballots)."""
     from sqlalchemy import and_, func, or_, select
     from sqlalchemy.orm import Session
 
@@ -271,7 +272,7 @@ def check_database(url: str, posted: int, candidates: int) -> bool:
     from voting.models import OnlineRound, PendingBallot
     from voting.services import ballots
 
-    engine = make_engine(url, SECRET)
+    engine = make_engine(url, secret)
     with engine.connect() as connection:
         def count(model, *where) -> int:  # noqa: ANN001
             return connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one()

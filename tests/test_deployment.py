@@ -501,7 +501,7 @@ def test_two_servers_and_two_workers_lose_and_double_nothing(database_url, tmp_p
         assert sent_by["worker1"] | sent_by["worker2"] == set(keys)
         # One ballot per evaluator, one "has voted" row and one consumed password each,
         # 110 marks with the campaign's numbers of 满意 and 不满意 (the bench's check).
-        assert ballot_bench.check_database(database_url, EVALUATORS, len(candidates))
+        assert ballot_bench.check_database(database_url, EVALUATORS, len(candidates), SECRET)
 
         # ---- the logs: JSON lines, every request's id, no link token or password ------
         access: dict[str, list[dict]] = {}
