@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from scoring import columns as C
 from voting.cli import bundle as bundle_group
+from voting.jobs import Progress
 from voting.models import Ballot, BallotCast, BallotMark, Channel, Evaluator, EvaluatorKind, Invitation, RoundStatus, Vote
 from voting.services import scorecards
 from voting.services.ballots import online_round
@@ -23,8 +24,13 @@ def count(db, model) -> int:  # noqa: ANN001
 
 
 def test_a_simulated_year_runs_every_step_and_scores_like_the_offline_bundle(app, db, tmp_path):
-    run = simulate_year(db, app, seed=7, echo=lambda _: None, **SMALL)
+    stages: dict[str, tuple[int, int]] = {}  # each stage's last (done, total)
+    progress = Progress(on_change=lambda p: stages.__setitem__(p.stage, (p.done, p.total)))
+    run = simulate_year(db, app, seed=7, echo=lambda _: None, progress=progress, **SMALL)
     db.commit()
+    # The command's progress bar: every stage said, the long ones counted.
+    assert list(stages)[0] == "导入参评科室和服务对象名单" and list(stages)[-1] == "评分"
+    assert stages["H1 轮调查:模拟市民评价"][1] > 1000 and stages["网络评价:模拟评价人投票"][1] == run.evaluators
 
     # The daily stage went through the rounds: every vote belongs to an invitation, by
     # every channel, and the rounds are closed.

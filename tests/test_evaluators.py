@@ -13,7 +13,6 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from sqlalchemy import delete, func, select
-from werkzeug.security import check_password_hash
 
 from sms.senders import ConsoleSender, PermanentSendError
 from sms.templates import ONLINE_ACCOUNT, SCRUBBED
@@ -31,6 +30,11 @@ from voting.models import (
 from voting.services import evaluators, history, users
 from voting.services.evaluators import sample_order, target_service_objects
 from voting.services.outbox import console_sink, dispatch
+from voting.vault import vault_of
+
+
+def check_password(db, stored: str, password: str) -> bool:  # noqa: ANN001
+    return evaluators.check_password(vault_of(db), stored, password)
 
 
 def sessions(app):
@@ -274,8 +278,9 @@ def test_accounts_are_hashed_sent_through_the_outbox_and_the_password_blanked_on
     for evaluator in pool:
         password = secrets[evaluator.login]
         assert len(password) == evaluators.PASSWORD_LENGTH
-        assert evaluator.password_hash.startswith("scrypt:") and password not in evaluator.password_hash
-        assert check_password_hash(evaluator.password_hash, password)
+        assert evaluator.password_hash.startswith("hmac-sha256$") and password not in evaluator.password_hash
+        assert check_password(db, evaluator.password_hash, password)
+        assert not check_password(db, evaluator.password_hash, password[::-1])
         message = db.get(OutboxMessage, evaluator.message_id)
         assert message.template == ONLINE_ACCOUNT and message.phone == evaluator.phone
         assert message.campaign_id == campaign.id and message.status is OutboxStatus.pending
@@ -351,8 +356,8 @@ def test_resend_gives_a_new_password_and_withdraws_the_unsent_one(app, db, campa
     db.commit()
     new = passwords(db, online)[evaluator.login]
     evaluator = db.get(Evaluator, evaluator.id)
-    assert new != old[evaluator.login] and check_password_hash(evaluator.password_hash, new)
-    assert not check_password_hash(evaluator.password_hash, old[evaluator.login])
+    assert new != old[evaluator.login] and check_password(db, evaluator.password_hash, new)
+    assert not check_password(db, evaluator.password_hash, old[evaluator.login])
     assert evaluator.failed_logins == 3 and evaluator.message_id != first_message  # the count stays
     withdrawn = db.get(OutboxMessage, first_message)
     assert withdrawn.status is OutboxStatus.failed and withdrawn.params["password"] == SCRUBBED
@@ -374,7 +379,7 @@ def test_a_locked_account_is_reissued_not_resent(app, db, campaign):
     db.commit()
     evaluator = db.get(Evaluator, evaluator.id)
     assert evaluator.locked_at is None and evaluator.failed_logins == 0
-    assert check_password_hash(evaluator.password_hash, passwords(db, online)[evaluator.login])
+    assert check_password(db, evaluator.password_hash, passwords(db, online)[evaluator.login])
     [entry] = audit_entries(db, "online.reissue")
     assert entry.detail["was_locked"] is True and entry.actor == "admin"
 

@@ -18,6 +18,7 @@ from sms.templates import ONLINE_REMINDER
 from tests.ballots import PASSWORD as EVALUATOR_PASSWORD
 from tests.ballots import candidates, cast_ballots, counts, evaluators, held_round, open_online_round
 from tests.conftest import PASSWORD, login
+from tests.reports import excel_report
 from voting.errors import DomainError
 from voting.models import AuditEntry, Choice, Evaluator, OnlineRound, OutboxMessage, Result, Role, RoundStatus, Unit, utcnow
 from voting.services import ballots, scorecards, users
@@ -204,7 +205,7 @@ def test_the_close_makes_the_ballots_the_online_score(admin_client, db, campaign
     monitor = text(admin_client.get(MONITOR))
     assert "网络评价得分(共 5 张选票)" in monitor
     assert len(re.findall(r"<tr><td>", monitor.split('id="online-scores"', 1)[1])) == len(found)
-    report = admin_client.get("/office/scores/report.xlsx")
+    report = excel_report(admin_client)
     assert report.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(report.data), read_only=True)
     assert any("网络" in str(cell) for sheet in book.worksheets for row in sheet.iter_rows(max_row=3, values_only=True)

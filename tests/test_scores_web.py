@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from scoring import columns as C
 from scoring.rounding import display_text
 from tests.conftest import PASSWORD, login
+from tests.reports import excel_report
 from voting.demo import load_bundle
 from voting.models import Candidate, ComponentKind, ResultDecision, Role, Section, SupervisorScore, Unit
 from voting.services import components, users
@@ -22,7 +23,7 @@ from voting.services.report import SHEETS
 from voting.synthetic import example_bundle
 
 PAGES = ("/office/scores/", "/office/scores/shortlist", "/office/scores/final", "/office/scores/units",
-         "/office/scores/report.xlsx")
+         "/office/scores/report")
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +204,7 @@ def test_units_page_adds_up_the_effects(admin_client, year, offline):
 
 
 def test_the_excel_report_downloads(admin_client, year, offline):
-    response = admin_client.get("/office/scores/report.xlsx")
+    response = excel_report(admin_client)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     assert "attachment" in response.headers["Content-Disposition"] and response.headers["Cache-Control"] == "no-store"

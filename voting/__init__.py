@@ -111,6 +111,10 @@ def _finish_config(app: Flask) -> None:
     _instance_key(app, "PHONE_KEY", "phone_key", "生产环境必须设置 FLASK_PHONE_KEY(加密手机号码的密钥,至少 32 个字符)")
     if app.config["PRODUCTION"] and len(app.config["PHONE_KEY"]) < 32:
         raise ConfigError("FLASK_PHONE_KEY 太短:至少 32 个字符")
+    for name in ("IMPORT_JOB_BYTES", "IMPORT_SPOOL_MAX_BYTES"):
+        value = app.config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"FLASK_{name} 应为正整数(字节数),如 1048576;现在是 {value!r}")
 
 
 def _instance_key(app: Flask, name: str, filename: str, required: str) -> None:

@@ -5,6 +5,7 @@ bad row for a rejected file) and exits with status 1, never a stack trace.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -20,10 +21,10 @@ from tqdm import tqdm
 from voting import create_app
 from voting.checks import check_config
 from voting.db import get_session
-from voting.errors import DomainError, ImportRejected, NotFoundError
+from voting.errors import DomainError, ImportRejected, NotFoundError, RowError
 from voting.migrate import alembic_config
 from voting.models import ComponentKind, Role, RoundKind, Unit, User
-from voting.services import audit, campaigns, history, objects, sections, users
+from voting.services import audit, campaigns, history, sections, users
 
 cli = FlaskGroup(create_app=create_app, add_version_option=False, help="千人评议平台 (pingyi)。")
 cli.add_command(check_config)  # on the group itself: it runs when create_app refuses the configuration
@@ -238,18 +239,24 @@ def import_objects(file: str, round_kind: str, unit: str | None, section: str | 
         if not (unit and section):
             raise DomainError("--unit 和 --section 要一起给出")
         section_id = sections.find_section_id(session, target, unit, section)
-    data, filename = _read(file)
-    click.echo(f"读取 {filename} …")
-    with tqdm(desc="写入", unit="行", disable=None) as bar:
-        summary = objects.import_objects(
-            session, target, RoundKind(round_kind), data, filename, section_id=section_id,
-            all_penalized_reported=all_penalized_reported, progress=bar.update, actor="cli",
-        )
+    path = Path(file)
+    if not path.is_file():
+        raise DomainError(f"找不到文件 {file}")
+    from voting.models import ObjectImport
+    from voting.tasks import import_objects_job
+
+    # The same job a big upload on the web runs, here in the foreground with a progress bar.
+    job = import_objects_job(session, target, RoundKind(round_kind), path.name, path=str(path.resolve()),
+                             section_id=section_id, all_penalized_reported=all_penalized_reported, actor="cli")
     session.commit()
-    click.echo(f"读取 {summary.rows_read} 行,保存 {summary.stored} 人,重复 {len(summary.duplicates)} 行,拒绝 0 行。")
-    for s in summary.sections:
-        click.echo(f"  {s.label}:{s.objects} 人,处罚对象 {s.penalized}")
-    for row, first, label in summary.duplicates:
+    job = _run_job_here(job.id, unit="行")
+    done = session.get(ObjectImport, (job.result or {}).get("import_id", 0))
+    if done is None:
+        return
+    click.echo(f"读取 {done.rows_read} 行,保存 {done.stored} 人,重复 {done.duplicates} 行,拒绝 0 行。")
+    for section_id_, label, count, penalized, _ in done.report.get("sections", []):
+        click.echo(f"  {label}:{count} 人,处罚对象 {penalized}")
+    for row, first, label in done.report.get("duplicates", []):
         click.echo(f"  重复:第 {row} 行与第 {first} 行({label})手机号码相同,只保存一次")
 
 
@@ -402,7 +409,7 @@ def sms_dispatch(rate: float | None, batch: int, lease: float | None, forever: b
 
 # ---- background jobs -----------------------------------------------------------------------
 
-jobs_group = AppGroup("jobs", help="后台任务:开始调查等耗时较长的工作。")
+jobs_group = AppGroup("jobs", help="后台任务:开始调查、发放账号、生成报告等耗时较长的工作。")
 
 
 @jobs_group.command("worker")
@@ -423,30 +430,48 @@ def jobs_list(limit: int) -> None:
     """最近的后台任务及其状态。"""
     from voting.models import Job
 
-    for job in get_session().scalars(select(Job).order_by(Job.id.desc()).limit(limit)):
+    from sqlalchemy.orm import defer
+
+    # Not their results: a report's carries its file.
+    for job in get_session().scalars(select(Job).options(defer(Job.result)).order_by(Job.id.desc()).limit(limit)):
         progress = f"{job.done}/{job.total}" if job.total else ""
         click.echo(f"{job.id}\t{job.status.label}\t{progress}\t{job.title}\t{job.error}")
 
 
-def _run_job_here(job_id: int) -> None:
-    """Run a submitted job in this process with a progress bar; exit 1 if it failed."""
-    from voting.jobs import run_here
-    from voting.models import JobStatus
+@contextlib.contextmanager
+def _progress_bar(unit: str = "份"):  # noqa: ANN202 - yields a jobs.Progress
+    """A terminal progress bar that follows a jobs.Progress (done of total, the stage
+    as its description); hidden when the output is no terminal."""
+    from voting.jobs import Progress
 
-    with tqdm(total=0, unit="份", desc="处理", disable=None) as bar:
-        def show(progress) -> None:  # noqa: ANN001
+    with tqdm(total=0, unit=unit, desc="处理", disable=None) as bar:
+        def show(progress: Progress) -> None:
             bar.total, bar.n = progress.total, progress.done
             bar.set_description(progress.stage or "处理", refresh=False)
             bar.refresh()
 
-        job = run_here(current_app._get_current_object(), job_id, on_change=show)
+        yield Progress(on_change=show)
+
+
+def _run_job_here(job_id: int, unit: str = "份"):  # noqa: ANN202 - the job's row
+    """Run a submitted job in this process with a progress bar; exit 1 if it failed."""
+    from voting.jobs import run_here
+    from voting.models import JobStatus
+
+    with _progress_bar(unit) as progress:
+        job = run_here(current_app._get_current_object(), job_id, on_change=progress.on_change)
     if job.status is JobStatus.done:
         click.echo((job.result or {}).get("message", "已完成。"))
     elif job.status is JobStatus.failed:
         click.echo(f"错误:{job.error}", err=True)
+        for row_error in (job.result or {}).get("errors", []):  # a refused file's bad rows
+            click.echo(f"  {RowError(**row_error)}", err=True)
+        if (job.result or {}).get("errors_left"):
+            click.echo(f"  另有 {job.result['errors_left']} 处错误未列出", err=True)
         sys.exit(1)
     else:
         click.echo(f"任务 {job.id} 正由其他后台进程运行:pingyi jobs list 查看进度。")
+    return job
 
 
 # ---- survey rounds -----------------------------------------------------------------------
@@ -505,7 +530,8 @@ def retention_list(days: int | None) -> None:
 @domain_errors
 def retention_erase(days: int | None, year: int | None, yes: bool) -> None:
     """删除已到期年度(结果公布后满保存期限)的服务对象、调查邀请、评价人和短信中的个人信息
-    (姓名、手机号码、办理事项、留言、短信内容),保留投票、选票、评分和统计;不可恢复。"""
+    (姓名、手机号码、办理事项、留言、短信内容),保留投票、选票、评分和统计;不可恢复。
+    每个年度一个后台任务,在这里前台运行并显示进度;中断后再运行一次即可(每个年度一次完成或完全不做)。"""
     from voting.models import utcnow
     from voting.services import retention
 
@@ -527,17 +553,12 @@ def retention_erase(days: int | None, year: int | None, yes: bool) -> None:
             click.echo(f"将删除 {d.campaign.year} 年度的个人信息(结果公布于 {d.published_at:%Y-%m-%d})")
         click.echo("确认后加 --yes 执行;删除后不可恢复。")
         return
-    for d in due:
-        erased = retention.erase(session, d.campaign, actor="cli", now=now)
+    from voting.tasks import retention_erase_job
+
+    for d in due:  # each year its own job, run here with a progress bar (the same job a worker would run)
+        job = retention_erase_job(session, d, "cli", now=now)
         session.commit()
-        counts = ",".join(f"{RETENTION_LABELS[k]} {v}" for k, v in erased.counts.items())
-        click.echo(f"已删除 {erased.year} 年度的个人信息:{counts}。")
-
-
-RETENTION_LABELS = {
-    "service_objects": "服务对象", "invitations": "调查邀请", "comments": "留言", "evaluators": "评价人",
-    "console_messages": "演示短信", "sms_messages": "短信",
-}
+        _run_job_here(job.id, unit="行")
 
 
 # ---- audit log ---------------------------------------------------------------------------
@@ -619,7 +640,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 @domain_errors
 def demo_year(year: int, seed: int, database_url: str | None) -> None:
     """在命令行模拟完整的一年:导入名单、H1/H2 调查与模拟投票、其他评分项、候选名单、
-    网络评价与模拟选票,最后打印评议结果名单。"""
+    网络评价与模拟选票,最后打印评议结果名单。全年在一个事务中写入:中断时数据库中什么也不留。"""
     import tempfile
 
     from sqlalchemy.orm import sessionmaker
@@ -636,7 +657,9 @@ def demo_year(year: int, seed: int, database_url: str | None) -> None:
     engine = make_engine(database_url, current_app.config["PHONE_KEY"])
     session = sessionmaker(engine, expire_on_commit=False)()
     try:
-        run = simulate_year(session, current_app._get_current_object(), year=year, seed=seed, echo=click.echo)
+        with _progress_bar("项") as progress:
+            run = simulate_year(session, current_app._get_current_object(), year=year, seed=seed, echo=tqdm.write,
+                                progress=progress)
         session.commit()
     finally:
         session.close()

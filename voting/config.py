@@ -30,6 +30,14 @@ MAX_TEXT_FORM_LENGTH = 1024 * 1024
 XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024
 XLSX_MAX_RATIO = 100
 XLSX_MAX_PARTS = 2000
+# A service-object upload of at least this many bytes (about 25,000 rows of xlsx) is
+# not read by the web request: it is saved to the instance folder's uploads/ and a
+# background job (voting/tasks.py) reads, checks and stores it, with its progress and
+# then its result or its bad rows on the job's page; smaller ones are read at once.
+# The saved files waiting for their job take at most IMPORT_SPOOL_MAX_BYTES together
+# (a job removes its file when it ends; one left two days is removed).
+IMPORT_JOB_BYTES = 1024 * 1024
+IMPORT_SPOOL_MAX_BYTES = 512 * 1024 * 1024
 # Form messages come from WTForms' own Chinese catalogue (voting/forms.py), not Babel.
 WTF_I18N_ENABLED = False
 WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session

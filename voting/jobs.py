@@ -193,7 +193,8 @@ def execute(app: Flask, job_id: int, worker: str | None = None, progress: Progre
     try:
         result = run(app, dict(params or {}), progress)
     except DomainError as error:
-        status, outcome = JobStatus.failed, {"error": str(error)}
+        # `job_result`: what the page shows with the message (a refused file's bad rows).
+        status, outcome = JobStatus.failed, {"error": str(error), "result": getattr(error, "job_result", None) or {}}
     except Exception:  # noqa: BLE001 - said on the job's page, logged for the technicians
         _log.exception("job %s (%s) failed", job_id, job_kind)
         status, outcome = JobStatus.failed, {"error": CRASHED.format(id=job_id)}
@@ -323,6 +324,9 @@ def huey_of(app: Flask):  # noqa: ANN201 - a huey.Huey
     """This app's Huey, from JOBS_URL: "" (a SQLite file in the instance folder),
     sqlite:///path, redis://…, or "immediate" (a job runs at once in the process that
     submits it: the tests), with the two tasks every worker runs."""
+    # Flask's `current_app` is a proxy, bound only inside a request or a command: the
+    # tasks made here run later, in a worker, and must hold the app itself.
+    app = app._get_current_object() if hasattr(app, "_get_current_object") else app
     with _making:
         if "pingyi.huey" not in app.extensions:
             app.extensions["pingyi.huey"] = _make_huey(app)

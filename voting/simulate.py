@@ -96,17 +96,26 @@ def _lists(session: Session, campaign: Campaign, rng: random.Random, size: int, 
         echo(f"已导入 {kind.value} 服务对象名单:{summary.stored} 人,{len(summary.sections)} 个科室")
 
 
+def _quiet(**_: object) -> None:
+    """No progress shown (the default of `simulate_year`'s `progress`)."""
+
+
 def _survey(
     session: Session, app: Flask, campaign: Campaign, kind: RoundKind, per_section: int, response: float,
     quality: dict[int, float], rng: np.random.Generator, seed: int, echo: Callable[[str], None],
+    progress: Callable[..., None] = _quiet,
 ) -> tuple[int, int]:
     """Open a survey round, let the sampled citizens answer, close it: (invited, voted)."""
     survey = rounds.create_round(session, campaign, kind, utcnow() + timedelta(days=14), per_section, seed=seed)
+    progress(done=0, total=0, stage=f"{kind.value} 轮调查:抽样并写入邀请短信")
     summary = rounds.open_round(session, campaign, survey, link_tokens(app), wording(app, "http://localhost/"))
     invited = session.execute(select(Invitation.id, Invitation.section_id).where(Invitation.round_id == survey.id)).all()
     choices = list(Choice)
     voted = 0
-    for invitation_id, section_id in invited:
+    progress(done=0, total=len(invited), stage=f"{kind.value} 轮调查:模拟市民评价")
+    for n, (invitation_id, section_id) in enumerate(invited, 1):
+        if n % 200 == 0:
+            progress(done=n)
         if rng.random() >= response:
             continue
         p_s, p_b, p_u = _choice_probabilities(np.array([quality[section_id]]))
@@ -130,9 +139,10 @@ def _components(session: Session, campaign: Campaign, folder: Path, echo: Callab
 
 def daily_stage(
     session: Session, app: Flask, *, year: int, seed: int, list_size: int, per_section: int, response: float,
-    echo: Callable[[str], None],
+    echo: Callable[[str], None], progress: Callable[..., None] = _quiet,
 ) -> tuple[Campaign, int, int]:
     """Steps 1-3: the campaign with its lists, both survey rounds and the components."""
+    progress(done=0, total=0, stage="导入参评科室和服务对象名单")
     campaign = campaigns.create_campaign(session, year)
     listed = sections.parse_sections(demo_sections_csv(), "pingyang-2021-sections.csv")
     sections.apply_sections(session, campaign, listed)
@@ -147,8 +157,10 @@ def daily_stage(
         rng = np.random.default_rng(seed)
         invited = voted = 0
         for offset, kind in enumerate((RoundKind.H1, RoundKind.H2)):
-            i, v = _survey(session, app, campaign, kind, per_section, response, quality, rng, seed + offset, echo)
+            i, v = _survey(session, app, campaign, kind, per_section, response, quality, rng, seed + offset, echo,
+                           progress)
             invited, voted = invited + i, voted + v
+        progress(done=0, total=0, stage="导入其他评分数据")
         _components(session, campaign, folder, echo)
     return campaign, invited, voted
 
@@ -184,9 +196,10 @@ def _marks(candidates: list, quality: dict[int, float], satisfied: int, unsatisf
 
 def online_stage(
     session: Session, app: Flask, campaign: Campaign, *, seed: int, representatives: int, turnout: float,
-    echo: Callable[[str], None],
+    echo: Callable[[str], None], progress: Callable[..., None] = _quiet,
 ) -> tuple[int, int]:
     """Step 4: fix the candidates, run the online round; (evaluators, ballots)."""
+    progress(done=0, total=0, stage="网络评价:确定候选名单、导入代表、发放账号")
     fixed = scorecards.fix_candidates(session, campaign, None)
     echo(f"已确定候选名单:{fixed} 个科室")
     online = evaluators.create_round(session, campaign, utcnow() + timedelta(days=7), seed=seed)
@@ -202,7 +215,10 @@ def online_stage(
     rng = np.random.default_rng(seed + 11)
     people = list(session.scalars(select(Evaluator).where(Evaluator.round_id == online.id).order_by(Evaluator.id)))
     cast = 0
-    for person in people:
+    progress(done=0, total=len(people), stage="网络评价:模拟评价人投票")
+    for n, person in enumerate(people, 1):
+        if n % 50 == 0:
+            progress(done=n)
         if rng.random() >= turnout:
             continue
         ballots.submit_ballot(session, person, _marks(candidates, quality, rules.satisfied, rules.unsatisfied, rng))
@@ -215,17 +231,20 @@ def online_stage(
 def simulate_year(
     session: Session, app: Flask, *, year: int = 2021, seed: int = 2021, list_size: int = 80, per_section: int = 30,
     response: float = 0.7, representatives: int = 350, turnout: float = 0.85,
-    echo: Callable[[str], None] = print,
+    echo: Callable[[str], None] = print, progress: Callable[..., None] = _quiet,
 ) -> YearRun:
     """The whole year (steps 1-5); the caller commits. `list_size` people on a
     section's list, `per_section` of them invited per round, `response` of those
     answer; `representatives` imported, service objects sampled to the rule's share,
-    `turnout` of the evaluators fill a ballot."""
+    `turnout` of the evaluators fill a ballot. `progress(done=, total=, stage=)` hears
+    each stage's progress (the command's progress bar: a jobs.Progress)."""
     campaign, invited, voted = daily_stage(
         session, app, year=year, seed=seed, list_size=list_size, per_section=per_section, response=response, echo=echo,
+        progress=progress,
     )
     people, cast = online_stage(session, app, campaign, seed=seed, representatives=representatives, turnout=turnout,
-                                echo=echo)
+                                echo=echo, progress=progress)
+    progress(done=0, total=0, stage="评分")
     session.flush()
     card = scorecards.campaign_scorecard(session, campaign)
     lists = ballots.final_lists(session, campaign, card)

@@ -17,9 +17,11 @@ bulk path (voting/db.py, bulk_insert) applies the columns' types too.
 Invitation codes (what a citizen types in code mode, or replies with) are kept the
 same way, sealed under their own associated data and found by `code_lookup`, an HMAC
 under a third derived key: a code in the database would, with a guessed phone ending,
-open a vote (`EncryptedCode`, `code_hash_default`).
+open a vote (`EncryptedCode`, `code_hash_default`). The online round's one-time
+passwords are checked by `password_mac`, an HMAC under a fourth.
 
-Changing PHONE_KEY makes the stored numbers and codes unreadable: keep it with the
+Changing PHONE_KEY makes the stored numbers and codes unreadable (and the one-time
+passwords not yet used unverifiable): keep it with the
 database's backups, and apart from them.
 """
 from __future__ import annotations
@@ -68,6 +70,7 @@ class PhoneVault:
         self._aead = AESGCM(_derive(key, b"phone encryption"))
         self._hash_key = _derive(key, b"phone lookup")
         self._code_key = _derive(key, b"code lookup")
+        self._password_key = _derive(key, b"one-time password")
 
     def seal(self, phone: str, aad: bytes = _AAD) -> str:
         nonce = os.urandom(12)
@@ -91,6 +94,12 @@ class PhoneVault:
         """The keyed hash an invitation code (normalised, sms.tokens.normalize_code) is
         found by."""
         return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()[:HASH_LENGTH]
+
+    def password_mac(self, salt: str, password: str) -> str:
+        """The keyed hash a one-time password (an evaluator's) is checked against:
+        HMAC-SHA256 under a key of its own, over the row's salt and the password
+        (voting/services/evaluators.py says why no slow hash)."""
+        return hmac.new(self._password_key, f"{salt}:{password}".encode(), hashlib.sha256).hexdigest()
 
 
 def attach(engine: Engine, vault: PhoneVault) -> None:

@@ -32,6 +32,7 @@ PAGES = {
     "/e/login": (200, "网络评价登录"),
     "/office/phone/<int:invitation_id>": (200, "满意"),
     "/office/supervisor/<int:unit_id>": (200, "主管单位"),
+    "/office/scores/report": (200, "Excel 报告"),
 }
 
 

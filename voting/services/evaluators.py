@@ -11,9 +11,11 @@ accounts sent by SMS, and the evaluators' login.
 - One phone, one evaluator per round (the database's unique constraint); a phone
   already in the pool is neither imported nor sampled again.
 - Accounts: a login name (given when the evaluator joins the pool) and a one-time
-  password from a CSPRNG, stored only as a salted scrypt hash and sent by SMS through
-  the outbox in the same transaction; the outbox blanks the password from its row once
-  the message is sent (outbox.forget_secrets). Issuing opens the round.
+  password from a CSPRNG, stored only as a salted keyed hash (`hash_password`) and sent
+  by SMS through the outbox in the same transaction; the outbox blanks the password
+  from its row once the message is sent (outbox.forget_secrets). Issuing opens the
+  round; it writes every account in bulk (a county's thousand in well under a second),
+  and the office runs it as a background job (voting/tasks.py, issue_accounts).
 - Login: five wrong passwords lock the account (an atomic increment in the database);
   a resend does not reset the count, a reissue by the review office does.
 
@@ -21,21 +23,24 @@ Services flush and never commit; the request (or the command) commits once.
 """
 from __future__ import annotations
 
+import hmac
 import random
 import re
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import String, case, func, select, type_coerce, update
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from sms.phones import mask_phone_text, normalize_phones
-from sms.templates import ONLINE_ACCOUNT
+from sms.templates import ONLINE_ACCOUNT, render
 from sms.tokens import new_code, normalize_code
+from voting.db import bulk_insert
 from voting.errors import DomainError, ImportRejected, NotFoundError, RowError
 from voting.models import (
     EVALUATOR_KIND_LABELS,
@@ -52,21 +57,18 @@ from voting.models import (
     utcnow,
 )
 from voting.services import audit, outbox
-from voting.services.rounds import Wording, _aware, _local  # the survey rounds' time helpers
+from voting.services.rounds import Wording, _aware, _local, _next_ids  # the survey rounds' helpers
 from voting.services.scorecards import candidates_fixed
 from voting.services.tables import ROW, Column, fold_series, read_table
+from voting.vault import PhoneVault, vault_of
 
 MAX_FAILED_LOGINS = 5
 LOGIN_LENGTH = 8  # sms.tokens.CODE_ALPHABET: about 39.6 bits, so logins are not guessed in bulk
 PASSWORD_LENGTH = 10  # about 49.5 bits from a CSPRNG
-# werkzeug's scrypt, salted, as for staff passwords, at a lower cost: a staff password
-# is chosen by a person and needs the full cost against guessing; a one-time password
-# carries 49.5 random bits, out of reach even at this cost, and issuing a thousand
-# accounts in one request must take seconds, not minutes.
+PASSWORD_SCHEME = "hmac-sha256"  # hash_password's prefix
+# The hashes of accounts issued before PASSWORD_SCHEME (werkzeug's scrypt at this cost):
+# still checked, by werkzeug, until they are used or replaced.
 PASSWORD_METHOD = "scrypt:4096:8:1"
-# Checked against when the login name is unknown or has no password, so that every
-# path costs one hash.
-_DUMMY_HASH = generate_password_hash("not a password", method=PASSWORD_METHOD)
 
 REPRESENTATIVE_KINDS = tuple(k for k in EvaluatorKind if k is not EvaluatorKind.service_object)
 _KIND_BY_LABEL = {EVALUATOR_KIND_LABELS[k]: k for k in REPRESENTATIVE_KINDS} | {k.value: k for k in REPRESENTATIVE_KINDS}
@@ -78,6 +80,9 @@ COLUMNS = [
 NAME_MAX = 50
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_ROWS = 20_000
+# Checked against when the login name is unknown or has no password, so that every
+# path costs one keyed hash (accounts still holding a scrypt hash cost more).
+_DUMMY_HASH = f"{PASSWORD_SCHEME}$0000000000000000${'0' * 64}"
 
 
 # ---- named errors ------------------------------------------------------------------------
@@ -187,6 +192,35 @@ def _new_logins(session: Session, count: int) -> list[str]:
 
 def _new_password() -> str:
     return new_code(PASSWORD_LENGTH)
+
+
+def hash_password(vault: PhoneVault, password: str) -> str:
+    """What an evaluator's one-time password is stored as: "hmac-sha256$salt$mac", the
+    HMAC-SHA256 of a random salt and the password under a key derived from PHONE_KEY
+    (PhoneVault.password_mac), which lives in the environment, never in the database.
+
+    Why no slow KDF (scrypt, as for the staff's passwords): a slow hash exists to make
+    guessing a password chosen by a person expensive, a password from a small space.
+    These are not: 10 characters from a CSPRNG, about 49.5 bits, used once and dead at
+    the round's close. What protects them is the key: without PHONE_KEY a dump of the
+    database gives nothing to guess against (the same reasoning, and the same vault,
+    as the invitation codes' keyed hashes), and with the key but no slow hash a guesser
+    would still need about 2^48 HMACs per account, each account salted apart. A fast
+    keyed hash is the standard treatment of high-entropy random secrets (API tokens,
+    session ids). The slow hash cost about 12 ms each, 13 s for a thousand accounts in
+    one go; this costs microseconds. Hashes stored in werkzeug's format before this
+    scheme (PASSWORD_METHOD) are still checked (`check_password`)."""
+    salt = secrets.token_hex(8)
+    return f"{PASSWORD_SCHEME}${salt}${vault.password_mac(salt, password)}"
+
+
+def check_password(vault: PhoneVault, stored: str, password: str) -> bool:
+    """`password` is the one `stored` was made from (either scheme)."""
+    scheme, _, rest = stored.partition("$")
+    if scheme == PASSWORD_SCHEME:
+        salt, _, mac = rest.partition("$")
+        return hmac.compare_digest(vault.password_mac(salt, password), mac)
+    return check_password_hash(stored, password)
 
 
 # ---- representatives ------------------------------------------------------------------------
@@ -355,13 +389,27 @@ def mix(session: Session, online: OnlineRound) -> Mix:
     ).all())
     representatives = sum(counts[k] for k in REPRESENTATIVE_KINDS)
     service_objects = counts[EvaluatorKind.service_object]
-    section_ids, lists = _candidate_lists(session, online)
-    in_pool = set(session.scalars(select(Evaluator.phone_hash).where(Evaluator.round_id == online.id)))
-    available = sum(1 for _, phone in sample_order(section_ids, lists, online.seed) if phone not in in_pool)
+    # Counted by the database: the sample order (sample_order) holds each phone on the
+    # candidate lists once, so what is left to draw is the distinct phones not yet in the
+    # pool; building the order itself (a county's 40,000 list rows) took most of a second.
+    candidates = select(Candidate.section_id).where(Candidate.campaign_id == online.campaign_id)
+    on_lists = (
+        select(ServiceObject.phone_hash)
+        .where(ServiceObject.section_id.in_(candidates), ServiceObject.phone_hash.is_not(None))
+        .group_by(ServiceObject.phone_hash).subquery()
+    )
+    in_pool = select(Evaluator.phone_hash).where(Evaluator.round_id == online.id, Evaluator.phone_hash.is_not(None))
+    available = session.scalar(select(func.count()).select_from(on_lists).where(on_lists.c.phone_hash.not_in(in_pool)))
+    has_list = select(ServiceObject.id).where(ServiceObject.section_id == Candidate.section_id,
+                                              ServiceObject.phone_hash.is_not(None)).exists()
+    candidate_sections, with_list = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((has_list, 1), else_=0)), 0))
+        .where(Candidate.campaign_id == online.campaign_id)
+    ).one()
     found = Mix(
         counts=counts, representatives=representatives, service_objects=service_objects, target_share=share,
         target=target_service_objects(representatives, share), available=available,
-        candidate_sections=len(section_ids), sections_without_list=sum(1 for s in section_ids if not lists[s]),
+        candidate_sections=candidate_sections, sections_without_list=candidate_sections - with_list,
     )
     wanted = f"服务对象占 {_percent(share)}、其他评价人占 {_percent(1 - share)}"
     if found.target is None:
@@ -445,40 +493,108 @@ def _send_password(session: Session, online: OnlineRound, evaluator: Evaluator, 
             previous.status, previous.last_error = OutboxStatus.failed, "已被新的密码短信取代"
             outbox.forget_secrets(previous)
     password = _new_password()
-    evaluator.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    evaluator.password_hash = hash_password(vault_of(session), password)
     evaluator.password_issued_at = now
-    params = {
-        "sign": wording.sign, "year": str(online.campaign.year), "closes": _local(online.closes_at, wording.timezone),
-        "link": f"{wording.link_base.rstrip('/')}/e/login", "login": evaluator.login, "password": password,
-    }
+    params = _account_params(online, wording, evaluator.login, password)
     message = outbox.enqueue(
-        session, key=f"account:{evaluator.id}:{secrets.token_hex(6)}", phone=evaluator.phone, template=ONLINE_ACCOUNT,
+        session, key=_account_key(evaluator.id), phone=evaluator.phone, template=ONLINE_ACCOUNT,
         params=params, campaign_id=online.campaign_id, not_before=now,
     )
     evaluator.message_id = message.id
     return password
 
 
+def _account_params(online: OnlineRound, wording: Wording, login: str, password: str) -> dict[str, str]:
+    return {
+        "sign": wording.sign, "year": str(online.campaign.year), "closes": _local(online.closes_at, wording.timezone),
+        "link": f"{wording.link_base.rstrip('/')}/e/login", "login": login, "password": password,
+    }
+
+
+def _account_key(evaluator_id: int) -> str:
+    """An account message's outbox key: one per password sent (a resend is a new one)."""
+    return f"account:{evaluator_id}:{secrets.token_hex(6)}"
+
+
+def waiting_accounts(session: Session, online: OnlineRound) -> int:
+    """Evaluators of the pool that have had no account yet."""
+    return session.scalar(select(func.count()).select_from(Evaluator)
+                          .where(Evaluator.round_id == online.id, Evaluator.message_id.is_(None)))
+
+
+def _nothing_to_issue(online: OnlineRound) -> DomainError:
+    if online.status is not RoundStatus.draft:
+        return DomainError("每位评价人都已发过账号短信")
+    return DomainError("评价人名单是空的:请先导入代表并抽取服务对象")
+
+
+def check_issuable(session: Session, online: OnlineRound, now: datetime | None = None) -> int:
+    """How many accounts issuing would send now, or the named reason it would send none
+    (a DomainError: the round over, everyone has an account, an empty pool)."""
+    _check_changeable(online, now or utcnow())
+    waiting = waiting_accounts(session, online)
+    if not waiting:
+        raise _nothing_to_issue(online)
+    return waiting
+
+
+_ACCOUNT_MESSAGE_COLUMNS = ["id", "key", "campaign_id", "phone", "phone_hash", "template", "params", "text", "status",
+                            "attempts", "not_before", "last_error", "created_at"]
+
+
 def issue_accounts(
     session: Session, online: OnlineRound, wording: Wording, *, actor: str = "system", now: datetime | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> int:
     """Send an account to every evaluator of the pool that has not had one yet, and
-    open the round. Returns how many were sent."""
+    open the round. Returns how many were sent. All in the caller's transaction (flush;
+    the caller commits once): every account with its SMS and the round open, or none.
+
+    In bulk, as the survey rounds' invitations (rounds.open_round): the passwords are
+    hashed with a keyed hash (`hash_password`), the messages go in with one COPY (a
+    multi-row insert on SQLite) carrying the phones as stored, and the evaluators are
+    updated in one executemany. `progress(done=, total=, stage=)` hears how far it got
+    (a job's progress bar: voting/jobs.py)."""
     now = now or utcnow()
+    report = progress or (lambda **_: None)
     _check_changeable(online, now)
-    session.execute(select(OnlineRound.id).where(OnlineRound.id == online.id).with_for_update())
-    waiting = list(session.scalars(
-        select(Evaluator).where(Evaluator.round_id == online.id, Evaluator.message_id.is_(None)).order_by(Evaluator.id)
-    ))
-    if not waiting and online.status is not RoundStatus.draft:
-        raise DomainError("每位评价人都已发过账号短信")
+    # The round's row, written first: on PostgreSQL its lock keeps an import or a
+    # sampling (which lock it too) from changing the pool meanwhile; on SQLite the write
+    # takes the database's write lock, so the pool read below is the one written.
+    session.execute(
+        update(OnlineRound).where(OnlineRound.id == online.id)
+        .values(status=RoundStatus.open, opened_at=func.coalesce(OnlineRound.opened_at, now))
+        .execution_options(synchronize_session=False)
+    )
+    waiting = session.execute(
+        select(Evaluator.id, Evaluator.login, type_coerce(Evaluator.phone, String).label("sealed_phone"),
+               Evaluator.phone_hash)
+        .where(Evaluator.round_id == online.id, Evaluator.message_id.is_(None)).order_by(Evaluator.id)
+    ).all()
     if not waiting:
-        raise DomainError("评价人名单是空的:请先导入代表并抽取服务对象")
-    for evaluator in waiting:
-        _send_password(session, online, evaluator, wording, now)
-    if online.status is RoundStatus.draft:
-        online.status, online.opened_at = RoundStatus.open, now
-    session.flush()
+        raise _nothing_to_issue(online)  # `online` as read before the UPDATE above
+    # Progress counts each account twice: made, then written.
+    report(done=0, total=2 * len(waiting), stage="生成账号和一次性密码")
+    vault = vault_of(session)
+    # The ids after the lock: on SQLite the largest id plus one is then ours.
+    message_ids = _next_ids(session, OutboxMessage, len(waiting))
+    messages, accounts = [], []
+    for n, (row, message_id) in enumerate(zip(waiting, message_ids), 1):
+        password = _new_password()
+        params = _account_params(online, wording, row.login, password)
+        messages.append((message_id, _account_key(row.id), online.campaign_id, row.sealed_phone, row.phone_hash,
+                         ONLINE_ACCOUNT, params, render(ONLINE_ACCOUNT, params), OutboxStatus.pending, 0, now, "",
+                         now))
+        accounts.append({"id": row.id, "password_hash": hash_password(vault, password), "password_issued_at": now,
+                         "message_id": message_id})
+        if n % 500 == 0:
+            report(done=n)
+    report(done=len(waiting), stage="写入数据库")
+    bulk_insert(session, OutboxMessage.__table__, _ACCOUNT_MESSAGE_COLUMNS, messages, stored=("phone",))
+    report(done=len(waiting) * 3 // 2)  # the messages written, half the writing
+    session.execute(update(Evaluator), accounts)  # by primary key: one executemany
+    session.expire_all()  # the round and its evaluators as now written
+    report(done=2 * len(waiting))
     audit.record(session, "online.issue", actor=actor, campaign_id=online.campaign_id,
                  detail={"round_id": online.id, "accounts": len(waiting)})
     return len(waiting)
@@ -555,14 +671,17 @@ class PoolRow:
 def pool(session: Session, online: OnlineRound, *, limit: int, offset: int = 0) -> tuple[list[PoolRow], int]:
     """The evaluators (representatives first, in import order) and how many in all."""
     total = session.scalar(select(func.count()).select_from(Evaluator).where(Evaluator.round_id == online.id))
+    order = (Evaluator.kind == EvaluatorKind.service_object), Evaluator.id
+    # The page's evaluators first, then their SMS and ballot: sorting every evaluator
+    # joined to its message read the whole outbox (a county's 90,000 messages) for 50 rows.
+    shown = select(Evaluator.id).where(Evaluator.round_id == online.id).order_by(*order).limit(limit).offset(offset)
     rows = session.execute(
         select(Evaluator.id, Evaluator.kind, Evaluator.name, Evaluator.phone, Evaluator.login, OutboxMessage.status,
                Evaluator.password_issued_at, Evaluator.failed_logins, Evaluator.locked_at, BallotCast.evaluator_id)
         .outerjoin(OutboxMessage, Evaluator.message_id == OutboxMessage.id)
         .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
-        .where(Evaluator.round_id == online.id)
-        .order_by((Evaluator.kind == EvaluatorKind.service_object), Evaluator.id)
-        .limit(limit).offset(offset)
+        .where(Evaluator.id.in_(shown.scalar_subquery()))
+        .order_by(*order)
     ).all()
     return [
         PoolRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] is not None, r[9] is not None) for r in rows
@@ -571,11 +690,11 @@ def pool(session: Session, online: OnlineRound, *, limit: int, offset: int = 0) 
 
 def sms_counts(session: Session, online: OnlineRound) -> dict[str, int]:
     """Accounts by the state of their latest SMS: not sent yet, waiting, sent, failed."""
-    rows = session.execute(
-        select(OutboxMessage.status, func.count())
-        .select_from(Evaluator).outerjoin(OutboxMessage, Evaluator.message_id == OutboxMessage.id)
-        .where(Evaluator.round_id == online.id).group_by(OutboxMessage.status)
-    ).all()
+    # Each account's message looked up by its key (a subquery per evaluator): a join
+    # let PostgreSQL read the whole outbox (a county's 90,000 messages) for 6,000 of them.
+    status = select(OutboxMessage.status).where(OutboxMessage.id == Evaluator.message_id).scalar_subquery()
+    accounts = select(status.label("status")).where(Evaluator.round_id == online.id).subquery()
+    rows = session.execute(select(accounts.c.status, func.count()).group_by(accounts.c.status)).all()
     counts = {"unsent": 0, "waiting": 0, "sent": 0, "failed": 0}
     for status, n in rows:
         if status is None:
@@ -604,8 +723,9 @@ def authenticate(session: Session, login: str, password: str, now: datetime | No
     now = now or utcnow()
     evaluator = session.scalar(select(Evaluator).where(Evaluator.login == normalize_code(login)))
     typed = normalize_code(password)
+    vault = vault_of(session)
     if evaluator is None or evaluator.password_hash is None:
-        check_password_hash(_DUMMY_HASH, typed)
+        check_password(vault, _DUMMY_HASH, typed)  # as long as a real check
         if evaluator is not None and has_voted(session, evaluator):
             # The ballot consumed the password (services.ballots): there is nothing left
             # to check it against, and the evaluator must hear why the login fails.
@@ -613,7 +733,7 @@ def authenticate(session: Session, login: str, password: str, now: datetime | No
         raise LoginFailedError()
     if evaluator.locked_at is not None:
         raise AccountLockedError()
-    if not check_password_hash(evaluator.password_hash, typed):
+    if not check_password(vault, evaluator.password_hash, typed):
         failures = session.execute(
             update(Evaluator)
             .where(Evaluator.id == evaluator.id, Evaluator.locked_at.is_(None))

@@ -27,7 +27,7 @@ from voting.models import (
 )
 from voting.services import audit
 from voting.services.history import section_statuses
-from voting.services.tables import ROW, Column, Table, fold_series, read_table
+from voting.services.tables import ROW, Column, Source, TableStream, fold_series, stream_table
 from voting.vault import vault_of
 
 COLUMNS = [
@@ -70,35 +70,52 @@ def import_objects(
     session: Session,
     campaign: Campaign,
     round_kind: RoundKind,
-    data: bytes,
+    data: Source,
     filename: str,
     *,
     section_id: int | None = None,
     unit_id: int | None = None,
     all_penalized_reported: bool | set[int] = False,
     uploaded_by: User | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[..., None] | None = None,
     actor: str = "system",
+    upload: str | None = None,
 ) -> ObjectsSummary:
     """Check and store one service-object file.
 
+    `data`: the file's bytes, or the path of the file it was saved to (a big upload,
+    read by a background job: voting/tasks.py). The rows are read, checked and let go
+    a chunk at a time; only the rows to store stay in memory (at most the per-section
+    cap for each section), and nothing is written before every row was checked.
     `section_id`: the file is that one section's. `unit_id`: the uploader may only send
     that unit's sections (a liaison). `all_penalized_reported`: the uploader confirms
     that a 管理执法类 section has reported every penalized object it has (all sections
-    when True, or the ids in the set).
+    when True, or the ids in the set). `progress(done=, total=, stage=)` hears how far
+    it got (a job's progress bar). `upload`: the saved upload's name, kept in the
+    import's report so that a restarted job finds the import it already stored.
     """
-    table = read_table(data, filename, COLUMNS)
-    if len(table.frame) > MAX_ROWS:
-        raise ImportRejected(filename, [RowError(0, "", f"文件有 {len(table.frame)} 行,超过 {MAX_ROWS} 行的上限")])
-    if table.frame.empty:
+    report = progress or (lambda **_: None)
+    stream = stream_table(data, filename, COLUMNS)
+    check = _Check(stream, section_statuses(session, campaign), section_id, unit_id, campaign.rules)
+    report(done=0, total=stream.total, stage="检查")
+    for chunk in stream.chunks():
+        if stream.rows_read <= MAX_ROWS:
+            check.chunk(chunk)
+        else:
+            check.stop()  # refused whole below: the rest of the file is only counted
+        report(done=stream.rows_seen)
+    rows_read = stream.rows_read
+    if rows_read > MAX_ROWS:
+        raise ImportRejected(filename, [RowError(0, "", f"文件有 {rows_read} 行,超过 {MAX_ROWS} 行的上限")])
+    if rows_read == 0:
         raise ImportRejected(filename, [RowError(0, "", "表头下没有任何服务对象")])
-    check = _Check(table, section_statuses(session, campaign))
-    check.assign_sections(section_id, unit_id)
-    check.cells()
-    first, summary = check.sections(campaign.rules, all_penalized_reported)
+    summary = check.finish(all_penalized_reported, rows_read)
     if check.errors:
-        raise ImportRejected(filename, check.errors, rows_read=len(table.frame))
-    _store(session, campaign, round_kind, filename, uploaded_by, first, summary, progress)
+        raise ImportRejected(filename, check.errors, rows_read=rows_read)
+    total = check.table.total
+    report(done=total, total=total + len(check.keep), stage="写入")
+    _store(session, campaign, round_kind, filename, uploaded_by, check.keep, summary,
+           lambda n: report(done=total + n), upload)
     audit.record(session, "objects.import", actor=actor, campaign_id=campaign.id, detail={
         "import_id": summary.import_id, "filename": filename, "round": round_kind.value,
         "rows_read": summary.rows_read, "stored": summary.stored, "duplicates": len(summary.duplicates),
@@ -113,16 +130,38 @@ def _confirmed(confirmation: bool | set[int], section_id: int) -> bool:
     return confirmation is True or (isinstance(confirmation, set) and section_id in confirmation)
 
 
-class _Check:
-    """The checks of one file, each adding to `errors` every row it finds bad."""
+_SECTIONS = 10_000_000  # section ids stay below this (the key of (section, phone))
+# What `_Check.keep` holds of each row to store.
+_KEPT = ["section_id", "name", "org_title", "phone_norm", "matter", "is_penalized", ROW]
 
-    def __init__(self, table: Table, statuses: pd.DataFrame):
+
+class _Check:
+    """The checks of one file, a chunk of rows at a time, each adding to `errors` every
+    row it finds bad. Across chunks it keeps only what the per-section rules need: each
+    section's phones seen (duplicates), its counts, and the rows to store (`keep`, in
+    the file's order), which stop growing at the first error."""
+
+    def __init__(self, table: TableStream, statuses: pd.DataFrame, section_id: int | None, unit_id: int | None,
+                 rules: RuleSettings):
         self.table = table
-        self.frame = table.frame
         statuses["label"] = statuses["unit"] + " " + statuses["section"]
         self.statuses = statuses
         self.info = statuses.set_index("id")
+        self.section_id, self.unit_id, self.rules = section_id, unit_id, rules
+        self.chosen = None
+        if section_id is not None:
+            chosen = statuses[statuses["id"] == section_id]
+            if chosen.empty:
+                raise DomainError("所选科室不属于本次评议活动")
+            self.chosen = chosen.iloc[0]
         self.errors: list[RowError] = []
+        self.named = False  # some row names its unit or section
+        self.first_rows: dict[int, int] = {}  # (section, phone) -> the row it is first in
+        self.over_cap = False
+        self.counts: dict[int, list] = {}  # section -> [objects, penalized, the row past the cap]
+        self.duplicates: list[tuple[int, int, str]] = []
+        self.keep: list[tuple] = []
+        self.stopped = False
 
     def flag(self, mask: pd.Series, key: str, reason: str | Callable[[dict], str]) -> None:
         for record in self.frame.loc[mask].to_dict("records"):
@@ -132,29 +171,32 @@ class _Check:
     def label(self, record: dict) -> str:
         return self.info.at[record["section_id"], "label"]
 
-    def assign_sections(self, section_id: int | None, unit_id: int | None) -> None:
+    def stop(self) -> None:
+        self.stopped = True
+        self.keep = []
+
+    def chunk(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.assign_sections()
+        self.cells()
+        self.dedupe()
+
+    def assign_sections(self) -> None:
         """`section_id` of every row: the chosen section, or the one its names give."""
         frame, flag = self.frame, self.flag
         frame["unit_key"] = fold_series(frame["unit"])
         frame["section_key"] = fold_series(frame["section"])
-        if section_id is not None:
-            chosen = self.statuses[self.statuses["id"] == section_id]
-            if chosen.empty:
-                raise DomainError("所选科室不属于本次评议活动")
-            chosen_row = chosen.iloc[0]
+        if self.chosen is not None:
+            chosen_row = self.chosen
             # A file for one section may name it; a name left out (often the whole unit
             # column) is no mismatch.
             other = ((frame["unit_key"] != "") & (frame["unit_key"] != chosen_row["unit"])) | (
                 (frame["section_key"] != "") & (frame["section_key"] != chosen_row["section"])
             )
             flag(other, "section", lambda r: f"本行属于“{r['unit']} {r['section']}”,与所选科室“{chosen_row['label']}”不符")
-            frame["section_id"] = section_id
+            frame["section_id"] = self.section_id
         else:
-            if not ((frame["unit"] != "").any() or (frame["section"] != "").any()):
-                raise ImportRejected(
-                    self.table.filename,
-                    [RowError(0, "", "文件没有“单位名称”和“科室”两列:请在页面上选择科室,或在文件中加上这两列")],
-                )
+            self.named = self.named or bool((frame["unit"] != "").any() or (frame["section"] != "").any())
             keys = pd.MultiIndex.from_frame(frame[["unit_key", "section_key"]])
             frame["section_id"] = self.statuses.set_index(["unit", "section"])["id"].reindex(keys).to_numpy()
             flag(frame["unit_key"] == "", "unit", "单位名称为空")
@@ -166,8 +208,8 @@ class _Check:
         known = self.info.reindex(frame["section_id"])
         exempt = self.resolved & known[C.EXEMPT].fillna(False).astype(bool).to_numpy()
         flag(exempt, "section", lambda r: f"“{self.label(r)}”本年度免评,不需要报送服务对象")
-        if unit_id is not None:
-            foreign = self.resolved & (known["unit_id"].to_numpy() != unit_id)
+        if self.unit_id is not None:
+            foreign = self.resolved & (known["unit_id"].to_numpy() != self.unit_id)
             flag(foreign, "section", lambda r: f"“{self.label(r)}”不属于本单位,不能上传")
 
     def cells(self) -> None:
@@ -187,31 +229,58 @@ class _Check:
         flag(~penalized.isin(_YES | _NO), "penalized", lambda r: f"“{r['penalized']}”无效:应填“是”或“否”")
         frame["is_penalized"] = penalized.isin(_YES)
 
-    def sections(self, rules: RuleSettings, confirmation: bool | set[int]) -> tuple[pd.DataFrame, ObjectsSummary]:
-        """Duplicates, then the per-section rules (500 cap, 100 penalized), over the rows
-        whose section and phone are good. The rows to store, and the summary."""
-        summary = ObjectsSummary(rows_read=len(self.frame))
+    def dedupe(self) -> None:
+        """Over the rows whose section and phone are good: the first row of each phone in
+        its section counts (and is kept to store), a later one is a duplicate."""
         good = self.frame[self.resolved & ~self.bad_phone]
-        first = good.drop_duplicates(["section_id", "phone_norm"], keep="first")
-        repeated = good.duplicated(["section_id", "phone_norm"], keep="first")
-        if repeated.any():
-            first_rows = first.set_index(["section_id", "phone_norm"])[ROW]
-            for record in good[repeated].to_dict("records"):
-                first_row = int(first_rows[(record["section_id"], record["phone_norm"])])
-                summary.duplicates.append((record[ROW], first_row, self.label(record)))
-        cap, minimum = rules.max_objects_per_section, rules.min_penalized_objects
-        for sid, rows in first.groupby("section_id", sort=False):
+        cap = self.rules.max_objects_per_section
+        first_rows, counts, firsts = self.first_rows, self.counts, []
+        for position, (sid, phone, row, penalized) in enumerate(zip(
+            good["section_id"].tolist(), good["phone_norm"].tolist(), good[ROW].tolist(),
+            good["is_penalized"].tolist(),
+        )):
+            # One int for (section, phone), not a tuple of two: a file's 400,000 rows.
+            # A good phone is the digits of a mobile number, none with a leading 0.
+            first = first_rows.setdefault(int(phone) * _SECTIONS + sid, row)
+            if first != row:
+                self.duplicates.append((row, first, self.info.at[sid, "label"]))
+                continue
+            count = counts.setdefault(sid, [0, 0, 0])
+            count[0] += 1
+            count[1] += bool(penalized)
+            if count[0] == cap + 1:
+                count[2] = row
+                self.over_cap = True  # refused in `finish`, with the section's total
+            firsts.append(position)
+        if self.errors or self.stopped or self.over_cap:
+            self.keep = []  # the file is refused: nothing to store
+        else:
+            kept = good.iloc[firsts][_KEPT]
+            self.keep.extend(zip(*(kept[key].tolist() for key in _KEPT)))
+
+    def finish(self, confirmation: bool | set[int], rows_read: int) -> ObjectsSummary:
+        """The per-section rules (500 cap, 100 penalized) once every row was seen; the
+        summary."""
+        if self.chosen is None and not self.named:
+            raise ImportRejected(
+                self.table.filename,
+                [RowError(0, "", "文件没有“单位名称”和“科室”两列:请在页面上选择科室,或在文件中加上这两列")],
+            )
+        summary = ObjectsSummary(rows_read=rows_read, duplicates=self.duplicates)
+        cap, minimum = self.rules.max_objects_per_section, self.rules.min_penalized_objects
+        for sid, (objects, penalized, over) in self.counts.items():
             label = self.info.at[sid, "label"]
             enforcement = bool(self.info.at[sid, "is_enforcement"])
-            if len(rows) > cap:
-                over = int(rows[ROW].iloc[cap])
-                self.errors.append(RowError(over, "", f"“{label}”共 {len(rows)} 人,超过每轮 {cap} 人的上限(从本行起超出);超过 {cap} 人的只报 {cap} 人"))
-            penalized = int(rows["is_penalized"].sum())
+            if objects > cap:
+                self.errors.append(RowError(over, "", f"“{label}”共 {objects} 人,超过每轮 {cap} 人的上限(从本行起超出);超过 {cap} 人的只报 {cap} 人"))
             if enforcement and penalized < minimum and not _confirmed(confirmation, sid):
                 self.errors.append(RowError(0, self.table.where("penalized"), f"“{label}”是管理执法类科室,只报了 {penalized} 个处罚对象,少于 {minimum} 个;如已全部上报本年被处罚的服务对象,请勾选“已全部上报处罚对象”"))
-            summary.sections.append(SectionCount(int(sid), label, len(rows), penalized, enforcement))
+            summary.sections.append(SectionCount(int(sid), label, objects, penalized, enforcement))
         summary.confirmed = {c.section_id for c in summary.sections if c.is_enforcement and _confirmed(confirmation, c.section_id)}
-        return first, summary
+        return summary
+
+
+_STORE_CHUNK = 20_000  # rows sealed, hashed and inserted at a time
 
 
 def _store(
@@ -220,9 +289,10 @@ def _store(
     round_kind: RoundKind,
     filename: str,
     uploaded_by: User | None,
-    first: pd.DataFrame,
+    keep: list[tuple],
     summary: ObjectsSummary,
-    progress: Callable[[int], None] | None,
+    progress: Callable[[int], None],
+    upload: str | None,
 ) -> None:
     """The new lists replace the sections' lists for this round."""
     section_ids = [s.section_id for s in summary.sections]
@@ -245,50 +315,56 @@ def _store(
     session.execute(select(Section.id).where(Section.id.in_(section_ids)).with_for_update())
     session.execute(delete(SectionList).where(SectionList.section_id.in_(section_ids), SectionList.round == round_kind))
     session.execute(delete(ServiceObject).where(ServiceObject.section_id.in_(section_ids), ServiceObject.round == round_kind))
-    upload = ObjectImport(
+    record = ObjectImport(
         campaign_id=campaign.id,
         round=round_kind,
         filename=filename[:255],
         uploaded_by_id=uploaded_by.id if uploaded_by else None,
         rows_read=summary.rows_read,
-        stored=len(first),
+        stored=len(keep),
         duplicates=len(summary.duplicates),
         report={
             "sections": [[c.section_id, c.label, c.objects, c.penalized, c.is_enforcement] for c in summary.sections],
             "duplicates": [list(d) for d in summary.duplicates],
+            **({"upload": upload} if upload else {}),
         },
     )
-    session.add(upload)
+    session.add(record)
     session.flush()
-    # bulk_insert seals the numbers (the column's type) but applies no default: hash them here.
-    phones = first["phone_norm"].tolist()
     vault = vault_of(session)
-    hashes = [vault.lookup(p) for p in phones]
     columns = ["section_id", "round", "import_id", "name", "org_title", "phone", "phone_hash", "matter", "penalized",
                "source_row"]
-    rows = list(zip(
-        first["section_id"].astype(int).tolist(),
-        [round_kind.value] * len(first),
-        [upload.id] * len(first),
-        first["name"].tolist(),
-        first["org_title"].tolist(),
-        phones,
-        hashes,
-        first["matter"].tolist(),
-        first["is_penalized"].astype(bool).tolist(),
-        first[ROW].astype(int).tolist(),
-    ))
-    bulk_insert(session, ServiceObject.__table__, columns, rows, progress=progress)
+    written = 0
+    for start in range(0, len(keep), _STORE_CHUNK):
+        # bulk_insert seals the numbers (the column's type) but applies no default: hash them here.
+        rows = [
+            (int(sid), round_kind.value, record.id, name, org_title, phone, vault.lookup(phone), matter,
+             bool(penalized), int(row))
+            for sid, name, org_title, phone, matter, penalized, row in keep[start : start + _STORE_CHUNK]
+        ]
+        bulk_insert(session, ServiceObject.__table__, columns, rows, chunk=_STORE_CHUNK)
+        written += len(rows)
+        progress(written)
     session.add_all(
         SectionList(
-            section_id=c.section_id, round=round_kind, import_id=upload.id, objects=c.objects,
+            section_id=c.section_id, round=round_kind, import_id=record.id, objects=c.objects,
             penalized=c.penalized, all_penalized_reported=c.section_id in summary.confirmed,
         )
         for c in summary.sections
     )
     session.flush()
-    summary.stored = len(rows)
-    summary.import_id = upload.id
+    summary.stored = len(keep)
+    summary.import_id = record.id
+
+
+def import_of_upload(session: Session, campaign: Campaign, upload: str) -> ObjectImport | None:
+    """The import that stored the saved upload `upload` (a job that committed it and
+    was stopped before it could say so), if any."""
+    recent = session.scalars(
+        select(ObjectImport).where(ObjectImport.campaign_id == campaign.id)
+        .order_by(ObjectImport.id.desc()).limit(200)
+    )
+    return next((i for i in recent if (i.report or {}).get("upload") == upload), None)
 
 
 def section_lists(session: Session, campaign: Campaign) -> dict[tuple[int, RoundKind], SectionList]:

@@ -13,10 +13,11 @@ audit log. The rows stay, so counts, scores and lists are unchanged.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from voting.models import (
@@ -59,6 +60,12 @@ class Due:
         return "已到期,可删除"
 
 
+STEP_LABELS = {
+    "service_objects": "服务对象", "invitations": "调查邀请", "comments": "留言", "evaluators": "评价人",
+    "console_messages": "演示短信", "sms_messages": "短信",
+}
+
+
 @dataclass
 class Erased:
     year: int
@@ -86,10 +93,14 @@ def campaigns_due(session: Session, days: int) -> list[Due]:
     return found
 
 
-def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | None = None) -> Erased:
+def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | None = None,
+          progress: Callable[..., None] | None = None) -> Erased:
     """Blank the campaign's personal data (flush; the caller commits once: all or
-    nothing) and say so in the audit log, with the counts."""
+    nothing) and say so in the audit log, with the counts. Each kind of row is one
+    UPDATE (or DELETE) over the whole campaign; `progress(done=, total=, stage=)` hears
+    the rows done of the rows to do (a job's progress bar: voting/jobs.py)."""
     now = now or utcnow()
+    report = progress or (lambda **_: None)
     sections = select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id).scalar_subquery()
     rounds = select(SurveyRound.id).where(SurveyRound.campaign_id == campaign.id).scalar_subquery()
     online = select(OnlineRound.id).where(OnlineRound.campaign_id == campaign.id).scalar_subquery()
@@ -108,8 +119,15 @@ def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | N
         "sms_messages": update(OutboxMessage).where(OutboxMessage.campaign_id == campaign.id)
         .values(phone=None, phone_hash=None, text="", params={}),
     }
+    report(done=0, total=0, stage="清点")
+    total = sum(session.scalar(select(func.count()).select_from(statement.table).where(statement.whereclause))
+                for statement in steps.values())
+    report(done=0, total=total, stage="删除个人信息")
+    done = 0
     for name, statement in steps.items():
         result.counts[name] = session.execute(statement.execution_options(synchronize_session=False)).rowcount
+        done += result.counts[name]
+        report(done=min(done, total), stage=f"删除个人信息:{STEP_LABELS[name]}")
     # A message never sent cannot be sent any more: no number to send it to.
     session.execute(
         update(OutboxMessage)

@@ -7,14 +7,19 @@ that an error can say 第 12 行,C 列(手机号码).
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import os
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import chain, count, islice
 from pathlib import PurePath
-from typing import IO
+from typing import IO, Union
 
 import numpy as np
 import pandas as pd
@@ -67,37 +72,125 @@ class Table:
         return self.letters.get(key, "")
 
 
-def _read_raw(data: bytes, filename: str) -> pd.DataFrame:
+# An upload: its bytes (a small file, read by the web request), or the path of the
+# file it was saved to (a big one, read by a background job), or an open binary file.
+Source = Union[bytes, str, os.PathLike, IO[bytes]]
+# Rows turned into a DataFrame, checked and let go at a time: the reading holds this
+# many rows as Python strings, whatever the size of the file.
+CHUNK_ROWS = 20_000
+_READ_BYTES = 1024 * 1024
+
+
+def _suffix_of(filename: str) -> str:
     suffix = PurePath(filename).suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        if suffix == ".xlsm":
-            raise ImportRejected(filename, [RowError(0, "", MACRO_REFUSED)])
-        if suffix != ".xlsx":
-            raise ImportRejected(filename, [RowError(0, "", "只接受 .xlsx 或 .csv 文件")])
-        check_xlsx(data, filename)
+    if suffix == ".xlsm":
+        raise ImportRejected(filename, [RowError(0, "", MACRO_REFUSED)])
+    if suffix not in (".xlsx", ".csv"):
+        raise ImportRejected(filename, [RowError(0, "", "只接受 .xlsx 或 .csv 文件")])
+    return suffix
+
+
+def _binary(source: Source) -> IO[bytes] | str | os.PathLike:
+    """What zipfile and the CSV reader open: a path as it is, bytes as a file."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(source)
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return source
+
+
+def _raw_rows(source: Source, filename: str) -> tuple[Iterator[list], int, int]:
+    """The file's rows from its first (row 1), each a list of raw cell values; how many
+    rows the file has (for a CSV: its line count, about that); the sheet's first used
+    column (0: A)."""
+    suffix = _suffix_of(filename)
+    if suffix == ".xlsx":
+        check_xlsx(source, filename)
+        return _xlsx_rows(source, filename)
+    return _csv_rows(source, filename)
+
+
+def _xlsx_rows(source: Source, filename: str) -> tuple[Iterator[list], int, int]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        # calamine: many times faster than openpyxl (a county's 181,500 rows in a second
+        # or two instead of twenty), and its sheet is Rust's, a fraction of the size of
+        # the same cells as Python objects; the rows become Python lists one at a time.
+        if isinstance(source, (str, os.PathLike)):
+            workbook = CalamineWorkbook.from_path(os.fspath(source))
+        else:
+            workbook = CalamineWorkbook.from_filelike(_binary(source))
+        sheet = workbook.get_sheet_by_index(0)
+    except Exception as exc:  # any parser failure is the file's fault, not ours
+        raise ImportRejected(filename, [RowError(0, "", f"无法读取 xlsx 文件:{type(exc).__name__}")]) from None
+    if sheet.start is None:  # an empty sheet
+        return iter(()), 0, 0
+    # The rows start at the file's row 1, the columns at the first used one.
+    return iter(sheet.iter_rows()), sheet.start[0] + sheet.height, sheet.start[1]
+
+
+def _csv_rows(source: Source, filename: str) -> tuple[Iterator[list], int, int]:
+    encoding, lines = _csv_encoding(source, filename)
+    stream = _binary(source)
+    opened = isinstance(stream, (str, os.PathLike))
+
+    def rows() -> Iterator[list]:
+        binary = open(stream, "rb") if opened else stream  # noqa: SIM115 - closed below
+        text = io.TextIOWrapper(binary, encoding=encoding, newline="")
+        reader = csv.reader(text)
         try:
-            # calamine reads a 180,000-row sheet many times faster than openpyxl.
-            frame = pd.read_excel(
-                io.BytesIO(data), header=None, dtype=str, engine="calamine", sheet_name=0
-            )
-        except Exception as exc:  # any parser failure is the file's fault, not ours
-            raise ImportRejected(filename, [RowError(0, "", f"无法读取 xlsx 文件:{type(exc).__name__}")]) from None
-        return frame
-    if suffix == ".csv":
-        text = _decode(data, filename)
-        reader = csv.reader(io.StringIO(text))
-        try:
-            rows = list(reader)
+            yield from reader
         except csv.Error as exc:
             # The module's own limit on one cell (131,072 characters): no list's cell is
             # near it, and its English message is no use to an office.
             limit = csv.field_size_limit()
             reason = f"有单元格超过 {limit} 个字符" if "field limit" in str(exc) else str(exc)
             raise ImportRejected(filename, [RowError(reader.line_num, "", f"CSV 格式错误:{reason}")]) from None
-        width = max((len(r) for r in rows), default=0)
-        return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
-    raise ImportRejected(filename, [RowError(0, "", "只接受 .xlsx 或 .csv 文件")])
+        finally:
+            text.detach()  # the caller's file stays open, ours is closed
+            if opened:
+                binary.close()
 
+    return rows(), lines, 0
+
+
+def _csv_encoding(source: Source, filename: str) -> tuple[str, int]:
+    """Offices save CSV from Excel as UTF-8 (with BOM) or as GBK/GB18030: the first of
+    these that decodes the whole file (read a chunk at a time), and its line count."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        stream, lines = _binary(source), 0
+        opened = isinstance(stream, (str, os.PathLike))
+        file = open(stream, "rb") if opened else stream  # noqa: SIM115
+        try:
+            while chunk := file.read(_READ_BYTES):
+                decoder.decode(chunk)
+                lines += chunk.count(b"\n")
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        finally:
+            if opened:
+                file.close()
+        return encoding, lines + 1
+    raise ImportRejected(filename, [RowError(0, "", "无法识别文件编码,请另存为 UTF-8 或 GBK 编码的 CSV")])
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text, as pandas' read_excel(dtype=str) gave it: a whole number without
+    ".0" (phone numbers typed as numbers), a date as a datetime."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        return str(int(value)) if value.is_integer() else str(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return str(datetime(value.year, value.month, value.day))
+    return "" if value is None else str(value)
 
 # An xlsx is a zip of XML parts. Before any parser sees one, its central directory and
 # every part are checked here (issue 6): a "zip bomb" (a sheet of hundreds of MB
@@ -123,18 +216,23 @@ def _limit(name: str, default: int) -> int:
     return int(current_app.config.get(name, default)) if has_app_context() else default
 
 
-def check_xlsx(data: bytes, filename: str) -> None:
+def check_xlsx(data: Source, filename: str) -> None:
     """Refuse (ImportRejected) an xlsx that is not a plain, sane workbook; read nothing
     into memory beyond one chunk of one part at a time."""
 
+    try:
+        archive = zipfile.ZipFile(_binary(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise ImportRejected(filename, [RowError(0, "", _NOT_XLSX)]) from None
+    with archive:
+        _check_archive(archive, filename)
+
+
+def _check_archive(archive: zipfile.ZipFile, filename: str) -> None:
     def refuse(reason: str) -> ImportRejected:
         return ImportRejected(filename, [RowError(0, "", reason)])
 
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        parts = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
-        raise refuse(_NOT_XLSX) from None
+    parts = archive.infolist()
     names = {part.filename for part in parts}
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/workbook") for n in names):
         raise refuse(_NOT_XLSX)
@@ -185,79 +283,134 @@ def check_xlsx(data: bytes, filename: str) -> None:
         raise refuse(_NOT_XLSX) from None
 
 
-def _decode(data: bytes, filename: str) -> str:
-    # Offices save CSV from Excel as UTF-8 (with BOM) or as GBK/GB18030.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportRejected(filename, [RowError(0, "", "无法识别文件编码,请另存为 UTF-8 或 GBK 编码的 CSV")])
+class TableStream:
+    """A file's data rows, read a chunk at a time (`chunks`): the header found in the
+    first HEADER_SEARCH_ROWS rows, then DataFrames of at most CHUNK_ROWS rows as
+    `read_table` gives them (the columns' keys and `ROW`; repeated headers and blank
+    rows left out, `fill_down` filled across chunks). A cell holding NUL refuses the
+    file once every chunk was read, with every such cell listed. One pass only."""
+
+    def __init__(self, source: Source, filename: str, columns: list[Column], *,
+                 fill_down: tuple[str, ...] = (), chunk_rows: int | None = None):
+        self.filename = filename
+        self.columns = columns
+        self.fill_down = fill_down
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
+        rows, self.total, offset = _raw_rows(source, filename)
+        head = list(islice(rows, HEADER_SEARCH_ROWS))
+        width = max((len(r) for r in head), default=0)
+        top = pd.DataFrame([[fold(_cell_text(v)) for v in r] + [""] * (width - len(r)) for r in head],
+                           index=range(1, len(head) + 1), dtype=object)
+        header_row, self.positions = _find_header(top, columns, filename)
+        self.header_cells = {key: top.at[header_row, pos] for key, pos in self.positions.items()}
+        self.letters = {
+            key: f"{get_column_letter(offset + pos + 1)} 列({self.header_cells[key] or key})"
+            for key, pos in self.positions.items()
+        }
+        self.rows_read = 0  # data rows given out so far
+        self.rows_seen = header_row  # the file's rows looked at so far, the header's included
+        self._rest = chain(zip(range(header_row + 1, len(head) + 1), head[header_row:]),
+                           zip(count(len(head) + 1), rows))
+
+    def where(self, key: str) -> str:
+        return self.letters.get(key, "")
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        carry = {key: "" for key in self.fill_down}
+        nul: list[RowError] = []
+        numbers: list[int] = []
+        batch: list[list] = []
+        for number, row in self._rest:
+            numbers.append(number)
+            batch.append(row)
+            if len(batch) >= self.chunk_rows:
+                body = self._body(numbers, batch, carry, nul)
+                numbers, batch = [], []
+                if len(body):
+                    yield body
+        if batch:
+            body = self._body(numbers, batch, carry, nul)
+            if len(body):
+                yield body
+        self._rest = iter(())  # let the reader (its sheet) go
+        if nul:
+            raise ImportRejected(self.filename, nul, rows_read=self.rows_read)
+
+    def _body(self, numbers: list[int], rows: list[list], carry: dict[str, str], nul: list[RowError]) -> pd.DataFrame:
+        text = _cell_text
+        width = min(len(r) for r in rows)
+        body = pd.DataFrame(
+            {key: [(v if v.__class__ is str else text(v)).strip() for v in (r[pos] for r in rows)] if pos < width
+             else [(text(r[pos]) if pos < len(r) else "").strip() for r in rows]
+             for key, pos in self.positions.items()},
+            index=numbers, dtype=object,
+        )
+        self.rows_seen = numbers[-1]
+        # Repeated header rows (page breaks) and blank rows are not data. A cell that
+        # folds to the header text contains its first character: look only at those rows
+        # (folding every name and phone of a large file costs seconds).
+        first_key, first_text = next(iter(self.header_cells.items()))
+        candidates = body.index[body[first_key].str.contains(first_text[:1], regex=False)] if first_text else body.index
+        repeated = pd.Series(False, index=body.index)
+        if len(candidates):
+            is_header = pd.Series(True, index=candidates)
+            for key, header in self.header_cells.items():
+                is_header &= body.loc[candidates, key].map(fold) == header
+            repeated[candidates] = is_header
+        blank = (body == "").all(axis=1)
+        body = body[~repeated & ~blank]
+        nul.extend(_nul_cells(body, self.letters))
+        for key in self.fill_down:
+            if key in body and len(body):
+                body[key] = body[key].replace("", pd.NA).ffill().fillna(carry[key])
+                carry[key] = body[key].iloc[-1]
+        for column in self.columns:
+            if column.key not in body:
+                body[column.key] = ""
+        body[ROW] = body.index
+        self.rows_read += len(body)
+        return body.reset_index(drop=True)
+
+
+def stream_table(source: Source, filename: str, columns: list[Column], *, fill_down: tuple[str, ...] = (),
+                 chunk_rows: int | None = None) -> TableStream:
+    """The file's checks (type, xlsx safety, encoding) and its header now; its rows
+    when `chunks()` is iterated."""
+    return TableStream(source, filename, columns, fill_down=fill_down, chunk_rows=chunk_rows)
 
 
 def read_table(
-    data: bytes | IO[bytes],
+    data: Source,
     filename: str,
     columns: list[Column],
     *,
     fill_down: tuple[str, ...] = (),
 ) -> Table:
-    """Find the header row, keep the data rows below it, name columns by key.
+    """Find the header row, keep the data rows below it, name columns by key: all of
+    them in one DataFrame (the small lists; the service objects stream: `stream_table`).
 
     `fill_down` columns take the value above when empty: a unit's number and name stand
     once in a merged cell spanning its sections.
     """
-    if not isinstance(data, bytes):
-        data = data.read()
-    raw = _read_raw(data, filename).fillna("").astype(str)
-    raw.index = range(1, len(raw) + 1)  # the file's own row numbers
-    top = raw.iloc[:HEADER_SEARCH_ROWS].map(fold)
-
-    header_row, positions = _find_header(top, columns, filename)
-    body = raw.loc[header_row + 1 :, list(positions.values())].copy()
-    body.columns = list(positions.keys())
-    body = body.apply(lambda col: col.str.strip())
-    # Repeated header rows (page breaks) and blank rows are not data.
-    header_cells = {key: top.at[header_row, pos] for key, pos in positions.items()}
-    # A cell that folds to the header text contains its first character: look only at
-    # those rows (folding every name and phone of a large file costs seconds).
-    first_key, first_text = next(iter(header_cells.items()))
-    candidates = body.index[body[first_key].str.contains(first_text[:1], regex=False)] if first_text else body.index
-    repeated = pd.Series(False, index=body.index)
-    if len(candidates):
-        is_header = pd.Series(True, index=candidates)
-        for key, text in header_cells.items():
-            is_header &= body.loc[candidates, key].map(fold) == text
-        repeated[candidates] = is_header
-    blank = (body == "").all(axis=1)
-    body = body[~repeated & ~blank]
-    _refuse_nul(body, positions, header_cells, filename)
-    for key in fill_down:
-        if key in body:
-            body[key] = body[key].replace("", pd.NA).ffill().fillna("")
-    for column in columns:
-        if column.key not in body:
-            body[column.key] = ""
-    body[ROW] = body.index
-    letters = {
-        key: f"{get_column_letter(pos + 1)} 列({header_cells[key] or key})"
-        for key, pos in positions.items()
-    }
-    return Table(body.reset_index(drop=True), filename, letters)
+    stream = stream_table(data, filename, columns, fill_down=fill_down)
+    frames = list(stream.chunks())
+    if frames:
+        frame = pd.concat(frames, ignore_index=True)
+    else:
+        keys = list(stream.positions) + [c.key for c in columns if c.key not in stream.positions]
+        frame = pd.DataFrame(columns=[*keys, ROW], dtype=object)
+    return Table(frame, filename, stream.letters)
 
 
-def _refuse_nul(body: pd.DataFrame, positions: dict[str, int], header_cells: dict[str, str], filename: str) -> None:
+def _nul_cells(body: pd.DataFrame, letters: dict[str, str]) -> list[RowError]:
     """A NUL character in a cell: the whole file refused, every such cell listed.
     PostgreSQL cannot store text holding one, and no list has a use for it."""
     errors = []
     for key in body.columns:
         hit = body[key].str.contains("\x00", regex=False)
         for row in body.index[hit]:
-            where = f"{get_column_letter(positions[key] + 1)} 列({header_cells[key] or key})"
-            errors.append(RowError(int(row), where, "含有空字符(NUL,\\x00),请删除后重新导入"))
-    if errors:
-        raise ImportRejected(filename, errors, rows_read=len(body))
-
+            errors.append(RowError(int(row), letters[key], "含有空字符(NUL,\\x00),请删除后重新导入"))
+    return errors
 
 def _find_header(
     folded: pd.DataFrame, columns: list[Column], filename: str

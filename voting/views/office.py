@@ -12,12 +12,15 @@ from wtforms.validators import DataRequired, NumberRange
 
 from scoring import columns as C
 from sms.phones import mask_phone
+from voting import uploads
 from voting.auth import roles_required
 from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
+from voting.jobs import wake
 from voting.models import ObjectImport, RoundKind, Section, ServiceObject
 from voting.services import campaigns, history, objects, sections
+from voting.tasks import import_objects_job
 from voting.views.common import (
     ADMIN, FILE_TYPES, STAFF, UPLOADERS, current_campaign as _campaign, own_unit_id as _own_unit_id,
     read_upload as _read_upload, rejected as _rejected,
@@ -253,8 +256,21 @@ def import_objects():
     form = _objects_form(campaign)
     if not form.validate_on_submit():
         return render_template("import_objects.html", form=form), 400 if form.errors else 200
-    data, filename = _read_upload(form.file)
     section_id = None if form.section.data == MULTI else int(form.section.data)
+    if uploads.is_big(current_app, form.file.data):
+        # A big file is read by a background job, not by this request (memory, time):
+        # saved now, its progress, then its result or its bad rows, on the job's page.
+        storage = form.file.data
+        job = import_objects_job(
+            get_session(), campaign, RoundKind(form.round_kind.data), storage.filename or "upload",
+            upload=uploads.save_upload(current_app, storage), section_id=section_id, unit_id=_own_unit_id(),
+            all_penalized_reported=form.all_penalized_reported.data, uploaded_by_id=current_user.id,
+            actor=current_user.username,
+        )
+        get_session().commit()
+        wake(current_app._get_current_object(), job.id)
+        return redirect(url_for("jobs.page", job_id=job.id))
+    data, filename = _read_upload(form.file)
     try:
         summary = objects.import_objects(
             get_session(), campaign, RoundKind(form.round_kind.data), data, filename,

@@ -13,6 +13,7 @@ from wtforms import DateTimeLocalField
 from wtforms.validators import DataRequired
 
 from sms.phones import mask_phone
+from voting import jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected
@@ -150,10 +151,22 @@ def sample():
 @bp.post("/accounts")
 @roles_required(*ADMIN)
 def issue():
-    def act(session, online):
-        return evaluators.issue_accounts(session, online, wording(current_app, request.url_root), actor=current_user.username)
-
-    return _act(act, "已为 {result} 位评价人生成账号和一次性密码,短信已写入发件箱,由发送进程发出;网络评价已开始。")
+    """Every waiting evaluator's account and SMS: a background job (voting/tasks.py),
+    whose page shows its progress; nothing to issue is said here at once."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    back = redirect(url_for(".index", page=query_number("page")), 303)
+    session = get_session()
+    online = evaluators.require_round(session, current_campaign())
+    try:
+        job = tasks.issue_accounts_job(session, online, request.url_root, current_user.username)
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return back
+    session.commit()
+    jobs.wake(current_app, job.id)
+    return redirect(url_for("jobs.page", job_id=job.id), 303)
 
 
 @bp.post("/evaluators/<int:evaluator_id>/resend")

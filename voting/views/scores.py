@@ -7,15 +7,15 @@ so a page can never show a score that the events no longer give. Units do not se
 these pages: they hold every section's vote counts."""
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -24,18 +24,18 @@ from scoring import columns as C
 from scoring import labels as L
 from scoring.engine import Scorecard
 from scoring.rounding import display_text
-from voting import charts
+from voting import charts, jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
-from voting.models import Result, ResultDecision
+from voting.models import Job, Result, ResultDecision
 from voting.services import scorecards
-from voting.services.report import is_missing, write_report
+from voting.services.report import is_missing
+from voting.views import jobs as job_views
 from voting.views.common import ADMIN, OFFICE, current_campaign
 
 bp = Blueprint("scores", __name__, url_prefix="/office/scores")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NOT_LISTED = "none"  # the decision form's value for "on no list"
 
 
@@ -277,17 +277,38 @@ def units():
     )
 
 
-@bp.get("/report.xlsx")
+@bp.get("/report")
 @roles_required(*OFFICE)
 def report():
-    """The Excel report of the campaign as it stands (the same as `pingyi bundle score`)."""
-    campaign, card = _card()
-    buffer = io.BytesIO()
-    write_report(card, buffer)
-    buffer.seek(0)
-    response = send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=f"评议结果-{campaign.year}.xlsx")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """The Excel report of the campaign (the same as `pingyi bundle score`): the latest
+    one made, and a button to make it afresh. Making it (scoring and writing about ten
+    sheets with charts: a second and more at county size) is a background job
+    (voting/tasks.py, report), whose page offers the file."""
+    campaign = current_campaign()
+    latest = get_session().scalar(select(Job).where(Job.kind == tasks.REPORT, Job.campaign_id == campaign.id)
+                                  .order_by(Job.id.desc()).limit(1))
+    return render_template("report.html", campaign=campaign, latest=latest,
+                           latest_state=job_views.state(latest) if latest else None,
+                           file=job_views.produced_file(latest) if latest else None, action=EmptyForm(formdata=None))
+
+
+@bp.post("/report")
+@roles_required(*OFFICE)
+def make_report():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    job = tasks.report_job(session, current_campaign(), current_user.username)
+    session.commit()
+    jobs.wake(current_app, job.id)
+    return redirect(url_for("jobs.page", job_id=job.id), 303)
+
+
+@bp.get("/report.xlsx")
+@roles_required(*OFFICE)
+def report_link():
+    """The report's address before it became a job (bookmarks, old links)."""
+    return redirect(url_for(".report"), 303)
 
 
 # ---- the review office's decisions ------------------------------------------------------
