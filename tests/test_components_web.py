@@ -112,6 +112,21 @@ def test_imported_rows_show_their_file_row_and_chinese_labels(admin_client, db, 
     assert "删除" not in rows  # rows from a file are replaced by a new file, not deleted one by one
 
 
+def test_a_long_list_of_rows_is_shown_a_page_at_a_time(admin_client, db, campaign):
+    frame, _ = GOOD_FILES["platform"]
+    long = pd.concat([frame.iloc[:1]] * 130, ignore_index=True)  # 130 rows of one file, newest: the last
+    assert _upload(admin_client, "platform", csv_bytes(long), "long.csv").status_code == 302
+    first = admin_client.get("/office/components/platform").get_data(as_text=True)
+    rows = re.search(r'<table id="stored-rows">(.*?)</table>', first, re.DOTALL).group(1)
+    assert "已保存的数据(130 条)" in first and rows.count("<tr>") == 1 + 100  # the header and a page
+    assert "文件 long.csv 第 131 行" in rows and "第 1 / 2 页" in first and "下一页" in first
+    second = admin_client.get("/office/components/platform?page=2").get_data(as_text=True)
+    rows = re.search(r'<table id="stored-rows">(.*?)</table>', second, re.DOTALL).group(1)
+    assert rows.count("<tr>") == 1 + 30 and "文件 long.csv 第 2 行" in rows and "上一页" in second
+    # Past the last page: the last page.
+    assert "第 2 / 2 页" in admin_client.get("/office/components/platform?page=9").get_data(as_text=True)
+
+
 def test_a_new_file_replaces_the_earlier_file(admin_client, db, campaign):
     frame, _ = GOOD_FILES["platform"]
     _upload(admin_client, "platform", csv_bytes(frame), "platform.csv")

@@ -36,6 +36,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     logs.init_app(app)
     db.init_app(app)
+    # Each campaign's scorecard (and figures like it), computed once per change for the
+    # pages that read it.
+    from voting.services.scorecards import ScoreCache
+
+    app.extensions["pingyi.score_cache"] = ScoreCache()
     cli.init_app(app)
     auth.init_app(app)
     errors_web.init_app(app)

@@ -438,11 +438,18 @@ def highest_total(settings: RuleSettings) -> float:
     return sum(component_maxima(settings).values())
 
 
-def ranking_x(card: Scorecard, points: float) -> float:
-    """The ranking's x (viewBox units) of a number of points from 0."""
+def ranking_right_end(card: Scorecard) -> float:
+    """The points at the ranking's right end: the largest total allowed, or reached."""
     candidates = card.sections[C.TOTAL].dropna()
-    top = max(highest_total(card.settings), float(candidates.max()) if len(candidates) else 0.0)
-    return RANK_LEFT + points / top * (RANK_RIGHT - RANK_LEFT)
+    return max(highest_total(card.settings), float(candidates.max()) if len(candidates) else 0.0)
+
+
+def ranking_x(card: Scorecard, points: float, right_end: float | None = None) -> float:
+    """The ranking's x (viewBox units) of a number of points from 0 (`right_end`: the
+    card's ranking_right_end, passed by a caller placing many bars, which would
+    otherwise scan every total once per bar)."""
+    right_end = ranking_right_end(card) if right_end is None else right_end
+    return RANK_LEFT + points / right_end * (RANK_RIGHT - RANK_LEFT)
 
 
 def ranked_candidates(card: Scorecard) -> pd.DataFrame:
@@ -480,8 +487,9 @@ def final_ranking(card: Scorecard) -> Markup:
 
     step = 20
     limit = max(highest_total(card.settings), float(frame[C.TOTAL].max()))
+    right_end = ranking_right_end(card)
     for tick in range(0, int(limit) + 1, step):
-        x = ranking_x(card, tick)
+        x = ranking_x(card, tick, right_end)
         body.append(f'<line x1="{_n(x)}" y1="{_n(top)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="{GRID}" '
                     f'stroke-width="1"/>')
         for ty in (axis_top, bottom + 14):
@@ -510,11 +518,11 @@ def final_ranking(card: Scorecard) -> Markup:
         for c in COMPONENTS:
             value = 0.0 if _missing(record.get(c)) else max(float(record[c]), 0.0)
             if value > 0:
-                x0, x1 = ranking_x(card, level), ranking_x(card, level + value)
+                x0, x1 = ranking_x(card, level, right_end), ranking_x(card, level + value, right_end)
                 parts.append(f'<rect x="{_n(x0)}" y="{_n(y0 + 3)}" width="{_n(x1 - x0)}" height="12" '
                              f'fill="{COMPONENT_COLOURS[c]}" data-component="{c}"/>')
                 level += value
-        parts.append(_text(ranking_x(card, level) + 3, y0 + 13, display_text(record[C.TOTAL]), size=SMALL))
+        parts.append(_text(ranking_x(card, level, right_end) + 3, y0 + 13, display_text(record[C.TOTAL]), size=SMALL))
         body.append(f'<g class="bar" data-result="{_e(result or "")}" data-total="{display_text(record[C.TOTAL])}">'
                     f'{"".join(parts)}</g>')
 

@@ -47,6 +47,7 @@ READS_NUMBERS = {
     ("GET", "/office/phone/"): ("unit", "page"),
     ("GET", "/office/audit/"): ("campaign", "page"),
     ("GET", "/office/online/"): ("page",),
+    ("GET", "/office/components/<kind>"): ("page",),
     **{("POST", rule): ("page",) for rule in (
         "/office/online/sample", "/office/online/accounts", "/office/online/evaluators/<int:evaluator_id>/resend",
         "/office/online/evaluators/<int:evaluator_id>/reissue")},

@@ -282,20 +282,24 @@ def supervisor_overview(session: Session, campaign: Campaign) -> list[UnitSuperv
     units = session.execute(
         select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.name)
     ).all()
-    rules = campaign.rules
-    overview = []
+    ids_of = frame.groupby("unit_id")["id"].agg(list).to_dict()
+    scored_of, complete = {}, []
     for unit_id, name in units:
-        ids = [int(i) for i in frame.loc[frame["unit_id"] == unit_id, "id"]]
-        scored = [by_section[sid] for sid in ids if sid in by_section]
-        problems = []
-        if ids and len(scored) == len(ids):
-            frame_scores = pd.DataFrame({C.UNIT: name, C.SCORE: [score for score, _ in scored]})
-            problems = [p.message for p in tier_problems(frame_scores, rules)]
-        overview.append(UnitSupervisorStatus(
-            unit_id=unit_id, unit=name, sections=len(ids), scored=len(scored), problems=problems,
-            last_entered=max((at for _, at in scored), default=None),
-        ))
-    return overview
+        ids = [int(i) for i in ids_of.get(unit_id, [])]
+        scored_of[unit_id] = [by_section[sid] for sid in ids if sid in by_section]
+        if ids and len(scored_of[unit_id]) == len(ids):
+            complete += [(name, score) for score, _ in scored_of[unit_id]]
+    # The tiers of every complete unit checked at once (one crosstab, not one per unit).
+    problems: dict[str, list[str]] = {}
+    for problem in tier_problems(pd.DataFrame(complete, columns=[C.UNIT, C.SCORE]), campaign.rules):
+        problems.setdefault(problem.unit, []).append(problem.message)
+    return [
+        UnitSupervisorStatus(
+            unit_id=unit_id, unit=name, sections=len(ids_of.get(unit_id, [])), scored=len(scored_of[unit_id]),
+            problems=problems.get(name, []), last_entered=max((at for _, at in scored_of[unit_id]), default=None),
+        )
+        for unit_id, name in units
+    ]
 
 
 # ---- single entries -------------------------------------------------------------------
@@ -435,9 +439,11 @@ def stored_counts(session: Session, campaign: Campaign) -> dict[ComponentKind, t
     return counts
 
 
-def entries_with_sources(session: Session, campaign: Campaign, kind: ComponentKind) -> list[tuple]:
+def entries_with_sources(session: Session, campaign: Campaign, kind: ComponentKind, *, limit: int | None = None,
+                         offset: int = 0) -> list[tuple]:
     """(entry, unit name, section name, file name or None, entering user or None) of a
-    kind, newest first."""
+    kind, newest first; with `limit`, that many from `offset` (a page of the list: a
+    county's platform file alone is thousands of rows)."""
     model = MODELS[kind]
     return session.execute(
         select(model, Unit.name, Section.name, ComponentImport.filename, User)
@@ -447,7 +453,15 @@ def entries_with_sources(session: Session, campaign: Campaign, kind: ComponentKi
         .outerjoin(User, model.created_by_id == User.id)
         .where(Unit.campaign_id == campaign.id)
         .order_by(model.created_at.desc(), model.id.desc())
+        .limit(limit).offset(offset)
     ).all()
+
+
+def count_entries(session: Session, campaign: Campaign, kind: ComponentKind) -> int:
+    """How many rows of a kind the campaign holds (files and forms)."""
+    model = MODELS[kind]
+    campaign_sections = select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)
+    return session.scalar(select(func.count()).select_from(model).where(model.section_id.in_(campaign_sections)))
 
 
 def supervisor_scores(session: Session, campaign: Campaign) -> list[tuple]:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import (
-    Connection, Integer, String, Text, and_, bindparam, cast, func, select, text, type_coerce, update,
+    Connection, Integer, String, Text, and_, bindparam, case, cast, func, select, text, type_coerce, update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -600,14 +600,27 @@ def unlock_code(session: Session, invitation: Invitation) -> None:
 # ---- counts ----------------------------------------------------------------------------
 
 
+SENT_STATES = (OutboxStatus.sent, OutboxStatus.delivered, OutboxStatus.undelivered)
+FAILED_STATES = (OutboxStatus.failed, OutboxStatus.undelivered)
+
+
+def _count_where(condition):  # noqa: ANN001, ANN202 - a SQL condition in, a SQL sum out
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 def section_progress(session: Session, survey: SurveyRound) -> pd.DataFrame:
     """Per section: invited, sent, delivered, failed, opened, voted, rate (voted /
-    invited), and the votes per choice. Every participating section with a list."""
+    invited), and the votes per choice. Every participating section with a list.
+    Counted by the database (GROUP BY section): a county's round is 40,000 invitations,
+    and reading them all to count them took a third of a second a page."""
     invitations = pd.DataFrame(session.execute(
-        select(Invitation.section_id, Invitation.opened_at.is_not(None).label("opened"), OutboxMessage.status)
+        select(Invitation.section_id, func.count(), _count_where(OutboxMessage.status.in_(SENT_STATES)),
+               _count_where(OutboxMessage.status == OutboxStatus.delivered),
+               _count_where(OutboxMessage.status.in_(FAILED_STATES)), func.count(Invitation.opened_at))
         .outerjoin(OutboxMessage, Invitation.message_id == OutboxMessage.id)
         .where(Invitation.round_id == survey.id)
-    ).all(), columns=["section_id", "opened", "status"])
+        .group_by(Invitation.section_id)
+    ).all(), columns=["section_id", "invited", "sent", "delivered", "failed", "opened"])
     votes = pd.DataFrame(session.execute(
         select(Vote.section_id, Vote.choice, func.count()).where(Vote.round_id == survey.id)
         .group_by(Vote.section_id, Vote.choice)
@@ -616,14 +629,7 @@ def section_progress(session: Session, survey: SurveyRound) -> pd.DataFrame:
         select(Section.id, Unit.name, Section.name).join(Unit).where(Unit.campaign_id == survey.campaign_id)
         .order_by(Unit.number, Unit.id, Section.number, Section.id)
     ).all(), columns=["section_id", "unit", "section"])
-    frame = names.set_index("section_id")
-    grouped = invitations.groupby("section_id")
-    frame["invited"] = grouped.size()
-    status = invitations["status"].map(lambda s: s.value if s is not None else None)
-    for column, states in (("sent", ("sent", "delivered", "undelivered")), ("delivered", ("delivered",)),
-                           ("failed", ("failed", "undelivered"))):
-        frame[column] = invitations.assign(hit=status.isin(states)).groupby("section_id")["hit"].sum()
-    frame["opened"] = grouped["opened"].sum() if len(invitations) else 0
+    frame = names.set_index("section_id").join(invitations.set_index("section_id"))
     # Plain strings: pandas compares a column of str-enum members to a member wrongly.
     votes["choice"] = [c.value if isinstance(c, Choice) else c for c in votes["choice"]]
     for choice in Choice:
@@ -635,6 +641,19 @@ def section_progress(session: Session, survey: SurveyRound) -> pd.DataFrame:
     frame["voted"] = sum(frame[c.value] for c in Choice) if len(frame) else 0
     frame["rate"] = frame["voted"] / frame["invited"].where(frame["invited"] > 0)
     return frame.reset_index()
+
+
+def round_totals(session: Session, survey: SurveyRound, unit_id: int | None = None) -> tuple[int, int]:
+    """Invited and voted in the round (only the unit's sections with `unit_id`): the
+    rounds list shows these two numbers, not each section's progress."""
+    invited = select(func.count()).select_from(Invitation).where(Invitation.round_id == survey.id)
+    voted = select(func.count()).select_from(Vote).where(Vote.round_id == survey.id)
+    if unit_id is not None:
+        in_unit = select(Section.id).where(Section.unit_id == unit_id)
+        invited = invited.where(Invitation.section_id.in_(in_unit))
+        voted = voted.where(Vote.section_id.in_(in_unit))
+    row = session.execute(select(invited.scalar_subquery(), voted.scalar_subquery())).one()
+    return int(row[0]), int(row[1])
 
 
 def vote_counts(session: Session, campaign: Campaign) -> pd.DataFrame:

@@ -2,14 +2,19 @@
 Scorecard back, and the review office's decisions on the final lists."""
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
 from scoring.engine import InputError, Scorecard, YearInputs, score_year
 from voting.errors import DomainError, NotFoundError
 from voting.models import (
+    AuditEntry,
     BonusItem,
     Campaign,
     Candidate,
@@ -22,6 +27,7 @@ from voting.models import (
     SupervisorScore,
     Unit,
     User,
+    Vote,
     VoteCount,
     utcnow,
 )
@@ -30,6 +36,8 @@ from voting.services.ballots import online_counts, online_round
 from voting.services.history import history_frame
 from voting.services.rounds import vote_counts
 from voting.services.sections import sections_frame
+
+T = TypeVar("T")
 
 
 def _frame(session: Session, campaign: Campaign, model, columns: dict[str, str]) -> pd.DataFrame:
@@ -111,6 +119,60 @@ def campaign_scorecard(session: Session, campaign: Campaign) -> Scorecard:
     ids = sections_frame(session, campaign).set_index(["unit", "section"])["id"]
     card.sections["section_id"] = ids.reindex(pd.MultiIndex.from_frame(card.sections[[C.UNIT, C.SECTION]])).to_numpy()
     return card
+
+
+def score_version(session: Session) -> tuple[int, int]:
+    """A marker that moves whenever anything a scorecard is computed from may have
+    changed: (the audit log's last entry, the platform's votes).
+
+    Every other write that moves a score records an audit entry in its own transaction
+    (section, history and component imports, single entries and their deletion,
+    supervisor scores, the campaign's settings, the candidate list, the review office's
+    decisions, the online round's close, which makes its ballots count); the log takes
+    one appender at a time (audit.record), so its last id only grows as they commit.
+    Votes are cast without an entry, one row each and never deleted, so their count
+    moves with every vote. Global, not per campaign: a change elsewhere only costs a
+    recount."""
+    audit_head = select(func.max(AuditEntry.id)).scalar_subquery()
+    votes = select(func.count()).select_from(Vote).scalar_subquery()
+    head, count = session.execute(select(audit_head, votes)).one()
+    return head or 0, count
+
+
+class ScoreCache:
+    """Figures worked out from what the scores are computed from, the scorecard first
+    (a county's year takes about half a second to score), computed once per change
+    instead of on every page: each campaign's are kept with the `score_version` they
+    were computed at, and all dropped when it moves.
+
+    For the pages that only read (GET): the version is read first, then the figure is
+    computed, so a figure can only be newer than its version says, never older. A write
+    must not use it: inside a transaction that has not committed, the version and the
+    data could be ones that never come to be. One per app (app.extensions
+    ["pingyi.score_cache"]), in each worker process; what it hands out is shared, so it
+    is read, never changed."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def figure(self, session: Session, campaign: Campaign, name: str, compute: Callable[[], T]) -> T:
+        """The figure `name` of the campaign: kept, or `compute()`d now and kept. Only
+        for a figure that nothing but the writes `score_version` follows can change."""
+        version = score_version(session)
+        with self._lock:
+            entry = self._entries.get(campaign.id)
+            if entry is None or entry[0] != version:
+                entry = self._entries[campaign.id] = (version, {})
+            if name in entry[1]:
+                return entry[1][name]
+        value = compute()
+        with self._lock:
+            entry[1][name] = value
+        return value
+
+    def scorecard(self, session: Session, campaign: Campaign) -> Scorecard:
+        return self.figure(session, campaign, "scorecard", lambda: campaign_scorecard(session, campaign))
 
 
 def decide(

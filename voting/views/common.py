@@ -1,11 +1,15 @@
-"""What every staff blueprint shares: the campaign the pages work on, the liaison's
-unit, roles, the upload helpers, and numbers read from the query string."""
+"""What every staff blueprint shares: the campaign the pages work on, its scorecard,
+the liaison's unit, roles, the upload helpers, and numbers read from the query string."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import current_app, render_template, request
 from flask_login import current_user
 from flask_wtf.file import FileAllowed
 
+from scoring.engine import Scorecard
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected
 from voting.models import Campaign, Role
@@ -19,10 +23,23 @@ UPLOADERS = (Role.admin, Role.liaison)
 FILE_TYPES = FileAllowed(["xlsx", "csv"], "只接受 .xlsx 或 .csv 文件")
 # Rejected files list every bad row; past this many the page says how many more.
 SHOWN_ERRORS = 5000
+T = TypeVar("T")
 
 
 def current_campaign() -> Campaign:
     return campaigns.get_campaign(get_session(), current_app.config.get("DEFAULT_CAMPAIGN_YEAR"))
+
+
+def scorecard(campaign: Campaign) -> Scorecard:
+    """The campaign's scorecard as it stands, for a page that only reads: worked out
+    once per change to what it is scored from (services.scorecards.ScoreCache)."""
+    return current_app.extensions["pingyi.score_cache"].scorecard(get_session(), campaign)
+
+
+def score_figure(campaign: Campaign, name: str, compute: Callable[[], T]) -> T:
+    """A figure that only what the scores are computed from can change (ScoreCache.figure),
+    for a page that only reads: `compute()` once per change."""
+    return current_app.extensions["pingyi.score_cache"].figure(get_session(), campaign, name, compute)
 
 
 def own_unit_id() -> int | None:

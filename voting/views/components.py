@@ -7,6 +7,8 @@ one-row file), so both accept exactly the same values; the reader's reasons are 
 under the fields they are about."""
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
@@ -27,11 +29,13 @@ from voting.views.common import (
     FILE_TYPES,
     OFFICE,
     current_campaign,
+    query_number,
     read_upload,
     rejected,
 )
 
 bp = Blueprint("components", __name__, url_prefix="/office/components")
+PER_PAGE = 100  # stored rows a page shows, newest first
 
 # The order of the pages, as the rules list the components.
 KINDS = (
@@ -274,11 +278,16 @@ def _kind_page(campaign: Campaign, kind: ComponentKind, *, upload_form=None, ent
     if admin:
         context["entry_form"] = entry_form or _entry_form(kind, campaign, bound=False)
     context["headers"] = [(name, name in NUMERIC) for name, _ in SHOWN[kind]]
+    total = components.count_entries(session, campaign, kind)
+    pages = max(math.ceil(total / PER_PAGE), 1)
+    page = min(max(query_number("page", 1), 1), pages)
+    listed = components.entries_with_sources(session, campaign, kind, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     context["rows"] = [
         {"entry": entry, "unit": unit, "section": section, "filename": filename, "who": _who(user),
          "cells": [value(entry) for _, value in SHOWN[kind]]}
-        for entry, unit, section, filename, user in components.entries_with_sources(session, campaign, kind)
+        for entry, unit, section, filename, user in listed
     ]
+    context.update(total=total, page=page, pages=pages, per_page=PER_PAGE)
     return context
 
 

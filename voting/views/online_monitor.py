@@ -16,8 +16,8 @@ from voting.db import get_session
 from voting.forms import EmptyForm
 from voting.links import wording
 from voting.models import Choice, OnlineRound, RoundStatus
-from voting.services import ballots, scorecards
-from voting.views.common import ADMIN, OFFICE, current_campaign
+from voting.services import ballots
+from voting.views.common import ADMIN, OFFICE, current_campaign, score_figure, scorecard
 
 bp = Blueprint("online_monitor", __name__, url_prefix="/office/online")
 
@@ -40,7 +40,7 @@ def monitor():
         context.update(turnout=ballots.turnout(session, online), is_open=ballots.is_open(online),
                        ballots_in=ballots.ballots_in(session, online))
         if online.status is RoundStatus.closed:
-            card = scorecards.campaign_scorecard(session, campaign)
+            card = scorecard(campaign)  # worked out once per change, not per view
             context.update(card=card, scores=_scores(session, online, card),
                            lists=ballots.final_lists(session, campaign, card) if card.network_held else None)
     return render_template("online_monitor.html", **context)
@@ -48,7 +48,8 @@ def monitor():
 
 def _scores(session, online: OnlineRound, card) -> list[dict]:  # noqa: ANN001
     """Each candidate's tallies and online score, in the ballot's order."""
-    counts = ballots.tallies(session, online)
+    # A closed round's ballots no longer change (its close is audited): counted once.
+    counts = score_figure(online.campaign, "online tallies", lambda: ballots.tallies(session, online))
     by_id = card.sections.set_index("section_id") if "section_id" in card.sections else None
     rows = []
     for candidate in ballots.ballot_candidates(session, online.campaign_id):

@@ -52,13 +52,8 @@ def _zone() -> ZoneInfo:
 def _render_index(form: RoundForm, status: int = 200):
     campaign = current_campaign()
     found = rounds.rounds(get_session(), campaign)
-    totals = {}
     unit_id = _liaison_unit()
-    for survey in found:
-        progress = rounds.section_progress(get_session(), survey)
-        if unit_id is not None:
-            progress = progress[progress["section_id"].isin(_unit_sections(unit_id))]
-        totals[survey.id] = (int(progress["invited"].sum()), int(progress["voted"].sum())) if len(progress) else (0, 0)
+    totals = {survey.id: rounds.round_totals(get_session(), survey, unit_id) for survey in found}
     return render_template("rounds.html", campaign=campaign, rounds=found, totals=totals, form=form,
                            action=EmptyForm(formdata=None), unit_view=unit_id is not None), status
 

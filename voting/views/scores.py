@@ -2,7 +2,8 @@
 breakdown, 候选名单, 综合评价 with the decisions on the final lists, 单位考绩, and the
 Excel report.
 
-Every page scores the campaign afresh from the stored events (`campaign_scorecard`),
+Every page shows the campaign as scored from the stored events (`campaign_scorecard`),
+worked out again whenever anything it is scored from has changed (`ScoreCache`),
 so a page can never show a score that the events no longer give. Units do not see
 these pages: they hold every section's vote counts."""
 from __future__ import annotations
@@ -32,7 +33,7 @@ from voting.models import Job, Result, ResultDecision
 from voting.services import scorecards
 from voting.services.report import is_missing
 from voting.views import jobs as job_views
-from voting.views.common import ADMIN, OFFICE, current_campaign
+from voting.views.common import ADMIN, OFFICE, current_campaign, scorecard
 
 bp = Blueprint("scores", __name__, url_prefix="/office/scores")
 
@@ -127,7 +128,7 @@ def _sorted(records: list[dict], columns: tuple[Column, ...], default: str | Non
 
 def _card() -> tuple[Any, Scorecard]:
     campaign = current_campaign()
-    return campaign, scorecards.campaign_scorecard(get_session(), campaign)
+    return campaign, scorecard(campaign)
 
 
 def _ties(card: Scorecard, stage: str) -> set[tuple[str, str]]:
