@@ -245,3 +245,35 @@ def test_moves_and_ballots_at_the_same_time_lose_and_double_nothing(app, db, cam
     assert db.scalar(select(func.count(func.distinct(Ballot.receipt)))) == 60
     sizes = db.execute(select(Ballot.batch, func.count()).group_by(Ballot.batch)).all()
     assert all(n >= ballots.BATCH for _, n in sizes), sizes
+
+
+def test_a_close_during_a_move_waits_for_it(app, db, campaign):
+    """PostgreSQL: the close waits for a move under way (its mover lock first), and the
+    move, writing ballots that refer to the round's row, does not wait for the close:
+    neither deadlocks, and the close counts every ballot."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: a close and a move cannot overlap there")
+    online = open_online_round(db, campaign, kinds={EvaluatorKind.deputy: ballots.BATCH + 5})
+    _cast_quietly(db, online, evaluators(db, online))
+    sessions = app.extensions["pingyi.sessions"]
+    closed: list = []
+
+    def close() -> None:
+        try:
+            with sessions() as session:
+                closed.append(ballots.close(session, session.get(OnlineRound, online.id), actor="test"))
+                session.commit()
+        except BaseException as error:  # noqa: BLE001
+            closed.append(error)
+
+    with sessions() as mover:
+        assert ballots._one_mover(mover, online.id, wait=False)  # a move has begun
+        closing = threading.Thread(target=close)
+        closing.start()
+        closing.join(timeout=1.5)  # the close now waits for the move
+        assert closing.is_alive() and closed == []
+        assert ballots.move_pending(mover, online.id) == ballots.BATCH + 5
+        mover.commit()
+    closing.join(timeout=30)
+    assert closed == [ballots.BATCH + 5]
+    assert counts(db) == (ballots.BATCH + 5, (ballots.BATCH + 5) * 30, ballots.BATCH + 5)

@@ -260,7 +260,10 @@ class Stored:
 
     @property
     def move_due(self) -> bool:
-        return self.waiting >= BATCH
+        """Time to queue a move: at every BATCH-th sealed ballot waiting (once, not for
+        each ballot that comes in while a move is under way; one missed by two ballots
+        counting at once is made up at the next multiple or by the sweep)."""
+        return self.waiting >= BATCH and self.waiting % BATCH == 0
 
 
 def seal_ballot(connection: Connection | Session, round_id: int, salt: str, receipt: str,
@@ -367,12 +370,15 @@ def move_pending(session: Session, round_id: int, *, final: bool = False) -> int
     batch again with them, so no batch is ever smaller than BATCH (unless the whole
     round has fewer ballots).
 
-    The round's row is locked first (FOR UPDATE on PostgreSQL), as a close does: moves
-    of one round never run at the same time, and ballots being cast (FOR SHARE) are
-    waited for. The sealed ballots are claimed by deleting them (DELETE … RETURNING):
-    if the move fails anywhere after, its transaction rolls back and they are where
-    they were; a ballot is never in both places or in neither."""
-    session.scalars(select(OnlineRound.id).where(OnlineRound.id == round_id).with_for_update()).one_or_none()
+    Moves of one round never run at the same time (`_one_mover`), and hold up no
+    ballot being cast: the sealed ballots are claimed by deleting them (DELETE …
+    RETURNING takes those committed; one cast meanwhile waits for the next move). If
+    the move fails anywhere after, its transaction rolls back and they are where they
+    were; a ballot is never in both places or in neither. The close calls this with the
+    round's row locked (no ballot in flight) and `final`, which waits for a move under
+    way instead of leaving the work to it."""
+    if not _one_mover(session, round_id, wait=final):
+        return 0  # a move of this round is under way: it, or the next, takes these too
     waiting = _waiting(session, round_id)
     if waiting == 0 or (waiting < BATCH and not final):
         return 0
@@ -386,6 +392,22 @@ def move_pending(session: Session, round_id: int, *, final: bool = False) -> int
         batch += 1
     _write(session, round_id, batch, ballots)
     return len(claimed)
+
+
+_MOVER_LOCKS = 0x62616C6C  # PostgreSQL advisory locks' first key: "ball"
+
+
+def _one_mover(session: Session, round_id: int, *, wait: bool) -> bool:
+    """PostgreSQL: this transaction holds the round's mover lock (an advisory lock, not
+    a row lock: ballots being cast never wait for a move); with `wait`, once a move
+    under way has ended, else False at once if one is. SQLite: its one writer
+    serialises the moves already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    got = session.execute(text(f"SELECT {function}(:space, :round_id)"),
+                          {"space": _MOVER_LOCKS, "round_id": round_id}).scalar()
+    return wait or bool(got)
 
 
 def _take_back(session: Session, round_id: int, batch: int) -> list[tuple[str, str, dict[int, Choice]]]:
@@ -572,6 +594,9 @@ def remind(
 def close(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> int:
     """No more ballots; the sealed ones still waiting are moved into the ballot box, and
     from now on the ballots are the online score. Returns how many ballots are in."""
+    # The round's mover lock before its row: a move under way writes ballots that refer
+    # to the row (a key share lock on it), so taking the row first would deadlock.
+    _one_mover(session, online.id, wait=True)
     _lock(session, online)
     if online.status is not RoundStatus.open:
         raise DomainError("只有进行中的网络评价才能结束")
