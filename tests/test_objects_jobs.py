@@ -186,7 +186,8 @@ def test_a_liaison_follows_their_own_upload_only(app, db, campaign, places, clie
     response = client.post("/office/import/objects", data=form, content_type="multipart/form-data")
     job = the_job(db)
     assert response.status_code == 302 and job.status is JobStatus.done, job.error
-    assert client.get(f"/office/jobs/{job.id}").status_code == 200
+    page = client.get(f"/office/jobs/{job.id}")
+    assert page.status_code == 200 and 'href="/office/jobs/"' not in page.get_data(as_text=True)  # the office's list
     assert client.get(f"/office/jobs/{job.id}/progress").json["finished"] is True
     client.post("/logout")
     login(client, "other")

@@ -285,7 +285,7 @@ def store_ballot(connection: Connection, evaluator_id: int, round_id: int, chose
                  now: datetime | None = None) -> Stored:
     """Store a checked ballot (`chosen`, from check_marks) for the evaluator: its receipt
     code, and how many sealed ballots of the round now wait for a move (the caller
-    starts one when that is BATCH or more: Stored.move_due). The database decides,
+    queues one at every BATCH-th: Stored.move_due). The database decides,
     whatever was read before: the "has voted" row goes in only while the round is open
     (status and closing time, read FOR SHARE on PostgreSQL: a close waits for a ballot
     being stored, and a ballot stored after a close sees it) and only once per
