@@ -57,16 +57,22 @@ def serve(gunicorn: str, url: str, secret: str, workers: int, worker_threads: in
         env=env,
         **({"stdout": log.open("w"), "stderr": subprocess.STDOUT} if log is not None else {}),
     )
+    return server, wait_until_up(server, port, 30, "gunicorn did not start")
+
+
+def wait_until_up(server: subprocess.Popen, port: int, seconds: float, failure: str) -> str:
+    """The served app's base URL once its /healthz answers; exits with `failure` if the
+    server ends or `seconds` pass first."""
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + seconds
     while True:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
-            return server, base
+            return base
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.terminate()
-                sys.exit("gunicorn did not start")
+                sys.exit(failure)
             time.sleep(0.2)
 
 

@@ -49,7 +49,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 
-from loadgen import Browser, create_schema, csrf_token, drop_schema, free_port, gunicorn_path, pct  # noqa: E402
+from loadgen import (  # noqa: E402
+    Browser, create_schema, csrf_token, drop_schema, free_port, gunicorn_path, pct, wait_until_up,
+)
 
 TARGET_MS = 300.0
 SECRET = "pages bench secret " * 2
@@ -229,8 +231,6 @@ def staff_pages(app) -> list[tuple[str, str]]:  # noqa: ANN001
 def serve(url: str, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
     """The app under gunicorn with the production settings (voting/gunicorn_conf.py),
     from this checkout (--chdir: gunicorn imports the app from there)."""
-    import urllib.request
-
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": SECRET, "FLASK_PHONE_KEY": SECRET,
            "PINGYI_INSTANCE_PATH": tempfile.mkdtemp(prefix="pingyi-pages-bench-"), "FLASK_RATELIMIT_ENABLED": "false",
@@ -240,17 +240,7 @@ def serve(url: str, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
          "voting:create_app()"],
         env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
-            return server, base
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.terminate()
-                sys.exit(f"gunicorn did not start: see {log}")
-            time.sleep(0.2)
+    return server, wait_until_up(server, port, 60, f"gunicorn did not start: see {log}")
 
 
 def log_in(base: str) -> Browser:
