@@ -4,7 +4,9 @@ events for the participating sections.
 Every function returns the component's score per section (indexed like `keys`) and
 its explanation lines (UNIT, SECTION, COMPONENT, TEXT, POINTS, ROW): the points of a
 section's lines for a component add up to its score, so a unit head can follow every
-point from the base to the result.
+point from the base to the result. A line that computes its points states the formula
+with the numbers in it ("即扣 1.5 × 5 ÷ 100 = 0.075 分"), so that the review office can
+redo it by hand.
 """
 from __future__ import annotations
 
@@ -23,6 +25,30 @@ LINE_COLUMNS = [C.UNIT, C.SECTION, C.COMPONENT, C.TEXT, C.POINTS, C.ROW]
 def fmt(value: float) -> str:
     """A number in an explanation: no float noise, no trailing zeros."""
     return f"{round(float(value), 4):g}"
+
+
+MINUS = "−"  # the minus sign of a formula in an explanation
+# Up to this many terms a total is written out as a sum; past it, only the total (the
+# terms are the lines just above).
+SUM_TERMS = 10
+
+
+def rate_formula(satisfied: int, basic: int, unsatisfied: int, points: float, settings: RuleSettings) -> str:
+    """The rate × points formula of a round or of the network evaluation (SPEC §2) with
+    its numbers: "(12 + 0.6 × 5) ÷ 20 × 15" (a weight of 1 left out)."""
+    s = settings
+    sat = f"{int(satisfied)}" if s.weight_satisfied == 1 else f"{fmt(s.weight_satisfied)} × {int(satisfied)}"
+    votes = int(satisfied) + int(basic) + int(unsatisfied)
+    return f"({sat} + {fmt(s.weight_basic)} × {int(basic)}) ÷ {votes} × {fmt(points)}"
+
+
+def sum_text(terms, total: float) -> str:
+    """A total written out with its terms (5 + 5 + 5 = 15 分), or alone (15 分) for a
+    single term or a long list."""
+    terms = list(terms)
+    if 1 < len(terms) <= SUM_TERMS:
+        return f"{' + '.join(fmt(t) for t in terms)} = {fmt(total)} 分"
+    return f"{fmt(total)} 分"
 
 
 def lines(keys: pd.Index, component: str, texts, points, rows=None) -> pd.DataFrame:
@@ -53,6 +79,16 @@ def _per_section(values: pd.Series, events: pd.DataFrame, keys: pd.Index) -> pd.
     return summed.reindex(keys, fill_value=0.0).astype(float)
 
 
+def _terms(values: pd.Series, events: pd.DataFrame, mask: pd.Series) -> dict[tuple, list[float]]:
+    """The nonzero `values` of the events in `mask`, per (unit, section), in event order:
+    the terms of a total written out as a sum."""
+    out: dict[tuple, list[float]] = {}
+    for unit, section, value, counted in zip(events[C.UNIT], events[C.SECTION], values, mask):
+        if counted and value:
+            out.setdefault((unit, section), []).append(float(value))
+    return out
+
+
 def evaluation_window(year: int, settings: RuleSettings) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The case and bonus window: 1 Dec of the previous year to 30 Nov, both inclusive."""
     start = dt.date(year - 1, settings.window_start_month, settings.window_start_day)
@@ -71,6 +107,10 @@ def _date_text(dates: pd.Series) -> list[str]:
 
 
 # ---- 平台办理 ------------------------------------------------------------------------
+
+def _per_point(settings: RuleSettings) -> str:
+    """How a 100-point deduction becomes points of the 5-point part: "5 ÷ 100"."""
+    return f"{fmt(settings.platform_part_points)} ÷ {fmt(settings.platform_base)}"
 
 
 def platform_scores(
@@ -100,9 +140,11 @@ def platform_scores(
     network = (s.network_supervision_points - net_sum).clip(lower=0.0)
     score = hotline + network
 
+    hotline_name = L.label(L.PLATFORMS, C.HOTLINE)
+    net_name = L.label(L.PLATFORMS, C.SUPERVISION_NET)
     base = [
-        lines(keys, C.PLATFORM_SCORE, ["统一政务咨询投诉举报平台基础分"] * len(keys), [part] * len(keys)),
-        lines(keys, C.PLATFORM_SCORE, ["网络监督投诉平台基础分"] * len(keys), [s.network_supervision_points] * len(keys)),
+        lines(keys, C.PLATFORM_SCORE, [f"统一政务咨询投诉举报平台基础分 {fmt(part)} 分(百分制 {fmt(s.platform_base)} 分)"] * len(keys), [part] * len(keys)),
+        lines(keys, C.PLATFORM_SCORE, [f"网络监督投诉平台基础分 {fmt(s.network_supervision_points)} 分"] * len(keys), [s.network_supervision_points] * len(keys)),
     ]
     texts = []
     points = np.where(hot, -effective * per_point, -effective)
@@ -111,30 +153,43 @@ def platform_scores(
     ):
         name = f"{L.label(L.PLATFORMS, platform)}平台 {L.label(L.ITEMS, item)}"
         if platform == C.HOTLINE:
-            text = f"{name}扣 {fmt(raw)} 分(百分制)"
+            text = f"{name}扣 {fmt(raw)} 分"
             if item == C.HANDLING and role == C.CO:
-                text = f"{name}扣 {fmt(raw)} 分,协办减半为 {fmt(eff)} 分(百分制)"
-            text += f",折合 {fmt(eff * per_point)} 分"
+                halved = "协办减半为" if s.cohandling_share == 0.5 else "协办按"
+                text += f",{halved} {fmt(raw)} × {fmt(s.cohandling_share)} = {fmt(eff)} 分"
+            text += f"(百分制),即扣 {fmt(eff)} × {_per_point(s)} = {fmt(eff * per_point)} 分"
         else:
             text = f"{name}扣 {fmt(raw)} 分"
         texts.append(text)
     event_lines = lines(_event_keys(events), C.PLATFORM_SCORE, texts, points, _rows(events))
 
     adjust = []
-    for total, capped, cap, label in (
-        (conduct_sum, conduct_capped, s.conduct_cap, "作风投诉"),
-        (handling_sum, handling_capped, s.handling_cap, "办理评价"),
+    for total, capped, cap, item, mask in (
+        (conduct_sum, conduct_capped, s.conduct_cap, C.CONDUCT, conduct),
+        (handling_sum, handling_capped, s.handling_cap, C.HANDLING, handling),
     ):
         over = total > cap
         if over.any():
             k = keys[over.to_numpy()]
-            texts = [f"{label}扣分合计 {fmt(t)} 分,超过上限 {fmt(cap)} 分,按 {fmt(cap)} 分计" for t in total[over]]
+            terms = _terms(effective, events, mask)
+            texts = [
+                f"{hotline_name}平台 {L.label(L.ITEMS, item)}合计扣 {sum_text(terms.get(key, []), t)}(百分制),"
+                f"超过上限 {fmt(cap)} 分,按 {fmt(cap)} 分计,"
+                f"加回 ({fmt(t)} {MINUS} {fmt(cap)}) × {_per_point(s)} = {fmt((t - cap) * per_point)} 分"
+                for key, t in zip(k, total[over])
+            ]
             adjust.append(lines(k, C.PLATFORM_SCORE, texts, ((total - capped)[over] * per_point).to_numpy()))
     floored = net_sum > s.network_supervision_points
     if floored.any():
         k = keys[floored.to_numpy()]
-        texts = [f"网络监督投诉平台扣分合计 {fmt(t)} 分,最低 0 分" for t in net_sum[floored]]
-        adjust.append(lines(k, C.PLATFORM_SCORE, texts, (net_sum - s.network_supervision_points)[floored].to_numpy()))
+        terms = _terms(effective, events, ~hot)
+        full = s.network_supervision_points
+        texts = [
+            f"{net_name}平台合计扣 {sum_text(terms.get(key, []), t)},超过基础分 {fmt(full)} 分,最低 0 分,"
+            f"加回 {fmt(t)} {MINUS} {fmt(full)} = {fmt(t - full)} 分"
+            for key, t in zip(k, net_sum[floored])
+        ]
+        adjust.append(lines(k, C.PLATFORM_SCORE, texts, (net_sum - full)[floored].to_numpy()))
     return score, pd.concat([*base, event_lines, *adjust], ignore_index=True)
 
 
@@ -184,8 +239,9 @@ def inspection_deductions(events: pd.DataFrame, year: int, settings: RuleSetting
         else:
             points = getattr(s, _PROBLEM_POINTS[kind])
             if serious:
-                values.append(points * s.inspection_serious_factor)
-                texts.append(f"{label}问题(情节严重,加倍)扣 {fmt(points * s.inspection_serious_factor)} 分")
+                factor = s.inspection_serious_factor
+                values.append(points * factor)
+                texts.append(f"{label}问题(情节严重,按 {fmt(factor)} 倍计):扣 {fmt(points)} × {fmt(factor)} = {fmt(points * factor)} 分")
             else:
                 values.append(points)
                 texts.append(f"{label}问题扣 {fmt(points)} 分")
@@ -201,15 +257,19 @@ def inspection_scores(
     total = _per_section(deductions, events, keys)
     score = (full - total).clip(lower=0.0)
     parts = [
-        lines(keys, C.INSPECTION, ["监督检查基础分"] * len(keys), [full] * len(keys)),
+        lines(keys, C.INSPECTION, [f"监督检查基础分 {fmt(full)} 分"] * len(keys), [full] * len(keys)),
         lines(_event_keys(events), C.INSPECTION, texts, -deductions.to_numpy(), _rows(events)),
     ]
     floored = total > full
     if floored.any():
         k = keys[floored.to_numpy()]
-        parts.append(
-            lines(k, C.INSPECTION, [f"扣分合计 {fmt(t)} 分,最低 0 分" for t in total[floored]], (total - full)[floored].to_numpy())
-        )
+        terms = _terms(deductions, events, pd.Series(True, index=events.index))
+        texts = [
+            f"监督检查合计扣 {sum_text(terms.get(key, []), t)},超过基础分 {fmt(full)} 分,最低 0 分,"
+            f"加回 {fmt(t)} {MINUS} {fmt(full)} = {fmt(t - full)} 分"
+            for key, t in zip(k, total[floored])
+        ]
+        parts.append(lines(k, C.INSPECTION, texts, (total - full)[floored].to_numpy()))
     return score, pd.concat(parts, ignore_index=True)
 
 
@@ -269,7 +329,12 @@ def bonus_scores(
     over = total > s.bonus_cap
     if over.any():
         k = keys[over.to_numpy()]
-        parts.append(
-            lines(k, C.BONUS, [f"加分合计 {fmt(t)} 分,最高 {fmt(s.bonus_cap)} 分" for t in total[over]], (s.bonus_cap - total)[over].to_numpy())
-        )
+        terms = _terms(points, events, counts_mask)
+        cap = s.bonus_cap
+        texts = [
+            f"加分合计 {sum_text(terms.get(key, []), t)},超过上限 {fmt(cap)} 分,按 {fmt(cap)} 分计,"
+            f"减去 {fmt(t)} {MINUS} {fmt(cap)} = {fmt(t - cap)} 分"
+            for key, t in zip(k, total[over])
+        ]
+        parts.append(lines(k, C.BONUS, texts, (cap - total)[over].to_numpy()))
     return score, pd.concat(parts, ignore_index=True)

@@ -5,6 +5,7 @@ and the benchmark call. It is pure: frames in, a `Scorecard` out.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,11 +13,21 @@ import pandas as pd
 
 from scoring import columns as C
 from scoring import labels as L
-from scoring.components import bonus_scores, fmt, inspection_scores, lines, platform_scores, LINE_COLUMNS
+from scoring.components import (
+    LINE_COLUMNS,
+    MINUS,
+    bonus_scores,
+    fmt,
+    inspection_scores,
+    lines,
+    platform_scores,
+    rate_formula,
+)
 from scoring.history import history_flags
 from scoring.ranking import cut, order, split_shortlist
 from scoring.rounding import competition_rank, display_text
 from scoring.settings import RuleSettings
+from scoring.supervisor import tier_text
 from scoring.votes import COUNTS, network_scores, round_scores, tally
 
 
@@ -66,7 +77,10 @@ class Scorecard:
     # per round (C.VOTES_IN).
     sections: pd.DataFrame
     # Explanations: UNIT, SECTION, COMPONENT, TEXT, POINTS, ROW — every line that made
-    # a section's score, in reading order.
+    # a section's score, in reading order. A section's lines of one component add up to
+    # that component's score; DAILY and TOTAL have one line each (their sum formula,
+    # POINTS the score itself), so all of a section's lines together do not add up to
+    # anything.
     lines: pd.DataFrame
     # Parent-unit effects: UNIT, N_SATISFIED, N_UNSATISFIED, N_MOST_UNSATISFIED,
     # EFFECT, TOP_TIER (count of the unit's sections in the 优秀 tier).
@@ -192,12 +206,16 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
             result["score"] = 0.0
             lines_parts.append(lines(keys, C.SERVICE, [f"{name}服务对象评价:全县无投票,得 0 分"] * len(keys), [0.0] * len(keys)))
         else:
-            rate = result["own"] / s.service_round_points
+            voted = result["own"][n > 0]
+            no_votes = (
+                f"{name}服务对象评价:无投票,取有投票科室的平均分:"
+                f"得分之和 {fmt(math.fsum(voted))} ÷ 科室数 {len(voted)} = {fmt(mean)} 分"
+            )
             texts = [
-                f"{name}服务对象评价:满意 {a}、基本满意 {b}、不满意 {c},共 {t} 票,满意率 {fmt(r * 100)}%,"
-                f"得 {fmt(o)} 分(满意率 × {fmt(s.service_round_points)})"
-                if t else f"{name}服务对象评价:无投票,取参评科室平均分 {fmt(mean)} 分"
-                for a, b, c, t, r, o in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, rate, result["own"])
+                f"{name}服务对象评价:满意 {a}、基本满意 {b}、不满意 {c},共 {t} 票;"
+                f"{rate_formula(a, b, c, s.service_round_points, s)} = {fmt(o)} 分"
+                if t else no_votes
+                for a, b, c, t, o in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, result["own"])
             ]
             points = result["own"].where(n > 0, mean)
             lines_parts.append(lines(keys, C.SERVICE, texts, points.to_numpy()))
@@ -206,7 +224,8 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
                 k = keys[blended.to_numpy()]
                 texts = [
                     f"{name}不足 {s.blend_min_votes} 票:按 平均分 {fmt(mean)} × {fmt(s.blend_mean_share * 100)}% + "
-                    f"本科室 {fmt(o)} × {fmt(s.blend_own_share * 100)}% = {fmt(v)} 分计"
+                    f"本科室 {fmt(o)} × {fmt(s.blend_own_share * 100)}% = {fmt(v)} 分计,"
+                    f"与本科室得分之差 {fmt(v)} {MINUS} {fmt(o)} = {fmt(v - o)} 分"
                     for o, v in zip(result["own"][blended], result["score"][blended])
                 ]
                 lines_parts.append(lines(k, C.SERVICE, texts, (result["score"] - result["own"])[blended].to_numpy()))
@@ -231,7 +250,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
     missing_sup = supervisor.isna()
     supervisor = supervisor.fillna(0.0)
     out.loc[keys, C.SUPERVISOR] = supervisor
-    texts = [f"主管单位评分 {fmt(v)} 分" if not m else "未提交主管单位评分,按 0 分计" for v, m in zip(supervisor, missing_sup)]
+    texts = [f"主管单位评分 {fmt(v)} 分({tier_text(v, s)})" if not m else "未提交主管单位评分,按 0 分计" for v, m in zip(supervisor, missing_sup)]
     lines_parts.append(lines(keys, C.SUPERVISOR, texts, supervisor.to_numpy()))
     if missing_sup.any():
         notes.add(keys[missing_sup.to_numpy()], "未提交主管单位评分,按 0 分计")
@@ -242,6 +261,12 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
 
     daily = service + platform + supervisor + inspection
     out.loc[keys, C.DAILY] = daily
+    parts = {
+        f"{ROUND_LABELS[C.H1]}{L.COMPONENTS[C.SERVICE]}": out.loc[keys, C.SERVICE_H1],
+        f"{ROUND_LABELS[C.H2]}{L.COMPONENTS[C.SERVICE]}": out.loc[keys, C.SERVICE_H2],
+        **{L.COMPONENTS[c]: out.loc[keys, c] for c in (C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION)},
+    }
+    lines_parts.append(lines(keys, C.DAILY, _sum_texts(L.COMPONENTS[C.DAILY], parts, daily), daily.to_numpy()))
     out[C.DAILY_RANK] = competition_rank(out[C.DAILY], s.rank_decimals)
 
     bonus, bonus_lines = bonus_scores(frames["bonus"], keys, year, s)
@@ -305,11 +330,14 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         out.loc[candidates, C.TOTAL] = out.loc[candidates, C.DAILY] + network + out.loc[candidates, C.BONUS]
         n = counts[COUNTS].sum(axis=1)
         texts = [
-            f"网络评价:满意 {a}、基本满意 {b}、不满意 {c},共 {t} 票,得 {fmt(v)} 分(满意率 × {fmt(s.network_points)})"
+            f"网络评价:满意 {a}、基本满意 {b}、不满意 {c},共 {t} 票;{rate_formula(a, b, c, s.network_points, s)} = {fmt(v)} 分"
             if t else "网络评价:无票,按 0 分计"
             for a, b, c, t, v in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, network)
         ]
         lines_parts.append(lines(candidates, C.NETWORK, texts, network.to_numpy()))
+        total = out.loc[candidates, C.TOTAL]
+        parts = {L.COMPONENTS[c]: out.loc[candidates, c] for c in (C.DAILY, C.NETWORK, C.BONUS)}
+        lines_parts.append(lines(candidates, C.TOTAL, _sum_texts(L.COMPONENTS[C.TOTAL], parts, total), total.to_numpy()))
     else:
         warnings.append("尚未进行网络评价(没有网络评价票):网络评价、总成绩和评议结果暂空")
     lines_parts.append(bonus_lines)
@@ -405,7 +433,19 @@ def _fixed_shortlist(out: pd.DataFrame, fixed: pd.DataFrame, keys: pd.MultiIndex
     return cutoffs, [t for t in ties if t.stage != C.STAGE_SHORTLIST]
 
 
-_COMPONENT_ORDER = {c: i for i, c in enumerate([C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.NETWORK, C.BONUS])}
+_COMPONENT_ORDER = {
+    c: i for i, c in enumerate([C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.DAILY, C.NETWORK, C.BONUS, C.TOTAL])
+}
+
+
+def _sum_texts(label: str, parts: dict[str, pd.Series], totals: pd.Series) -> list[str]:
+    """The line of a score that is the sum of others, per section: "日常评价:上半年服务对象
+    评价 23.5 + … + 监督检查 20 = 80.1 分" (`parts`: label -> scores, aligned with `totals`)."""
+    values = np.column_stack([v.to_numpy(dtype=float) for v in parts.values()])
+    return [
+        f"{label}:{' + '.join(f'{name} {fmt(v)}' for name, v in zip(parts, row))} = {fmt(total)} 分"
+        for row, total in zip(values, totals.to_numpy(dtype=float))
+    ]
 
 
 def _reading_order(parts: list[pd.DataFrame], keys: pd.MultiIndex) -> pd.DataFrame:

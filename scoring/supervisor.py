@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from scoring import columns as C
+from scoring.components import fmt
 from scoring.settings import RuleSettings
 
 EXCELLENT, GOOD, FAIR = "优秀", "良好", "一般"
@@ -21,6 +22,17 @@ def tier_of(score: float, settings: RuleSettings) -> str:
     if score >= settings.supervisor_good_min:
         return GOOD
     return FAIR
+
+
+def tier_text(score: float, settings: RuleSettings) -> str:
+    """The tier a score is in, with the tier's range: "优秀档:4 至 5 分"."""
+    s = settings
+    tier = tier_of(score, s)
+    if tier == EXCELLENT:
+        return f"{tier}档:{fmt(s.supervisor_excellent_min)} 至 {fmt(s.supervisor_points)} 分"
+    if tier == GOOD:
+        return f"{tier}档:{fmt(s.supervisor_good_min)} 至 {fmt(s.supervisor_good_max)} 分"
+    return f"{tier}档:低于 {fmt(s.supervisor_good_min)} 分"
 
 
 def tier_bounds(n: int) -> tuple[int, int]:

@@ -3,9 +3,13 @@ unless a test says otherwise, so a test controls the daily score through the
 supervisor score (daily = 50 + 10 + supervisor + 20 when nothing else happens)."""
 from __future__ import annotations
 
+import math
+import re
+
 import pandas as pd
 
 from scoring import columns as C
+from scoring.components import fmt
 from scoring.engine import YearInputs
 
 VOTE_COLUMNS = [C.UNIT, C.SECTION, C.ROUND, C.VOTES_S, C.VOTES_B, C.VOTES_U]
@@ -65,3 +69,43 @@ def row(card, key: tuple[str, str]) -> pd.Series:
 def listed(card, column: str, value: str) -> set[tuple[str, str]]:
     frame = card.sections[card.sections[column] == value]
     return set(zip(frame[C.UNIT], frame[C.SECTION]))
+
+
+# ---- explanations ----------------------------------------------------------------------
+# A line states its formula with its numbers ("(12 + 0.6 × 5) ÷ 20 × 15 = 11.25 分"): the
+# arithmetic between the last full-width ":,;" and "=" is the formula, the labels in it
+# ("平均分 21.5 × 70%") are read past.
+
+_FORMULA = re.compile(r"([^:,;]*)=\s*(-?\d+(?:\.\d+)?) 分")
+_FIRST_POINTS = re.compile(r"([^:,;]*?)(-?\d+(?:\.\d+)?) 分")
+_OPERATORS = str.maketrans({"−": "-", "×": "*", "÷": "/"})
+
+
+def formulas(text: str) -> list[tuple[str, float, float]]:
+    """Each formula of an explanation: (as written, worked out from the numbers shown,
+    the result it states)."""
+    found = []
+    for written, stated in _FORMULA.findall(text):
+        arithmetic = re.sub(r"[^\d.+\-−×÷()% ]", "", written).translate(_OPERATORS).replace("%", "/100").strip()
+        assert re.fullmatch(r"[\d.+\-*/() ]+", arithmetic), (text, written)
+        found.append((written.strip(), eval(arithmetic, {"__builtins__": {}}), float(stated)))
+    return found
+
+
+def stated_points(text: str) -> float:
+    """The points a line states: its last formula's result, else its first "x 分", else 0
+    ("不扣分"); negative where that clause deducts (扣, 减)."""
+    found = list(_FORMULA.finditer(text)) or list(_FIRST_POINTS.finditer(text))[:1]
+    if not found:
+        return 0.0
+    clause, value = found[-1].groups()
+    return -float(value) if re.search("[扣减]", clause) else float(value)
+
+
+def check_formulas(lines: pd.DataFrame) -> None:
+    """Every formula of every line works out (to the rounding of the numbers shown), and
+    every line states its POINTS, rounded as shown."""
+    for text, points in zip(lines[C.TEXT], lines[C.POINTS]):
+        for written, worked, stated in formulas(text):
+            assert math.isclose(worked, stated, abs_tol=1e-3), f"{text}: {written} = {worked}"
+        assert float(fmt(points)) == stated_points(text), f"{text}: {points}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import re
 
 import openpyxl
 import pandas as pd
@@ -444,7 +445,12 @@ def test_report_of_a_scored_synthetic_year():
     by_rank = card.sections.dropna(subset=[C.TOTAL_RANK]).sort_values(C.TOTAL_RANK, kind="stable")
     assert [r["总成绩"] for r in total] == [float(report.display(v, 2)) for v in by_rank[C.TOTAL]]
     assert len(table(book["满意单位"])) == 10 and len(table(book["不满意单位"])) == 10
-    assert len(table(book["得分明细"])) == len(card.lines)
+    details = table(book["得分明细"])
+    assert len(details) == len(card.lines)
+    # Each section's daily score and each candidate's total as the sum they are.
+    assert sum(r["项目"] == "日常评价" for r in details) == int((~card.sections[C.EXEMPT].astype(bool)).sum())
+    totals = [r for r in details if r["项目"] == "总成绩"]
+    assert len(totals) == 110 and all(re.match(r"总成绩:日常评价 [\d.]+ \+ 网络评价 [\d.]+ \+ 加分项 [\d.]+ = [\d.]+ 分$", r["说明"]) for r in totals)
     (histogram,) = book["日常评价"]._charts
     for code in (C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE):
         assert report.display_text(card.cutoffs[code]) in title_text(histogram)

@@ -9,6 +9,7 @@ import re
 
 import openpyxl
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from scoring import columns as C
@@ -34,10 +35,14 @@ def bundle_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def offline(bundle_dir):
+def offline_card(bundle_dir):
     """The same files scored offline, with no database: the reference."""
-    card = score_bundle(bundle_dir)
-    return card.sections.set_index([C.UNIT, C.SECTION])
+    return score_bundle(bundle_dir)
+
+
+@pytest.fixture(scope="module")
+def offline(offline_card):
+    return offline_card.sections.set_index([C.UNIT, C.SECTION])
 
 
 @pytest.fixture
@@ -107,7 +112,7 @@ def test_daily_table_sorts_on_the_server(admin_client, year, offline):
     assert response.status_code == 200
 
 
-def test_section_page_explains_every_component(admin_client, db, year, offline):
+def test_section_page_explains_every_component(admin_client, db, year, offline, offline_card):
     candidates = offline[offline[C.SHORTLIST].notna()]
     unit, name = candidates.index[0]
     html = admin_client.get(f"/office/scores/sections/{section_id(db, unit, name)}").get_data(as_text=True)
@@ -116,7 +121,14 @@ def test_section_page_explains_every_component(admin_client, db, year, offline):
     for code in (C.SERVICE, C.PLATFORM_SCORE, C.INSPECTION, C.NETWORK, C.BONUS):
         assert display_text(row[code]) in html, code
     assert display_text(row[C.SUPERVISOR], 1) in html
-    assert "上半年服务对象评价:满意" in html and "网络评价:满意" in html
+    # Every line of every component, each with its formula ("… ÷ 5000 × 15 = 9.6 分").
+    lines = offline_card.lines
+    lines = lines[(lines[C.UNIT] == unit) & (lines[C.SECTION] == name)]
+    shown = lines[lines[C.COMPONENT].isin([C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.NETWORK, C.BONUS])]
+    for text in shown[C.TEXT]:
+        assert str(escape(text)) in html, text
+    assert re.search(r"上半年服务对象评价:满意 \d+、基本满意 \d+、不满意 \d+,共 \d+ 票;\(.+\) ÷ \d+ × 25 = [\d.]+ 分", html)
+    assert re.search(r"网络评价:满意 \d+、基本满意 \d+、不满意 \d+,共 \d+ 票;\(.+\) ÷ \d+ × 15 = [\d.]+ 分", html)
     assert 'role="img"' in html  # the components chart
 
 

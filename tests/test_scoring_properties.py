@@ -11,7 +11,7 @@ from scoring import columns as C
 from scoring.engine import score_year
 from scoring.settings import PINGYANG_2021
 from scoring.votes import COUNTS, round_scores
-from tests.scoring_inputs import names, year
+from tests.scoring_inputs import check_formulas, names, year
 
 S = PINGYANG_2021
 SLOW = hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -87,8 +87,11 @@ def test_scores_stay_within_their_ranges(inputs):
     assert frame[frame[C.EXEMPT]][list(RANGES)].isna().all().all()
     sums = card.lines.groupby([C.UNIT, C.SECTION, C.COMPONENT])[C.POINTS].sum()
     for _, r in participating.iterrows():
-        for component in (C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.BONUS):
+        for component in (C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.DAILY, C.BONUS, C.TOTAL):
+            if component == C.TOTAL and pd.isna(r[C.TOTAL]):
+                continue
             assert sums.get((r[C.UNIT], r[C.SECTION], component), 0.0) == pytest.approx(r[component], abs=1e-9)
+    check_formulas(card.lines)
 
 
 @hsettings(max_examples=200, deadline=None)

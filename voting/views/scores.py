@@ -185,7 +185,9 @@ def _section_page(section_id: int, form: DecisionForm | None = None, status: int
     row = _records(found)[0]
     lines = card.lines[(card.lines[C.UNIT] == row[C.UNIT]) & (card.lines[C.SECTION] == row[C.SECTION])]
     groups = []
-    for code in charts.COMPONENTS:
+    # The components, with the sums that make the daily score and the total where they
+    # fall (their lines state each sum with its terms).
+    for code in (C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.DAILY, C.NETWORK, C.BONUS, C.TOTAL):
         part = _records(lines[lines[C.COMPONENT] == code])
         if part or not is_missing(row.get(code)):
             groups.append({"code": code, "label": L.COMPONENTS[code], "score": row.get(code), "lines": part})
