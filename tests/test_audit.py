@@ -398,11 +398,12 @@ def test_round_actions_are_logged(admin_client, db, campaign):
     }
     assert created.detail["closes_at"].startswith("2099-06-30T10:00")  # 18:00 in Shanghai, stored in UTC
     for action in ("open", "remind", "close"):
-        assert admin_client.post(f"/office/rounds/{survey.id}/{action}").status_code == 303
+        confirmed = {"confirmed": "1", "acknowledged": "y"}
+        assert admin_client.post(f"/office/rounds/{survey.id}/{action}", data=confirmed).status_code == 303
     assert only(db, "round.open").detail == {"round_id": survey.id, "round": "H1", "sections": 1, "invitations": 5,
                                               "sections_without_list": 362}
     assert only(db, "round.remind").detail == {"round_id": survey.id, "round": "H1", "reminders": 0}
-    assert only(db, "round.close").detail == {"round_id": survey.id, "round": "H1"}
+    assert only(db, "round.close").detail == {"round_id": survey.id, "round": "H1", "voided_messages": 5}
     assert {e.actor for e in logged(db) if e.action.startswith("round.")} == {"admin"}
     # A refused action (opening a closed round) logs nothing.
     before = len(logged(db))

@@ -88,7 +88,7 @@ def test_open_round_invites_the_sample_and_writes_each_sms(db, campaign):
     assert len(messages) == 14 and all(i.message_id in messages for i in invitations)
     for invitation in invitations:
         message = messages[invitation.message_id]
-        assert message.phone == invitation.phone and message.key == f"invite:{invitation.id}"
+        assert message.phone == invitation.phone and message.key == f"invite:{invitation.round_id}:{invitation.id}"
         token = message.params["link"].rsplit("/", 1)[1]
         claim = TOKENS.read(token)
         assert (claim.invitation_id, claim.round_id, claim.nonce) == (invitation.id, survey.id, invitation.nonce)
@@ -169,7 +169,7 @@ def test_reminders_go_once_to_those_who_have_not_voted(db, campaign):
     assert rounds.remind(db, campaign, survey, TOKENS, WORDING, now=later + timedelta(hours=1)) == 0  # once
     db.commit()
     reminders = db.scalars(select(OutboxMessage).where(OutboxMessage.key.like("remind:%"))).all()
-    assert sorted(m.key for m in reminders) == sorted(f"remind:{i.id}" for i in invitations[1:])
+    assert sorted(m.key for m in reminders) == sorted(f"remind:{i.round_id}:{i.id}" for i in invitations[1:])
     # The reminder carries the same link as the invitation.
     first = db.get(OutboxMessage, invitations[1].message_id)
     again = db.get(OutboxMessage, invitations[1].reminder_id)
@@ -179,7 +179,7 @@ def test_reminders_go_once_to_those_who_have_not_voted(db, campaign):
 def test_lists_and_sections_are_frozen_once_invitations_exist(db, campaign):
     upload(db, campaign, PRICE, 3)
     opened(db, campaign)
-    with pytest.raises(DomainError, match="已经开始"):
+    with pytest.raises(DomainError, match="已向这些科室发出邀请,名单不能再替换:县发改局 价格科"):
         upload(db, campaign, PRICE, 5, seed=3)
     db.rollback()
     listed = [s for s in sections.parse_sections(SECTIONS_CSV.read_bytes(), SECTIONS_CSV.name) if s.key != PRICE]

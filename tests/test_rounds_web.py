@@ -15,6 +15,7 @@ from voting.models import (
     Choice,
     Invitation,
     OutboxMessage,
+    OutboxStatus,
     Role,
     RoundKind,
     RoundStatus,
@@ -52,7 +53,16 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "开始发送" in page and f"抽样种子 {survey.seed}" in page
 
-    response = admin_client.post(f"/office/rounds/{survey.id}/open")
+    # The first POST (no JavaScript) asks first, in numbers, and does nothing.
+    asked = admin_client.post(f"/office/rounds/{survey.id}/open").get_data(as_text=True)
+    assert "请确认:开始发送 H1 轮调查" in asked and "向 1 个科室的服务对象写入 5 条邀请短信" in asked
+    assert "还有 362 个参评科室(分属 44 个单位)没有本轮服务对象名单" in asked
+    assert count(db, Invitation) == 0
+    # Confirmed without ticking the consequence: asked again, still nothing.
+    unticked = admin_client.post(f"/office/rounds/{survey.id}/open", data={"confirmed": "1"})
+    assert unticked.status_code == 422 and "请先勾选确认框" in unticked.get_data(as_text=True)
+    assert count(db, Invitation) == 0
+    response = admin_client.post(f"/office/rounds/{survey.id}/open", data={"confirmed": "1", "acknowledged": "y"})
     assert response.status_code == 303 and response.headers["Location"].startswith("/office/jobs/")
     assert count(db, Invitation) == 5 and count(db, OutboxMessage) == 5
     # The job's page: done, what it did, the sections left out by name, the way back.
@@ -68,11 +78,19 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
     page = admin_client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
     assert "20.0%" in page  # 1 of 5
 
-    assert admin_client.post(f"/office/rounds/{survey.id}/remind").status_code == 303  # nothing sent yet: 0 reminders
+    asked = admin_client.post(f"/office/rounds/{survey.id}/remind").get_data(as_text=True)
+    assert "向 0 位尚未评价" in asked  # nothing sent yet: nobody is due
+    confirmed = {"confirmed": "1"}
+    assert admin_client.post(f"/office/rounds/{survey.id}/remind", data=confirmed).status_code == 303
     assert count(db, OutboxMessage) == 5
-    assert admin_client.post(f"/office/rounds/{survey.id}/close").status_code == 303
+    asked = admin_client.post(f"/office/rounds/{survey.id}/close").get_data(as_text=True)
+    assert "现已评价 1 人,共邀请 5 人,回复率 20.0%" in asked and "尚未发出的 5 条短信将作废" in asked
+    assert db.get(SurveyRound, survey.id).status == RoundStatus.open
+    assert admin_client.post(f"/office/rounds/{survey.id}/close", data=confirmed).status_code == 303
     db.expire_all()
     assert db.get(SurveyRound, survey.id).status == RoundStatus.closed
+    # The messages that had not gone never will.
+    assert {m.status for m in db.scalars(select(OutboxMessage))} == {OutboxStatus.void}
     # Opening again is refused with a clear message, nothing added.
     response = admin_client.post(f"/office/rounds/{survey.id}/open")
     assert response.status_code == 400 and "不能再次开始" in response.get_data(as_text=True)

@@ -611,6 +611,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from voting.demo import prepare_demo
 
     alembic_command.upgrade(_alembic(), "head")
+    if not current_app.config.get("PUBLIC_URL"):
+        # The links and codes in the demo's messages lead to this server, its port included.
+        current_app.config["PUBLIC_URL"] = f"http://{host}:{port}"
     logins = prepare_demo(get_session(), echo=click.echo)
     get_session().commit()
     click.echo("")

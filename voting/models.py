@@ -11,12 +11,14 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Enum,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Text,
+    text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -468,6 +470,7 @@ class OutboxStatus(str, enum.Enum):
     delivered = "delivered"  # the provider's status callback says it arrived
     undelivered = "undelivered"  # the provider could not deliver it
     failed = "failed"  # refused for good, or out of attempts
+    void = "void"  # never sent: what it announced ended first (its survey round closed or was cancelled)
 
     @property
     def label(self) -> str:
@@ -481,6 +484,7 @@ OUTBOX_STATUS_LABELS = {
     OutboxStatus.delivered: "已送达",
     OutboxStatus.undelivered: "未送达",
     OutboxStatus.failed: "发送失败",
+    OutboxStatus.void: "已作废",
 }
 
 
@@ -501,6 +505,9 @@ class OutboxMessage(Base):
     # retried, arrive twice.
     key: Mapped[str] = mapped_column(String(64), unique=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    # The survey round an invitation or reminder belongs to: it goes only while that
+    # round takes answers (outbox.claim voids it otherwise).
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("survey_round.id", ondelete="SET NULL"), index=True)
     phone: Mapped[str | None] = mapped_column(EncryptedPhone)  # None once erased (retention)
     phone_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH), default=phone_hash_default, index=True)
     template: Mapped[str] = mapped_column(String(32))
@@ -539,10 +546,11 @@ class RoundStatus(str, enum.Enum):
     draft = "draft"  # set up, nothing sent
     open = "open"  # invitations sent, votes taken until closes_at
     closed = "closed"  # no more votes
+    cancelled = "cancelled"  # a survey round called off before any answer (it may be set up again)
 
     @property
     def label(self) -> str:
-        return {"draft": "未开始", "open": "进行中", "closed": "已结束"}[self.value]
+        return {"draft": "未开始", "open": "进行中", "closed": "已结束", "cancelled": "已取消"}[self.value]
 
 
 class InviteMode(str, enum.Enum):
@@ -581,7 +589,9 @@ class SurveyRound(Base):
 
     __tablename__ = "survey_round"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "kind"),
+        # One live round of each kind a year; a cancelled one may be set up again.
+        Index("uq_survey_round_live_kind", "campaign_id", "kind", unique=True,
+              sqlite_where=text("status != 'cancelled'"), postgresql_where=text("status != 'cancelled'")),
         CheckConstraint("sample_size > 0", name="sample_size"),
     )
 
@@ -598,6 +608,9 @@ class SurveyRound(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The address its links were written with when it opened (PUBLIC_URL, or the office's
+    # own address without one): invitations sent later (a late list) use it too.
+    link_base: Mapped[str | None] = mapped_column(String(255))
 
     campaign: Mapped[Campaign] = relationship()
 

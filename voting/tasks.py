@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from voting.errors import DomainError
-from voting.jobs import Progress, kind, submit, sweep, task
+from voting.jobs import Progress, kind, later, submit, sweep, task
 from voting.links import link_tokens, wording
 from voting.models import Invitation, RoundStatus, SurveyRound
 from voting.services import audit, ballots, rounds
@@ -59,6 +59,39 @@ def open_round(app: Flask, params: dict[str, Any], progress: Progress) -> dict[s
     message = f"已开始:{summary.sections} 个科室共 {summary.invitations} 份邀请,短信已写入发件箱,由发送进程发出。"
     return {"invitations": summary.invitations, "sections": summary.sections, "message": message,
             "without_list": summary.without_list, "round_id": int(params["round_id"])}
+
+
+# ---- lists that come in while a round is open ------------------------------------------
+
+INVITE_LATE = "invite_late"
+
+
+@task(INVITE_LATE)
+def invite_late(app: Flask, round_id: int) -> None:
+    """Invite the sections whose list came in after `round_id` opened (rounds.invite_late),
+    and audit it: one transaction. Queued by the list upload; the sweep catches up."""
+    with app.extensions["pingyi.sessions"]() as session:
+        survey = session.get(SurveyRound, int(round_id))
+        if survey is None or not rounds.is_open(survey):
+            return
+        summary = rounds.invite_late(session, survey.campaign, survey, link_tokens(app), wording(app, survey.link_base))
+        if summary.invitations:
+            audit.record(session, "round.invite_late", actor="system", campaign_id=survey.campaign_id,
+                         detail={"round_id": survey.id, "round": survey.kind.value, "sections": summary.sections,
+                                 "invitations": summary.invitations})
+        session.commit()
+
+
+@sweep
+def late_lists_and_ended_rounds(app: Flask) -> None:
+    """Every minute: invite late lists whose task was lost; void the waiting messages of
+    rounds past their closing time that nobody closed."""
+    with app.extensions["pingyi.sessions"]() as session:
+        due = rounds.rounds_with_late_lists(session)
+        rounds.void_ended(session)
+        session.commit()
+    for round_id in due:
+        invite_late(app, round_id)
 
 
 # ---- the ballot box ---------------------------------------------------------------------
@@ -285,6 +318,8 @@ def import_objects(app: Flask, params: dict[str, Any], progress: Progress) -> di
                                         "filename": error.filename}
                     raise
                 session.commit()
+                if summary.late_round_id is not None:
+                    later(app, INVITE_LATE, round_id=summary.late_round_id)
                 done = session.get(ObjectImport, summary.import_id)
             progress(stage="已完成")
             result = _objects_result(done)

@@ -113,7 +113,8 @@ def open_survey(client, db, kind: str, mode: str) -> SurveyRound:  # noqa: ANN00
     assert response.status_code == 303, text(response)
     db.rollback()
     survey = db.scalar(select(SurveyRound).where(SurveyRound.kind == kind))
-    assert client.post(f"/office/rounds/{survey.id}/open").status_code == 303
+    assert client.post(f"/office/rounds/{survey.id}/open",
+                       data={"confirmed": "1", "acknowledged": "y"}).status_code == 303
     return survey
 
 
@@ -217,7 +218,7 @@ def run_everything(app, db) -> tuple[list[str], str]:  # noqa: ANN001
 
     # A citizen opens the SMS link and votes.
     first = by_round[link_round.id][0]
-    path = LINK.search(text_of[f"invite:{first.id}"]).group(1)
+    path = LINK.search(text_of[f"invite:{first.round_id}:{first.id}"]).group(1)
     citizen = app.test_client()
     assert citizen.get(path).status_code == 303
     assert citizen.get("/v").status_code == 200
@@ -225,7 +226,7 @@ def run_everything(app, db) -> tuple[list[str], str]:  # noqa: ANN001
 
     # Code mode: the code typed with the phone's last four digits.
     typed = by_round[code_round.id][0]
-    code = CODE.search(text_of[f"invite:{typed.id}"]).group(1)
+    code = CODE.search(text_of[f"invite:{typed.round_id}:{typed.id}"]).group(1)
     other = app.test_client()
     assert other.post("/c", data={"code": code, "phone_tail": typed.phone[-4:]}).status_code == 303
     assert other.post("/v", data={"choice": "basic"}).status_code == 303

@@ -9,8 +9,9 @@ once and reported.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timezone
 
 import pandas as pd
 from sqlalchemy import delete, select
@@ -22,8 +23,9 @@ from voting.db import bulk_insert
 from voting.errors import DomainError, ImportRejected, RowError
 from scoring.settings import RuleSettings
 from voting.models import (
-    Campaign, Evaluator, ObjectImport, RoundKind, RoundStatus, Section, SectionList, ServiceObject, SurveyRound, Unit,
-    User,
+    Campaign, Evaluator, Invitation, ObjectImport, RoundKind, RoundStatus, Section, SectionList, ServiceObject,
+    SurveyRound, Unit,
+    User, utcnow,
 )
 from voting.services import audit
 from voting.services.history import section_statuses
@@ -64,6 +66,9 @@ class ObjectsSummary:
     sections: list[SectionCount] = field(default_factory=list)
     confirmed: set[int] = field(default_factory=set)  # enforcement sections confirmed complete
     import_id: int | None = None
+    # The open round these lists came in late for: its invitations go out next
+    # (tasks.invite_late, queued by the caller once this is committed).
+    late_round_id: int | None = None
 
 
 def import_objects(
@@ -296,13 +301,7 @@ def _store(
 ) -> None:
     """The new lists replace the sections' lists for this round."""
     section_ids = [s.section_id for s in summary.sections]
-    started = session.scalar(
-        select(SurveyRound.id).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == round_kind,
-                                     SurveyRound.status != RoundStatus.draft)
-    )
-    if started is not None:
-        # Invitations name these service objects: replacing the list would orphan them.
-        raise DomainError(f"{round_kind.value} 轮调查已经开始,服务对象名单不能再替换")
+    _check_round_allows(session, campaign, round_kind, summary)
     sampled = session.scalar(
         select(Evaluator.id).join(ServiceObject, Evaluator.service_object_id == ServiceObject.id)
         .where(ServiceObject.section_id.in_(section_ids), ServiceObject.round == round_kind).limit(1)
@@ -313,6 +312,11 @@ def _store(
     # Two uploads for the same section at once: the second waits for the first and then
     # replaces its list, instead of colliding with it on the unique phone constraint.
     session.execute(select(Section.id).where(Section.id.in_(section_ids)).with_for_update())
+    # A cancelled round's invitations name the old objects too: they go with them (such
+    # a round took no answer that counts: rounds.cancel_round).
+    cancelled = select(SurveyRound.id).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == round_kind,
+                                             SurveyRound.status == RoundStatus.cancelled)
+    session.execute(delete(Invitation).where(Invitation.round_id.in_(cancelled), Invitation.section_id.in_(section_ids)))
     session.execute(delete(SectionList).where(SectionList.section_id.in_(section_ids), SectionList.round == round_kind))
     session.execute(delete(ServiceObject).where(ServiceObject.section_id.in_(section_ids), ServiceObject.round == round_kind))
     record = ObjectImport(
@@ -355,6 +359,45 @@ def _store(
     session.flush()
     summary.stored = len(keep)
     summary.import_id = record.id
+
+
+def round_refusal(session: Session, campaign: Campaign, round_kind: RoundKind, section_ids: Iterable[int] = (),
+                  *, lock: bool = False) -> str | None:
+    """Why lists for this round (and these sections) cannot come in now, or None. A list
+    may come in before its round opens, and while it is open for a section it has not
+    invited yet (a late list: rounds.invite_late invites it); never once the round
+    ended, nor for a section whose invitations name the old list. With `lock` the
+    round's row stays locked until the caller commits, so no late invitation is made
+    meanwhile. The upload page asks before the file is read; `_store` asks again."""
+    query = select(SurveyRound).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == round_kind,
+                                      SurveyRound.status != RoundStatus.cancelled)
+    survey = session.scalar(query.with_for_update() if lock else query)
+    if survey is None or survey.status is RoundStatus.draft:
+        return None
+    closes_at = survey.closes_at if survey.closes_at.tzinfo else survey.closes_at.replace(tzinfo=timezone.utc)
+    if survey.status is not RoundStatus.open or closes_at <= utcnow():
+        return f"{round_kind.value} 轮调查已结束,不能再上传这一轮的服务对象名单"
+    wanted = [int(i) for i in section_ids]
+    invited = session.execute(
+        select(Invitation.section_id, Unit.name, Section.name).distinct()
+        .join(Section, Invitation.section_id == Section.id).join(Unit)
+        .where(Invitation.round_id == survey.id, Invitation.section_id.in_(wanted))
+        .order_by(Invitation.section_id)
+    ).all() if wanted else []
+    if invited:
+        names = "、".join(f"{unit} {section}" for _, unit, section in invited)
+        # Invitations name these service objects: replacing the list would orphan them.
+        return f"{round_kind.value} 轮调查已向这些科室发出邀请,名单不能再替换:{names}"
+    return None
+
+
+def _check_round_allows(session: Session, campaign: Campaign, round_kind: RoundKind, summary: ObjectsSummary) -> None:
+    refusal = round_refusal(session, campaign, round_kind, [c.section_id for c in summary.sections], lock=True)
+    if refusal:
+        raise DomainError(refusal)
+    live = session.scalar(select(SurveyRound.id).where(
+        SurveyRound.campaign_id == campaign.id, SurveyRound.kind == round_kind, SurveyRound.status == RoundStatus.open))
+    summary.late_round_id = live
 
 
 def import_of_upload(session: Session, campaign: Campaign, upload: str) -> ObjectImport | None:

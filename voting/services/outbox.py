@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sms.senders import Message, PermanentSendError, Sender, TransientSendError, UncertainSendError
 from sms.templates import render, scrub
-from voting.models import Campaign, ConsoleMessage, OutboxMessage, OutboxStatus, utcnow
+from voting.models import Campaign, ConsoleMessage, OutboxMessage, OutboxStatus, RoundStatus, SurveyRound, utcnow
 
 
 _log = logging.getLogger(__name__)
@@ -104,12 +104,20 @@ def enqueue(
     return message
 
 
+def _round_live(now: datetime):  # noqa: ANN202 - a SQL condition
+    """A message of no survey round, or of one that takes answers now."""
+    live = select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
+    return or_(OutboxMessage.round_id.is_(None), OutboxMessage.round_id.in_(live))
+
+
 def claim(session: Session, worker: str, now: datetime, settings: DispatchSettings) -> list[OutboxMessage]:
-    """Claim up to `settings.batch` due rows for `worker` (flush; the caller commits)."""
-    due = or_(
+    """Claim up to `settings.batch` due rows for `worker` (flush; the caller commits).
+    A message of a survey round that no longer takes answers is never claimed (the
+    close or cancel, or the sweep `rounds.void_ended`, marks it void)."""
+    due = and_(or_(
         and_(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.not_before <= now),
         and_(OutboxMessage.status == OutboxStatus.sending, OutboxMessage.claimed_at < now - settings.lease),
-    )
+    ), _round_live(now))
     query = select(OutboxMessage).where(due).order_by(OutboxMessage.not_before, OutboxMessage.id).limit(settings.batch)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -194,6 +202,13 @@ def backoff(attempts: int, settings: DispatchSettings, rng: random.Random | None
 def send_one(session: Session, message: OutboxMessage, sender: Sender, now: datetime, settings: DispatchSettings,
              report: DispatchReport) -> None:
     """Send one claimed message and record the outcome (flush; the caller commits)."""
+    if message.round_id is not None and not _takes_answers(session, message.round_id, now):
+        # Its round closed or was cancelled since the claim: it lost its purpose.
+        message.status, message.last_error, message.status_at = OutboxStatus.void, "调查已结束或已取消,未发送", now
+        message.claimed_at = message.claimed_by = None
+        forget_secrets(message)
+        session.flush()
+        return
     hold = held_until(session, message, now, settings)
     if hold is not None:
         message.status, message.not_before = OutboxStatus.pending, hold
@@ -251,6 +266,14 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
     session.flush()
 
 
+def _takes_answers(session: Session, round_id: int, now: datetime) -> bool:
+    row = session.execute(select(SurveyRound.status, SurveyRound.closes_at).where(SurveyRound.id == round_id)).first()
+    if row is None:
+        return False
+    closes_at = row.closes_at if row.closes_at.tzinfo else row.closes_at.replace(tzinfo=timezone.utc)
+    return row.status is RoundStatus.open and now < closes_at
+
+
 def forget_secrets(message: OutboxMessage) -> None:
     """Blank a message's secret parameters (an evaluator's one-time password) in its
     row, once it went out or will never go: the row is kept for the office's counts,
@@ -267,7 +290,8 @@ def outstanding(session: Session, now: datetime) -> int:
             or_(
                 and_(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.not_before <= now),
                 OutboxMessage.status == OutboxStatus.sending,
-            )
+            ),
+            _round_live(now),
         )
     )
 

@@ -42,6 +42,7 @@ from voting.models import (
     RoundKind,
     RoundStatus,
     Section,
+    SectionList,
     ServiceObject,
     SurveyRound,
     Unit,
@@ -120,7 +121,19 @@ def get_round(session: Session, campaign: Campaign, round_id: int) -> SurveyRoun
 
 
 def rounds(session: Session, campaign: Campaign) -> list[SurveyRound]:
-    return list(session.scalars(select(SurveyRound).where(SurveyRound.campaign_id == campaign.id).order_by(SurveyRound.kind)))
+    """The campaign's rounds, cancelled ones included (after the live one of their kind)."""
+    return list(session.scalars(
+        select(SurveyRound).where(SurveyRound.campaign_id == campaign.id)
+        .order_by(SurveyRound.kind, SurveyRound.status == RoundStatus.cancelled, SurveyRound.id.desc())
+    ))
+
+
+def live_round(session: Session, campaign: Campaign, kind: RoundKind, *, lock: bool = False) -> SurveyRound | None:
+    """The campaign's round of `kind` that is not cancelled (at most one: a partial
+    unique index). With `lock`, its row is locked until the transaction ends."""
+    query = select(SurveyRound).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == kind,
+                                      SurveyRound.status != RoundStatus.cancelled)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -137,8 +150,8 @@ def create_round(
 ) -> SurveyRound:
     """A draft round; nothing is sent until it is opened."""
     now = now or utcnow()
-    if session.scalar(select(SurveyRound.id).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == kind)):
-        raise DomainError(f"{campaign.year} 年度已有 {kind.value} 轮调查")
+    if live_round(session, campaign, kind) is not None:
+        raise DomainError(f"{campaign.year} 年度已有 {kind.value} 轮调查(取消后才能重新建立)")
     if closes_at <= now:
         raise DomainError("截止时间必须晚于现在")
     if sample_size < 1:
@@ -189,7 +202,8 @@ def open_round(
     the caller's transaction (flush; the caller commits once): the round is open with
     all its invitations, or still a draft with none. The rows go in bulk (COPY on
     PostgreSQL); `progress(done=, total=, stage=)` hears how far the work got (a job's
-    progress bar: voting/jobs.py)."""
+    progress bar: voting/jobs.py). A section whose list is not in yet is invited when
+    its list arrives, while the round takes answers (`invite_late`)."""
     now = now or utcnow()
     report = progress or (lambda **_: None)
     if survey.status is not RoundStatus.draft:
@@ -199,6 +213,70 @@ def open_round(
     report(stage="抽样")
     statuses = section_statuses(session, campaign)
     statuses = statuses[~statuses[C.EXEMPT]]
+    chosen, summary = _sample(session, survey, statuses)
+    invitation_ids, message_ids, invitations, messages = _make_invitations(
+        session, campaign, survey, chosen, tokens, wording, now, report)
+    # The round's row: from here the round is ours, so nobody else opens it.
+    taken = session.execute(
+        update(SurveyRound).where(SurveyRound.id == survey.id, SurveyRound.status == RoundStatus.draft)
+        .values(status=RoundStatus.open, opened_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise DomainError(f"{survey.kind.value} 轮调查刚刚已由他人开始,不能再次开始")
+    session.refresh(survey)
+    survey.link_base = wording.link_base
+    if not _still_free(session, invitation_ids, message_ids):
+        raise DomainError("开始调查的同时,另一项工作也写入了短信或邀请:没有发出任何邀请,请重新点“开始发送”。")
+    _write(session, invitations, messages, report)
+    summary.invitations = len(invitations)
+    return summary
+
+
+def invite_late(session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
+                now: datetime | None = None) -> OpenSummary:
+    """While the round takes answers: invite each participating section whose list came
+    in after the round opened (a section with a list and no invitation in this round),
+    as the opening would have (the same seed, the same sample size), in the caller's
+    transaction. The round's row stays locked until the caller commits, so two of these
+    (or one and a list upload) never invite the same section twice."""
+    now = now or utcnow()
+    locked = session.scalar(select(SurveyRound).where(SurveyRound.id == survey.id).with_for_update())
+    if locked is None or not is_open(locked, now):
+        return OpenSummary()
+    statuses = section_statuses(session, campaign)
+    statuses = statuses[~statuses[C.EXEMPT]]
+    invited = set(session.scalars(select(Invitation.section_id).where(Invitation.round_id == survey.id).distinct()))
+    statuses = statuses[~statuses["id"].isin(invited)]
+    chosen, summary = _sample(session, survey, statuses)
+    if not chosen:
+        return summary
+    invitation_ids, message_ids, invitations, messages = _make_invitations(
+        session, campaign, survey, chosen, tokens, wording, now, lambda **_: None)
+    if not _still_free(session, invitation_ids, message_ids):
+        raise DomainError("补发邀请的同时,另一项工作也写入了短信或邀请:请稍后再试。")
+    _write(session, invitations, messages, lambda **_: None)
+    summary.invitations = len(invitations)
+    return summary
+
+
+def rounds_with_late_lists(session: Session, now: datetime | None = None) -> list[int]:
+    """The rounds taking answers that have a section with a list for the round and no
+    invitation in it (exempt sections included: `invite_late` leaves them out)."""
+    now = now or utcnow()
+    invited = (select(Invitation.id).where(Invitation.round_id == SurveyRound.id,
+                                           Invitation.section_id == SectionList.section_id).exists())
+    return list(session.scalars(
+        select(SurveyRound.id).distinct()
+        .join(Unit, Unit.campaign_id == SurveyRound.campaign_id)
+        .join(Section, Section.unit_id == Unit.id)
+        .join(SectionList, and_(SectionList.section_id == Section.id, SectionList.round == SurveyRound.kind))
+        .where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now, ~invited)
+    ))
+
+
+def _sample(session: Session, survey: SurveyRound, statuses: pd.DataFrame) -> tuple[list, OpenSummary]:
+    """The sampled (section record, service object) pairs of these sections, and the
+    summary that names the sections without a list for the round."""
     # The phone as stored (sealed): copied to the invitation and its message as it is,
     # not opened and sealed again twice.
     listed = session.execute(
@@ -222,8 +300,14 @@ def open_round(
                                     bool(record["is_enforcement"])))
         chosen += [(record, o) for o in objects if o.id in picked]
         summary.sections += 1
-    # The rows are made before anything is written: on SQLite a write locks the whole
-    # database, the job's progress reports included, so it comes last and is short.
+    return chosen, summary
+
+
+def _make_invitations(session: Session, campaign: Campaign, survey: SurveyRound, chosen: list, tokens: LinkTokens,
+                      wording: Wording, now: datetime, report: Callable[..., None]):
+    """The rows of the chosen invitations and their messages, made before anything is
+    written: on SQLite a write locks the whole database, the job's progress reports
+    included, so it comes last and is short."""
     invitation_ids = _next_ids(session, Invitation, len(chosen))
     message_ids = _next_ids(session, OutboxMessage, len(chosen))
     per_phone = Counter(obj.phone_hash for _record, obj in chosen)
@@ -240,24 +324,19 @@ def open_round(
         nonce = new_nonce()
         template, params = _params(survey, invitation_id, nonce, code, record["unit"], record["section"], obj.matter,
                                    per_phone[obj.phone_hash] > 1, tokens, wording)
-        messages.append((message_id, f"invite:{invitation_id}", campaign.id, obj.sealed_phone, obj.phone_hash,
-                         template, params, render(template, params), OutboxStatus.pending, 0, now, "", now))
+        messages.append((message_id, f"invite:{survey.id}:{invitation_id}", campaign.id, survey.id, obj.sealed_phone,
+                         obj.phone_hash, template, params, render(template, params), OutboxStatus.pending, 0, now, "",
+                         now))
         invitations.append((invitation_id, survey.id, int(record["id"]), obj.id, obj.sealed_phone, obj.phone_hash,
                             nonce, code, vault.code_lookup(code), message_id, 0, now))
         if n % 1000 == 0:
             report(done=n)
-    written = len(chosen)
-    report(done=written, stage="写入数据库")
-    # The round's row: from here the round is ours, so nobody else opens it.
-    taken = session.execute(
-        update(SurveyRound).where(SurveyRound.id == survey.id, SurveyRound.status == RoundStatus.draft)
-        .values(status=RoundStatus.open, opened_at=now).execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
-        raise DomainError(f"{survey.kind.value} 轮调查刚刚已由他人开始,不能再次开始")
-    session.refresh(survey)
-    if not _still_free(session, invitation_ids, message_ids):
-        raise DomainError("开始调查的同时,另一项工作也写入了短信或邀请:没有发出任何邀请,请重新点“开始发送”。")
+    report(done=len(chosen), stage="写入数据库")
+    return invitation_ids, message_ids, invitations, messages
+
+
+def _write(session: Session, invitations: list, messages: list, report: Callable[..., None]) -> None:
+    written = len(invitations)
 
     def inserted(n: int) -> None:
         nonlocal written
@@ -268,12 +347,10 @@ def open_round(
                 stored=("phone",))
     bulk_insert(session, Invitation.__table__, _INVITATION_COLUMNS, invitations, chunk=_CHUNK, progress=inserted,
                 stored=("phone",))
-    summary.invitations = len(invitations)
-    return summary
 
 
 _CHUNK = 10000  # rows a bulk insert writes between two progress reports
-_MESSAGE_COLUMNS = ["id", "key", "campaign_id", "phone", "phone_hash", "template", "params", "text", "status",
+_MESSAGE_COLUMNS = ["id", "key", "campaign_id", "round_id", "phone", "phone_hash", "template", "params", "text", "status",
                     "attempts", "not_before", "last_error", "created_at"]
 _INVITATION_COLUMNS = ["id", "round_id", "section_id", "service_object_id", "phone", "phone_hash", "nonce", "code",
                        "code_hash", "message_id", "code_failures", "created_at"]
@@ -314,11 +391,7 @@ def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: Li
         select(Invitation, Unit.name, Section.name)
         .join(Section, Invitation.section_id == Section.id).join(Unit)
         .join(OutboxMessage, Invitation.message_id == OutboxMessage.id)
-        .where(
-            Invitation.round_id == survey.id, Invitation.reminder_id.is_(None), Invitation.id.not_in(voted),
-            OutboxMessage.sent_at.is_not(None),
-            OutboxMessage.sent_at <= now - timedelta(hours=survey.reminder_after_hours),
-        )
+        .where(*_reminder_due(survey, now))
     ).all()
     per_phone = Counter(session.scalars(
         select(Invitation.phone_hash).where(Invitation.round_id == survey.id, Invitation.id.not_in(voted))
@@ -327,7 +400,8 @@ def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: Li
         template, params = _params(survey, invitation.id, invitation.nonce, invitation.code, unit, section, "",
                                    per_phone[invitation.phone_hash] > 1, tokens, wording, reminder=True)
         message = OutboxMessage(
-            key=f"remind:{invitation.id}", campaign_id=campaign.id, phone=invitation.phone, template=template,
+            key=f"remind:{survey.id}:{invitation.id}", campaign_id=campaign.id, round_id=survey.id, phone=invitation.phone,
+            template=template,
             params=params, text=render(template, params), status=OutboxStatus.pending, not_before=now, created_at=now,
         )
         session.add(message)
@@ -338,11 +412,150 @@ def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: Li
     return len(due)
 
 
-def close_round(session: Session, survey: SurveyRound, now: datetime | None = None) -> None:
+def _reminder_due(survey: SurveyRound, now: datetime) -> tuple:
+    """The invitations a reminder goes to (joined to their first message): no vote, no
+    reminder yet, the invitation sent at least `reminder_after_hours` ago."""
+    voted = select(Vote.invitation_id).where(Vote.round_id == survey.id)
+    return (
+        Invitation.round_id == survey.id, Invitation.reminder_id.is_(None), Invitation.id.not_in(voted),
+        OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at <= now - timedelta(hours=survey.reminder_after_hours),
+    )
+
+
+def reminders_due(session: Session, survey: SurveyRound, now: datetime | None = None) -> int:
+    """How many reminders `remind` would write now."""
+    return session.scalar(
+        select(func.count()).select_from(Invitation).join(OutboxMessage, Invitation.message_id == OutboxMessage.id)
+        .where(*_reminder_due(survey, now or utcnow()))
+    )
+
+
+def waiting_messages(session: Session, survey: SurveyRound) -> int:
+    """The round's messages not sent yet (a close or cancel voids them)."""
+    return session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.round_id == survey.id, OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending))))
+
+
+def close_round(session: Session, survey: SurveyRound, now: datetime | None = None) -> int:
+    """No more answers; the round's messages not sent yet never go (void). Returns how
+    many were voided."""
+    now = now or utcnow()
+    session.refresh(survey, with_for_update=True)
     if survey.status is not RoundStatus.open:
         raise DomainError("只有进行中的调查才能结束")
-    survey.status, survey.closed_at = RoundStatus.closed, now or utcnow()
+    survey.status, survey.closed_at = RoundStatus.closed, now
     session.flush()
+    return void_messages(session, survey, "调查已结束,未发送", now)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    invitations: int  # made by the round (kept, for the record: their links say the round was cancelled)
+    voided: int  # messages that had not gone and never will
+    sent: int  # messages that had already gone out
+
+
+def cancel_round(session: Session, survey: SurveyRound, now: datetime | None = None) -> Cancelled:
+    """Call the round off before any answer: it takes no answer from now on, its
+    messages not sent yet never go, and a round of its kind can be set up again.
+    Refused once it has an answer (those are the year's figures) or once it closed."""
+    now = now or utcnow()
+    session.refresh(survey, with_for_update=True)
+    if survey.status not in (RoundStatus.draft, RoundStatus.open):
+        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能取消")
+    answers = session.scalar(select(func.count()).select_from(Vote).where(Vote.round_id == survey.id))
+    if answers:
+        raise DomainError(f"{survey.kind.value} 轮调查已收到 {answers} 份评价,不能取消;如需停止,请点“结束本轮调查”。")
+    survey.status, survey.closed_at = RoundStatus.cancelled, now
+    session.flush()
+    voided = void_messages(session, survey, "调查已取消,未发送", now)
+    invitations = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.round_id == survey.id))
+    sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.round_id == survey.id, OutboxMessage.status.in_(SENT_STATES)))
+    return Cancelled(invitations, voided, sent)
+
+
+def void_messages(session: Session, survey: SurveyRound, reason: str, now: datetime | None = None) -> int:
+    """Mark the round's messages that are still waiting as void, with the reason: a
+    dispatch worker never claims them (outbox.claim sends only messages of rounds that
+    take answers). One in a worker's hands right now is voided by that worker."""
+    return session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.round_id == survey.id, OutboxMessage.status == OutboxStatus.pending)
+        .values(status=OutboxStatus.void, last_error=reason, status_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def void_ended(session: Session, now: datetime | None = None) -> int:
+    """Void the waiting messages of every round past its closing time that nobody closed
+    (a sweep's work: the close does it at once)."""
+    now = now or utcnow()
+    ended = select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at <= now)
+    return session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.round_id.in_(ended))
+        .values(status=OutboxStatus.void, last_error="调查已截止,未发送", status_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+# ---- before the start: what is missing ---------------------------------------------------
+
+
+@dataclass
+class UnitReadiness:
+    unit: str
+    sections: int  # participating (not exempt)
+    listed: int  # of which with a list for the round
+    missing: list[str]  # the names of those without
+
+
+@dataclass
+class Readiness:
+    """What opening a round would do now: per unit, the sections with and without a
+    list for the round, and how many invitations (and messages) it would write."""
+
+    units: list[UnitReadiness]
+    invitations: int
+
+    @property
+    def sections(self) -> int:
+        return sum(u.sections for u in self.units)
+
+    @property
+    def listed(self) -> int:
+        return sum(u.listed for u in self.units)
+
+    @property
+    def missing(self) -> int:
+        return self.sections - self.listed
+
+    @property
+    def units_missing(self) -> list[UnitReadiness]:
+        return [u for u in self.units if u.missing]
+
+
+def readiness(session: Session, campaign: Campaign, survey: SurveyRound) -> Readiness:
+    """Counted by the database (objects per section), not by drawing the sample."""
+    statuses = section_statuses(session, campaign)
+    statuses = statuses[~statuses[C.EXEMPT]]
+    sizes = dict(session.execute(
+        select(ServiceObject.section_id, func.count()).where(ServiceObject.round == survey.kind)
+        .group_by(ServiceObject.section_id)
+    ).all())
+    units: dict[str, UnitReadiness] = {}
+    invitations = 0
+    for record in statuses.to_dict("records"):
+        unit = units.setdefault(record["unit"], UnitReadiness(record["unit"], 0, 0, []))
+        unit.sections += 1
+        size = sizes.get(int(record["id"]), 0)
+        if size:
+            unit.listed += 1
+            invitations += min(size, survey.sample_size)
+        else:
+            unit.missing.append(record["section"])
+    return Readiness(list(units.values()), invitations)
 
 
 def is_open(survey: SurveyRound | RoundState, now: datetime | None = None) -> bool:
@@ -663,7 +876,8 @@ def vote_counts(session: Session, campaign: Campaign) -> pd.DataFrame:
         select(Unit.name, Section.name, SurveyRound.kind, Vote.choice, func.count())
         .join(Section, Vote.section_id == Section.id).join(Unit)
         .join(SurveyRound, Vote.round_id == SurveyRound.id)
-        .where(and_(Unit.campaign_id == campaign.id, SurveyRound.campaign_id == campaign.id))
+        .where(and_(Unit.campaign_id == campaign.id, SurveyRound.campaign_id == campaign.id,
+                    SurveyRound.status != RoundStatus.cancelled))
         .group_by(Unit.name, Section.name, SurveyRound.kind, Vote.choice)
     ).all()
     counts: dict[tuple, dict[str, int]] = defaultdict(lambda: {C.VOTES_S: 0, C.VOTES_B: 0, C.VOTES_U: 0})

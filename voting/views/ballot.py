@@ -57,8 +57,11 @@ FIELD = "c"  # a candidate's field: c<section id>
 BALLOT_LIMIT = "60 per minute"
 RECEIPT_LIMIT = "30 per minute;300 per hour"
 TOO_MANY = "操作过于频繁,请稍等一分钟后再试。"
-PRIVACY = ("您的选票与您的账号分开保存:选票上没有您的姓名、账号和提交的具体时间,"
-           "任何人(包括评议办)都无法查出您对哪个科室作了何种评价。")
+# What holds (README, "Secrecy: its limits"): a ballot is sealed until 20 or more wait,
+# then shuffled with them into the box without name, account or time.
+PRIVACY = ("您的选票与您的账号分开保存:选票先加密封存,待收齐至少 20 张后与其他选票一起打乱顺序放入票箱,"
+           "票箱中的选票没有您的姓名、账号和提交时间。此后评议办和管理数据库的人都只能知道它是同一批 20 张以上选票中的一张,"
+           "查不出哪一张是您的。")
 
 
 # ---- the blueprint's own CSRF check, headers and error pages ---------------------------------

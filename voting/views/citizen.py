@@ -33,7 +33,7 @@ from voting.db import get_autocommit, get_session
 from voting.errors import NotFoundError
 from voting.forms import Form
 from voting.links import link_tokens
-from voting.models import Channel, Choice, Invitation
+from voting.models import Channel, Choice, Invitation, RoundStatus
 from voting.services import rounds
 from voting.services.rounds import (
     COMMENT_MAX,
@@ -126,6 +126,10 @@ def _closed():
     return _page(410, "评价已截止", str(RoundClosedError()))
 
 
+def _cancelled():
+    return _page(410, "本轮调查已取消", "本轮调查已由县千人评议办取消,这份邀请不再使用,无需评价。感谢您的关注!")
+
+
 def _unknown_link():
     return _page(404, "链接无效或已作废", "这个链接无效或已作废。请核对短信中的链接;如有疑问,请联系县千人评议办。")
 
@@ -165,6 +169,8 @@ def _refusal(invitation: Visit, voted: bool):
     """The page for an invitation that can no longer vote, or None."""
     if voted:
         return _voted()
+    if invitation.survey_round.status is RoundStatus.cancelled:
+        return _cancelled()
     if not rounds.is_open(invitation.survey_round):
         return _closed()
     return None

@@ -17,10 +17,10 @@ from voting.auth import roles_required
 from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
-from voting.jobs import wake
+from voting.jobs import later, wake
 from voting.models import ObjectImport, RoundKind, Section, ServiceObject
 from voting.services import campaigns, history, objects, sections
-from voting.tasks import import_objects_job
+from voting.tasks import INVITE_LATE, import_objects_job
 from voting.views.common import (
     ADMIN, FILE_TYPES, STAFF, UPLOADERS, current_campaign as _campaign, own_unit_id as _own_unit_id,
     read_upload as _read_upload, rejected as _rejected,
@@ -246,7 +246,19 @@ def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
     form.section.choices = [SelectChoice(MULTI, "文件内含“单位名称”和“科室”列(可含多个科室)")] + [
         SelectChoice(str(r["id"]), f"{r['unit']} · {r['section']}") for r in statuses.to_dict("records")
     ]
+    # A round that has ended takes no list: the form does not offer it (a post for it
+    # from an older page is told why, by _round_refused).
+    form.ended = {kind: refusal for kind in RoundKind
+                  if (refusal := objects.round_refusal(get_session(), campaign, kind))}
+    if request.method == "GET":
+        form.round_kind.choices = [c for c in form.round_kind.choices if RoundKind(c.value) not in form.ended]
     return form
+
+
+def _round_refused(form: ObjectsUploadForm, campaign, section_id: int | None) -> str | None:  # noqa: ANN001
+    """Why the chosen round (and section) takes no list now, said before the file is read."""
+    return objects.round_refusal(get_session(), campaign, RoundKind(form.round_kind.data),
+                                 [section_id] if section_id is not None else [])
 
 
 @bp.route("/import/objects", methods=["GET", "POST"])
@@ -257,6 +269,9 @@ def import_objects():
     if not form.validate_on_submit():
         return render_template("import_objects.html", form=form), 400 if form.errors else 200
     section_id = None if form.section.data == MULTI else int(form.section.data)
+    if refusal := _round_refused(form, campaign, section_id):
+        form.round_kind.errors = [refusal]
+        return render_template("import_objects.html", form=form), 422
     if uploads.is_big(current_app, form.file.data):
         # A big file is read by a background job, not by this request (memory, time):
         # saved now, its progress, then its result or its bad rows, on the job's page.
@@ -280,8 +295,15 @@ def import_objects():
         )
     except ImportRejected as error:
         return _rejected("import_objects.html", error, form=form)
+    except DomainError as error:  # the round changed while the file was read: nothing stored
+        get_session().rollback()
+        form.round_kind.errors = [str(error)]
+        return render_template("import_objects.html", form=form), 422
     get_session().commit()
     flash(f"已导入 {filename}:读取 {summary.rows_read} 行,保存 {summary.stored} 人,重复 {len(summary.duplicates)} 行。", "info")
+    if summary.late_round_id is not None:
+        later(current_app._get_current_object(), INVITE_LATE, round_id=summary.late_round_id)
+        flash(f"{form.round_kind.data} 轮调查正在进行:这些科室的邀请短信即将按本轮的抽样规则写入发件箱并发出。", "info")
     return redirect(url_for(".import_report", import_id=summary.import_id))
 
 

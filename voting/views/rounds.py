@@ -22,6 +22,7 @@ from voting.links import link_tokens, wording
 from voting.models import InviteMode, Role, RoundKind, RoundStatus, Section
 from voting.services import audit, rounds
 from voting.views.common import ADMIN, OFFICE, current_campaign, own_unit_id
+from voting.views.confirm import ConfirmForm, Confirmation, ask
 
 bp = Blueprint("rounds", __name__, url_prefix="/office/rounds")
 REFRESH_SECONDS = 30  # an open round's page reloads itself: counts move as people vote
@@ -108,10 +109,15 @@ def detail(round_id: int):
     sortable = ("voted", "invited", "failed") if unit_id is not None else ("rate", "voted", "invited", "failed")
     if sort in sortable and len(progress):
         progress = progress.sort_values(sort, kind="stable", na_position="last")
+    campaign = current_campaign()
+    ready = None
+    if unit_id is None and survey.status in (RoundStatus.draft, RoundStatus.open):
+        ready = rounds.readiness(session, campaign, survey)
     return render_template(
         "round.html", survey=survey, rows=progress.to_dict("records"), totals=totals, action=EmptyForm(formdata=None),
         refresh=REFRESH_SECONDS if survey.status is RoundStatus.open else None, is_open=rounds.is_open(survey),
-        unit_view=unit_id is not None, unit_min=UNIT_MIN_COUNT,
+        unit_view=unit_id is not None, unit_min=UNIT_MIN_COUNT, ready=ready,
+        confirm=_confirmations(session, campaign, survey),
     )
 
 
@@ -137,14 +143,111 @@ def _round_detail(survey) -> dict:  # noqa: ANN001
     return {"round_id": survey.id, "round": survey.kind.value}
 
 
-def _act(round_id: int, act, done: str, action: str, detail=lambda result: {}):  # noqa: ANN001
-    """Run one round action and put it in the audit log (here, not in services.rounds,
-    so that the log names the staff user), in the same transaction."""
-    if not EmptyForm().validate_on_submit():
+# ---- what each irreversible step says before it acts (voting/views/confirm.py) -------------
+
+
+def _when(moment: datetime | None) -> str:
+    return current_app.jinja_env.filters["local_time"](moment)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def open_confirmation(session, campaign, survey) -> Confirmation:  # noqa: ANN001
+    """开始发送: how many messages to how many sections, and the sections still without a
+    list, by unit, with what happens to them."""
+    ready = rounds.readiness(session, campaign, survey)
+    facts = [
+        f"按每个科室抽样 {survey.sample_size} 人(名单不足的全部邀请),向 {ready.listed} 个科室的服务对象"
+        f"写入 {ready.invitations} 条邀请短信({survey.mode.label}),由发送进程在发送时段内发出。",
+        f"截止时间 {_when(survey.closes_at)};抽样种子 {survey.seed}。",
+    ]
+    acknowledge = ""
+    if ready.missing:
+        units = ready.units_missing
+        shown = ";".join(f"{u.unit} {len(u.missing)} 个" for u in units[:10])
+        more = f" 等 {len(units)} 个单位" if len(units) > 10 else ""
+        facts.append(f"还有 {ready.missing} 个参评科室(分属 {len(units)} 个单位)没有本轮服务对象名单:{shown}{more}。"
+                     "开始后这些科室的名单仍可上传,上传后在截止前按同样的规则补发邀请;截止后上传的,本轮不再调查。")
+        acknowledge = f"我已知道还有 {ready.missing} 个科室没有名单,仍要现在开始发送"
+    return Confirmation(
+        title=f"开始发送 {survey.kind.value} 轮调查", facts=facts, button="开始发送:抽样并发出邀请短信",
+        action=url_for("rounds.open_", round_id=survey.id), back=url_for("rounds.detail", round_id=survey.id),
+        warning="短信写入发件箱后即陆续发出,不能收回;本轮不能重新抽样(收到评价前可以取消本轮)。",
+        acknowledge=acknowledge, id="confirm-open",
+    )
+
+
+def remind_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
+    due = rounds.reminders_due(session, survey)
+    return Confirmation(
+        title=f"提醒 {survey.kind.value} 轮尚未评价的市民",
+        facts=[f"向 {due} 位尚未评价、邀请短信发出已满 {survey.reminder_after_hours} 小时的市民各写入一条提醒短信"
+               "(每人只提醒一次;邀请未满时限的以后可再点一次)。"],
+        button="发送提醒", action=url_for("rounds.remind", round_id=survey.id),
+        back=url_for("rounds.detail", round_id=survey.id), warning="提醒短信写入发件箱后即陆续发出,不能收回。",
+        id="confirm-remind",
+    )
+
+
+def close_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
+    invited, voted = rounds.round_totals(session, survey)
+    waiting = rounds.waiting_messages(session, survey)
+    facts = [f"现已评价 {voted} 人,共邀请 {invited} 人,回复率 {_percent(voted, invited)}。",
+             f"原定截止时间 {_when(survey.closes_at)};结束后不再接受任何评价(链接、评价码、短信回复、电话调查)。"]
+    if waiting:
+        facts.append(f"尚未发出的 {waiting} 条短信将作废,不再发出。")
+    return Confirmation(
+        title=f"结束 {survey.kind.value} 轮调查", facts=facts, button="结束本轮调查",
+        action=url_for("rounds.close", round_id=survey.id), back=url_for("rounds.detail", round_id=survey.id),
+        warning="结束后不能重新开始,已收到的评价计入评分。", id="confirm-close",
+    )
+
+
+def cancel_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
+    invited, _voted = rounds.round_totals(session, survey)
+    waiting = rounds.waiting_messages(session, survey)
+    facts = [f"本轮尚未收到评价;已生成邀请 {invited} 份。"]
+    if invited:
+        facts.append(f"尚未发出的 {waiting} 条短信将作废;已发出的短信无法收回,其中的链接和评价码从此作废"
+                     "(打开链接会看到本轮调查已取消)。")
+    facts.append(f"取消后可以重新建立 {survey.kind.value} 轮调查(重新抽样、重新发送)。")
+    return Confirmation(
+        title=f"取消 {survey.kind.value} 轮调查", facts=facts, button="取消本轮调查",
+        action=url_for("rounds.cancel", round_id=survey.id), back=url_for("rounds.detail", round_id=survey.id),
+        warning="取消后本轮不能恢复。", acknowledge=f"我确认取消 {survey.kind.value} 轮调查" if invited else "",
+        id="confirm-cancel",
+    )
+
+
+def _confirmations(session, campaign, survey) -> dict[str, Confirmation]:  # noqa: ANN001
+    """The steps the round's page offers an admin now, each with its confirmation."""
+    if current_user.role != Role.admin:
+        return {}
+    found = {}
+    if survey.status is RoundStatus.draft:
+        found["open"] = open_confirmation(session, campaign, survey)
+    if survey.status is RoundStatus.open:
+        if rounds.is_open(survey):
+            found["remind"] = remind_confirmation(session, survey)
+        found["close"] = close_confirmation(session, survey)
+    if survey.status in (RoundStatus.draft, RoundStatus.open) and not rounds.round_totals(session, survey)[1]:
+        found["cancel"] = cancel_confirmation(session, survey)
+    return found
+
+
+def _act(round_id: int, confirmation, act, done: str, action: str, detail=lambda result: {}):  # noqa: ANN001
+    """Run one round step once confirmed and put it in the audit log (here, not in
+    services.rounds, so that the log names the staff user), in the same transaction."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
         return redirect(url_for(".detail", round_id=round_id), 303)
     session = get_session()
     campaign = current_campaign()
     survey = rounds.get_round(session, campaign, round_id)
+    if (page := ask(confirmation(session, campaign, survey), form)) is not None:
+        return page
     result = act(session, campaign, survey)
     audit.record(session, action, actor=current_user.username, campaign_id=campaign.id,
                  detail={**_round_detail(survey), **detail(result)})
@@ -156,12 +259,17 @@ def _act(round_id: int, act, done: str, action: str, detail=lambda result: {}): 
 @bp.post("/<int:round_id>/open")
 @roles_required(*ADMIN)
 def open_(round_id: int):
-    """Sample, invite and write every SMS to the outbox: a background job (a county's
-    40,000 invitations outlast a web request), whose page shows its progress."""
-    if not EmptyForm().validate_on_submit():
+    """Sample, invite and write every SMS to the outbox, once confirmed: a background
+    job (a county's 40,000 invitations outlast a web request), whose page shows its
+    progress."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
         return redirect(url_for(".detail", round_id=round_id), 303)
     session = get_session()
-    survey = rounds.get_round(session, current_campaign(), round_id)
+    campaign = current_campaign()
+    survey = rounds.get_round(session, campaign, round_id)
+    if survey.status is RoundStatus.draft and (page := ask(open_confirmation(session, campaign, survey), form)):
+        return page
     job = tasks.open_round_job(session, survey, request.url_root, current_user.username)
     session.commit()
     jobs.wake(current_app, job.id)
@@ -172,14 +280,28 @@ def open_(round_id: int):
 @roles_required(*ADMIN)
 def remind(round_id: int):
     def act(session, campaign, survey):
-        return rounds.remind(session, campaign, survey, link_tokens(current_app), wording(current_app, request.url_root))
+        base = survey.link_base or request.url_root
+        return rounds.remind(session, campaign, survey, link_tokens(current_app), wording(current_app, base))
 
-    return _act(round_id, act, "已为 {result} 位尚未评价的市民写入提醒短信(每人只提醒一次)。",
+    return _act(round_id, lambda session, campaign, survey: remind_confirmation(session, survey), act,
+                "已为 {result} 位尚未评价的市民写入提醒短信(每人只提醒一次)。",
                 "round.remind", lambda reminded: {"reminders": reminded})
 
 
 @bp.post("/<int:round_id>/close")
 @roles_required(*ADMIN)
 def close(round_id: int):
-    return _act(round_id, lambda session, campaign, survey: rounds.close_round(session, survey), "本轮调查已结束,不再接受评价。",
-                "round.close")
+    return _act(round_id, lambda session, campaign, survey: close_confirmation(session, survey),
+                lambda session, campaign, survey: rounds.close_round(session, survey),
+                "本轮调查已结束,不再接受评价;尚未发出的 {result} 条短信已作废。",
+                "round.close", lambda voided: {"voided_messages": voided})
+
+
+@bp.post("/<int:round_id>/cancel")
+@roles_required(*ADMIN)
+def cancel(round_id: int):
+    return _act(round_id, lambda session, campaign, survey: cancel_confirmation(session, survey),
+                lambda session, campaign, survey: rounds.cancel_round(session, survey),
+                "本轮调查已取消:尚未发出的 {result.voided} 条短信已作废。可以重新建立这一轮调查。",
+                "round.cancel", lambda done: {"invitations": done.invitations, "voided_messages": done.voided,
+                                              "sent_messages": done.sent})
