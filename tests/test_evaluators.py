@@ -32,6 +32,8 @@ from voting.services.evaluators import sample_order, target_service_objects
 from voting.services.outbox import console_sink, dispatch
 from voting.vault import vault_of
 
+CONFIRMED = {"confirmed": "1"}  # the office's account buttons act only once confirmed
+
 
 def check_password(db, stored: str, password: str) -> bool:  # noqa: ANN001
     return evaluators.check_password(vault_of(db), stored, password)
@@ -464,13 +466,13 @@ def test_the_office_runs_the_round_from_its_pages(admin_client, app, db, campaig
     assert admin_client.post("/office/online/sample").status_code == 303 and count(db) == 20
     page = admin_client.get("/office/online/").get_data(as_text=True)
     assert 'id="mix-reached"' in page
-    assert admin_client.post("/office/online/accounts").status_code == 303
+    assert admin_client.post("/office/online/accounts", data=CONFIRMED).status_code == 303
     assert count(db, OutboxMessage) == 20
-    again = admin_client.post("/office/online/accounts", follow_redirects=True)
+    again = admin_client.post("/office/online/accounts", data=CONFIRMED, follow_redirects=True)
     assert "都已发过账号短信" in again.get_data(as_text=True)
     evaluator = db.scalars(select(Evaluator).order_by(Evaluator.id)).first()
-    assert admin_client.post(f"/office/online/evaluators/{evaluator.id}/resend").status_code == 303
-    assert admin_client.post(f"/office/online/evaluators/{evaluator.id}/reissue").status_code == 303
+    assert admin_client.post(f"/office/online/evaluators/{evaluator.id}/resend", data=CONFIRMED).status_code == 303
+    assert admin_client.post(f"/office/online/evaluators/{evaluator.id}/reissue", data=CONFIRMED).status_code == 303
     assert count(db, OutboxMessage) == 22
     actions = [e.action for e in audit_entries(db, "online.create") + audit_entries(db, "online.import")
                + audit_entries(db, "online.sample") + audit_entries(db, "online.issue")

@@ -124,10 +124,10 @@ class Escaped:
         return "<h1><p>Internal Server Error</p></h1>"
 
 
-def staff_post(client, path: str):
+def staff_post(client, path: str, data: dict | None = None):
     """POST as a browser would see it behind the WSGI server."""
     try:
-        return client.post(path)
+        return client.post(path, data=data)
     except Exception as error:  # noqa: BLE001 - escaped the app's own error handlers
         return Escaped(error)
 
@@ -424,6 +424,7 @@ def test_ballot_committed_but_its_answer_lost_is_never_doubled(app, client, db, 
 # ---- 5. the online round's close and the scores -------------------------------------------------
 
 MONITOR = "/office/online/monitor"
+CONFIRMED = {"confirmed": "1"}  # the monitor's actions act only once confirmed
 
 
 @pytest.fixture(scope="module")
@@ -479,7 +480,7 @@ def test_online_close_and_publish_interrupted_midway_leave_nothing_half_written_
     before = counts(db)
 
     with db_fault(engine, r"^\s*INSERT INTO audit_log\b", kind) as fault:
-        failed = staff_post(admin_client, f"{MONITOR}/close")
+        failed = staff_post(admin_client, f"{MONITOR}/close", CONFIRMED)
     assert fault.fired == 1 and fault.disconnected == (kind == DISCONNECT)
     assert failed.status_code == 500
     assert_no_trace(failed)
@@ -488,7 +489,7 @@ def test_online_close_and_publish_interrupted_midway_leave_nothing_half_written_
     db.rollback()
     assert not scorecards.campaign_scorecard(db, campaign).network_held  # still no online score
 
-    assert admin_client.post(f"{MONITOR}/close").status_code == 303
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303
     assert round_state(db, held)[0] is RoundStatus.closed and audit(db, "online.close") == [{"ballots": 5, "evaluators": 6}]
     assert counts(db) == before and ballots.tallies(db, held) == expected
     online = ballots.online_counts(db, campaign)
@@ -507,11 +508,11 @@ def test_online_close_and_publish_interrupted_midway_leave_nothing_half_written_
 
     # Publishing: all or nothing too.
     with db_fault(engine, r"^\s*INSERT INTO audit_log\b", kind) as fault:
-        failed = staff_post(admin_client, f"{MONITOR}/publish")
+        failed = staff_post(admin_client, f"{MONITOR}/publish", CONFIRMED)
     assert fault.fired == 1 and failed.status_code == 500
     assert_no_trace(failed)
     assert round_state(db, held)[2:] == (None, None) and audit(db, "online.publish") == []
-    assert admin_client.post(f"{MONITOR}/publish").status_code == 303
+    assert admin_client.post(f"{MONITOR}/publish", data=CONFIRMED).status_code == 303
     db.rollback()
     assert round_state(db, held)[2] == ballots.final_lists(db, campaign, reference)
     assert len(audit(db, "online.publish")) == 1
@@ -522,10 +523,10 @@ def test_online_close_and_publish_interrupted_midway_leave_nothing_half_written_
 def test_staff_action_database_fault_shows_the_chinese_error_page(app, admin_client, db, database_url, online, kind):
     needs(database_url, kind)
     with db_fault(engine_of(app), r"^\s*INSERT INTO audit_log\b", kind) as fault:
-        failed = staff_post(admin_client, f"{MONITOR}/close")
+        failed = staff_post(admin_client, f"{MONITOR}/close", CONFIRMED)
     assert fault.fired == 1 and failed.status_code == 500
     assert_no_trace(failed)
     assert not isinstance(failed, Escaped), f"the error page itself failed: {failed.error!r}"
     assert "系统出现错误" in text(failed) and "请稍后再试" in text(failed)
     assert round_state(db, online)[0] is RoundStatus.open
-    assert admin_client.post(f"{MONITOR}/close").status_code == 303  # and the next request works
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303  # and the next request works

@@ -72,7 +72,7 @@ class Crash(RuntimeError):
 
 def test_issuing_accounts_is_a_job_with_its_page(admin_client, app, db, campaign):
     online = pooled_round(db, campaign, reps=7)
-    job_id = job_id_of(admin_client.post("/office/online/accounts"))
+    job_id = job_id_of(admin_client.post("/office/online/accounts", data={"confirmed": "1"}))
     done = the_job(db, job_id)
     assert (done.kind, done.status, done.created_by) == ("issue_accounts", JobStatus.done, "admin")
     assert done.done == done.total == 2 * 20 and done.result["accounts"] == 20
@@ -82,7 +82,7 @@ def test_issuing_accounts_is_a_job_with_its_page(admin_client, app, db, campaign
     assert count(db, OutboxMessage) == 20 and audits(db, "online.issue") == 1
     assert count(db, Evaluator, Evaluator.message_id.is_(None)) == 0
     # Nothing left to issue: said on the round's page at once, and no job.
-    again = admin_client.post("/office/online/accounts")
+    again = admin_client.post("/office/online/accounts", data={"confirmed": "1"})
     assert again.status_code == 303 and again.headers["Location"].endswith("/office/online/")
     assert "都已发过账号短信" in admin_client.get("/office/online/").get_data(as_text=True)
     assert count(db, Job) == 1

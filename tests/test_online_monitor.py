@@ -6,26 +6,32 @@ the published lists on the public results page; who may see and do what; audit
 entries with counts, never who voted."""
 from __future__ import annotations
 
+import html as markup
 import io
 import re
 
 import openpyxl
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
 from scoring import columns as C
+from scoring.rounding import display_text
 from sms.templates import ONLINE_REMINDER
 from tests.ballots import PASSWORD as EVALUATOR_PASSWORD
 from tests.ballots import candidates, cast_ballots, counts, evaluators, held_round, open_online_round
 from tests.conftest import PASSWORD, login
 from tests.reports import excel_report
 from voting.errors import DomainError
-from voting.models import AuditEntry, Choice, Evaluator, OnlineRound, OutboxMessage, Result, Role, RoundStatus, Unit, utcnow
-from voting.services import ballots, scorecards, users
+from voting.models import (
+    AuditEntry, Choice, ComponentKind, Evaluator, OnlineRound, OutboxMessage, Result, Role, RoundStatus, Unit, utcnow,
+)
+from voting.services import ballots, components, scorecards, users
 from voting.synthetic import example_bundle
 
 MONITOR = "/office/online/monitor"
 ACTIONS = ("remind", "close", "publish")
+CONFIRMED = {"confirmed": "1"}  # each action acts only once confirmed (tests/test_online_confirm.py)
 
 
 @pytest.fixture
@@ -108,7 +114,7 @@ def test_actions_need_the_csrf_token(client, db, admin, online, app_config):
     assert client.post(f"{MONITOR}/close").status_code == 400
     assert status(db, online) is RoundStatus.open
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text(client.get(MONITOR))).group(1)
-    assert client.post(f"{MONITOR}/close", data={"csrf_token": token}).status_code == 303
+    assert client.post(f"{MONITOR}/close", data={"csrf_token": token, **CONFIRMED}).status_code == 303
     assert status(db, online) is RoundStatus.closed
 
 
@@ -143,7 +149,7 @@ def test_reminders_go_once_to_those_who_have_not_voted_without_a_password(admin_
     locked = db.get(Evaluator, everyone[5].id)
     locked.locked_at = utcnow()
     db.commit()
-    response = admin_client.post(f"{MONITOR}/remind")
+    response = admin_client.post(f"{MONITOR}/remind", data=CONFIRMED)
     assert response.status_code == 303 and response.headers["Location"].endswith(MONITOR)
     sent = reminders(db)
     due = everyone[2:5]
@@ -155,7 +161,7 @@ def test_reminders_go_once_to_those_who_have_not_voted_without_a_password(admin_
         assert EVALUATOR_PASSWORD not in message.text and "密码见此前的短信" in message.text
         assert db.get(Evaluator, evaluator.id).reminder_id == message.id
     # Once per evaluator: a second press sends nothing new.
-    second = admin_client.post(f"{MONITOR}/remind", follow_redirects=True)
+    second = admin_client.post(f"{MONITOR}/remind", data=CONFIRMED, follow_redirects=True)
     assert "已为 0 位尚未评价的评价人写入提醒短信" in text(second)
     assert len(reminders(db)) == 3
     assert logged(db, "online.remind") == [{"reminded": 3}, {"reminded": 0}]
@@ -163,8 +169,8 @@ def test_reminders_go_once_to_those_who_have_not_voted_without_a_password(admin_
 
 
 def test_no_reminders_once_closed(admin_client, db, online):
-    assert admin_client.post(f"{MONITOR}/close").status_code == 303
-    response = admin_client.post(f"{MONITOR}/remind")
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303
+    response = admin_client.post(f"{MONITOR}/remind", data=CONFIRMED)
     assert response.status_code == 400 and "只有进行中的网络评价才能发送提醒" in text(response)
     assert reminders(db) == [] and logged(db, "online.remind") == []
 
@@ -177,10 +183,10 @@ def test_the_close_makes_the_ballots_the_online_score(admin_client, db, campaign
     assert not scorecards.campaign_scorecard(db, campaign).network_held  # nothing counts while it is open
     tallies_before = counts(db)
 
-    assert admin_client.post(f"{MONITOR}/close").status_code == 303
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303
     assert status(db, held) is RoundStatus.closed
     assert logged(db, "online.close") == [{"ballots": 5, "evaluators": 6}]
-    again = admin_client.post(f"{MONITOR}/close")
+    again = admin_client.post(f"{MONITOR}/close", data=CONFIRMED)
     assert again.status_code == 400 and "只有进行中的网络评价才能结束" in text(again)
     with pytest.raises(ballots.OnlineRoundClosedError):
         ballots.submit_ballot(db, evaluators(db, held)[-1], [])
@@ -204,7 +210,7 @@ def test_the_close_makes_the_ballots_the_online_score(admin_client, db, campaign
     assert "网络评价尚未进行" not in final and "满意单位(10 个)" in final
     monitor = text(admin_client.get(MONITOR))
     assert "网络评价得分(共 5 张选票)" in monitor
-    assert len(re.findall(r"<tr><td>", monitor.split('id="online-scores"', 1)[1])) == len(found)
+    assert len(re.findall(r"<tr data-section=", monitor.split('id="online-scores"', 1)[1])) == len(found)
     report = excel_report(admin_client)
     assert report.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(report.data), read_only=True)
@@ -216,13 +222,82 @@ def test_the_close_makes_the_ballots_the_online_score(admin_client, db, campaign
     db.commit()
 
 
+def score_rows(page: str) -> dict[int, tuple[list[int], str, str]]:
+    """The monitor's score table: per section id, its counts (whole numbers, in the
+    columns' order), its formula and its 网络评价 as shown."""
+    table = page.split('id="online-scores"', 1)[1].split("</table>", 1)[0]
+    body = table.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = {}
+    for section_id, cells in re.findall(r'<tr data-section="(\d+)">(.*?)</tr>', body, re.S):
+        counted, rest = cells.split('<td class="formula">', 1)
+        formula, rest = rest.split("</td>", 1)
+        rows[int(section_id)] = ([int(n) for n in re.findall(r'<td class="num">(\d+)</td>', counted)],
+                                 markup.unescape(formula), re.findall(r'<td class="num">([^<]*)</td>', rest)[0])
+    return rows
+
+
+def test_the_monitor_shows_the_counts_that_make_the_score_imported_ones_too(admin_client, db, campaign, bundle_dir):
+    """NET counts imported as the vote-count component are scored with the round's
+    ballots: the monitor shows both and their sum, which is the scorecard's NET votes,
+    and each row's formula with the campaign's own weights gives the score shown."""
+    campaign.settings = {**campaign.settings, "weight_basic": 0.5, "network_points": 20.0}  # not the defaults
+    db.commit()
+    online = held_round(db, campaign, bundle_dir)
+    found = candidates(db, online)
+    imported = {found[0].section_id: (40, 7, 3), found[1].section_id: (0, 0, 2), found[2].section_id: (120, 30, 10)}
+    votes = pd.read_csv(bundle_dir / "votes.csv", encoding="utf-8-sig")
+    names = {c.section_id: (c.unit, c.section) for c in found}
+    net = pd.DataFrame([(*names[sid], C.NET, *n) for sid, n in imported.items()], columns=votes.columns)
+    data = pd.concat([votes, net]).to_csv(index=False).encode("utf-8")
+    components.import_component(db, campaign, ComponentKind.votes, data, "votes-with-net.csv")
+    db.commit()
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303
+
+    assert status(db, online) is RoundStatus.closed  # (and the session's objects as now stored)
+    card = scorecards.campaign_scorecard(db, campaign)
+    by_id = card.sections.set_index("section_id")
+    tallies = ballots.tallies(db, online)
+    page = text(admin_client.get(MONITOR))
+    rows = score_rows(page)
+    assert set(rows) == {c.section_id for c in found}
+    for section_id, (numbers, formula, shown) in rows.items():
+        own = [tallies[section_id][choice] for choice in Choice]
+        other = list(imported.get(section_id, (0, 0, 0)))
+        both = [a + b for a, b in zip(own, other)]
+        assert numbers == [*own, *other, *both, sum(both)]
+        assert sum(both) == by_id.at[section_id, C.VOTES_IN[C.NET]]
+        s, b, _ = both
+        score = (s + 0.5 * b) / sum(both) * 20
+        assert formula == f"(满意 {s} + 0.5 × 基本满意 {b}) ÷ 票数 {sum(both)} × 20 = {display_text(score)}"
+        assert shown == display_text(score) == display_text(by_id.at[section_id, C.NETWORK])
+    total = int(card.sections[C.VOTES_IN[C.NET]].sum())
+    assert sum(numbers[-1] for numbers, _, _ in rows.values()) == total == 5 * len(found) + 212  # 212 imported
+    footer = page.split('id="online-scores"', 1)[1].split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
+    assert f'<td class="num">{total}</td>' in footer
+    source = markup.unescape(page.split('id="counts-source">', 1)[1].split("</p>", 1)[0])
+    assert "本平台网络评价的 5 张选票" in source and "网络评价(NET)票数 212 票" in source and f"合计 {total} 票" in source
+    assert "满意率 = (满意 + 0.5 × 基本满意) ÷ 票数" in page and "满意率 × 20 分" in page
+
+
+def test_without_imported_counts_the_monitor_shows_the_ballots_alone(admin_client, db, campaign, held):
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303
+    page = text(admin_client.get(MONITOR))
+    assert "导入票数" not in page and "没有导入的网络评价票数" in page
+    assert status(db, held) is RoundStatus.closed
+    tallies = ballots.tallies(db, held)
+    for section_id, (numbers, formula, _) in score_rows(page).items():
+        own = [tallies[section_id][choice] for choice in Choice]
+        assert numbers == [*own, 5]
+        assert formula.startswith(f"(满意 {own[0]} + 0.6 × 基本满意 {own[1]}) ÷ 票数 5 × 15 = ")
+
+
 def test_published_lists_are_public_and_stay_as_published(admin_client, client, db, campaign, held):
     assert client.get("/results/2021").status_code == 404
-    early = admin_client.post(f"{MONITOR}/publish")
+    early = admin_client.post(f"{MONITOR}/publish", data=CONFIRMED)
     assert early.status_code == 400 and "网络评价结束后才能公布" in text(early)
-    assert admin_client.post(f"{MONITOR}/close").status_code == 303
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303
     assert client.get("/results/2021").status_code == 404  # closed, not yet published
-    assert admin_client.post(f"{MONITOR}/publish").status_code == 303
+    assert admin_client.post(f"{MONITOR}/publish", data=CONFIRMED).status_code == 303
     assert logged(db, "online.publish") == [{"satisfied": 10, "unsatisfied": 10, "most_unsatisfied": 3}]
 
     db.rollback()
@@ -245,7 +320,7 @@ def test_published_lists_are_public_and_stay_as_published(admin_client, client, 
     scorecards.decide(db, campaign, int(moved["section_id"]), Result.unsatisfied, "县评议领导小组复议", None)
     db.commit()
     assert "满意单位(10 个)" in text(client.get("/results/2021"))
-    assert admin_client.post(f"{MONITOR}/publish").status_code == 303
+    assert admin_client.post(f"{MONITOR}/publish", data=CONFIRMED).status_code == 303
     republished = text(client.get("/results/2021"))
     assert "满意单位(9 个)" in republished and "不满意单位(11 个)" in republished
     assert client.get("/results/2020").status_code == 404
@@ -254,7 +329,7 @@ def test_published_lists_are_public_and_stay_as_published(admin_client, client, 
 def test_a_campaign_without_an_online_round(admin_client, campaign):
     page = admin_client.get(MONITOR)
     assert page.status_code == 200 and "尚未设立网络评价" in text(page)
-    assert admin_client.post(f"{MONITOR}/close").status_code == 404
+    assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 404
 
 
 def test_the_candidate_list_stays_fixed_once_the_round_is_open(db, campaign, online):

@@ -132,7 +132,8 @@ def test_an_id_of_another_campaign_is_404(app, db, campaign, admin, survey, olde
         refused(client, db, method, path, 404, message, data)
     # The online round's buttons answer a refusal by a redirect to the page and a flash.
     for action in ("resend", "reissue"):
-        refused(client, db, "POST", f"/office/online/evaluators/{old['evaluator'].id}/{action}", 303, "")
+        refused(client, db, "POST", f"/office/online/evaluators/{old['evaluator'].id}/{action}", 303, "",
+                {"confirmed": "1"})
         assert "没有这位评价人" in text(client.get("/office/online/"))
 
 

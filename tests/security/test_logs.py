@@ -134,7 +134,7 @@ def open_online(client, db) -> tuple[OnlineRound, dict[str, str]]:  # noqa: ANN0
                            data={"file": (io.BytesIO(reps), "reps.csv")})
     assert response.status_code == 303, text(response)
     assert client.post("/office/online/sample").status_code == 303
-    assert client.post("/office/online/accounts").status_code == 303
+    assert client.post("/office/online/accounts", data={"confirmed": "1"}).status_code == 303
     db.rollback()
     db.expire_all()
     online = db.scalar(select(OnlineRound))

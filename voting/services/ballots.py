@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, DateTime, Integer, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, DateTime, Integer, and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,7 @@ from voting.models import (
     RoundStatus,
     Section,
     Unit,
+    VoteCount,
     utcnow,
 )
 from voting.services import audit, outbox
@@ -557,6 +558,26 @@ def _lock(session: Session, online: OnlineRound) -> None:
     ).one()
 
 
+def _due_a_reminder(online: OnlineRound):  # noqa: ANN202
+    """The condition on Evaluator of those a reminder goes to: a live password, not
+    locked, not reminded yet, no ballot."""
+    return and_(
+        Evaluator.round_id == online.id, Evaluator.reminder_id.is_(None), Evaluator.password_hash.is_not(None),
+        Evaluator.locked_at.is_(None), Evaluator.id.not_in(select(BallotCast.evaluator_id)),
+    )
+
+
+def reminders_due(session: Session, online: OnlineRound) -> int:
+    """How many evaluators `remind` would write to now."""
+    return session.scalar(select(func.count()).select_from(Evaluator).where(_due_a_reminder(online))) or 0
+
+
+def check_remindable(online: OnlineRound, now: datetime | None = None) -> None:
+    """The named reason (a DomainError) why no reminder can go now, if there is one."""
+    if not is_open(online, now):
+        raise DomainError("只有进行中的网络评价才能发送提醒")
+
+
 def remind(
     session: Session, online: OnlineRound, *, sign: str, login_link: str, timezone_name: str, actor: str,
     now: datetime | None = None,
@@ -566,16 +587,8 @@ def remind(
     where to log in and the account, never the password. Returns how many."""
     now = now or utcnow()
     _lock(session, online)
-    if not is_open(online, now):
-        raise DomainError("只有进行中的网络评价才能发送提醒")
-    due = session.scalars(
-        select(Evaluator)
-        .where(
-            Evaluator.round_id == online.id, Evaluator.reminder_id.is_(None), Evaluator.password_hash.is_not(None),
-            Evaluator.locked_at.is_(None), Evaluator.id.not_in(select(BallotCast.evaluator_id)),
-        )
-        .order_by(Evaluator.id)
-    ).all()
+    check_remindable(online, now)
+    due = session.scalars(select(Evaluator).where(_due_a_reminder(online)).order_by(Evaluator.id)).all()
     closes = _local(online.closes_at, timezone_name)
     for evaluator in due:
         message = outbox.enqueue(
@@ -591,6 +604,12 @@ def remind(
     return len(due)
 
 
+def check_closable(online: OnlineRound) -> None:
+    """The named reason (a DomainError) why the round cannot be closed, if there is one."""
+    if online.status is not RoundStatus.open:
+        raise DomainError("只有进行中的网络评价才能结束")
+
+
 def close(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> int:
     """No more ballots; the sealed ones still waiting are moved into the ballot box, and
     from now on the ballots are the online score. Returns how many ballots are in."""
@@ -598,8 +617,7 @@ def close(session: Session, online: OnlineRound, *, actor: str, now: datetime | 
     # to the row (a key share lock on it), so taking the row first would deadlock.
     _one_mover(session, online.id, wait=True)
     _lock(session, online)
-    if online.status is not RoundStatus.open:
-        raise DomainError("只有进行中的网络评价才能结束")
+    check_closable(online)
     online.status, online.closed_at = RoundStatus.closed, now or utcnow()
     session.flush()
     move_pending(session, online.id, final=True)
@@ -652,6 +670,20 @@ def online_counts(session: Session, campaign: Campaign) -> pd.DataFrame:
     )
 
 
+def imported_network_counts(session: Session, campaign: Campaign) -> dict[int, dict[Choice, int]]:
+    """The NET counts stored as the vote-count component (from a file, or entered by
+    hand), per section: the scoring adds them to the round's tallies
+    (scorecards.year_inputs), so the online score is made of both."""
+    return {
+        section_id: {Choice.satisfied: s, Choice.basic: b, Choice.unsatisfied: u}
+        for section_id, s, b, u in session.execute(
+            select(VoteCount.section_id, VoteCount.satisfied, VoteCount.basic, VoteCount.unsatisfied)
+            .join(Section, VoteCount.section_id == Section.id).join(Unit)
+            .where(Unit.campaign_id == campaign.id, VoteCount.round == C.NET)
+        )
+    }
+
+
 # ---- the published lists ------------------------------------------------------------------------
 
 PUBLISHED_LISTS = (Result.satisfied, Result.unsatisfied, Result.most_unsatisfied)
@@ -677,16 +709,23 @@ def final_lists(session: Session, campaign: Campaign, card) -> dict[str, list[li
     return lists
 
 
+def check_publishable(online: OnlineRound, card=None) -> None:  # noqa: ANN001
+    """The named reason (a DomainError) why the final lists cannot be published, if
+    there is one: the round not closed; with the scorecard, no online votes in it."""
+    if online.status is not RoundStatus.closed:
+        raise DomainError("网络评价结束后才能公布评议结果")
+    if card is not None and not card.network_held:
+        raise DomainError("还没有网络评价票,不能公布评议结果")
+
+
 def publish(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> dict[str, list[list[str]]]:
     """Publish the final lists as decided now (publishing again replaces them)."""
     from voting.services.scorecards import campaign_scorecard  # scorecards reads this module's tallies
 
-    if online.status is not RoundStatus.closed:
-        raise DomainError("网络评价结束后才能公布评议结果")
+    check_publishable(online)
     campaign = online.campaign
     card = campaign_scorecard(session, campaign)
-    if not card.network_held:
-        raise DomainError("还没有网络评价票,不能公布评议结果")
+    check_publishable(online, card)
     lists = final_lists(session, campaign, card)
     online.published, online.published_at = lists, now or utcnow()
     session.flush()

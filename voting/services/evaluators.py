@@ -522,6 +522,17 @@ def waiting_accounts(session: Session, online: OnlineRound) -> int:
                           .where(Evaluator.round_id == online.id, Evaluator.message_id.is_(None)))
 
 
+def waiting_by_kind(session: Session, online: OnlineRound) -> dict[EvaluatorKind, int]:
+    """`waiting_accounts` per evaluator category, in the categories' order (those
+    without a waiting evaluator left out)."""
+    found = dict(session.execute(
+        select(Evaluator.kind, func.count())
+        .where(Evaluator.round_id == online.id, Evaluator.message_id.is_(None))
+        .group_by(Evaluator.kind)
+    ).all())
+    return {kind: found[kind] for kind in EvaluatorKind if found.get(kind)}
+
+
 def _nothing_to_issue(online: OnlineRound) -> DomainError:
     if online.status is not RoundStatus.draft:
         return DomainError("每位评价人都已发过账号短信")
@@ -611,12 +622,18 @@ def has_voted(session: Session, evaluator: Evaluator) -> bool:
     return session.get(BallotCast, evaluator.id) is not None
 
 
-def _check_resendable(session: Session, online: OnlineRound, evaluator: Evaluator, now: datetime) -> None:
-    _check_changeable(online, now)
+def check_resendable(
+    session: Session, online: OnlineRound, evaluator: Evaluator, now: datetime | None = None, *, reissue: bool = False,
+) -> None:
+    """The named reason (a DomainError) why `evaluator` cannot get a new password now,
+    if there is one: a resend (`reissue` False) also refuses a locked account."""
+    _check_changeable(online, now or utcnow())
     if online.status is not RoundStatus.open:
         raise DomainError("还没有发出账号:请先点“发送账号短信”")
     if has_voted(session, evaluator):
         raise DomainError(f"评价人 {evaluator.login} 已经投票,不再需要密码")
+    if not reissue and evaluator.locked_at is not None:
+        raise DomainError(f"账号 {evaluator.login} 已锁定:请核实本人后点“重新开通”")
 
 
 def resend(
@@ -627,9 +644,7 @@ def resend(
     stays: a resend must not give a guesser five more tries. A locked account needs a
     reissue."""
     now = now or utcnow()
-    _check_resendable(session, online, evaluator, now)
-    if evaluator.locked_at is not None:
-        raise DomainError(f"账号 {evaluator.login} 已锁定:请核实本人后点“重新开通”")
+    check_resendable(session, online, evaluator, now)
     _send_password(session, online, evaluator, wording, now)
     session.flush()
     audit.record(session, "online.resend", actor=actor, campaign_id=online.campaign_id,
@@ -643,7 +658,7 @@ def reissue(
     """The review office reopens an account (after checking who asks): unlocked, the
     count of wrong passwords back to zero, a new password by SMS."""
     now = now or utcnow()
-    _check_resendable(session, online, evaluator, now)
+    check_resendable(session, online, evaluator, now, reissue=True)
     was_locked = evaluator.locked_at is not None
     evaluator.locked_at, evaluator.failed_logins = None, 0
     _send_password(session, online, evaluator, wording, now)

@@ -19,13 +19,14 @@ from voting.db import get_session
 from voting.errors import DomainError, ImportRejected
 from voting.forms import EmptyForm, Form
 from voting.links import wording
-from voting.models import EVALUATOR_KIND_LABELS, EvaluatorKind
+from voting.models import EVALUATOR_KIND_LABELS, EvaluatorKind, RoundStatus
 from voting.services import evaluators
-from voting.services.evaluators import REPRESENTATIVE_KINDS
+from voting.services.evaluators import MAX_FAILED_LOGINS, REPRESENTATIVE_KINDS
 from voting.services.scorecards import candidates_fixed
 from voting.views.common import (
     ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, query_number, read_upload,
 )
+from voting.views.confirm import Confirmation, ask
 
 bp = Blueprint("online", __name__, url_prefix="/office/online")
 PAGE_SIZE = 200
@@ -61,7 +62,14 @@ def _render(round_form: OnlineRoundForm | None = None, pool_form: PoolForm | Non
             mix=evaluators.mix(session, online), sms=evaluators.sms_counts(session, online), rows=rows, total=total,
             page=page, pages=max(1, -(-total // PAGE_SIZE)), is_open=evaluators.is_open(online),
             changeable=evaluators.is_changeable(online),
+            resend_confirmation=lambda row: resend_confirmation(row, page),
+            reissue_confirmation=lambda row: reissue_confirmation(row, row.locked, page), issue_confirmation=None,
         )
+        if current_user.role in ADMIN and context["changeable"] and context["sms"]["unsent"]:
+            try:
+                context["issue_confirmation"] = issue_confirmation(session, online, page)
+            except DomainError:
+                pass  # nothing to issue after all: no button
     return render_template(
         "online.html", campaign=campaign, online=online, round_form=round_form,
         pool_form=pool_form or PoolForm(formdata=None), action=EmptyForm(formdata=None), mask_phone=mask_phone,
@@ -118,14 +126,98 @@ def import_pool():
     return redirect(url_for(".index"), 303)
 
 
-def _act(act, done: str):
-    """A button's POST: the CSRF token, the round, one service call, one commit."""
+# ---- the irreversible steps, each with what its confirmation says ---------------------------
+# One function per step makes its Confirmation, for the page's button (and its dialog)
+# and again for the POST (the confirmation page): the numbers are worked out here only.
+
+
+def _local_time(moment: datetime | None) -> str:
+    return current_app.jinja_env.filters["local_time"](moment)  # as the pages show a time
+
+
+def issue_confirmation(session, online, page: int | None) -> Confirmation:  # noqa: ANN001
+    """发送账号短信: what evaluators.issue_accounts does. Raises the DomainError that
+    issuing would (nothing to issue, the round over)."""
+    waiting = evaluators.check_issuable(session, online)
+    by_kind = evaluators.waiting_by_kind(session, online)
+    parts = "、".join(f"{EVALUATOR_KIND_LABELS[kind]} {n} 人" for kind, n in by_kind.items())
+    starts = online.status is RoundStatus.draft
+    facts = [f"为尚未发过账号的 {waiting} 位评价人({parts})各生成一个账号和一次性密码,"
+             "把含账号和密码的短信写入发件箱,由发送进程陆续发出。"]
+    if starts:
+        facts += [
+            f"网络评价随即开始(状态由“{RoundStatus.draft.label}”变为“{RoundStatus.open.label}”):"
+            f"评价人收到短信即可登录投票,截止时间 {_local_time(online.closes_at)}。",
+            "开始后候选名单不能再撤销;截止前仍可补充评价人,补充的评价人要再点本按钮发送账号。",
+        ]
+    else:
+        facts.append(f"网络评价已在进行中(截止时间 {_local_time(online.closes_at)}):这些评价人收到短信即可登录投票;"
+                     "已有账号的评价人不受影响,原密码照常有效。")
+    return Confirmation(
+        title="发送账号短信并开始网络评价" if starts else "发送账号短信",
+        facts=facts,
+        button=f"发送账号短信({waiting} 人){'并开始网络评价' if starts else ''}",
+        action=url_for(".issue", page=page), back=url_for(".index", page=page),
+        warning="短信一经发出无法收回" + (f";网络评价开始后不能退回“{RoundStatus.draft.label}”。" if starts else "。"),
+        id="confirm-issue",
+    )
+
+
+def _whose(row) -> str:  # noqa: ANN001
+    return f"账号 {row.login}({row.name},手机 {mask_phone(row.phone)})。"
+
+
+def _new_password(row) -> str:  # noqa: ANN001
+    """What a resend and a reissue both do (evaluators._send_password)."""
+    return (f"生成新的一次性密码,短信写入发件箱,发往 {mask_phone(row.phone)};"
+            "原密码立即作废,发件箱中尚未发出的旧密码短信不再发出。")
+
+
+_CHECK_WHO = "原密码作废后不能恢复。请先核实来人确为评价人本人:新密码只发往名单上的这个号码。"
+
+
+def resend_confirmation(row, page: int | None) -> Confirmation:  # noqa: ANN001
+    """重发密码 to one evaluator (an Evaluator or a PoolRow): what evaluators.resend does."""
+    left = max(0, MAX_FAILED_LOGINS - row.failed_logins)
+    return Confirmation(
+        title=f"为账号 {row.login} 重发密码",
+        facts=[
+            _whose(row), _new_password(row),
+            f"密码输错次数不清零:现为 {row.failed_logins} 次,再输错 {left} 次账号即锁定。",
+        ],
+        button="重发密码", action=url_for(".resend", evaluator_id=row.id, page=page), back=url_for(".index", page=page),
+        warning=_CHECK_WHO,
+        id=f"confirm-resend-{row.id}",
+    )
+
+
+def reissue_confirmation(row, locked: bool, page: int | None) -> Confirmation:  # noqa: ANN001
+    """重新开通 one evaluator's account: what evaluators.reissue does."""
+    return Confirmation(
+        title=f"重新开通账号 {row.login}",
+        facts=[
+            _whose(row),
+            "解除锁定(该账号现已锁定)。" if locked else "该账号目前没有锁定。",
+            f"密码输错次数由 {row.failed_logins} 次清零:重新有 {MAX_FAILED_LOGINS} 次机会。",
+            _new_password(row),
+        ],
+        button="重新开通", action=url_for(".reissue", evaluator_id=row.id, page=page), back=url_for(".index", page=page),
+        warning=_CHECK_WHO,
+        id=f"confirm-reissue-{row.id}",
+    )
+
+
+def _act(act, done: str, confirmation=None):  # noqa: ANN001
+    """A button's POST: the CSRF token, the round, the step confirmed (when
+    `confirmation(session, online)` makes what to ask), one service call, one commit."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     session = get_session()
     online = evaluators.require_round(session, current_campaign())
     back = redirect(url_for(".index", page=query_number("page")), 303)
     try:
+        if confirmation is not None and (answer := ask(confirmation(session, online))) is not None:
+            return answer
         result = act(session, online)
     except DomainError as error:
         session.rollback()
@@ -155,10 +247,13 @@ def issue():
     whose page shows its progress; nothing to issue is said here at once."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    back = redirect(url_for(".index", page=query_number("page")), 303)
+    page = query_number("page")
+    back = redirect(url_for(".index", page=page), 303)
     session = get_session()
     online = evaluators.require_round(session, current_campaign())
     try:
+        if (answer := ask(issue_confirmation(session, online, page))) is not None:
+            return answer
         job = tasks.issue_accounts_job(session, online, request.url_root, current_user.username)
     except DomainError as error:
         session.rollback()
@@ -172,20 +267,30 @@ def issue():
 @bp.post("/evaluators/<int:evaluator_id>/resend")
 @roles_required(*ADMIN)
 def resend(evaluator_id: int):
+    def confirmation(session, online):
+        evaluator = evaluators.get_evaluator(session, online, evaluator_id)
+        evaluators.check_resendable(session, online, evaluator)
+        return resend_confirmation(evaluator, query_number("page"))
+
     def act(session, online):
         evaluator = evaluators.get_evaluator(session, online, evaluator_id)
         evaluators.resend(session, online, evaluator, wording(current_app, request.url_root), actor=current_user.username)
         return evaluator.login
 
-    return _act(act, "已为账号 {result} 生成新密码并写入短信发件箱(原密码作废;输错次数不清零)。")
+    return _act(act, "已为账号 {result} 生成新密码并写入短信发件箱(原密码作废;输错次数不清零)。", confirmation)
 
 
 @bp.post("/evaluators/<int:evaluator_id>/reissue")
 @roles_required(*ADMIN)
 def reissue(evaluator_id: int):
+    def confirmation(session, online):
+        evaluator = evaluators.get_evaluator(session, online, evaluator_id)
+        evaluators.check_resendable(session, online, evaluator, reissue=True)
+        return reissue_confirmation(evaluator, evaluator.locked_at is not None, query_number("page"))
+
     def act(session, online):
         evaluator = evaluators.get_evaluator(session, online, evaluator_id)
         evaluators.reissue(session, online, evaluator, wording(current_app, request.url_root), actor=current_user.username)
         return evaluator.login
 
-    return _act(act, "已重新开通账号 {result}:解除锁定、输错次数清零,新密码短信已写入发件箱。")
+    return _act(act, "已重新开通账号 {result}:解除锁定、输错次数清零,新密码短信已写入发件箱。", confirmation)

@@ -7,17 +7,22 @@ only once the round is closed (no running results while evaluators still vote).
 Admins act; operators and auditors read; liaisons get 403."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from scoring import columns as C
+from scoring.components import fmt
+from scoring.rounding import display_text
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm
 from voting.links import wording
-from voting.models import Choice, OnlineRound, RoundStatus
+from voting.models import Choice, OnlineRound, RoundStatus, utcnow
 from voting.services import ballots
 from voting.views.common import ADMIN, OFFICE, current_campaign, score_figure, scorecard
+from voting.views.confirm import Confirmation, ask
 
 bp = Blueprint("online_monitor", __name__, url_prefix="/office/online")
 
@@ -35,40 +40,167 @@ def monitor():
     session = get_session()
     campaign = current_campaign()
     online = ballots.online_round(session, campaign)
-    context = {"campaign": campaign, "online": online, "action": EmptyForm(formdata=None)}
+    context = {"campaign": campaign, "online": online, "action": EmptyForm(formdata=None), "confirm": {}}
     if online is not None:
         context.update(turnout=ballots.turnout(session, online), is_open=ballots.is_open(online),
                        ballots_in=ballots.ballots_in(session, online))
+        card = None
         if online.status is RoundStatus.closed:
             card = scorecard(campaign)  # worked out once per change, not per view
-            context.update(card=card, scores=_scores(session, online, card),
-                           lists=ballots.final_lists(session, campaign, card) if card.network_held else None)
+            context.update(card=card, lists=ballots.final_lists(session, campaign, card) if card.network_held else None,
+                           **_scores(session, online, card))
+        if current_user.role in ADMIN:  # the buttons, each with what it will do
+            if context["is_open"]:
+                context["confirm"]["remind"] = remind_confirmation(session, online)
+            if online.status is RoundStatus.open:
+                context["confirm"]["close"] = close_confirmation(session, online)
+            if card is not None and card.network_held:
+                context["confirm"]["publish"] = publish_confirmation(session, online, card)
     return render_template("online_monitor.html", **context)
 
 
-def _scores(session, online: OnlineRound, card) -> list[dict]:  # noqa: ANN001
-    """Each candidate's tallies and online score, in the ballot's order."""
+def _scores(session, online: OnlineRound, card) -> dict:  # noqa: ANN001
+    """Each candidate's counts and online score, in the ballot's order: the round's
+    ballots, the NET counts stored as a component (a file or a hand entry), and their
+    sum, from which the scoring computed the score (scorecards.year_inputs); each row's
+    formula with its numbers. `scores` (the rows), `imported` (any imported counts),
+    `sums` (the columns' totals)."""
     # A closed round's ballots no longer change (its close is audited): counted once.
     counts = score_figure(online.campaign, "online tallies", lambda: ballots.tallies(session, online))
+    imported = score_figure(online.campaign, "imported NET counts",
+                            lambda: ballots.imported_network_counts(session, online.campaign))
+    settings = card.settings
     by_id = card.sections.set_index("section_id") if "section_id" in card.sections else None
+    none = dict.fromkeys(Choice, 0)
     rows = []
     for candidate in ballots.ballot_candidates(session, online.campaign_id):
-        c = counts.get(candidate.section_id, dict.fromkeys(Choice, 0))
+        # Keyed by the choice's name ("satisfied", …), as the template reads them.
+        own = {c.value: n for c, n in counts.get(candidate.section_id, none).items()}
+        other = {c.value: n for c, n in imported.get(candidate.section_id, none).items()}
+        both = {choice: own[choice] + other[choice] for choice in own}
         found = by_id is not None and candidate.section_id in by_id.index
+        network = by_id.at[candidate.section_id, C.NETWORK] if found else None
         rows.append({
             "section_id": candidate.section_id, "unit": candidate.unit, "section": candidate.section,
-            "satisfied": c[Choice.satisfied], "basic": c[Choice.basic], "unsatisfied": c[Choice.unsatisfied],
-            "network": by_id.at[candidate.section_id, C.NETWORK] if found else None,
-            "total": by_id.at[candidate.section_id, C.TOTAL] if found else None,
+            "own": own, "imported": other, "counts": both, "votes": sum(both.values()),
+            "network": network, "total": by_id.at[candidate.section_id, C.TOTAL] if found else None,
+            "formula": _formula(both, network, settings) if found else "",
         })
-    return rows
+    sums = {part: {c.value: sum(r[part][c.value] for r in rows) for c in Choice}
+            for part in ("own", "imported", "counts")}
+    return {"scores": rows, "imported": bool(imported), "sums": sums, "votes": sum(r["votes"] for r in rows)}
 
 
-def _act(act, done: str):
+def _formula(counts: dict[str, int], network, settings) -> str:  # noqa: ANN001
+    """How the scoring made the online score (scoring.votes.network_scores), with its
+    numbers: (满意 × weight + 基本满意 × weight) ÷ 票数 × network_points."""
+    votes = sum(counts.values())
+    if not votes:
+        return "无票,按 0 分计"
+    satisfied = f"满意 {counts['satisfied']}"
+    if settings.weight_satisfied != 1:
+        satisfied = f"{fmt(settings.weight_satisfied)} × {satisfied}"
+    return (f"({satisfied} + {fmt(settings.weight_basic)} × 基本满意 {counts['basic']}) ÷ 票数 {votes}"
+            f" × {fmt(settings.network_points)} = {display_text(network)}")
+
+
+# ---- the irreversible steps, each with what its confirmation says ---------------------------
+# One function per step makes its Confirmation, for the page's button (and its dialog)
+# and again for the POST (the confirmation page): the numbers are worked out here only.
+# Each raises the DomainError the step itself would (a 400 with its reason).
+
+
+def _local_time(moment: datetime | None) -> str:
+    return current_app.jinja_env.filters["local_time"](moment)  # as the pages show a time
+
+
+def _turnout_fact(session, online: OnlineRound) -> str:  # noqa: ANN001
+    total = ballots.turnout(session, online)[-1]
+    rate = f"{100 * total.rate:.1f}%" if total.rate is not None else "—"
+    return (f"参评情况:{total.evaluators} 位评价人中已有 {total.voted} 位投票(参评率 {rate}),"
+            f"还有 {total.evaluators - total.voted} 位未投票。")
+
+
+def remind_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: ANN001
+    """提醒: what ballots.remind does."""
+    ballots.check_remindable(online)
+    due = ballots.reminders_due(session, online)
+    if due:
+        reminded = (f"将给其中 {due} 位尚未投票、也未提醒过的评价人各写入一条提醒短信,由发送进程陆续发出;"
+                    "短信写明登录地址和账号,不含密码。")
+    else:
+        reminded = "没有需要提醒的评价人:这次不会写入任何短信。"
+    return Confirmation(
+        title="提醒尚未评价的评价人",
+        facts=[_turnout_fact(session, online), reminded,
+               "每位评价人只提醒一次:已提醒过的、账号已锁定的和还没有发账号的评价人这次不发。"],
+        button="提醒尚未评价的评价人", action=url_for(".remind"), back=url_for(".monitor"),
+        warning="短信一经发出无法收回。", id="confirm-remind",
+    )
+
+
+def close_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: ANN001
+    """结束网络评价: what ballots.close does."""
+    ballots.check_closable(online)
+    closes_at = online.closes_at if online.closes_at.tzinfo else online.closes_at.replace(tzinfo=timezone.utc)
+    n = ballots.ballots_in(session, online)
+    imported = sum(sum(c.values()) for c in ballots.imported_network_counts(session, online.campaign).values())
+    scored = f"已收到的 {n} 张选票随即计票:计票结果即各候选科室的网络评价分,计入总成绩和拟定的评议结果"
+    if imported:
+        scored += f"(另有导入的网络评价票数 {imported} 票,一并计分)"
+    return Confirmation(
+        title="结束网络评价",
+        facts=[
+            _turnout_fact(session, online),
+            f"原定截止时间 {_local_time(online.closes_at)}"
+            + (":现在结束即提前截止。" if utcnow() < closes_at else ":已过截止时间。"),
+            "结束后不再接受选票:尚未投票的评价人不能再投票,也不能再发提醒或重发密码。",
+            scored + "。",
+        ],
+        button="结束网络评价", action=url_for(".close"), back=url_for(".monitor"),
+        warning="结束后不能重新开始网络评价,这一步不可撤销。", id="confirm-close",
+    )
+
+
+def _list_sizes(lists: dict[str, list]) -> str:
+    return (f"满意单位 {len(lists['satisfied'])} 个、不满意单位 {len(lists['unsatisfied'])} 个、"
+            f"最不满意单位 {len(lists['most_unsatisfied'])} 个")
+
+
+def publish_confirmation(session, online: OnlineRound, card) -> Confirmation:  # noqa: ANN001
+    """公布评议结果 / 重新公布: what ballots.publish does, with the lists as decided now."""
+    ballots.check_publishable(online, card)
+    lists = ballots.final_lists(session, online.campaign, card)
+    public = url_for("ballot.results", year=online.campaign.year)
+    facts = [
+        f"公布的名单:{_list_sizes(lists)}(最不满意单位同时列在不满意单位中)。",
+        f"名单按评议办现在的决定公布在公开的评议结果页面 {public}:任何人不用登录即可查看;页面只列单位和科室,不显示分数和票数。",
+    ]
+    again = online.published_at is not None
+    if again:
+        previous = online.published or {}
+        same = all(previous.get(name) == items for name, items in lists.items())
+        before = _list_sizes({name: previous.get(name, []) for name in lists})
+        facts.append(f"替换 {_local_time(online.published_at)} 公布的名单({before})"
+                     + (":名单没有变化。" if same else ":名单有变化。"))
+    button = "重新公布评议结果" if again else "公布评议结果"
+    return Confirmation(
+        title=button, facts=facts, button=button, action=url_for(".publish"), back=url_for(".monitor"),
+        warning="公布后无法撤回:公开页面随即显示这些名单;以后评议办的决定有变化,须重新公布才会更新。",
+        id="confirm-publish",
+    )
+
+
+def _act(act, done: str, confirmation):  # noqa: ANN001
+    """A button's POST: the CSRF token, the round, the step confirmed
+    (`confirmation(session, online)` makes what to ask), one service call, one commit."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     session = get_session()
-    result = act(session, _round())
+    online = _round()
+    if (answer := ask(confirmation(session, online))) is not None:
+        return answer
+    result = act(session, online)
     session.commit()
     flash(done.format(result=result), "info")
     return redirect(url_for(".monitor"), 303)
@@ -85,6 +217,7 @@ def remind():
             actor=current_user.username,
         ),
         "已为 {result} 位尚未评价的评价人写入提醒短信(每人只提醒一次,短信中不含密码)。",
+        remind_confirmation,
     )
 
 
@@ -94,6 +227,7 @@ def close():
     return _act(
         lambda session, online: ballots.close(session, online, actor=current_user.username),
         "网络评价已结束,共收到 {result} 张选票;网络评价得分已计入综合评价。",
+        close_confirmation,
     )
 
 
@@ -103,4 +237,14 @@ def publish():
     return _act(
         lambda session, online: ballots.publish(session, online, actor=current_user.username),
         "评议结果已公布。",
+        lambda session, online: publish_confirmation(session, online, _card_to_publish(online)),
     )
+
+
+def _card_to_publish(online: OnlineRound):  # noqa: ANN202
+    """The scorecard the lists would be published from, for the confirmation's words
+    only (ballots.publish works the lists out again in its own transaction, so the
+    score cache is not read for a write); its reason (400) when the round is not closed
+    yet, before a scorecard is worked out for nothing."""
+    ballots.check_publishable(online)
+    return scorecard(online.campaign)
