@@ -1,8 +1,10 @@
 """The evaluators' login (issue 5), on SQLite and PostgreSQL: the one-time password
-opens a fresh session; a wrong login name and a wrong password get the same answer;
-five wrong passwords lock the account in the database (whatever cookies the guesser
-uses), a resend does not reset the count and a reissue does; an idle session ends;
-a ballot already in is said so; the login is rate-limited per account and per address."""
+opens a fresh session; a wrong login name and a wrong password get the same answer,
+which says how many tries this browser has left (the same for both, try after try and
+cookie jar after cookie jar); five wrong passwords lock the account in the database
+(whatever cookies the guesser uses), a resend does not reset the count and a reissue
+does; an idle session ends; a ballot already in is said so; the login is rate-limited
+per account and per address."""
 from __future__ import annotations
 
 import re
@@ -95,6 +97,67 @@ def test_a_wrong_name_and_a_wrong_password_look_the_same(client, db, online, acc
     assert evaluator(db, login).failed_logins == 1
 
 
+def tries_left(response) -> int | None:  # noqa: ANN001
+    found = re.findall(r"还可以再试 (\d+) 次", text(response))
+    assert len(found) <= 1
+    return int(found[0]) if found else None
+
+
+def test_a_wrong_password_says_how_many_tries_are_left(client, db, online, account):
+    login, _ = account
+    # Typed in lower case or with a space, it is the same login name: the same count.
+    typed = (login, login.lower(), f"{login[:4]} {login[4:]}", login)
+    answers = [attempt(client, name, "WRONGPASS2") for name in typed]
+    assert [a.status_code for a in answers] == [401] * 4
+    assert [tries_left(a) for a in answers] == [4, 3, 2, 1]
+    assert ("账号或密码不正确,请核对短信后重新输入。还可以再试 3 次;连续输错 5 次账号将被锁定"
+            "(在别的手机或浏览器上输错的也算在内)。") in text(answers[1])
+    assert 'role="alert"' in text(answers[1])
+    assert evaluator(db, login).failed_logins == 4
+    # The 5th: the database locks the account, and says so (no count).
+    locked = attempt(client, login, "WRONGPASS2")
+    assert locked.status_code == 423 and LOCKED in text(locked) and tries_left(locked) is None
+    assert evaluator(db, login).locked_at is not None
+
+
+def test_the_tries_left_do_not_tell_which_logins_exist(app, db, online, secrets):
+    """The count comes from the browser's session, per login name typed, never from the
+    account: an unknown name counts down exactly as a real one does. (A count from the
+    database would tell them apart: a real one's goes down across cookie jars.)"""
+    (first, _), (second, _) = sorted(secrets.items())[:2]
+    unknown = "ZZZZZZZZ"
+    # In one cookie jar each: the same answers, try after try.
+    real_jar, unknown_jar = app.test_client(), app.test_client()
+    for left in (4, 3, 2, 1):
+        real, fake = attempt(real_jar, first, "WRONGPASS2"), attempt(unknown_jar, unknown, "WRONGPASS2")
+        assert real.status_code == fake.status_code == 401
+        assert tries_left(real) == left and text(fake).replace(unknown, first) == text(real)
+    # The unknown name's 5th: no count left to show, only the rule (a real account's 5th
+    # is the database's lock, 423, as it was before the count was shown).
+    fifth = attempt(unknown_jar, unknown, "WRONGPASS2")
+    assert fifth.status_code == 401 and WRONG in text(fifth) and tries_left(fifth) is None
+    assert "连续输错 5 次账号将被锁定" in text(fifth)
+    # A new cookie jar for every try: the same answers again, while the real account's
+    # count in the database goes up (the message says tries elsewhere count too).
+    for _ in range(3):
+        real, fake = attempt(app.test_client(), second, "WRONGPASS2"), attempt(app.test_client(), unknown, "WRONGPASS2")
+        assert real.status_code == fake.status_code == 401 and tries_left(real) == tries_left(fake) == 4
+        assert text(fake).replace(unknown, second) == text(real)
+    assert evaluator(db, second).failed_logins == 3 and evaluator(db, unknown) is None
+    # The session keeps a keyed digest of the names typed, not the names.
+    held = in_session(real_jar)["evaluator_tries"]
+    assert [n for _, n in held] == [4] and first not in repr(held) and first.lower() not in repr(held)
+
+
+def test_the_session_counts_a_few_login_names_only(client, online):
+    for c in "23456789":
+        assert tries_left(attempt(client, f"ABCDEFG{c}", "WRONGPASS2")) == 4
+    held = in_session(client)["evaluator_tries"]
+    assert len(held) == 4 and all(n == 1 for _, n in held)  # the latest four names
+    assert tries_left(attempt(client, "ABCDEFG9", "WRONGPASS2")) == 3
+    assert tries_left(attempt(client, "ABCDEFG2", "WRONGPASS2")) == 4  # dropped: counted afresh
+
+
 def test_six_wrong_passwords_lock_the_account_also_across_new_cookie_jars(app, db, online, account):
     login, password = account
     statuses, bodies = [], []
@@ -116,8 +179,10 @@ def test_a_right_password_clears_earlier_slips(client, db, online, account):
     for _ in range(3):
         attempt(client, login, "WRONGPASS2")
     assert evaluator(db, login).failed_logins == 3
+    assert len(in_session(client)["evaluator_tries"]) == 1
     assert attempt(client, login, password).status_code == 303
     assert evaluator(db, login).failed_logins == 0
+    assert "evaluator_tries" not in in_session(client)  # the fresh session drops the browser's count
 
 
 def test_a_resend_does_not_reset_the_count(app, db, online, account):

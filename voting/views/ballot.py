@@ -2,10 +2,14 @@
 results (SPEC §1 steps 6-7, §4; issue 5).
 
 - `GET /e/ballot` (logged-in evaluator, see voting.views.evaluator): every candidate in
-  a neutral order, each 满意 / 基本满意 / 不满意 with 基本满意 preselected; live
-  counters and a draft kept across reloads come from static/ballot.js, and the page
-  works without it. `POST /e/ballot` stores the one ballot (ballots.store_ballot),
-  logs the evaluator out and sends to `/e/done`, which shows the receipt code.
+  a neutral order, each 满意 / 基本满意 / 不满意 with 基本满意 preselected, each row
+  with an anchor (candidate-<section id>). From static/ballot.js: live counters in a
+  bar at the bottom of the screen that refuse one 满意 or 不满意 too many as it is
+  picked, the list of the picks with links to their rows, and a draft kept across
+  reloads; the page works without it (the counts then checked here only).
+  `POST /e/ballot` stores the one ballot (ballots.store_ballot), logs the evaluator
+  out and sends to `/e/done`, which shows the receipt code (and, with the script, a
+  button that copies it).
 - `GET /receipt` shows a form; `POST /receipt` says whether a receipt's ballot is in
   (never its marks). The code goes in the form's body, not the address, so it stays
   out of access logs, the history and the Referer: nothing on the server ties the

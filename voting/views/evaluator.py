@@ -11,6 +11,10 @@ seconds of the login), which ends a session when the office sends a new password
 - `GET /e/login` the form; `POST /e/login` checks the login name and password
   (services.evaluators.authenticate): a wrong name and a wrong password get the same
   answer (401), a locked account its own (423), a ballot already in its own (409).
+  The 401 says how many tries are left, counted by this browser's session per login
+  name typed, never read from the account: a count from the database would tell a
+  login that exists (its count goes down, across cookie jars too) from one that does
+  not, which the one answer for both is there to hide.
   Success starts a fresh session (everything in the old one is dropped) and sends to
   the ballot (303).
 - `POST /e/logout` ends it.
@@ -23,6 +27,7 @@ Referer rule (voting/views/public.py).
 """
 from __future__ import annotations
 
+import hmac
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,7 +56,7 @@ from voting.errors import DomainError
 from voting.forms import EmptyForm, Form
 from voting.models import BallotCast, Campaign, Evaluator, OnlineRound, RoundStatus
 from voting.services import evaluators
-from voting.services.evaluators import AccountLockedError, LoginFailedError
+from voting.services.evaluators import MAX_FAILED_LOGINS, AccountLockedError, LoginFailedError
 from voting.services.rounds import _aware
 from voting.views.public import make_public
 
@@ -60,6 +65,10 @@ bp = Blueprint("evaluator", __name__)
 SESSION_KEY = "evaluator"
 SEEN_KEY = "evaluator_seen"
 LOGIN_AT_KEY = "evaluator_login"
+# Wrong tries from this browser: [[keyed digest of the login name typed, count], ...],
+# the latest name last, at most TRIES_KEPT names (see _wrong_login).
+TRIES_KEY = "evaluator_tries"
+TRIES_KEPT = 4
 # The idle clock restarts at most this often (the session cookie is rewritten then).
 SEEN_RESOLUTION_SECONDS = 30
 TOO_MANY = "登录尝试过于频繁,请稍等几分钟后再试。"
@@ -209,6 +218,34 @@ make_public(
 # ---- login and logout -------------------------------------------------------------------------
 
 
+def _wrong_login(message: str, login: str) -> str:
+    """The answer to a wrong login name or password (one answer for both) with the
+    tries left: MAX_FAILED_LOGINS less the 401s this browser's session has had for this
+    login name. Only from what the browser sent, so that an unknown name and a wrong
+    password still read the same, try after try and cookie jar after cookie jar. The
+    database's count can be higher (tries from another phone or browser, or from an
+    earlier visit whose cookie is gone): the message says those count too, and the
+    lock (423) is always the database's."""
+    key = current_app.secret_key
+    digest = hmac.new(key.encode() if isinstance(key, str) else bytes(key or b""),
+                      normalize_code(login)[:32].encode(), "sha256").hexdigest()[:16]
+    held = visit.get(TRIES_KEY)
+    tries = [pair for pair in held if _is_tries(pair)] if isinstance(held, list) else []
+    wrong = next((n for name, n in tries if name == digest), 0) + 1
+    tries = [pair for pair in tries if pair[0] != digest][-(TRIES_KEPT - 1):] + [[digest, wrong]]
+    visit[TRIES_KEY] = tries
+    left = MAX_FAILED_LOGINS - wrong
+    rule = f"连续输错 {MAX_FAILED_LOGINS} 次账号将被锁定"
+    if left > 0:
+        return f"{message}还可以再试 {left} 次;{rule}(在别的手机或浏览器上输错的也算在内)。"
+    return f"{message}{rule}。"
+
+
+def _is_tries(pair: object) -> bool:
+    return (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+            and isinstance(pair[1], int) and not isinstance(pair[1], bool) and 0 <= pair[1] < 1000)
+
+
 @bp.get("/e/login")
 def login_page():
     if logged_in() is not None:
@@ -228,7 +265,8 @@ def login():
         evaluator = evaluators.authenticate(session, form.login.data, form.password.data)
     except (LoginFailedError, AccountLockedError) as error:
         session.commit()  # the wrong password counts, though the login fails
-        return _login_page(form, error.status, str(error))
+        message = _wrong_login(str(error), form.login.data) if isinstance(error, LoginFailedError) else str(error)
+        return _login_page(form, error.status, message)
     except DomainError as error:  # the ballot is in, or the round is not open
         session.rollback()
         _forget()
