@@ -108,6 +108,11 @@ LOG_CONFIGURE = None
 PUBLIC_URL = None
 # The SMS signature registered with the carriers (shown as 【…】 first in every SMS).
 SMS_SIGN = "县千人评议办"
+# The review office as the public pages name it, and the phone citizens and evaluators
+# may call ("0577-6373 1234"; empty: no number shown). Every public error page says to
+# contact it, and the landing page shows it.
+OFFICE_NAME = "县千人评议办"
+OFFICE_PHONE = ""
 # Earlier SECRET_KEYs whose citizen links are still accepted after a key change.
 SECRET_KEY_FALLBACKS = []
 # The online round's evaluators (issue 5): a login session ends after this many idle

@@ -734,6 +734,14 @@ def publish(session: Session, online: OnlineRound, *, actor: str, now: datetime 
     return lists
 
 
+def published_years(session: Session) -> list[int]:
+    """The years whose final lists are published, newest first (the landing page's links)."""
+    return list(session.scalars(
+        select(Campaign.year).join(OnlineRound, OnlineRound.campaign_id == Campaign.id)
+        .where(OnlineRound.published_at.is_not(None)).order_by(Campaign.year.desc())
+    ))
+
+
 def published_results(session: Session, year: int) -> tuple[Campaign, OnlineRound]:
     """The campaign of `year` and its round, if its results are published."""
     campaign = session.scalar(select(Campaign).where(Campaign.year == year))

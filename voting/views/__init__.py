@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Flask, redirect, url_for
+from flask import Flask
 
 
 def init_app(app: Flask) -> None:
@@ -28,9 +28,12 @@ def init_app(app: Flask) -> None:
                       online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp, jobs.bp):
         app.register_blueprint(blueprint)
 
-    @app.get("/")
-    def index():
-        return redirect(url_for("office.dashboard"))
+    @app.context_processor
+    def office_contact() -> dict:
+        """`contact`: whom a citizen or an evaluator should call, as every public
+        error page says it ("县千人评议办(电话 0577-…)")."""
+        name, phone = app.config["OFFICE_NAME"], app.config.get("OFFICE_PHONE")
+        return {"contact": f"{name}(电话 {phone})" if phone else name}
 
     @app.template_filter("local_time")
     def local_time(value: datetime | None) -> str:

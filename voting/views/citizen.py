@@ -34,7 +34,7 @@ from voting.errors import NotFoundError
 from voting.forms import Form
 from voting.links import link_tokens
 from voting.models import Channel, Choice, Invitation, RoundStatus
-from voting.services import rounds
+from voting.services import ballots, rounds
 from voting.services.rounds import (
     COMMENT_MAX,
     ROUND_NAMES,
@@ -301,6 +301,13 @@ def seen():
 
 
 # ---- code mode -------------------------------------------------------------------------
+
+
+@bp.get("/")
+def home():
+    """The public landing page: what the evaluation is, where to vote, check a receipt,
+    read the results, and whom to call."""
+    return render_template("home.html", years=ballots.published_years(get_session()))
 
 
 @bp.get("/c")
