@@ -260,3 +260,12 @@ def test_login_limits_that_cannot_work_are_an_error(env, tmp_path, monkeypatch):
     env(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite'}", FLASK_STAFF_LOGIN_LOCK_FAILURES="500")
     result = run()
     assert result.exit_code == 1 and "STAFF_LOGIN_LOCK_FAILURES" in result.output and "100" in result.output
+
+
+def test_pingyi_help_lists_the_platforms_commands_apart_from_flasks_own(env, tmp_path):
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'help.sqlite'}")
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    ours, flasks = result.output.split("平台命令:")[1].split("Flask 自带的命令(开发与排错用):")
+    assert {"demo", "rounds", "import", "check-config"} <= {line.split()[0] for line in ours.splitlines() if line.strip()}
+    assert {line.split()[0] for line in flasks.splitlines() if line.strip()} == {"limiter", "routes", "run", "shell"}

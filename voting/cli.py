@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sys
 from pathlib import Path
 
@@ -26,7 +27,27 @@ from voting.migrate import alembic_config
 from voting.models import ComponentKind, Role, RoundKind, Unit, User
 from voting.services import audit, campaigns, history, sections, users
 
-cli = FlaskGroup(create_app=create_app, add_version_option=False, help="千人评议平台 (pingyi)。")
+# Flask's own commands: listed apart, after the platform's (`pingyi --help`).
+FLASK_COMMANDS = {"routes", "run", "shell", "limiter"}
+
+
+class PingyiGroup(FlaskGroup):
+    """`pingyi`: the platform's commands first, Flask's own (development and debugging)
+    in a section of their own."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        found = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        found = [(name, command) for name, command in found if command is not None and not command.hidden]
+        width = formatter.width - 6 - max((len(name) for name, _ in found), default=0)
+        for title, rows in (("平台命令", [r for r in found if r[0] not in FLASK_COMMANDS]),
+                            ("Flask 自带的命令(开发与排错用)", [r for r in found if r[0] in FLASK_COMMANDS])):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl([(name, command.get_short_help_str(width)) for name, command in rows])
+
+
+cli = PingyiGroup(create_app=create_app, add_version_option=False,
+                  help="千人评议平台 (pingyi)。每个命令的用法:pingyi 命令 --help。")
 cli.add_command(check_config)  # on the group itself: it runs when create_app refuses the configuration
 
 
@@ -629,6 +650,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         from voting.jobs import start_worker_thread
 
         app = current_app._get_current_object()
+        # The terminal shows the demo's own lines, not every request and job of the libraries.
+        for name in ("werkzeug", "huey", "huey.consumer"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         _demo_dispatcher(app)
         start_worker_thread(app)
         click.echo("  短信:控制台发送方式,发出的短信显示在“短信发件箱”页面(演示中不限发送时段)。")

@@ -19,11 +19,11 @@ from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.jobs import later, wake
 from voting.models import ObjectImport, RoundKind, Section, ServiceObject
-from voting.services import campaigns, history, objects, sections
+from voting.services import campaigns, history, objects, overview, sections
 from voting.tasks import INVITE_LATE, import_objects_job
 from voting.views.common import (
     ADMIN, FILE_TYPES, STAFF, UPLOADERS, current_campaign as _campaign, own_unit_id as _own_unit_id,
-    read_upload as _read_upload, rejected as _rejected,
+    read_upload as _read_upload, rejected as _rejected, score_figure,
 )
 from voting.views.public import PUBLIC_BLUEPRINTS
 
@@ -68,6 +68,8 @@ def dashboard():
         coverage=coverage,
         uploads=uploads,
         form=None,
+        overview=overview.overview(session, campaign, unit_id),
+        kinds=list(RoundKind),
     )
 
 
@@ -326,4 +328,18 @@ def _forms():
     # no CSRF token) built for them.
     if request.blueprint in PUBLIC_BLUEPRINTS:
         return {}
-    return {"logout_form": EmptyForm(formdata=None)}
+    return {"logout_form": EmptyForm(formdata=None), "where": _where}
+
+
+def _where() -> tuple[int, str] | None:
+    """The campaign the staff pages work on and its stage (名单, 调查, …), for the menu:
+    worked out once per audited change (every step of the workflow is audited), not per
+    page; None without a campaign or a login."""
+    if not current_user.is_authenticated:
+        return None
+    try:
+        campaign = _campaign()
+    except NotFoundError:
+        return None
+    stage = score_figure(campaign, "stage", lambda: overview.overview(get_session(), campaign).stage)
+    return campaign.year, stage
