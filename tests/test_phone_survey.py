@@ -14,9 +14,13 @@ from sms.phones import mask_phone
 from tests.conftest import PASSWORD, login
 from tests.test_sms_inbound import PLANNING, REFORM, invitation_of, open_survey, votes
 from voting.models import (
+    CallAttempt,
+    CallOutcome,
     Channel,
     Choice,
     Invitation,
+    OutboxMessage,
+    OutboxStatus,
     Role,
     SurveyRound,
     Unit,
@@ -166,7 +170,7 @@ def test_an_answer_without_a_valid_choice_is_422_and_stores_nothing(db, survey, 
 def test_no_answer_records_nothing(db, survey, operator_client):
     planning = invitation_of(db, A, PLANNING)
     page = text(operator_client.get(f"/office/phone/{planning.id}"))
-    assert 'id="no-answer"' in page and 'href="/office/phone/"' in page
+    assert 'id="no-answer"' in page and 'href="/office/phone/"' in page and 'id="call-outcome"' in page
     assert votes(db) == [] and planning.id in listed_ids(text(operator_client.get("/office/phone/")))
 
 
@@ -252,3 +256,61 @@ def test_an_operator_unlocks_a_locked_code_by_post_only(app, db, survey, operato
     assert row.code_locked_at is None and row.code_failures == 0
     assert rounds.enter_code(db, invitation.code, A[-4:]).id == invitation.id
     assert 'id="code-locked"' not in text(operator_client.get(f"/office/phone/{invitation.id}"))
+
+
+# ---- calls without an answer, and the list's filters ------------------------------------------
+
+
+def test_a_call_without_an_answer_is_recorded_with_its_reason_and_shown(db, survey, operator, operator_client):
+    planning = invitation_of(db, A, PLANNING)
+    reform = invitation_of(db, B, REFORM)
+    response = operator_client.post(f"/office/phone/{planning.id}/outcome", data={"outcome": "no_answer"})
+    assert response.status_code == 302
+    operator_client.post(f"/office/phone/{planning.id}/outcome", data={"outcome": "refused"})
+    operator_client.post(f"/office/phone/{reform.id}/outcome", data={"outcome": "wrong_number"})
+    db.rollback()
+    attempts = db.scalars(select(CallAttempt).order_by(CallAttempt.id)).all()
+    assert [(a.invitation_id, a.outcome, a.operator_id) for a in attempts] == [
+        (planning.id, CallOutcome.no_answer, operator.id), (planning.id, CallOutcome.refused, operator.id),
+        (reform.id, CallOutcome.wrong_number, operator.id)]
+    assert votes(db) == []  # a call without an answer is no vote
+    listed = text(operator_client.get("/office/phone/"))
+    row = re.search(rf'<tr>(?:(?!</tr>).)*action="/office/phone/{planning.id}/call"', listed, re.S).group(0)
+    assert "2 次,上次" in row and "拒访" in row
+    page = text(operator_client.get(f"/office/phone/{planning.id}"))
+    assert 'id="call-history"' in page and page.index("拒访") < page.index("未接通")  # newest first
+    # Filters: never called, to call again (not refused, not a wrong number), by last outcome.
+    prices = invitation_of(db, C, PRICES)
+    assert listed_ids(text(operator_client.get("/office/phone/?call=none"))) == [prices.id]
+    assert listed_ids(text(operator_client.get("/office/phone/?call=to_call"))) == [prices.id]
+    assert listed_ids(text(operator_client.get("/office/phone/?call=wrong_number"))) == [reform.id]
+
+
+def test_an_outcome_without_a_reason_or_for_an_answered_invitation_is_refused(db, survey, operator_client):
+    planning = invitation_of(db, A, PLANNING)
+    response = operator_client.post(f"/office/phone/{planning.id}/outcome", data={})
+    assert response.status_code == 422 and "请选择未能记录回答的原因" in text(response)
+    response = operator_client.post(f"/office/phone/{planning.id}/outcome", data={"outcome": "maybe"})
+    assert response.status_code == 422 and "不是有效的选择" in text(response)
+    rounds.cast_vote(db, planning.id, Choice.basic, Channel.link)
+    db.commit()
+    response = operator_client.post(f"/office/phone/{planning.id}/outcome", data={"outcome": "no_answer"})
+    assert response.status_code == 409
+    db.rollback()
+    assert db.scalars(select(CallAttempt)).all() == []
+
+
+def test_the_list_filters_by_section_within_a_unit_and_by_the_sms(db, survey, operator_client):
+    planning = invitation_of(db, A, PLANNING)
+    unit = db.scalar(select(Unit).where(Unit.name == PLANNING[0]))
+    section_id = planning.section_id
+    page = text(operator_client.get(f"/office/phone/?unit={unit.id}"))
+    picker = re.search(r'<select id="section".*?</select>', page, re.S).group(0)
+    assert 1 < picker.count("<option") < 30  # the unit's sections, not all 363
+    assert listed_ids(text(operator_client.get(f"/office/phone/?unit={unit.id}&section={section_id}"))) == [planning.id]
+    message = db.get(OutboxMessage, planning.message_id)
+    message.status = OutboxStatus.failed
+    db.commit()
+    assert listed_ids(text(operator_client.get("/office/phone/?sms=failed"))) == [planning.id]
+    # The pager keeps the filters.
+    assert operator_client.get("/office/phone/?sms=nonsense&call=nonsense").status_code == 200

@@ -670,6 +670,30 @@ class Vote(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class CallOutcome(str, enum.Enum):
+    no_answer = "no_answer"  # rang out, busy, switched off
+    refused = "refused"  # answered, declined the survey
+    wrong_number = "wrong_number"  # not in service, or not the person served
+
+    @property
+    def label(self) -> str:
+        return {"no_answer": "未接通", "refused": "拒访", "wrong_number": "空号或错号"}[self.value]
+
+
+class CallAttempt(Base):
+    """A phone-survey call that recorded no answer, and why: the list shows each
+    invitation's last outcome and how many calls, so operators do not redial blindly.
+    (A call that got an answer is the vote itself, channel 电话调查.)"""
+
+    __tablename__ = "call_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"), index=True)
+    outcome: Mapped[CallOutcome] = mapped_column(_enum(CallOutcome, "call_outcome"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Candidate(Base):
     """The candidate list (候选名单) as the review office fixed it before the online
     round: from then on the candidates do not move when a daily-stage figure is

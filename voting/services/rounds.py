@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import (
-    Connection, Integer, String, Text, and_, bindparam, case, cast, func, select, text, type_coerce, update,
+    Connection, Integer, String, Text, and_, bindparam, case, cast, func, or_, select, text, type_coerce, update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -32,6 +32,8 @@ from sms.tokens import LinkTokens, new_code, new_nonce
 from voting.db import QuickRead, bulk_insert
 from voting.errors import DomainError, NotFoundError
 from voting.models import (
+    CallAttempt,
+    CallOutcome,
     Campaign,
     Channel,
     Choice,
@@ -54,6 +56,8 @@ from voting.services.history import section_statuses
 from voting.vault import vault_of
 
 ROUND_NAMES = {RoundKind.H1: "上半年", RoundKind.H2: "下半年"}
+SENT_STATES = (OutboxStatus.sent, OutboxStatus.delivered, OutboxStatus.undelivered)
+FAILED_STATES = (OutboxStatus.failed, OutboxStatus.undelivered)
 COMMENT_MAX = 500
 
 
@@ -716,31 +720,91 @@ def open_invitations(session: Session, phone: str, now: datetime | None = None) 
     ))
 
 
-def unanswered(session: Session, campaign: Campaign, unit_id: int | None = None, *, limit: int, offset: int = 0):
+# The phone survey list's filters: by the SMS's state, and by the calls made so far.
+SMS_FILTERS = {
+    "failed": ("发送失败或未送达", FAILED_STATES),
+    "delivered": ("已送达未评价", (OutboxStatus.delivered,)),
+    "sent": ("已发出未回执", (OutboxStatus.sent,)),
+    "waiting": ("待发送或已作废", (OutboxStatus.pending, OutboxStatus.sending, OutboxStatus.void)),
+}
+CALL_FILTERS = {"none": "未拨打过", **{o.value: f"上次{o.label}" for o in CallOutcome}, "to_call": "可再拨打(除拒访、空号)"}
+
+
+@dataclass(frozen=True)
+class PhoneFilter:
+    unit_id: int | None = None
+    section_id: int | None = None
+    sms: str = ""  # a key of SMS_FILTERS, or "" for all
+    call: str = ""  # a key of CALL_FILTERS, or "" for all
+
+
+def unanswered(session: Session, campaign: Campaign, unit_id: int | None = None, *, limit: int, offset: int = 0,
+               where: PhoneFilter | None = None):
     """The phone survey's list: invitations of the campaign's open rounds without a
     vote, by unit and section (rows with id, unit, section, name, matter, phone, sms
-    status; the phone in full: mask it before showing it), and how many in all."""
+    status, the last call's outcome and the number of calls; the phone in full: mask it
+    before showing it), and how many in all. `where` narrows it (by unit, section, the
+    SMS's state, the calls so far)."""
+    where = where or PhoneFilter(unit_id=unit_id)
     voted = select(Vote.id).where(Vote.invitation_id == Invitation.id).exists()
+    calls = select(func.count(CallAttempt.id)).where(CallAttempt.invitation_id == Invitation.id).scalar_subquery()
+    last_call = (select(CallAttempt.outcome).where(CallAttempt.invitation_id == Invitation.id)
+                 .order_by(CallAttempt.id.desc()).limit(1).scalar_subquery())
     query = (
         select(Invitation.id)
         .join(SurveyRound, Invitation.round_id == SurveyRound.id)
         .join(Section, Invitation.section_id == Section.id)
         .join(Unit, Section.unit_id == Unit.id)
+        .outerjoin(OutboxMessage, Invitation.message_id == OutboxMessage.id)
         .where(SurveyRound.campaign_id == campaign.id, SurveyRound.status == RoundStatus.open,
                SurveyRound.closes_at > utcnow(), ~voted)
     )
-    if unit_id is not None:
-        query = query.where(Unit.id == unit_id)
+    if where.unit_id is not None:
+        query = query.where(Unit.id == where.unit_id)
+    if where.section_id is not None:
+        query = query.where(Section.id == where.section_id)
+    if where.sms in SMS_FILTERS:
+        query = query.where(OutboxMessage.status.in_(SMS_FILTERS[where.sms][1]))
+    if where.call == "none":
+        query = query.where(calls == 0)
+    elif where.call == "to_call":
+        query = query.where(or_(last_call.is_(None), last_call == CallOutcome.no_answer))
+    elif where.call in {o.value for o in CallOutcome}:
+        query = query.where(last_call == CallOutcome(where.call))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     listed = session.execute(
         query.add_columns(Unit.name.label("unit"), Section.name.label("section"), ServiceObject.name.label("name"),
-                          ServiceObject.matter, Invitation.phone, OutboxMessage.status.label("sms"))
+                          ServiceObject.matter, Invitation.phone, OutboxMessage.status.label("sms"),
+                          last_call.label("last_call"), calls.label("calls"))
         .join(ServiceObject, Invitation.service_object_id == ServiceObject.id)
-        .outerjoin(OutboxMessage, Invitation.message_id == OutboxMessage.id)
         .order_by(Unit.number, Unit.id, Section.number, Section.id, Invitation.id)
         .limit(limit).offset(offset)
     ).all()
     return listed, total
+
+
+def record_call(session: Session, invitation: Invitation, outcome: CallOutcome, operator: User | None,
+                now: datetime | None = None) -> CallAttempt:
+    """A call that got no answer, and why (flush; the caller commits). Refused once the
+    invitation has a vote or its round stopped taking answers."""
+    now = now or utcnow()
+    if has_vote(session, invitation):
+        raise AlreadyVotedError()
+    if not is_open(invitation.survey_round, now):
+        raise RoundClosedError()
+    attempt = CallAttempt(invitation_id=invitation.id, outcome=outcome, operator_id=operator.id if operator else None,
+                          created_at=now)
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def calls_of(session: Session, invitation: Invitation) -> list[tuple[CallAttempt, str | None]]:
+    """The invitation's calls without an answer, newest first, with each operator's name."""
+    return [(attempt, name) for attempt, name in session.execute(
+        select(CallAttempt, User.username).outerjoin(User, CallAttempt.operator_id == User.id)
+        .where(CallAttempt.invitation_id == invitation.id).order_by(CallAttempt.id.desc())
+    )]
 
 
 CODE_TRIES = 5  # wrong phone digits before a code locks on the web
@@ -813,8 +877,6 @@ def unlock_code(session: Session, invitation: Invitation) -> None:
 # ---- counts ----------------------------------------------------------------------------
 
 
-SENT_STATES = (OutboxStatus.sent, OutboxStatus.delivered, OutboxStatus.undelivered)
-FAILED_STATES = (OutboxStatus.failed, OutboxStatus.undelivered)
 
 
 def _count_where(condition):  # noqa: ANN001, ANN202 - a SQL condition in, a SQL sum out

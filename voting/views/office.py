@@ -328,10 +328,10 @@ def _forms():
     # no CSRF token) built for them.
     if request.blueprint in PUBLIC_BLUEPRINTS:
         return {}
-    return {"logout_form": EmptyForm(formdata=None), "where": _where}
+    return {"logout_form": EmptyForm(formdata=None), "campaign_stage": _campaign_stage}
 
 
-def _where() -> tuple[int, str] | None:
+def _campaign_stage() -> tuple[int, str] | None:
     """The campaign the staff pages work on and its stage (名单, 调查, …), for the menu:
     worked out once per audited change (every step of the workflow is audited), not per
     page; None without a campaign or a login."""

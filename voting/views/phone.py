@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_login import current_user
 from sqlalchemy import select
@@ -26,12 +26,14 @@ from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
 from voting.models import (
+    CallOutcome,
     Campaign,
     Channel,
     Choice,
     Invitation,
     OutboxStatus,
     Role,
+    Section,
     Unit,
 )
 from voting.services import rounds
@@ -57,6 +59,11 @@ class AnswerForm(Form):
                         validators=[InputRequired("请选择被访者的回答")])
 
 
+class OutcomeForm(Form):
+    outcome = RadioField("未能记录回答的原因", choices=[SelectChoice(o.value, o.label) for o in CallOutcome],
+                         validators=[InputRequired("请选择未能记录回答的原因")])
+
+
 @dataclass(frozen=True)
 class Row:
     """One invitation to call, as the list shows it (the phone already masked)."""
@@ -68,12 +75,23 @@ class Row:
     matter: str
     phone: str
     sms: OutboxStatus | None
+    last_call: CallOutcome | None
+    calls: int
 
 
-def _page(session: Session, campaign: Campaign, unit_id: int | None, page: int) -> tuple[list[Row], int]:
+def _page(session: Session, campaign: Campaign, where: rounds.PhoneFilter, page: int) -> tuple[list[Row], int]:
     """One page of the invitations to call (phones masked), and how many in all."""
-    listed, total = rounds.unanswered(session, campaign, unit_id, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    return [Row(r.id, r.unit, r.section, r.name, r.matter, mask_phone(r.phone), r.sms) for r in listed], total
+    listed, total = rounds.unanswered(session, campaign, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, where=where)
+    return [Row(r.id, r.unit, r.section, r.name, r.matter, mask_phone(r.phone), r.sms, r.last_call, r.calls)
+            for r in listed], total
+
+
+def _filter() -> rounds.PhoneFilter:
+    """The list's filters from the query string (unknown choices are ignored: "all")."""
+    sms, call = request.args.get("sms", ""), request.args.get("call", "")
+    return rounds.PhoneFilter(unit_id=query_number("unit"), section_id=query_number("section"),
+                              sms=sms if sms in rounds.SMS_FILTERS else "",
+                              call=call if call in rounds.CALL_FILTERS else "")
 
 
 def _invitation(invitation_id: int) -> Invitation:
@@ -94,15 +112,21 @@ def _revealed(invitation: Invitation) -> bool:
 def index():
     campaign = current_campaign()
     session = get_session()
-    unit_id = query_number("unit")
+    where = _filter()
     page = max(query_number("page", 1), 1)
-    rows, total = _page(session, campaign, unit_id, page)
+    rows, total = _page(session, campaign, where, page)
     units = session.execute(
         select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.id)
     ).all()
+    # The section picker offers the chosen unit's sections (not all 363 at once).
+    sections = session.execute(
+        select(Section.id, Section.name).where(Section.unit_id == where.unit_id).order_by(Section.number, Section.id)
+    ).all() if where.unit_id is not None else []
+    keep = {"unit": where.unit_id, "section": where.section_id, "sms": where.sms or None, "call": where.call or None}
     return render_template("phone_list.html", rows=rows, total=total, page=page,
-                           pages=max(math.ceil(total / PER_PAGE), 1), per_page=PER_PAGE, unit_id=unit_id, units=units,
-                           call_form=EmptyForm(formdata=None))
+                           pages=max(math.ceil(total / PER_PAGE), 1), per_page=PER_PAGE, unit_id=where.unit_id,
+                           units=units, sections=sections, where=where, keep=keep, sms_filters=rounds.SMS_FILTERS,
+                           call_filters=rounds.CALL_FILTERS, call_form=EmptyForm(formdata=None))
 
 
 @bp.post("/<int:invitation_id>/call")
@@ -136,7 +160,25 @@ def unlock(invitation_id: int):
     return redirect(url_for(".invitation", invitation_id=invitation.id))
 
 
-def _render(invitation: Invitation, form: AnswerForm, status: int = 200):
+@bp.post("/<int:invitation_id>/outcome")
+@roles_required(*CALLERS)
+def outcome(invitation_id: int):
+    """A call that got no answer: 未接通, 拒访 or 空号, recorded so that the list shows it."""
+    invitation = _invitation(invitation_id)
+    form = OutcomeForm()
+    if not form.validate_on_submit():
+        return _render(invitation, AnswerForm(formdata=None), 422, outcome_form=form)
+    session = get_session()
+    found = CallOutcome(form.outcome.data)
+    rounds.record_call(session, invitation, found, current_user)
+    session.commit()
+    web_session.pop(REVEALED, None)
+    log.info("phone survey: %s recorded %s for invitation %s", current_user.username, found.value, invitation.id)
+    flash(f"已记录:{found.label}(未记录回答)。", "info")
+    return redirect(url_for(".index"))
+
+
+def _render(invitation: Invitation, form: AnswerForm, status: int = 200, outcome_form: OutcomeForm | None = None):
     session = get_session()
     answered = has_vote(session, invitation)
     callable_now = not answered and is_open(invitation.survey_round)
@@ -145,7 +187,8 @@ def _render(invitation: Invitation, form: AnswerForm, status: int = 200):
         "phone_call.html", invitation=invitation, obj=invitation.service_object, section=invitation.section,
         survey=invitation.survey_round, answered=answered, callable_now=callable_now,
         phone=invitation.phone if full else mask_phone(invitation.phone), revealed=full,
-        form=form, call_form=EmptyForm(formdata=None),
+        form=form, call_form=EmptyForm(formdata=None), outcome_form=outcome_form or OutcomeForm(formdata=None),
+        calls=rounds.calls_of(session, invitation),
     ), status)
     if full:  # no copy of the number in the browser's cache or a proxy's
         response.headers["Cache-Control"] = "no-store"
