@@ -41,11 +41,13 @@ BAD = {
 }
 # Every query parameter a view reads (the walk's guard below keeps this complete),
 # and a few a view might be expected to read.
-QUERY_NAMES = ("page", "unit", "campaign", "section", "round", "year", "sort", "desc", "next")
+QUERY_NAMES = ("page", "unit", "campaign", "section", "round", "year", "sort", "desc", "next", "sms", "call")
 # (method, rule): the query parameters it reads as numbers.
 READS_NUMBERS = {
-    ("GET", "/office/phone/"): ("unit", "page"),
+    ("GET", "/office/phone/"): ("unit", "section", "page"),
     ("GET", "/office/audit/"): ("campaign", "page"),
+    ("GET", "/office/export/phone.xlsx"): ("unit",),
+    ("GET", "/office/export/audit.xlsx"): ("campaign",),
     ("GET", "/office/online/"): ("page",),
     ("GET", "/office/components/<kind>"): ("page",),
     **{("POST", rule): ("page",) for rule in (

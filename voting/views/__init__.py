@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
         citizen,
         components,
         evaluator,
+        exports,
         jobs,
         office,
         online,
@@ -25,7 +26,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp,
-                      online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp, jobs.bp):
+                      online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp, jobs.bp, exports.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
