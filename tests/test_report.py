@@ -19,7 +19,7 @@ from scoring import columns as C
 from scoring.engine import Scorecard, Tie
 from scoring.settings import RuleSettings
 from voting.services import report
-from voting.services.report import CHART_DATA_SHEET, SHEETS, safe_text, write_report
+from voting.services.report import CHART_DATA_SHEET, CHARTS_SHEET, SHEETS, safe_text, write_report
 
 SETTINGS = RuleSettings(
     shortlist_satisfied=6, shortlist_unsatisfied=6, final_satisfied=3, final_unsatisfied=3,
@@ -181,10 +181,10 @@ def pending() -> openpyxl.Workbook:
 def test_sheets_in_the_order_of_the_stages(book):
     assert book.sheetnames == [
         "日常评价", "候选名单", "网络评价", "综合评价", "满意单位", "不满意单位", "单位考绩", "得分明细", "提示",
-        CHART_DATA_SHEET,
+        CHARTS_SHEET, CHART_DATA_SHEET,
     ]
-    assert list(SHEETS) == book.sheetnames[:-1]
-    assert [ws.sheet_state for ws in book.worksheets] == ["visible"] * 9 + ["hidden"]
+    assert list(SHEETS) == book.sheetnames[:-2]
+    assert [ws.sheet_state for ws in book.worksheets] == ["visible"] * 10 + ["hidden"]
 
 
 HEADERS = {
@@ -212,6 +212,57 @@ def test_headers_frozen_filtered_and_sized(book, title):
     assert sheet.auto_filter.ref == f"A1:{chr(64 + len(headers))}{1 + len(table(sheet))}"
     assert all(sheet.column_dimensions[chr(65 + j)].width >= 6 for j in range(len(headers)))
     assert sheet.print_title_rows == "$1:$1"
+
+
+@pytest.mark.parametrize("title", SHEETS)
+def test_every_sheet_prints_on_a4_one_page_wide(book, title):
+    sheet = book[title]
+    setup = sheet.page_setup
+    assert int(setup.paperSize) == 9  # A4
+    # Upright when the table prints upright at 90 % or more, across the page otherwise.
+    upright = report.printable_pixels("portrait") / report.table_pixels(sheet)
+    assert setup.orientation == ("portrait" if upright >= 0.9 else "landscape")
+    if title in ("日常评价", "候选名单", "综合评价"):  # 14, 5 + a side block, 12 columns
+        assert setup.orientation == "landscape"
+    if title in ("满意单位", "单位考绩", "提示"):
+        assert setup.orientation == "portrait"
+    assert (int(setup.fitToWidth), int(setup.fitToHeight)) == (1, 0)  # one page wide, as long as it takes
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.print_title_rows == "$1:$1"  # the header row on every page
+    assert sheet.oddFooter.center.text == "第 &P 页,共 &N 页"
+    assert sheet.oddHeader.center.text == "2021年度千人评议 &A"
+    # Fit to the width, an 11-point font prints at 9 points at the least.
+    assert report.print_scale(sheet) * report.FONT_POINTS >= 9
+    # Every cell of the table has its borders, the empty ones too.
+    last = 1 + len(table(sheet))
+    for row in sheet.iter_rows(min_row=1, max_row=last, max_col=len(HEADERS[title])):
+        for cell in row:
+            sides = (cell.border.left, cell.border.right, cell.border.top, cell.border.bottom)
+            assert all(side.style == "thin" for side in sides), (title, cell.coordinate)
+    # Nothing beside or below the table but its notes: no chart to shrink the page.
+    assert sheet._charts == []
+
+
+def test_long_names_wrap_in_a_capped_column(book):
+    sheet = book["日常评价"]
+    assert sheet.column_dimensions["C"].width <= 30  # 科室
+    assert all(c.alignment.wrap_text for c in sheet["C"][1:] if c.value)
+    assert sheet["A1"].alignment.wrap_text and sheet.row_dimensions[1].height == 30  # headers on two lines
+    # Scores keep to one line, in a column as wide as the number.
+    assert not sheet["L2"].alignment.wrap_text and sheet.column_dimensions["L"].width < 10
+
+
+def test_the_charts_have_a_sheet_of_their_own_a_page_each(book):
+    sheet = book[CHARTS_SHEET]
+    assert sheet.page_setup.orientation == "portrait" and int(sheet.page_setup.paperSize) == 9  # A4
+    assert int(sheet.page_setup.fitToWidth) == 1 and sheet.oddFooter.center.text == "第 &P 页,共 &N 页"
+    starts = [chart.anchor._from.row for chart in sheet._charts]  # 0-based
+    assert len(starts) == 3 and starts[0] == 0 and starts == sorted(starts)
+    # A manual page break just above the second and the third chart.
+    assert [b.id for b in sheet.row_breaks.brk] == starts[1:]
+    assert sheet.print_area.startswith(f"'{CHARTS_SHEET}'!$A$1:$")
+    last_row = int(re.search(r"(\d+)$", sheet.print_area).group(1))
+    assert last_row > starts[-1]
 
 
 def test_daily_sheet_lists_every_section_with_rounded_scores(book, card):
@@ -331,7 +382,7 @@ def title_text(chart) -> str:
 
 
 def test_daily_distribution_chart_marks_both_cutoffs(book, card):
-    (chart,) = book["日常评价"]._charts
+    chart, _, _ = book[CHARTS_SHEET]._charts
     assert isinstance(chart, BarChart) and chart.type == "col" and chart.grouping == "stacked"
     assert [s.tx.strRef.f for s in chart.series] == [f"'{CHART_DATA_SHEET}'!{c}1" for c in "BCD"]
     refs = references(chart)
@@ -352,8 +403,8 @@ def test_daily_distribution_chart_marks_both_cutoffs(book, card):
     assert colours == ["C0504D", "A6A6A6", "4F9A44"]  # below, between, above the cut-offs
 
 
-def test_total_sheet_charts_components_and_ranking(book, card):
-    components, ranking = book["综合评价"]._charts
+def test_charts_of_the_candidates_components_and_ranking(book, card):
+    _, components, ranking = book[CHARTS_SHEET]._charts
     for chart in (components, ranking):
         assert isinstance(chart, BarChart) and chart.type == "bar" and chart.grouping == "stacked"
         assert chart.x_axis.scaling.orientation == "maxMin"
@@ -416,7 +467,7 @@ def test_network_not_held(pending):
     for title in ("满意单位", "不满意单位"):
         assert table(pending[title]) == []
         assert pending[title]["A3"].value == "网络评价尚未进行,尚无结果"
-    components, ranking = pending["综合评价"]._charts
+    _, components, ranking = pending[CHARTS_SHEET]._charts
     assert "网络评价尚未进行" in title_text(components) and "网络评价尚未进行" in title_text(ranking)
     assert any("网络评价尚未进行" in r["内容"] for r in table(pending["提示"]))
 
@@ -451,9 +502,13 @@ def test_report_of_a_scored_synthetic_year():
     assert sum(r["项目"] == "日常评价" for r in details) == int((~card.sections[C.EXEMPT].astype(bool)).sum())
     totals = [r for r in details if r["项目"] == "总成绩"]
     assert len(totals) == 110 and all(re.match(r"总成绩:日常评价 [\d.]+ \+ 网络评价 [\d.]+ \+ 加分项 [\d.]+ = [\d.]+ 分$", r["说明"]) for r in totals)
-    (histogram,) = book["日常评价"]._charts
+    histogram, *candidates = book[CHARTS_SHEET]._charts
     for code in (C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE):
         assert report.display_text(card.cutoffs[code]) in title_text(histogram)
     counts = sum(sum(v for v in cells(book, ref) if v) for ref in references(histogram))
     assert counts == card.sections[C.DAILY].notna().sum()
-    assert len(book["综合评价"]._charts) == 2
+    assert len(candidates) == 2
+    # The county's real names (a section name of 35 characters) still print legibly.
+    for title in SHEETS:
+        assert report.print_scale(book[title]) * report.FONT_POINTS >= 9, title
+    assert book["得分明细"].page_setup.orientation == "landscape"  # its long explanations

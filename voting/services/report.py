@@ -6,8 +6,15 @@ writes without `--json`), one sheet per stage of the year:
 
 Scores are written as numbers, rounded half up in decimal arithmetic as the office
 sees them (`scoring.rounding.display`), two decimals, the supervisor score one. Charts
-are native Excel charts over a hidden sheet (图表数据) that holds their data, so that
-filtering a table never hides a chart's points.
+are native Excel charts on a sheet of their own (图表, after the tables, so that a table
+printed fit to the page's width is not shrunk by a chart beside it), over a hidden
+sheet (图表数据) that holds their data, so that filtering a table never hides a
+chart's points.
+
+Every sheet prints on A4 (`_print_setup`): portrait when its table fits the width,
+landscape otherwise, fit to one page wide, the header row repeated on every page,
+borders on the table's cells, long names and texts wrapped in capped columns so that
+the widest table still prints at about 9 pt, and the page number in the footer.
 
 Every text cell goes through `safe_text`: names come from offices' spreadsheets and a
 cell such as `=HYPERLINK(...)` must never become a live formula in the review office's
@@ -28,8 +35,10 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.data_source import AxDataSource, StrRef
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
+from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
 from scoring import columns as C
@@ -51,6 +60,7 @@ SHEETS = (
     DAILY_SHEET, SHORTLIST_SHEET, NETWORK_SHEET, TOTAL_SHEET, SATISFIED_SHEET,
     UNSATISFIED_SHEET, UNITS_SHEET, LINES_SHEET, NOTES_SHEET,
 )
+CHARTS_SHEET = "图表"  # after the tables: the charts, each starting a printed page
 CHART_DATA_SHEET = "图表数据"  # hidden, last: the cells the charts refer to
 
 NETWORK_NOT_HELD = "网络评价尚未进行"
@@ -70,6 +80,10 @@ _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _TIE_FILL = PatternFill("solid", fgColor="FFF2CC")  # rows the review office must resolve
 _NOTE_FONT = Font(bold=True, color="C00000")
+_THIN = Side(style="thin", color="808080")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _ZONE_COLOURS = ("C0504D", "A6A6A6", "4F9A44")  # below / between / above the cut-offs
 _COMPONENT_COLOURS = ("4472C4", "ED7D31", "A5A5A5", "FFC000", "5B9BD5", "70AD47")
 _RESULT_COLOURS = ("4F9A44", "F4B183", "C00000", "A6A6A6")
@@ -95,6 +109,7 @@ def write_report(card: Scorecard, target: str | os.PathLike[str] | IO[bytes]) ->
     workbook.remove(workbook.active)
     workbook.properties.title = f"{card.year}年度千人评议结果"
     sheets = {title: workbook.create_sheet(title) for title in SHEETS}
+    charts = workbook.create_sheet(CHARTS_SHEET)
     chart_data = workbook.create_sheet(CHART_DATA_SHEET)
     chart_data.sheet_state = "hidden"
 
@@ -113,10 +128,11 @@ def write_report(card: Scorecard, target: str | os.PathLike[str] | IO[bytes]) ->
     _units_sheet(sheets[UNITS_SHEET], _records(card.units))
     _lines_sheet(sheets[LINES_SHEET], _records(card.lines))
     _notes_sheet(sheets[NOTES_SHEET], card)
-    _charts(chart_data, sheets, sections, by_total, cutoffs, card)
+    _charts(chart_data, charts, sections, by_total, cutoffs, card)
 
     for title in SHEETS:
         _print_setup(sheets[title], card.year)
+    _print_setup(charts, card.year, orientation="portrait", title_row=False)
     workbook.save(target)
 
 
@@ -225,10 +241,13 @@ class _Column:
     header: str
     get: Callable[[dict], object]
     format: str | None = None  # number format; None: text
+    # Text that can be long (section names, notes, explanations): the column is at most
+    # this wide and its cells wrap, so that the table still prints legibly.
+    wrap: int | None = None
 
 
-def _text_col(header: str, code: str) -> _Column:
-    return _Column(header, lambda r: r.get(code))
+def _text_col(header: str, code: str, wrap: int | None = None) -> _Column:
+    return _Column(header, lambda r: r.get(code), wrap=wrap)
 
 
 def _score_col(header: str, code: str, decimals: int = 2) -> _Column:
@@ -247,8 +266,11 @@ def _number_col(header: str) -> _Column:
     return _Column(header, lambda r: r["_no"], COUNT_FORMAT)
 
 
-_UNIT = _text_col("单位名称", C.UNIT)
-_SECTION = _text_col("科室", C.SECTION)
+# A county's longest section name (a company with two memorials in brackets) is 35
+# characters: it wraps onto two lines instead of widening every page.
+_UNIT = _text_col("单位名称", C.UNIT, wrap=26)
+_SECTION = _text_col("科室", C.SECTION, wrap=28)
+MAX_WIDTH = 60  # any other column
 
 
 def _put(sheet: Worksheet, row: int, column: int, value: object, number_format: str | None = None):
@@ -273,26 +295,47 @@ def _width(value: object) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
 
 
+def _header_width(header: str) -> int:
+    """The width a header needs: on two lines (the header row wraps) when it is longer
+    than the column's values, so that a narrow number column keeps a narrow width."""
+    return min(_width(header), max(4, math.ceil(_width(header) / 2)))
+
+
+def _header(cell) -> None:  # noqa: ANN001 - an openpyxl cell
+    cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, _HEADER_ALIGNMENT
+
+
+def _borders(sheet: Worksheet, first_row: int, last_row: int, first_col: int, last_col: int) -> None:
+    """Thin borders on every cell of a table, the empty ones too (a printed table's
+    grid: Excel prints no gridlines by default)."""
+    for row in sheet.iter_rows(min_row=first_row, max_row=last_row, min_col=first_col, max_col=last_col):
+        for cell in row:
+            cell.border = _BORDER
+
+
 def _write_table(sheet: Worksheet, columns: list[_Column], records: list[dict], *, freeze: str = "A2",
                  highlight: set[tuple[str, str]] = frozenset()) -> int:
     """A header row and one row per record; returns the last row written."""
-    widths = [_width(col.header) for col in columns]
+    widths = [_header_width(col.header) for col in columns]
     for j, col in enumerate(columns):
-        cell = _put(sheet, 1, 1 + j, col.header)
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center")
+        _header(_put(sheet, 1, 1 + j, col.header))
     for i, record in enumerate(records, start=2):
         for j, col in enumerate(columns):
             cell = _put(sheet, i, 1 + j, col.get(record), col.format)
             if cell is not None:
                 widths[j] = max(widths[j], _width(cell.value))
+                if col.wrap:
+                    cell.alignment = _WRAP
         if highlight and _key(record) in highlight:
             for j in range(len(columns)):
                 sheet.cell(row=i, column=1 + j).fill = _TIE_FILL
-    for j, width in enumerate(widths):
+    for j, (col, width) in enumerate(zip(columns, widths)):
         letter = get_column_letter(1 + j)
-        sheet.column_dimensions[letter].width = min(max(width + 2, 6), 60)
+        sheet.column_dimensions[letter].width = min(max(width + 2, 6), col.wrap or MAX_WIDTH)
+    if any(_header_width(col.header) < _width(col.header) for col in columns):
+        sheet.row_dimensions[1].height = 30  # two lines
     last = 1 + len(records)
+    _borders(sheet, 1, last, 1, len(columns))
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{last}"
     sheet.freeze_panes = freeze
     return last
@@ -302,14 +345,60 @@ def _note(sheet: Worksheet, row: int, text: str) -> None:
     _put(sheet, row, 1, text).font = _NOTE_FONT
 
 
-def _print_setup(sheet: Worksheet, year: int) -> None:
-    sheet.print_title_rows = "1:1"
-    sheet.page_setup.orientation = "landscape"
+# ---- printing -----------------------------------------------------------------------
+
+# A4, in inches as Excel keeps margins; 0.5" left and right, room for the header and
+# the footer's page number at the top and bottom.
+A4_INCHES = (8.27, 11.69)
+MARGINS = PageMargins(left=0.5, right=0.5, top=0.75, bottom=0.75, header=0.3, footer=0.3)
+FOOTER = "第 &P 页,共 &N 页"
+# Excel's column width unit is the width of a digit of the default font (Calibri 11:
+# 7 pixels), each column having 5 pixels of padding; 96 pixels an inch.
+_DIGIT_PIXELS, _PADDING_PIXELS, _PIXELS_PER_INCH = 7, 5, 96
+DEFAULT_COLUMN_WIDTH = 8.43  # a column Excel was never told the width of
+FONT_POINTS = 11  # the workbook's default font (Calibri 11)
+
+
+def printable_pixels(orientation: str) -> float:
+    """The width an A4 page leaves between the margins, in screen pixels."""
+    paper = A4_INCHES[0] if orientation == "portrait" else A4_INCHES[1]
+    return (paper - MARGINS.left - MARGINS.right) * _PIXELS_PER_INCH
+
+
+def table_pixels(sheet: Worksheet) -> float:
+    """The width of the sheet's used columns on screen (what fit-to-width scales)."""
+    total = 0.0
+    for j in range(1, sheet.max_column + 1):
+        width = sheet.column_dimensions[get_column_letter(j)].width or DEFAULT_COLUMN_WIDTH
+        total += width * _DIGIT_PIXELS + _PADDING_PIXELS
+    return total
+
+
+def print_scale(sheet: Worksheet) -> float:
+    """The scale Excel prints the sheet at, fit to one page wide (1: full size)."""
+    return min(1.0, printable_pixels(sheet.page_setup.orientation) / table_pixels(sheet))
+
+
+PORTRAIT_MIN_SCALE = 0.9  # a table that prints at least this big upright stays upright
+
+
+def _print_setup(sheet: Worksheet, year: int, *, orientation: str | None = None, title_row: bool = True) -> None:
+    """A4, portrait if the table prints upright at (nearly) full size, else landscape;
+    one page wide, as many long as it takes, the header row on every page."""
+    if title_row:
+        sheet.print_title_rows = "1:1"
+    if orientation is None:
+        upright = printable_pixels("portrait") / table_pixels(sheet) >= PORTRAIT_MIN_SCALE
+        orientation = "portrait" if upright else "landscape"
+    sheet.page_setup.orientation = orientation
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_margins = MARGINS
+    sheet.print_options.horizontalCentered = True
     sheet.oddHeader.center.text = f"{year}年度千人评议 &A"
-    sheet.oddFooter.center.text = "第 &P 页,共 &N 页"
+    sheet.oddFooter.center.text = FOOTER
 
 
 # ---- sheets -------------------------------------------------------------------------
@@ -336,7 +425,7 @@ def _daily_sheet(sheet: Worksheet, sections: list[dict]) -> None:
         _score_col("服务对象评价", C.SERVICE), _score_col("平台办理", C.PLATFORM_SCORE),
         _score_col("主管单位评价", C.SUPERVISOR, 1), _score_col("监督检查", C.INSPECTION),
         _score_col("日常评价", C.DAILY), _count_col("日常排名", C.DAILY_RANK),
-        _Column("备注", lambda r: r["_notes"]),
+        _Column("备注", lambda r: r["_notes"], wrap=30),
     ]
     # Unit and section stay in view while scrolling right through the components.
     _write_table(sheet, columns, rows, freeze="D2")
@@ -358,11 +447,12 @@ def _shortlist_sheet(sheet: Worksheet, candidates: list[dict], cutoffs: dict[str
         ("候选合计", len(candidates), COUNT_FORMAT),
     ]
     for j, header in enumerate(("分数线与人数", "数值")):
-        cell = _put(sheet, 1, 7 + j, header)
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        _header(_put(sheet, 1, 7 + j, header))
     for i, (name, value, number_format) in enumerate(block, start=2):
         _put(sheet, i, 7, name)
         _put(sheet, i, 8, value, number_format)
+    _borders(sheet, 1, 1 + len(block), 7, 8)
+    sheet.column_dimensions["F"].width = 2  # the gap between the list and the block
     sheet.column_dimensions["G"].width = max(_width(name) for name, _, _ in block) + 2
     sheet.column_dimensions["H"].width = 10
 
@@ -385,7 +475,7 @@ def _total_sheet(sheet: Worksheet, by_total: list[dict], ties: set[tuple[str, st
         _score_col("总成绩", C.TOTAL),
         _Column("拟定结果", lambda r: _result_label(r.get(C.PROPOSED))),
         _Column("最终结果", lambda r: _result_label(r.get(C.RESULT))),
-        _text_col("评议办决定", C.DECISION),
+        _text_col("评议办决定", C.DECISION, wrap=30),
         _flag_col("连续两年不满意", C.TWO_YEARS_UNSATISFIED), _flag_col("优秀档", C.TOP_TIER),
     ]
     _write_table(sheet, columns, by_total, highlight=ties)
@@ -439,7 +529,7 @@ def _lines_sheet(sheet: Worksheet, lines: list[dict]) -> None:
         _UNIT, _SECTION,
         # COMPONENTS maps a code to one label (not a tuple), so not labels.label().
         _Column("项目", lambda r: labels.COMPONENTS.get(r.get(C.COMPONENT), r.get(C.COMPONENT))),
-        _text_col("说明", C.TEXT), _score_col("分值", C.POINTS),
+        _text_col("说明", C.TEXT, wrap=50), _score_col("分值", C.POINTS),
         _Column("来源行", lambda r: _source_row(r.get(C.ROW)), COUNT_FORMAT),
     ]
     _write_table(sheet, columns, lines)
@@ -453,7 +543,7 @@ def _notes_sheet(sheet: Worksheet, card: Scorecard) -> None:
             rows.append({"kind": "说明", "text": (
                 f"{labels.label(labels.ROUNDS, round_code)}服务对象评价参与科室平均分 {display_text(mean)}"
                 f"(不足 {card.settings.blend_min_votes} 票的科室按此折算)")})
-    _write_table(sheet, [_text_col("类型", "kind"), _text_col("内容", "text")], rows)
+    _write_table(sheet, [_text_col("类型", "kind"), _text_col("内容", "text", wrap=80)], rows)
 
 
 # ---- charts -------------------------------------------------------------------------
@@ -543,8 +633,31 @@ def _style(chart: BarChart, categories: Reference, colours: Iterable[str]) -> No
     chart.legend.position = "b"
 
 
-def _charts(data: Worksheet, sheets: dict[str, Worksheet], sections: list[dict], by_total: list[dict],
+_CHART_WIDTH_CM = 18.0  # a portrait A4 page's width between the margins
+_ROW_CM = 15 / 72 * 2.54  # Excel's default row: 15 points
+_COLUMN_CM = (DEFAULT_COLUMN_WIDTH * _DIGIT_PIXELS + _PADDING_PIXELS) / _PIXELS_PER_INCH * 2.54
+
+
+def _place(sheet: Worksheet, charts: list[BarChart]) -> None:
+    """The charts one below the other on their own sheet, each starting a printed page
+    (a row break before it); the print area covers them all (Excel leaves out of its
+    default print area what no cell reaches)."""
+    row = 1
+    for n, chart in enumerate(charts):
+        if n:
+            sheet.row_breaks.append(Break(id=row - 1))
+        sheet.add_chart(chart, f"A{row}")
+        row += math.ceil(chart.height / _ROW_CM) + 1
+    if charts:
+        columns = math.ceil(max(chart.width for chart in charts) / _COLUMN_CM)
+        sheet.print_area = f"A1:{get_column_letter(columns)}{row - 1}"
+
+
+def _charts(data: Worksheet, sheet: Worksheet, sections: list[dict], by_total: list[dict],
             cutoffs: dict[str, float], card: Scorecard) -> None:
+    """The daily-score distribution, then each candidate's components and the final
+    ranking, on the charts sheet."""
+    placed = []
     decimals = card.settings.rank_decimals
     bins = _histogram_data(data, sections, cutoffs, decimals)
     if bins:
@@ -555,31 +668,27 @@ def _charts(data: Worksheet, sheets: dict[str, Worksheet], sections: list[dict],
         chart.add_data(Reference(data, min_col=_HISTOGRAM_COL + 1, max_col=_HISTOGRAM_COL + 3,
                                  min_row=1, max_row=1 + bins), titles_from_data=True)
         _style(chart, Reference(data, min_col=_HISTOGRAM_COL, min_row=2, max_row=1 + bins), _ZONE_COLOURS)
-        chart.width, chart.height = 24, 12
-        daily = sheets[DAILY_SHEET]
-        daily.add_chart(chart, f"{get_column_letter(daily.max_column + 2)}2")
+        chart.width, chart.height = _CHART_WIDTH_CM, 12
+        placed.append(chart)
 
-    if not by_total:
-        return
-    _candidate_data(data, by_total)
-    n = len(by_total)
-    pending = "" if card.network_held else f"({NETWORK_NOT_HELD})"
-    height = max(8.0, 0.45 * n + 3)
-    categories = Reference(data, min_col=_CANDIDATE_COL, min_row=2, max_row=1 + n)
+    if by_total:
+        _candidate_data(data, by_total)
+        n = len(by_total)
+        pending = "" if card.network_held else f"({NETWORK_NOT_HELD})"
+        height = max(8.0, 0.45 * n + 3)
+        categories = Reference(data, min_col=_CANDIDATE_COL, min_row=2, max_row=1 + n)
 
-    components = _bar_chart("bar", f"候选科室得分构成(按总排名){pending}", "", "分")
-    components.add_data(Reference(data, min_col=_CANDIDATE_COL + 1, max_col=_CANDIDATE_COL + len(_COMPONENTS),
-                                  min_row=1, max_row=1 + n), titles_from_data=True)
-    ranking = _bar_chart("bar", f"总成绩排名{pending}", "", "总成绩")
-    ranking.add_data(Reference(data, min_col=_RANKING_COL, max_col=_RANKING_COL + len(_RESULTS) - 1,
-                               min_row=1, max_row=1 + n), titles_from_data=True)
-    for chart, colours in ((components, _COMPONENT_COLOURS), (ranking, _RESULT_COLOURS)):
-        _style(chart, categories, colours)
-        chart.gapWidth = 40
-        chart.x_axis.scaling.orientation = "maxMin"  # rank 1 at the top
-        chart.y_axis.crosses = "max"  # and the value axis back at the bottom
-        chart.width, chart.height = 24, height
-    total = sheets[TOTAL_SHEET]
-    first = total.max_column + 2
-    total.add_chart(components, f"{get_column_letter(first)}2")
-    total.add_chart(ranking, f"{get_column_letter(first + 16)}2")
+        components = _bar_chart("bar", f"候选科室得分构成(按总排名){pending}", "", "分")
+        components.add_data(Reference(data, min_col=_CANDIDATE_COL + 1, max_col=_CANDIDATE_COL + len(_COMPONENTS),
+                                      min_row=1, max_row=1 + n), titles_from_data=True)
+        ranking = _bar_chart("bar", f"总成绩排名{pending}", "", "总成绩")
+        ranking.add_data(Reference(data, min_col=_RANKING_COL, max_col=_RANKING_COL + len(_RESULTS) - 1,
+                                   min_row=1, max_row=1 + n), titles_from_data=True)
+        for chart, colours in ((components, _COMPONENT_COLOURS), (ranking, _RESULT_COLOURS)):
+            _style(chart, categories, colours)
+            chart.gapWidth = 40
+            chart.x_axis.scaling.orientation = "maxMin"  # rank 1 at the top
+            chart.y_axis.crosses = "max"  # and the value axis back at the bottom
+            chart.width, chart.height = _CHART_WIDTH_CM, height
+        placed += [components, ranking]
+    _place(sheet, placed)

@@ -1,6 +1,8 @@
 """The scores as the review office reads them (SPEC §2): 日常评价, each section's
-breakdown, 候选名单, 综合评价 with the decisions on the final lists, 单位考绩, and the
-Excel report.
+breakdown, 候选名单, 综合评价 with the decisions on the final lists, 单位考绩, the
+Excel report, and the lists that go to the leaders as printable A4 documents
+(/office/scores/print/…: title, issuing office, date, numbered tables, where the
+figures come from, signature lines).
 
 Every page shows the campaign as scored from the stored events (`campaign_scorecard`),
 worked out again whenever anything it is scored from has changed (`ScoreCache`),
@@ -9,9 +11,11 @@ these pages: they hold every section's vote counts."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -29,7 +33,7 @@ from voting import charts, jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
-from voting.models import Job, Result, ResultDecision
+from voting.models import Campaign, Job, Result, ResultDecision
 from voting.services import scorecards
 from voting.services.report import is_missing
 from voting.views import jobs as job_views
@@ -312,6 +316,188 @@ def make_report():
 def report_link():
     """The report's address before it became a job (bookmarks, old links)."""
     return redirect(url_for(".report"), 303)
+
+
+# ---- printable documents for the leaders -----------------------------------------------
+
+@dataclass(frozen=True)
+class PrintTable:
+    """One list of a printable document. `heading` is repeated above the header row on
+    every printed page (a page torn off still says which list it is); `columns` are
+    (header, numeric, width in % of the page) after the 序号 the template adds (5 %),
+    so that the lists of one document line up; `rows` hold the shown text."""
+
+    heading: str
+    columns: tuple[tuple[str, bool, int], ...]
+    rows: list[list[str]]
+
+
+def _printed_card() -> tuple[Campaign, Scorecard, tuple[int, int]]:
+    """The campaign, its scorecard, and the data version it is the scores of
+    (`scorecards.score_version`: the audit log's latest entry, the platform's votes),
+    read on both sides of the scorecard so that a write in between cannot put a version
+    on paper that the figures are not of."""
+    session = get_session()
+    campaign = current_campaign()
+    version = scorecards.score_version(session)
+    for _ in range(3):
+        card = scorecard(campaign)
+        after = scorecards.score_version(session)
+        if after == version:
+            break
+        version = after
+    return campaign, card, version
+
+
+def chinese_date(moment: datetime) -> str:
+    """2026年12月6日, as a Chinese document is dated."""
+    return f"{moment.year}年{moment.month}月{moment.day}日"
+
+
+def _names(records: Iterable[dict], mark: Callable[[dict], str] = lambda r: "") -> str:
+    return "、".join(f"{r[C.SECTION]}{mark(r)}" for r in records)
+
+
+def _document(campaign: Campaign, version: tuple[int, int], title: str, back: str, tables: list[PrintTable],
+              intro: Iterable[str] = (), notes: Iterable[str] = ()):
+    now = datetime.now(ZoneInfo(current_app.config["TIMEZONE"]))
+    head, votes = version
+    return render_template(
+        "print_document.html", campaign=campaign, title=title, office=current_app.config["OFFICE_NAME"],
+        date=chinese_date(now), produced=f"{chinese_date(now)} {now:%H:%M}", audit_head=head, votes=votes,
+        tables=tables, intro=list(intro), notes=list(notes), back=url_for(back),
+    )
+
+
+def _daily_shown(r: dict) -> list[str]:
+    return [score_filter(r[C.DAILY]), score_filter(r[C.DAILY_RANK], None)]
+
+
+@bp.get("/print/shortlist")
+@roles_required(*OFFICE)
+def print_shortlist():
+    """候选名单 for the leaders: each list by daily rank, with the cut-offs."""
+    campaign, card, version = _printed_card()
+    candidates = sorted((r for r in _records(card.sections) if not is_missing(r[C.SHORTLIST])),
+                        key=lambda r: int(r[C.DAILY_RANK]))
+    tied = _ties(card, C.STAGE_SHORTLIST)
+    columns = (("单位", False, 18), ("科室", False, 25), ("日常评价", True, 9), ("日常排名", True, 9),
+               ("服务对象", True, 9), ("监督检查", True, 9), ("平台办理", True, 9), ("备注", False, 7))
+    tables = []
+    for code in (C.PREVIOUS_UNSATISFIED, C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE):
+        rows = [r for r in candidates if r[C.SHORTLIST] == code]
+        tables.append(PrintTable(f"{L.label(L.SHORTLISTS, code)}({len(rows)} 个)", columns, [
+            [r[C.UNIT], r[C.SECTION], *_daily_shown(r), score_filter(r[C.SERVICE]), score_filter(r[C.INSPECTION]),
+             score_filter(r[C.PLATFORM_SCORE]), "并列待裁定" if (r[C.UNIT], r[C.SECTION]) in tied else ""]
+            for r in rows
+        ]))
+    s = card.settings
+    cutoffs = "满意候选分数线(最低日常评价){} 分,不满意候选分数线(最高日常评价){} 分。".format(
+        score_filter(card.cutoffs.get(C.SATISFIED_CANDIDATE)) or "—",
+        score_filter(card.cutoffs.get(C.UNSATISFIED_CANDIDATE)) or "—")
+    fixed = scorecards.candidates_fixed(get_session(), campaign)
+    if fixed:
+        at = current_app.jinja_env.filters["local_time"](fixed.fixed_at)
+        status = f"候选名单已于 {at} 确定,此后日常评价数据的更正不再改变候选名单。"
+    else:
+        status = "候选名单尚未确定:按目前的日常评价产生,网络评价开始前由评议办确定。"
+    intro = [
+        f"共 {len(candidates)} 个科室。上年度不满意单位(含最不满意单位)直接列入;其余科室按日常评价,"
+        f"最高的 {s.shortlist_satisfied} 个为满意候选,最低的 {s.shortlist_unsatisfied} 个为不满意候选。" + cutoffs,
+        status,
+    ]
+    notes = [t.message for t in card.ties if t.stage == C.STAGE_SHORTLIST]
+    return _document(campaign, version, f"{campaign.name}候选名单", ".shortlist", tables, intro, notes)
+
+
+FINAL_LISTS = (C.SATISFIED, C.UNSATISFIED, C.MOST_UNSATISFIED)
+
+
+@bp.get("/print/final")
+@roles_required(*OFFICE)
+def print_final():
+    """拟定满意单位、不满意单位、最不满意单位: each list by total rank (as the review
+    office decided where it did, the system's proposal beside it), and the candidates a
+    decision took off every list."""
+    campaign, card, version = _printed_card()
+    s = card.settings
+    title = f"{campaign.name}拟定满意单位、不满意单位和最不满意单位名单"
+    intro = [
+        f"候选科室按总成绩(日常评价 + 网络评价 + 加分项)排名:前 {s.final_satisfied} 名拟定为满意单位,"
+        f"后 {s.final_unsatisfied} 名拟定为不满意单位,其中最后 {s.final_most_unsatisfied} 名为最不满意单位"
+        "(下表“不满意单位”不含最不满意单位)。评议办确认或调整的,理由见备注。"
+    ]
+    if not card.network_held:
+        intro.append("网络评价尚未进行:还没有总成绩和评议结果。")
+        return _document(campaign, version, title, ".final", [], intro)
+    ranked = _records(charts.ranked_candidates(card))
+    columns = (("单位", False, 15), ("科室", False, 20), ("日常评价", True, 8), ("网络评价", True, 8),
+               ("加分项", True, 7), ("总成绩", True, 8), ("总排名", True, 7), ("系统拟定", False, 10), ("备注", False, 12))
+
+    def row(r: dict) -> list[str]:
+        notes = [r[C.DECISION]] if not is_missing(r.get(C.DECISION)) and r[C.DECISION] else []
+        notes += ["优秀档"] if _true(r.get(C.TOP_TIER)) else []
+        notes += ["连续两年不满意"] if _true(r.get(C.TWO_YEARS_UNSATISFIED)) else []
+        return [r[C.UNIT], r[C.SECTION], score_filter(r[C.DAILY]), score_filter(r[C.NETWORK]), score_filter(r[C.BONUS]),
+                score_filter(r[C.TOTAL]), score_filter(r[C.TOTAL_RANK], None),
+                _label(L.RESULTS, r.get(C.PROPOSED)) or "不列入", ";".join(notes)]
+
+    tables, notes = [], []
+    wanted = {C.SATISFIED: s.final_satisfied, C.UNSATISFIED: s.final_unsatisfied - s.final_most_unsatisfied,
+              C.MOST_UNSATISFIED: s.final_most_unsatisfied}
+    for code in FINAL_LISTS:
+        rows = [row(r) for r in ranked if r[C.RESULT] == code]
+        tables.append(PrintTable(f"{L.label(L.RESULTS, code)}({len(rows)} 个)", columns, rows))
+        if len(rows) != wanted[code]:
+            notes.append(f"{L.label(L.RESULTS, code)}现为 {len(rows)} 个,规则为 {wanted[code]} 个。")
+    dropped = [row(r) for r in ranked if is_missing(r.get(C.RESULT)) and r.get(C.PROPOSED) in FINAL_LISTS]
+    if dropped:
+        tables.append(PrintTable(f"经评议办决定不列入名单({len(dropped)} 个)", columns, dropped))
+    notes += [t.message for t in card.ties if t.stage == C.STAGE_FINAL]
+    return _document(campaign, version, title, ".final", tables, intro, notes)
+
+
+@bp.get("/print/units")
+@roles_required(*OFFICE)
+def print_units():
+    """单位考绩: each unit's listed sections by name, and its effect."""
+    campaign, card, version = _printed_card()
+    s = card.settings
+    by_unit: dict[str, list[dict]] = {}
+    for r in _records(card.sections):
+        if r.get(C.RESULT) in FINAL_LISTS:
+            by_unit.setdefault(r[C.UNIT], []).append(r)
+    effect = next(c for c in UNIT_COLUMNS if c.key == C.EFFECT).text
+
+    def top_tier(r: dict) -> str:
+        return "(优秀档)" if _true(r.get(C.TOP_TIER)) else ""
+
+    rows = []
+    for u in _records(card.units):
+        mine = by_unit.get(u[C.UNIT], [])
+        rows.append([
+            u[C.UNIT],
+            _names((r for r in mine if r[C.RESULT] == C.SATISFIED), top_tier),
+            _names(r for r in mine if r[C.RESULT] == C.UNSATISFIED),
+            _names(r for r in mine if r[C.RESULT] == C.MOST_UNSATISFIED),
+            effect(u),
+        ])
+    columns = (("单位", False, 20), ("满意单位科室", False, 23), ("不满意单位科室", False, 20),
+               ("最不满意单位科室", False, 20), ("考绩加减分", True, 12))
+    intro = [
+        f"每个满意单位科室 {s.effect_satisfied:+g} 分,每个不满意单位科室 {s.effect_unsatisfied:+g} 分,"
+        f"最不满意单位科室 {s.effect_most_unsatisfied:+g} 分(不再另扣),同一单位累加。"
+        f"满意单位中总成绩前 {s.top_bonus_tier} 名的科室列入优秀档。"
+    ]
+    if not card.network_held:
+        intro.append("网络评价尚未进行:还没有评议结果,各单位暂无加减分。")
+    listed = sum(1 for u in rows if any(u[1:4]))
+    tables = [PrintTable(f"各单位考绩({len(rows)} 个单位,其中 {listed} 个有科室列入名单)", columns, rows)]
+    return _document(campaign, version, f"{campaign.name}单位考绩表", ".units", tables, intro)
+
+
+def _true(value: object) -> bool:
+    return not is_missing(value) and bool(value)
 
 
 # ---- the review office's decisions ------------------------------------------------------
