@@ -66,3 +66,32 @@ def test_only_the_review_office_manages_accounts(client, db, campaign):
     login(client, "op")
     assert client.get("/office/users/").status_code == 403
     assert client.post("/office/users/", data={"username": "x", "role": "admin", "unit": "0"}).status_code == 403
+
+
+def test_every_units_liaison_account_in_one_step_with_printable_slips(admin_client, client, db, campaign):
+    jyj = db.scalar(select(Unit).where(Unit.name == "县教育局"))
+    admin_client.post("/office/users/", data={"username": "jyj", "role": "liaison", "unit": str(jyj.id)})
+    units = db.scalars(select(Unit).where(Unit.campaign_id == campaign.id)).all()
+    page = admin_client.get("/office/users/").get_data(as_text=True)
+    assert f"为 {len(units) - 1} 个还没有联络员账号的单位各建立一个账号" in page and 'id="confirm-liaisons"' in page
+    # Asked first: nothing made.
+    asked = admin_client.post("/office/users/liaisons")
+    assert asked.status_code == 200 and "请确认:为各单位建立联络员账号" in asked.get_data(as_text=True)
+    assert db.scalar(select(User).where(User.username.like("liaison-%"))) is None
+    response = admin_client.post("/office/users/liaisons", data={"confirmed": "1"})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    slips = response.get_data(as_text=True)
+    db.rollback()
+    made = db.scalars(select(User).where(User.username.like("liaison-%"))).all()
+    assert len(made) == len(units) - 1 and {u.unit_id for u in made} == {u.id for u in units} - {jyj.id}
+    assert slips.count('class="slip"') == len(made) and "http://localhost/login" in slips
+    # A slip's password logs its liaison in, to the own unit only.
+    first = re.search(r"<h2>([^<]+) · 千人评议平台联络员账号</h2>.*?<code>([^<]+)</code>.*?<code class=\"secret\">([^<]+)</code>",
+                      slips, re.S)
+    unit_name, username, password = first.groups()
+    assert login(client, username, password).status_code == 302
+    assert db.scalar(select(User).where(User.username == username)).unit.name == unit_name
+    # Again: every unit has one, none made.
+    again = admin_client.post("/office/users/liaisons", data={"confirmed": "1"}).get_data(as_text=True)
+    assert "每个单位都已有联络员账号" in again
+    assert len(db.scalars(select(User).where(User.username.like("liaison-%"))).all()) == len(made)

@@ -77,6 +77,8 @@ ACTION_LABELS = {
     "round.open": "开始调查(发出邀请)",
     "round.remind": "发送提醒短信",
     "round.close": "结束调查",
+    "round.cancel": "取消调查",
+    "round.invite_late": "补发邀请(名单在开始后报送)",
     "online.create": "建立网络评价轮次",
     "online.import": "导入网络评价人员名单",
     "online.sample": "抽取服务对象评价人",
@@ -88,6 +90,7 @@ ACTION_LABELS = {
     "online.publish": "公布评议结果",
     "user.unlock": "解锁工作人员账号",
     "user.end_sessions": "结束账号的全部登录",
+    "users.liaisons": "建立各单位联络员账号",
 }
 
 

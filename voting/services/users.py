@@ -132,6 +132,31 @@ def create_user(
     return user
 
 
+def units_without_liaison(session: Session, campaign_id: int) -> list[Unit]:
+    """The campaign's units that have no active liaison account, in the list's order."""
+    staffed = select(User.unit_id).where(User.role == Role.liaison, User.active.is_(True), User.unit_id.is_not(None))
+    return list(session.scalars(
+        select(Unit).where(Unit.campaign_id == campaign_id, Unit.id.not_in(staffed)).order_by(Unit.number, Unit.id)
+    ))
+
+
+def create_liaisons(session: Session, campaign_id: int) -> list[tuple[User, str]]:
+    """One liaison account for each unit without an active one (flush; the caller
+    commits), named liaison-<unit number> (another number appended if that name is
+    taken), each with a new password: the accounts and their passwords, for the slips
+    printed once (the passwords are stored only as hashes)."""
+    made = []
+    for unit in units_without_liaison(session, campaign_id):
+        base = f"liaison-{unit.number if unit.number is not None else unit.id}"
+        name, n = base, 1
+        while session.scalar(select(User.id).where(User.username == name)) is not None:
+            n += 1
+            name = f"{base}-{n}"
+        password = new_password()
+        made.append((create_user(session, name, password, Role.liaison, unit, f"{unit.name}联络员"), password))
+    return made
+
+
 # ---- logging in ------------------------------------------------------------------------
 
 

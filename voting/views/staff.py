@@ -3,7 +3,7 @@ reset a password, deactivate or reactivate, unlock after failed logins, end ever
 login of an account. All but creating end the account's sessions, except unlocking."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectField, StringField
@@ -15,7 +15,8 @@ from voting.db import get_session
 from voting.errors import NotFoundError
 from voting.forms import EmptyForm, Form
 from voting.models import Role, Unit, User
-from voting.services import campaigns, users
+from voting.services import audit, campaigns, users
+from voting.views.confirm import ConfirmForm, Confirmation, ask
 
 bp = Blueprint("staff", __name__, url_prefix="/office/users")
 NO_UNIT = "0"
@@ -58,8 +59,47 @@ def index():
         status = 400
     accounts = session.scalars(select(User).order_by(User.role, User.username)).all()
     locked = {user.id for user in accounts if users.is_locked(user, policy())}
-    return render_template("users.html", form=form, accounts=accounts, locked=locked,
+    try:
+        liaisons = liaisons_confirmation(campaigns.get_campaign(session, current_app.config.get("DEFAULT_CAMPAIGN_YEAR")))
+    except NotFoundError:
+        liaisons = None
+    return render_template("users.html", form=form, accounts=accounts, locked=locked, liaisons=liaisons,
                            action=EmptyForm(formdata=None)), status
+
+
+def liaisons_confirmation(campaign) -> Confirmation:  # noqa: ANN001
+    waiting = users.units_without_liaison(get_session(), campaign.id)
+    named = "、".join(u.name for u in waiting[:8]) + (f" 等 {len(waiting)} 个单位" if len(waiting) > 8 else "")
+    return Confirmation(
+        title="为各单位建立联络员账号",
+        facts=[f"为 {len(waiting)} 个还没有联络员账号的单位各建立一个账号({named})。" if waiting
+               else "每个单位都已有联络员账号:这次不会建立任何账号。",
+               "账号名为 liaison-单位序号,初始密码随机生成,只在下一页显示一次:请当场打印账号凭条,分发给各单位联络员。"],
+        button="建立联络员账号", action=url_for("staff.create_liaisons"), back=url_for("staff.index"),
+        warning="离开下一页后无法再看到这些密码(遗失时可逐个重设)。", id="confirm-liaisons",
+    )
+
+
+@bp.post("/liaisons")
+@roles_required(Role.admin)
+def create_liaisons():
+    """Every unit without a liaison gets one, once confirmed; the slips with the
+    passwords are shown on this response only (never stored in clear, never cached)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = get_session()
+    campaign = campaigns.get_campaign(session, current_app.config.get("DEFAULT_CAMPAIGN_YEAR"))
+    if (page := ask(liaisons_confirmation(campaign), form)) is not None:
+        return page
+    made = users.create_liaisons(session, campaign.id)
+    audit.record(session, "users.liaisons", actor=current_user.username, campaign_id=campaign.id,
+                 detail={"accounts": [user.username for user, _ in made]})
+    session.commit()
+    login = (current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/") + url_for("auth.login")
+    response = make_response(render_template("liaison_slips.html", made=made, login=login, campaign=campaign))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _user(user_id: int) -> User:
