@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.ballots import cast_ballots, evaluators, open_online_round
-from tests.browser import TIMEOUT_MS, log_in, new_page, shot
+from tests.browser import TIMEOUT_MS, log_in, shot
 from tests.conftest import PASSWORD
 from tests.online_pool import issue, pool_of, pooled_round
 from voting.models import Evaluator, OnlineRound, OutboxMessage, RoundStatus, utcnow
