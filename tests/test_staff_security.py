@@ -119,7 +119,7 @@ def test_every_staff_page_carries_the_security_headers(app, db, campaign, admin,
     params = world.params(db)
     client = app.test_client()
     # Logged out: the login page, and the redirect to it.
-    for path in ("/login", "/office/", "/", "/healthz", "/office/no-such-page"):
+    for path in ("/login", "/office/", "/healthz", "/office/no-such-page"):
         response = client.get(path)
         assert _staff_headers_missing(response, production) == [], path
     assert login(client, "admin").status_code == 302
@@ -142,7 +142,7 @@ def test_every_staff_page_carries_the_security_headers(app, db, campaign, admin,
 
 @pytest.mark.parametrize("app_config", [{"PRODUCTION": True, "SECRET_KEY": STRONG_KEY, "PHONE_KEY": STRONG_KEY}])
 def test_public_pages_keep_their_own_headers(app, client, app_config):
-    for path in ("/c", "/e/login", "/receipt"):
+    for path in ("/", "/c", "/e/login", "/receipt"):  # "/": the public landing page
         response = client.get(path)
         assert response.status_code == 200, path
         for name, value in SECURITY_HEADERS.items():

@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
         components,
         evaluator,
         exports,
+        import_templates,
         jobs,
         office,
         online,
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp,
                       online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp, jobs.bp, exports.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(import_templates.bp)
 
     @app.context_processor
     def office_contact() -> dict:
