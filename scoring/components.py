@@ -34,8 +34,9 @@ SUM_TERMS = 10
 
 
 def rate_formula(satisfied: int, basic: int, unsatisfied: int, points: float, settings: RuleSettings) -> str:
-    """The rate × points formula of a round or of the network evaluation (SPEC §2) with
-    its numbers: "(12 + 0.6 × 5) ÷ 20 × 15" (a weight of 1 left out)."""
+    """The rate × points formula of a round or of the network evaluation (README, "Scores
+    and decisions") with its numbers: "(12 + 0.6 × 5) ÷ 20 × 15" (a weight of 1 left
+    out)."""
     s = settings
     sat = f"{int(satisfied)}" if s.weight_satisfied == 1 else f"{fmt(s.weight_satisfied)} × {int(satisfied)}"
     votes = int(satisfied) + int(basic) + int(unsatisfied)

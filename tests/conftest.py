@@ -128,6 +128,51 @@ def campaign(db):
     return created
 
 
+# ---- an example year (voting.synthetic.example_bundle) --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(request, tmp_path_factory) -> Path:
+    """An example year's bundle, made once per test module: with the module's
+    BUNDLE_SEED (11 unless it sets one), and its online round's votes unless the module
+    sets BUNDLE_NETWORK = False."""
+    from voting.synthetic import example_bundle
+
+    directory = tmp_path_factory.mktemp("bundle")
+    example_bundle(directory, seed=getattr(request.module, "BUNDLE_SEED", 11),
+                   network=getattr(request.module, "BUNDLE_NETWORK", True))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def offline_year(bundle_dir) -> pd.DataFrame:
+    """The example year's sections as the offline scoring scores them."""
+    from voting.services.bundle import score_bundle
+
+    return score_bundle(bundle_dir).sections
+
+
+@pytest.fixture
+def year(db, campaign, bundle_dir):
+    """The campaign with the example year loaded through the platform's imports."""
+    from voting.demo import load_bundle
+
+    load_bundle(db, campaign, bundle_dir)
+    db.commit()
+    return campaign
+
+
+def daily_only(bundle_dir: Path, target: Path) -> Path:
+    """A copy of the bundle in `target` without the online round's votes: the year as
+    it stands before the online round."""
+    target.mkdir()
+    for path in bundle_dir.iterdir():
+        (target / path.name).write_bytes(path.read_bytes())
+    votes = (bundle_dir / "votes.csv").read_text(encoding="utf-8-sig").splitlines()
+    (target / "votes.csv").write_text("\n".join(v for v in votes if ",NET," not in v), encoding="utf-8")
+    return target
+
+
 @pytest.fixture
 def admin(db):
     user = users.create_user(db, "admin", PASSWORD, Role.admin)

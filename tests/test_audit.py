@@ -25,13 +25,12 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from scoring import columns as C
-from tests.conftest import PASSWORD, SECTIONS_CSV, csv_bytes, login, make_app
+from tests.conftest import PASSWORD, SECTIONS_CSV, csv_bytes, daily_only, login, make_app
 from tests.test_supervisor_web import GOOD_SET, form_data, section_ids
 from voting.demo import load_bundle, synth_objects
 from voting.migrate import alembic_config
 from voting.models import AuditEntry, BonusItem, Invitation, Role, RoundKind, Section, ServiceObject, SurveyRound, Unit
 from voting.services import audit, campaigns, objects, scorecards, users
-from voting.synthetic import example_bundle
 
 FDG, PRICE = "县发改局", "价格科"
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -45,13 +44,6 @@ def app(database_url, tmp_path, app_config):
         command.upgrade(alembic_config(database_url, connection), "head")
     yield app
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11)
-    return directory
 
 
 def is_postgres(db) -> bool:
@@ -364,13 +356,7 @@ def test_result_decisions_are_logged(admin_client, db, campaign, bundle_dir):
 
 
 def test_fixing_and_unfixing_the_candidate_list_are_logged(admin_client, db, campaign, bundle_dir, tmp_path):
-    daily_only = tmp_path / "bundle"
-    daily_only.mkdir()
-    for path in bundle_dir.iterdir():
-        (daily_only / path.name).write_bytes(path.read_bytes())
-    votes = (bundle_dir / "votes.csv").read_text(encoding="utf-8-sig").splitlines()
-    (daily_only / "votes.csv").write_text("\n".join(v for v in votes if ",NET," not in v), encoding="utf-8")
-    load_bundle(db, campaign, daily_only)
+    load_bundle(db, campaign, daily_only(bundle_dir, tmp_path / "bundle"))
     db.commit()
     assert admin_client.post("/office/scores/shortlist/fix").status_code == 303
     fixed = only(db, "candidates.fix")

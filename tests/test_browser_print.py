@@ -15,9 +15,6 @@ import pytest
 from scoring import columns as C
 from tests.browser import log_in, new_page, shot
 from tests.conftest import PASSWORD, missing
-from voting.demo import load_bundle
-from voting.services.bundle import score_bundle
-from voting.synthetic import example_bundle
 
 try:
     import pypdf  # the test extras
@@ -37,18 +34,13 @@ def app_config() -> dict:
     return {"WTF_CSRF_ENABLED": True, "OFFICE_NAME": OFFICE}
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=5)
-    return directory
+BUNDLE_SEED = 5  # the example year (tests/conftest.py bundle_dir)
 
 
 @pytest.fixture
-def year(db, campaign, bundle_dir):
-    load_bundle(db, campaign, bundle_dir)
-    db.commit()
-    return score_bundle(bundle_dir).sections
+def scored(year, offline_year):
+    """The example year loaded, as the offline scoring scores it."""
+    return offline_year
 
 
 def compact(text: str) -> str:
@@ -131,12 +123,12 @@ def open_document(page, score_page: str, document: str) -> None:
     assert page.url.endswith(document)
 
 
-def test_the_shortlist_prints(page, admin, year):
+def test_the_shortlist_prints(page, admin, scored):
     open_document(page, "/office/scores/shortlist", "/office/scores/print/shortlist")
     title = "2021年度千人评机关中层科室活动候选名单"
     assert page.locator("h1").inner_text() == title
     shot(page, "print-shortlist")
-    by_rank = year.sort_values(C.DAILY_RANK, kind="stable")
+    by_rank = scored.sort_values(C.DAILY_RANK, kind="stable")
     lists = {code: by_rank[by_rank[C.SHORTLIST] == code] for code in
              (C.PREVIOUS_UNSATISFIED, C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE)}
     headings = [f"上年不满意单位({len(lists[C.PREVIOUS_UNSATISFIED])}个)", f"满意候选({len(lists[C.SATISFIED_CANDIDATE])}个)",
@@ -146,10 +138,10 @@ def test_the_shortlist_prints(page, admin, year):
     assert len(pages) >= 3  # 110 rows at 10.5 pt
 
 
-def test_the_final_lists_print(page, admin, year):
+def test_the_final_lists_print(page, admin, scored):
     open_document(page, "/office/scores/final", "/office/scores/print/final")
     shot(page, "print-final")
-    by_total = year.sort_values(C.TOTAL_RANK, kind="stable")
+    by_total = scored.sort_values(C.TOTAL_RANK, kind="stable")
     lists = {code: by_total[by_total[C.RESULT] == code] for code in (C.SATISFIED, C.UNSATISFIED, C.MOST_UNSATISFIED)}
     sections = [name for frame in lists.values() for name in names(frame)]
     headings = [f"满意单位({len(lists[C.SATISFIED])}个)", f"不满意单位({len(lists[C.UNSATISFIED])}个)",
@@ -157,11 +149,11 @@ def test_the_final_lists_print(page, admin, year):
     check_document(page, "2021年度千人评机关中层科室活动拟定满意单位、不满意单位和最不满意单位名单", sections, headings)
 
 
-def test_the_unit_effects_print(page, admin, year):
+def test_the_unit_effects_print(page, admin, scored):
     open_document(page, "/office/scores/units", "/office/scores/print/units")
     shot(page, "print-units")
-    listed = year[year[C.RESULT].isin([C.SATISFIED, C.UNSATISFIED, C.MOST_UNSATISFIED])]
-    units = list(dict.fromkeys(year[C.UNIT]))
+    listed = scored[scored[C.RESULT].isin([C.SATISFIED, C.UNSATISFIED, C.MOST_UNSATISFIED])]
+    units = list(dict.fromkeys(scored[C.UNIT]))
     sections = [compact(s) for s in listed[C.SECTION].iloc[:5]] + [compact(units[0]), compact(units[-1]),
                                                                     "满意单位科室", "考绩加减分"]
     heading = compact(page.locator("tr.group th").inner_text())
@@ -169,7 +161,7 @@ def test_the_unit_effects_print(page, admin, year):
     check_document(page, "2021年度千人评机关中层科室活动单位考绩表", sections, [heading])
 
 
-def test_a_document_reads_on_a_phone(browser, live_server, admin, year):
+def test_a_document_reads_on_a_phone(browser, live_server, admin, scored):
     phone = new_page(browser, live_server, width=360, height=640)
     try:
         log_in(phone, "admin", PASSWORD)
@@ -180,7 +172,7 @@ def test_a_document_reads_on_a_phone(browser, live_server, admin, year):
         phone.context.close()
 
 
-def test_a_score_page_prints_without_its_navigation(page, admin, year):
+def test_a_score_page_prints_without_its_navigation(page, admin, scored):
     log_in(page, "admin", PASSWORD)
     page.goto("/office/scores/")
     screen_only = ("header.top", "header.top nav", ".subnav", "form.who button")
@@ -214,7 +206,7 @@ def test_a_score_page_prints_without_its_navigation(page, admin, year):
 
     pages = pdf_pages(page)
     n = len(pages)
-    best = year[~year[C.EXEMPT].astype(bool)].sort_values(C.DAILY_RANK).iloc[0]
+    best = scored[~scored[C.EXEMPT].astype(bool)].sort_values(C.DAILY_RANK).iloc[0]
     printed = as_printed(page, ["退出", "下载Excel报告", "日常评价", compact(best[C.SECTION]),
                                 *(f"第{k}页,共{n}页" for k in range(1, n + 1))], "table.sortable td")
     text = "".join(t for _, t in pages)

@@ -10,10 +10,7 @@ from scoring import columns as C
 from scoring.rounding import display_text
 from tests.browser import log_in, new_page, shot
 from tests.conftest import PASSWORD
-from voting.demo import load_bundle
 from voting.models import ResultDecision
-from voting.services.bundle import score_bundle
-from voting.synthetic import example_bundle
 
 pytestmark = pytest.mark.browser
 
@@ -23,28 +20,23 @@ def app_config() -> dict:
     return {"WTF_CSRF_ENABLED": True}
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=5)
-    return directory
+BUNDLE_SEED = 5  # the example year (tests/conftest.py bundle_dir)
 
 
 @pytest.fixture
-def year(db, campaign, bundle_dir):
-    load_bundle(db, campaign, bundle_dir)
-    db.commit()
-    return score_bundle(bundle_dir).sections
+def scored(year, offline_year):
+    """The example year loaded, as the offline scoring scores it."""
+    return offline_year
 
 
 def first_cells(page, column: int, n: int = 5) -> list[str]:
     return page.locator(f"table.sortable tbody tr td:nth-child({column})").all_inner_texts()[:n]
 
 
-def test_daily_table_sorts_in_the_page(page, admin, year):
+def test_daily_table_sorts_in_the_page(page, admin, scored):
     log_in(page, "admin", PASSWORD)
     page.goto("/office/scores/")
-    participating = year[~year[C.EXEMPT].astype(bool)]
+    participating = scored[~scored[C.EXEMPT].astype(bool)]
     loads = []  # documents fetched from the server (history.replaceState fetches none)
     page.on("request", lambda request: loads.append(request.url) if request.resource_type == "document" else None)
     # 日常评价 is the 12th column; the first click sorts high to low.
@@ -60,9 +52,9 @@ def test_daily_table_sorts_in_the_page(page, admin, year):
     shot(page, "scores-daily")
 
 
-def test_a_decision_through_the_form(page, admin, db, year):
+def test_a_decision_through_the_form(page, admin, db, scored):
     log_in(page, "admin", PASSWORD)
-    unit, name = year.loc[year[C.RESULT] == C.UNSATISFIED, [C.UNIT, C.SECTION]].iloc[0]
+    unit, name = scored.loc[scored[C.RESULT] == C.UNSATISFIED, [C.UNIT, C.SECTION]].iloc[0]
     page.goto("/office/scores/final")
     with page.expect_navigation():
         page.click(f"text={unit} {name}")
@@ -85,7 +77,7 @@ def test_a_decision_through_the_form(page, admin, db, year):
 
 @pytest.mark.parametrize("path", ["/office/scores/", "/office/scores/shortlist", "/office/scores/final",
                                   "/office/scores/units"])
-def test_score_pages_fit_a_phone(browser, live_server, admin, year, path):
+def test_score_pages_fit_a_phone(browser, live_server, admin, scored, path):
     phone = new_page(browser, live_server, width=360, height=640)
     try:
         log_in(phone, "admin", PASSWORD)

@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from voting.synthetic import example_bundle
 
 SHEETS = ["日常评价", "候选名单", "网络评价", "综合评价", "满意单位", "不满意单位", "单位考绩"]
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11)
-    return directory
 
 
 def pingyi(*args, cwd: Path, instance: Path) -> subprocess.CompletedProcess:

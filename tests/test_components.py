@@ -11,16 +11,11 @@ from voting.errors import DomainError, ImportRejected
 from voting.models import ComponentKind, PlatformEvent, Result, Section, SupervisorScore, Unit, VoteCount
 from voting.services import components, history, scorecards
 from voting.services.bundle import score_bundle
-from voting.synthetic import example_bundle
 
 KINDS = [ComponentKind.votes, ComponentKind.platform, ComponentKind.supervisor, ComponentKind.inspection, ComponentKind.bonus]
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=7)
-    return directory
+BUNDLE_SEED = 7  # the example year (tests/conftest.py bundle_dir)
 
 
 def _load(db, campaign, directory, kinds=KINDS):

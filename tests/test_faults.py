@@ -55,7 +55,6 @@ from voting.models import (
 )
 from voting.services import ballots, outbox, scorecards
 from voting.services.outbox import DispatchSettings, dispatch, enqueue
-from voting.synthetic import example_bundle
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"
@@ -427,11 +426,7 @@ MONITOR = "/office/online/monitor"
 CONFIRMED = {"confirmed": "1"}  # the monitor's actions act only once confirmed
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11, network=False)
-    return directory
+BUNDLE_NETWORK = False  # the example year without its online round (tests/conftest.py)
 
 
 @pytest.fixture

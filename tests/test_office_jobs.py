@@ -17,7 +17,6 @@ from sqlalchemy import event, func, select
 from tests.conftest import PASSWORD, login
 from tests.online_pool import PUBLIC_URL, csv_of, issue, passwords, pool_of, pooled_round, reps_frame
 from voting import jobs, tasks
-from voting.demo import load_bundle
 from voting.errors import DomainError
 from voting.jobs import Progress
 from voting.links import wording
@@ -37,7 +36,6 @@ from voting.models import (
 )
 from voting.services import audit, evaluators, retention, users
 from voting.services.report import SHEETS
-from voting.synthetic import example_bundle
 
 
 def count(db, model, *where) -> int:  # noqa: ANN001
@@ -174,20 +172,6 @@ def test_accounts_hashed_before_the_keyed_hash_still_log_in(app, db, campaign):
 
 
 # ---- the Excel report -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11)
-    return directory
-
-
-@pytest.fixture
-def year(db, campaign, bundle_dir):
-    load_bundle(db, campaign, bundle_dir)
-    db.commit()
-    return campaign
 
 
 def test_the_excel_report_is_made_by_a_job_and_downloaded_from_its_page(admin_client, app, db, year):

@@ -30,7 +30,6 @@ from voting.models import (
     utcnow,
 )
 from voting.services import ballots, evaluators as pool_service, scorecards
-from voting.synthetic import example_bundle
 from voting.vault import vault_of
 
 ONLINE = "/office/online/"
@@ -75,7 +74,8 @@ def audits(db, action: str) -> int:  # noqa: ANN001
 
 
 def local_time(app, moment) -> str:  # noqa: ANN001
-    return app.jinja_env.filters["local_time"](moment)
+    with app.app_context():  # the pages' own rendering of a time, in the app's zone
+        return app.jinja_env.filters["local_time"](moment)
 
 
 # ---- 发送账号 ---------------------------------------------------------------------------------
@@ -245,11 +245,7 @@ def test_the_close_asks_with_the_turnout_and_the_closing_time(app, admin_client,
 # ---- 公布评议结果 / 重新公布 ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11, network=False)
-    return directory
+BUNDLE_NETWORK = False  # the example year without its online round (tests/conftest.py)
 
 
 def test_publishing_asks_with_the_lists_sizes_and_publishes_only_once_confirmed(admin_client, client, db, campaign,

@@ -27,7 +27,6 @@ from voting.models import (
     AuditEntry, Choice, ComponentKind, Evaluator, OnlineRound, OutboxMessage, Result, Role, RoundStatus, Unit, utcnow,
 )
 from voting.services import ballots, components, scorecards, users
-from voting.synthetic import example_bundle
 
 MONITOR = "/office/online/monitor"
 ACTIONS = ("remind", "close", "publish")
@@ -39,11 +38,7 @@ def online(db, campaign) -> OnlineRound:
     return open_online_round(db, campaign)
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11, network=False)
-    return directory
+BUNDLE_NETWORK = False  # the example year without its online round (tests/conftest.py)
 
 
 @pytest.fixture

@@ -15,12 +15,11 @@ from sqlalchemy import func, select
 
 from scoring import columns as C
 from scoring.rounding import display_text
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, daily_only, login
 from voting.demo import load_bundle
 from voting.models import AuditEntry, Role, Section, Unit
 from voting.services import users
 from voting.services.bundle import score_bundle
-from voting.synthetic import example_bundle
 
 DOCUMENTS = ("/office/scores/print/shortlist", "/office/scores/print/final", "/office/scores/print/units")
 SIGNATURES = ("制表人:________", "审核人:________", "评议办负责人(签字):________", "日期:________")
@@ -33,22 +32,8 @@ def app_config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11)
-    return directory
-
-
-@pytest.fixture(scope="module")
 def offline(bundle_dir):
     return score_bundle(bundle_dir).sections.set_index([C.UNIT, C.SECTION])
-
-
-@pytest.fixture
-def year(db, campaign, bundle_dir):
-    load_bundle(db, campaign, bundle_dir)
-    db.commit()
-    return campaign
 
 
 def tables(html: str) -> list[tuple[str, list[list[str]]]]:
@@ -189,13 +174,7 @@ def test_the_units_document_names_the_sections(admin_client, year, offline):
 
 
 def test_before_the_online_round_the_final_document_says_so(admin_client, db, campaign, bundle_dir, tmp_path):
-    daily_only = tmp_path / "bundle"
-    daily_only.mkdir()
-    for path in bundle_dir.iterdir():
-        (daily_only / path.name).write_bytes(path.read_bytes())
-    votes = (bundle_dir / "votes.csv").read_text(encoding="utf-8-sig").splitlines()
-    (daily_only / "votes.csv").write_text("\n".join(v for v in votes if ",NET," not in v), encoding="utf-8")
-    load_bundle(db, campaign, daily_only)
+    load_bundle(db, campaign, daily_only(bundle_dir, tmp_path / "bundle"))
     db.commit()
     html = admin_client.get("/office/scores/print/final").get_data(as_text=True)
     assert "网络评价尚未进行:还没有总成绩和评议结果。" in html and tables(html) == []

@@ -10,26 +10,10 @@ from sqlalchemy import select
 
 from scoring import columns as C
 from tests.citizens import invitations, open_round
-from voting.demo import load_bundle
 from voting.models import Channel, Choice, ComponentKind, Section
 from voting.services import components, rounds, scorecards
-from voting.synthetic import example_bundle
 
 PAGES = ("/office/scores/", "/office/scores/shortlist", "/office/scores/final", "/office/scores/units")
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11)
-    return directory
-
-
-@pytest.fixture
-def year(db, campaign, bundle_dir):
-    load_bundle(db, campaign, bundle_dir)
-    db.commit()
-    return campaign
 
 
 @pytest.fixture

@@ -14,24 +14,16 @@ from sqlalchemy import func, select
 
 from scoring import columns as C
 from scoring.rounding import display_text
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, daily_only, login
 from tests.reports import excel_report
 from voting.demo import load_bundle
 from voting.models import Candidate, ComponentKind, ResultDecision, Role, Section, SupervisorScore, Unit
 from voting.services import audit, components, users
 from voting.services.bundle import score_bundle
 from voting.services.report import SHEETS
-from voting.synthetic import example_bundle
 
 PAGES = ("/office/scores/", "/office/scores/shortlist", "/office/scores/final", "/office/scores/units",
          "/office/scores/report")
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bundle")
-    example_bundle(directory, seed=11)
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +35,6 @@ def offline_card(bundle_dir):
 @pytest.fixture(scope="module")
 def offline(offline_card):
     return offline_card.sections.set_index([C.UNIT, C.SECTION])
-
-
-@pytest.fixture
-def year(db, campaign, bundle_dir):
-    load_bundle(db, campaign, bundle_dir)
-    db.commit()
-    return campaign
 
 
 def section_id(db, unit: str, section: str) -> int:
@@ -228,13 +213,7 @@ def test_the_excel_report_downloads(admin_client, year, offline):
 
 
 def test_before_the_online_round_there_are_no_results(admin_client, db, campaign, bundle_dir, tmp_path):
-    votes = (bundle_dir / "votes.csv").read_text(encoding="utf-8-sig").splitlines()
-    daily_only = tmp_path / "bundle"
-    daily_only.mkdir()
-    for path in bundle_dir.iterdir():
-        (daily_only / path.name).write_bytes(path.read_bytes())
-    (daily_only / "votes.csv").write_text("\n".join(v for v in votes if ",NET," not in v), encoding="utf-8")
-    load_bundle(db, campaign, daily_only)
+    load_bundle(db, campaign, daily_only(bundle_dir, tmp_path / "bundle"))
     db.commit()
     html = admin_client.get("/office/scores/final").get_data(as_text=True)
     assert "网络评价尚未进行" in html and "满意单位(" not in html
@@ -297,13 +276,7 @@ def test_the_candidate_list_is_fixed_and_then_holds(admin_client, client, db, ye
 
 
 def test_before_the_online_round_a_fixed_list_can_be_undone(admin_client, db, campaign, bundle_dir, tmp_path):
-    daily_only = tmp_path / "bundle"
-    daily_only.mkdir()
-    for path in bundle_dir.iterdir():
-        (daily_only / path.name).write_bytes(path.read_bytes())
-    votes = (bundle_dir / "votes.csv").read_text(encoding="utf-8-sig").splitlines()
-    (daily_only / "votes.csv").write_text("\n".join(v for v in votes if ",NET," not in v), encoding="utf-8")
-    load_bundle(db, campaign, daily_only)
+    load_bundle(db, campaign, daily_only(bundle_dir, tmp_path / "bundle"))
     db.commit()
     admin_client.post("/office/scores/shortlist/fix")
     assert "撤销确定" in admin_client.get("/office/scores/shortlist").get_data(as_text=True)

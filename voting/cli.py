@@ -612,7 +612,8 @@ def audit_list(limit: int, year: int | None) -> None:
     if not page.entries:
         click.echo("审计日志中还没有记录。")
         return
-    local_time = current_app.jinja_env.filters["local_time"]  # the pages' own rendering of a time
+    from voting.views.common import local_time  # the pages' own rendering of a time
+
     for entry in page.entries:
         moment = local_time(entry.at)
         detail = json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)

@@ -13,7 +13,8 @@ Every text cell goes through `report.safe_text` (OWASP "CSV injection": a leadin
 are dropped, and is typed a string, so that a name such as `=HYPERLINK(...)` from an
 office's spreadsheet never becomes a live formula (nor `#N/A` an error value). A
 mainland mobile number inside a text (a matter typed with the citizen's number in it)
-is masked like the phone columns (SPEC §4: masked in every page and export).
+is masked like the phone columns (README, "Printing and Excel": phones masked in every
+export, as on every page).
 
 Written in openpyxl's write-only mode: rows may come from a generator and are written
 as they come, so a long table costs its file, not its cells in memory. A streamed

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timezone
 
 import pandas as pd
 from sqlalchemy import delete, select
@@ -25,9 +24,9 @@ from scoring.settings import RuleSettings
 from voting.models import (
     Campaign, Evaluator, Invitation, ObjectImport, RoundKind, RoundStatus, Section, SectionList, ServiceObject,
     SurveyRound, Unit,
-    User, utcnow,
+    User,
 )
-from voting.services import audit
+from voting.services import audit, rounds
 from voting.services.history import section_statuses
 from voting.services.tables import ROW, Column, Source, TableStream, fold_series, stream_table
 from voting.vault import vault_of
@@ -361,21 +360,20 @@ def _store(
     summary.import_id = record.id
 
 
-def round_refusal(session: Session, campaign: Campaign, round_kind: RoundKind, section_ids: Iterable[int] = (),
-                  *, lock: bool = False) -> str | None:
-    """Why lists for this round (and these sections) cannot come in now, or None. A list
-    may come in before its round opens, and while it is open for a section it has not
-    invited yet (a late list: rounds.invite_late invites it); never once the round
-    ended, nor for a section whose invitations name the old list. With `lock` the
-    round's row stays locked until the caller commits, so no late invitation is made
-    meanwhile. The upload page asks before the file is read; `_store` asks again."""
-    query = select(SurveyRound).where(SurveyRound.campaign_id == campaign.id, SurveyRound.kind == round_kind,
-                                      SurveyRound.status != RoundStatus.cancelled)
-    survey = session.scalar(query.with_for_update() if lock else query)
+def round_refusal(session: Session, campaign: Campaign, round_kind: RoundKind, section_ids: Iterable[int] = ()) -> str | None:
+    """Why lists for this round (and these sections) cannot come in now, or None (the
+    upload page asks before the file is read; `_store` asks again, under the round's
+    row lock)."""
+    return _refusal(session, rounds.live_round(session, campaign, round_kind), round_kind, section_ids)
+
+
+def _refusal(session: Session, survey: SurveyRound | None, round_kind: RoundKind, section_ids: Iterable[int]) -> str | None:
+    """A list may come in before its round opens, and while it is open for a section it
+    has not invited yet (a late list: rounds.invite_late invites it); never once the
+    round ended, nor for a section whose invitations name the old list."""
     if survey is None or survey.status is RoundStatus.draft:
         return None
-    closes_at = survey.closes_at if survey.closes_at.tzinfo else survey.closes_at.replace(tzinfo=timezone.utc)
-    if survey.status is not RoundStatus.open or closes_at <= utcnow():
+    if not rounds.is_open(survey):
         return f"{round_kind.value} 轮调查已结束,不能再上传这一轮的服务对象名单"
     wanted = [int(i) for i in section_ids]
     invited = session.execute(
@@ -392,12 +390,15 @@ def round_refusal(session: Session, campaign: Campaign, round_kind: RoundKind, s
 
 
 def _check_round_allows(session: Session, campaign: Campaign, round_kind: RoundKind, summary: ObjectsSummary) -> None:
-    refusal = round_refusal(session, campaign, round_kind, [c.section_id for c in summary.sections], lock=True)
+    """Refuse the lists if their round takes none now; note the open round they came in
+    late for. The round's row stays locked until the caller commits, so no late
+    invitation is made meanwhile."""
+    survey = rounds.live_round(session, campaign, round_kind, lock=True)
+    refusal = _refusal(session, survey, round_kind, [c.section_id for c in summary.sections])
     if refusal:
         raise DomainError(refusal)
-    live = session.scalar(select(SurveyRound.id).where(
-        SurveyRound.campaign_id == campaign.id, SurveyRound.kind == round_kind, SurveyRound.status == RoundStatus.open))
-    summary.late_round_id = live
+    if survey is not None and survey.status is RoundStatus.open:
+        summary.late_round_id = survey.id
 
 
 def import_of_upload(session: Session, campaign: Campaign, upload: str) -> ObjectImport | None:

@@ -104,10 +104,14 @@ def enqueue(
     return message
 
 
+def _live_rounds(now: datetime):  # noqa: ANN202 - a SELECT
+    """The survey rounds that take answers now (rounds.is_open, in SQL)."""
+    return select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
+
+
 def _round_live(now: datetime):  # noqa: ANN202 - a SQL condition
     """A message of no survey round, or of one that takes answers now."""
-    live = select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
-    return or_(OutboxMessage.round_id.is_(None), OutboxMessage.round_id.in_(live))
+    return or_(OutboxMessage.round_id.is_(None), OutboxMessage.round_id.in_(_live_rounds(now)))
 
 
 def claim(session: Session, worker: str, now: datetime, settings: DispatchSettings) -> list[OutboxMessage]:
@@ -267,11 +271,7 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
 
 
 def _takes_answers(session: Session, round_id: int, now: datetime) -> bool:
-    row = session.execute(select(SurveyRound.status, SurveyRound.closes_at).where(SurveyRound.id == round_id)).first()
-    if row is None:
-        return False
-    closes_at = row.closes_at if row.closes_at.tzinfo else row.closes_at.replace(tzinfo=timezone.utc)
-    return row.status is RoundStatus.open and now < closes_at
+    return session.scalar(_live_rounds(now).where(SurveyRound.id == round_id)) is not None
 
 
 def forget_secrets(message: OutboxMessage) -> None:

@@ -738,14 +738,14 @@ class PhoneFilter:
     call: str = ""  # a key of CALL_FILTERS, or "" for all
 
 
-def unanswered(session: Session, campaign: Campaign, unit_id: int | None = None, *, limit: int, offset: int = 0,
-               where: PhoneFilter | None = None):
+def unanswered(session: Session, campaign: Campaign, where: PhoneFilter | None = None, *, limit: int,
+               offset: int = 0):
     """The phone survey's list: invitations of the campaign's open rounds without a
     vote, by unit and section (rows with id, unit, section, name, matter, phone, sms
     status, the last call's outcome and the number of calls; the phone in full: mask it
     before showing it), and how many in all. `where` narrows it (by unit, section, the
     SMS's state, the calls so far)."""
-    where = where or PhoneFilter(unit_id=unit_id)
+    where = where or PhoneFilter()
     voted = select(Vote.id).where(Vote.invitation_id == Invitation.id).exists()
     calls = select(func.count(CallAttempt.id)).where(CallAttempt.invitation_id == Invitation.id).scalar_subquery()
     last_call = (select(CallAttempt.outcome).where(CallAttempt.invitation_id == Invitation.id)

@@ -1,7 +1,4 @@
 """Web flows. Each view validates its form, calls one service, commits once, redirects."""
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
-
 from flask import Flask
 
 
@@ -10,6 +7,7 @@ def init_app(app: Flask) -> None:
         audit,
         ballot,
         citizen,
+        common,
         components,
         evaluator,
         exports,
@@ -38,14 +36,7 @@ def init_app(app: Flask) -> None:
         name, phone = app.config["OFFICE_NAME"], app.config.get("OFFICE_PHONE")
         return {"contact": f"{name}(电话 {phone})" if phone else name}
 
-    @app.template_filter("local_time")
-    def local_time(value: datetime | None) -> str:
-        """A stored UTC time in the office's zone (SQLite hands it back without a zone)."""
-        if value is None:
-            return ""
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+    app.add_template_filter(common.local_time, "local_time")
 
     @app.get("/healthz")
     def healthz():

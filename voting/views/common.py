@@ -3,7 +3,9 @@ the liaison's unit, roles, the upload helpers, and numbers read from the query s
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request
 from flask_login import current_user
@@ -24,6 +26,16 @@ FILE_TYPES = FileAllowed(["xlsx", "csv"], "只接受 .xlsx 或 .csv 文件")
 # Rejected files list every bad row; past this many the page says how many more.
 SHOWN_ERRORS = 5000
 T = TypeVar("T")
+
+
+def local_time(value: datetime | None) -> str:
+    """A stored UTC time in the office's zone, as every page shows a time (the
+    `local_time` template filter); SQLite hands it back without a zone."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
 
 
 def current_campaign() -> Campaign:

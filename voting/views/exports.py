@@ -37,7 +37,7 @@ from voting.models import Campaign, OutboxStatus, Role, RoundKind, Section
 from voting.services import audit, ballots, evaluators, history, objects, outbox, rounds
 from voting.services.exports import PERCENT_FORMAT, XLSX, Column, Sheet, workbook
 from voting.views.audit import DETAIL_LABELS, READERS
-from voting.views.common import OFFICE, STAFF, current_campaign, own_unit_id, query_number
+from voting.views.common import OFFICE, STAFF, current_campaign, local_time, own_unit_id, query_number
 from voting.views.phone import CALLERS
 from voting.views.rounds import UNIT_MIN_COUNT
 
@@ -220,18 +220,14 @@ def online_turnout():
     columns = [Column("评价人类别"), Column("评价人", "0"), Column("已提交", "0"), Column("参评率", PERCENT_FORMAT),
                Column("已提醒", "0")]
     rows = [[t.label, t.evaluators, t.voted, t.rate, t.reminded] for t in ballots.turnout(session, online)]
-    when = [f"截止 {_shown_time(online.closes_at)}"]
+    when = [f"截止 {local_time(online.closes_at)}"]
     if online.opened_at:
-        when.append(f"{_shown_time(online.opened_at)} 开始")
+        when.append(f"{local_time(online.opened_at)} 开始")
     if online.closed_at:
-        when.append(f"{_shown_time(online.closed_at)} 结束")
+        when.append(f"{local_time(online.closed_at)} 结束")
     notes = [f"状态:{online.status.label};{';'.join(when)}。只含人数,不含谁已评价、谁未评价。"]
     sheet = Sheet("参评情况", "网络评价各类评价人参评情况", columns, rows, notes)
     return _download([sheet], f"网络评价参评情况-{campaign.year}", campaign.year)
-
-
-def _shown_time(moment: datetime | None) -> str:
-    return current_app.jinja_env.filters["local_time"](moment)  # as the pages show a time
 
 
 @bp.get("/evaluators.xlsx")
@@ -264,9 +260,9 @@ def phone_list():
     after "拨打"."""
     session = get_session()
     campaign = current_campaign()
-    unit_id = query_number("unit")
+    where = rounds.PhoneFilter(unit_id=query_number("unit"))
     columns = [Column("单位"), Column("科室"), Column("服务对象"), Column("事项"), Column("手机"), Column("短信")]
-    listed, total = _every(lambda offset: rounds.unanswered(session, campaign, unit_id, limit=CHUNK, offset=offset))
+    listed, total = _every(lambda offset: rounds.unanswered(session, campaign, where, limit=CHUNK, offset=offset))
     rows = ([r.unit, r.section, r.name, r.matter, mask_phone(r.phone), r.sms.label if r.sms else "—"] for r in listed)
     sheet = Sheet("电话调查", f"电话调查:待电话调查的邀请({total} 份)", columns, rows,
                   ["进行中的调查轮次里尚未评价的邀请(短信未送达或未回复)。手机号码隐去中间四位。"])

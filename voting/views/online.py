@@ -24,7 +24,7 @@ from voting.services import evaluators
 from voting.services.evaluators import MAX_FAILED_LOGINS, REPRESENTATIVE_KINDS
 from voting.services.scorecards import candidates_fixed
 from voting.views.common import (
-    ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, query_number, read_upload,
+    ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, local_time, query_number, read_upload,
 )
 from voting.views.confirm import Confirmation, ask
 
@@ -131,10 +131,6 @@ def import_pool():
 # and again for the POST (the confirmation page): the numbers are worked out here only.
 
 
-def _local_time(moment: datetime | None) -> str:
-    return current_app.jinja_env.filters["local_time"](moment)  # as the pages show a time
-
-
 def issue_confirmation(session, online, page: int | None) -> Confirmation:  # noqa: ANN001
     """发送账号短信: what evaluators.issue_accounts does. Raises the DomainError that
     issuing would (nothing to issue, the round over)."""
@@ -147,11 +143,11 @@ def issue_confirmation(session, online, page: int | None) -> Confirmation:  # no
     if starts:
         facts += [
             f"网络评价随即开始(状态由“{RoundStatus.draft.label}”变为“{RoundStatus.open.label}”):"
-            f"评价人收到短信即可登录投票,截止时间 {_local_time(online.closes_at)}。",
+            f"评价人收到短信即可登录投票,截止时间 {local_time(online.closes_at)}。",
             "开始后候选名单不能再撤销;截止前仍可补充评价人,补充的评价人要再点本按钮发送账号。",
         ]
     else:
-        facts.append(f"网络评价已在进行中(截止时间 {_local_time(online.closes_at)}):这些评价人收到短信即可登录投票;"
+        facts.append(f"网络评价已在进行中(截止时间 {local_time(online.closes_at)}):这些评价人收到短信即可登录投票;"
                      "已有账号的评价人不受影响,原密码照常有效。")
     return Confirmation(
         title="发送账号短信并开始网络评价" if starts else "发送账号短信",

@@ -7,8 +7,6 @@ only once the round is closed (no running results while evaluators still vote).
 Admins act; operators and auditors read; liaisons get 403."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -19,9 +17,9 @@ from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm
 from voting.links import wording
-from voting.models import Choice, OnlineRound, RoundStatus, utcnow
+from voting.models import Choice, OnlineRound, RoundStatus
 from voting.services import ballots
-from voting.views.common import ADMIN, OFFICE, current_campaign, score_figure, scorecard
+from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, score_figure, scorecard
 from voting.views.confirm import Confirmation, ask
 
 bp = Blueprint("online_monitor", __name__, url_prefix="/office/online")
@@ -110,10 +108,6 @@ def _formula(counts: dict[str, int], network, settings) -> str:  # noqa: ANN001
 # Each raises the DomainError the step itself would (a 400 with its reason).
 
 
-def _local_time(moment: datetime | None) -> str:
-    return current_app.jinja_env.filters["local_time"](moment)  # as the pages show a time
-
-
 def _turnout_fact(session, online: OnlineRound) -> str:  # noqa: ANN001
     total = ballots.turnout(session, online)[-1]
     rate = f"{100 * total.rate:.1f}%" if total.rate is not None else "—"
@@ -142,7 +136,6 @@ def remind_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: 
 def close_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: ANN001
     """结束网络评价: what ballots.close does."""
     ballots.check_closable(online)
-    closes_at = online.closes_at if online.closes_at.tzinfo else online.closes_at.replace(tzinfo=timezone.utc)
     n = ballots.ballots_in(session, online)
     imported = sum(sum(c.values()) for c in ballots.imported_network_counts(session, online.campaign).values())
     scored = f"已收到的 {n} 张选票随即计票:计票结果即各候选科室的网络评价分,计入总成绩和拟定的评议结果"
@@ -152,8 +145,8 @@ def close_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: A
         title="结束网络评价",
         facts=[
             _turnout_fact(session, online),
-            f"原定截止时间 {_local_time(online.closes_at)}"
-            + (":现在结束即提前截止。" if utcnow() < closes_at else ":已过截止时间。"),
+            f"原定截止时间 {local_time(online.closes_at)}"
+            + (":现在结束即提前截止。" if ballots.is_open(online) else ":已过截止时间。"),
             "结束后不再接受选票:尚未投票的评价人不能再投票,也不能再发提醒或重发密码。",
             scored + "。",
         ],
@@ -181,7 +174,7 @@ def publish_confirmation(session, online: OnlineRound, card) -> Confirmation:  #
         previous = online.published or {}
         same = all(previous.get(name) == items for name, items in lists.items())
         before = _list_sizes({name: previous.get(name, []) for name in lists})
-        facts.append(f"替换 {_local_time(online.published_at)} 公布的名单({before})"
+        facts.append(f"替换 {local_time(online.published_at)} 公布的名单({before})"
                      + (":名单没有变化。" if same else ":名单有变化。"))
     button = "重新公布评议结果" if again else "公布评议结果"
     return Confirmation(

@@ -81,7 +81,7 @@ class Row:
 
 def _page(session: Session, campaign: Campaign, where: rounds.PhoneFilter, page: int) -> tuple[list[Row], int]:
     """One page of the invitations to call (phones masked), and how many in all."""
-    listed, total = rounds.unanswered(session, campaign, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, where=where)
+    listed, total = rounds.unanswered(session, campaign, where, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return [Row(r.id, r.unit, r.section, r.name, r.matter, mask_phone(r.phone), r.sms, r.last_call, r.calls)
             for r in listed], total
 

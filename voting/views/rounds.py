@@ -3,6 +3,7 @@ write every SMS to the outbox), follow each section's invitations live, remind t
 citizens who have not answered, close it."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.links import link_tokens, wording
 from voting.models import InviteMode, Role, RoundKind, RoundStatus, Section
 from voting.services import audit, rounds
-from voting.views.common import ADMIN, OFFICE, current_campaign, own_unit_id
+from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, own_unit_id
 from voting.views.confirm import ConfirmForm, Confirmation, ask
 
 bp = Blueprint("rounds", __name__, url_prefix="/office/rounds")
@@ -117,7 +118,7 @@ def detail(round_id: int):
         "round.html", survey=survey, rows=progress.to_dict("records"), totals=totals, action=EmptyForm(formdata=None),
         refresh=REFRESH_SECONDS if survey.status is RoundStatus.open else None, is_open=rounds.is_open(survey),
         unit_view=unit_id is not None, unit_min=UNIT_MIN_COUNT, ready=ready,
-        confirm=_confirmations(session, campaign, survey),
+        confirm=_confirmations(session, campaign, survey, ready),
     )
 
 
@@ -146,22 +147,31 @@ def _round_detail(survey) -> dict:  # noqa: ANN001
 # ---- what each irreversible step says before it acts (voting/views/confirm.py) -------------
 
 
-def _when(moment: datetime | None) -> str:
-    return current_app.jinja_env.filters["local_time"](moment)
-
-
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "—"
 
 
-def open_confirmation(session, campaign, survey) -> Confirmation:  # noqa: ANN001
+@dataclass(frozen=True)
+class Figures:
+    """A round's counts that its confirmations quote, read once per page."""
+
+    invited: int
+    voted: int
+    waiting: int  # messages not sent yet
+
+    @classmethod
+    def of(cls, session, survey) -> Figures:  # noqa: ANN001
+        return cls(*rounds.round_totals(session, survey), rounds.waiting_messages(session, survey))
+
+
+def open_confirmation(session, campaign, survey, ready: rounds.Readiness | None = None) -> Confirmation:  # noqa: ANN001
     """开始发送: how many messages to how many sections, and the sections still without a
     list, by unit, with what happens to them."""
-    ready = rounds.readiness(session, campaign, survey)
+    ready = ready or rounds.readiness(session, campaign, survey)
     facts = [
         f"按每个科室抽样 {survey.sample_size} 人(名单不足的全部邀请),向 {ready.listed} 个科室的服务对象"
         f"写入 {ready.invitations} 条邀请短信({survey.mode.label}),由发送进程在发送时段内发出。",
-        f"截止时间 {_when(survey.closes_at)};抽样种子 {survey.seed}。",
+        f"截止时间 {local_time(survey.closes_at)};抽样种子 {survey.seed}。",
     ]
     acknowledge = ""
     if ready.missing:
@@ -191,11 +201,11 @@ def remind_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
     )
 
 
-def close_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
-    invited, voted = rounds.round_totals(session, survey)
-    waiting = rounds.waiting_messages(session, survey)
+def close_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:  # noqa: ANN001
+    figures = figures or Figures.of(session, survey)
+    invited, voted, waiting = figures.invited, figures.voted, figures.waiting
     facts = [f"现已评价 {voted} 人,共邀请 {invited} 人,回复率 {_percent(voted, invited)}。",
-             f"原定截止时间 {_when(survey.closes_at)};结束后不再接受任何评价(链接、评价码、短信回复、电话调查)。"]
+             f"原定截止时间 {local_time(survey.closes_at)};结束后不再接受任何评价(链接、评价码、短信回复、电话调查)。"]
     if waiting:
         facts.append(f"尚未发出的 {waiting} 条短信将作废,不再发出。")
     return Confirmation(
@@ -205,9 +215,9 @@ def close_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
     )
 
 
-def cancel_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
-    invited, _voted = rounds.round_totals(session, survey)
-    waiting = rounds.waiting_messages(session, survey)
+def cancel_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:  # noqa: ANN001
+    figures = figures or Figures.of(session, survey)
+    invited, waiting = figures.invited, figures.waiting
     facts = [f"本轮尚未收到评价;已生成邀请 {invited} 份。"]
     if invited:
         facts.append(f"尚未发出的 {waiting} 条短信将作废;已发出的短信无法收回,其中的链接和评价码从此作废"
@@ -221,19 +231,21 @@ def cancel_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
     )
 
 
-def _confirmations(session, campaign, survey) -> dict[str, Confirmation]:  # noqa: ANN001
-    """The steps the round's page offers an admin now, each with its confirmation."""
-    if current_user.role != Role.admin:
+def _confirmations(session, campaign, survey, ready: rounds.Readiness | None) -> dict[str, Confirmation]:  # noqa: ANN001
+    """The steps the round's page offers an admin now, each with its confirmation (the
+    counts read once for all of them)."""
+    if current_user.role != Role.admin or survey.status not in (RoundStatus.draft, RoundStatus.open):
         return {}
+    figures = Figures.of(session, survey)
     found = {}
     if survey.status is RoundStatus.draft:
-        found["open"] = open_confirmation(session, campaign, survey)
-    if survey.status is RoundStatus.open:
+        found["open"] = open_confirmation(session, campaign, survey, ready)
+    else:
         if rounds.is_open(survey):
             found["remind"] = remind_confirmation(session, survey)
-        found["close"] = close_confirmation(session, survey)
-    if survey.status in (RoundStatus.draft, RoundStatus.open) and not rounds.round_totals(session, survey)[1]:
-        found["cancel"] = cancel_confirmation(session, survey)
+        found["close"] = close_confirmation(session, survey, figures)
+    if not figures.voted:
+        found["cancel"] = cancel_confirmation(session, survey, figures)
     return found
 
 

@@ -37,7 +37,7 @@ from voting.models import Campaign, Job, Result, ResultDecision
 from voting.services import scorecards
 from voting.services.report import is_missing
 from voting.views import jobs as job_views
-from voting.views.common import ADMIN, OFFICE, current_campaign, scorecard
+from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, scorecard
 
 bp = Blueprint("scores", __name__, url_prefix="/office/scores")
 
@@ -397,7 +397,7 @@ def print_shortlist():
         score_filter(card.cutoffs.get(C.UNSATISFIED_CANDIDATE)) or "—")
     fixed = scorecards.candidates_fixed(get_session(), campaign)
     if fixed:
-        at = current_app.jinja_env.filters["local_time"](fixed.fixed_at)
+        at = local_time(fixed.fixed_at)
         status = f"候选名单已于 {at} 确定,此后日常评价数据的更正不再改变候选名单。"
     else:
         status = "候选名单尚未确定:按目前的日常评价产生,网络评价开始前由评议办确定。"
