@@ -632,6 +632,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     """准备演示活动(2021 年平阳真实科室名单、合成的服务对象)并启动网站。"""
     from voting.demo import prepare_demo
 
+    # The terminal shows the demo's own lines, not the libraries' (migrations, every
+    # request, every job).
+    for name in ("alembic", "werkzeug", "huey", "huey.consumer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     alembic_command.upgrade(_alembic(), "head")
     if not current_app.config.get("PUBLIC_URL"):
         # The links and codes in the demo's messages lead to this server, its port included.
@@ -651,9 +655,6 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         from voting.jobs import start_worker_thread
 
         app = current_app._get_current_object()
-        # The terminal shows the demo's own lines, not every request and job of the libraries.
-        for name in ("werkzeug", "huey", "huey.consumer"):
-            logging.getLogger(name).setLevel(logging.WARNING)
         _demo_dispatcher(app)
         start_worker_thread(app)
         click.echo("  短信:控制台发送方式,发出的短信显示在“短信发件箱”页面(演示中不限发送时段)。")
