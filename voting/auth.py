@@ -6,13 +6,14 @@ staff session's hardening:
   the reason. The session keeps `staff_login_at` and `staff_seen` (epoch seconds);
   `staff_seen` is rewritten at most once a minute, not on every request.
 - The second factor (TOTP, RFC 6238) for the review office's admins: each enrols on
-  /office/account/2fa (the secret shown as text and as an otpauth:// URI for an
-  authenticator app, confirmed with a current code). Once enrolled, the password alone
-  does not log in: it leaves a half-logged-in state in the session (`staff_2fa`, good
-  for 5 minutes and 5 codes) and /login/2fa asks for the 6-digit code. A code is good
-  once: the time step it belongs to is stored on the user and a code of that step or
-  an earlier one is refused. Wrong codes count against the login rate limit (one
-  budget with the password form). REQUIRE_OFFICE_2FA: an admin without the second
+  /office/account/2fa (the secret shown as text, as an otpauth:// URI and as a QR
+  code of that URI, inline SVG, for an authenticator app, confirmed with a current
+  code). Once enrolled, the password alone does not log in: it leaves a
+  half-logged-in state in the session (`staff_2fa`, good for 5 minutes and 5 codes)
+  and /login/2fa asks for the 6-digit code. A code is good once: the time step it
+  belongs to is stored on the user and a code of that step or an earlier one is
+  refused. Wrong codes count against the login rate limit (one budget with the
+  password form). REQUIRE_OFFICE_2FA: an admin without the second
   factor sees the enrolment page before anything else. `pingyi users reset-2fa NAME`
   removes it.
 - Headers: every response that is not one of the public pages' (those set their own,
@@ -48,6 +49,7 @@ from functools import wraps
 from urllib.parse import unquote, urlsplit
 
 import pyotp
+import segno
 from flask import (
     Blueprint,
     Flask,
@@ -74,6 +76,7 @@ from flask_login import (
 )
 from flask_wtf.csrf import CSRFProtect
 from limits.storage import Storage, storage_from_string
+from markupsafe import Markup
 from sqlalchemy import or_, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
@@ -102,6 +105,7 @@ PENDING_SECONDS = 5 * 60
 PENDING_TRIES = 5
 SECOND_FACTOR_ROLES = (Role.admin,)
 TOTP_ISSUER = "千人评议平台"
+QR_TITLE = "两步验证二维码:用手机验证器扫描,添加本平台的账号"
 LOGIN_ENDPOINTS = {"auth.login", "auth.second_step", "auth.verify_code"}
 # What an admin who must enrol first may still open.
 ENROL_ENDPOINTS = {"auth.two_factor", "auth.enrol", "auth.logout", "auth.login", "auth.second_step",
@@ -570,6 +574,17 @@ def _may_enrol() -> None:
         abort(403)
 
 
+def enrolment_qr(uri: str) -> Markup:
+    """The provisioning URI as a QR code in inline <svg> markup, for the phone's
+    authenticator to scan. Drawn here and put in the page itself: the secret goes to
+    no other server and into no image URL (which an access log or a cache would keep),
+    and needs no script; the markup has no style attribute, so the staff CSP allows it.
+    Its <title> is the text alternative; the page also shows the secret as text."""
+    code = segno.make(uri, error="m", micro=False)
+    return Markup(code.svg_inline(scale=4, border=4, dark="#000", light="#fff", title=QR_TITLE,
+                                  svgclass="qr", lineclass=None))
+
+
 def _enrol_page(form: CodeForm, status: int = 200):  # noqa: ANN202
     user = current_user
     if user.totp_secret:
@@ -580,7 +595,8 @@ def _enrol_page(form: CodeForm, status: int = 200):  # noqa: ANN202
             secret = session[ENROL_SECRET] = pyotp.random_base32()
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
         grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
-        page = render_template("account_2fa.html", enrolled=False, secret=grouped, uri=uri, form=form)
+        page = render_template("account_2fa.html", enrolled=False, secret=grouped, uri=uri, qr=enrolment_qr(uri),
+                               form=form)
     response = make_response(page, status)
     response.headers["Cache-Control"] = "no-store"  # the secret: never in a cache
     return response
