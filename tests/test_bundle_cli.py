@@ -75,6 +75,42 @@ def test_a_bad_file_names_file_row_and_column_and_exits_non_zero(bundle_dir, tmp
     assert "Traceback" not in done.stderr
 
 
+def _edit_csv(path: Path, row: int, column: int, value: str) -> None:
+    """Set one cell of a bundle CSV (`row` as Excel numbers it, `column` from 0)."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    parts = lines[row - 1].split(",")
+    parts[column] = value
+    lines[row - 1] = ",".join(parts)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+
+
+def test_every_bad_file_is_reported_at_once_and_nothing_is_written(bundle_dir, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for path in bundle_dir.iterdir():
+        (bad / path.name).write_bytes(path.read_bytes())
+    _edit_csv(bad / "votes.csv", 3, 3, "很多")
+    _edit_csv(bad / "inspection.csv", 2, 2, "省级查实")
+    _edit_csv(bad / "bonus.csv", 4, 5, "去年")
+    out = tmp_path / "report.xlsx"
+    done = pingyi("bundle", "score", str(bad), "--out", str(out), cwd=tmp_path, instance=tmp_path / "instance")
+    assert done.returncode == 1
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"错误:目录 {bad} 中有 3 个文件有错误(votes.csv、inspection.csv、bonus.csv),未评分,未写入任何结果。"
+    # Each file's summary, then its rows: file, row, column and the reason.
+    for name, where, reason in (
+        ("votes.csv", "第 3 行,D 列(满意)", "满意“很多”无效"),
+        ("inspection.csv", "第 2 行,C 列(类型)", "类型“省级查实”无效"),
+        ("bonus.csv", "第 4 行,F 列(日期)", "日期“去年”无效"),
+    ):
+        heading = next(i for i, line in enumerate(lines) if line.startswith(f"  文件 {name} 有 1 处错误"))
+        assert lines[heading + 1].startswith(f"    {where}:{reason}"), lines
+    # All or nothing: no report, and no database either (the bundle needs none).
+    assert not out.exists()
+    assert not list((tmp_path / "instance").glob("*.sqlite*"))
+
+
 def test_a_missing_directory(tmp_path):
     done = pingyi("bundle", "score", str(tmp_path / "nowhere"), "--json", cwd=tmp_path, instance=tmp_path / "instance")
     assert done.returncode != 0 and "Traceback" not in done.stderr

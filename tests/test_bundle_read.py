@@ -521,26 +521,91 @@ def test_bundle_unreadable_file_is_named(tmp_path, monkeypatch):
         return original(self)
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    with pytest.raises(DomainError, match="无法读取文件 votes.csv"):
+    with pytest.raises(bundle.BundleRejected) as caught:
         read_bundle(tmp_path)
+    assert [(f.filename, [str(e) for e in f.errors]) for f in caught.value.files] == [
+        ("votes.csv", ["文件:无法读取文件:Permission denied"])
+    ]
+
+
+def _rejected_files(directory: Path, year: int | None = None) -> bundle.BundleRejected:
+    with pytest.raises(bundle.BundleRejected) as caught:
+        read_bundle(directory, year)
+    return caught.value
+
+
+def _listing(rejected: bundle.BundleRejected) -> dict[str, list[str]]:
+    return {f.filename: [str(e) for e in f.errors] for f in rejected.files}
 
 
 def test_bundle_bad_file_is_rejected_by_name(tmp_path):
     _minimal(tmp_path)
     _write(tmp_path, "inspection.csv", INSPECTION, [("丙局", "一科", "县级查实", "", "", "", "")])
-    with pytest.raises(ImportRejected) as caught:
-        read_bundle(tmp_path)
-    assert caught.value.filename == "inspection.csv"
-    assert [str(e) for e in caught.value.errors] == ["第 2 行:单位名称/科室 丙局/一科 不在参评科室名单中"]
+    rejected = _rejected_files(tmp_path)
+    assert _listing(rejected) == {"inspection.csv": ["第 2 行:单位名称/科室 丙局/一科 不在参评科室名单中"]}
+    assert str(rejected) == f"目录 {tmp_path} 中有 1 个文件有错误(inspection.csv),未评分,未写入任何结果。"
+    assert rejected.unchecked == [] and rejected.status == 422
+
+
+def test_bundle_reports_every_bad_file_at_once(tmp_path):
+    """Three different bad files: each is named with every bad row and column, in the
+    bundle's file order; the good ones are not mentioned."""
+    _minimal(tmp_path)
+    _write(tmp_path, "votes.csv", VOTES, [("甲局", "一科", "H1", "x", 0, 0), ("乙局", "一科", "H3", 1, 0, 0)])
+    _write(tmp_path, "platform.csv", PLATFORM, [("甲局", "一科", "投诉举报", "作风投诉", 3, "")])  # good
+    _write(tmp_path, "inspection.csv", INSPECTION, [("丙局", "一科", "县级查实", "", "", "", "")])
+    _write(tmp_path, "bonus.csv", BONUS, [("甲局", "二科", "宣传", "省级", "", "2021-06-01"),
+                                           ("甲局", "二科", "表彰", "国家级", "某事", "昨天")])
+    rejected = _rejected_files(tmp_path)
+    assert _listing(rejected) == {
+        "votes.csv": ["第 2 行,D 列(满意):满意“x”无效:应为非负整数(没有票填 0)",
+                      "第 3 行,C 列(轮次):轮次“H3”无效:应为 H1、H2 或 NET"],
+        "inspection.csv": ["第 2 行:单位名称/科室 丙局/一科 不在参评科室名单中"],
+        "bonus.csv": ["第 2 行,E 列(事项):事项为空:同一事项只按最高级别加分一次,须写明事项",
+                      "第 3 行,F 列(日期):日期“昨天”无效:应为 2021-03-15 这样的日期"],
+    }
+    assert str(rejected) == f"目录 {tmp_path} 中有 3 个文件有错误(votes.csv、inspection.csv、bonus.csv),未评分,未写入任何结果。"
+    assert [f.rows_read for f in rejected.files] == [2, 1, 2]
+
+
+def test_a_bad_section_list_does_not_hide_the_other_files(tmp_path):
+    """The other files' own cells are still checked; whether their sections are on the
+    list is not (every row would be "not on the list"), and the report says so."""
+    _minimal(tmp_path)
+    _write(tmp_path, "sections.csv", ["单位名称", "科室"], [*SECTIONS_ROWS, ("乙局", "")])
+    _write(tmp_path, "votes.csv", VOTES, [("丙局", "一科", "H1", 1, 0, 0), ("甲局", "一科", "H1", -1, 0, 0)])
+    rejected = _rejected_files(tmp_path)
+    listing = _listing(rejected)
+    assert list(listing) == ["sections.csv", "votes.csv"]
+    assert listing["sections.csv"] == ["第 6 行,B 列(科室):科室名称为空"]
+    assert listing["votes.csv"] == ["第 3 行,D 列(满意):满意“-1”无效:应为非负整数(没有票填 0)"]
+    assert rejected.unchecked == ["参评科室名单有错误,其他文件中的单位名称/科室是否在名单中未核对"]
 
 
 def test_bundle_supervisor_tiers_ignore_exempt_sections(tmp_path):
     _minimal(tmp_path)
     # 甲局 has three sections, one exempt (三科): n = 2, so at most one per tier.
     _write(tmp_path, "supervisor.csv", SUPERVISOR, [("甲局", "一科", "4.5"), ("甲局", "二科", "4.1")])
-    with pytest.raises(ImportRejected) as caught:
-        read_bundle(tmp_path)
-    assert [str(e) for e in caught.value.errors] == ["文件:甲局:优秀档有 2 个科室,应为 0 到 1 个,多了 1 个"]
+    assert _listing(_rejected_files(tmp_path)) == {
+        "supervisor.csv": ["文件:甲局:优秀档有 2 个科室,应为 0 到 1 个,多了 1 个"]
+    }
+
+
+def test_a_bad_history_skips_the_tiers_it_decides(tmp_path):
+    """Without the history the exempt sections are unknown: the supervisor scores'
+    tiers are not checked (counting 三科 would refuse a good file), their cells are."""
+    _minimal(tmp_path)
+    _write(tmp_path, "history.csv", ["年度", "单位名称", "科室", "结果"], [*HISTORY_ROWS, (2020, "甲局", "二科", "优秀")])
+    _write(tmp_path, "supervisor.csv", SUPERVISOR, [("甲局", "一科", "4.5"), ("甲局", "二科", "3.5"),
+                                                    ("甲局", "三科", "4.8"), ("乙局", "一科", "abc")])
+    rejected = _rejected_files(tmp_path, 2021)
+    assert _listing(rejected) == {
+        "history.csv": ["第 5 行,D 列(结果):结果“优秀”无效:应为 满意单位、不满意单位 或 最不满意单位"],
+        "supervisor.csv": ["第 5 行,C 列(分值):分值“abc”不是数字"],
+    }
+    assert rejected.unchecked == [
+        "无法确定免评科室(参评科室名单或往年结果有错误,或评议年度未定),主管单位评分的档次分布未核对"
+    ]
 
 
 def test_bundle_warns_about_other_spreadsheets_and_skips_lock_files(tmp_path):

@@ -72,14 +72,18 @@ def domain_errors(func):  # noqa: ANN001, ANN201
             return func(*args, **kwargs)
         except ImportRejected as error:
             click.echo(f"错误:{error}", err=True)
-            for row_error in error.errors:
-                click.echo(f"  {row_error}", err=True)
+            _echo_rows(error)
             sys.exit(1)
         except DomainError as error:
             click.echo(f"错误:{error}", err=True)
             sys.exit(1)
 
     return wrapper
+
+
+def _echo_rows(error: ImportRejected, indent: str = "  ") -> None:
+    for row_error in error.errors:
+        click.echo(f"{indent}{row_error}", err=True)
 
 
 def _read(path: str) -> tuple[bytes, str]:
@@ -360,9 +364,19 @@ def bundle_score(directory: Path, as_json: bool, year: int | None, out: Path | N
     """给 DIRECTORY 中的评议数据评分:日常评价、候选名单、网络评价、综合评价、评议结果、单位考绩。"""
     import json
 
-    from voting.services.bundle import score_bundle, scorecard_json
+    from voting.services.bundle import BundleRejected, score_bundle, scorecard_json
 
-    card = score_bundle(directory, year)
+    try:
+        card = score_bundle(directory, year)
+    except BundleRejected as error:
+        # Every bad file, each with its rows: all there is to fix, in one run.
+        click.echo(f"错误:{error}", err=True)
+        for rejected in error.files:
+            click.echo(f"  {rejected}", err=True)
+            _echo_rows(rejected, "    ")
+        for note in error.unchecked:
+            click.echo(f"  另:{note}", err=True)
+        sys.exit(1)
     if as_json:
         click.echo(json.dumps(scorecard_json(card), ensure_ascii=False, indent=2))
         return

@@ -4,7 +4,8 @@ One `parse_…` function per component file (votes, platform, supervisor, inspec
 bonus): bytes in, a DataFrame in `scoring.columns` codes out, or ImportRejected listing
 every bad row (row number, column, reason) — nothing partial. The web and CLI imports
 of each component and the offline bundle (`read_bundle`, a folder of such files scored
-in one command) share them.
+in one command) share them. The bundle checks every file before it gives up, and
+BundleRejected lists each bad file with its rows: one run shows all there is to fix.
 
 Every frame carries C.UNIT and C.SECTION (folded like the sections list) and C.ROW,
 the file's own row number, which the scoring explanations quote.
@@ -15,7 +16,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -305,11 +306,14 @@ def parse_supervisor(
     *,
     settings: RuleSettings = PINGYANG_2021,
     exempt: Collection[Key] = (),
+    tiers: bool = True,
 ) -> pd.DataFrame:
     """supervisor.csv: each unit's score of its sections, one decimal, 0–5, one row
     per section; the scores of a unit's participating (non-`exempt`) sections in the
     file must keep the tier distribution (SPEC §2), else the whole file is refused.
-    Rows of exempt sections are returned (the caller drops them) but not counted."""
+    Rows of exempt sections are returned (the caller drops them) but not counted.
+    `tiers` False skips the distribution: for a caller that cannot know which
+    sections are exempt, where counting them all would refuse good files."""
     reader = _Reader(data, filename, SUPERVISOR_COLUMNS, known)
     records, seen = [], {}
     for record in reader.records():
@@ -329,6 +333,8 @@ def parse_supervisor(
             records.append({C.UNIT: key[0], C.SECTION: key[1], C.SCORE: score, C.ROW: row})
     reader.done()
     frame = _frame("supervisor", records)
+    if not tiers:
+        return frame
     exempt = set(exempt)
     counted = frame[[(u, s) not in exempt for u, s in zip(frame[C.UNIT], frame[C.SECTION])]]
     problems = tier_problems(counted, settings)
@@ -410,6 +416,23 @@ def parse_bonus(data: bytes, filename: str, known: Collection[Key] | None = None
 BUNDLE_FILES = ("sections", "history", "votes", "platform", "supervisor", "inspection", "bonus")
 _SUFFIXES = (".csv", ".xlsx")
 _SOURCE_LABELS = {"votes": "投票", "platform": "平台办理", "supervisor": "主管单位评分", "inspection": "监督检查", "bonus": "加分项"}
+# What could not be checked because a file the others depend on is bad.
+_UNCHECKED_SECTIONS = "参评科室名单有错误,其他文件中的单位名称/科室是否在名单中未核对"
+_UNCHECKED_TIERS = "无法确定免评科室(参评科室名单或往年结果有错误,或评议年度未定),主管单位评分的档次分布未核对"
+
+
+class BundleRejected(DomainError):
+    """At least one file of a bundle is bad: every bad file (an ImportRejected each,
+    with every bad row), in the bundle's file order, and what could not be checked
+    because of them (`unchecked`). Nothing was scored and nothing written."""
+
+    status = 422
+
+    def __init__(self, directory: Path, files: list[ImportRejected], unchecked: list[str] | None = None):
+        self.files = files
+        self.unchecked = unchecked or []
+        names = "、".join(error.filename for error in files)
+        super().__init__(f"目录 {directory} 中有 {len(files)} 个文件有错误({names}),未评分,未写入任何结果。")
 
 
 def _bundle_files(directory: Path) -> tuple[dict[str, Path], list[str]]:
@@ -446,10 +469,37 @@ def _bundle_files(directory: Path) -> tuple[dict[str, Path], list[str]]:
 
 
 def _read(path: Path) -> bytes:
+    """The file's bytes; an unreadable file is a bad file like any other."""
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise DomainError(f"无法读取文件 {path.name}:{exc.strerror or exc}") from None
+        raise ImportRejected(path.name, [RowError(0, "", f"无法读取文件:{exc.strerror or exc}")]) from None
+
+
+class _Checks:
+    """Reads the bundle's files one by one and keeps every rejected one, so that a bad
+    file does not hide the next one's problems."""
+
+    def __init__(self, files: dict[str, Path]):
+        self.files = files
+        self.rejected: list[ImportRejected] = []
+
+    def parse(self, kind: str, parser: Callable[[bytes, str], Any]) -> Any:
+        """What `parser` makes of the bundle's `kind` file, or None if it is bad."""
+        path = self.files[kind]
+        try:
+            return parser(_read(path), path.name)
+        except ImportRejected as error:
+            self.rejected.append(error)
+            return None
+
+
+def _history_frame(rows: list) -> pd.DataFrame:
+    history = pd.DataFrame(
+        [(y, u, s, r.value) for _, y, u, s, r in rows], columns=[C.YEAR, C.UNIT, C.SECTION, C.RESULT]
+    )
+    history[C.YEAR] = history[C.YEAR].astype("int64")
+    return history
 
 
 def read_bundle(
@@ -460,36 +510,43 @@ def read_bundle(
     sections and votes are required; history, platform, supervisor, inspection and
     bonus are optional (missing: no events of that kind). The year is `year`, else the
     year after the latest history row. Rows about exempt (免评) sections are dropped,
-    each with a warning. Any bad file raises ImportRejected naming it."""
+    each with a warning. Every file is checked, even after a bad one; any bad file
+    raises BundleRejected listing them all. The others' checks that need a bad file
+    (the section list, the exempt sections) are skipped and named instead of
+    reporting rows that are only wrong because of it."""
     directory = Path(directory)
     files, warnings = _bundle_files(directory)
+    if year is None and "history" not in files:
+        raise DomainError("无法确定评议年度:请用 --year 指定,或提供 history.csv")
+    checks = _Checks(files)
 
-    listed = parse_sections(_read(files["sections"]), files["sections"].name)
-    sections = pd.DataFrame([(s.unit, s.section) for s in listed], columns=[C.UNIT, C.SECTION])
-    history = pd.DataFrame(columns=[C.YEAR, C.UNIT, C.SECTION, C.RESULT])
+    listed = checks.parse("sections", parse_sections)
+    sections = None
+    if listed is not None:
+        sections = pd.DataFrame([(s.unit, s.section) for s in listed], columns=[C.UNIT, C.SECTION])
+    history = _history_frame([])
     if "history" in files:
-        rows = parse_history(_read(files["history"]), files["history"].name)
-        history = pd.DataFrame(
-            [(y, u, s, r.value) for _, y, u, s, r in rows], columns=[C.YEAR, C.UNIT, C.SECTION, C.RESULT]
-        )
-    history[C.YEAR] = history[C.YEAR].astype("int64")
-    if year is None:
-        if history.empty:
-            raise DomainError("无法确定评议年度:请用 --year 指定,或提供 history.csv")
+        rows = checks.parse("history", parse_history)
+        history = None if rows is None else _history_frame(rows)
+    if year is None and history is not None and not history.empty:
         year = int(history[C.YEAR].max()) + 1
-    later = sorted(set(history.loc[history[C.YEAR] >= year, C.YEAR]))
-    if later:
-        shown = "、".join(str(y) for y in later)
-        warnings.append(f"{files['history'].name} 中有 {shown} 年度的结果,不早于评议年度 {year},对本年度评议不起作用")
+    if year is not None and history is not None:
+        later = sorted(set(history.loc[history[C.YEAR] >= year, C.YEAR]))
+        if later:
+            shown = "、".join(str(y) for y in later)
+            warnings.append(f"{files['history'].name} 中有 {shown} 年度的结果,不早于评议年度 {year},对本年度评议不起作用")
 
-    known = set(zip(sections[C.UNIT], sections[C.SECTION]))
-    flags = history_flags(sections, history, year, settings)
-    exempt = set(zip(flags.loc[flags[C.EXEMPT], C.UNIT], flags.loc[flags[C.EXEMPT], C.SECTION]))
+    known = None if sections is None else set(zip(sections[C.UNIT], sections[C.SECTION]))
+    exempt, tiers = set(), False
+    if sections is not None and history is not None and year is not None:
+        flags = history_flags(sections, history, year, settings)
+        exempt, tiers = set(zip(flags.loc[flags[C.EXEMPT], C.UNIT], flags.loc[flags[C.EXEMPT], C.SECTION])), True
 
     parsers = {
         "votes": lambda data, name: parse_votes(data, name, known),
         "platform": lambda data, name: parse_platform(data, name, known, settings=settings),
-        "supervisor": lambda data, name: parse_supervisor(data, name, known, settings=settings, exempt=exempt),
+        "supervisor": lambda data, name: parse_supervisor(data, name, known, settings=settings, exempt=exempt,
+                                                          tiers=tiers),
         "inspection": lambda data, name: parse_inspection(data, name, known),
         "bonus": lambda data, name: parse_bonus(data, name, known),
     }
@@ -498,8 +555,10 @@ def read_bundle(
         if kind not in files:
             frames[kind] = empty_frame(kind)
             continue
+        frame = checks.parse(kind, parse)
+        if frame is None:
+            continue
         name = files[kind].name
-        frame = parse(_read(files[kind]), name)
         of_exempt = pd.Series(
             [(u, s) in exempt for u, s in zip(frame[C.UNIT], frame[C.SECTION])], index=frame.index, dtype=bool
         )
@@ -507,6 +566,15 @@ def read_bundle(
             warnings.append(f"{name} 第 {row} 行:{unit} {section} 免评(连续两年满意单位),其{_SOURCE_LABELS[kind]}数据不计")
         frames[kind] = frame[~of_exempt].reset_index(drop=True)
 
+    if checks.rejected:
+        unchecked = []
+        if known is None:
+            unchecked.append(_UNCHECKED_SECTIONS)
+        if not tiers and "supervisor" in files:
+            unchecked.append(_UNCHECKED_TIERS)
+        raise BundleRejected(directory, checks.rejected, unchecked)
+    if year is None:
+        raise DomainError("无法确定评议年度:请用 --year 指定,或提供 history.csv")
     inputs = YearInputs(year=year, sections=sections, history=history, **frames)
     return inputs, warnings
 
@@ -516,14 +584,15 @@ def score_bundle(
 ) -> Scorecard:
     """Read and score a bundle; the reading warnings come first in the card's warnings.
     A problem the scoring finds in a file's rows (a NET vote for a section that is not
-    shortlisted) is reported against that file, like any bad row."""
+    shortlisted) is reported against that file, like any bad row (BundleRejected)."""
     inputs, warnings = read_bundle(directory, year, settings)
     try:
         card = score_year(inputs, settings)
     except InputError as error:
         files, _ = _bundle_files(Path(directory))
         name = files[error.source].name if error.source in files else error.source
-        raise ImportRejected(name, [RowError(row or 0, "", message) for row, message in error.problems]) from None
+        rejected = ImportRejected(name, [RowError(row or 0, "", message) for row, message in error.problems])
+        raise BundleRejected(Path(directory), [rejected]) from None
     card.warnings[:0] = warnings
     return card
 
