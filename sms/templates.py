@@ -23,6 +23,7 @@ REMINDER_LINK = "reminder_link"
 REMINDER_CODE = "reminder_code"
 ONLINE_ACCOUNT = "online_account"  # an online-round evaluator's account and one-time password
 ONLINE_REMINDER = "online_reminder"  # an evaluator who has not voted yet: never the password
+LIAISON_REMINDER = "liaison_reminder"  # a unit's liaison: what the unit still owes the office, by when
 # What a scrubbed secret reads as once its message is sent (see `scrub`).
 SCRUBBED = "******"
 # An invitation code inside a longer parameter (the reply hint).
@@ -81,6 +82,10 @@ TEMPLATES = {
             ONLINE_REMINDER,
             "【{sign}】提醒:您的{year}年度千人评议网络评价尚未完成,{closes}截止。"
             "请登录 {link} 账号 {login},密码见此前的短信。",
+        ),
+        Template(
+            LIAISON_REMINDER,
+            "【{sign}】{unit}联络员您好:{what}尚有{missing},{due}截止。请登录 {link} 办理。",
         ),
     )
 }

@@ -258,6 +258,9 @@ class User(Base):
     # The generation of the account's sessions: part of the id every session (and a
     # remember cookie) carries, so that raising it ends all of them at once.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A liaison's mobile, for the office's deadline reminders (voting/services/deadlines.py):
+    # sealed at rest like every phone, shown masked.
+    phone: Mapped[str | None] = mapped_column(EncryptedPhone)
 
     unit: Mapped[Unit | None] = relationship()
 
@@ -278,6 +281,39 @@ class User(Base):
         # Flask-Login's "alternative token": a session made before the epoch was
         # raised names an epoch that no longer loads (voting/auth.py, _load_user).
         return f"{self.id}:{self.session_epoch}"
+
+
+# ---- the office's deadlines for the units ------------------------------------------------
+
+
+class DeadlineKind(str, enum.Enum):
+    """What the units owe the office by a date (README, "Deadlines and reminders")."""
+
+    list_h1 = "list_h1"  # the H1 service-object lists (the rules: 6月10日)
+    list_h2 = "list_h2"  # the H2 lists (10月10日)
+    supervisor = "supervisor"  # the supervisor scores (主管单位评价, 11月10日)
+
+    @property
+    def label(self) -> str:
+        return {"list_h1": "H1 轮服务对象名单", "list_h2": "H2 轮服务对象名单", "supervisor": "主管单位评价"}[self.value]
+
+
+class Deadline(Base):
+    """A date the office set for one thing the units owe, and when to remind the
+    liaisons of the units still owing it: `remind_days` before the date, once
+    (`auto_reminded_for` is the reminder day that was done, so a changed date or lead
+    time reminds again)."""
+
+    __tablename__ = "deadline"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind"),
+                      CheckConstraint("remind_days >= 0 AND remind_days <= 60", name="remind_days"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind, "deadline_kind"))
+    due_on: Mapped[date] = mapped_column(Date)
+    remind_days: Mapped[int] = mapped_column(Integer, default=3)
+    auto_reminded_for: Mapped[date | None] = mapped_column(Date)
 
 
 # ---- scoring components (SPEC §2, §6) --------------------------------------------------

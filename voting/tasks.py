@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from voting.errors import DomainError
 from voting.jobs import Progress, kind, later, submit, sweep, task
 from voting.links import link_tokens, wording
-from voting.models import Invitation, RoundStatus, SurveyRound
+from voting.models import Invitation, RoundStatus, SurveyRound, utcnow
 from voting.services import audit, ballots, rounds
 
 OPEN_ROUND = "open_round"
@@ -92,6 +92,31 @@ def late_lists_and_ended_rounds(app: Flask) -> None:
         session.commit()
     for round_id in due:
         invite_late(app, round_id)
+
+
+# ---- the office's deadlines ----------------------------------------------------------------
+
+
+def login_url(app: Flask, fallback_url: str | None = None) -> str:
+    """The staff login page at the platform's public address (what a reminder links)."""
+    return wording(app, fallback_url).link_base + "/login"
+
+
+@sweep
+def deadline_reminders(app: Flask) -> None:
+    """Every minute: the automatic reminder of each deadline whose day has come, once
+    (deadlines.remind_automatically), one transaction per deadline."""
+    from voting.services import deadlines
+
+    sessions = app.extensions["pingyi.sessions"]
+    today = deadlines.local_today(app.config["TIMEZONE"], utcnow())
+    with sessions() as session:
+        due = deadlines.due_automatic(session, today)
+    for deadline_id in due:
+        with sessions() as session:
+            deadlines.remind_automatically(session, deadline_id, today=today, sign=app.config["SMS_SIGN"],
+                                           login_url=login_url(app))
+            session.commit()
 
 
 # ---- the ballot box ---------------------------------------------------------------------

@@ -91,6 +91,9 @@ ACTION_LABELS = {
     "user.unlock": "解锁工作人员账号",
     "user.end_sessions": "结束账号的全部登录",
     "users.liaisons": "建立各单位联络员账号",
+    "user.phone": "登记联络员手机号码",
+    "deadline.set": "设定报送截止日期",
+    "deadline.remind": "提醒联络员报送",
 }
 
 

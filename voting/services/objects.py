@@ -417,3 +417,12 @@ def section_lists(session: Session, campaign: Campaign) -> dict[tuple[int, Round
         select(SectionList).join(Section).join(Unit).where(Unit.campaign_id == campaign.id)
     )
     return {(sl.section_id, sl.round): sl for sl in rows}
+
+
+def section_objects(session: Session, section_id: int, round_kind: RoundKind) -> list[ServiceObject]:
+    """One section's list for one round, in the order of the file it came from."""
+    return list(session.scalars(
+        select(ServiceObject)
+        .where(ServiceObject.section_id == section_id, ServiceObject.round == round_kind)
+        .order_by(ServiceObject.source_row)
+    ))

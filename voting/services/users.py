@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from sms.phones import PhoneError, normalize_phone
 from voting.errors import DomainError
 from voting.models import Role, Unit, User
 from voting.services import audit
@@ -332,3 +333,19 @@ def reset_password(session: Session, user: User) -> str:
     user.password_hash = generate_password_hash(password)
     end_sessions(session, user)
     return password
+
+
+def set_phone(session: Session, user: User, raw: str, actor: str) -> None:
+    """Record (or, with an empty value, remove) a liaison's mobile for the deadline
+    reminders, audited without the number. Only liaisons are reminded, so only their
+    accounts hold a phone."""
+    if user.role is not Role.liaison:
+        raise DomainError("只有单位联络员的账号登记手机号码(用于报送提醒)")
+    raw = (raw or "").strip()
+    try:
+        phone = normalize_phone(raw) if raw else None
+    except PhoneError as error:
+        raise DomainError(f"{user.username} 的手机号码:{error}") from None
+    user.phone = phone
+    audit.record(session, "user.phone", actor=actor, detail={"user": user.username, "unit": user.unit.name if user.unit else "",
+                                                             "set": phone is not None})

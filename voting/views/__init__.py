@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
         citizen,
         common,
         components,
+        deadlines,
         evaluator,
         exports,
         import_templates,
@@ -25,7 +26,7 @@ def init_app(app: Flask) -> None:
     )
 
     for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp,
-                      online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp, jobs.bp, exports.bp):
+                      online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp, jobs.bp, exports.bp, deadlines.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(import_templates.bp)
 

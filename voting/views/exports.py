@@ -3,6 +3,9 @@ each the table of one page, with that page's role check and its rows (a liaison'
 own unit only where the page does so), read only (GET), never cached.
 
 - /office/export/sections.xlsx: 参评科室 (the sections page)
+- /office/export/sections/<id>/<round>.xlsx: one section's service-object list for a
+  round as the section's page shows it (phones masked): how a liaison checks what the
+  unit sent
 - /office/export/rounds/<id>.xlsx: a survey round's progress by section and by unit
   (a liaison: the own unit's sections, counts of answers below 5 as "<5", no rate,
   as the round's page)
@@ -130,6 +133,30 @@ def sections():
 
     sheet = Sheet("参评科室", f"参评科室({len(statuses)} 个)", columns, rows())
     return _download([sheet], f"参评科室-{campaign.year}", campaign.year)
+
+
+@bp.get("/sections/<int:section_id>/<round_kind>.xlsx")
+@roles_required(*STAFF)
+def section_objects(section_id: int, round_kind: str):
+    """One section's list for one round: the rows as stored, in the file's order, with
+    the file's own row numbers, phones masked (the page's columns)."""
+    session = get_session()
+    campaign = current_campaign()
+    section = session.get(Section, section_id)
+    if section is None or section.unit.campaign_id != campaign.id or round_kind not in RoundKind.__members__:
+        abort(404)
+    unit_id = _unit_scope()
+    if unit_id is not None and section.unit_id != unit_id:
+        abort(403)
+    kind = RoundKind(round_kind)
+    listed = objects.section_objects(session, section_id, kind)
+    columns = [Column("原行号", "0"), Column("姓名"), Column("单位(职务)"), Column("手机号码"), Column("事项内容"),
+               Column("处罚对象")]
+    rows = ([o.source_row, o.name, o.org_title, mask_phone(o.phone), o.matter, "是" if o.penalized else "否"]
+            for o in listed)
+    title = f"{section.unit.name} · {section.name} · {kind.value} 服务对象({len(listed)} 人)"
+    sheet = Sheet("服务对象", title, columns, rows, notes=["手机号码隐去中间四位。"])
+    return _download([sheet], f"服务对象-{section.unit.name}-{section.name}-{kind.value}", campaign.year)
 
 
 # ---- 调查进度 -------------------------------------------------------------------------------

@@ -130,7 +130,8 @@ def section_objects(section_id: int, round_kind: str):
         .order_by(ServiceObject.source_row)
     ).all()
     return render_template(
-        "section_objects.html", section=section, round=RoundKind(round_kind), rows=rows, mask_phone=mask_phone
+        "section_objects.html", section=section, section_id=section_id, round=RoundKind(round_kind), rows=rows,
+        mask_phone=mask_phone,
     )
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from sms.phones import mask_phone
 from voting.auth import policy, roles_required
 from voting.db import get_session
-from voting.errors import NotFoundError
+from voting.errors import DomainError, NotFoundError
 from voting.forms import EmptyForm, Form
 from voting.models import Role, Unit, User
 from voting.services import audit, campaigns, users
@@ -64,7 +65,8 @@ def index():
     except NotFoundError:
         liaisons = None
     return render_template("users.html", form=form, accounts=accounts, locked=locked, liaisons=liaisons,
-                           action=EmptyForm(formdata=None)), status
+                           action=EmptyForm(formdata=None), phone_form=PhoneForm(formdata=None),
+                           mask_phone=mask_phone), status
 
 
 def liaisons_confirmation(campaign) -> Confirmation:  # noqa: ANN001
@@ -144,6 +146,31 @@ def unlock(user_id: int):
         flash(f"已解锁 {user.username}:登录失败次数已清零,可以重新登录。", "info")
     else:
         flash(f"{user.username} 没有被锁定,无需解锁。", "info")
+    return redirect(url_for(".index"))
+
+
+class PhoneForm(Form):
+    phone = StringField("手机号码", validators=[Length(max=32, message="手机号码太长")])
+    clear = HiddenField()  # the 删除 button's value: remove the number
+
+
+@bp.post("/<int:user_id>/phone")
+@roles_required(Role.admin)
+def set_phone(user_id: int):
+    """A liaison's mobile for the deadline reminders, or its removal (the 删除 button).
+    A missing or bad number is refused with what is wrong (the error page, 400),
+    nothing stored."""
+    form = PhoneForm()
+    if not form.validate_on_submit():
+        raise DomainError("；".join(e for errors in form.errors.values() for e in errors) or "表单已过期,请刷新后重试")
+    user = _user(user_id)
+    clear = form.clear.data == "1"
+    if not clear and not (form.phone.data or "").strip():
+        raise DomainError(f"请填写 {user.username} 的手机号码(要删除已登记的号码,请点“删除”)")
+    users.set_phone(get_session(), user, "" if clear else form.phone.data, current_user.username)
+    get_session().commit()
+    flash(f"已登记 {user.username} 的手机号码 {mask_phone(user.phone)}。" if user.phone
+          else f"已删除 {user.username} 的手机号码。", "info")
     return redirect(url_for(".index"))
 
 
