@@ -478,7 +478,7 @@ def test_the_page_shows_the_verification_and_the_entries_newest_first(app, admin
     at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=timezone.utc)
     local = at.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
     assert f"<td>{local}</td>" in decision and "<td>admin</td>" in decision and "记录评议结果决定" in decision
-    assert "<td>2021</td>" in decision and "县评议领导小组决定" in decision and "决定</b>:null" in decision
+    assert "<td>2021</td>" in decision and "县评议领导小组决定" in decision and "决定:不列入任何名单" in decision
     assert "导入评分数据" in rows[1][1] and "votes-1.csv" in rows[1][1] and "<td></td>" in rows[1][1]  # no campaign
 
     # The campaign filter leaves out entries of no campaign.

@@ -346,13 +346,16 @@ def test_audit_log_as_the_page_filtered_by_campaign(app, admin_client, db, campa
     book, _ = download(admin_client, "/office/export/audit.xlsx")
     sheet = book["审计日志"]
     header, rows = table(sheet)
-    assert header == ["编号", "时间", "操作人", "操作", "年度", "详情"]
+    assert header == ["编号", "时间", "操作人", "操作", "年度", "内容", "详情"]
     entries = audit.entries(db, page=1, per_page=1000).entries
     assert [r[0] for r in rows] == [e.id for e in entries] and len(rows) == 3  # with the campaign fixture's
     newest, no_campaign = rows[1], rows[0]
-    assert newest[2:] == ["'@SUM(A1)", "记录评议结果决定", 2021, "'=cmd:x;理由:=1+1;科室编号:[1, 2]"]
+    assert newest[2:5] + newest[6:] == ["'@SUM(A1)", "记录评议结果决定", 2021, "'=cmd:x;理由:=1+1;科室编号:[1, 2]"]
     assert isinstance(newest[1], datetime)
-    assert no_campaign[2:] == ["admin", "导入评分数据", None, "文件:votes.csv"]
+    section_names = [f"{s.unit.name} · {s.name}" for s in (db.get(Section, 1), db.get(Section, 2))]
+    assert newest[5].startswith("记录评议结果决定。") and "科室:" + "、".join(section_names) in newest[5]  # names, not ids
+    assert no_campaign[5] == "导入评分数据。文件:votes.csv。"
+    assert no_campaign[2:5] + no_campaign[6:] == ["admin", "导入评分数据", None, "文件:votes.csv"]
     assert notes(sheet)[0] == "审计日志完整:共 3 条,哈希链逐条核对无误。"
     assert "全部年度,3 条" in sheet["A1"].value
 

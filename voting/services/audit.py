@@ -88,6 +88,7 @@ ACTION_LABELS = {
     "online.remind": "发送网络评价提醒",
     "online.close": "结束网络评价",
     "online.publish": "公布评议结果",
+    "retention.erase": "按保存期限删除个人信息",
     "user.unlock": "解锁工作人员账号",
     "user.end_sessions": "结束账号的全部登录",
     "users.liaisons": "建立各单位联络员账号",
@@ -155,12 +156,26 @@ class EntryPage:
         return max(math.ceil(self.total / self.per_page), 1)
 
 
-def entries(session: Session, *, campaign_id: int | None = None, page: int = 1, per_page: int = 50) -> EntryPage:
-    """One page of the log, newest first; with `campaign_id`, that campaign's entries."""
+def entries(
+    session: Session, *, campaign_id: int | None = None, action: str | None = None, actor: str | None = None,
+    since: datetime | None = None, until: datetime | None = None, page: int = 1, per_page: int = 50,
+) -> EntryPage:
+    """One page of the log, newest first; with `campaign_id`, that campaign's entries;
+    with `action` or `actor`, those of that action or that user; with `since` (from,
+    inclusive) or `until` (before, exclusive), those of that time (aware datetimes)."""
     query = select(AuditEntry)
     if campaign_id is not None:
         query = query.where(AuditEntry.campaign_id == campaign_id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    # In UTC: SQLite keeps the times as UTC text without a zone, and compares them as text.
+    if since is not None:
+        query = query.where(AuditEntry.at >= since.astimezone(timezone.utc))
+    if until is not None:
+        query = query.where(AuditEntry.at < until.astimezone(timezone.utc))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    page = max(page, 1)
+    page = min(max(page, 1), max(math.ceil(total / per_page), 1))  # past the last page: the last
     found = session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
     return EntryPage(list(found), total, page, per_page)

@@ -1,53 +1,161 @@
 """The audit log page (issue 5): the chain's verification, then the entries, newest
-first. For the review office's administrators and the auditors; read only."""
+first, each as a sentence (services/audit_text.py), filtered by campaign, action,
+actor and local dates; and each entry's own page (what it touched, the record as
+stored). For the review office's administrators and the auditors; read only."""
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from voting.auth import roles_required
 from voting.db import get_session
-from voting.models import Campaign, Role
-from voting.services import audit
-from voting.views.common import query_number
+from voting.errors import DomainError, NotFoundError
+from voting.models import AuditEntry, Campaign, Role
+from voting.services import audit, audit_text
+from voting.views.common import current_campaign, local_time, query_number
 
 bp = Blueprint("audit", __name__, url_prefix="/office/audit")
 READERS = (Role.admin, Role.auditor)
 PER_PAGE = 50
-# The details' keys as the page shows them; a key not listed shows as it is stored.
-DETAIL_LABELS = {
-    "filename": "文件", "rows": "行数", "rows_read": "读取行数", "stored": "保存", "replaced": "替换原有",
-    "added": "新增", "removed": "删除", "changed": "修改", "unchanged": "未变", "updated": "更新",
-    "sections": "科室", "objects_lost": "一并删除的服务对象", "removed_sections": "删除的科室",
-    "changed_sections": "修改的科室", "unmatched": "不在名单中的行", "years": "年度", "import_id": "导入编号",
-    "round": "轮次", "round_id": "轮次编号", "duplicates": "重复行", "all_penalized_reported": "确认已全部上报处罚对象的科室",
-    "kind": "数据类别", "exempt_skipped": "免评未导入", "entry_id": "记录编号", "section_id": "科室编号",
-    "section": "科室", "values": "内容", "note": "备注", "unit_id": "单位编号", "unit": "单位", "scores": "评分",
-    "result": "决定", "proposed": "系统拟定", "previous": "原决定", "reason": "理由", "undone_result": "撤销的决定",
-    "undone_reason": "撤销的理由", "candidates": "候选科室数", "lists": "各类候选", "section_ids": "科室编号",
-    "changes": "改动", "invitations": "邀请", "sections_without_list": "无名单科室", "reminders": "提醒",
-    "closes_at": "截止时间", "sample_size": "抽样人数", "seed": "抽样种子", "mode": "邀请方式",
-    "reminder_after_hours": "提醒间隔(小时)",
-}
+DETAIL_LABELS = audit_text.DETAIL_LABELS  # the export's raw details (views/exports.py)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _shown(value) -> str:  # noqa: ANN001
-    """A detail's value as text: strings as they are, the rest as JSON (Chinese kept)."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+# ---- the filters -----------------------------------------------------------------------------
 
+def _query_date(name: str, what: str) -> date | None:
+    """The query string's `name` as a local date (2021-05-01), or None when absent or
+    empty; anything else is refused with 400 naming the parameter."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    if _DAY.fullmatch(text):  # ASCII digits only: fromisoformat alone takes 20210501 and 2021-W18
+        try:
+            return date.fromisoformat(text)
+        except ValueError:  # 2021-13-01
+            pass
+    raise DomainError(f"地址中的参数 {name}({what})不是有效的日期:应为 2021-05-01 这样的形式。请检查链接后重试。")
+
+
+def _query_text(name: str) -> str | None:
+    return request.args.get(name, "").strip() or None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The log's filters as the query string gives them: kept across pages and in the
+    export's link."""
+
+    campaign_id: int | None = None
+    action: str | None = None
+    actor: str | None = None
+    since: date | None = None  # local dates, both included
+    until: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(value is not None for value in (self.campaign_id, self.action, self.actor, self.since, self.until))
+
+    def query(self) -> dict:
+        """The query string that gives these filters (for url_for)."""
+        found = {"campaign": self.campaign_id, "action": self.action, "actor": self.actor,
+                 "from": self.since.isoformat() if self.since else None,
+                 "to": self.until.isoformat() if self.until else None}
+        return {key: value for key, value in found.items() if value is not None}
+
+    def arguments(self) -> dict:
+        """audit.entries' arguments: the local days as the times (UTC) they begin and end."""
+        zone = ZoneInfo(current_app.config["TIMEZONE"])
+
+        def midnight(day: date | None, days: int = 0) -> datetime | None:
+            if day is None:
+                return None
+            try:
+                return datetime.combine(day + timedelta(days=days), time(), tzinfo=zone).astimezone(timezone.utc)
+            except OverflowError:  # 0001-01-01 or 9999-12-31 of a hand-made link: no bound on that side
+                return None
+
+        return {"campaign_id": self.campaign_id, "action": self.action, "actor": self.actor,
+                "since": midnight(self.since), "until": midnight(self.until, 1)}
+
+
+def filters() -> Filters:
+    """The filters of this request (the page's and the export's)."""
+    found = Filters(query_number("campaign"), _query_text("action"), _query_text("actor"),
+                    _query_date("from", "开始日期"), _query_date("to", "结束日期"))
+    if found.since and found.until and found.since > found.until:
+        raise DomainError("地址中的参数 from(开始日期)晚于 to(结束日期)。请检查后重试。")
+    return found
+
+
+# ---- links -------------------------------------------------------------------------------------
+
+def _current_campaign_id() -> int | None:
+    try:
+        return current_campaign().id
+    except NotFoundError:
+        return None
+
+
+def linker() -> Callable[[audit_text.Link], str | None]:
+    """A description's link as an address, or None where no page shows its target: an
+    import's report, a round's page and the online round's page show the current
+    campaign's only."""
+    campaign_id = _current_campaign_id()
+
+    def href(link: audit_text.Link) -> str | None:
+        if link.target == "entry":
+            return url_for("audit.entry", entry_id=link.id, _anchor="audit-listing")
+        if link.campaign_id is None or link.campaign_id != campaign_id:
+            return None
+        if link.target == "object_import":
+            return url_for("office.import_report", import_id=link.id)
+        if link.target == "survey_round":
+            return url_for("rounds.detail", round_id=link.id)
+        if link.target == "online_round":
+            return url_for("online.index")
+        return None
+
+    return href
+
+
+# ---- pages -------------------------------------------------------------------------------------
 
 @bp.get("/")
 @roles_required(*READERS)
 def index():
     session = get_session()
-    campaign_id = query_number("campaign")
-    page = audit.entries(session, campaign_id=campaign_id, page=query_number("page", 1),
-                         per_page=PER_PAGE)
+    chosen = filters()
+    page = audit.entries(session, **chosen.arguments(), page=query_number("page", 1), per_page=PER_PAGE)
     campaigns = session.execute(select(Campaign.id, Campaign.year).order_by(Campaign.year.desc())).all()
+    names = audit_text.look_up(session, page.entries, local_time)
     return render_template(
-        "audit.html", verification=audit.verify(session), page=page, campaign_id=campaign_id,
-        campaigns=campaigns, years=dict(campaigns), label=audit.action_label, key_label=DETAIL_LABELS.get,
-        shown=_shown,
+        "audit.html", verification=audit.verify(session), page=page, chosen=chosen, keep=chosen.query(),
+        rows=[(e, audit_text.describe(e, names)) for e in page.entries], campaigns=campaigns, years=dict(campaigns),
+        actions=audit.ACTION_LABELS, label=audit.action_label, actor_label=audit_text.actor_label, href=linker(),
+    )
+
+
+@bp.get("/<int:entry_id>")
+@roles_required(*READERS)
+def entry(entry_id: int):
+    """One entry: its sentence, every section (or account) it touched by name, and the
+    record as stored (what the hash chain covers)."""
+    session = get_session()
+    found = session.get(AuditEntry, entry_id)
+    if found is None:
+        abort(404)
+    names = audit_text.look_up(session, [found], local_time, whole_lists=True)
+    year = session.scalar(select(Campaign.year).where(Campaign.id == found.campaign_id)) \
+        if found.campaign_id is not None else None
+    return render_template(
+        "audit_entry.html", entry=found, description=audit_text.describe(found, names), year=year,
+        listing=audit_text.listing(found, names), stored=audit_text.stored(found), label=audit.action_label,
+        actor_label=audit_text.actor_label, href=linker(),
     )

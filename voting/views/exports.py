@@ -37,9 +37,9 @@ from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import NotFoundError
 from voting.models import Campaign, OutboxStatus, Role, RoundKind, Section
-from voting.services import audit, ballots, evaluators, history, objects, outbox, rounds
+from voting.services import audit, audit_text, ballots, evaluators, history, objects, outbox, rounds
 from voting.services.exports import PERCENT_FORMAT, XLSX, Column, Sheet, workbook
-from voting.views.audit import DETAIL_LABELS, READERS
+from voting.views.audit import DETAIL_LABELS, READERS, filters as audit_filters
 from voting.views.common import OFFICE, STAFF, current_campaign, local_time, own_unit_id, query_number
 from voting.views.phone import CALLERS
 from voting.views.rounds import UNIT_MIN_COUNT
@@ -350,20 +350,31 @@ def _detail(detail: dict) -> str:
 @roles_required(*READERS)
 def audit_log():
     """The audit page's columns for every entry (the latest AUDIT_ROWS), newest first,
-    ?campaign= as the page; the chain's verification above the table."""
+    filtered as the page (?campaign=, action=, actor=, from=, to=): each entry's
+    sentence (services/audit_text.py) next to its details as stored; the chain's
+    verification above the table."""
     session = get_session()
-    campaign_id = query_number("campaign")
-    found = audit.entries(session, campaign_id=campaign_id, page=1, per_page=AUDIT_ROWS)
+    chosen = audit_filters()
+    found = audit.entries(session, **chosen.arguments(), page=1, per_page=AUDIT_ROWS)
+    names = audit_text.look_up(session, found.entries, local_time)
     years = dict(session.execute(select(Campaign.id, Campaign.year)).all())
     verification = audit.verify(session)
     checked = (f"审计日志完整:共 {verification.checked} 条,哈希链逐条核对无误。" if verification.ok
                else f"审计日志已被破坏:{verification.broken.message}。")
     columns = [Column("编号", "0"), Column("时间"), Column("操作人"), Column("操作"), Column("年度", "0"),
-               Column("详情", width=80)]
-    rows = ([e.id, e.at, e.actor, audit.action_label(e.action), years.get(e.campaign_id), _detail(e.detail)]
+               Column("内容", width=80), Column("详情", width=80)]
+    rows = ([e.id, e.at, audit_text.actor_label(e.actor), audit.action_label(e.action), years.get(e.campaign_id),
+             str(audit_text.describe(e, names)), _detail(e.detail)]
             for e in found.entries)
+    campaign_id = chosen.campaign_id
     year = years.get(campaign_id) if campaign_id is not None else None
     which = "全部年度" if campaign_id is None else f"{year} 年度" if year else "所选评议活动"
     title = f"审计日志({which},{found.total} 条)"
-    sheet = Sheet("审计日志", title, columns, rows, [checked, *_cut(len(found.entries), found.total)])
+    narrowed = [f"操作:{audit.action_label(chosen.action)}" if chosen.action else "",
+                f"操作人:{chosen.actor}" if chosen.actor else "",
+                f"日期:{chosen.since or '…'} 至 {chosen.until or '…'}" if chosen.since or chosen.until else ""]
+    notes = [checked, *_cut(len(found.entries), found.total)]
+    if any(narrowed):
+        notes.append("筛选:" + ";".join(n for n in narrowed if n) + "。")
+    sheet = Sheet("审计日志", title, columns, rows, notes)
     return _download([sheet], "审计日志" + (f"-{year}" if year else ""), None)
