@@ -145,12 +145,16 @@ def test_history_before_any_campaign_via_cli(runner, db, tmp_path):
 
 
 def test_web_history_import_and_sections_page(admin_client, db, campaign):
+    import re
     from io import BytesIO
 
-    response = admin_client.post(
+    preview = admin_client.post(
         "/office/import/history", data={"file": (BytesIO(csv_bytes(GOOD)), "history.csv")},
         content_type="multipart/form-data",
     )
+    assert preview.status_code == 200
+    payload = re.search(r'name="payload" type="hidden" value="([^"]+)"', preview.get_data(as_text=True)).group(1)
+    response = admin_client.post("/office/import/history/confirm", data={"payload": payload})
     assert response.status_code == 302
     page = admin_client.get("/office/sections").get_data(as_text=True)
     assert page.count(">免评<") == 1 and page.count(">上年不满意<") == 2

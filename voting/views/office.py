@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -205,18 +205,65 @@ class HistoryUploadForm(Form):
     file = FileField("往年评议结果(history.csv 或 xlsx)", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
+class HistoryConfirmForm(Form):
+    payload = HiddenField(validators=[DataRequired()])
+
+
+# How long a preview may be confirmed: the file's rows travel in the signed token,
+# and a preview left open for a day should be looked at again, not stored.
+HISTORY_PREVIEW_SECONDS = 3600
+HISTORY_EXPIRED = "预览已超过 1 小时,已失效:请重新上传文件并核对后再确认。未保存任何数据。"
+HISTORY_FORGED = "预览数据无效(可能被改动过):请重新上传文件并核对后再确认。未保存任何数据。"
+
+
+def _history_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="history-preview")
+
+
 @bp.route("/import/history", methods=["GET", "POST"])
 @roles_required(*ADMIN)
 def import_history():
+    """往年评议结果: what is stored now, by year; an upload is checked and previewed
+    against it, and stored only by `confirm_history`."""
     form = HistoryUploadForm()
     campaign = _campaign()
+    stored = history.stored_history(get_session(), campaign)
     if not form.validate_on_submit():
-        return render_template("import_history.html", form=form), 400 if form.errors else 200
+        return render_template("import_history.html", form=form, stored=stored), 400 if form.errors else 200
     data, filename = _read_upload(form.file)
     try:
-        summary = history.import_history(get_session(), campaign, data, filename, actor=current_user.username)
+        parsed = history.parse_history(data, filename)
     except ImportRejected as error:
-        return _rejected("import_history.html", error, form=form)
+        return _rejected("import_history.html", error, form=form, stored=stored)
+    preview = history.preview_history(get_session(), campaign, parsed)
+    payload = _history_serializer().dumps(
+        {"campaign": campaign.id, "fingerprint": preview.fingerprint, "rows": history.parsed_to_json(parsed),
+         "filename": filename}
+    )
+    return render_template(
+        "import_history.html", form=form, stored=stored, preview=preview, filename=filename,
+        confirm=HistoryConfirmForm(payload=payload),
+    )
+
+
+@bp.post("/import/history/confirm")
+@roles_required(*ADMIN)
+def confirm_history():
+    form = HistoryConfirmForm()
+    if not form.validate_on_submit():
+        raise DomainError(HISTORY_FORGED)
+    try:
+        payload = _history_serializer().loads(form.payload.data, max_age=HISTORY_PREVIEW_SECONDS)
+    except SignatureExpired:
+        raise DomainError(HISTORY_EXPIRED) from None
+    except BadSignature:
+        raise DomainError(HISTORY_FORGED) from None
+    campaign = _campaign()
+    if payload.get("campaign") != campaign.id:
+        raise DomainError("预览针对的是另一个评议活动,请重新上传。")
+    filename = payload.get("filename", "")
+    summary = history.store_history(get_session(), campaign, history.parsed_from_json(payload["rows"]),
+                                    payload["fingerprint"], filename=filename, actor=current_user.username)
     get_session().commit()
     flash(
         f"已导入 {filename}:共 {summary.rows} 行,新增 {summary.added},更新 {summary.updated},未变 {summary.unchanged}。",
@@ -224,7 +271,7 @@ def import_history():
     )
     for row, unit, section in summary.unmatched[:50]:
         flash(f"第 {row} 行:“{unit} {section}”不在本年度参评科室名单中(已保存,请核对名称)", "warning")
-    return redirect(url_for(".section_list"))
+    return redirect(url_for(".import_history"))
 
 
 # ---- service objects ------------------------------------------------------------------
