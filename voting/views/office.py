@@ -1,6 +1,11 @@
 """Review office (评议办) and unit liaison pages: overview, sections, imports."""
 from __future__ import annotations
 
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
@@ -8,23 +13,26 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, NumberRange
+from wtforms.validators import DataRequired, NumberRange, ValidationError
 
 from scoring import columns as C
 from sms.phones import mask_phone
 from voting import uploads
 from voting.auth import roles_required
-from voting.forms import EmptyForm, Form, WholeNumberField
+from voting.forms import LABEL_PARTS, EmptyForm, Form, LabelField, WholeNumberField
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.jobs import later, wake
+from voting.numbers import whole_number
 from voting.models import ObjectImport, RoundKind, Section, ServiceObject
 from voting.services import campaigns, history, objects, overview, sections
+from voting.services.tables import fold
 from voting.tasks import INVITE_LATE, import_objects_job
 from voting.views.common import (
     ADMIN, FILE_TYPES, STAFF, UPLOADERS, current_campaign as _campaign, own_unit_id as _own_unit_id,
     read_upload as _read_upload, rejected as _rejected, score_figure,
 )
+from voting.views.listing import QueryFilters, paged, sliced
 from voting.views.public import PUBLIC_BLUEPRINTS
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -96,9 +104,82 @@ def _import_units(upload: ObjectImport) -> set[int]:
     return set(session.scalars(select(Section.unit_id).where(Section.id.in_(ids))))
 
 
+# ---- the sections page: search, filters, pages ---------------------------------------------
+
+SECTIONS_PER_PAGE = 50
+SECTION_KINDS = {"enforcement": "管理执法类", "other": "非管理执法类"}
+# Worded unlike the table's tags (免评, 上年不满意), which a reader counts on the page.
+SECTION_STATUSES = {"exempt": "免评的科室", "evaluated": "参评(不免评)的科室", "unsatisfied": "上年不满意的科室"}
+# "H2-missing": sections that owe a list for H2 (not exempt, none uploaded).
+SECTION_LISTS = {f"{kind.value}-{state}": f"{kind.value} {label}" for kind in RoundKind
+                 for state, label in (("missing", "未报名单"), ("listed", "已报名单"))}
+# "6-12", "6.12", "6 12": unit 6's section 12; a lone number is a unit's or a section's.
+_NUMBERS = re.compile(r"([0-9]{1,9})(?:\s*[-./\s]\s*([0-9]{1,9}))?")
+
+
+@dataclass(frozen=True)
+class SectionFilter:
+    text: str = ""  # part of a unit's or a section's name, or their numbers
+    unit_id: int | None = None
+    kind: str = ""  # a key of SECTION_KINDS, or "" for all
+    status: str = ""  # a key of SECTION_STATUSES
+    listed: str = ""  # a key of SECTION_LISTS
+
+
+def _section_filter(filters: QueryFilters, unit_ids: set[int]) -> SectionFilter:
+    return SectionFilter(
+        text=filters.text("q"), unit_id=filters.number("unit", unit_ids), kind=filters.choice("kind", SECTION_KINDS),
+        status=filters.choice("status", SECTION_STATUSES), listed=filters.choice("list", SECTION_LISTS),
+    )
+
+
+def _text_matches(statuses: pd.DataFrame, text: str) -> pd.Series:
+    """The sections whose unit and section name hold `text` (width and spaces folded,
+    as the imports compare names, so "县发改局 价格科" finds 价格科), or whose numbers
+    it is (_NUMBERS)."""
+    needle = fold(text).casefold()
+    names = (statuses["unit"].map(fold) + statuses["section"].map(fold)).str.casefold()
+    found = names.str.contains(needle, regex=False)
+    numbers = _NUMBERS.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if numbers:
+        unit_no = pd.to_numeric(statuses["unit_no"], errors="coerce")
+        section_no = pd.to_numeric(statuses["section_no"], errors="coerce")
+        first, second = int(numbers.group(1)), numbers.group(2)
+        if second is None:
+            found |= (unit_no == first) | (section_no == first)
+        else:
+            found |= (unit_no == first) & (section_no == int(second))
+    return found
+
+
+def _sections_matching(statuses: pd.DataFrame, lists: dict, where: SectionFilter) -> pd.DataFrame:
+    """The sections `where` leaves, in list order."""
+    keep = pd.Series(True, index=statuses.index)
+    if where.unit_id is not None:
+        keep &= statuses["unit_id"] == where.unit_id
+    if where.kind:
+        keep &= statuses["is_enforcement"].astype(bool) == (where.kind == "enforcement")
+    exempt = statuses[C.EXEMPT].astype(bool)
+    if where.status == "exempt":
+        keep &= exempt
+    elif where.status == "evaluated":
+        keep &= ~exempt
+    elif where.status == "unsatisfied":
+        keep &= statuses[C.PREVIOUS_UNSATISFIED].astype(bool)
+    if where.listed:
+        kind, state = where.listed.split("-")
+        has_list = statuses["id"].map(lambda section_id: (section_id, RoundKind(kind)) in lists).astype(bool)
+        keep &= has_list if state == "listed" else ~has_list & ~exempt
+    if where.text:
+        keep &= _text_matches(statuses, where.text)
+    return statuses[keep]
+
+
 @bp.get("/sections")
 @roles_required(*STAFF)
 def section_list():
+    """参评科室 (a liaison: the own unit's), searched and filtered by the page's GET
+    form, SECTIONS_PER_PAGE a page."""
     session = get_session()
     campaign = _campaign()
     statuses = history.section_statuses(session, campaign)
@@ -106,8 +187,17 @@ def section_list():
     if unit_id is not None:
         statuses = statuses[statuses["unit_id"] == unit_id]
     lists = objects.section_lists(session, campaign)
+    units = [{"id": int(r["unit_id"]), "name": r["unit"]}
+             for r in statuses.drop_duplicates("unit_id").to_dict("records")]
+    filters = QueryFilters()
+    where = _section_filter(filters, {u["id"] for u in units})
+    found = _sections_matching(statuses, lists, where).to_dict("records")
+    rows, page = paged(sliced(found), SECTIONS_PER_PAGE, filters.page())
     return render_template(
-        "sections.html", campaign=campaign, rows=statuses.to_dict("records"), lists=lists, rounds=list(RoundKind)
+        "sections.html", campaign=campaign, rows=rows, page=page, listed=len(statuses), lists=lists,
+        rounds=list(RoundKind), where=where, keep=filters.keep, ignored=filters.ignored,
+        units=units if unit_id is None else None, kinds=SECTION_KINDS, statuses=SECTION_STATUSES,
+        list_filters=SECTION_LISTS,
     )
 
 
@@ -276,26 +366,72 @@ def confirm_history():
 
 # ---- service objects ------------------------------------------------------------------
 
-MULTI = "0"
+MULTI = "0"  # the file names its sections (单位名称, 科室 columns)
+MULTI_LABEL = "文件内含“单位名称”和“科室”列(可含多个科室)"
+TYPED = "typed"  # the section typed into `section_name`
+# A choice of at most this many sections is a <select> (a liaison's own unit: the
+# largest of a county's 44 has 25 sections); a longer one (the review office's 363) is
+# typed, the sections offered in a <datalist>.
+SHORT_LIST = 30
 
 
 class ObjectsUploadForm(Form):
     round_kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {k.label}") for k in RoundKind])
-    section = SelectField("科室", choices=[])
+    # Checked against `sections` (validate_section), not against the choices shown.
+    section = SelectField("科室", choices=[], validate_choice=False)
+    section_name = LabelField("单位和科室名称", noun="科室")
     all_penalized_reported = BooleanField("已全部上报处罚对象(管理执法类科室本年被处罚的服务对象不足 100 个、已全部报送时勾选)")
     file = FileField("服务对象名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
+    sections: dict[int, str]  # the sections the user may upload for: {id: "单位 · 科室"}
+    typed = False  # the section is typed (section_name), not picked from the <select>
+    chosen: int | None = None  # the section the list is for; None: the file names its sections
+
+    def validate_section(self, field: SelectField) -> None:
+        if field.data == MULTI or (self.typed and field.data == TYPED):
+            return
+        section_id = whole_number(field.data or "")
+        if section_id not in self.sections:
+            raise ValidationError(field.gettext("Not a valid choice."))
+        self.chosen = section_id
+
+    def validate_section_name(self, field: LabelField) -> None:
+        if not self.typed:
+            return
+        if self.section.data == TYPED:
+            self.chosen = field.resolve()
+            if self.chosen is None:
+                raise ValidationError(f"请输入单位和科室名称,如“{next(iter(self.sections.values()))}”;"
+                                      f"文件内含多个科室时,请在“科室”中选择“{MULTI_LABEL}”。")
+        elif self.section.data == MULTI and (field.data or "").strip():
+            raise ValidationError(f"已选择“{MULTI_LABEL}”,文件按其中的单位名称和科室导入:"
+                                  "只上传一个科室的名单时,请在“科室”中选择“一个科室”。")
+
 
 def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
+    """The upload form, its sections those the user may upload for (not exempt; a
+    liaison's own unit's). Up to SHORT_LIST of them are picked from the <select> (with
+    MULTI), as before. More are typed: a text box offers them as "单位 · 科室" in a
+    <datalist>, which the browser searches as the clerk types, without JavaScript, and
+    the server resolves the name (forms.LabelField); an unknown or ambiguous one is a
+    form error naming what was typed, and the file is not read. The <select> then says
+    only whether the list is of one section (typed) or names its own (MULTI). A
+    section's id, as the <select> of an older page posts it, is still taken."""
     form = ObjectsUploadForm()
     statuses = history.section_statuses(get_session(), campaign)
     unit_id = _own_unit_id()
     if unit_id is not None:
         statuses = statuses[statuses["unit_id"] == unit_id]
     statuses = statuses[~statuses[C.EXEMPT]]
-    form.section.choices = [SelectChoice(MULTI, "文件内含“单位名称”和“科室”列(可含多个科室)")] + [
-        SelectChoice(str(r["id"]), f"{r['unit']} · {r['section']}") for r in statuses.to_dict("records")
-    ]
+    form.sections = {int(r["id"]): f"{r['unit']}{LABEL_PARTS}{r['section']}" for r in statuses.to_dict("records")}
+    form.typed = len(form.sections) > SHORT_LIST
+    if form.typed:
+        form.section_name.options = form.sections
+        form.section.choices = [SelectChoice(TYPED, "一个科室:在下面输入单位和科室名称"), SelectChoice(MULTI, MULTI_LABEL)]
+    else:
+        form.section.choices = [SelectChoice(MULTI, MULTI_LABEL)] + [
+            SelectChoice(str(section_id), label) for section_id, label in form.sections.items()
+        ]
     # A round that has ended takes no list: the form does not offer it (a post for it
     # from an older page is told why, by _round_refused).
     form.ended = {kind: refusal for kind in RoundKind
@@ -318,7 +454,7 @@ def import_objects():
     form = _objects_form(campaign)
     if not form.validate_on_submit():
         return render_template("import_objects.html", form=form), 400 if form.errors else 200
-    section_id = None if form.section.data == MULTI else int(form.section.data)
+    section_id = form.chosen
     if refusal := _round_refused(form, campaign, section_id):
         form.round_kind.errors = [refusal]
         return render_template("import_objects.html", form=form), 422

@@ -20,16 +20,19 @@ from voting.errors import DomainError, ImportRejected
 from voting.forms import EmptyForm, Form
 from voting.links import wording
 from voting.models import EVALUATOR_KIND_LABELS, EvaluatorKind, RoundStatus
-from voting.services import evaluators
+from voting.services import evaluators, listings
 from voting.services.evaluators import MAX_FAILED_LOGINS, REPRESENTATIVE_KINDS
 from voting.services.scorecards import candidates_fixed
 from voting.views.common import (
     ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, local_time, query_number, read_upload,
 )
 from voting.views.confirm import Confirmation, ask
+from voting.views.listing import QueryFilters, paged
 
 bp = Blueprint("online", __name__, url_prefix="/office/online")
-PAGE_SIZE = 200
+# Each row carries its buttons' confirmation dialogs (重发密码, 重新开通): 200 rows made
+# a page of half a megabyte.
+PAGE_SIZE = 50
 
 
 class OnlineRoundForm(Form):
@@ -44,6 +47,22 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
 
+def _pool_filter(filters: QueryFilters) -> listings.EvaluatorFilter:
+    """The evaluator list's search and filters from the query string."""
+    kind = filters.choice("kind", {k.value for k in EvaluatorKind})
+    return listings.EvaluatorFilter(text=filters.text("q"), kind=EvaluatorKind(kind) if kind else None,
+                                    state=filters.choice("status", listings.EVALUATOR_STATES))
+
+
+def _place(page: int | None) -> dict:
+    """Where the list is (its page and filters), for the links and redirects back to
+    it: a button on page 3 of the locked accounts returns there. `page` is read by
+    common.query_number (400 when it is not a number), as before the list had filters."""
+    filters = QueryFilters()
+    _pool_filter(filters)
+    return {"page": page, **filters.keep}
+
+
 def _render(round_form: OnlineRoundForm | None = None, pool_form: PoolForm | None = None, status: int = 200,
             rejected: ImportRejected | None = None):
     session = get_session()
@@ -56,18 +75,23 @@ def _render(round_form: OnlineRoundForm | None = None, pool_form: PoolForm | Non
             round_form = OnlineRoundForm(formdata=None, closes_at=default_close.replace(tzinfo=None))
         context.update(fixed=candidates_fixed(session, campaign) is not None)
     else:
-        page = max(1, query_number("page", 1))
-        rows, total = evaluators.pool(session, online, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        filters = QueryFilters()
+        where = _pool_filter(filters)
+        rows, page = paged(
+            lambda limit, offset: listings.evaluators(session, online, where, limit=limit, offset=offset),
+            PAGE_SIZE, query_number("page", 1),
+        )
+        place = {"page": page.number, **filters.keep}
         context.update(
-            mix=evaluators.mix(session, online), sms=evaluators.sms_counts(session, online), rows=rows, total=total,
-            page=page, pages=max(1, -(-total // PAGE_SIZE)), is_open=evaluators.is_open(online),
-            changeable=evaluators.is_changeable(online),
-            resend_confirmation=lambda row: resend_confirmation(row, page),
-            reissue_confirmation=lambda row: reissue_confirmation(row, row.locked, page), issue_confirmation=None,
+            mix=evaluators.mix(session, online), sms=evaluators.sms_counts(session, online), rows=rows, page=page,
+            where=where, keep=filters.keep, ignored=filters.ignored, states=listings.EVALUATOR_STATES,
+            is_open=evaluators.is_open(online), changeable=evaluators.is_changeable(online),
+            resend_confirmation=lambda row: resend_confirmation(row, place),
+            reissue_confirmation=lambda row: reissue_confirmation(row, row.locked, place), issue_confirmation=None,
         )
         if current_user.role in ADMIN and context["changeable"] and context["sms"]["unsent"]:
             try:
-                context["issue_confirmation"] = issue_confirmation(session, online, page)
+                context["issue_confirmation"] = issue_confirmation(session, online, place)
             except DomainError:
                 pass  # nothing to issue after all: no button
     return render_template(
@@ -131,7 +155,7 @@ def import_pool():
 # and again for the POST (the confirmation page): the numbers are worked out here only.
 
 
-def issue_confirmation(session, online, page: int | None) -> Confirmation:  # noqa: ANN001
+def issue_confirmation(session, online, place: dict) -> Confirmation:  # noqa: ANN001
     """发送账号短信: what evaluators.issue_accounts does. Raises the DomainError that
     issuing would (nothing to issue, the round over)."""
     waiting = evaluators.check_issuable(session, online)
@@ -153,7 +177,7 @@ def issue_confirmation(session, online, page: int | None) -> Confirmation:  # no
         title="发送账号短信并开始网络评价" if starts else "发送账号短信",
         facts=facts,
         button=f"发送账号短信({waiting} 人){'并开始网络评价' if starts else ''}",
-        action=url_for(".issue", page=page), back=url_for(".index", page=page),
+        action=url_for(".issue", **place), back=url_for(".index", **place),
         warning="短信一经发出无法收回" + (f";网络评价开始后不能退回“{RoundStatus.draft.label}”。" if starts else "。"),
         id="confirm-issue",
     )
@@ -172,7 +196,7 @@ def _new_password(row) -> str:  # noqa: ANN001
 _CHECK_WHO = "原密码作废后不能恢复。请先核实来人确为评价人本人:新密码只发往名单上的这个号码。"
 
 
-def resend_confirmation(row, page: int | None) -> Confirmation:  # noqa: ANN001
+def resend_confirmation(row, place: dict) -> Confirmation:  # noqa: ANN001
     """重发密码 to one evaluator (an Evaluator or a PoolRow): what evaluators.resend does."""
     left = max(0, MAX_FAILED_LOGINS - row.failed_logins)
     return Confirmation(
@@ -181,13 +205,13 @@ def resend_confirmation(row, page: int | None) -> Confirmation:  # noqa: ANN001
             _whose(row), _new_password(row),
             f"密码输错次数不清零:现为 {row.failed_logins} 次,再输错 {left} 次账号即锁定。",
         ],
-        button="重发密码", action=url_for(".resend", evaluator_id=row.id, page=page), back=url_for(".index", page=page),
+        button="重发密码", action=url_for(".resend", evaluator_id=row.id, **place), back=url_for(".index", **place),
         warning=_CHECK_WHO,
         id=f"confirm-resend-{row.id}",
     )
 
 
-def reissue_confirmation(row, locked: bool, page: int | None) -> Confirmation:  # noqa: ANN001
+def reissue_confirmation(row, locked: bool, place: dict) -> Confirmation:  # noqa: ANN001
     """重新开通 one evaluator's account: what evaluators.reissue does."""
     return Confirmation(
         title=f"重新开通账号 {row.login}",
@@ -197,7 +221,7 @@ def reissue_confirmation(row, locked: bool, page: int | None) -> Confirmation:  
             f"密码输错次数由 {row.failed_logins} 次清零:重新有 {MAX_FAILED_LOGINS} 次机会。",
             _new_password(row),
         ],
-        button="重新开通", action=url_for(".reissue", evaluator_id=row.id, page=page), back=url_for(".index", page=page),
+        button="重新开通", action=url_for(".reissue", evaluator_id=row.id, **place), back=url_for(".index", **place),
         warning=_CHECK_WHO,
         id=f"confirm-reissue-{row.id}",
     )
@@ -210,7 +234,7 @@ def _act(act, done: str, confirmation=None):  # noqa: ANN001
         abort(400)
     session = get_session()
     online = evaluators.require_round(session, current_campaign())
-    back = redirect(url_for(".index", page=query_number("page")), 303)
+    back = redirect(url_for(".index", **_place(query_number("page"))), 303)
     try:
         if confirmation is not None and (answer := ask(confirmation(session, online))) is not None:
             return answer
@@ -243,12 +267,12 @@ def issue():
     whose page shows its progress; nothing to issue is said here at once."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    page = query_number("page")
-    back = redirect(url_for(".index", page=page), 303)
+    place = _place(query_number("page"))
+    back = redirect(url_for(".index", **place), 303)
     session = get_session()
     online = evaluators.require_round(session, current_campaign())
     try:
-        if (answer := ask(issue_confirmation(session, online, page))) is not None:
+        if (answer := ask(issue_confirmation(session, online, place))) is not None:
             return answer
         job = tasks.issue_accounts_job(session, online, request.url_root, current_user.username)
     except DomainError as error:
@@ -266,7 +290,7 @@ def resend(evaluator_id: int):
     def confirmation(session, online):
         evaluator = evaluators.get_evaluator(session, online, evaluator_id)
         evaluators.check_resendable(session, online, evaluator)
-        return resend_confirmation(evaluator, query_number("page"))
+        return resend_confirmation(evaluator, _place(query_number("page")))
 
     def act(session, online):
         evaluator = evaluators.get_evaluator(session, online, evaluator_id)
@@ -282,7 +306,7 @@ def reissue(evaluator_id: int):
     def confirmation(session, online):
         evaluator = evaluators.get_evaluator(session, online, evaluator_id)
         evaluators.check_resendable(session, online, evaluator, reissue=True)
-        return reissue_confirmation(evaluator, evaluator.locked_at is not None, query_number("page"))
+        return reissue_confirmation(evaluator, evaluator.locked_at is not None, _place(query_number("page")))
 
     def act(session, online):
         evaluator = evaluators.get_evaluator(session, online, evaluator_id)

@@ -19,16 +19,20 @@ from voting.auth import csrf, limiter, roles_required
 from voting.db import get_session
 from voting.errors import NotFoundError
 from voting.models import (
+    Campaign,
     Channel,
     Choice,
     ConsoleMessage,
     Invitation,
+    OutboxStatus,
     RoundStatus,
+    Section,
     SurveyRound,
+    Unit,
     Vote,
     utcnow,
 )
-from voting.services import outbox
+from voting.services import listings, outbox, rounds
 from voting.services.rounds import (
     AlreadyVotedError,
     RoundClosedError,
@@ -38,6 +42,7 @@ from voting.services.rounds import (
 )
 from voting.vault import vault_of
 from voting.views.common import OFFICE, current_campaign
+from voting.views.listing import QueryFilters, paged
 
 bp = Blueprint("sms", __name__)
 log = logging.getLogger(__name__)
@@ -165,19 +170,64 @@ def inbound():
     return _answer(CONFIRMED.format(unit=section.unit.name, section=section.name, choice=Choice(reply.choice).label))
 
 
+OUTBOX_PER_PAGE = 50
+
+
+def _outbox_filter(session: Session, campaign: Campaign | None,
+                   filters: QueryFilters) -> tuple[listings.OutboxFilter, dict]:
+    """The outbox page's filters from its query string, and the choices its form offers:
+    the statuses, the kinds of message, the campaign's survey rounds, its units and,
+    once a unit is chosen, that unit's sections (as the phone survey's list)."""
+    surveys = rounds.rounds(session, campaign) if campaign is not None else []
+    units = session.execute(
+        select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.id)
+    ).all() if campaign is not None else []
+    status = filters.choice("status", {s.value for s in OutboxStatus})
+    kind = filters.choice("kind", listings.MESSAGE_KINDS)
+    round_id = filters.number("round", {r.id for r in surveys})
+    unit_id = filters.number("unit", {u.id for u in units})
+    sections = session.execute(
+        select(Section.id, Section.name).where(Section.unit_id == unit_id).order_by(Section.number, Section.id)
+    ).all() if unit_id is not None else []
+    # The section counts within the chosen unit; another unit's (what the form sends
+    # once its unit was changed, or set back to all) is dropped without a word.
+    section_id = filters.number("section", _section_ids(session, campaign)) if unit_id is not None else None
+    if section_id is not None and section_id not in {s.id for s in sections}:
+        filters.keep.pop("section")
+        section_id = None
+    where = listings.OutboxFilter(status=OutboxStatus(status) if status else None, kind=kind, round_id=round_id,
+                                  unit_id=unit_id, section_id=section_id)
+    return where, {"statuses": list(OutboxStatus), "kinds": listings.MESSAGE_KINDS, "surveys": surveys,
+                   "units": units, "sections": sections}
+
+
+def _section_ids(session: Session, campaign: Campaign) -> set[int]:
+    return set(session.scalars(select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)))
+
+
 @bp.get("/office/outbox")
 @roles_required(*OFFICE)
 def outbox_page():
-    """The latest messages with their status; phones masked. With the console sender
-    (the demo), what it "delivered" too, so a newcomer can open the citizens' links."""
+    """The outbox, newest first, OUTBOX_PER_PAGE a page, narrowed by the page's GET form
+    (status, kind, survey round, an invitation's unit and section); phones masked. With
+    the console sender (the demo), what it "delivered" too, so a newcomer can open the
+    citizens' links."""
     session = get_session()
     try:
-        campaign_id = current_campaign().id
+        campaign = current_campaign()
     except NotFoundError:
-        campaign_id = None
-    messages = outbox.recent(session, campaign_id)
+        campaign = None
+    campaign_id = campaign.id if campaign is not None else None
+    filters = QueryFilters()
+    where, choices = _outbox_filter(session, campaign, filters)
+    messages, page = paged(
+        lambda limit, offset: listings.outbox_messages(session, campaign_id, where, limit=limit, offset=offset),
+        OUTBOX_PER_PAGE, filters.page(),
+    )
     console = None
     if isinstance(sms_sender(current_app), ConsoleSender):
         console = session.scalars(select(ConsoleMessage).order_by(ConsoleMessage.id.desc()).limit(50)).all()
-    return render_template("outbox.html", messages=messages, console=console, mask_phone=mask_phone,
-                           counts=outbox.status_counts(session, campaign_id))
+    return render_template("outbox.html", messages=messages, page=page, where=where, keep=filters.keep,
+                           ignored=filters.ignored, console=console, mask_phone=mask_phone,
+                           template_labels=listings.TEMPLATE_LABELS, counts=outbox.status_counts(session, campaign_id),
+                           **choices)
