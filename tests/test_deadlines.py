@@ -244,3 +244,16 @@ def test_sections_left_over_are_the_ones_counted(db, campaign):
     upload(db, campaign)
     after = next(o for o in deadlines.owing(db, campaign, DeadlineKind.list_h1) if o.unit == PRICE[0]).missing
     assert after == before - 1
+
+
+def test_the_overview_shows_the_dates_still_owed_to_a_liaison(app, db, campaign):
+    deadlines.set_deadline(db, campaign, DeadlineKind.list_h2, date(2021, 10, 12), 3, "admin")
+    db.commit()
+    make_user(db, "liaison", Role.liaison, _unit(db, PRICE[0]))
+    page = as_user(app, "liaison").get("/office/").get_data(as_text=True)
+    assert "H2 轮服务对象名单:10月12日截止" in page and "H1 轮服务对象名单:6月10日截止" in page
+    assert "按评议办法的日期,以评议办通知为准" in page  # the H1 date was not set
+    plans = deadlines.plans(db, campaign)
+    assert plans[DeadlineKind.list_h2].due_in(date(2021, 10, 10)) == "还有 2 天"
+    assert plans[DeadlineKind.list_h2].due_in(date(2021, 10, 12)) == "今天截止"
+    assert plans[DeadlineKind.list_h2].due_in(date(2021, 10, 15)) == "已过 3 天"

@@ -51,6 +51,11 @@ class Plan:
     def reminder_day(self) -> date:
         return self.due_on - timedelta(days=self.remind_days)
 
+    def due_in(self, today: date) -> str:
+        """How far off the date is, as the pages say it."""
+        days = (self.due_on - today).days
+        return "今天截止" if days == 0 else f"还有 {days} 天" if days > 0 else f"已过 {-days} 天"
+
 
 @dataclass
 class Owing:

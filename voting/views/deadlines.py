@@ -48,11 +48,6 @@ def _today() -> date:
     return deadlines.local_today(current_app.config["TIMEZONE"], utcnow())
 
 
-def due_in(day: date, today: date) -> str:
-    days = (day - today).days
-    return "今天截止" if days == 0 else f"还有 {days} 天" if days > 0 else f"已过 {-days} 天"
-
-
 def remind_confirmation(kind: DeadlineKind, plan: deadlines.Plan, owing: list[deadlines.Owing]) -> Confirmation:
     reachable = [o for o in owing if o.reachable]
     people = sum(len(o.liaisons) for o in reachable)
@@ -88,7 +83,7 @@ def _render(forms: dict[DeadlineKind, DeadlineForm] | None = None, status: int =
     return render_template("deadlines.html", campaign=campaign, plans=plans, rows=rows, forms=forms,
                            confirmations=confirmations, today=_today(), still_owed={
                                k: deadlines.still_owed(session, campaign, k) for k in plans},
-                           confirm_form=ConfirmForm(formdata=None), due_in=due_in), status
+                           confirm_form=ConfirmForm(formdata=None)), status
 
 
 @bp.get("/")

@@ -24,8 +24,8 @@ from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.jobs import later, wake
 from voting.numbers import whole_number
-from voting.models import ObjectImport, RoundKind, Section, ServiceObject
-from voting.services import campaigns, history, objects, overview, sections
+from voting.models import ObjectImport, RoundKind, Section, ServiceObject, utcnow
+from voting.services import campaigns, deadlines, history, objects, overview, sections
 from voting.services.tables import fold
 from voting.tasks import INVITE_LATE, import_objects_job
 from voting.views.common import (
@@ -78,6 +78,9 @@ def dashboard():
         form=None,
         overview=overview.overview(session, campaign, unit_id),
         kinds=list(RoundKind),
+        deadlines=[plan for plan in deadlines.plans(session, campaign).values()
+                   if deadlines.still_owed(session, campaign, plan.kind)],
+        today=deadlines.local_today(current_app.config["TIMEZONE"], utcnow()),
     )
 
 
