@@ -57,7 +57,7 @@ DATE = "date"  # datetime64; required for cases and bonus items
 # bonus: UNIT, SECTION, KIND, LEVEL, MATTER, DATE.
 COMMENDATION, PUBLICITY = "commendation", "publicity"  # KIND values
 LEVEL = "level"
-NATIONAL, PROVINCIAL, CITY = "national", "provincial", "city"  # 表彰: 国家级/省部级/市厅级
+NATIONAL, PROVINCIAL, CITY = "national", "provincial", "city"  # 表彰：国家级/省部级/市厅级
 CENTRAL = "central"  # 宣传: 中央 / 省级 (PROVINCIAL) / 市级 (CITY)
 MATTER = "matter"
 

@@ -144,7 +144,7 @@ def platform_scores(
     hotline_name = L.label(L.PLATFORMS, C.HOTLINE)
     net_name = L.label(L.PLATFORMS, C.SUPERVISION_NET)
     base = [
-        lines(keys, C.PLATFORM_SCORE, [f"统一政务咨询投诉举报平台基础分 {fmt(part)} 分(百分制 {fmt(s.platform_base)} 分)"] * len(keys), [part] * len(keys)),
+        lines(keys, C.PLATFORM_SCORE, [f"统一政务咨询投诉举报平台基础分 {fmt(part)} 分（百分制 {fmt(s.platform_base)} 分）"] * len(keys), [part] * len(keys)),
         lines(keys, C.PLATFORM_SCORE, [f"网络监督投诉平台基础分 {fmt(s.network_supervision_points)} 分"] * len(keys), [s.network_supervision_points] * len(keys)),
     ]
     texts = []
@@ -157,8 +157,8 @@ def platform_scores(
             text = f"{name}扣 {fmt(raw)} 分"
             if item == C.HANDLING and role == C.CO:
                 halved = "协办减半为" if s.cohandling_share == 0.5 else "协办按"
-                text += f",{halved} {fmt(raw)} × {fmt(s.cohandling_share)} = {fmt(eff)} 分"
-            text += f"(百分制),即扣 {fmt(eff)} × {_per_point(s)} = {fmt(eff * per_point)} 分"
+                text += f"，{halved} {fmt(raw)} × {fmt(s.cohandling_share)} = {fmt(eff)} 分"
+            text += f"（百分制），即扣 {fmt(eff)} × {_per_point(s)} = {fmt(eff * per_point)} 分"
         else:
             text = f"{name}扣 {fmt(raw)} 分"
         texts.append(text)
@@ -174,8 +174,8 @@ def platform_scores(
             k = keys[over.to_numpy()]
             terms = _terms(effective, events, mask)
             texts = [
-                f"{hotline_name}平台 {L.label(L.ITEMS, item)}合计扣 {sum_text(terms.get(key, []), t)}(百分制),"
-                f"超过上限 {fmt(cap)} 分,按 {fmt(cap)} 分计,"
+                f"{hotline_name}平台 {L.label(L.ITEMS, item)}合计扣 {sum_text(terms.get(key, []), t)}（百分制），"
+                f"超过上限 {fmt(cap)} 分，按 {fmt(cap)} 分计，"
                 f"加回 ({fmt(t)} {MINUS} {fmt(cap)}) × {_per_point(s)} = {fmt((t - cap) * per_point)} 分"
                 for key, t in zip(k, total[over])
             ]
@@ -186,7 +186,7 @@ def platform_scores(
         terms = _terms(effective, events, ~hot)
         full = s.network_supervision_points
         texts = [
-            f"{net_name}平台合计扣 {sum_text(terms.get(key, []), t)},超过基础分 {fmt(full)} 分,最低 0 分,"
+            f"{net_name}平台合计扣 {sum_text(terms.get(key, []), t)}，超过基础分 {fmt(full)} 分，最低 0 分，"
             f"加回 {fmt(t)} {MINUS} {fmt(full)} = {fmt(t - full)} 分"
             for key, t in zip(k, net_sum[floored])
         ]
@@ -231,18 +231,18 @@ def inspection_deductions(events: pd.DataFrame, year: int, settings: RuleSetting
                 values.append(0.0)
                 start, end = evaluation_window(year, settings)
                 texts.append(
-                    f"立案查处({who},{when}问题,立案日期 {dates[i]})不在统计期 "
-                    f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d} 内,不扣分"
+                    f"立案查处（{who}，{when}问题，立案日期 {dates[i]}）不在统计期 "
+                    f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d} 内，不扣分"
                 )
                 continue
             values.append(points)
-            texts.append(f"立案查处:{who},{when}问题,立案日期 {dates[i]},扣 {fmt(points)} 分")
+            texts.append(f"立案查处：{who}，{when}问题，立案日期 {dates[i]}，扣 {fmt(points)} 分")
         else:
             points = getattr(s, _PROBLEM_POINTS[kind])
             if serious:
                 factor = s.inspection_serious_factor
                 values.append(points * factor)
-                texts.append(f"{label}问题(情节严重,按 {fmt(factor)} 倍计):扣 {fmt(points)} × {fmt(factor)} = {fmt(points * factor)} 分")
+                texts.append(f"{label}问题（情节严重，按 {fmt(factor)} 倍计）：扣 {fmt(points)} × {fmt(factor)} = {fmt(points * factor)} 分")
             else:
                 values.append(points)
                 texts.append(f"{label}问题扣 {fmt(points)} 分")
@@ -266,7 +266,7 @@ def inspection_scores(
         k = keys[floored.to_numpy()]
         terms = _terms(deductions, events, pd.Series(True, index=events.index))
         texts = [
-            f"监督检查合计扣 {sum_text(terms.get(key, []), t)},超过基础分 {fmt(full)} 分,最低 0 分,"
+            f"监督检查合计扣 {sum_text(terms.get(key, []), t)}，超过基础分 {fmt(full)} 分，最低 0 分，"
             f"加回 {fmt(t)} {MINUS} {fmt(full)} = {fmt(t - full)} 分"
             for key, t in zip(k, total[floored])
         ]
@@ -319,13 +319,13 @@ def bonus_scores(
     for kind, level, matter, date, is_inside, counts, points_i in zip(
         events[C.KIND], events[C.LEVEL], events[C.MATTER], dates, inside.to_numpy(), counts_mask.to_numpy(), value.to_numpy()
     ):
-        what = f"{L.label(L.BONUS_KINDS, kind)}({L.label(L.BONUS_LEVELS[kind], level)})“{matter}”,{date}"
+        what = f"{L.label(L.BONUS_KINDS, kind)}（{L.label(L.BONUS_LEVELS[kind], level)}）“{matter}”，{date}"
         if not is_inside:
-            texts.append(f"{what}:不在加分期限 {start:%Y-%m-%d} 至 {end:%Y-%m-%d} 内,不加分")
+            texts.append(f"{what}：不在加分期限 {start:%Y-%m-%d} 至 {end:%Y-%m-%d} 内，不加分")
         elif counts:
-            texts.append(f"{what}:加 {fmt(points_i)} 分")
+            texts.append(f"{what}：加 {fmt(points_i)} 分")
         else:
-            texts.append(f"{what}:同一事项已按最高级别计分,不重复加分")
+            texts.append(f"{what}：同一事项已按最高级别计分，不重复加分")
     parts = [lines(_event_keys(events), C.BONUS, texts, points.to_numpy(), _rows(events))]
     over = total > s.bonus_cap
     if over.any():
@@ -333,7 +333,7 @@ def bonus_scores(
         terms = _terms(points, events, counts_mask)
         cap = s.bonus_cap
         texts = [
-            f"加分合计 {sum_text(terms.get(key, []), t)},超过上限 {fmt(cap)} 分,按 {fmt(cap)} 分计,"
+            f"加分合计 {sum_text(terms.get(key, []), t)}，超过上限 {fmt(cap)} 分，按 {fmt(cap)} 分计，"
             f"减去 {fmt(t)} {MINUS} {fmt(cap)} = {fmt(t - cap)} 分"
             for key, t in zip(k, total[over])
         ]

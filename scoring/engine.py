@@ -164,7 +164,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
     all_keys = pd.MultiIndex.from_frame(sections)
     if all_keys.has_duplicates:
         dup = all_keys[all_keys.duplicated()]
-        raise InputError("sections", [(None, f"科室重复:{_name(k)}") for k in dup])
+        raise InputError("sections", [(None, f"科室重复：{_name(k)}") for k in dup])
     flags = history_flags(sections, inputs.history, year, s).set_index([C.UNIT, C.SECTION])
     exempt = flags[C.EXEMPT]
     keys = all_keys[~exempt.to_numpy()]  # the participating sections
@@ -181,11 +181,11 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
             for i in frame.index[unknown]:
                 row = frame.at[i, C.ROW] if C.ROW in frame.columns else None
                 at = f"第 {row} 行" if row is not None and not pd.isna(row) else ""
-                warnings.append(f"{_SOURCE_LABELS[source]}{at}的 {frame.at[i, C.UNIT]} {frame.at[i, C.SECTION]} 不在参评科室名单中,已忽略")
+                warnings.append(f"{_SOURCE_LABELS[source]}{at}的 {frame.at[i, C.UNIT]} {frame.at[i, C.SECTION]} 不在参评科室名单中，已忽略")
         of_exempt = where.isin(all_keys[exempt.to_numpy()])
         if of_exempt.any():
             for key in sorted(set(where[of_exempt])):
-                warnings.append(f"{_name(key)} 免评,其{_SOURCE_LABELS[source]}数据不计")
+                warnings.append(f"{_name(key)} 免评，其{_SOURCE_LABELS[source]}数据不计")
         frames[source] = frame[~unknown & ~of_exempt].reset_index(drop=True)
     lines_parts: list[pd.DataFrame] = []
 
@@ -202,17 +202,17 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         n = result["n"]
         out.loc[keys, C.VOTES_IN[rnd]] = n
         if np.isnan(mean):
-            warnings.append(f"{name}服务对象评价没有任何投票,各科室该轮得 0 分")
+            warnings.append(f"{name}服务对象评价没有任何投票，各科室该轮得 0 分")
             result["score"] = 0.0
-            lines_parts.append(lines(keys, C.SERVICE, [f"{name}服务对象评价:全县无投票,得 0 分"] * len(keys), [0.0] * len(keys)))
+            lines_parts.append(lines(keys, C.SERVICE, [f"{name}服务对象评价：全县无投票，得 0 分"] * len(keys), [0.0] * len(keys)))
         else:
             voted = result["own"][n > 0]
             no_votes = (
-                f"{name}服务对象评价:无投票,取有投票科室的平均分:"
+                f"{name}服务对象评价：无投票，取有投票科室的平均分："
                 f"得分之和 {fmt(math.fsum(voted))} ÷ 科室数 {len(voted)} = {fmt(mean)} 分"
             )
             texts = [
-                f"{name}服务对象评价:满意 {a}、基本满意 {b}、不满意 {c},共 {t} 票;"
+                f"{name}服务对象评价：满意 {a}、基本满意 {b}、不满意 {c}，共 {t} 票；"
                 f"{rate_formula(a, b, c, s.service_round_points, s)} = {fmt(o)} 分"
                 if t else no_votes
                 for a, b, c, t, o in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, result["own"])
@@ -223,21 +223,21 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
             if blended.any():
                 k = keys[blended.to_numpy()]
                 texts = [
-                    f"{name}不足 {s.blend_min_votes} 票:按 平均分 {fmt(mean)} × {fmt(s.blend_mean_share * 100)}% + "
-                    f"本科室 {fmt(o)} × {fmt(s.blend_own_share * 100)}% = {fmt(v)} 分计,"
+                    f"{name}不足 {s.blend_min_votes} 票：按 平均分 {fmt(mean)} × {fmt(s.blend_mean_share * 100)}% + "
+                    f"本科室 {fmt(o)} × {fmt(s.blend_own_share * 100)}% = {fmt(v)} 分计，"
                     f"与本科室得分之差 {fmt(v)} {MINUS} {fmt(o)} = {fmt(v - o)} 分"
                     for o, v in zip(result["own"][blended], result["score"][blended])
                 ]
                 lines_parts.append(lines(k, C.SERVICE, texts, (result["score"] - result["own"])[blended].to_numpy()))
-                notes.add(k, [f"{name}仅 {t} 票,不足 {s.blend_min_votes} 票,按平均分折算" for t in n[blended]])
+                notes.add(k, [f"{name}仅 {t} 票，不足 {s.blend_min_votes} 票，按平均分折算" for t in n[blended]])
             none = (n == 0).to_numpy()
             if none.any():
-                notes.add(keys[none], f"{name}无投票,取参评科室平均分")
+                notes.add(keys[none], f"{name}无投票，取参评科室平均分")
         out.loc[keys, f"service_{rnd.lower()}"] = result["score"]
         service = service + result["score"]
     out.loc[keys, C.SERVICE] = service
 
-    # ---- 平台办理, 主管单位评价, 监督检查, 加分项
+    # ---- 平台办理，主管单位评价，监督检查，加分项
     platform, platform_lines = platform_scores(frames["platform"], keys, s)
     out.loc[keys, C.PLATFORM_SCORE] = platform
     lines_parts.append(platform_lines)
@@ -250,10 +250,10 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
     missing_sup = supervisor.isna()
     supervisor = supervisor.fillna(0.0)
     out.loc[keys, C.SUPERVISOR] = supervisor
-    texts = [f"主管单位评分 {fmt(v)} 分({tier_text(v, s)})" if not m else "未提交主管单位评分,按 0 分计" for v, m in zip(supervisor, missing_sup)]
+    texts = [f"主管单位评分 {fmt(v)} 分（{tier_text(v, s)}）" if not m else "未提交主管单位评分，按 0 分计" for v, m in zip(supervisor, missing_sup)]
     lines_parts.append(lines(keys, C.SUPERVISOR, texts, supervisor.to_numpy()))
     if missing_sup.any():
-        notes.add(keys[missing_sup.to_numpy()], "未提交主管单位评分,按 0 分计")
+        notes.add(keys[missing_sup.to_numpy()], "未提交主管单位评分，按 0 分计")
 
     inspection, inspection_lines = inspection_scores(frames["inspection"], keys, year, s)
     out.loc[keys, C.INSPECTION] = inspection
@@ -279,7 +279,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
     n_sat, n_unsat = split_shortlist(len(rest), s.shortlist_satisfied, s.shortlist_unsatisfied)
     if n_sat + n_unsat < s.shortlist_satisfied + s.shortlist_unsatisfied:
         warnings.append(
-            f"参评科室不足:除上年不满意单位外只有 {len(rest)} 个科室,"
+            f"参评科室不足：除上年不满意单位外只有 {len(rest)} 个科室，"
             f"候选名单为满意候选 {n_sat} 个、不满意候选 {n_unsat} 个"
         )
     top = cut(order(rest, C.DAILY, True, s.rank_decimals), n_sat, include_ties=True)
@@ -315,7 +315,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
             raise InputError(
                 "votes",
                 [
-                    (net.at[i, C.ROW] if C.ROW in net else None, f"{net.at[i, C.UNIT]} {net.at[i, C.SECTION]} 不在候选名单中,不应有网络评价票")
+                    (net.at[i, C.ROW] if C.ROW in net else None, f"{net.at[i, C.UNIT]} {net.at[i, C.SECTION]} 不在候选名单中，不应有网络评价票")
                     for i in net.index[outside]
                 ],
             )
@@ -323,15 +323,15 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         network = network_scores(counts, s)
         no_ballots = network.isna()
         if no_ballots.any():
-            notes.add(candidates[no_ballots.to_numpy()], "网络评价无票,按 0 分计")
+            notes.add(candidates[no_ballots.to_numpy()], "网络评价无票，按 0 分计")
         network = network.fillna(0.0)
         out.loc[candidates, C.VOTES_IN[C.NET]] = counts[COUNTS].sum(axis=1)
         out.loc[candidates, C.NETWORK] = network
         out.loc[candidates, C.TOTAL] = out.loc[candidates, C.DAILY] + network + out.loc[candidates, C.BONUS]
         n = counts[COUNTS].sum(axis=1)
         texts = [
-            f"网络评价:满意 {a}、基本满意 {b}、不满意 {c},共 {t} 票;{rate_formula(a, b, c, s.network_points, s)} = {fmt(v)} 分"
-            if t else "网络评价:无票,按 0 分计"
+            f"网络评价：满意 {a}、基本满意 {b}、不满意 {c}，共 {t} 票；{rate_formula(a, b, c, s.network_points, s)} = {fmt(v)} 分"
+            if t else "网络评价：无票，按 0 分计"
             for a, b, c, t, v in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, network)
         ]
         lines_parts.append(lines(candidates, C.NETWORK, texts, network.to_numpy()))
@@ -339,7 +339,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         parts = {L.COMPONENTS[c]: out.loc[candidates, c] for c in (C.DAILY, C.NETWORK, C.BONUS)}
         lines_parts.append(lines(candidates, C.TOTAL, _sum_texts(L.COMPONENTS[C.TOTAL], parts, total), total.to_numpy()))
     else:
-        warnings.append("尚未进行网络评价(没有网络评价票):网络评价、总成绩和评议结果暂空")
+        warnings.append("尚未进行网络评价（没有网络评价票）：网络评价、总成绩和评议结果暂空")
     lines_parts.append(bonus_lines)
     out[C.TOTAL_RANK] = competition_rank(out[C.TOTAL], s.rank_decimals)
 
@@ -370,7 +370,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         for code, want in ((C.SATISFIED, s.final_satisfied), (C.UNSATISFIED, s.final_unsatisfied - s.final_most_unsatisfied), (C.MOST_UNSATISFIED, s.final_most_unsatisfied)):
             got = int((out[C.RESULT] == code).sum())
             if got != want:
-                warnings.append(f"{L.label(L.RESULTS, code)}现为 {got} 个,规则为 {want} 个,请评议办确认")
+                warnings.append(f"{L.label(L.RESULTS, code)}现为 {got} 个，规则为 {want} 个，请评议办确认")
 
     # ---- effects
     satisfied = out[out[C.RESULT] == C.SATISFIED]
@@ -390,7 +390,7 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
     out[C.WARNINGS] = [list(notes.by_key.get(tuple(k), [])) for k in out.index]
     exempt_idx = out.index[out[C.EXEMPT].to_numpy()]
     for k in exempt_idx:
-        out.at[k, C.WARNINGS] = ["免评(连续两年满意单位)"]
+        out.at[k, C.WARNINGS] = ["免评（连续两年满意单位）"]
     table = out.reset_index()
     table = table.rename(columns={"level_0": C.UNIT, "level_1": C.SECTION})
     explanation = _reading_order(lines_parts, all_keys)
@@ -416,16 +416,16 @@ def _fixed_shortlist(out: pd.DataFrame, fixed: pd.DataFrame, keys: pd.MultiIndex
     where = pd.MultiIndex.from_frame(fixed[[C.UNIT, C.SECTION]]) if len(fixed) else keys[:0]
     known = where.isin(keys)
     for key in where[~known]:
-        warnings.append(f"已确定的候选名单中的 {_name(key)} 现已不参加评议(免评或已删除),不列入候选")
+        warnings.append(f"已确定的候选名单中的 {_name(key)} 现已不参加评议（免评或已删除），不列入候选")
     out[C.SHORTLIST] = None
     out.loc[where[known], C.SHORTLIST] = fixed[C.SHORTLIST].to_numpy()[known]
     moved = [k for k in out.index if (computed.get(k) or None) != (out.at[k, C.SHORTLIST] or None)]
     if moved:
         names = "、".join(
-            f"{_name(k)}({L.label(L.SHORTLISTS, computed[k]) if computed[k] else '不列入'})" for k in moved[:20]
+            f"{_name(k)}（{L.label(L.SHORTLISTS, computed[k]) if computed[k] else '不列入'}）" for k in moved[:20]
         )
         more = f" 等 {len(moved)} 个" if len(moved) > 20 else ""
-        warnings.append(f"候选名单已确定,未按现在的日常评价变动;按现在的日常评价,{names}{more}的候选位置会不同")
+        warnings.append(f"候选名单已确定，未按现在的日常评价变动；按现在的日常评价，{names}{more}的候选位置会不同")
     cutoffs = {}
     for code, pick in ((C.SATISFIED_CANDIDATE, "min"), (C.UNSATISFIED_CANDIDATE, "max")):
         scores = out.loc[out[C.SHORTLIST] == code, C.DAILY].astype(float)
@@ -443,7 +443,7 @@ def _sum_texts(label: str, parts: dict[str, pd.Series], totals: pd.Series) -> li
     评价 23.5 + … + 监督检查 20 = 80.1 分" (`parts`: label -> scores, aligned with `totals`)."""
     values = np.column_stack([v.to_numpy(dtype=float) for v in parts.values()])
     return [
-        f"{label}:{' + '.join(f'{name} {fmt(v)}' for name, v in zip(parts, row))} = {fmt(total)} 分"
+        f"{label}：{' + '.join(f'{name} {fmt(v)}' for name, v in zip(parts, row))} = {fmt(total)} 分"
         for row, total in zip(values, totals.to_numpy(dtype=float))
     ]
 
@@ -467,9 +467,9 @@ def _tie(stage: str, list_code: str, k: int, tied: pd.Index, out: pd.DataFrame, 
     )
     score = display_text(float(out.loc[tied[0], primary]))
     message = (
-        f"{list_label}第 {k} 名处并列:{names}"
-        f"({L.COMPONENTS[primary]} {score},服务对象评价、监督检查、平台办理得分也相同),"
-        f"{placed},请评议办裁定"
+        f"{list_label}第 {k} 名处并列：{names}"
+        f"（{L.COMPONENTS[primary]} {score}，服务对象评价、监督检查、平台办理得分也相同），"
+        f"{placed}，请评议办裁定"
     )
     return Tie(stage, list_code, k, tuple(tuple(key) for key in tied), message)
 
@@ -483,7 +483,7 @@ def _apply_decisions(out: pd.DataFrame, decisions: pd.DataFrame, candidates: pd.
         result = None if pd.isna(row[C.RESULT]) else row[C.RESULT]
         reason = str(row.get(C.TEXT) or "").strip()
         if not held:
-            problems.append((i + 1, "网络评价尚未进行,不能确定评议结果"))
+            problems.append((i + 1, "网络评价尚未进行，不能确定评议结果"))
         elif key not in candidates:
             problems.append((i + 1, f"{_name(key)} 不在候选名单中"))
         elif result not in valid:
@@ -496,7 +496,7 @@ def _apply_decisions(out: pd.DataFrame, decisions: pd.DataFrame, candidates: pd.
             after = L.label(L.RESULTS, result) if result else "不列入"
             out.at[key, C.RESULT] = result
             verb = "确认" if proposed == result else f"由 {before} 改为 {after}"
-            out.at[key, C.DECISION] = f"评议办{verb}:{reason}"
+            out.at[key, C.DECISION] = f"评议办{verb}：{reason}"
     if problems:
         raise InputError("decisions", problems)
 

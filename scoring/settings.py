@@ -102,7 +102,7 @@ class RuleSettings:
             value = getattr(self, name)
             hours, _, minutes = value.partition(":")
             if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
-                raise ValueError(f"规则设置 {name} 应为 HH:MM 形式的时间,而不是 {value!r}")
+                raise ValueError(f"规则设置 {name} 应为 HH:MM 形式的时间，而不是 {value!r}")
         if self.sms_daily_cap < 0:
             raise ValueError("规则设置 sms_daily_cap 不能为负数")
 
@@ -113,7 +113,7 @@ class RuleSettings:
         kinds = _kinds(cls)
         unknown = sorted(set(data) - set(kinds))
         if unknown:
-            raise ValueError(f"未知的规则设置: {', '.join(unknown)}")
+            raise ValueError(f"未知的规则设置：{', '.join(unknown)}")
         return cls(**{name: kinds[name](value) for name, value in data.items()})
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,10 +29,10 @@ def tier_text(score: float, settings: RuleSettings) -> str:
     s = settings
     tier = tier_of(score, s)
     if tier == EXCELLENT:
-        return f"{tier}档:{fmt(s.supervisor_excellent_min)} 至 {fmt(s.supervisor_points)} 分"
+        return f"{tier}档：{fmt(s.supervisor_excellent_min)} 至 {fmt(s.supervisor_points)} 分"
     if tier == GOOD:
-        return f"{tier}档:{fmt(s.supervisor_good_min)} 至 {fmt(s.supervisor_good_max)} 分"
-    return f"{tier}档:低于 {fmt(s.supervisor_good_min)} 分"
+        return f"{tier}档：{fmt(s.supervisor_good_min)} 至 {fmt(s.supervisor_good_max)} 分"
+    return f"{tier}档：低于 {fmt(s.supervisor_good_min)} 分"
 
 
 def tier_bounds(n: int) -> tuple[int, int]:
@@ -45,7 +45,7 @@ def tier_bounds(n: int) -> tuple[int, int]:
 def score_problem(score: float, settings: RuleSettings) -> str | None:
     """Why a single score is not a valid supervisor score, or None."""
     if not 0 <= score <= settings.supervisor_points:
-        return f"分值 {score:g} 超出范围:应在 0 到 {settings.supervisor_points:g} 之间"
+        return f"分值 {score:g} 超出范围：应在 0 到 {settings.supervisor_points:g} 之间"
     if round(score, 1) != round(score, 6):
         return f"分值 {score:g} 只能保留一位小数"
     return None
@@ -66,7 +66,7 @@ class TierProblem:
             diff = f"多了 {self.count - self.high} 个"
         else:
             diff = f"少了 {self.low - self.count} 个"
-        return f"{self.unit}:{self.tier}档有 {self.count} 个科室,应为 {n_text},{diff}"
+        return f"{self.unit}：{self.tier}档有 {self.count} 个科室，应为 {n_text}，{diff}"
 
 
 def tier_problems(scores: pd.DataFrame, settings: RuleSettings) -> list[TierProblem]:

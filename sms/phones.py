@@ -47,9 +47,9 @@ def phone_problem(national: str) -> str | None:
     if not national.isdigit():
         return "手机号码含有非数字字符"
     if len(national) != 11:
-        return f"手机号码应为 11 位,实为 {len(national)} 位"
+        return f"手机号码应为 11 位，实为 {len(national)} 位"
     if not _MAINLAND.fullmatch(national):
-        return "不是大陆手机号码(应以 13–19 开头)"
+        return "不是大陆手机号码（应以 13–19 开头）"
     if not _allocated(national):
         return "号段未分配给可收短信的手机"
     return None

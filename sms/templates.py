@@ -51,41 +51,41 @@ TEMPLATES = {
     for t in (
         Template(
             INVITE_LINK,
-            "【{sign}】您好!您{date}在{unit}{section}办理“{matter}”,请为服务打分 {link} "
-            + _REPLY + "{closes}截止,每人一次,不收取费用。",
+            "【{sign}】您好！您{date}在{unit}{section}办理“{matter}”，请为服务打分 {link} "
+            + _REPLY + "{closes}截止，每人一次，不收取费用。",
             secret=_VOTE_SECRETS,
         ),
         Template(
             INVITE_CODE,
-            "【{sign}】您好!您{date}在{unit}{section}办理“{matter}”,请打开 {address} 输入评价码 {code} 为服务打分。"
-            + _REPLY + "{closes}截止,每人一次,不收取费用。",
+            "【{sign}】您好！您{date}在{unit}{section}办理“{matter}”，请打开 {address} 输入评价码 {code} 为服务打分。"
+            + _REPLY + "{closes}截止，每人一次，不收取费用。",
             secret=_VOTE_SECRETS,
         ),
         Template(
             REMINDER_LINK,
-            "【{sign}】提醒:您对{unit}{section}的服务评价尚未完成,{closes}截止 {link} " + _REPLY,
+            "【{sign}】提醒：您对{unit}{section}的服务评价尚未完成，{closes}截止 {link} " + _REPLY,
             secret=_VOTE_SECRETS,
         ),
         Template(
             REMINDER_CODE,
-            "【{sign}】提醒:您对{unit}{section}的服务评价尚未完成,{closes}截止。请打开 {address} 输入评价码 {code}。"
+            "【{sign}】提醒：您对{unit}{section}的服务评价尚未完成，{closes}截止。请打开 {address} 输入评价码 {code}。"
             + _REPLY,
             secret=_VOTE_SECRETS,
         ),
         Template(
             ONLINE_ACCOUNT,
-            "【{sign}】您受邀参加{year}年度千人评议网络评价,请于{closes}前登录 {link} 账号 {login} 密码 {password}"
-            "(仅限本人使用,投票后失效,请勿转告他人)。",
+            "【{sign}】您受邀参加{year}年度千人评议网络评价，请于{closes}前登录 {link} 账号 {login} 密码 {password}"
+            "（仅限本人使用，投票后失效，请勿转告他人）。",
             secret=frozenset({"password"}),
         ),
         Template(
             ONLINE_REMINDER,
-            "【{sign}】提醒:您的{year}年度千人评议网络评价尚未完成,{closes}截止。"
-            "请登录 {link} 账号 {login},密码见此前的短信。",
+            "【{sign}】提醒：您的{year}年度千人评议网络评价尚未完成，{closes}截止。"
+            "请登录 {link} 账号 {login}，密码见此前的短信。",
         ),
         Template(
             LIAISON_REMINDER,
-            "【{sign}】{unit}联络员您好:{what}尚有{missing},{due}截止。请登录 {link} 办理。",
+            "【{sign}】{unit}联络员您好：{what}尚有{missing}，{due}截止。请登录 {link} 办理。",
         ),
     )
 }
@@ -123,7 +123,7 @@ def render(template_id: str, params: Mapping[str, str]) -> str:
             parts.append("缺少参数 " + "、".join(missing))
         if extra:
             parts.append("多余参数 " + "、".join(extra))
-        raise TemplateError(f"短信模板 {template_id}:" + ";".join(parts))
+        raise TemplateError(f"短信模板 {template_id}：" + "；".join(parts))
     values = {name: shorten(value) if name == "matter" else clean(value) for name, value in params.items()}
     return template.text.format(**values)
 

@@ -41,12 +41,12 @@ class TokenError(ValueError):
 
 class TokenInvalid(TokenError):
     def __init__(self) -> None:
-        super().__init__("链接无效:可能不完整或被改动过。请直接点击短信中的链接,不要手工修改。")
+        super().__init__("链接无效：可能不完整或被改动过。请直接点击短信中的链接，不要手工修改。")
 
 
 class TokenExpired(TokenError):
     def __init__(self) -> None:
-        super().__init__("评价已截止,链接已失效。感谢您的关注。")
+        super().__init__("评价已截止，链接已失效。感谢您的关注。")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ WORDS = {"满意": SATISFIED, "基本满意": BASIC, "不满意": UNSATISFIED}
 REPLY_MAX = 160  # a reply longer than one SMS is not a vote
 _SEPARATORS = re.compile(r"[\s,,.。;;::!!、]+")
 
-NOT_UNDERSTOOD = "未能识别您的回复。请回复 1(满意)、2(基本满意)或 3(不满意)。"
+NOT_UNDERSTOOD = "未能识别您的回复。请回复 1（满意）、2（基本满意）或 3（不满意）。"
 
 
 def valid_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
@@ -62,10 +62,10 @@ def parse_reply(body: str | None) -> Reply:
         else:
             return Reply(None, None, NOT_UNDERSTOOD)
     if len(codes) > 1:
-        return Reply(None, None, "回复中有多个评价码,请只回复一个评价码和您的选择。")
+        return Reply(None, None, "回复中有多个评价码，请只回复一个评价码和您的选择。")
     code = codes[0] if codes else None
     if len(choices) != 1:
-        return Reply(None, code, NOT_UNDERSTOOD if not choices else "请只选择一项:回复 1、2 或 3。")
+        return Reply(None, code, NOT_UNDERSTOOD if not choices else "请只选择一项：回复 1、2 或 3。")
     return Reply(choices.pop(), code, None)
 
 

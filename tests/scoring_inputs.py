@@ -76,8 +76,8 @@ def listed(card, column: str, value: str) -> set[tuple[str, str]]:
 # arithmetic between the last full-width ":,;" and "=" is the formula, the labels in it
 # ("平均分 21.5 × 70%") are read past.
 
-_FORMULA = re.compile(r"([^:,;]*)=\s*(-?\d+(?:\.\d+)?) 分")
-_FIRST_POINTS = re.compile(r"([^:,;]*?)(-?\d+(?:\.\d+)?) 分")
+_FORMULA = re.compile(r"([^:,;，：；]*)=\s*(-?\d+(?:\.\d+)?) 分")
+_FIRST_POINTS = re.compile(r"([^:,;，：；]*?)(-?\d+(?:\.\d+)?) 分")
 _OPERATORS = str.maketrans({"−": "-", "×": "*", "÷": "/"})
 
 

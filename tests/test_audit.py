@@ -120,7 +120,7 @@ def test_a_changed_entry_is_the_first_broken_one(db, change):
     ids = chain(db)
     tamper(db, update(AuditEntry).where(AuditEntry.id == ids[2]).values(**change))
     result = audit.verify(db)
-    assert result.broken == audit.BrokenEntry(ids[2], f"第 {ids[2]} 条记录的内容与其哈希不符(记录被改动)")
+    assert result.broken == audit.BrokenEntry(ids[2], f"第 {ids[2]} 条记录的内容与其哈希不符（记录被改动）")
     assert result.checked == 3 and not result.ok
 
 
@@ -131,7 +131,7 @@ def test_a_changed_entry_with_a_new_hash_breaks_the_link_to_the_next(db):
     rehashed = audit.entry_hash(entry.prev_hash, entry.at, entry.actor, entry.action, entry.campaign_id, detail)
     tamper(db, update(AuditEntry).where(AuditEntry.id == ids[2]).values(detail=detail, hash=rehashed))
     assert audit.verify(db).broken == audit.BrokenEntry(
-        ids[3], f"第 {ids[3]} 条记录的前一哈希与第 {ids[2]} 条不符(中间有记录被删除或插入)"
+        ids[3], f"第 {ids[3]} 条记录的前一哈希与第 {ids[2]} 条不符（中间有记录被删除或插入）"
     )
 
 
@@ -140,7 +140,7 @@ def test_a_deleted_entry_breaks_the_chain_at_the_next_one(db):
     tamper(db, delete(AuditEntry).where(AuditEntry.id == ids[2]))
     result = audit.verify(db)
     assert result.broken == audit.BrokenEntry(
-        ids[3], f"第 {ids[3]} 条记录的前一哈希与第 {ids[1]} 条不符(中间有记录被删除或插入)"
+        ids[3], f"第 {ids[3]} 条记录的前一哈希与第 {ids[1]} 条不符（中间有记录被删除或插入）"
     )
     assert result.checked == 3
 
@@ -150,7 +150,7 @@ def test_a_deleted_first_entry_is_found(db):
     tamper(db, delete(AuditEntry).where(AuditEntry.id == ids[0]))
     result = audit.verify(db)
     assert result.broken.id == ids[1] and result.checked == 1
-    assert result.broken.message == f"第 {ids[1]} 条记录是现存的第一条,但它的前一哈希不是链首(之前有记录被删除)"
+    assert result.broken.message == f"第 {ids[1]} 条记录是现存的第一条，但它的前一哈希不是链首（之前有记录被删除）"
 
 
 def test_an_inserted_entry_is_the_first_broken_one(db):
@@ -175,7 +175,7 @@ def test_an_inserted_entry_is_the_first_broken_one(db):
     db.commit()
     result = audit.verify(db)
     assert result.broken == audit.BrokenEntry(
-        ids[2] + 50, f"第 {ids[2] + 50} 条记录的前一哈希与第 {ids[2]} 条不符(中间有记录被删除或插入)"
+        ids[2] + 50, f"第 {ids[2] + 50} 条记录的前一哈希与第 {ids[2]} 条不符（中间有记录被删除或插入）"
     )
     assert result.checked == 4
 
@@ -203,14 +203,14 @@ def test_postgresql_refuses_to_change_or_delete_an_entry(db):
 
 def test_cli_verify_reports_the_first_broken_entry_and_exits_1(runner, db):
     result = runner.invoke(args=["audit", "verify"])
-    assert result.exit_code == 0 and "审计日志完整:共 0 条" in result.output
+    assert result.exit_code == 0 and "审计日志完整：共 0 条" in result.output
     ids = chain(db, 3)
     result = runner.invoke(args=["audit", "verify"])
-    assert result.exit_code == 0 and "审计日志完整:共 3 条" in result.output
+    assert result.exit_code == 0 and "审计日志完整：共 3 条" in result.output
     tamper(db, update(AuditEntry).where(AuditEntry.id == ids[1]).values(actor="someone"))
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"审计日志已被破坏:第 {ids[1]} 条记录的内容与其哈希不符(记录被改动)" in result.output
+    assert f"审计日志已被破坏：第 {ids[1]} 条记录的内容与其哈希不符（记录被改动）" in result.output
     assert "完整" not in result.output and "Traceback" not in result.output
 
 
@@ -223,10 +223,10 @@ def test_cli_list_shows_the_newest_entries(runner, db, campaign):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith(f"#{ids[2]} ") and lines[1].startswith(f"#{ids[1]} ")
-    assert "admin" in lines[0] and "导入评分数据(component.import)" in lines[0] and '"filename": "votes-2.csv"' in lines[0]
-    assert lines[2] == "共 4 条,显示最近 2 条。" and len(lines) == 3
+    assert "admin" in lines[0] and "导入评分数据（component.import）" in lines[0] and '"filename": "votes-2.csv"' in lines[0]
+    assert lines[2] == "共 4 条，显示最近 2 条。" and len(lines) == 3
     result = runner.invoke(args=["audit", "list", "--year", "2021"])
-    assert "共 1 条,显示最近 1 条。" in result.output and "导入参评科室名单" in result.output
+    assert "共 1 条，显示最近 1 条。" in result.output and "导入参评科室名单" in result.output
     assert runner.invoke(args=["audit", "list", "--limit", "0"]).exit_code == 2
 
 
@@ -437,7 +437,7 @@ def test_cli_actions_are_logged_as_cli(runner, db, campaign, tmp_path):
     assert runner.invoke(args=["campaign", "settings", f"sms_daily_cap={old_cap + 1}"]).exit_code == 0
     assert len(logged(db)) == 6
     assert_no_phones(db)
-    assert runner.invoke(args=["audit", "verify"]).output.strip() == "审计日志完整:共 6 条"
+    assert runner.invoke(args=["audit", "verify"]).output.strip() == "审计日志完整：共 6 条"
 
 
 def test_settings_changed_by_a_service_call_are_logged(db, campaign):
@@ -472,7 +472,7 @@ def test_the_page_shows_the_verification_and_the_entries_newest_first(app, admin
                  detail={"section": f"{FDG} {PRICE}", "reason": "县评议领导小组决定", "result": None})
     db.commit()
     html = admin_client.get("/office/audit/").get_data(as_text=True)
-    assert "审计日志完整:共 4 条" in html and 'id="audit-verify"' in html
+    assert "审计日志完整：共 4 条" in html and 'id="audit-verify"' in html
     rows = re.findall(r"<tr>\s*<td>(\d+)</td>(.*?)</tr>", html, re.DOTALL)
     assert [int(i) for i, _ in rows] == [ids[1] + 1, ids[1], ids[0], 1]
     decision = rows[0][1]
@@ -480,7 +480,7 @@ def test_the_page_shows_the_verification_and_the_entries_newest_first(app, admin
     at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=timezone.utc)
     local = at.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
     assert f"<td>{local}</td>" in decision and "<td>admin</td>" in decision and "记录评议结果决定" in decision
-    assert "<td>2021</td>" in decision and "县评议领导小组决定" in decision and "决定:不列入任何名单" in decision
+    assert "<td>2021</td>" in decision and "县评议领导小组决定" in decision and "决定：不列入任何名单" in decision
     assert "导入评分数据" in rows[1][1] and "votes-1.csv" in rows[1][1] and "<td></td>" in rows[1][1]  # no campaign
 
     # The campaign filter leaves out entries of no campaign.
@@ -492,14 +492,14 @@ def test_the_page_shows_the_verification_and_the_entries_newest_first(app, admin
     assert len(logged(db)) == 4
     tamper(db, update(AuditEntry).where(AuditEntry.id == ids[0]).values(actor="someone"))
     html = admin_client.get("/office/audit/").get_data(as_text=True)
-    assert f"审计日志已被破坏:第 {ids[0]} 条记录的内容与其哈希不符(记录被改动)" in html
+    assert f"审计日志已被破坏：第 {ids[0]} 条记录的内容与其哈希不符（记录被改动）" in html
     assert "审计日志完整" not in html
 
 
 def test_the_page_is_paginated(admin_client, db, campaign):
     chain(db, 54)  # with the campaign fixture's: 55
     html = admin_client.get("/office/audit/").get_data(as_text=True)
-    assert "共 <b>55</b> 条记录,第 1 / 2 页" in html and len(re.findall(r"<tr>\s*<td>\d+</td>", html)) == 50
+    assert "共 <b>55</b> 条记录，第 1 / 2 页" in html and len(re.findall(r"<tr>\s*<td>\d+</td>", html)) == 50
     assert "下一页" in html and "上一页" not in html
     html = admin_client.get("/office/audit/?page=2").get_data(as_text=True)
     assert re.findall(r"<tr>\s*<td>(\d+)</td>", html) == ["5", "4", "3", "2", "1"]
@@ -508,4 +508,4 @@ def test_the_page_is_paginated(admin_client, db, campaign):
 
 def test_an_empty_log(admin_client, db):
     html = admin_client.get("/office/audit/").get_data(as_text=True)
-    assert "审计日志完整:共 0 条" in html and "还没有记录" in html
+    assert "审计日志完整：共 0 条" in html and "还没有记录" in html

@@ -209,9 +209,9 @@ def bad_ballots():
         return {**data, f"c{found[-1].section_id}": "excellent"}
 
     return [
-        ("11 satisfied", recount(11, 9), "“满意”须恰好选 10 个,现在选了 11 个"),
-        ("9 satisfied", recount(9, 10), "“满意”须恰好选 10 个,现在选了 9 个"),
-        ("11 unsatisfied", recount(10, 11), "“不满意”须恰好选 10 个,现在选了 11 个"),
+        ("11 satisfied", recount(11, 9), "“满意”须恰好选 10 个，现在选了 11 个"),
+        ("9 satisfied", recount(9, 10), "“满意”须恰好选 10 个，现在选了 9 个"),
+        ("11 unsatisfied", recount(10, 11), "“不满意”须恰好选 10 个，现在选了 11 个"),
         ("not on the ballot", add_unknown, "不在候选名单上"),
         ("one missing", drop_one, "还没有评价"),
         ("not a choice", bad_value, "只能选“满意”“基本满意”或“不满意”中的一项"),

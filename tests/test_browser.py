@@ -95,7 +95,7 @@ def test_object_upload_rejected_then_accepted(page, db, campaign, admin, tmp_pat
     log_in(page, "admin", PASSWORD)
     page.goto("/office/import/objects")
     bad = write_xlsx(tmp_path / "bad.xlsx", [
-        [*PRICE, "张三", "某公司(经理)", "13812345678", "价格咨询", "否"],  # row 2: good
+        [*PRICE, "张三", "某公司（经理）", "13812345678", "价格咨询", "否"],  # row 2: good
         [*PRICE, "李四", "个体户", "1381234567", "价格咨询", "否"],  # row 3: 10 digits
         [*PRICE, "", "个体户", "13912345678", "价格咨询", "否"],  # row 4: no name
         [*PRICE, "王五", "个体户", "13712345678", "价格咨询", "可能"],  # row 5: not 是/否
@@ -111,10 +111,10 @@ def test_object_upload_rejected_then_accepted(page, db, campaign, admin, tmp_pat
     assert "有 4 处错误" in caption and "未导入任何数据" in caption
     rows = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
     assert [(r[0], r[1]) for r in rows] == [
-        ("3", "E 列(手机号码)"),
-        ("4", "C 列(姓名)"),
-        ("5", "G 列(是否处罚对象)"),
-        ("6", "B 列(科室)"),
+        ("3", "E 列（手机号码）"),
+        ("4", "C 列（姓名）"),
+        ("5", "G 列（是否处罚对象）"),
+        ("6", "B 列（科室）"),
     ]
     assert "10 位" in rows[0][2] and "可能" in rows[2][2] and "没有这个科" in rows[3][2]
     assert "1381234567" not in page.content()  # even a rejected number is shown masked
@@ -123,10 +123,10 @@ def test_object_upload_rejected_then_accepted(page, db, campaign, admin, tmp_pat
     assert count(db, ObjectImport) == 0
 
     good = write_xlsx(tmp_path / "good.xlsx", [
-        [*PRICE, "张三", "某公司(经理)", "13812345678", "价格咨询", "否"],
+        [*PRICE, "张三", "某公司（经理）", "13812345678", "价格咨询", "否"],
         [*PRICE, "李四", "个体户", "139 1234 5679", "价格咨询", "是"],
-        [*PRICE, "张三", "某公司(经理)", "+86 138-1234-5678", "价格咨询", "否"],  # row 4: duplicate of row 2
-        [*PLANNING, "王五", "某村村委会(主任)", "13712345670", "项目申报", "否"],
+        [*PRICE, "张三", "某公司（经理）", "+86 138-1234-5678", "价格咨询", "否"],  # row 4: duplicate of row 2
+        [*PLANNING, "王五", "某村村委会（主任）", "13712345670", "项目申报", "否"],
     ])
     page.select_option("#round_kind", "H1")
     page.select_option("#section", "0")
@@ -138,7 +138,7 @@ def test_object_upload_rejected_then_accepted(page, db, campaign, admin, tmp_pat
     assert page.locator("#stored").inner_text() == "3"
     assert page.locator("#duplicates").inner_text() == "1"
     assert page.locator("#duplicate-rows tbody td").all_inner_texts() == ["4", "2", "县发改局 价格科"]
-    assert "已导入 good.xlsx:读取 4 行,保存 3 人,重复 1 行。" in flashes(page)
+    assert "已导入 good.xlsx：读取 4 行，保存 3 人，重复 1 行。" in flashes(page)
     shot(page, "report")
     assert count(db, ServiceObject) == 3
 
@@ -163,7 +163,7 @@ def test_sections_import_preview_and_confirm(page, db, campaign, admin, tmp_path
     assert page.locator("#diff").count() == 0
     submit(page, "form[action$='/import/sections/confirm'] button[type=submit]")
     assert page.url.endswith("/office/sections")
-    assert "名单与现有名单相同,没有任何改动。" in flashes(page)
+    assert "名单与现有名单相同，没有任何改动。" in flashes(page)
 
     frame = pd.read_excel(SECTIONS_XLSX, dtype=str, engine="openpyxl")
     frame = frame[~((frame["单位名称"] == PRICE[0]) & (frame["科室"] == PRICE[1]))]
@@ -178,8 +178,8 @@ def test_sections_import_preview_and_confirm(page, db, campaign, admin, tmp_path
     assert rows == [["新增", "县发改局", "数字经济科"], ["删除", "县发改局", "价格科"]]
     submit(page, "form[action$='/import/sections/confirm'] button[type=submit]")
     assert page.url.endswith("/office/sections")
-    assert "已更新参评科室名单:新增 1 个,删除 1 个,修改 0 个。" in flashes(page)
-    assert "(363 个)" in page.locator("h1").inner_text()
+    assert "已更新参评科室名单：新增 1 个，删除 1 个，修改 0 个。" in flashes(page)
+    assert "（363 个）" in page.locator("h1").inner_text()
     cells = page.locator("tbody td:nth-child(4)").all_inner_texts()
     assert "数字经济科" in cells and "价格科" not in cells
     db.rollback()

@@ -138,19 +138,19 @@ def test_a_ballot_on_a_phone(browser, live_server, app, db, campaign):
         assert page.inner_text("#count-satisfied") == "10"
         assert "is-over" not in page.get_attribute("#tally-satisfied", "class")
         assert page.inner_text("#tally-message") == (
-            "满意已选满 10 个:如需改选,请先把另一个选了满意的科室改为基本满意。")
+            "满意已选满 10 个：如需改选，请先把另一个选了满意的科室改为基本满意。")
         assert on_screen(page, "#tally-message") and on_screen(page, "#tally-satisfied")
         assert on_screen(page, f"#candidate-{found[10]}")  # the bar does not cover the row tapped
         # The 11th 不满意 too, also from a row that was 满意 (it stays 满意).
         mark(page, found[0], "unsatisfied")
         assert checked(page, found[0]) == "satisfied"
         assert page.inner_text("#count-unsatisfied") == "10" and page.inner_text("#count-satisfied") == "10"
-        assert page.inner_text("#tally-message").startswith("不满意已选满 10 个:")
+        assert page.inner_text("#tally-message").startswith("不满意已选满 10 个：")
         # With the keyboard: the arrow from 基本满意 to 满意 is refused the same way.
         page.focus(f"#c{found[10]}-basic")
         page.keyboard.press("ArrowLeft")
         assert checked(page, found[10]) == "basic" and page.inner_text("#count-satisfied") == "10"
-        assert page.inner_text("#tally-message").startswith("满意已选满 10 个:")
+        assert page.inner_text("#tally-message").startswith("满意已选满 10 个：")
         # A pick that fits clears the message.
         mark(page, found[0], "basic")
         assert page.inner_text("#count-satisfied") == "9" and page.inner_text("#tally-message") == ""
@@ -158,7 +158,7 @@ def test_a_ballot_on_a_phone(browser, live_server, app, db, campaign):
         # 9 满意: the check before sending holds the form back.
         page.locator("#ballot-form button[type=submit]").tap()
         page.wait_for_selector("#ballot-check:not([hidden])")
-        assert "“满意”须恰好选 10 个,现在选了 9 个" in page.inner_text("#ballot-check")
+        assert "“满意”须恰好选 10 个，现在选了 9 个" in page.inner_text("#ballot-check")
         assert page.url == f"{live_server}/e/ballot" and counts(db) == (0, 0, 0)
 
         # A reload keeps the draft of this tab.
@@ -293,7 +293,7 @@ def test_without_javascript_the_server_checks_the_counts(browser, live_server, a
         with page.expect_navigation() as refused:
             page.click("#ballot-form button[type=submit]")
         assert refused.value.status == 422
-        assert "“满意”须恰好选 10 个,现在选了 11 个" in page.inner_text("#ballot-error")
+        assert "“满意”须恰好选 10 个，现在选了 11 个" in page.inner_text("#ballot-error")
         assert page.locator("input[value=satisfied]:checked").count() == 11  # the choices are kept
         assert counts(db) == (0, 0, 0) and fits(page) and page.is_hidden("#ballot-tally")
 
@@ -372,7 +372,7 @@ def test_the_workflow_with_the_password_from_the_console_outbox(browser, live_se
                 document.getElementById("ballot-form").submit();
             }}""")
         assert refused.value.status == 422
-        assert "“满意”须恰好选 10 个,现在选了 11 个" in page.inner_text("#ballot-error")
+        assert "“满意”须恰好选 10 个，现在选了 11 个" in page.inner_text("#ballot-error")
         assert page.locator("input[value=satisfied]:checked").count() == 11
         assert counts(db) == (0, 0, 0)
         # The counters show the 11 (not refused: they came back from the server), and

@@ -28,7 +28,7 @@ def test_a_newcomer_runs_a_round_and_votes_as_a_citizen(browser, tmp_path):
         with office.expect_navigation():
             office.click("form.panel button[type=submit]")
         # The start asks first, in a dialog that says what it will send.
-        office.click("text=开始发送:抽样并发出邀请短信")
+        office.click("text=开始发送：抽样并发出邀请短信")
         dialog = office.locator("#confirm-open")
         assert "条邀请短信" in dialog.inner_text()
         if dialog.locator("input[name=acknowledged]").count():

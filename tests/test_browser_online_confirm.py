@@ -65,7 +65,7 @@ def test_the_close_dialog_shows_the_turnout_cancels_and_confirms(page, admin, db
     page.click("form[data-confirm=confirm-close] button[type=submit]")
     dialog.wait_for(state="visible")
     shown = dialog.inner_text()
-    assert "6 位评价人中已有 3 位投票(参评率 50.0%),还有 3 位未投票" in shown
+    assert "6 位评价人中已有 3 位投票（参评率 50.0%），还有 3 位未投票" in shown
     closes = page.locator("body").inner_text().split("截止 ", 1)[1][:16]  # the status line's closing time
     assert f"原定截止时间 {closes}" in shown and "已收到的 3 张选票" in shown
     shot(page, "online-close-dialog")
@@ -77,8 +77,8 @@ def test_the_close_dialog_shows_the_turnout_cancels_and_confirms(page, admin, db
     page.click("form[data-confirm=confirm-close] button[type=submit]")
     dialog.wait_for(state="visible")
     with page.expect_navigation():
-        dialog.locator("button", has_text="确认:结束网络评价").click()
-    assert "网络评价已结束,共收到 3 张选票" in page.locator(".flash").first.inner_text()
+        dialog.locator("button", has_text="确认：结束网络评价").click()
+    assert "网络评价已结束，共收到 3 张选票" in page.locator(".flash").first.inner_text()
     assert round_status(db, online) is RoundStatus.closed
 
 
@@ -96,7 +96,7 @@ def test_the_issue_and_reissue_dialogs_act_only_when_confirmed(page, admin, app,
 
     page.click("form[data-confirm=confirm-issue] button[type=submit]")
     with page.expect_navigation():
-        dialog.locator("button", has_text="确认:发送账号短信(20 人)并开始网络评价").click()
+        dialog.locator("button", has_text="确认：发送账号短信（20 人）并开始网络评价").click()
     assert "/office/jobs/" in page.url  # the job's page (jobs run at once in the tests)
     assert messages(db, "account:%") == 20 and round_status(db, online) is RoundStatus.open
 
@@ -110,14 +110,14 @@ def test_the_issue_and_reissue_dialogs_act_only_when_confirmed(page, admin, app,
     dialog.wait_for(state="visible")
     shown = dialog.inner_text()
     assert f"账号 {locked.login}" in shown and f"{locked.phone[:3]}****{locked.phone[-4:]}" in shown
-    assert locked.phone not in shown and "解除锁定(该账号现已锁定)" in shown and "由 5 次清零" in shown
+    assert locked.phone not in shown and "解除锁定（该账号现已锁定）" in shown and "由 5 次清零" in shown
     shot(page, "online-reissue-dialog")
     dialog.locator("button", has_text="取消").click()
     dialog.wait_for(state="hidden")
     assert fresh(db).get(Evaluator, locked.id).locked_at is not None and messages(db, "account:%") == 20
     page.click(f"form[data-confirm=confirm-reissue-{locked.id}] button[type=submit]")
     with page.expect_navigation():
-        dialog.locator("button", has_text="确认:重新开通").click()
+        dialog.locator("button", has_text="确认：重新开通").click()
     assert f"已重新开通账号 {locked.login}" in page.locator(".flash").first.inner_text()
     found = fresh(db).get(Evaluator, locked.id)
     assert (found.locked_at, found.failed_logins) == (None, 0) and messages(db, "account:%") == 21
@@ -137,13 +137,13 @@ def test_without_javascript_the_button_leads_to_the_confirmation_page(no_js, adm
     # 取消,返回: back to the monitor, nothing sent.
     with page.expect_navigation():
         page.click("form[data-confirm=confirm-remind] button[type=submit]")
-    assert page.locator("h1").inner_text() == "请确认:提醒尚未评价的评价人"
+    assert page.locator("h1").inner_text() == "请确认：提醒尚未评价的评价人"
     facts = page.locator(".confirm-page .confirm-facts").inner_text()
-    assert "6 位评价人中已有 2 位投票(参评率 33.3%),还有 4 位未投票" in facts
+    assert "6 位评价人中已有 2 位投票（参评率 33.3%），还有 4 位未投票" in facts
     assert "将给其中 4 位尚未投票、也未提醒过的评价人各写入一条提醒短信" in facts
     shot(page, "online-remind-confirm-page")
     with page.expect_navigation():
-        page.click("text=取消,返回")
+        page.click("text=取消，返回")
     assert page.url.endswith(MONITOR) and messages(db, "online-remind:%") == 0
 
     # The page's button acts.
@@ -158,12 +158,12 @@ def test_without_javascript_the_button_leads_to_the_confirmation_page(no_js, adm
     # The close the same way.
     with page.expect_navigation():
         page.click("form[data-confirm=confirm-close] button[type=submit]")
-    assert page.locator("h1").inner_text() == "请确认:结束网络评价"
+    assert page.locator("h1").inner_text() == "请确认：结束网络评价"
     assert round_status(db, online) is RoundStatus.open
     with page.expect_navigation():
         page.click(".confirm-page button[type=submit]")
     assert round_status(db, online) is RoundStatus.closed
-    assert "网络评价已结束,共收到 2 张选票" in page.locator(".flash").first.inner_text()
+    assert "网络评价已结束，共收到 2 张选票" in page.locator(".flash").first.inner_text()
     assert len(evaluators(db, online)) == 6
 
 
@@ -177,8 +177,8 @@ def test_without_javascript_a_resend_asks_on_its_page(no_js, admin, app, db, cam
     page.goto("/office/online/")
     with page.expect_navigation():
         page.click(f"form[data-confirm=confirm-resend-{evaluator.id}] button[type=submit]")
-    assert page.locator("h1").inner_text() == f"请确认:为账号 {evaluator.login} 重发密码"
-    assert "现为 0 次,再输错 5 次账号即锁定" in page.locator(".confirm-facts").inner_text()
+    assert page.locator("h1").inner_text() == f"请确认：为账号 {evaluator.login} 重发密码"
+    assert "现为 0 次，再输错 5 次账号即锁定" in page.locator(".confirm-facts").inner_text()
     assert fresh(db).get(Evaluator, evaluator.id).password_hash == before
     with page.expect_navigation():
         page.click(".confirm-page button[type=submit]")

@@ -24,7 +24,7 @@ except ImportError:  # skipped on a user's machine, a failure in CI (tests.conft
 pytestmark = pytest.mark.browser
 
 OFFICE = "平阳县千人评议办"
-SIGNATURES = ("制表人:________", "审核人:________", "评议办负责人(签字):________", "日期:________")
+SIGNATURES = ("制表人：________", "审核人：________", "评议办负责人（签字）：________", "日期：________")
 A4_POINTS = (595.3, 841.9)
 SEPARATOR = "|"
 
@@ -93,8 +93,8 @@ def check_document(page, title: str, sections: list[str], headings: list[str]) -
     assert not page.locator(".toolbar").is_visible()
     pages = pdf_pages(page)
     n = len(pages)
-    texts = [f"制表单位:{OFFICE}", "制表日期:", "本表根据千人评议平台", "审计日志第", *SIGNATURES,
-             "序号", *sections, *headings, *(f"第{k}页,共{n}页" for k in range(1, n + 1))]
+    texts = [f"制表单位：{OFFICE}", "制表日期：", "本表根据千人评议平台", "审计日志第", *SIGNATURES,
+             "序号", *sections, *headings, *(f"第{k}页，共{n}页" for k in range(1, n + 1))]
     printed = as_printed(page, texts, "table.list td")
     printed.update(as_printed(page, [title], "h1"))
     text = "".join(t for _, t in pages)
@@ -106,7 +106,7 @@ def check_document(page, title: str, sections: list[str], headings: list[str]) -
     assert all(printed[line] in pages[-1][1] for line in SIGNATURES)
     assert text.endswith(printed[SIGNATURES[-1]])
     for number, (_, page_text) in enumerate(pages, start=1):
-        assert printed[f"第{number}页,共{n}页"] in page_text, number  # the footer
+        assert printed[f"第{number}页，共{n}页"] in page_text, number  # the footer
         # The list's name and the header row, repeated on every page: a page on its own
         # still says which list it is.
         assert any(printed[h] + printed["序号"] in page_text for h in headings), number
@@ -131,8 +131,8 @@ def test_the_shortlist_prints(page, admin, scored):
     by_rank = scored.sort_values(C.DAILY_RANK, kind="stable")
     lists = {code: by_rank[by_rank[C.SHORTLIST] == code] for code in
              (C.PREVIOUS_UNSATISFIED, C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE)}
-    headings = [f"上年不满意单位({len(lists[C.PREVIOUS_UNSATISFIED])}个)", f"满意候选({len(lists[C.SATISFIED_CANDIDATE])}个)",
-                f"不满意候选({len(lists[C.UNSATISFIED_CANDIDATE])}个)"]
+    headings = [f"上年不满意单位（{len(lists[C.PREVIOUS_UNSATISFIED])}个）", f"满意候选（{len(lists[C.SATISFIED_CANDIDATE])}个）",
+                f"不满意候选（{len(lists[C.UNSATISFIED_CANDIDATE])}个）"]
     pages = check_document(page, title, names(lists[C.SATISFIED_CANDIDATE]) + names(lists[C.UNSATISFIED_CANDIDATE]),
                            headings)
     assert len(pages) >= 3  # 110 rows at 10.5 pt
@@ -144,8 +144,8 @@ def test_the_final_lists_print(page, admin, scored):
     by_total = scored.sort_values(C.TOTAL_RANK, kind="stable")
     lists = {code: by_total[by_total[C.RESULT] == code] for code in (C.SATISFIED, C.UNSATISFIED, C.MOST_UNSATISFIED)}
     sections = [name for frame in lists.values() for name in names(frame)]
-    headings = [f"满意单位({len(lists[C.SATISFIED])}个)", f"不满意单位({len(lists[C.UNSATISFIED])}个)",
-                f"最不满意单位({len(lists[C.MOST_UNSATISFIED])}个)"]
+    headings = [f"满意单位（{len(lists[C.SATISFIED])}个）", f"不满意单位（{len(lists[C.UNSATISFIED])}个）",
+                f"最不满意单位（{len(lists[C.MOST_UNSATISFIED])}个）"]
     check_document(page, "2021年度千人评机关中层科室活动拟定满意单位、不满意单位和最不满意单位名单", sections, headings)
 
 
@@ -157,7 +157,7 @@ def test_the_unit_effects_print(page, admin, scored):
     sections = [compact(s) for s in listed[C.SECTION].iloc[:5]] + [compact(units[0]), compact(units[-1]),
                                                                     "满意单位科室", "考绩加减分"]
     heading = compact(page.locator("tr.group th").inner_text())
-    assert heading.startswith(f"各单位考绩({len(units)}个单位")
+    assert heading.startswith(f"各单位考绩（{len(units)}个单位")
     check_document(page, "2021年度千人评机关中层科室活动单位考绩表", sections, [heading])
 
 
@@ -208,11 +208,11 @@ def test_a_score_page_prints_without_its_navigation(page, admin, scored):
     n = len(pages)
     best = scored[~scored[C.EXEMPT].astype(bool)].sort_values(C.DAILY_RANK).iloc[0]
     printed = as_printed(page, ["退出", "下载Excel报告", "日常评价", compact(best[C.SECTION]),
-                                *(f"第{k}页,共{n}页" for k in range(1, n + 1))], "table.sortable td")
+                                *(f"第{k}页，共{n}页" for k in range(1, n + 1))], "table.sortable td")
     text = "".join(t for _, t in pages)
     assert printed["退出"] not in text and printed["下载Excel报告"] not in text  # no logout, no sub-navigation
     assert printed[compact(best[C.SECTION])] in text
     for k, (size, page_text) in enumerate(pages, start=1):
         assert size == pytest.approx(A4_POINTS, abs=1)
-        assert printed[f"第{k}页,共{n}页"] in page_text
+        assert printed[f"第{k}页，共{n}页"] in page_text
         assert printed["日常评价"] in page_text  # the header row on every page

@@ -36,7 +36,7 @@ def test_the_start_asks_in_a_dialog_and_sends_only_once_confirmed(page, admin, d
     db.commit()
     log_in(page, "admin", PASSWORD)
     page.goto(f"/office/rounds/{survey.id}")
-    page.click("text=开始发送:抽样并发出邀请短信")
+    page.click("text=开始发送：抽样并发出邀请短信")
     dialog = page.locator("#confirm-open")
     assert dialog.is_visible()
     text = dialog.inner_text()
@@ -47,7 +47,7 @@ def test_the_start_asks_in_a_dialog_and_sends_only_once_confirmed(page, admin, d
     assert not dialog.is_visible()
     assert status(db, survey.id) is RoundStatus.draft
     # Confirming without ticking the consequence: the browser keeps the dialog open.
-    page.click("text=开始发送:抽样并发出邀请短信")
+    page.click("text=开始发送：抽样并发出邀请短信")
     dialog.locator("button:has-text('确认')").click()
     assert dialog.is_visible() and status(db, survey.id) is RoundStatus.draft
     dialog.locator("input[name=acknowledged]").check()
@@ -74,7 +74,7 @@ def test_without_javascript_the_cancel_leads_to_a_confirmation_page(browser, liv
             page.click("form[data-confirm=confirm-cancel] button")
         assert page.url.endswith(f"/office/rounds/{survey.id}/cancel")
         body = page.locator("main").inner_text()
-        assert "请确认:取消 H1 轮调查" in body and "尚未发出的 5 条短信将作废" in body
+        assert "请确认：取消 H1 轮调查" in body and "尚未发出的 5 条短信将作废" in body
         assert status(db, survey.id) is RoundStatus.open
         shot(page, "round-cancel-page")
         page.locator("input[name=acknowledged]").check()

@@ -69,7 +69,7 @@ def test_a_decision_through_the_form(page, admin, db, scored):
     with page.expect_navigation():
         page.click("form.panel button[type=submit]")
     assert "已记录评议办决定" in page.locator(".flash").first.inner_text()
-    assert "由 不满意单位 改为 满意单位:县评议领导小组复核后决定" in page.content()
+    assert "由 不满意单位 改为 满意单位：县评议领导小组复核后决定" in page.content()
     db.rollback()
     assert db.scalar(select(func.count()).select_from(ResultDecision)) == 1
     shot(page, "scores-section")

@@ -35,7 +35,7 @@ def test_the_sections_page_is_searched_and_paged_with_its_filters(page, db, camp
     frame = sections_frame(db, campaign)
     log_in(page, "admin", PASSWORD)
     page.goto("/office/sections")
-    assert "共 363 个科室,第 1 / 8 页" in page.locator("#sections-total").inner_text()
+    assert "共 363 个科室，第 1 / 8 页" in page.locator("#sections-total").inner_text()
 
     page.fill("#q", "价格科")
     submit(page, "#sections-filter button[type=submit]")
@@ -48,7 +48,7 @@ def test_the_sections_page_is_searched_and_paged_with_its_filters(page, db, camp
     submit(page, "#sections-filter button[type=submit]")
     wanted = frame[(frame["unit"] + frame["section"]).str.contains("科")]
     pages = -(-len(wanted) // 50)
-    assert f"共 {len(wanted)} 个科室,第 1 / {pages} 页" in page.locator("#sections-total").inner_text()
+    assert f"共 {len(wanted)} 个科室，第 1 / {pages} 页" in page.locator("#sections-total").inner_text()
     assert shown(page) == list(zip(wanted["unit"], wanted["section"]))[:50]
     with page.expect_navigation():
         page.click(".pager a[rel=next]")

@@ -71,7 +71,7 @@ def test_a_bad_file_names_file_row_and_column_and_exits_non_zero(bundle_dir, tmp
     done = pingyi("bundle", "score", str(bad), "--json", cwd=tmp_path, instance=tmp_path / "instance")
     assert done.returncode == 1
     assert done.stdout == ""
-    assert "inspection.csv" in done.stderr and "第 2 行" in done.stderr and "C 列(类型)" in done.stderr
+    assert "inspection.csv" in done.stderr and "第 2 行" in done.stderr and "C 列（类型）" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -97,15 +97,15 @@ def test_every_bad_file_is_reported_at_once_and_nothing_is_written(bundle_dir, t
     assert done.returncode == 1
     assert done.stdout == "" and "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
-    assert lines[0] == f"错误:目录 {bad} 中有 3 个文件有错误(votes.csv、inspection.csv、bonus.csv),未评分,未写入任何结果。"
+    assert lines[0] == f"错误：目录 {bad} 中有 3 个文件有错误（votes.csv、inspection.csv、bonus.csv），未评分，未写入任何结果。"
     # Each file's summary, then its rows: file, row, column and the reason.
     for name, where, reason in (
-        ("votes.csv", "第 3 行,D 列(满意)", "满意“很多”无效"),
-        ("inspection.csv", "第 2 行,C 列(类型)", "类型“省级查实”无效"),
-        ("bonus.csv", "第 4 行,F 列(日期)", "日期“去年”无效"),
+        ("votes.csv", "第 3 行，D 列（满意）", "满意“很多”无效"),
+        ("inspection.csv", "第 2 行，C 列（类型）", "类型“省级查实”无效"),
+        ("bonus.csv", "第 4 行，F 列（日期）", "日期“去年”无效"),
     ):
         heading = next(i for i, line in enumerate(lines) if line.startswith(f"  文件 {name} 有 1 处错误"))
-        assert lines[heading + 1].startswith(f"    {where}:{reason}"), lines
+        assert lines[heading + 1].startswith(f"    {where}：{reason}"), lines
     # All or nothing: no report, and no database either (the bundle needs none).
     assert not out.exists()
     assert not list((tmp_path / "instance").glob("*.sqlite*"))

@@ -85,13 +85,13 @@ def test_votes_english_headers():
 @pytest.mark.parametrize(
     ("row", "column", "reason"),
     [
-        (("甲局", "一科", "H1", "1.5", "0", "0"), "D 列(满意)", "满意“1.5”无效:应为非负整数"),
-        (("甲局", "一科", "H1", "1", "-1", "0"), "E 列(基本满意)", "基本满意“-1”无效"),
-        (("甲局", "一科", "H1", "1", "0", "abc"), "F 列(不满意)", "不满意“abc”无效"),
-        (("甲局", "一科", "H1", "", "0", "0"), "D 列(满意)", "满意为空"),
-        (("甲局", "一科", "H3", "1", "0", "0"), "C 列(轮次)", "轮次“H3”无效:应为 H1、H2 或 NET"),
-        (("", "一科", "H1", "1", "0", "0"), "A 列(单位名称)", "单位名称为空"),
-        (("甲局", "", "H1", "1", "0", "0"), "B 列(科室)", "科室为空"),
+        (("甲局", "一科", "H1", "1.5", "0", "0"), "D 列（满意）", "满意“1.5”无效：应为非负整数"),
+        (("甲局", "一科", "H1", "1", "-1", "0"), "E 列（基本满意）", "基本满意“-1”无效"),
+        (("甲局", "一科", "H1", "1", "0", "abc"), "F 列（不满意）", "不满意“abc”无效"),
+        (("甲局", "一科", "H1", "", "0", "0"), "D 列（满意）", "满意为空"),
+        (("甲局", "一科", "H3", "1", "0", "0"), "C 列（轮次）", "轮次“H3”无效：应为 H1、H2 或 NET"),
+        (("", "一科", "H1", "1", "0", "0"), "A 列（单位名称）", "单位名称为空"),
+        (("甲局", "", "H1", "1", "0", "0"), "B 列（科室）", "科室为空"),
         (("丙局", "一科", "H1", "1", "0", "0"), "", "单位名称/科室 丙局/一科 不在参评科室名单中"),
     ],
 )
@@ -105,7 +105,7 @@ def test_votes_bad_cell(row, column, reason):
 def test_votes_every_bad_row_is_listed_and_nothing_returned():
     rows = [("甲局", "一科", "H1", "x", 0, 0), ("甲局", "二科", "H1", 1, 0, 0), ("甲局", "三科", "H4", 1, 0, "-2")]
     rejected = _rejected(parse_votes, VOTES, rows)
-    assert [(e.row, e.column) for e in rejected.errors] == [(2, "D 列(满意)"), (4, "C 列(轮次)"), (4, "F 列(不满意)")]
+    assert [(e.row, e.column) for e in rejected.errors] == [(2, "D 列（满意）"), (4, "C 列（轮次）"), (4, "F 列（不满意）")]
     assert rejected.rows_read == 3 and rejected.bad_rows == 2
 
 
@@ -169,23 +169,23 @@ def test_platform_complaint_default_follows_the_settings():
 @pytest.mark.parametrize(
     ("row", "column", "reason"),
     [
-        (("投诉举报", "作风投诉", "2", ""), "E 列(扣分)", "作风投诉扣分 2 超出范围:应在 3 到 5 之间"),
-        (("投诉举报", "作风投诉", "5.5", ""), "E 列(扣分)", "作风投诉扣分 5.5 超出范围"),
-        (("投诉举报", "作风投诉", "", ""), "E 列(扣分)", "作风投诉的扣分为空"),
-        (("投诉举报", "办理评价", "0.5", ""), "E 列(扣分)", "办理评价扣分 0.5 超出范围:应在 1 到 5 之间"),
-        (("投诉举报", "办理评价", "6", "协办"), "E 列(扣分)", "办理评价扣分 6 超出范围"),
-        (("投诉举报", "办理评价", "", ""), "E 列(扣分)", "办理评价的扣分为空"),
-        (("投诉举报", "办理评价", "abc", ""), "E 列(扣分)", "扣分“abc”不是数字"),
-        (("网络监督", "有效投诉", "0", ""), "E 列(扣分)", "有效投诉扣分 0 超出范围:应大于 0 且不超过 5"),
-        (("网络监督", "有效投诉", "-1", ""), "E 列(扣分)", "有效投诉扣分 -1 超出范围"),
-        (("网络监督", "有效投诉", "6", ""), "E 列(扣分)", "有效投诉扣分 6 超出范围"),
-        (("网络监督", "作风投诉", "3", ""), "D 列(项目)", "项目“作风投诉”不属于网络监督平台:应为 有效投诉"),
-        (("投诉举报", "有效投诉", "1", ""), "D 列(项目)", "不属于投诉举报平台:应为 作风投诉、办理评价"),
-        (("投诉举报", "作风投诉", "3", "协办"), "F 列(承办)", "协办只适用于办理评价"),
-        (("网络监督", "有效投诉", "", "协办"), "F 列(承办)", "协办只适用于办理评价"),
-        (("投诉举报", "办理评价", "2", "代办"), "F 列(承办)", "承办“代办”无效:应为 主办 或 协办"),
-        (("微信", "有效投诉", "1", ""), "C 列(平台)", "平台“微信”无效:应为 投诉举报 或 网络监督"),
-        (("投诉举报", "", "1", ""), "D 列(项目)", "项目为空"),
+        (("投诉举报", "作风投诉", "2", ""), "E 列（扣分）", "作风投诉扣分 2 超出范围：应在 3 到 5 之间"),
+        (("投诉举报", "作风投诉", "5.5", ""), "E 列（扣分）", "作风投诉扣分 5.5 超出范围"),
+        (("投诉举报", "作风投诉", "", ""), "E 列（扣分）", "作风投诉的扣分为空"),
+        (("投诉举报", "办理评价", "0.5", ""), "E 列（扣分）", "办理评价扣分 0.5 超出范围：应在 1 到 5 之间"),
+        (("投诉举报", "办理评价", "6", "协办"), "E 列（扣分）", "办理评价扣分 6 超出范围"),
+        (("投诉举报", "办理评价", "", ""), "E 列（扣分）", "办理评价的扣分为空"),
+        (("投诉举报", "办理评价", "abc", ""), "E 列（扣分）", "扣分“abc”不是数字"),
+        (("网络监督", "有效投诉", "0", ""), "E 列（扣分）", "有效投诉扣分 0 超出范围：应大于 0 且不超过 5"),
+        (("网络监督", "有效投诉", "-1", ""), "E 列（扣分）", "有效投诉扣分 -1 超出范围"),
+        (("网络监督", "有效投诉", "6", ""), "E 列（扣分）", "有效投诉扣分 6 超出范围"),
+        (("网络监督", "作风投诉", "3", ""), "D 列（项目）", "项目“作风投诉”不属于网络监督平台：应为 有效投诉"),
+        (("投诉举报", "有效投诉", "1", ""), "D 列（项目）", "不属于投诉举报平台：应为 作风投诉、办理评价"),
+        (("投诉举报", "作风投诉", "3", "协办"), "F 列（承办）", "协办只适用于办理评价"),
+        (("网络监督", "有效投诉", "", "协办"), "F 列（承办）", "协办只适用于办理评价"),
+        (("投诉举报", "办理评价", "2", "代办"), "F 列（承办）", "承办“代办”无效：应为 主办 或 协办"),
+        (("微信", "有效投诉", "1", ""), "C 列（平台）", "平台“微信”无效：应为 投诉举报 或 网络监督"),
+        (("投诉举报", "", "1", ""), "D 列（项目）", "项目为空"),
     ],
 )
 def test_platform_bad_cell(row, column, reason):
@@ -210,7 +210,7 @@ def test_supervisor_good_path_keeps_the_tier_rule():
 @pytest.mark.parametrize(
     ("score", "reason"),
     [
-        ("5.5", "分值 5.5 超出范围:应在 0 到 5 之间"),
+        ("5.5", "分值 5.5 超出范围：应在 0 到 5 之间"),
         ("-1", "分值 -1 超出范围"),
         ("3.25", "分值 3.25 只能保留一位小数"),
         ("优秀", "分值“优秀”不是数字"),
@@ -219,7 +219,7 @@ def test_supervisor_good_path_keeps_the_tier_rule():
 )
 def test_supervisor_bad_score(score, reason):
     error = _only_error(parse_supervisor, SUPERVISOR, [("乙局", "一科", "4"), ("甲局", "一科", score)], known=KNOWN)
-    assert (error.row, error.column) == (3, "C 列(分值)")
+    assert (error.row, error.column) == (3, "C 列（分值）")
     assert reason in error.reason
 
 
@@ -244,7 +244,7 @@ def test_supervisor_breaking_the_tiers_is_refused_with_each_problem():
     assert len(expected) == 3
     assert [(e.row, e.column) for e in rejected.errors] == [(0, "")] * 3
     assert sorted(e.reason for e in rejected.errors) == sorted(expected)
-    assert any("甲局:优秀档有 3 个科室,应为 1 个,多了 2 个" == e.reason for e in rejected.errors)
+    assert any("甲局：优秀档有 3 个科室，应为 1 个，多了 2 个" == e.reason for e in rejected.errors)
 
 
 def test_supervisor_tiers_count_only_participating_sections():
@@ -297,19 +297,19 @@ def test_inspection_case_outside_the_window_is_not_an_error():
 @pytest.mark.parametrize(
     ("row", "column", "reason"),
     [
-        (("立案查处", "是", "副职", "是", "2021-03-15"), "D 列(严重)", "情节严重只适用于查实问题"),
-        (("立案查处", "", "", "是", "2021-03-15"), "E 列(人员)", "人员为空"),
-        (("立案查处", "", "局长", "是", "2021-03-15"), "E 列(人员)", "人员“局长”无效:应为 主要负责人、副职、其他工作人员 或 集体"),
-        (("立案查处", "", "副职", "", "2021-03-15"), "F 列(本年度)", "立案查处须填写本年度"),
-        (("立案查处", "", "副职", "也许", "2021-03-15"), "F 列(本年度)", "本年度“也许”无效:应为 是 或 否"),
-        (("立案查处", "", "副职", "是", ""), "G 列(日期)", "立案查处须填写立案日期"),
-        (("立案查处", "", "副职", "是", "2021-02-30"), "G 列(日期)", "日期“2021-02-30”无效"),
-        (("立案查处", "", "副职", "是", "15/03/2021"), "G 列(日期)", "日期“15/03/2021”无效"),
-        (("县级查实", "", "副职", "", ""), "E 列(人员)", "人员只适用于立案查处,县级查实应留空"),
-        (("投诉查实", "", "", "否", ""), "F 列(本年度)", "本年度只适用于立案查处,投诉查实应留空"),
-        (("市级查实", "严重", "", "", ""), "D 列(严重)", "严重“严重”无效:应为 是 或 否"),
-        (("市级查实", "", "", "", "昨天"), "G 列(日期)", "日期“昨天”无效"),
-        (("约谈", "", "", "", ""), "C 列(类型)", "类型“约谈”无效:应为 县级查实、市级查实、投诉查实 或 立案查处"),
+        (("立案查处", "是", "副职", "是", "2021-03-15"), "D 列（严重）", "情节严重只适用于查实问题"),
+        (("立案查处", "", "", "是", "2021-03-15"), "E 列（人员）", "人员为空"),
+        (("立案查处", "", "局长", "是", "2021-03-15"), "E 列（人员）", "人员“局长”无效：应为 主要负责人、副职、其他工作人员 或 集体"),
+        (("立案查处", "", "副职", "", "2021-03-15"), "F 列（本年度）", "立案查处须填写本年度"),
+        (("立案查处", "", "副职", "也许", "2021-03-15"), "F 列（本年度）", "本年度“也许”无效：应为 是 或 否"),
+        (("立案查处", "", "副职", "是", ""), "G 列（日期）", "立案查处须填写立案日期"),
+        (("立案查处", "", "副职", "是", "2021-02-30"), "G 列（日期）", "日期“2021-02-30”无效"),
+        (("立案查处", "", "副职", "是", "15/03/2021"), "G 列（日期）", "日期“15/03/2021”无效"),
+        (("县级查实", "", "副职", "", ""), "E 列（人员）", "人员只适用于立案查处，县级查实应留空"),
+        (("投诉查实", "", "", "否", ""), "F 列（本年度）", "本年度只适用于立案查处，投诉查实应留空"),
+        (("市级查实", "严重", "", "", ""), "D 列（严重）", "严重“严重”无效：应为 是 或 否"),
+        (("市级查实", "", "", "", "昨天"), "G 列（日期）", "日期“昨天”无效"),
+        (("约谈", "", "", "", ""), "C 列（类型）", "类型“约谈”无效：应为 县级查实、市级查实、投诉查实 或 立案查处"),
     ],
 )
 def test_inspection_bad_cell(row, column, reason):
@@ -354,14 +354,14 @@ def test_bonus_good_path():
 @pytest.mark.parametrize(
     ("row", "column", "reason"),
     [
-        (("表彰", "中央", "某事", "2021-06-01"), "D 列(级别)", "表彰级别“中央”无效:应为 国家级、省部级 或 市厅级"),
-        (("宣传", "国家级", "某事", "2021-06-01"), "D 列(级别)", "宣传级别“国家级”无效:应为 中央、省级 或 市级"),
-        (("宣传", "", "某事", "2021-06-01"), "D 列(级别)", "宣传级别为空"),
-        (("表彰", "国家级", "  ", "2021-06-01"), "E 列(事项)", "事项为空"),
-        (("表彰", "国家级", "奖" * 301, "2021-06-01"), "E 列(事项)", "事项过长:301 个字,最多 300 个字"),
-        (("表彰", "国家级", "某事", ""), "F 列(日期)", "日期为空"),
-        (("表彰", "国家级", "某事", "2021-13-01"), "F 列(日期)", "日期“2021-13-01”无效"),
-        (("奖金", "国家级", "某事", "2021-06-01"), "C 列(类型)", "类型“奖金”无效:应为 表彰 或 宣传"),
+        (("表彰", "中央", "某事", "2021-06-01"), "D 列（级别）", "表彰级别“中央”无效：应为 国家级、省部级 或 市厅级"),
+        (("宣传", "国家级", "某事", "2021-06-01"), "D 列（级别）", "宣传级别“国家级”无效：应为 中央、省级 或 市级"),
+        (("宣传", "", "某事", "2021-06-01"), "D 列（级别）", "宣传级别为空"),
+        (("表彰", "国家级", "  ", "2021-06-01"), "E 列（事项）", "事项为空"),
+        (("表彰", "国家级", "奖" * 301, "2021-06-01"), "E 列（事项）", "事项过长：301 个字，最多 300 个字"),
+        (("表彰", "国家级", "某事", ""), "F 列（日期）", "日期为空"),
+        (("表彰", "国家级", "某事", "2021-13-01"), "F 列（日期）", "日期“2021-13-01”无效"),
+        (("奖金", "国家级", "某事", "2021-06-01"), "C 列（类型）", "类型“奖金”无效：应为 表彰 或 宣传"),
     ],
 )
 def test_bonus_bad_cell(row, column, reason):
@@ -441,8 +441,8 @@ def test_bundle_full(tmp_path):
     assert inputs.bonus[C.LEVEL].tolist() == [C.PROVINCIAL]
     assert inputs.decisions is None
     assert warnings == [
-        "platform.csv 第 3 行:甲局 三科 免评(连续两年满意单位),其平台办理数据不计",
-        "supervisor.csv 第 4 行:甲局 三科 免评(连续两年满意单位),其主管单位评分数据不计",
+        "platform.csv 第 3 行：甲局 三科 免评（连续两年满意单位），其平台办理数据不计",
+        "supervisor.csv 第 4 行：甲局 三科 免评（连续两年满意单位），其主管单位评分数据不计",
     ]
     # What the bundle gives is what the engine takes.
     card = score_year(inputs, PINGYANG_2021)
@@ -470,12 +470,12 @@ def test_bundle_given_year_wins_over_history(tmp_path):
     _minimal(tmp_path)
     inputs, warnings = read_bundle(tmp_path, year=2020)
     assert inputs.year == 2020
-    assert warnings == ["history.csv 中有 2020 年度的结果,不早于评议年度 2020,对本年度评议不起作用"]
+    assert warnings == ["history.csv 中有 2020 年度的结果，不早于评议年度 2020，对本年度评议不起作用"]
 
 
 def test_bundle_without_year_or_history(tmp_path):
     _minimal(tmp_path, history=False)
-    with pytest.raises(DomainError, match="无法确定评议年度:请用 --year 指定,或提供 history.csv"):
+    with pytest.raises(DomainError, match="无法确定评议年度：请用 --year 指定，或提供 history.csv"):
         read_bundle(tmp_path)
 
 
@@ -524,7 +524,7 @@ def test_bundle_unreadable_file_is_named(tmp_path, monkeypatch):
     with pytest.raises(bundle.BundleRejected) as caught:
         read_bundle(tmp_path)
     assert [(f.filename, [str(e) for e in f.errors]) for f in caught.value.files] == [
-        ("votes.csv", ["文件:无法读取文件:Permission denied"])
+        ("votes.csv", ["文件：无法读取文件：Permission denied"])
     ]
 
 
@@ -542,8 +542,8 @@ def test_bundle_bad_file_is_rejected_by_name(tmp_path):
     _minimal(tmp_path)
     _write(tmp_path, "inspection.csv", INSPECTION, [("丙局", "一科", "县级查实", "", "", "", "")])
     rejected = _rejected_files(tmp_path)
-    assert _listing(rejected) == {"inspection.csv": ["第 2 行:单位名称/科室 丙局/一科 不在参评科室名单中"]}
-    assert str(rejected) == f"目录 {tmp_path} 中有 1 个文件有错误(inspection.csv),未评分,未写入任何结果。"
+    assert _listing(rejected) == {"inspection.csv": ["第 2 行：单位名称/科室 丙局/一科 不在参评科室名单中"]}
+    assert str(rejected) == f"目录 {tmp_path} 中有 1 个文件有错误（inspection.csv），未评分，未写入任何结果。"
     assert rejected.unchecked == [] and rejected.status == 422
 
 
@@ -558,13 +558,13 @@ def test_bundle_reports_every_bad_file_at_once(tmp_path):
                                            ("甲局", "二科", "表彰", "国家级", "某事", "昨天")])
     rejected = _rejected_files(tmp_path)
     assert _listing(rejected) == {
-        "votes.csv": ["第 2 行,D 列(满意):满意“x”无效:应为非负整数(没有票填 0)",
-                      "第 3 行,C 列(轮次):轮次“H3”无效:应为 H1、H2 或 NET"],
-        "inspection.csv": ["第 2 行:单位名称/科室 丙局/一科 不在参评科室名单中"],
-        "bonus.csv": ["第 2 行,E 列(事项):事项为空:同一事项只按最高级别加分一次,须写明事项",
-                      "第 3 行,F 列(日期):日期“昨天”无效:应为 2021-03-15 这样的日期"],
+        "votes.csv": ["第 2 行，D 列（满意）：满意“x”无效：应为非负整数（没有票填 0）",
+                      "第 3 行，C 列（轮次）：轮次“H3”无效：应为 H1、H2 或 NET"],
+        "inspection.csv": ["第 2 行：单位名称/科室 丙局/一科 不在参评科室名单中"],
+        "bonus.csv": ["第 2 行，E 列（事项）：事项为空：同一事项只按最高级别加分一次，须写明事项",
+                      "第 3 行，F 列（日期）：日期“昨天”无效：应为 2021-03-15 这样的日期"],
     }
-    assert str(rejected) == f"目录 {tmp_path} 中有 3 个文件有错误(votes.csv、inspection.csv、bonus.csv),未评分,未写入任何结果。"
+    assert str(rejected) == f"目录 {tmp_path} 中有 3 个文件有错误（votes.csv、inspection.csv、bonus.csv），未评分，未写入任何结果。"
     assert [f.rows_read for f in rejected.files] == [2, 1, 2]
 
 
@@ -577,9 +577,9 @@ def test_a_bad_section_list_does_not_hide_the_other_files(tmp_path):
     rejected = _rejected_files(tmp_path)
     listing = _listing(rejected)
     assert list(listing) == ["sections.csv", "votes.csv"]
-    assert listing["sections.csv"] == ["第 6 行,B 列(科室):科室名称为空"]
-    assert listing["votes.csv"] == ["第 3 行,D 列(满意):满意“-1”无效:应为非负整数(没有票填 0)"]
-    assert rejected.unchecked == ["参评科室名单有错误,其他文件中的单位名称/科室是否在名单中未核对"]
+    assert listing["sections.csv"] == ["第 6 行，B 列（科室）：科室名称为空"]
+    assert listing["votes.csv"] == ["第 3 行，D 列（满意）：满意“-1”无效：应为非负整数（没有票填 0）"]
+    assert rejected.unchecked == ["参评科室名单有错误，其他文件中的单位名称/科室是否在名单中未核对"]
 
 
 def test_bundle_supervisor_tiers_ignore_exempt_sections(tmp_path):
@@ -587,7 +587,7 @@ def test_bundle_supervisor_tiers_ignore_exempt_sections(tmp_path):
     # 甲局 has three sections, one exempt (三科): n = 2, so at most one per tier.
     _write(tmp_path, "supervisor.csv", SUPERVISOR, [("甲局", "一科", "4.5"), ("甲局", "二科", "4.1")])
     assert _listing(_rejected_files(tmp_path)) == {
-        "supervisor.csv": ["文件:甲局:优秀档有 2 个科室,应为 0 到 1 个,多了 1 个"]
+        "supervisor.csv": ["文件：甲局：优秀档有 2 个科室，应为 0 到 1 个，多了 1 个"]
     }
 
 
@@ -600,11 +600,11 @@ def test_a_bad_history_skips_the_tiers_it_decides(tmp_path):
                                                     ("甲局", "三科", "4.8"), ("乙局", "一科", "abc")])
     rejected = _rejected_files(tmp_path, 2021)
     assert _listing(rejected) == {
-        "history.csv": ["第 5 行,D 列(结果):结果“优秀”无效:应为 满意单位、不满意单位 或 最不满意单位"],
-        "supervisor.csv": ["第 5 行,C 列(分值):分值“abc”不是数字"],
+        "history.csv": ["第 5 行，D 列（结果）：结果“优秀”无效：应为 满意单位、不满意单位 或 最不满意单位"],
+        "supervisor.csv": ["第 5 行，C 列（分值）：分值“abc”不是数字"],
     }
     assert rejected.unchecked == [
-        "无法确定免评科室(参评科室名单或往年结果有错误,或评议年度未定),主管单位评分的档次分布未核对"
+        "无法确定免评科室（参评科室名单或往年结果有错误，或评议年度未定），主管单位评分的档次分布未核对"
     ]
 
 
@@ -615,4 +615,4 @@ def test_bundle_warns_about_other_spreadsheets_and_skips_lock_files(tmp_path):
     (tmp_path / "notes.txt").write_text("not data")
     _, warnings = read_bundle(tmp_path)
     assert len(warnings) == 1
-    assert warnings[0].startswith("目录中的 vote.csv 不是评议数据文件,已忽略")
+    assert warnings[0].startswith("目录中的 vote.csv 不是评议数据文件，已忽略")

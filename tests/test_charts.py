@@ -143,7 +143,7 @@ def test_wide_range_uses_two_point_bins():
     assert len(bars) == len(bins.counts)
     assert all(int(g.get("data-to")) - int(g.get("data-from")) == 2 for g in bars)
     assert sum(int(g.get("data-count")) for g in bars) == 20
-    assert "日常评价得分(每段 2 分,含下限)" in texts(root)
+    assert "日常评价得分（每段 2 分，含下限）" in texts(root)
 
 
 def test_all_sections_with_the_same_score():
@@ -280,7 +280,7 @@ def test_names_are_escaped_truncated_and_kept_whole_in_the_title(final_card):
     label = "".join(long_bar.find("s:text", NS).itertext())
     assert label.endswith("…") and LONG_UNIT.startswith(label[:-1])
     assert charts.text_width(label, 12) <= charts.RANK_LABEL_RIGHT - 4
-    assert any(f"A&B局 {EVIL}:总成绩" in g.find("s:title", NS).text for g in bars)
+    assert any(f"A&B局 {EVIL}：总成绩" in g.find("s:title", NS).text for g in bars)
     root = parse(charts.section_components(row(final_card, ("A&B局", EVIL)), PINGYANG_2021))
     assert root.find(".//s:script", NS) is None
     assert root[0].text == f"A&B局 {EVIL} 得分构成" and root.get("aria-label").startswith(root[0].text)

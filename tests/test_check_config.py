@@ -266,6 +266,6 @@ def test_pingyi_help_lists_the_platforms_commands_apart_from_flasks_own(env, tmp
     env(DATABASE_URL=f"sqlite:///{tmp_path / 'help.sqlite'}")
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0, result.output
-    ours, flasks = result.output.split("平台命令:")[1].split("Flask 自带的命令(开发与排错用):")
+    ours, flasks = result.output.split("平台命令:")[1].split("Flask 自带的命令（开发与排错用）:")
     assert {"demo", "rounds", "import", "check-config"} <= {line.split()[0] for line in ours.splitlines() if line.strip()}
     assert {line.split()[0] for line in flasks.splitlines() if line.strip()} == {"limiter", "routes", "run", "shell"}

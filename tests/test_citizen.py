@@ -115,13 +115,13 @@ def test_the_page_sets_no_cookie_once_the_link_has_set_the_session(client, db, i
 
 def test_a_vote_is_recorded_once_by_link(client, db, invitation):
     opened(client, db, invitation)
-    response = client.post("/v", data={"choice": "satisfied", "comment": "  办事很快,态度很好  "})
+    response = client.post("/v", data={"choice": "satisfied", "comment": "  办事很快，态度很好  "})
     assert response.status_code == 303 and response.headers["Location"] == "/v/thanks" and private(response)
     thanks = client.get("/v/thanks")
     assert thanks.status_code == 200 and THANKS in text(thanks) and private(thanks)
     [vote] = votes(db)
     assert (vote.invitation_id, vote.section_id, vote.round_id) == (invitation.id, invitation.section_id, invitation.round_id)
-    assert vote.choice == Choice.satisfied and vote.channel == Channel.link and vote.comment == "办事很快,态度很好"
+    assert vote.choice == Choice.satisfied and vote.channel == Channel.link and vote.comment == "办事很快，态度很好"
     assert "invitation" not in in_session(client)
     # Back to the page, or the form sent again: already voted, still one vote.
     assert client.get("/v").status_code == 409

@@ -96,7 +96,7 @@ def test_supervisor_form_scores_keep_the_tiers(db, campaign):
     # All 优秀: too many in one tier, none in the others.
     with pytest.raises(components.TierError) as caught:
         components.save_supervisor_scores(db, campaign, unit.id, {r["id"]: 4.5 for r in sheet}, None)
-    assert any(f"县公安局:优秀档有 {n} 个科室" in m for m in caught.value.messages)
+    assert any(f"县公安局：优秀档有 {n} 个科室" in m for m in caught.value.messages)
     assert any("良好档有 0 个科室" in m and f"少了 {low} 个" in m for m in caught.value.messages)
     good = {r["id"]: [4.5, 3.5, 2.0][i % 3] for i, r in enumerate(sheet)}
     assert components.save_supervisor_scores(db, campaign, unit.id, good, None) == n
@@ -143,4 +143,4 @@ def test_cli_imports_a_component_file_and_reports_bad_rows(runner, db, campaign,
     bad.write_text("单位名称,科室,类型,级别,事项,日期\n县公安局,信访科,表彰,县级,事迹,2021-05-01\n", encoding="utf-8")
     result = runner.invoke(args=["import", "component", "bonus", str(bad)])
     assert result.exit_code == 1
-    assert "第 2 行" in result.output and "D 列(级别)" in result.output
+    assert "第 2 行" in result.output and "D 列（级别）" in result.output

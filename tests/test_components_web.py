@@ -92,7 +92,7 @@ def test_a_good_file_is_stored_and_summarised(admin_client, db, campaign, admin,
     assert _count(db, model) == 2
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     label = components.ComponentKind(kind).label
-    assert f"已导入 {filename}({label}):共 2 行,保存 2 行,替换原有 0 行。" in page
+    assert f"已导入 {filename}（{label}）：共 2 行，保存 2 行，替换原有 0 行。" in page
     assert filename in page and PLANNING in page  # the recent import and the stored rows
     upload = db.execute(select(ComponentImport.filename, ComponentImport.uploaded_by_id, ComponentImport.rows)).one()
     assert tuple(upload) == (filename, admin.id, 2)
@@ -118,7 +118,7 @@ def test_a_long_list_of_rows_is_shown_a_page_at_a_time(admin_client, db, campaig
     assert _upload(admin_client, "platform", csv_bytes(long), "long.csv").status_code == 302
     first = admin_client.get("/office/components/platform").get_data(as_text=True)
     rows = re.search(r'<table id="stored-rows">(.*?)</table>', first, re.DOTALL).group(1)
-    assert "已保存的数据(130 条)" in first and rows.count("<tr>") == 1 + 100  # the header and a page
+    assert "已保存的数据（130 条）" in first and rows.count("<tr>") == 1 + 100  # the header and a page
     assert "文件 long.csv 第 131 行" in rows and "第 1 / 2 页" in first and "下一页" in first
     second = admin_client.get("/office/components/platform?page=2").get_data(as_text=True)
     rows = re.search(r'<table id="stored-rows">(.*?)</table>', second, re.DOTALL).group(1)
@@ -131,7 +131,7 @@ def test_a_new_file_replaces_the_earlier_file(admin_client, db, campaign):
     frame, _ = GOOD_FILES["platform"]
     _upload(admin_client, "platform", csv_bytes(frame), "platform.csv")
     response = _upload(admin_client, "platform", csv_bytes(frame.iloc[:1]), "platform.csv", follow=True)
-    assert "共 1 行,保存 1 行,替换原有 2 行" in response.get_data(as_text=True)
+    assert "共 1 行，保存 1 行，替换原有 2 行" in response.get_data(as_text=True)
     assert _count(db, PlatformEvent) == 1
 
 
@@ -147,7 +147,7 @@ def test_a_bad_file_is_refused_whole_with_every_bad_row(admin_client, db, campai
     assert response.status_code == 422
     errors = re.search(r'<table class="errors" id="import-errors">(.*?)</table>', page, re.DOTALL).group(1)
     assert "文件 platform.csv 有 2 处错误" in errors and "未导入任何数据" in errors
-    assert re.search(r'<td class="num">3</td><td>E 列\(扣分\)</td><td>作风投诉扣分 9 超出范围', errors)
+    assert re.search(r'<td class="num">3</td><td>E 列（扣分）</td><td>作风投诉扣分 9 超出范围', errors)
     assert re.search(r'<td class="num">4</td><td>—</td><td>单位名称/科室 县发改局/没有这个科 不在参评科室名单中', errors)
     assert _count(db, PlatformEvent) == 0 and _count(db, ComponentImport) == 0
 
@@ -174,7 +174,7 @@ def test_the_import_warns_about_exempt_sections(admin_client, db, campaign):
     db.commit()
     frame, _ = GOOD_FILES["votes"]
     page = _upload(admin_client, "votes", csv_bytes(frame), "votes.csv", follow=True).get_data(as_text=True)
-    assert "保存 1 行" in page and "第 2 行:县发改局 价格科 免评(连续两年满意单位),未导入" in page
+    assert "保存 1 行" in page and "第 2 行：县发改局 价格科 免评（连续两年满意单位），未导入" in page
     recent = re.search(r'<table id="recent-imports">(.*?)</table>', page, re.DOTALL).group(1)
     assert "免评" in recent
     assert db.scalars(select(VoteCount.section_id)).all() == [_section_id(db, PLANNING)]
@@ -196,7 +196,7 @@ def test_vote_counts_entered_by_hand(admin_client, db, campaign, admin):
                                VoteCount.unsatisfied, VoteCount.import_id, VoteCount.created_by_id, VoteCount.note)).one()
     assert tuple(stored) == (sid, "H2", 40, 3, 2, None, admin.id, "电话调查")
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"已录入投票汇总:{FDG} · {PRICE}。" in page
+    assert f"已录入投票汇总：{FDG} · {PRICE}。" in page
     rows = re.search(r'<table id="stored-rows">(.*?)</table>', page, re.DOTALL).group(1)
     assert "手工录入 · admin" in rows and "电话调查" in rows and "删除" in rows
 
@@ -204,9 +204,9 @@ def test_vote_counts_entered_by_hand(admin_client, db, campaign, admin):
 @pytest.mark.parametrize(
     ("counts", "field", "message"),
     [
-        (("-1", "3", "2"), "satisfied", "满意“-1”无效:应为非负整数(没有票填 0)"),
-        (("4", "2.5", "2"), "basic", "基本满意“2.5”无效:应为非负整数"),
-        (("4", "2", ""), "unsatisfied", "不满意为空:应为非负整数"),
+        (("-1", "3", "2"), "satisfied", "满意“-1”无效：应为非负整数（没有票填 0）"),
+        (("4", "2.5", "2"), "basic", "基本满意“2.5”无效：应为非负整数"),
+        (("4", "2", ""), "unsatisfied", "不满意为空：应为非负整数"),
         (("0", "0", "0"), None, "满意、基本满意、不满意不能都为 0"),
     ],
 )
@@ -230,7 +230,7 @@ def test_an_unknown_round_and_a_missing_section_are_refused(admin_client, db, ca
     assert response.status_code == 422 and "请选择科室" in _field_errors(page, "section")
     response = _entry(admin_client, "votes", section=_section_id(db, PRICE), round="H3", satisfied="1", basic="0", unsatisfied="0")
     assert response.status_code == 422
-    assert any("轮次“H3”无效:应为 H1、H2 或 NET" in e for e in _field_errors(response.get_data(as_text=True), "round"))
+    assert any("轮次“H3”无效：应为 H1、H2 或 NET" in e for e in _field_errors(response.get_data(as_text=True), "round"))
     assert _count(db, VoteCount) == 0
 
 
@@ -259,8 +259,8 @@ def test_platform_entries(admin_client, db, campaign, admin):
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"platform": "网络监督", "item": "作风投诉", "deduction": "4", "role": "主办"}, "item", "项目“作风投诉”不属于网络监督平台:应为 有效投诉"),
-        ({"platform": "投诉举报", "item": "作风投诉", "deduction": "9", "role": "主办"}, "deduction", "作风投诉扣分 9 超出范围:应在 3 到 5 之间"),
+        ({"platform": "网络监督", "item": "作风投诉", "deduction": "4", "role": "主办"}, "item", "项目“作风投诉”不属于网络监督平台：应为 有效投诉"),
+        ({"platform": "投诉举报", "item": "作风投诉", "deduction": "9", "role": "主办"}, "deduction", "作风投诉扣分 9 超出范围：应在 3 到 5 之间"),
         ({"platform": "投诉举报", "item": "作风投诉", "deduction": "", "role": "主办"}, "deduction", "作风投诉的扣分为空"),
         ({"platform": "投诉举报", "item": "作风投诉", "deduction": "4", "role": "协办"}, "role", "协办只适用于办理评价"),
         ({"platform": "投诉举报", "item": "办理评价", "deduction": "三", "role": "主办"}, "deduction", "扣分“三”不是数字"),
@@ -318,7 +318,7 @@ def test_bonus_entries(admin_client, db, campaign):
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"type": "表彰", "level": "省级", "matter": "先进集体", "date": "2021-05-01"}, "level", "表彰级别“省级”无效:应为 国家级、省部级 或 市厅级"),
+        ({"type": "表彰", "level": "省级", "matter": "先进集体", "date": "2021-05-01"}, "level", "表彰级别“省级”无效：应为 国家级、省部级 或 市厅级"),
         ({"type": "宣传", "level": "国家级", "matter": "报道", "date": "2021-05-01"}, "level", "宣传级别“国家级”无效"),
         ({"type": "表彰", "level": "国家级", "matter": "", "date": "2021-05-01"}, "matter", "事项为空"),
         ({"type": "表彰", "level": "国家级", "matter": "先进集体", "date": ""}, "date", "日期为空"),
@@ -354,7 +354,7 @@ def test_a_hand_entry_is_deleted(admin_client, db, campaign):
     entry_id = db.scalar(select(BonusItem.id))
     response = admin_client.post(f"/office/components/bonus/entries/{entry_id}/delete")
     assert response.status_code == 302 and _count(db, BonusItem) == 0
-    assert f"已删除一条手工录入的加分项:{FDG} · {PRICE}。" in admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"已删除一条手工录入的加分项：{FDG} · {PRICE}。" in admin_client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def test_an_imported_row_is_not_deleted_one_by_one(admin_client, db, campaign):
@@ -364,7 +364,7 @@ def test_an_imported_row_is_not_deleted_one_by_one(admin_client, db, campaign):
     response = admin_client.post(f"/office/components/bonus/entries/{entry_id}/delete")
     page = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "这条记录来自导入的文件(第 2 行),不能单独删除:请修改文件后重新导入" in page
+    assert "这条记录来自导入的文件（第 2 行），不能单独删除：请修改文件后重新导入" in page
     assert _count(db, BonusItem) == 2
 
 

@@ -104,7 +104,7 @@ def test_one_reminder_per_liaison_deadline_and_day_with_the_units_numbers(db, ca
     sent = _reminders(db)
     missing = next(u for u in overview(db, campaign).units if u.unit == PRICE[0]).missing(RoundKind.H1)
     assert [m.phone for m in sent] == [PHONE, OTHER_PHONE]
-    assert sent[0].text == (f"【{SIGN}】{PRICE[0]}联络员您好:H1 轮服务对象名单尚有{missing}个科室未报送,"
+    assert sent[0].text == (f"【{SIGN}】{PRICE[0]}联络员您好：H1 轮服务对象名单尚有{missing}个科室未报送，"
                             f"6月10日截止。请登录 {LOGIN_URL} 办理。")
     again = _remind(db, campaign)  # the same day: nobody twice
     assert (again.messages, again.already) == (0, 2) and len(_reminders(db)) == 2
@@ -166,12 +166,12 @@ def test_the_automatic_reminder_goes_once_on_its_day_or_after_a_missed_one(app, 
 
 def test_the_office_sets_a_date_and_bad_values_are_named(admin_client, db, campaign):
     page = admin_client.get("/office/deadlines/").get_data(as_text=True)
-    assert "H1 轮服务对象名单:6月10日截止" in page and "按评议办法的日期,尚未设定" in page
+    assert "H1 轮服务对象名单：6月10日截止" in page and "按评议办法的日期，尚未设定" in page
     response = admin_client.post("/office/deadlines/list_h2", data={"list_h2-due_on": "2021-10-12",
                                                                      "list_h2-remind_days": "4"})
     assert response.status_code == 302
     page = admin_client.get("/office/deadlines/").get_data(as_text=True)
-    assert "已设定:H2 轮服务对象名单10月12日截止,提前 4 天自动提醒" in page and "自动提醒:10月8日(截止前 4 天)" in page
+    assert "已设定：H2 轮服务对象名单10月12日截止，提前 4 天自动提醒" in page and "自动提醒：10月8日（截止前 4 天）" in page
     for data, said in (({"list_h1-due_on": "2022-06-10", "list_h1-remind_days": "3"}, "截止日期应在 2021 年内"),
                        ({"list_h1-due_on": "6月10日", "list_h1-remind_days": "3"}, "不是有效的日期值"),
                        ({"list_h1-due_on": "2021-06-10", "list_h1-remind_days": "99"}, "0 到 60 之间"),
@@ -189,7 +189,7 @@ def test_reminding_from_the_page_confirms_with_the_numbers_first(admin_client, d
     asked = admin_client.post("/office/deadlines/list_h1/remind")
     page = asked.get_data(as_text=True)
     assert asked.status_code == 200 and "向其中 1 个单位的 1 位联络员各发一条提醒短信" in page
-    assert "没有登记手机号码的联络员,不会收到提醒" in page and _reminders(db) == []
+    assert "没有登记手机号码的联络员，不会收到提醒" in page and _reminders(db) == []
     done = admin_client.post("/office/deadlines/list_h1/remind", data={"confirmed": "1"})
     assert done.status_code == 302 and len(_reminders(db)) == 1
     assert "已向 1 个单位的联络员写入 1 条提醒短信" in admin_client.get("/office/deadlines/").get_data(as_text=True)
@@ -251,8 +251,8 @@ def test_the_overview_shows_the_dates_still_owed_to_a_liaison(app, db, campaign)
     db.commit()
     make_user(db, "liaison", Role.liaison, _unit(db, PRICE[0]))
     page = as_user(app, "liaison").get("/office/").get_data(as_text=True)
-    assert "H2 轮服务对象名单:10月12日截止" in page and "H1 轮服务对象名单:6月10日截止" in page
-    assert "按评议办法的日期,以评议办通知为准" in page  # the H1 date was not set
+    assert "H2 轮服务对象名单：10月12日截止" in page and "H1 轮服务对象名单：6月10日截止" in page
+    assert "按评议办法的日期，以评议办通知为准" in page  # the H1 date was not set
     plans = deadlines.plans(db, campaign)
     assert plans[DeadlineKind.list_h2].due_in(date(2021, 10, 10)) == "还有 2 天"
     assert plans[DeadlineKind.list_h2].due_in(date(2021, 10, 12)) == "今天截止"

@@ -45,7 +45,7 @@ def test_prepare_demo_builds_the_campaign_once(db):
     assert all(sl.penalized >= 100 for sl in lists if sl.section_id in enforcement)
     stored = db.scalar(select(func.count()).select_from(ServiceObject).where(ServiceObject.round == RoundKind.H1))
     assert stored == sum(sl.objects for sl in lists)
-    assert {(u, r) for u, _, r in logins} == {("admin", "评议办管理员"), ("liaison-gaj", "单位联络员(县公安局)")}
+    assert {(u, r) for u, _, r in logins} == {("admin", "评议办管理员"), ("liaison-gaj", "单位联络员（县公安局）")}
 
     # A second start keeps the data and gives fresh passwords that work.
     again = prepare_demo(db, echo=lambda _: None)
@@ -72,7 +72,7 @@ def test_demo_command_without_server(database_url, tmp_path):
     app = make_app(database_url, tmp_path)
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
-    assert "已导入参评科室名单:363 个科室" in result.output
+    assert "已导入参评科室名单：363 个科室" in result.output
     assert "用户名 admin 密码 " in result.output
     app.extensions["pingyi.engine"].dispose()
 
@@ -132,4 +132,4 @@ def test_demo_has_a_whole_year_to_score(app, client, db):
     assert not [w for w in card.warnings if "主管单位" in w]  # every unit's supervisor scores are in
     admin = next(password for username, password, _ in logins if username == "admin")
     login(client, "admin", admin)
-    assert "满意单位(10 个)" in client.get("/office/scores/final").get_data(as_text=True)
+    assert "满意单位（10 个）" in client.get("/office/scores/final").get_data(as_text=True)

@@ -30,7 +30,7 @@ def test_a_simulated_year_runs_every_step_and_scores_like_the_offline_bundle(app
     db.commit()
     # The command's progress bar: every stage said, the long ones counted.
     assert list(stages)[0] == "导入参评科室和服务对象名单" and list(stages)[-1] == "评分"
-    assert stages["H1 轮调查:模拟市民评价"][1] > 1000 and stages["网络评价:模拟评价人投票"][1] == run.evaluators
+    assert stages["H1 轮调查：模拟市民评价"][1] > 1000 and stages["网络评价：模拟评价人投票"][1] == run.evaluators
 
     # The daily stage went through the rounds: every vote belongs to an invitation, by
     # every channel, and the rounds are closed.
@@ -72,8 +72,8 @@ def test_the_command_prints_the_lists_from_a_fresh_database_of_its_own(app, tmp_
     url = f"sqlite:///{tmp_path / 'year.sqlite'}"
     result = app.test_cli_runner().invoke(args=["demo-year", "--database", url, "--seed", "3"])
     assert result.exit_code == 0, result.output
-    assert "满意单位(10 个)" in result.output and "不满意单位(10 个)" in result.output
-    assert "最不满意单位(3 个)" in result.output and f"DATABASE_URL={url} pingyi demo" in result.output
+    assert "满意单位（10 个）" in result.output and "不满意单位（10 个）" in result.output
+    assert "最不满意单位（3 个）" in result.output and f"DATABASE_URL={url} pingyi demo" in result.output
     # The same year again into the same database: refused with a message, no trace.
     again = app.test_cli_runner().invoke(args=["demo-year", "--database", url])
     assert again.exit_code != 0 and "2021" in again.output and "Traceback" not in again.output

@@ -110,8 +110,8 @@ def test_a_wrong_password_says_how_many_tries_are_left(client, db, online, accou
     answers = [attempt(client, name, "WRONGPASS2") for name in typed]
     assert [a.status_code for a in answers] == [401] * 4
     assert [tries_left(a) for a in answers] == [4, 3, 2, 1]
-    assert ("账号或密码不正确,请核对短信后重新输入。还可以再试 3 次;连续输错 5 次账号将被锁定"
-            "(在别的手机或浏览器上输错的也算在内)。") in text(answers[1])
+    assert ("账号或密码不正确，请核对短信后重新输入。还可以再试 3 次；连续输错 5 次账号将被锁定"
+            "（在别的手机或浏览器上输错的也算在内）。") in text(answers[1])
     assert 'role="alert"' in text(answers[1])
     assert evaluator(db, login).failed_logins == 4
     # The 5th: the database locks the account, and says so (no count).

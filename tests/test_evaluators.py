@@ -118,17 +118,17 @@ def test_a_file_with_bad_rows_is_rejected_whole_with_every_row_and_column(db, ca
     db.rollback()
     error = caught.value
     found = {(e.row, e.column): e.reason for e in error.errors}
-    assert found[(3, "A 列(姓名)")] == "姓名为空"
-    assert found[(4, "A 列(姓名)")] == "超过 50 字"
-    assert found[(5, "B 列(类别)")].startswith("类别为空")
-    assert found[(6, "B 列(类别)")].startswith("“人大代表”无效:应为 两代表一委员、基层干部、民营企业家、特约监察员、营商环境监督员")
-    assert "11 位" in found[(7, "C 列(手机号码)")]
-    assert "不是大陆手机号码" in found[(8, "C 列(手机号码)")] and "020****6666" in found[(8, "C 列(手机号码)")]
-    assert found[(9, "C 列(手机号码)")] == "手机号码为空"
-    assert found[(10, "C 列(手机号码)")] == "手机号码与第 2 行重复(每个号码只能有一位评价人)"
-    assert found[(11, "C 列(手机号码)")] == "手机号码已在本轮评价人名单中(基层干部 代表1)"
+    assert found[(3, "A 列（姓名）")] == "姓名为空"
+    assert found[(4, "A 列（姓名）")] == "超过 50 字"
+    assert found[(5, "B 列（类别）")].startswith("类别为空")
+    assert found[(6, "B 列（类别）")].startswith("“人大代表”无效：应为 两代表一委员、基层干部、民营企业家、特约监察员、营商环境监督员")
+    assert "11 位" in found[(7, "C 列（手机号码）")]
+    assert "不是大陆手机号码" in found[(8, "C 列（手机号码）")] and "020****6666" in found[(8, "C 列（手机号码）")]
+    assert found[(9, "C 列（手机号码）")] == "手机号码为空"
+    assert found[(10, "C 列（手机号码）")] == "手机号码与第 2 行重复（每个号码只能有一位评价人）"
+    assert found[(11, "C 列（手机号码）")] == "手机号码已在本轮评价人名单中（基层干部 代表1）"
     assert not any(e.row == 2 for e in error.errors)
-    assert error.bad_rows == 9 and "未导入任何数据" in str(error) and "第 3 行,A 列(姓名):姓名为空" in [str(e) for e in error.errors]
+    assert error.bad_rows == 9 and "未导入任何数据" in str(error) and "第 3 行，A 列（姓名）：姓名为空" in [str(e) for e in error.errors]
     assert count(db) == 2  # nothing of the file, not even its good row
     assert audit_entries(db, "online.import") and len(audit_entries(db, "online.import")) == 1
 
@@ -138,7 +138,7 @@ def test_a_file_without_the_columns_or_rows_is_rejected(db, campaign):
     no_category = pd.DataFrame({"姓名": ["张三"], "手机号码": ["14700000010"]})
     with pytest.raises(ImportRejected) as caught:
         evaluators.import_representatives(db, online, csv_of(no_category), "reps.csv")
-    assert "表头须包含:姓名、类别、手机号码" in caught.value.errors[0].reason
+    assert "表头须包含：姓名、类别、手机号码" in caught.value.errors[0].reason
     empty = pd.DataFrame(columns=["姓名", "类别", "手机号码"])
     with pytest.raises(ImportRejected) as caught:
         evaluators.import_representatives(db, online, csv_of(empty), "reps.csv")
@@ -443,7 +443,7 @@ def test_the_office_page_masks_phones_and_shows_the_mix(admin_client, db, campai
         assert evaluator.phone not in body and f"{evaluator.phone[:3]}****{evaluator.phone[-4:]}" in body
         assert evaluator.login in body
     assert 'id="mix-reached"' in body and "65.0%" in body
-    assert "发送账号短信(20 人)并开始网络评价" in body
+    assert "发送账号短信（20 人）并开始网络评价" in body
 
 
 def test_the_office_runs_the_round_from_its_pages(admin_client, app, db, campaign):
@@ -458,7 +458,7 @@ def test_the_office_runs_the_round_from_its_pages(admin_client, app, db, campaig
     rejected = admin_client.post("/office/online/pool", data={"file": (io.BytesIO(csv_of(bad)), "reps.csv")},
                                  content_type="multipart/form-data")
     text = rejected.get_data(as_text=True)
-    assert rejected.status_code == 422 and '<td class="num">2</td><td>A 列(姓名)</td><td>姓名为空</td>' in text
+    assert rejected.status_code == 422 and '<td class="num">2</td><td>A 列（姓名）</td><td>姓名为空</td>' in text
     assert "未导入任何数据" in text and count(db) == 0
     upload = admin_client.post("/office/online/pool", data={"file": (io.BytesIO(csv_of(reps_frame(7))), "reps.csv")},
                                content_type="multipart/form-data")

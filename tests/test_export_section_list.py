@@ -21,7 +21,7 @@ def test_the_list_as_stored_with_phones_masked(admin_client, db, campaign):
     price = _price(db)
     book, _ = download(admin_client, f"/office/export/sections/{price.id}/H1.xlsx")
     sheet = book["服务对象"]
-    assert sheet["A1"].value.startswith(f"{PRICE[0]} · {PRICE[1]} · H1 服务对象(12 人)")
+    assert sheet["A1"].value.startswith(f"{PRICE[0]} · {PRICE[1]} · H1 服务对象（12 人）")
     assert notes(sheet) == ["手机号码隐去中间四位。"]
     header, rows = table(sheet)
     assert header == ["原行号", "姓名", "单位(职务)", "手机号码", "事项内容", "处罚对象"]

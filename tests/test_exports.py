@@ -116,12 +116,12 @@ def as_user(app, name: str):  # noqa: ANN001, ANN201
 def test_the_workbook_has_a_title_a_bold_bordered_frozen_filtered_header_and_prints_landscape():
     at = datetime(2021, 6, 30, 9, 15, tzinfo=timezone.utc)
     data = exports.workbook([exports.Sheet(
-        "参评科室", "参评科室(2 个)", [exports.Column("单位"), exports.Column("人数", "0"), exports.Column("时间")],
+        "参评科室", "参评科室（2 个）", [exports.Column("单位"), exports.Column("人数", "0"), exports.Column("时间")],
         iter([["县发改局", 3, datetime(2021, 6, 30, 1, 0)], ["\x01=1+1", None, None]]), ["一行说明"],
     )], year=2021, at=at)
     check_file(data)
     sheet = openpyxl.load_workbook(io.BytesIO(data))["参评科室"]
-    assert sheet["A1"].value == "参评科室(2 个) · 2021 年度 · 导出于 2021-06-30 09:15" and sheet["A1"].font.b
+    assert sheet["A1"].value == "参评科室（2 个） · 2021 年度 · 导出于 2021-06-30 09:15" and sheet["A1"].font.b
     assert sheet["A2"].value == "一行说明"
     header, rows = table(sheet)
     assert header == ["单位", "人数", "时间"] and sheet.freeze_panes == "A4" and sheet.auto_filter.ref == "A3:C5"
@@ -159,7 +159,7 @@ def test_sections_export_has_the_pages_columns_and_a_liaison_only_the_own_unit(a
     book, _ = download(admin_client, "/office/export/sections.xlsx")
     assert book.sheetnames == ["参评科室"]
     sheet = book["参评科室"]
-    assert sheet["A1"].value.startswith("参评科室(363 个) · 2021 年度 · 导出于 ")
+    assert sheet["A1"].value.startswith("参评科室（363 个） · 2021 年度 · 导出于 ")
     header, rows = table(sheet)
     assert header == ["单位序号", "单位", "科室序号", "科室", "类别", "状态", "H1 服务对象", "H1 全部上报处罚对象",
                       "H2 服务对象", "H2 全部上报处罚对象"]
@@ -220,7 +220,7 @@ def test_round_progress_by_section_and_by_unit(admin_client, db, campaign, progr
                                                          "回复率", "满意", "基本满意", "不满意"]
     assert [u[:3] for u in units] == [["县发改局", 1, 12], ["县公安局", 1, 8]]
     assert units[0][7:] == [6, pytest.approx(0.5), 5, 0, 1] and units[1][7:] == [0, 0, 0, 0, 0]
-    assert "已评价 6(回复率 30.0%)" in notes(book["各单位进度"])[-1]
+    assert "已评价 6（回复率 30.0%）" in notes(book["各单位进度"])[-1]
     # The votes' comments are not exported at all.
     assert "=1+1" not in str([list(r) for s in book.worksheets for r in s.iter_rows(values_only=True)])
 
@@ -350,19 +350,19 @@ def test_audit_log_as_the_page_filtered_by_campaign(app, admin_client, db, campa
     entries = audit.entries(db, page=1, per_page=1000).entries
     assert [r[0] for r in rows] == [e.id for e in entries] and len(rows) == 3  # with the campaign fixture's
     newest, no_campaign = rows[1], rows[0]
-    assert newest[2:5] + newest[6:] == ["'@SUM(A1)", "记录评议结果决定", 2021, "'=cmd:x;理由:=1+1;科室编号:[1, 2]"]
+    assert newest[2:5] + newest[6:] == ["'@SUM(A1)", "记录评议结果决定", 2021, "'=cmd：x；理由：=1+1；科室编号：[1, 2]"]
     assert isinstance(newest[1], datetime)
     section_names = [f"{s.unit.name} · {s.name}" for s in (db.get(Section, 1), db.get(Section, 2))]
-    assert newest[5].startswith("记录评议结果决定。") and "科室:" + "、".join(section_names) in newest[5]  # names, not ids
-    assert no_campaign[5] == "导入评分数据。文件:votes.csv。"
-    assert no_campaign[2:5] + no_campaign[6:] == ["admin", "导入评分数据", None, "文件:votes.csv"]
-    assert notes(sheet)[0] == "审计日志完整:共 3 条,哈希链逐条核对无误。"
-    assert "全部年度,3 条" in sheet["A1"].value
+    assert newest[5].startswith("记录评议结果决定。") and "科室：" + "、".join(section_names) in newest[5]  # names, not ids
+    assert no_campaign[5] == "导入评分数据。文件：votes.csv。"
+    assert no_campaign[2:5] + no_campaign[6:] == ["admin", "导入评分数据", None, "文件：votes.csv"]
+    assert notes(sheet)[0] == "审计日志完整：共 3 条，哈希链逐条核对无误。"
+    assert "全部年度，3 条" in sheet["A1"].value
 
     book, _ = download(admin_client, f"/office/export/audit.xlsx?campaign={campaign.id}")
     _, rows = table(book["审计日志"])
     assert [r[0] for r in rows] == [e.id for e in entries if e.campaign_id == campaign.id]
-    assert "2021 年度,2 条" in book["审计日志"]["A1"].value
+    assert "2021 年度，2 条" in book["审计日志"]["A1"].value
 
 
 # ---- who may download, and how ------------------------------------------------------------------

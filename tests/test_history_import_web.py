@@ -84,8 +84,8 @@ def test_the_preview_shows_what_would_change_and_stores_nothing(admin_client, db
     response = _upload(admin_client, UPLOAD)
     assert response.status_code == 200
     page = _page(response)
-    assert "核对:往年.csv(4 行)" in page
-    assert "将新增 2 条、替换 1 条已保存的结果;1 条与已保存的相同。" in re.sub(r"<[^>]+>", "", page)
+    assert "核对：往年.csv(4 行)" in page
+    assert "将新增 2 条、替换 1 条已保存的结果；1 条与已保存的相同。" in re.sub(r"<[^>]+>", "", page)
     # Per year: 满意 / 不满意 / 最不满意, total, added, replaced, unchanged, kept.
     assert _table_rows(page, "preview-years") == [
         ["2021", "1", "1", "0", "2", "2", "0", "0", "0"],
@@ -113,8 +113,8 @@ def test_confirm_stores_and_the_page_lists_what_is_stored(admin_client, db, camp
         (2021, "县公安局", "治安大队", "unsatisfied"),
     ])
     page = _page(admin_client.get("/office/import/history"))
-    assert "已导入 往年.csv:共 4 行,新增 2,更新 1,未变 1。" in page
-    assert "第 5 行:“县发改局 已撤销科”不在本年度参评科室名单中(已保存,请核对名称)" in page
+    assert "已导入 往年.csv：共 4 行，新增 2，更新 1，未变 1。" in page
+    assert "第 5 行：“县发改局 已撤销科”不在本年度参评科室名单中（已保存，请核对名称）" in page
     # By year, latest first: 满意 / 不满意 / 最不满意, total, not on this year's list.
     assert _table_rows(page, "stored-years") == [
         ["2021", "1", "1", "0", "2", "1"],
@@ -123,7 +123,7 @@ def test_confirm_stores_and_the_page_lists_what_is_stored(admin_client, db, camp
     ]
     # Each year's sections, results first, then by name.
     section_rows = re.search(r'<details class="notes" id="stored-2021">.*?</details>', page, re.DOTALL).group(0)
-    assert "2021 年度:2 个科室" in section_rows
+    assert "2021 年度：2 个科室" in section_rows
     listed = _table_rows(section_rows.replace("<table>", '<table id="t">'), "t")
     assert listed == [["满意单位", "县发改局", "已撤销科", "不在本年度参评科室名单中"],
                       ["不满意单位", "县公安局", "治安大队", ""]]
@@ -143,7 +143,7 @@ def test_nothing_stored_yet(admin_client, campaign):
 def test_a_preview_with_nothing_new_says_so(admin_client, db, campaign):
     _store(db, campaign, STORED)
     page = _page(_upload(admin_client, STORED[:2]))
-    assert "文件中的结果与已保存的完全相同,导入不会改变任何数据。" in page and "确认(无改动)" in page
+    assert "文件中的结果与已保存的完全相同，导入不会改变任何数据。" in page and "确认（无改动）" in page
 
 
 def test_a_forged_or_expired_token_is_refused_and_nothing_is_stored(admin_client, db, campaign, monkeypatch):
@@ -175,7 +175,7 @@ def test_a_change_to_the_previewed_rows_since_the_preview_is_refused(admin_clien
     _store(db, campaign, [(2020, "县公安局", "治安大队", "不满意单位")])  # a row the file names
     before = _rows(db)
     response = admin_client.post("/office/import/history/confirm", data={"payload": payload})
-    assert response.status_code == 409 and "预览之后往年评议结果已被修改,请重新上传并核对。" in _page(response)
+    assert response.status_code == 409 and "预览之后往年评议结果已被修改，请重新上传并核对。" in _page(response)
     assert _rows(db) == before
 
 
@@ -191,9 +191,9 @@ def test_an_unrelated_change_keeps_the_preview_good(admin_client, db, campaign):
     ("rows", "errors"),
     [
         ([("去年", "县发改局", "价格科", "满意单位"), (2020, "县发改局", "价格科", "优秀")],
-         [("2", "A 列(年度)", "年度“去年”应为 2000–2100 之间的年份"),
-          ("3", "D 列(结果)", "结果“优秀”无效:应为 满意单位、不满意单位 或 最不满意单位")]),
-        ([(2020, "县发改局", "科" * 201, "满意单位")], [("2", "C 列(科室)", "科室名称超过 200 字")]),
+         [("2", "A 列（年度）", "年度“去年”应为 2000–2100 之间的年份"),
+          ("3", "D 列（结果）", "结果“优秀”无效：应为 满意单位、不满意单位 或 最不满意单位")]),
+        ([(2020, "县发改局", "科" * 201, "满意单位")], [("2", "C 列（科室）", "科室名称超过 200 字")]),
     ],
 )
 def test_a_bad_file_lists_its_rows_and_columns_and_stores_nothing(admin_client, db, campaign, rows, errors):

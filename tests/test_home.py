@@ -34,8 +34,8 @@ def app_config() -> dict:
 
 
 def test_the_offices_contact_is_a_setting_shown_on_every_public_error_page(client):
-    assert "平阳县千人评议办:电话" in text(client.get("/")) and 'href="tel:057763731234"' in text(client.get("/"))
+    assert "平阳县千人评议办：电话" in text(client.get("/")) and 'href="tel:057763731234"' in text(client.get("/"))
     for path in ("/v/not-a-token", "/results/1999"):
         response = client.get(path)
         assert response.status_code >= 400
-        assert "如需帮助,请联系平阳县千人评议办(电话 0577-6373 1234)。" in text(response), path
+        assert "如需帮助，请联系平阳县千人评议办（电话 0577-6373 1234）。" in text(response), path

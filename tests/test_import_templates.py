@@ -136,7 +136,7 @@ def marked_column(name: str) -> str:
     labels = [c.label for c in IMPORTER_COLUMNS[name]]
     template = import_templates.SPECS[name](RuleSettings(), 2021)
     index = [c.key for c in IMPORTER_COLUMNS[name]].index(template.marked)
-    return f"{get_column_letter(index + 1)} 列({labels[index]})"
+    return f"{get_column_letter(index + 1)} 列（{labels[index]}）"
 
 
 def real_sections(db, campaign, n: int = 2) -> list[dict]:  # noqa: ANN001
@@ -220,7 +220,7 @@ def test_the_notes_take_their_numbers_from_the_campaigns_rules(app, db, campaign
 
     text = notes("objects")
     assert "每个科室每轮最多 500 人" in text and "须至少含 100 个本年被处罚的服务对象" in text
-    assert "优秀 4–5,良好 3–3.9,一般 低于 3" in notes("supervisor")
+    assert "优秀 4–5，良好 3–3.9，一般 低于 3" in notes("supervisor")
     assert "作风投诉 3–5 分" in notes("platform")
     assert "只计 2020 年 12 月 1 日至 2021 年 11 月 30 日之间的事项" in notes("bonus")
 
@@ -402,7 +402,7 @@ def test_the_reader_refuses_every_marked_row_and_only_a_mark_at_the_start():
     with pytest.raises(ImportRejected) as caught:
         sections.parse_sections(_csv(rows), "sections.csv")
     assert [(e.row, e.column, e.reason) for e in caught.value.errors] == [
-        (3, "A 列(单位名称)", EXAMPLE_REFUSED), (5, "B 列(科室)", EXAMPLE_REFUSED),
+        (3, "A 列（单位名称）", EXAMPLE_REFUSED), (5, "B 列（科室）", EXAMPLE_REFUSED),
     ]
     # The mark inside a name is no mark.
     listed = sections.parse_sections(_csv([["单位名称", "科室"], [f"县{EXAMPLE_MARK}局", "价格科"]]), "sections.csv")
@@ -450,7 +450,7 @@ def test_a_filled_objects_template_imports_with_its_phones_as_typed(app, db, cam
     first, second = real_sections(db, campaign)
     data = download(client_of(app, "admin"), "objects")
     filled = fill(data, [
-        {"单位名称": first["unit"], "科室": first["section"], "姓名": "王芳", "单位(职务)": "某商贸有限公司(法定代表人)",
+        {"单位名称": first["unit"], "科室": first["section"], "姓名": "王芳", "单位(职务)": "某商贸有限公司（法定代表人）",
          "手机号码": "13800138000", "事项内容(处罚类案件名称)": "咨询价格政策", "是否处罚对象": "否"},
         {"单位名称": first["unit"], "科室": first["section"], "姓名": "李强", "手机号码": "+86 139-0013-9000",
          "事项内容(处罚类案件名称)": "违反治安管理处罚案", "是否处罚对象": "是"},

@@ -50,7 +50,7 @@ def calls():
     def refuse(app, params, progress):  # noqa: ANN001, ANN202
         progress(done=1, total=10)
         if params.get("domain"):
-            raise DomainError("名单里没有科室,无法开始")
+            raise DomainError("名单里没有科室，无法开始")
         raise RuntimeError("boom 13812345678")
 
     yield seen
@@ -90,7 +90,7 @@ def test_failures_are_said_in_chinese_and_leave_no_key(app, db, calls):
     crashed = jobs.submit(db, "test_refuse", {}, title="测试")
     db.commit()
     assert jobs.execute(app, told.id) is JobStatus.failed
-    assert job(db, told.id).error == "名单里没有科室,无法开始"
+    assert job(db, told.id).error == "名单里没有科室，无法开始"
     assert jobs.execute(app, crashed.id) is JobStatus.failed
     failed = job(db, crashed.id)
     assert failed.error == jobs.CRASHED.format(id=crashed.id) and "boom" not in failed.error

@@ -65,7 +65,7 @@ def table_bytes(header: list[str], rows: list[list], fmt: str = "xlsx", title_ro
 
 def column_of(header: list[str], name: str) -> str:
     """How an error names a column: "E 列(手机号码)"."""
-    return f"{get_column_letter(header.index(name) + 1)} 列({name})"
+    return f"{get_column_letter(header.index(name) + 1)} 列（{name}）"
 
 
 def count(db, model) -> int:  # noqa: ANN001
@@ -143,7 +143,7 @@ def test_single_section_file_stored_with_phones_normalised(db, campaign, places,
     ]
     penalties = ["是", "否", "", "Y", "√", "否"]
     rows = [
-        [f"姓名{i}", f"单位{i}(职务{i})", w, f"事项{i}", p] for i, (w, p) in enumerate(zip(written, penalties))
+        [f"姓名{i}", f"单位{i}（职务{i}）", w, f"事项{i}", p] for i, (w, p) in enumerate(zip(written, penalties))
     ]
     summary = run_import(db, campaign, table_bytes(SINGLE_HEADER, rows, fmt), f"list.{fmt}", section_id=section["id"])
 
@@ -305,8 +305,8 @@ def bad_rows_case(places, exempt_place, fmt):
 @pytest.mark.parametrize("fmt,title_rows", [
     ("xlsx", []),
     ("csv", []),
-    ("xlsx", [["2021年度平阳县千人评议服务对象名单"], [], ["填报单位:", "", "日期:2021-06-30"]]),
-    ("csv", [["服务对象名单"], ["(盖章)"]]),
+    ("xlsx", [["2021年度平阳县千人评议服务对象名单"], [], ["填报单位：", "", "日期：2021-06-30"]]),
+    ("csv", [["服务对象名单"], ["（盖章）"]]),
 ])
 def test_every_bad_row_listed_with_file_row_and_column(db, campaign, places, fmt, title_rows):
     exempt_place = places["frame"].to_dict("records")[-1]
@@ -320,7 +320,7 @@ def test_every_bad_row_listed_with_file_row_and_column(db, campaign, places, fmt
     for index, col, fragment in expected:
         matching = [e for e in error.errors if e.row == index + header_row + 1 and e.column == column_of(MULTI_HEADER, col)]
         assert len(matching) == 1 and fragment in matching[0].reason, (index, col, fragment, matching)
-        assert str(matching[0]).startswith(f"第 {index + header_row + 1} 行,{column_of(MULTI_HEADER, col)}:")
+        assert str(matching[0]).startswith(f"第 {index + header_row + 1} 行，{column_of(MULTI_HEADER, col)}：")
     assert str(len(expected)) in str(error)
     # Nothing of it is stored, not even flushed into the open transaction.
     assert count(db, ServiceObject) == 0
@@ -676,7 +676,7 @@ def test_cli_imports_multi_section_file_with_summary(db, campaign, places, runne
     out = result.output
     assert f"读取 {len(rows)} 行" in out and f"保存 {len(rows) - 1} 人" in out and "重复 1 行" in out
     assert f"第 {len(rows) + 1} 行与第 3 行" in out
-    assert f"{label(a1)}:4 人" in out and f"{label(b1)}:3 人" in out
+    assert f"{label(a1)}：4 人" in out and f"{label(b1)}：3 人" in out
     assert "Traceback" not in out
     for n in (phone(i) for i in range(4)):
         assert n not in out
@@ -717,7 +717,7 @@ def test_cli_bad_file_lists_every_bad_row_and_exits_1(db, campaign, places, runn
     out = result.output
     assert "3 处错误" in out and "未导入任何数据" in out
     for index, col in ((0, "手机号码"), (2, "姓名"), (4, "是否处罚对象")):
-        assert f"第 {index + 3} 行,{column_of(SINGLE_HEADER, col)}" in out
+        assert f"第 {index + 3} 行，{column_of(SINGLE_HEADER, col)}" in out
     assert "Traceback" not in out
     db.commit()
     assert count(db, ServiceObject) == count(db, ObjectImport) == 0

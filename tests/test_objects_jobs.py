@@ -106,7 +106,7 @@ def test_a_file_over_the_row_limit_is_refused_after_counting(app, db, campaign, 
     data = table_bytes(MULTI_HEADER, county_rows(places), "csv")
     with pytest.raises(objects.ImportRejected) as caught:
         objects.import_objects(db, campaign, RoundKind.H1, data, "big.csv")
-    assert [str(e) for e in caught.value.errors] == ["文件:文件有 450 行,超过 100 行的上限"]
+    assert [str(e) for e in caught.value.errors] == ["文件：文件有 450 行，超过 100 行的上限"]
 
 
 def test_an_unreadable_big_file_fails_its_job_in_chinese(app, db, campaign, places, admin_client):
@@ -207,13 +207,13 @@ def test_the_command_line_runs_the_same_job_with_a_bar(app, db, campaign, places
     rows[200][2] = ""
     path.write_bytes(table_bytes(MULTI_HEADER, rows, "csv"))
     result = runner.invoke(args=["import", "objects", str(path), "--round", "H1"])
-    assert result.exit_code == 1 and "第 202 行," + column_of(MULTI_HEADER, "姓名") in result.output
+    assert result.exit_code == 1 and "第 202 行，" + column_of(MULTI_HEADER, "姓名") in result.output
     assert count(db, ServiceObject) == 0 and path.exists()  # the command line's own file stays
     rows[200][2] = "张三"
     path.write_bytes(table_bytes(MULTI_HEADER, rows, "csv"))
     result = runner.invoke(args=["import", "objects", str(path), "--round", "H1"])
     assert result.exit_code == 0, result.output
-    assert "读取 450 行,保存 450 人" in result.output and path.exists()
+    assert "读取 450 行，保存 450 人" in result.output and path.exists()
     assert count(db, ServiceObject) == 450
     assert db.scalars(select(Job).where(Job.kind == tasks.IMPORT_OBJECTS, Job.status == JobStatus.done)).one()
 

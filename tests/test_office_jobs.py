@@ -243,7 +243,7 @@ def finished(app, db, campaign):
 def test_the_retention_command_runs_a_job(runner, db, finished):
     done = runner.invoke(args=["retention", "erase", "--yes"])
     assert done.exit_code == 0, done.output
-    assert "已删除 2021 年度的个人信息:服务对象" in done.output
+    assert "已删除 2021 年度的个人信息：服务对象" in done.output
     job = db.scalar(select(Job))
     assert (job.kind, job.status, job.created_by) == ("retention_erase", JobStatus.done, "cli")
     assert job.done == job.total > 0 and job.result["counts"]["evaluators"] == 20

@@ -54,7 +54,7 @@ def asked(response, title: str) -> list[str]:  # noqa: ANN001
     """The confirmation page's facts, after checking it is the one for `title`."""
     page = text(response)
     assert response.status_code == 200, response.status_code
-    assert f"<h1>请确认:{title}</h1>" in page
+    assert f"<h1>请确认：{title}</h1>" in page
     assert '<input type="hidden" name="confirmed" value="1">' in page
     return facts(page)
 
@@ -89,9 +89,9 @@ def test_issuing_the_accounts_asks_first_with_the_numbers(app, admin_client, db,
 
     page = text(admin_client.get(ONLINE))
     shown = facts(page, "confirm-issue")
-    assert 'data-confirm="confirm-issue"' in page and "发送账号短信(20 人)并开始网络评价" in page
-    assert shown[0] == (f"为尚未发过账号的 20 位评价人({parts})各生成一个账号和一次性密码,"
-                        "把含账号和密码的短信写入发件箱,由发送进程陆续发出。")
+    assert 'data-confirm="confirm-issue"' in page and "发送账号短信（20 人）并开始网络评价" in page
+    assert shown[0] == (f"为尚未发过账号的 20 位评价人（{parts}）各生成一个账号和一次性密码，"
+                        "把含账号和密码的短信写入发件箱，由发送进程陆续发出。")
     assert "状态由“未开始”变为“进行中”" in shown[1] and f"截止时间 {closes}" in shown[1]
 
     for _ in range(2):  # asked twice: still nothing done
@@ -110,7 +110,7 @@ def test_issuing_the_accounts_asks_first_with_the_numbers(app, admin_client, db,
                                         "more.csv")
     db.commit()
     more = asked(admin_client.post(f"{ONLINE}accounts"), "发送账号短信")
-    assert more[0].startswith("为尚未发过账号的 2 位评价人(")
+    assert more[0].startswith("为尚未发过账号的 2 位评价人（")
     assert more[1].startswith("网络评价已在进行中") and "已有账号的评价人不受影响" in more[1]
     assert count(db, OutboxMessage) == 20
     assert admin_client.post(f"{ONLINE}accounts", data=CONFIRMED).status_code == 303
@@ -141,10 +141,10 @@ def test_a_reissue_asks_with_the_account_and_clears_the_lock_only_once_confirmed
     page = text(admin_client.get(ONLINE))
     assert f'id="confirm-resend-{evaluator.id}"' not in page  # locked: a reissue only
     shown = facts(page, f"confirm-reissue-{evaluator.id}")
-    assert shown[0] == f"账号 {evaluator.login}({evaluator.name},手机 {masked})。"
-    assert shown[1] == "解除锁定(该账号现已锁定)。"
-    assert shown[2] == "密码输错次数由 5 次清零:重新有 5 次机会。"
-    assert f"发往 {masked};原密码立即作废" in shown[3]
+    assert shown[0] == f"账号 {evaluator.login}（{evaluator.name}，手机 {masked}）。"
+    assert shown[1] == "解除锁定（该账号现已锁定）。"
+    assert shown[2] == "密码输错次数由 5 次清零：重新有 5 次机会。"
+    assert f"发往 {masked}；原密码立即作废" in shown[3]
     assert evaluator.phone not in page
 
     url = f"{ONLINE}evaluators/{evaluator.id}/reissue?page=1"
@@ -172,9 +172,9 @@ def test_a_resend_asks_and_voids_the_old_password_only_once_confirmed(admin_clie
     db.commit()
 
     shown = facts(text(admin_client.get(ONLINE)), f"confirm-resend-{evaluator.id}")
-    assert shown[0].startswith(f"账号 {evaluator.login}(")
+    assert shown[0].startswith(f"账号 {evaluator.login}（")
     assert "原密码立即作废" in shown[1]
-    assert shown[2] == "密码输错次数不清零:现为 2 次,再输错 3 次账号即锁定。"
+    assert shown[2] == "密码输错次数不清零：现为 2 次，再输错 3 次账号即锁定。"
     url = f"{ONLINE}evaluators/{evaluator.id}/resend"
     assert asked(admin_client.post(url), f"为账号 {evaluator.login} 重发密码") == shown
     found = fresh(db).get(Evaluator, evaluator.id)
@@ -204,7 +204,7 @@ def test_a_reminder_asks_with_how_many_it_goes_to(admin_client, db, campaign):
     db.commit()
 
     shown = facts(text(admin_client.get(MONITOR)), "confirm-remind")
-    assert shown[0] == "参评情况:6 位评价人中已有 2 位投票(参评率 33.3%),还有 4 位未投票。"
+    assert shown[0] == "参评情况：6 位评价人中已有 2 位投票（参评率 33.3%），还有 4 位未投票。"
     assert shown[1].startswith("将给其中 3 位尚未投票、也未提醒过的评价人各写入一条提醒短信")
     assert asked(admin_client.post(f"{MONITOR}/remind"), "提醒尚未评价的评价人") == shown
     assert count(db, OutboxMessage) == 0 and fresh(db).get(OnlineRound, online.id).reminded_at is None
@@ -213,7 +213,7 @@ def test_a_reminder_asks_with_how_many_it_goes_to(admin_client, db, campaign):
     assert admin_client.post(f"{MONITOR}/remind", data=CONFIRMED).status_code == 303
     assert count(db, OutboxMessage, OutboxMessage.key.like("online-remind:%")) == 3
     again = facts(text(admin_client.get(MONITOR)), "confirm-remind")
-    assert again[1] == "没有需要提醒的评价人:这次不会写入任何短信。"
+    assert again[1] == "没有需要提醒的评价人：这次不会写入任何短信。"
 
 
 # ---- 结束网络评价 -----------------------------------------------------------------------------------
@@ -223,8 +223,8 @@ def test_the_close_asks_with_the_turnout_and_the_closing_time(app, admin_client,
     online = open_online_round(db, campaign)
     cast_ballots(db, online, 3)
     shown = facts(text(admin_client.get(MONITOR)), "confirm-close")
-    assert shown[0] == "参评情况:6 位评价人中已有 3 位投票(参评率 50.0%),还有 3 位未投票。"
-    assert shown[1] == f"原定截止时间 {local_time(app, online.closes_at)}:现在结束即提前截止。"
+    assert shown[0] == "参评情况：6 位评价人中已有 3 位投票（参评率 50.0%），还有 3 位未投票。"
+    assert shown[1] == f"原定截止时间 {local_time(app, online.closes_at)}：现在结束即提前截止。"
     assert "不再接受选票" in shown[2]
     assert shown[3].startswith("已收到的 3 张选票随即计票")
 
@@ -260,7 +260,7 @@ def test_publishing_asks_with_the_lists_sizes_and_publishes_only_once_confirmed(
     sizes = tuple(len(lists[name]) for name in ("satisfied", "unsatisfied", "most_unsatisfied"))
     assert sizes == (10, 10, 3)
     shown = facts(text(admin_client.get(MONITOR)), "confirm-publish")
-    assert shown[0] == "公布的名单:满意单位 10 个、不满意单位 10 个、最不满意单位 3 个(最不满意单位同时列在不满意单位中)。"
+    assert shown[0] == "公布的名单：满意单位 10 个、不满意单位 10 个、最不满意单位 3 个（最不满意单位同时列在不满意单位中）。"
     assert "/results/2021" in shown[1] and "任何人不用登录即可查看" in shown[1]
 
     assert asked(admin_client.post(f"{MONITOR}/publish"), "公布评议结果") == shown
@@ -274,17 +274,17 @@ def test_publishing_asks_with_the_lists_sizes_and_publishes_only_once_confirmed(
 
     # Publishing again says what it replaces, and whether the lists changed.
     same = asked(admin_client.post(f"{MONITOR}/publish"), "重新公布评议结果")
-    assert same[2].endswith("(满意单位 10 个、不满意单位 10 个、最不满意单位 3 个):名单没有变化。")
+    assert same[2].endswith("（满意单位 10 个、不满意单位 10 个、最不满意单位 3 个）：名单没有变化。")
     section_id = int(card.sections.loc[card.sections[C.RESULT] == C.SATISFIED, "section_id"].iloc[0])
     scorecards.decide(db, campaign, section_id, Result.unsatisfied, "县评议领导小组复议", None)
     db.commit()
     changed = asked(admin_client.post(f"{MONITOR}/publish"), "重新公布评议结果")
-    assert changed[0].startswith("公布的名单:满意单位 9 个、不满意单位 11 个、最不满意单位 3 个")
-    assert changed[2].endswith(":名单有变化。")
+    assert changed[0].startswith("公布的名单：满意单位 9 个、不满意单位 11 个、最不满意单位 3 个")
+    assert changed[2].endswith("：名单有变化。")
     assert fresh(db).get(OnlineRound, online.id).published_at == published_at
-    assert "满意单位(10 个)" in text(client.get("/results/2021"))  # unchanged until confirmed
+    assert "满意单位（10 个）" in text(client.get("/results/2021"))  # unchanged until confirmed
     assert admin_client.post(f"{MONITOR}/publish", data=CONFIRMED).status_code == 303
-    assert "满意单位(9 个)" in text(client.get("/results/2021"))
+    assert "满意单位（9 个）" in text(client.get("/results/2021"))
     assert audits(db, "online.publish") == 2
 
 

@@ -202,9 +202,9 @@ def test_the_close_makes_the_ballots_the_online_score(admin_client, db, campaign
     assert (card.sections[C.RESULT] == C.SATISFIED).sum() == 10
 
     final = text(admin_client.get("/office/scores/final"))
-    assert "网络评价尚未进行" not in final and "满意单位(10 个)" in final
+    assert "网络评价尚未进行" not in final and "满意单位（10 个）" in final
     monitor = text(admin_client.get(MONITOR))
-    assert "网络评价得分(共 5 张选票)" in monitor
+    assert "网络评价得分（共 5 张选票）" in monitor
     assert len(re.findall(r"<tr data-section=", monitor.split('id="online-scores"', 1)[1])) == len(found)
     report = excel_report(admin_client)
     assert report.status_code == 200
@@ -263,15 +263,15 @@ def test_the_monitor_shows_the_counts_that_make_the_score_imported_ones_too(admi
         assert sum(both) == by_id.at[section_id, C.VOTES_IN[C.NET]]
         s, b, _ = both
         score = (s + 0.5 * b) / sum(both) * 20
-        assert formula == f"(满意 {s} + 0.5 × 基本满意 {b}) ÷ 票数 {sum(both)} × 20 = {display_text(score)}"
+        assert formula == f"（满意 {s} + 0.5 × 基本满意 {b}） ÷ 票数 {sum(both)} × 20 = {display_text(score)}"
         assert shown == display_text(score) == display_text(by_id.at[section_id, C.NETWORK])
     total = int(card.sections[C.VOTES_IN[C.NET]].sum())
     assert sum(numbers[-1] for numbers, _, _ in rows.values()) == total == 5 * len(found) + 212  # 212 imported
     footer = page.split('id="online-scores"', 1)[1].split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
     assert f'<td class="num">{total}</td>' in footer
     source = markup.unescape(page.split('id="counts-source">', 1)[1].split("</p>", 1)[0])
-    assert "本平台网络评价的 5 张选票" in source and "网络评价(NET)票数 212 票" in source and f"合计 {total} 票" in source
-    assert "满意率 = (满意 + 0.5 × 基本满意) ÷ 票数" in page and "满意率 × 20 分" in page
+    assert "本平台网络评价的 5 张选票" in source and "网络评价（NET）票数 212 票" in source and f"合计 {total} 票" in source
+    assert "满意率 = （满意 + 0.5 × 基本满意） ÷ 票数" in page and "满意率 × 20 分" in page
 
 
 def test_without_imported_counts_the_monitor_shows_the_ballots_alone(admin_client, db, campaign, held):
@@ -283,7 +283,7 @@ def test_without_imported_counts_the_monitor_shows_the_ballots_alone(admin_clien
     for section_id, (numbers, formula, _) in score_rows(page).items():
         own = [tallies[section_id][choice] for choice in Choice]
         assert numbers == [*own, 5]
-        assert formula.startswith(f"(满意 {own[0]} + 0.6 × 基本满意 {own[1]}) ÷ 票数 5 × 15 = ")
+        assert formula.startswith(f"（满意 {own[0]} + 0.6 × 基本满意 {own[1]}） ÷ 票数 5 × 15 = ")
 
 
 def test_published_lists_are_public_and_stay_as_published(admin_client, client, db, campaign, held):
@@ -302,9 +302,9 @@ def test_published_lists_are_public_and_stay_as_published(admin_client, client, 
     assert page.status_code == 200 and page.headers.get("Cache-Control") == "no-store"
     sections = card.sections
     for code, label in ((C.SATISFIED, "满意单位"), (C.MOST_UNSATISFIED, "最不满意单位")):
-        assert f"{label}({(sections[C.RESULT] == code).sum()} 个)" in html
-    assert "不满意单位(10 个)" in html
-    block = html.split("不满意单位(10 个)", 1)[0]
+        assert f"{label}（{(sections[C.RESULT] == code).sum()} 个）" in html
+    assert "不满意单位（10 个）" in html
+    block = html.split("不满意单位（10 个）", 1)[0]
     for unit, section in sections.loc[sections[C.RESULT] == C.SATISFIED, [C.UNIT, C.SECTION]].itertuples(index=False):
         assert f'<span class="unit">{unit}</span> {section}' in block
     for word in ("总成绩", "网络评价", "票"):
@@ -314,10 +314,10 @@ def test_published_lists_are_public_and_stay_as_published(admin_client, client, 
     moved = sections.loc[sections[C.RESULT] == C.SATISFIED].iloc[0]
     scorecards.decide(db, campaign, int(moved["section_id"]), Result.unsatisfied, "县评议领导小组复议", None)
     db.commit()
-    assert "满意单位(10 个)" in text(client.get("/results/2021"))
+    assert "满意单位（10 个）" in text(client.get("/results/2021"))
     assert admin_client.post(f"{MONITOR}/publish", data=CONFIRMED).status_code == 303
     republished = text(client.get("/results/2021"))
-    assert "满意单位(9 个)" in republished and "不满意单位(11 个)" in republished
+    assert "满意单位（9 个）" in republished and "不满意单位（11 个）" in republished
     assert client.get("/results/2020").status_code == 404
 
 

@@ -31,17 +31,17 @@ def test_the_steps_count_what_is_there_and_the_first_missing_is_next(db, campaig
     survey = rounds.create_round(db, campaign, RoundKind.H1, CLOSES, 5, now=NOW)
     db.commit()
     step = next(s for s in overview.overview(db, campaign).steps if s.title == "H1 轮服务对象调查")
-    assert not step.done and step.said == "H1 轮调查:未开始。" and step.params == {"round_id": survey.id}
+    assert not step.done and step.said == "H1 轮调查：未开始。" and step.params == {"round_id": survey.id}
 
 
 def test_the_overview_page_and_the_menu_show_the_stage_and_the_next_step(admin_client, db, campaign):
     upload(db, campaign, PRICE, 6)
     page = text(admin_client.get("/office/"))
-    assert "2021 年度 · 当前:名单" in page  # the menu, on every staff page
-    assert "下一步:导入往年评议结果" in page
+    assert "2021 年度 · 当前：名单" in page  # the menu, on every staff page
+    assert "下一步：导入往年评议结果" in page
     row = re.search(r"<tr><td>县发改局</td>.*?</tr>", page, re.S).group(0)
-    assert "(缺" in row  # its other sections have no list yet
-    assert "2021 年度 · 当前:名单" in text(admin_client.get("/office/rounds/"))
+    assert "（缺" in row  # its other sections have no list yet
+    assert "2021 年度 · 当前：名单" in text(admin_client.get("/office/rounds/"))
 
 
 def test_a_liaison_sees_the_own_units_row_and_steps_only(client, db, campaign):
@@ -51,4 +51,4 @@ def test_a_liaison_sees_the_own_units_row_and_steps_only(client, db, campaign):
     login(client, "liaison")
     page = text(client.get("/office/"))
     assert page.count("<tr><td>") == 1 and "<tr><td>县发改局</td>" in page
-    assert "下一步:报送 H1 轮服务对象名单" in page and "导入往年评议结果" not in page
+    assert "下一步：报送 H1 轮服务对象名单" in page and "导入往年评议结果" not in page

@@ -276,7 +276,7 @@ def test_a_call_without_an_answer_is_recorded_with_its_reason_and_shown(db, surv
     assert votes(db) == []  # a call without an answer is no vote
     listed = text(operator_client.get("/office/phone/"))
     row = re.search(rf'<tr>(?:(?!</tr>).)*action="/office/phone/{planning.id}/call"', listed, re.S).group(0)
-    assert "2 次,上次" in row and "拒访" in row
+    assert "2 次，上次" in row and "拒访" in row
     page = text(operator_client.get(f"/office/phone/{planning.id}"))
     assert 'id="call-history"' in page and page.index("拒访") < page.index("未接通")  # newest first
     # Filters: never called, to call again (not refused, not a wrong number), by last outcome.

@@ -22,7 +22,7 @@ from voting.services import users
 from voting.services.bundle import score_bundle
 
 DOCUMENTS = ("/office/scores/print/shortlist", "/office/scores/print/final", "/office/scores/print/units")
-SIGNATURES = ("制表人:________", "审核人:________", "评议办负责人(签字):________", "日期:________")
+SIGNATURES = ("制表人：________", "审核人：________", "评议办负责人（签字）：________", "日期：________")
 OFFICE = "平阳县千人评议办"
 
 
@@ -91,11 +91,11 @@ def test_each_document_has_its_head_provenance_and_signatures(admin_client, db, 
         assert response.status_code == 200 and response.mimetype == "text/html"
         title = titles[path.rsplit("/", 1)[1]]
         assert f"<title>{title}</title>" in html and f"<h1>{title}</h1>" in html
-        assert f"制表单位:{OFFICE}" in html
-        assert f"制表日期:{today.year}年{today.month}月{today.day}日" in html
+        assert f"制表单位：{OFFICE}" in html
+        assert f"制表日期：{today.year}年{today.month}月{today.day}日" in html
         day = f"{today.year}年{today.month}月{today.day}日"
         provenance = (re.escape(f"本表根据千人评议平台 {day} ") + r"\d\d:\d\d"
-                      + re.escape(f" 的评分结果生成(数据版本:审计日志第 {head} 条记录,平台投票 0 票)"))
+                      + re.escape(f" 的评分结果生成（数据版本：审计日志第 {head} 条记录，平台投票 0 票）"))
         assert re.search(provenance, html), path
         for line in SIGNATURES:
             assert line in html, (path, line)
@@ -109,8 +109,8 @@ def test_the_shortlist_document_lists_the_110_candidates(admin_client, year, off
     found = tables(html)
     counts = offline[C.SHORTLIST].value_counts()
     assert [heading for heading, _ in found] == [
-        f"上年不满意单位({counts[C.PREVIOUS_UNSATISFIED]} 个)", f"满意候选({counts[C.SATISFIED_CANDIDATE]} 个)",
-        f"不满意候选({counts[C.UNSATISFIED_CANDIDATE]} 个)"]
+        f"上年不满意单位（{counts[C.PREVIOUS_UNSATISFIED]} 个）", f"满意候选（{counts[C.SATISFIED_CANDIDATE]} 个）",
+        f"不满意候选（{counts[C.UNSATISFIED_CANDIDATE]} 个）"]
     assert sum(len(rows) for _, rows in found) == 110
     for code, (_, rows) in zip((C.PREVIOUS_UNSATISFIED, C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE), found):
         expected = offline[offline[C.SHORTLIST] == code].sort_values(C.DAILY_RANK, kind="stable")
@@ -119,7 +119,7 @@ def test_the_shortlist_document_lists_the_110_candidates(admin_client, year, off
         assert [r[3] for r in rows] == [shown(v) for v in expected[C.DAILY]]
         assert [r[4] for r in rows] == [str(int(v)) for v in expected[C.DAILY_RANK]]
     cutoff = offline.loc[offline[C.SHORTLIST] == C.SATISFIED_CANDIDATE, C.DAILY].astype(float).min()
-    assert f"满意候选分数线(最低日常评价){shown(cutoff)} 分" in html
+    assert f"满意候选分数线（最低日常评价）{shown(cutoff)} 分" in html
     assert "候选名单尚未确定" in html
     assert admin_client.post("/office/scores/shortlist/fix").status_code == 303
     assert "候选名单已于 " in admin_client.get("/office/scores/print/shortlist").get_data(as_text=True)
@@ -131,7 +131,7 @@ def test_the_final_document_shows_the_proposals_and_the_decisions(admin_client, 
     found = dict(tables(html))
     for code, label in ((C.SATISFIED, "满意单位"), (C.UNSATISFIED, "不满意单位"), (C.MOST_UNSATISFIED, "最不满意单位")):
         expected = by_total[by_total[C.RESULT] == code]
-        rows = found[f"{label}({len(expected)} 个)"]
+        rows = found[f"{label}（{len(expected)} 个）"]
         assert [(r[1], r[2]) for r in rows] == list(expected.index)
         assert [r[6] for r in rows] == [shown(v) for v in expected[C.TOTAL]]
         assert [r[8] for r in rows] == [label] * len(rows)  # 系统拟定
@@ -147,11 +147,11 @@ def test_the_final_document_shows_the_proposals_and_the_decisions(admin_client, 
     html = admin_client.get("/office/scores/print/final").get_data(as_text=True)
     found = dict(tables(html))
     n = int((offline[C.RESULT] == C.SATISFIED).sum())
-    assert name not in [r[2] for r in found[f"满意单位({n - 1} 个)"]]
-    (dropped,) = found["经评议办决定不列入名单(1 个)"]
+    assert name not in [r[2] for r in found[f"满意单位（{n - 1} 个）"]]
+    (dropped,) = found["经评议办决定不列入名单（1 个）"]
     assert dropped[1:3] == [unit, name] and dropped[8] == "满意单位"
     assert "县评议领导小组会议决定" in dropped[9]
-    assert f"满意单位现为 {n - 1} 个,规则为 {n} 个。" in html
+    assert f"满意单位现为 {n - 1} 个，规则为 {n} 个。" in html
 
 
 def test_the_units_document_names_the_sections(admin_client, year, offline):
@@ -159,26 +159,26 @@ def test_the_units_document_names_the_sections(admin_client, year, offline):
     ((heading, rows),) = tables(html)
     units = list(dict.fromkeys(u for u, _ in offline.index))
     assert [r[1] for r in rows] == units
-    assert heading.startswith(f"各单位考绩({len(units)} 个单位")
+    assert heading.startswith(f"各单位考绩（{len(units)} 个单位")
     points = {C.SATISFIED: 5, C.UNSATISFIED: -5, C.MOST_UNSATISFIED: -10}
     for row in rows:
         results = offline.xs(row[1], level=0)[C.RESULT]
         for column, code in ((2, C.SATISFIED), (3, C.UNSATISFIED), (4, C.MOST_UNSATISFIED)):
-            named = [n.removesuffix("(优秀档)") for n in row[column].split("、") if n]
+            named = [n.removesuffix("（优秀档）") for n in row[column].split("、") if n]
             assert named == [name for name, result in results.items() if result == code], row
         effect = sum(points.get(result, 0) for result in results)
         assert row[5] == ("+" if effect > 0 else "") + display_text(float(effect))
     assert sum(bool(r[2] or r[3] or r[4]) for r in rows) > 10
     top = offline[offline[C.TOP_TIER].astype(bool)].index[0]
-    assert f"{markup.escape(top[1])}(优秀档)" in html
+    assert f"{markup.escape(top[1])}（优秀档）" in html
 
 
 def test_before_the_online_round_the_final_document_says_so(admin_client, db, campaign, bundle_dir, tmp_path):
     load_bundle(db, campaign, daily_only(bundle_dir, tmp_path / "bundle"))
     db.commit()
     html = admin_client.get("/office/scores/print/final").get_data(as_text=True)
-    assert "网络评价尚未进行:还没有总成绩和评议结果。" in html and tables(html) == []
-    assert "制表人:________" in html
+    assert "网络评价尚未进行：还没有总成绩和评议结果。" in html and tables(html) == []
+    assert "制表人：________" in html
     units = admin_client.get("/office/scores/print/units").get_data(as_text=True)
     assert "网络评价尚未进行" in units and "其中 0 个有科室列入名单" in units
 

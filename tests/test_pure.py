@@ -42,7 +42,7 @@ def test_settings_round_trip_and_keep_their_types():
 
 
 def test_unknown_setting_is_refused():
-    with pytest.raises(ValueError, match="未知的规则设置: blend_votes"):
+    with pytest.raises(ValueError, match="未知的规则设置：blend_votes"):
         RuleSettings.from_dict({"blend_votes": 20})
 
 

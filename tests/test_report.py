@@ -49,7 +49,7 @@ def fake_scorecard(network_held: bool = True) -> Scorecard:
             h1 = 20.125 if n == HALF_UP else round(rng.uniform(17, 25), 3)
             h2 = round(rng.uniform(17, 25), 3)
             parts = (round(rng.uniform(6, 10), 2), round(rng.uniform(2.5, 5), 1), round(rng.uniform(12, 20), 1))
-            warnings = ["下半年无人投票,按参与科室平均分计"] if h2_votes == 0 else []
+            warnings = ["下半年无人投票，按参与科室平均分计"] if h2_votes == 0 else []
             nan = math.nan
             rows.append({
                 C.UNIT: unit, C.SECTION: name, C.EXEMPT: exempt, C.PREVIOUS_UNSATISFIED: n in PREVIOUS_UNSATISFIED,
@@ -102,7 +102,7 @@ def fake_scorecard(network_held: bool = True) -> Scorecard:
         frame.loc[order[-1:], C.PROPOSED] = C.MOST_UNSATISFIED
         frame[C.RESULT] = frame[C.PROPOSED]
         frame[C.DECISION] = None
-        frame.loc[order[2], [C.RESULT, C.DECISION]] = [None, "评议办由 满意单位 改为 不列入:县委评议领导小组决定"]
+        frame.loc[order[2], [C.RESULT, C.DECISION]] = [None, "评议办由 满意单位 改为 不列入：县委评议领导小组决定"]
         frame.loc[order[0], C.TOP_TIER] = True
         frame.loc[order[-1], C.TWO_YEARS_UNSATISFIED] = bool(frame.loc[order[-1], C.PREVIOUS_UNSATISFIED])
 
@@ -112,7 +112,7 @@ def fake_scorecard(network_held: bool = True) -> Scorecard:
             continue
         lines += [
             {C.UNIT: record[C.UNIT], C.SECTION: record[C.SECTION], C.COMPONENT: C.SERVICE,
-             C.TEXT: "上半年:满意 20,基本满意 5,不满意 1", C.POINTS: record[C.SERVICE_H1], C.ROW: math.nan},
+             C.TEXT: "上半年：满意 20，基本满意 5，不满意 1", C.POINTS: record[C.SERVICE_H1], C.ROW: math.nan},
             {C.UNIT: record[C.UNIT], C.SECTION: record[C.SECTION], C.COMPONENT: C.INSPECTION,
              C.TEXT: "县级查实问题 1 个", C.POINTS: -1.0, C.ROW: 12},
         ]
@@ -126,13 +126,13 @@ def fake_scorecard(network_held: bool = True) -> Scorecard:
                       C.EFFECT: 5.0 * n_s - 5.0 * n_u - 10.0 * n_m, C.TOP_TIER: int(mine[C.TOP_TIER].sum())})
 
     ties = []
-    warnings = ["候选名单不足 110 个:参评科室只有 28 个,全部列入"]
+    warnings = ["候选名单不足 110 个：参评科室只有 28 个，全部列入"]
     if network_held:
         tied = frame[candidates].sort_values(C.TOTAL_RANK).index[-4:-2]
         ties.append(Tie("final", C.UNSATISFIED, 3, tuple((frame.loc[i, C.UNIT], frame.loc[i, C.SECTION]) for i in tied),
-                        "不满意单位第 3 名并列:依次比较各项后仍相同,请评议办确定"))
+                        "不满意单位第 3 名并列：依次比较各项后仍相同，请评议办确定"))
     else:
-        warnings.append("网络评价尚未进行:没有 NET 轮次的票")
+        warnings.append("网络评价尚未进行：没有 NET 轮次的票")
     return Scorecard(
         year=2021, settings=SETTINGS, sections=frame, lines=pd.DataFrame(lines), units=pd.DataFrame(units),
         warnings=warnings, ties=ties, round_means={C.H1: 21.4567, C.H2: math.nan}, cutoffs=cutoffs,
@@ -229,7 +229,7 @@ def test_every_sheet_prints_on_a4_one_page_wide(book, title):
     assert (int(setup.fitToWidth), int(setup.fitToHeight)) == (1, 0)  # one page wide, as long as it takes
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
     assert sheet.print_title_rows == "$1:$1"  # the header row on every page
-    assert sheet.oddFooter.center.text == "第 &P 页,共 &N 页"
+    assert sheet.oddFooter.center.text == "第 &P 页，共 &N 页"
     assert sheet.oddHeader.center.text == "2021年度千人评议 &A"
     # Fit to the width, an 11-point font prints at 9 points at the least.
     assert report.print_scale(sheet) * report.FONT_POINTS >= 9
@@ -255,7 +255,7 @@ def test_long_names_wrap_in_a_capped_column(book):
 def test_the_charts_have_a_sheet_of_their_own_a_page_each(book):
     sheet = book[CHARTS_SHEET]
     assert sheet.page_setup.orientation == "portrait" and int(sheet.page_setup.paperSize) == 9  # A4
-    assert int(sheet.page_setup.fitToWidth) == 1 and sheet.oddFooter.center.text == "第 &P 页,共 &N 页"
+    assert int(sheet.page_setup.fitToWidth) == 1 and sheet.oddFooter.center.text == "第 &P 页，共 &N 页"
     starts = [chart.anchor._from.row for chart in sheet._charts]  # 0-based
     assert len(starts) == 3 and starts[0] == 0 and starts == sorted(starts)
     # A manual page break just above the second and the third chart.
@@ -278,7 +278,7 @@ def test_daily_sheet_lists_every_section_with_rounded_scores(book, card):
     assert isinstance(half_up["日常排名"], int)
     supervisor = book["日常评价"].cell(row=2 + HALF_UP, column=10)
     assert supervisor.number_format == "0.0" and supervisor.value == record[C.SUPERVISOR]
-    assert rows[SILENT]["下半年票数"] == 0 and rows[SILENT]["备注"] == "下半年无人投票,按参与科室平均分计"
+    assert rows[SILENT]["下半年票数"] == 0 and rows[SILENT]["备注"] == "下半年无人投票，按参与科室平均分计"
     assert all(r["备注"] is None for n, r in enumerate(rows) if n not in (SILENT, *EXEMPT))
 
 
@@ -308,8 +308,8 @@ def test_shortlist_grouped_with_cutoffs(book, card):
     satisfied = [r["日常排名"] for r in rows if r["类别"] == "满意候选"]
     assert satisfied == sorted(satisfied)
     block = {sheet.cell(row=i, column=7).value: sheet.cell(row=i, column=8).value for i in range(2, 8)}
-    assert block["满意候选分数线(最低日常评价)"] == float(report.display(card.cutoffs[C.SATISFIED_CANDIDATE], 2))
-    assert block["不满意候选分数线(最高日常评价)"] == float(report.display(card.cutoffs[C.UNSATISFIED_CANDIDATE], 2))
+    assert block["满意候选分数线（最低日常评价）"] == float(report.display(card.cutoffs[C.SATISFIED_CANDIDATE], 2))
+    assert block["不满意候选分数线（最高日常评价）"] == float(report.display(card.cutoffs[C.UNSATISFIED_CANDIDATE], 2))
     assert (block["满意候选数"], block["不满意候选数"], block["上年不满意单位数"], block["候选合计"]) == (6, 6, 2, 14)
 
 
@@ -322,7 +322,7 @@ def test_network_and_final_lists(book, card):
     assert [r["总排名"] for r in total] == sorted(r["总排名"] for r in total)
     assert [r["拟定结果"] for r in total[:3]] == ["满意单位"] * 3
     assert [r["最终结果"] for r in total[:3]] == ["满意单位", "满意单位", None]
-    assert total[2]["评议办决定"] == "评议办由 满意单位 改为 不列入:县委评议领导小组决定"
+    assert total[2]["评议办决定"] == "评议办由 满意单位 改为 不列入：县委评议领导小组决定"
     assert all(r["评议办决定"] is None for r in total[3:])
     assert [r["最终结果"] for r in total[-3:]] == ["不满意单位", "不满意单位", "最不满意单位"]
     assert total[0]["优秀档"] == "是" and total[1]["优秀档"] is None
@@ -466,7 +466,7 @@ def test_network_not_held(pending):
     assert [r["日常评价"] for r in total] == sorted((r["日常评价"] for r in total), reverse=True)  # by daily rank
     for title in ("满意单位", "不满意单位"):
         assert table(pending[title]) == []
-        assert pending[title]["A3"].value == "网络评价尚未进行,尚无结果"
+        assert pending[title]["A3"].value == "网络评价尚未进行，尚无结果"
     _, components, ranking = pending[CHARTS_SHEET]._charts
     assert "网络评价尚未进行" in title_text(components) and "网络评价尚未进行" in title_text(ranking)
     assert any("网络评价尚未进行" in r["内容"] for r in table(pending["提示"]))
@@ -501,7 +501,7 @@ def test_report_of_a_scored_synthetic_year():
     # Each section's daily score and each candidate's total as the sum they are.
     assert sum(r["项目"] == "日常评价" for r in details) == int((~card.sections[C.EXEMPT].astype(bool)).sum())
     totals = [r for r in details if r["项目"] == "总成绩"]
-    assert len(totals) == 110 and all(re.match(r"总成绩:日常评价 [\d.]+ \+ 网络评价 [\d.]+ \+ 加分项 [\d.]+ = [\d.]+ 分$", r["说明"]) for r in totals)
+    assert len(totals) == 110 and all(re.match(r"总成绩：日常评价 [\d.]+ \+ 网络评价 [\d.]+ \+ 加分项 [\d.]+ = [\d.]+ 分$", r["说明"]) for r in totals)
     histogram, *candidates = book[CHARTS_SHEET]._charts
     for code in (C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE):
         assert report.display_text(card.cutoffs[code]) in title_text(histogram)

@@ -104,7 +104,7 @@ def test_a_list_that_comes_in_while_the_round_is_open_is_invited_until_the_close
     late_lists_and_ended_rounds(app)
     assert count(db, Invitation) == 10
     # The section's list is now frozen, as an opened section's is.
-    with pytest.raises(DomainError, match=f"已向这些科室发出邀请,名单不能再替换:{PLANNING[0]} {PLANNING[1]}"):
+    with pytest.raises(DomainError, match=f"已向这些科室发出邀请，名单不能再替换：{PLANNING[0]} {PLANNING[1]}"):
         upload(db, campaign, PLANNING, 3, seed=5)
     db.rollback()
 
@@ -124,7 +124,7 @@ def test_no_list_is_taken_once_the_round_has_ended(db, campaign):
     survey, _ = opened(db, campaign, size=5)
     rounds.close_round(db, survey)
     db.commit()
-    with pytest.raises(DomainError, match="H1 轮调查已结束,不能再上传这一轮的服务对象名单"):
+    with pytest.raises(DomainError, match="H1 轮调查已结束，不能再上传这一轮的服务对象名单"):
         upload(db, campaign, PLANNING, 3)
     db.rollback()
     assert rounds.rounds_with_late_lists(db) == []
@@ -137,7 +137,7 @@ def test_a_round_cancelled_before_any_answer_can_be_set_up_again(app, admin_clie
     upload(db, campaign, PRICE, 8)
     survey, _ = opened(db, campaign, size=5)
     asked = admin_client.post(f"/office/rounds/{survey.id}/cancel").get_data(as_text=True)
-    assert "请确认:取消 H1 轮调查" in asked and "尚未发出的 5 条短信将作废" in asked
+    assert "请确认：取消 H1 轮调查" in asked and "尚未发出的 5 条短信将作废" in asked
     assert count(db, SurveyRound, SurveyRound.status == RoundStatus.open) == 1
     unticked = admin_client.post(f"/office/rounds/{survey.id}/cancel", data=CONFIRMED)
     assert unticked.status_code == 422 and count(db, SurveyRound, SurveyRound.status == RoundStatus.open) == 1
@@ -146,7 +146,7 @@ def test_a_round_cancelled_before_any_answer_can_be_set_up_again(app, admin_clie
     db.expire_all()
     assert db.get(SurveyRound, survey.id).status == RoundStatus.cancelled
     voided = db.scalars(select(OutboxMessage)).all()
-    assert {m.status for m in voided} == {OutboxStatus.void} and {m.last_error for m in voided} == {"调查已取消,未发送"}
+    assert {m.status for m in voided} == {OutboxStatus.void} and {m.last_error for m in voided} == {"调查已取消，未发送"}
     [entry] = entries(db, "round.cancel")
     assert entry.detail["voided_messages"] == 5 and entry.detail["invitations"] == 5
     # Its links now say so; nothing votes.
@@ -156,7 +156,7 @@ def test_a_round_cancelled_before_any_answer_can_be_set_up_again(app, admin_clie
     db.rollback()
     # The outbox page shows why they never went.
     page = admin_client.get("/office/outbox").get_data(as_text=True)
-    assert "已作废" in page and "调查已取消,未发送" in page
+    assert "已作废" in page and "调查已取消，未发送" in page
     # The same kind again, with a new list for the section (the cancelled invitations go with the old one).
     upload(db, campaign, PRICE, 6, seed=4)
     response = admin_client.post("/office/rounds/", data={
@@ -177,7 +177,7 @@ def test_a_round_with_an_answer_cannot_be_cancelled(db, campaign):
     invitation = db.scalars(select(Invitation)).first()
     rounds.cast_vote(db, invitation.id, Choice.basic, Channel.link)
     db.commit()
-    with pytest.raises(DomainError, match="已收到 1 份评价,不能取消"):
+    with pytest.raises(DomainError, match="已收到 1 份评价，不能取消"):
         rounds.cancel_round(db, survey)
     db.rollback()
     assert db.get(SurveyRound, survey.id).status == RoundStatus.open
@@ -225,7 +225,7 @@ def test_the_worker_sends_nothing_of_a_round_that_closed_or_passed_its_closing_t
     assert sender.sent == []
     assert rounds.void_ended(db, now=CLOSES + timedelta(minutes=1)) == 3
     db.commit()
-    assert {m.last_error for m in db.scalars(select(OutboxMessage))} == {"调查已截止,未发送"}
+    assert {m.last_error for m in db.scalars(select(OutboxMessage))} == {"调查已截止，未发送"}
 
 
 def test_a_message_claimed_before_the_close_is_voided_not_sent(app, db, campaign):
@@ -271,12 +271,12 @@ def test_the_upload_form_stops_offering_an_ended_round_and_says_why_before_readi
     response = admin_client.post("/office/import/objects", data={**garbage, "round_kind": "H1", "section": str(price)},
                                  content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "已向这些科室发出邀请,名单不能再替换:县发改局 价格科" in response.get_data(as_text=True)
+    assert "已向这些科室发出邀请，名单不能再替换：县发改局 价格科" in response.get_data(as_text=True)
     rounds.close_round(db, db.get(SurveyRound, survey.id))
     db.commit()
     page = admin_client.get("/office/import/objects").get_data(as_text=True)
     assert '<option value="H1"' not in page and '<option value="H2"' in page
-    assert "H1 轮调查已结束,不能再上传这一轮的服务对象名单" in page
+    assert "H1 轮调查已结束，不能再上传这一轮的服务对象名单" in page
     garbage = {"section": "0", "file": (io.BytesIO(b"not,a,list\n"), "bad.csv")}
     response = admin_client.post("/office/import/objects", data={**garbage, "round_kind": "H1"},
                                  content_type="multipart/form-data")

@@ -179,7 +179,7 @@ def test_reminders_go_once_to_those_who_have_not_voted(db, campaign):
 def test_lists_and_sections_are_frozen_once_invitations_exist(db, campaign):
     upload(db, campaign, PRICE, 3)
     opened(db, campaign)
-    with pytest.raises(DomainError, match="已向这些科室发出邀请,名单不能再替换:县发改局 价格科"):
+    with pytest.raises(DomainError, match="已向这些科室发出邀请，名单不能再替换：县发改局 价格科"):
         upload(db, campaign, PRICE, 5, seed=3)
     db.rollback()
     listed = [s for s in sections.parse_sections(SECTIONS_CSV.read_bytes(), SECTIONS_CSV.name) if s.key != PRICE]

@@ -55,8 +55,8 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
 
     # The first POST (no JavaScript) asks first, in numbers, and does nothing.
     asked = admin_client.post(f"/office/rounds/{survey.id}/open").get_data(as_text=True)
-    assert "请确认:开始发送 H1 轮调查" in asked and "向 1 个科室的服务对象写入 5 条邀请短信" in asked
-    assert "还有 362 个参评科室(分属 44 个单位)没有本轮服务对象名单" in asked
+    assert "请确认：开始发送 H1 轮调查" in asked and "向 1 个科室的服务对象写入 5 条邀请短信" in asked
+    assert "还有 362 个参评科室（分属 44 个单位）没有本轮服务对象名单" in asked
     assert count(db, Invitation) == 0
     # Confirmed without ticking the consequence: asked again, still nothing.
     unticked = admin_client.post(f"/office/rounds/{survey.id}/open", data={"confirmed": "1"})
@@ -68,7 +68,7 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
     # The job's page: done, what it did, the sections left out by name, the way back.
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "已完成" in page and "1 个科室共 5 份邀请" in page and f'href="/office/rounds/{survey.id}"' in page
-    assert "没有本轮名单、未发出邀请的科室(362 个)" in page and "<li>县发改局 发展规划综合科</li>" in page
+    assert "没有本轮名单、未发出邀请的科室（362 个）" in page and "<li>县发改局 发展规划综合科</li>" in page
     page = admin_client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
     assert "进行中" in page and 'http-equiv="refresh"' in page and "价格科" in page
 
@@ -84,7 +84,7 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
     assert admin_client.post(f"/office/rounds/{survey.id}/remind", data=confirmed).status_code == 303
     assert count(db, OutboxMessage) == 5
     asked = admin_client.post(f"/office/rounds/{survey.id}/close").get_data(as_text=True)
-    assert "现已评价 1 人,共邀请 5 人,回复率 20.0%" in asked and "尚未发出的 5 条短信将作废" in asked
+    assert "现已评价 1 人，共邀请 5 人，回复率 20.0%" in asked and "尚未发出的 5 条短信将作废" in asked
     assert db.get(SurveyRound, survey.id).status == RoundStatus.open
     assert admin_client.post(f"/office/rounds/{survey.id}/close", data=confirmed).status_code == 303
     db.expire_all()
@@ -119,7 +119,7 @@ def test_readers_see_and_only_the_admin_acts(client, db, campaign):
     db.commit()
     login(client, "operator")
     page = client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
-    assert "开始发送:抽样" not in page and "尚未开始" in page
+    assert "开始发送：抽样" not in page and "尚未开始" in page
     for path in (f"/office/rounds/{survey.id}/open", "/office/rounds/"):
         assert client.post(path, data=FORM).status_code == 403
     assert count(db, Invitation) == 0

@@ -32,7 +32,7 @@ def scorings(monkeypatch) -> list[int]:
 
 def votes_line(html: str, label: str) -> str:
     """The section page's line of a round's votes ("上半年服务对象评价:满意 …,共 N 票")."""
-    found = re.search(label + r"服务对象评价:满意 \d+、基本满意 \d+、不满意 \d+,共 \d+ 票", html)
+    found = re.search(label + r"服务对象评价：满意 \d+、基本满意 \d+、不满意 \d+，共 \d+ 票", html)
     assert found, label
     return found.group(0)
 
@@ -82,7 +82,7 @@ def test_a_decision_shows_on_the_next_view(admin_client, db, year):
     card = scorecards.campaign_scorecard(db, year)
     shortlisted = card.sections[card.sections[C.SHORTLIST].notna()].iloc[0]
     page = f"/office/scores/sections/{int(shortlisted['section_id'])}"
-    assert "经核实,不列入名单" not in admin_client.get(page).get_data(as_text=True)
-    response = admin_client.post(f"{page}/decision", data={"result": "none", "reason": "经核实,不列入名单"})
+    assert "经核实，不列入名单" not in admin_client.get(page).get_data(as_text=True)
+    response = admin_client.post(f"{page}/decision", data={"result": "none", "reason": "经核实，不列入名单"})
     assert response.status_code == 303
-    assert "经核实,不列入名单" in admin_client.get(page).get_data(as_text=True)
+    assert "经核实，不列入名单" in admin_client.get(page).get_data(as_text=True)

@@ -81,7 +81,7 @@ def test_daily_page_shows_what_the_bundle_scores(admin_client, year, offline):
         shown = display_text(participating.loc[key, C.DAILY])
         assert any(key[1] in row and key[0] in row and shown in row for row in rows), key
     exempt = offline[offline[C.EXEMPT].astype(bool)].index
-    assert f"免评科室({len(exempt)} 个" in html
+    assert f"免评科室（{len(exempt)} 个" in html
 
 
 def test_daily_table_sorts_on_the_server(admin_client, year, offline):
@@ -112,8 +112,8 @@ def test_section_page_explains_every_component(admin_client, db, year, offline, 
     shown = lines[lines[C.COMPONENT].isin([C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.NETWORK, C.BONUS])]
     for text in shown[C.TEXT]:
         assert str(escape(text)) in html, text
-    assert re.search(r"上半年服务对象评价:满意 \d+、基本满意 \d+、不满意 \d+,共 \d+ 票;\(.+\) ÷ \d+ × 25 = [\d.]+ 分", html)
-    assert re.search(r"网络评价:满意 \d+、基本满意 \d+、不满意 \d+,共 \d+ 票;\(.+\) ÷ \d+ × 15 = [\d.]+ 分", html)
+    assert re.search(r"上半年服务对象评价：满意 \d+、基本满意 \d+、不满意 \d+，共 \d+ 票；\(.+\) ÷ \d+ × 25 = [\d.]+ 分", html)
+    assert re.search(r"网络评价：满意 \d+、基本满意 \d+、不满意 \d+，共 \d+ 票；\(.+\) ÷ \d+ × 15 = [\d.]+ 分", html)
     assert 'role="img"' in html  # the components chart
 
 
@@ -127,10 +127,10 @@ def test_an_exempt_section_says_so_and_an_unknown_one_is_404(admin_client, db, y
 def test_shortlist_page_groups_the_110_candidates(admin_client, year, offline):
     html = admin_client.get("/office/scores/shortlist").get_data(as_text=True)
     counts = offline[C.SHORTLIST].value_counts()
-    assert f"候选名单 · 2021 年度({int(counts.sum())} 个)" in html
-    assert f"满意候选({counts[C.SATISFIED_CANDIDATE]} 个)" in html
-    assert f"不满意候选({counts[C.UNSATISFIED_CANDIDATE]} 个)" in html
-    assert f"上年不满意单位({counts[C.PREVIOUS_UNSATISFIED]} 个)" in html
+    assert f"候选名单 · 2021 年度（{int(counts.sum())} 个）" in html
+    assert f"满意候选（{counts[C.SATISFIED_CANDIDATE]} 个）" in html
+    assert f"不满意候选（{counts[C.UNSATISFIED_CANDIDATE]} 个）" in html
+    assert f"上年不满意单位（{counts[C.PREVIOUS_UNSATISFIED]} 个）" in html
     cutoff = offline.loc[offline[C.SHORTLIST] == C.SATISFIED_CANDIDATE, C.DAILY].astype(float).min()
     assert display_text(cutoff) in html
 
@@ -138,10 +138,10 @@ def test_shortlist_page_groups_the_110_candidates(admin_client, year, offline):
 def test_final_page_lists_the_proposals(admin_client, year, offline):
     html = admin_client.get("/office/scores/final").get_data(as_text=True)
     satisfied = offline[offline[C.RESULT] == C.SATISFIED]
-    assert f"满意单位({len(satisfied)} 个)" in html
+    assert f"满意单位（{len(satisfied)} 个）" in html
     for unit, name in satisfied.index:
         assert f"{unit} {name}</a>" in html
-    assert len(body_rows(html.split("候选科室(", 1)[1])) == int(offline[C.SHORTLIST].notna().sum())
+    assert len(body_rows(html.split("候选科室（", 1)[1])) == int(offline[C.SHORTLIST].notna().sum())
 
 
 def test_a_decision_is_recorded_with_its_reason_and_can_be_undone(admin_client, db, year, offline):
@@ -159,12 +159,12 @@ def test_a_decision_is_recorded_with_its_reason_and_can_be_undone(admin_client, 
     response = admin_client.post(f"{page}/decision", data={"result": "none", "reason": "县评议领导小组 2021-12-20 会议决定"})
     assert response.status_code == 303
     html = admin_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "由 满意单位 改为 不列入:县评议领导小组 2021-12-20 会议决定" in html
+    assert "由 满意单位 改为 不列入：县评议领导小组 2021-12-20 会议决定" in html
     assert "admin 记录于 " in html  # who recorded it, and when
     assert decisions(db) == 1
     final = admin_client.get("/office/scores/final").get_data(as_text=True)
-    assert f"{unit} {name}</a>" not in final.split("不满意单位(", 1)[0]  # off the satisfied list
-    assert "满意单位现为 9 个,规则为 10 个" in final
+    assert f"{unit} {name}</a>" not in final.split("不满意单位（", 1)[0]  # off the satisfied list
+    assert "满意单位现为 9 个，规则为 10 个" in final
 
     assert admin_client.post(f"{page}/decision/undo").status_code == 303
     assert decisions(db) == 0
@@ -216,9 +216,9 @@ def test_before_the_online_round_there_are_no_results(admin_client, db, campaign
     load_bundle(db, campaign, daily_only(bundle_dir, tmp_path / "bundle"))
     db.commit()
     html = admin_client.get("/office/scores/final").get_data(as_text=True)
-    assert "网络评价尚未进行" in html and "满意单位(" not in html
+    assert "网络评价尚未进行" in html and "满意单位（" not in html
     candidates = admin_client.get("/office/scores/shortlist").get_data(as_text=True)
-    assert "候选名单 · 2021 年度(110 个)" in candidates
+    assert "候选名单 · 2021 年度（110 个）" in candidates
 
 
 def test_data_that_cannot_be_scored_gives_a_clear_422(admin_client, db, year, offline):
@@ -265,7 +265,7 @@ def test_the_candidate_list_is_fixed_and_then_holds(admin_client, client, db, ye
     audit.record(db, "supervisor.save", actor="test", detail={"section_id": score.section_id, "score": 0.0})
     db.commit()
     page = admin_client.get("/office/scores/shortlist").get_data(as_text=True)
-    assert "候选名单已确定,未按现在的日常评价变动" in page and weakest[1] in page
+    assert "候选名单已确定，未按现在的日常评价变动" in page and weakest[1] in page
     assert admin_client.get("/office/scores/final").status_code == 200  # the online round still scores
 
     admin_client.post("/logout")

@@ -164,11 +164,11 @@ def test_tier_bounds(n, bounds):
     "scores, messages",
     [
         ([4.0, 3.9, 2.9], []),
-        ([5.0, 4.0, 3.0], ["优秀档有 2 个科室,应为 1 个,多了 1 个", "一般档有 0 个科室,应为 1 个,少了 1 个"]),
-        ([5.0, 4.5, 4.0], ["优秀档有 3 个科室,应为 1 个,多了 2 个", "良好档有 0 个科室,应为 1 个,少了 1 个", "一般档有 0 个科室,应为 1 个,少了 1 个"]),
+        ([5.0, 4.0, 3.0], ["优秀档有 2 个科室，应为 1 个，多了 1 个", "一般档有 0 个科室，应为 1 个，少了 1 个"]),
+        ([5.0, 4.5, 4.0], ["优秀档有 3 个科室，应为 1 个，多了 2 个", "良好档有 0 个科室，应为 1 个，少了 1 个", "一般档有 0 个科室，应为 1 个，少了 1 个"]),
         ([4.5, 4.4, 3.5, 3.4, 2.0], []),
-        ([4.5, 4.4, 4.3, 3.4, 2.0], ["优秀档有 3 个科室,应为 1 到 2 个,多了 1 个"]),
-        ([4.5, 4.2], ["优秀档有 2 个科室,应为 0 到 1 个,多了 1 个"]),
+        ([4.5, 4.4, 4.3, 3.4, 2.0], ["优秀档有 3 个科室，应为 1 到 2 个，多了 1 个"]),
+        ([4.5, 4.2], ["优秀档有 2 个科室，应为 0 到 1 个，多了 1 个"]),
     ],
 )
 def test_tier_problems_name_the_unit_the_tier_and_by_how_many(scores, messages):
@@ -176,14 +176,14 @@ def test_tier_problems_name_the_unit_the_tier_and_by_how_many(scores, messages):
     found = [p.message for p in tier_problems(frame, S)]
     assert len(found) == len(messages)
     for text, expected in zip(found, messages):
-        assert expected in text and text.startswith("单位00:")
+        assert expected in text and text.startswith("单位00：")
 
 
 def test_missing_supervisor_score_is_zero_with_a_warning():
     card = score(year([A, B], supervisor={A: 4.3}))
     assert row(card, A)[C.SUPERVISOR] == 4.3
     assert row(card, B)[C.SUPERVISOR] == 0
-    assert "未提交主管单位评分,按 0 分计" in row(card, B)[C.WARNINGS]
+    assert "未提交主管单位评分，按 0 分计" in row(card, B)[C.WARNINGS]
 
 
 # ---- 监督检查 ------------------------------------------------------------------------
@@ -286,11 +286,11 @@ def test_explanation_lines_add_up_to_every_component():
         for component in (C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.DAILY, C.BONUS):
             assert sums.get((r[C.UNIT], r[C.SECTION], component), 0.0) == pytest.approx(r[component]), component
     a = card.lines[(card.lines[C.SECTION] == A[1])][C.TEXT].tolist()
-    assert "投诉举报平台 作风投诉合计扣 5 + 5 + 5 = 15 分(百分制),超过上限 10 分,按 10 分计,加回 (15 − 10) × 5 ÷ 100 = 0.25 分" in a
-    assert "监督检查合计扣 10 + 10 + 10 = 30 分,超过基础分 20 分,最低 0 分,加回 30 − 20 = 10 分" in a
-    assert "加分合计 5 + 3 = 8 分,超过上限 5 分,按 5 分计,减去 8 − 5 = 3 分" in a
+    assert "投诉举报平台 作风投诉合计扣 5 + 5 + 5 = 15 分（百分制），超过上限 10 分，按 10 分计，加回 (15 − 10) × 5 ÷ 100 = 0.25 分" in a
+    assert "监督检查合计扣 10 + 10 + 10 = 30 分，超过基础分 20 分，最低 0 分，加回 30 − 20 = 10 分" in a
+    assert "加分合计 5 + 3 = 8 分，超过上限 5 分，按 5 分计，减去 8 − 5 = 3 分" in a
     b = card.lines[(card.lines[C.SECTION] == B[1])][C.TEXT].tolist()
-    assert "投诉举报平台 办理评价扣 3 分,协办减半为 3 × 0.5 = 1.5 分(百分制),即扣 1.5 × 5 ÷ 100 = 0.075 分" in b
+    assert "投诉举报平台 办理评价扣 3 分，协办减半为 3 × 0.5 = 1.5 分（百分制），即扣 1.5 × 5 ÷ 100 = 0.075 分" in b
     assert any("不在统计期" in t for t in b)
     assert any("不在加分期限" in t for t in b)
     check_formulas(card.lines)
@@ -315,29 +315,29 @@ def test_explanations_state_each_formula_with_its_numbers():
     a = card.lines[card.lines[C.SECTION] == A[1]]
     # mean of H1 = (18.75 + 25) / 2 = 21.875; A has 20 votes: 21.875 × 70% + 18.75 × 30% = 20.9375
     assert a[C.TEXT].tolist() == [
-        "上半年服务对象评价:满意 12、基本满意 5、不满意 3,共 20 票;(12 + 0.6 × 5) ÷ 20 × 25 = 18.75 分",
-        "上半年不足 30 票:按 平均分 21.875 × 70% + 本科室 18.75 × 30% = 20.9375 分计,与本科室得分之差 20.9375 − 18.75 = 2.1875 分",
-        "下半年服务对象评价:满意 40、基本满意 0、不满意 0,共 40 票;(40 + 0.6 × 0) ÷ 40 × 25 = 25 分",
-        "统一政务咨询投诉举报平台基础分 5 分(百分制 100 分)",
+        "上半年服务对象评价：满意 12、基本满意 5、不满意 3，共 20 票；(12 + 0.6 × 5) ÷ 20 × 25 = 18.75 分",
+        "上半年不足 30 票：按 平均分 21.875 × 70% + 本科室 18.75 × 30% = 20.9375 分计，与本科室得分之差 20.9375 − 18.75 = 2.1875 分",
+        "下半年服务对象评价：满意 40、基本满意 0、不满意 0，共 40 票；(40 + 0.6 × 0) ÷ 40 × 25 = 25 分",
+        "统一政务咨询投诉举报平台基础分 5 分（百分制 100 分）",
         "网络监督投诉平台基础分 5 分",
-        "投诉举报平台 作风投诉扣 4 分(百分制),即扣 4 × 5 ÷ 100 = 0.2 分",
+        "投诉举报平台 作风投诉扣 4 分（百分制），即扣 4 × 5 ÷ 100 = 0.2 分",
         "网络监督平台 有效投诉扣 1 分",
-        "主管单位评分 4.1 分(优秀档:4 至 5 分)",
+        "主管单位评分 4.1 分（优秀档：4 至 5 分）",
         "监督检查基础分 20 分",
-        "县级查实问题(情节严重,按 2 倍计):扣 1 × 2 = 2 分",
-        "立案查处:其他工作人员,本年度问题,立案日期 2021-03-15,扣 5 分",
-        "日常评价:上半年服务对象评价 20.9375 + 下半年服务对象评价 25 + 平台办理 8.8 + 主管单位评价 4.1 + 监督检查 13 = 71.8375 分",
-        "网络评价:满意 12、基本满意 5、不满意 3,共 20 票;(12 + 0.6 × 5) ÷ 20 × 15 = 11.25 分",
-        "表彰(市厅级)“事迹甲”,2021-03-15:加 1 分",
-        "总成绩:日常评价 71.8375 + 网络评价 11.25 + 加分项 1 = 84.0875 分",
+        "县级查实问题（情节严重，按 2 倍计）：扣 1 × 2 = 2 分",
+        "立案查处：其他工作人员，本年度问题，立案日期 2021-03-15，扣 5 分",
+        "日常评价：上半年服务对象评价 20.9375 + 下半年服务对象评价 25 + 平台办理 8.8 + 主管单位评价 4.1 + 监督检查 13 = 71.8375 分",
+        "网络评价：满意 12、基本满意 5、不满意 3，共 20 票；(12 + 0.6 × 5) ÷ 20 × 15 = 11.25 分",
+        "表彰（市厅级）“事迹甲”，2021-03-15：加 1 分",
+        "总成绩：日常评价 71.8375 + 网络评价 11.25 + 加分项 1 = 84.0875 分",
     ]
     assert row(card, A)[C.TOTAL] == pytest.approx(84.0875)
     texts = card.lines.set_index(C.SECTION)[C.TEXT]
     # Cc and D have no votes at all: each round's mean, worked from the sections that have.
-    assert "上半年服务对象评价:无投票,取有投票科室的平均分:得分之和 43.75 ÷ 科室数 2 = 21.875 分" in texts[Cc[1]].tolist()
-    assert "主管单位评分 3.2 分(良好档:3 至 3.9 分)" in texts[B[1]].tolist()
-    assert "主管单位评分 1 分(一般档:低于 3 分)" in texts[Cc[1]].tolist()
-    assert "网络评价:无票,按 0 分计" in texts[B[1]].tolist()
+    assert "上半年服务对象评价：无投票，取有投票科室的平均分：得分之和 43.75 ÷ 科室数 2 = 21.875 分" in texts[Cc[1]].tolist()
+    assert "主管单位评分 3.2 分（良好档：3 至 3.9 分）" in texts[B[1]].tolist()
+    assert "主管单位评分 1 分（一般档：低于 3 分）" in texts[Cc[1]].tolist()
+    assert "网络评价：无票，按 0 分计" in texts[B[1]].tolist()
     check_formulas(card.lines)
 
 
@@ -357,12 +357,12 @@ def test_explanations_take_every_number_from_the_settings():
         settings,
     )
     texts = card.lines[card.lines[C.SECTION] == A[1]][C.TEXT].tolist()
-    assert "上半年服务对象评价:满意 12、基本满意 5、不满意 3,共 20 票;(0.9 × 12 + 0.5 × 5) ÷ 20 × 30 = 19.95 分" in texts
-    assert "上半年不足 30 票:按 平均分 19.95 × 60% + 本科室 19.95 × 40% = 19.95 分计,与本科室得分之差 19.95 − 19.95 = 0 分" in texts
-    assert "统一政务咨询投诉举报平台基础分 5 分(百分制 50 分)" in texts
-    assert "投诉举报平台 办理评价扣 3 分,协办按 3 × 0.4 = 1.2 分(百分制),即扣 1.2 × 5 ÷ 50 = 0.12 分" in texts
-    assert "市级查实问题(情节严重,按 3 倍计):扣 2 × 3 = 6 分" in texts
-    assert "网络评价:满意 12、基本满意 5、不满意 3,共 20 票;(0.9 × 12 + 0.5 × 5) ÷ 20 × 20 = 13.3 分" in texts
+    assert "上半年服务对象评价：满意 12、基本满意 5、不满意 3，共 20 票；(0.9 × 12 + 0.5 × 5) ÷ 20 × 30 = 19.95 分" in texts
+    assert "上半年不足 30 票：按 平均分 19.95 × 60% + 本科室 19.95 × 40% = 19.95 分计，与本科室得分之差 19.95 − 19.95 = 0 分" in texts
+    assert "统一政务咨询投诉举报平台基础分 5 分（百分制 50 分）" in texts
+    assert "投诉举报平台 办理评价扣 3 分，协办按 3 × 0.4 = 1.2 分（百分制），即扣 1.2 × 5 ÷ 50 = 0.12 分" in texts
+    assert "市级查实问题（情节严重，按 3 倍计）：扣 2 × 3 = 6 分" in texts
+    assert "网络评价：满意 12、基本满意 5、不满意 3，共 20 票；(0.9 × 12 + 0.5 × 5) ÷ 20 × 20 = 13.3 分" in texts
     check_formulas(card.lines)
 
 
@@ -373,8 +373,8 @@ def test_every_line_of_a_realistic_year_states_its_formula():
     card = score(inputs)
     check_formulas(card.lines)
     texts = card.lines[C.TEXT]
-    for kind in ("票;(", "不足 30 票", "无投票,取有投票科室的平均分", "协办减半为", "(情节严重", "超过上限 10 分", "超过上限 5 分",
-                 "最低 0 分", "日常评价:", "总成绩:"):
+    for kind in ("票；(", "不足 30 票", "无投票，取有投票科室的平均分", "协办减半为", "（情节严重", "超过上限 10 分", "超过上限 5 分",
+                 "最低 0 分", "日常评价：", "总成绩："):
         assert texts.str.contains(kind, regex=False).any(), kind
     for component, column in ((C.DAILY, C.DAILY), (C.TOTAL, C.TOTAL)):
         stated = card.lines[card.lines[C.COMPONENT] == component].set_index([C.UNIT, C.SECTION])[C.POINTS]
@@ -578,7 +578,7 @@ def test_the_office_overrides_with_a_recorded_reason():
     assert r[C.PROPOSED] == C.UNSATISFIED and r[C.RESULT] is None
     assert "由 不满意单位 改为 不列入" in r[C.DECISION] and "县委常委会" in r[C.DECISION]
     assert card.units.set_index(C.UNIT).at["单位00", C.EFFECT] == -35
-    assert any("不满意单位现为 6 个,规则为 7 个" in w for w in card.warnings)
+    assert any("不满意单位现为 6 个，规则为 7 个" in w for w in card.warnings)
 
 
 @pytest.mark.parametrize(
@@ -614,7 +614,7 @@ def test_a_net_vote_for_a_section_not_shortlisted_is_an_error():
     with pytest.raises(InputError) as caught:
         score(inputs)
     assert caught.value.source == "votes"
-    assert caught.value.problems == [(len(inputs.votes) + 1, f"{outsider[C.UNIT]} {outsider[C.SECTION]} 不在候选名单中,不应有网络评价票")]
+    assert caught.value.problems == [(len(inputs.votes) + 1, f"{outsider[C.UNIT]} {outsider[C.SECTION]} 不在候选名单中，不应有网络评价票")]
 
 
 def test_settings_change_the_numbers():

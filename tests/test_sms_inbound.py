@@ -35,7 +35,7 @@ CITIZEN = "13812345678"
 NEIGHBOUR = "13912345678"
 PLANNING = ("县发改局", "发展规划综合科")
 REFORM = ("县发改局", "经济体制综合改革科")
-NO_INVITATION = "未找到您待评价的邀请。如有疑问,请联系县千人评议办。感谢您的关注!"
+NO_INVITATION = "未找到您待评价的邀请。如有疑问，请联系县千人评议办。感谢您的关注！"
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def two_invitations(app, db, campaign, signed):
 
 def test_a_signed_reply_records_an_sms_vote_and_names_unit_and_section(client, db, one_invitation):
     text = answer(reply(client, "1"))
-    assert text == "已收到您对县发改局发展规划综合科的评价:满意。感谢您的参与!"
+    assert text == "已收到您对县发改局发展规划综合科的评价：满意。感谢您的参与！"
     [vote] = votes(db)
     assert vote.invitation_id == one_invitation.id and vote.section_id == one_invitation.section_id
     assert vote.choice == Choice.satisfied and vote.channel == Channel.sms and vote.operator_id is None
@@ -125,7 +125,7 @@ def test_a_signed_reply_records_an_sms_vote_and_names_unit_and_section(client, d
 @pytest.mark.parametrize("body, choice", [("３", Choice.unsatisfied), ("基本满意", Choice.basic), (" 2。", Choice.basic)])
 def test_full_width_digits_and_words_are_votes_too(client, db, one_invitation, body, choice):
     text = answer(reply(client, body))
-    assert f"县发改局发展规划综合科的评价:{choice.label}。" in text
+    assert f"县发改局发展规划综合科的评价：{choice.label}。" in text
     assert [(v.choice, v.channel) for v in votes(db)] == [(choice, Channel.sms)]
 
 
@@ -169,8 +169,8 @@ def test_unknown_and_foreign_senders_are_answered_politely(client, db, one_invit
 @pytest.mark.parametrize("body, message", [
     ("你好", NOT_UNDERSTOOD),
     ("", NOT_UNDERSTOOD),
-    ("1 3", "请只选择一项:回复 1、2 或 3。"),
-    ("ABCDEFGH K7M4Q9PX 1", "回复中有多个评价码,请只回复一个评价码和您的选择。"),
+    ("1 3", "请只选择一项：回复 1、2 或 3。"),
+    ("ABCDEFGH K7M4Q9PX 1", "回复中有多个评价码，请只回复一个评价码和您的选择。"),
 ])
 def test_a_reply_that_is_not_a_vote_gets_the_reason_and_changes_nothing(client, db, one_invitation, body, message):
     assert answer(reply(client, body)) == message
@@ -183,7 +183,7 @@ def test_a_wrong_code_with_one_invitation_is_not_a_vote_for_it(client, db, one_i
     assert text.startswith("评价码不正确。") and "您有 1 份待评价的邀请" in text
     assert votes(db) == []
     text = answer(reply(client, f"{one_invitation.code.lower()} 2"))
-    assert "发展规划综合科的评价:基本满意" in text
+    assert "发展规划综合科的评价：基本满意" in text
     assert [v.choice for v in votes(db)] == [Choice.basic]
 
 
@@ -193,7 +193,7 @@ def test_several_open_invitations_without_a_code_get_the_instruction(client, db,
     planning, reform = two_invitations
     neighbour = invitation_of(db, NEIGHBOUR, REFORM)
     text = answer(reply(client, "2"))
-    assert text.startswith("您有 2 份待评价的邀请,请回复评价码和选择,如 K7M4Q9PX 1")
+    assert text.startswith("您有 2 份待评价的邀请，请回复评价码和选择，如 K7M4Q9PX 1")
     # Nothing about the invitations (or anyone else's) in the answer.
     for secret in (planning.code, reform.code, neighbour.code, "发展规划综合科", "经济体制综合改革科", NEIGHBOUR):
         assert secret not in text
@@ -208,13 +208,13 @@ def test_several_open_invitations_without_a_code_get_the_instruction(client, db,
 def test_the_code_picks_the_invitation_and_answers_each_once(client, db, two_invitations):
     planning, reform = two_invitations
     text = answer(reply(client, f"{reform.code.lower()},2"))
-    assert text == "已收到您对县发改局经济体制综合改革科的评价:基本满意。感谢您的参与!"
+    assert text == "已收到您对县发改局经济体制综合改革科的评价：基本满意。感谢您的参与！"
     assert [(v.invitation_id, v.choice, v.channel) for v in votes(db)] == [(reform.id, Choice.basic, Channel.sms)]
     # The same code again: already answered, even though another invitation is open.
     assert "这份邀请已经评价过了" in answer(reply(client, f"3 {reform.code}"))
     # Code first or last, full-width too.
     fullwidth = planning.code.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
-    assert "发展规划综合科的评价:不满意" in answer(reply(client, f"{fullwidth} ３"))
+    assert "发展规划综合科的评价：不满意" in answer(reply(client, f"{fullwidth} ３"))
     assert sorted((v.invitation_id, v.choice) for v in votes(db)) == sorted(
         [(reform.id, Choice.basic), (planning.id, Choice.unsatisfied)])
     assert "这份邀请已经评价过了" in answer(reply(client, "1"))
@@ -248,7 +248,7 @@ def test_the_code_of_a_closed_rounds_invitation_says_closed(app, client, db, cam
         pytest.skip("the two rounds drew the same code")
     assert "评价已截止" in answer(reply(client, f"{old.code} 1"))
     assert votes(db) == []
-    assert "经济体制综合改革科的评价:满意" in answer(reply(client, "1"))
+    assert "经济体制综合改革科的评价：满意" in answer(reply(client, "1"))
     assert [v.invitation_id for v in votes(db)] == [current.id]
 
 

@@ -47,7 +47,7 @@ SERVICE_SID = "MG" + "fedcba9876543210" * 2
 FROM_NUMBER = "+14155550100"
 PHONE = "13812345678"
 TOKEN = "Xk9-one-time-token"
-TEXT = f"【平阳县评议办】请为本年度服务评价: https://pingyi.example/v/{TOKEN}"
+TEXT = f"【平阳县评议办】请为本年度服务评价：https://pingyi.example/v/{TOKEN}"
 
 
 def message(**changes) -> Message:

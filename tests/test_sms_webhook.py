@@ -77,8 +77,8 @@ def test_a_code_with_several_choices_keeps_the_code_for_the_answer():
 
 
 def test_twiml_answers():
-    root = ET.fromstring(twiml("已收到您的评价:满意。谢谢!<&>"))
-    assert root.tag == "Response" and root.find("Message").text == "已收到您的评价:满意。谢谢!<&>"
+    root = ET.fromstring(twiml("已收到您的评价：满意。谢谢！<&>"))
+    assert root.tag == "Response" and root.find("Message").text == "已收到您的评价：满意。谢谢！<&>"
     assert ET.fromstring(twiml_empty()).findall("*") == []
 
 
@@ -93,7 +93,7 @@ def test_templates_render_with_their_parameters():
     assert "回复 1 满意、2 基本满意、3 不满意" in text and "{" not in text
     code = templates.render(templates.INVITE_CODE, {**{k: v for k, v in PARAMS_LINK.items() if k != "link"},
                                                     "address": "p.example.cn/v", "code": "K7M4Q9PX",
-                                                    "reply_hint": "(请带上评价码 K7M4Q9PX)"})
+                                                    "reply_hint": "（请带上评价码 K7M4Q9PX）"})
     assert "K7M4Q9PX" in code and "http" not in code
     for template in templates.TEMPLATES.values():
         assert template.text.startswith("【{sign}】")

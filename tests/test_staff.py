@@ -76,7 +76,7 @@ def test_every_units_liaison_account_in_one_step_with_printable_slips(admin_clie
     assert f"为 {len(units) - 1} 个还没有联络员账号的单位各建立一个账号" in page and 'id="confirm-liaisons"' in page
     # Asked first: nothing made.
     asked = admin_client.post("/office/users/liaisons")
-    assert asked.status_code == 200 and "请确认:为各单位建立联络员账号" in asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "请确认：为各单位建立联络员账号" in asked.get_data(as_text=True)
     assert db.scalar(select(User).where(User.username.like("liaison-%"))) is None
     response = admin_client.post("/office/users/liaisons", data={"confirmed": "1"})
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"

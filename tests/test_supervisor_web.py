@@ -88,7 +88,7 @@ def test_form_shows_every_section_with_the_campaign_numbers(liaison_client, db, 
             html,
         )
     assert "发展规划综合科" in html and "价格科" in html
-    assert "优秀</b>:4.0 – 5.0 分" in html and "良好</b>:3.0 – 3.9 分" in html and "一般</b>:0 – 2.9 分" in html
+    assert "优秀</b>：4.0 – 5.0 分" in html and "良好</b>：3.0 – 3.9 分" in html and "一般</b>：0 – 2.9 分" in html
     assert re.search(r'id="tier-bounds">4 到 5 个<', html)
     assert 'data-points="5.0" data-excellent-min="4.0" data-good-min="3.0" data-low="4" data-high="5"' in html
     assert 'aria-live="polite"' in html
@@ -130,20 +130,20 @@ def test_a_set_that_breaks_the_tiers_is_refused(liaison_client, db, ndrc):
     assert response.status_code == 422
     html = text(response)
     assert "未保存" in html
-    assert "县发改局:优秀档有 6 个科室,应为 4 到 5 个,多了 1 个" in html
-    assert "县发改局:一般档有 3 个科室,应为 4 到 5 个,少了 1 个" in html
+    assert "县发改局：优秀档有 6 个科室，应为 4 到 5 个，多了 1 个" in html
+    assert "县发改局：一般档有 3 个科室，应为 4 到 5 个，少了 1 个" in html
     assert "良好档" not in html
     assert stored(db, ndrc) == {}
     assert [input_value(html, sid) for sid in ids] == [str(v) for v in BREAKING_SET]
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("5.1", "分值 5.1 超出范围:应在 0 到 5 之间"),
-    ("-1", "分值 -1 超出范围:应在 0 到 5 之间"),
+    ("5.1", "分值 5.1 超出范围：应在 0 到 5 之间"),
+    ("-1", "分值 -1 超出范围：应在 0 到 5 之间"),
     ("4.55", "分值 4.55 只能保留一位小数"),
     ("", "请填写分值"),
-    ("abc", "“abc”不是数字,请填写如 4.5 的分值"),
-    ("nan", "“nan”不是数字,请填写如 4.5 的分值"),
+    ("abc", "“abc”不是数字，请填写如 4.5 的分值"),
+    ("nan", "“nan”不是数字，请填写如 4.5 的分值"),
 ])
 def test_a_bad_value_is_flagged_at_its_row_and_nothing_is_stored(liaison_client, db, ndrc, value, message):
     ids = section_ids(db, ndrc)
@@ -157,7 +157,7 @@ def test_a_bad_value_is_flagged_at_its_row_and_nothing_is_stored(liaison_client,
     assert row_error(html, ids[1]) == message
     assert all(row_error(html, sid) == "" for sid in ids if sid != ids[1])
     assert re.search(rf'id="score-{ids[1]}"[^>]*aria-invalid="true"', html, re.DOTALL)
-    assert f"<li>经济体制综合改革科:{message}</li>" in html  # at the top too
+    assert f"<li>经济体制综合改革科：{message}</li>" in html  # at the top too
     # Every entered value is kept; the old set is untouched.
     assert input_value(html, ids[1]) == value
     assert [input_value(html, sid) for sid in ids if sid != ids[1]] == [
@@ -196,8 +196,8 @@ def test_admin_saves_any_unit(admin_client, db, campaign):
     response = admin_client.post(f"/office/supervisor/{science.id}", data=form_data(ids, [4.5, 4.0, 1.0]))
     assert response.status_code == 422
     html = text(response)
-    assert "县科技局:优秀档有 2 个科室,应为 1 个,多了 1 个" in html
-    assert "县科技局:良好档有 0 个科室,应为 1 个,少了 1 个" in html
+    assert "县科技局：优秀档有 2 个科室，应为 1 个，多了 1 个" in html
+    assert "县科技局：良好档有 0 个科室，应为 1 个，少了 1 个" in html
     assert stored(db, science) == {}
     response = admin_client.post(f"/office/supervisor/{science.id}", data=form_data(ids, [4.5, 3.9, 1.0]), follow_redirects=True)
     assert response.status_code == 200
@@ -263,8 +263,8 @@ def test_index_lists_every_unit_for_the_office(admin_client, db, campaign, ndrc)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", by_unit[ndrc.id][4])
     science_cells = by_unit[science.id]
     assert science_cells[1:3] == ["3", "3"]
-    assert science_cells[3].startswith("不符合") and "县科技局:优秀档有 3 个科室,应为 1 个,多了 2 个" in science_cells[3]
-    assert "县科技局:良好档有 0 个科室,应为 1 个,少了 1 个" in science_cells[3]
+    assert science_cells[3].startswith("不符合") and "县科技局：优秀档有 3 个科室，应为 1 个，多了 2 个" in science_cells[3]
+    assert "县科技局：良好档有 0 个科室，应为 1 个，少了 1 个" in science_cells[3]
     assert by_unit[police.id][1:4] == ["25", "1", "未评完 还差 24 个科室"]
     other = unit_named(db, campaign, "县财政局")
     assert by_unit[other.id][1:5] == ["21", "0", "未评分", ""]
@@ -284,7 +284,7 @@ def test_campaign_settings_decide_the_numbers(admin_client, db, campaign):
     ids = section_ids(db, science)
     html = text(admin_client.get(f"/office/supervisor/{science.id}"))
     assert 'max="10"' in html and 'data-points="10.0" data-excellent-min="8.0" data-good-min="6.0"' in html
-    assert "优秀</b>:8.0 – 10.0 分" in html and "良好</b>:6.0 – 7.9 分" in html
+    assert "优秀</b>：8.0 – 10.0 分" in html and "良好</b>：6.0 – 7.9 分" in html
     response = admin_client.post(f"/office/supervisor/{science.id}", data=form_data(ids, [9.5, 7.9, 5.9]))
     assert response.status_code == 302
     assert stored(db, science) == dict(zip(ids, [9.5, 7.9, 5.9]))

@@ -46,7 +46,7 @@ ONLINE = "/office/online/"
 OBJECTS = "/office/import/objects"
 PRICE = ("县发改局", "价格科")  # unit 1's section 6 in the 2021 list
 POLICE = "县公安局"  # 25 sections, all on one page
-IGNORED = "不是本页可选的值,已忽略"
+IGNORED = "不是本页可选的值，已忽略"
 
 
 def text(response) -> str:  # noqa: ANN001
@@ -153,7 +153,7 @@ def test_the_sections_filters_narrow_to_the_rows_they_name(admin_client, db, cam
 
 def test_the_sections_pages_count_and_keep_the_filters(admin_client, frame):
     first = text(admin_client.get(SECTIONS))
-    assert "共 <b>363</b> 个科室,第 1 / 8 页(每页 50 个)" in first
+    assert "共 <b>363</b> 个科室，第 1 / 8 页（每页 50 个）" in first
     assert sections_shown(first) == list(zip(frame["unit"], frame["section"]))[:50]
     links = pager_links(first)
     assert set(links) == {"下一页 →", "最后一页 »"} and links["下一页 →"] == {"page": ["2"]}
@@ -170,7 +170,7 @@ def test_the_sections_pages_count_and_keep_the_filters(admin_client, frame):
     wanted = frame[frame["section"].str.contains("科") | frame["unit"].str.contains("科")]
     page = text(admin_client.get(f"{SECTIONS}?{urlencode(query)}"))
     pages = -(-len(wanted) // 50)
-    assert pages > 2 and f"共 <b>{len(wanted)}</b> 个科室,第 1 / {pages} 页" in page
+    assert pages > 2 and f"共 <b>{len(wanted)}</b> 个科室，第 1 / {pages} 页" in page
     for label, params in pager_links(page).items():
         assert {k: v[0] for k, v in params.items() if k != "page"} == query, label
     second = text(admin_client.get(f"{SECTIONS}?{urlencode({**query, 'page': 2})}"))
@@ -186,8 +186,8 @@ def test_the_sections_pages_count_and_keep_the_filters(admin_client, frame):
 ])
 def test_a_bad_sections_parameter_is_left_out_and_named(admin_client, campaign, query, named):
     page = text(admin_client.get(f"{SECTIONS}?{urlencode(query)}"))
-    assert f"地址中的参数 {named}(“" in page and IGNORED in page
-    assert "共 <b>363</b> 个科室,第 1 / 8 页" in page
+    assert f"地址中的参数 {named}（“" in page and IGNORED in page
+    assert "共 <b>363</b> 个科室，第 1 / 8 页" in page
 
 
 def test_odd_search_text_never_fails_the_sections_page(admin_client, campaign):
@@ -202,10 +202,10 @@ def test_a_liaison_searches_only_the_own_unit(app, db, campaign, frame):
     police = frame[frame["unit"] == POLICE]
     page = text(client.get(SECTIONS))
     assert sections_shown(page) == list(zip(police["unit"], police["section"]))
-    assert "(25 个)" in page and 'id="unit"' not in page and PRICE[0] not in page  # no unit choice
+    assert "（25 个）" in page and 'id="unit"' not in page and PRICE[0] not in page  # no unit choice
     assert sections_shown(text(client.get(f"{SECTIONS}?q=价格科"))) == []
     other = text(client.get(f"{SECTIONS}?unit={unit_id(db, PRICE[0])}"))
-    assert "地址中的参数 unit(“" in other and sections_shown(other) == sections_shown(page)
+    assert "地址中的参数 unit（“" in other and sections_shown(other) == sections_shown(page)
     assert len(sections_shown(text(client.get(f"{SECTIONS}?unit={unit_id(db, POLICE)}")))) == 25
     assert sections_shown(text(client.get(f"{SECTIONS}?q=治安大队"))) == [(POLICE, "治安大队")]
 
@@ -249,7 +249,7 @@ def messages(app, db, campaign):
 def test_the_outbox_filters_by_status_kind_round_unit_and_section(admin_client, db, messages):
     invites, reminder, accounts = messages["invites"], messages["reminder"], messages["accounts"]
     everything = text(admin_client.get(OUTBOX))
-    assert "共 <b>64</b> 条短信,第 1 / 2 页(每页 50 条,最新的在前)" in everything
+    assert "共 <b>64</b> 条短信，第 1 / 2 页（每页 50 条，最新的在前）" in everything
     assert outbox_ids(everything) == sorted(invites + [reminder] + accounts, reverse=True)[:50]
     assert outbox_ids(text(admin_client.get(f"{OUTBOX}?status=failed"))) == [accounts[7]]
     assert outbox_ids(text(admin_client.get(f"{OUTBOX}?kind=invite"))) == sorted(invites, reverse=True)
@@ -279,7 +279,7 @@ def test_the_outbox_filters_by_status_kind_round_unit_and_section(admin_client, 
 def test_the_outbox_pages_keep_the_filters_and_end_on_the_last_page(admin_client, db, messages):
     accounts = messages["accounts"]
     page = text(admin_client.get(f"{OUTBOX}?kind=account"))
-    assert "共 <b>60</b> 条短信,第 1 / 2 页" in page
+    assert "共 <b>60</b> 条短信，第 1 / 2 页" in page
     assert pager_links(page)["下一页 →"] == {"kind": ["account"], "page": ["2"]}
     second = text(admin_client.get(f"{OUTBOX}?kind=account&page=2"))
     assert outbox_ids(second) == sorted(accounts, reverse=True)[50:]
@@ -294,13 +294,13 @@ def test_the_outbox_pages_keep_the_filters_and_end_on_the_last_page(admin_client
 ])
 def test_a_bad_outbox_parameter_is_left_out_and_named(admin_client, messages, query, named):
     page = text(admin_client.get(f"{OUTBOX}?{urlencode(query)}"))
-    assert f"地址中的参数 {named}(“" in page and IGNORED in page and "共 <b>64</b> 条短信" in page
+    assert f"地址中的参数 {named}（“" in page and IGNORED in page and "共 <b>64</b> 条短信" in page
 
 
 def test_a_section_of_another_campaign_or_none_is_named(admin_client, db, messages):
     planning_unit = unit_id(db, PLANNING[0])
     page = text(admin_client.get(f"{OUTBOX}?unit={planning_unit}&section=999999"))
-    assert "地址中的参数 section(“999999”)" in page and len(outbox_ids(page)) == 3
+    assert "地址中的参数 section（“999999”）" in page and len(outbox_ids(page)) == 3
     # Without a unit the form offers no section: the parameter is not read.
     assert "共 <b>64</b> 条短信" in text(admin_client.get(f"{OUTBOX}?section=999999"))
 
@@ -330,7 +330,7 @@ def pool(db, campaign):
 
 def test_the_evaluators_are_searched_and_filtered(admin_client, db, pool):
     page = text(admin_client.get(ONLINE))
-    assert "共 <b>70</b> 人,第 1 / 2 页(每页 50 人)" in page
+    assert "共 <b>70</b> 人，第 1 / 2 页（每页 50 人）" in page
     assert logins(page) == [f"LOGIN{n:03d}" for n in range(1, 51)]
     assert logins(text(admin_client.get(f"{ONLINE}?kind=service_object"))) == [f"LOGIN{n:03d}" for n in range(31, 71)]
     assert logins(text(admin_client.get(f"{ONLINE}?kind=cadre"))) == []
@@ -344,12 +344,12 @@ def test_the_evaluators_are_searched_and_filtered(admin_client, db, pool):
     assert logins(text(admin_client.get(f"{ONLINE}?status=locked&kind=deputy"))) == ["LOGIN005"]
     assert logins(text(admin_client.get(f"{ONLINE}?status=voted&q=评价人3"))) == ["LOGIN003"]
     empty = text(admin_client.get(f"{ONLINE}?q=nobody"))
-    assert 'id="evaluators-empty"' in empty and "共 <b>0</b> 人" in empty and "评价人(70 人)" in empty
+    assert 'id="evaluators-empty"' in empty and "共 <b>0</b> 人" in empty and "评价人（70 人）" in empty
 
 
 def test_the_evaluator_pages_keep_the_filters(admin_client, pool):
     page = text(admin_client.get(f"{ONLINE}?status=not_voted"))
-    assert "共 <b>67</b> 人,第 1 / 2 页" in page
+    assert "共 <b>67</b> 人，第 1 / 2 页" in page
     assert pager_links(page)["下一页 →"] == {"status": ["not_voted"], "page": ["2"]}
     last = text(admin_client.get(f"{ONLINE}?status=not_voted&page=5"))  # past the end: the last page
     assert "第 2 / 2 页" in last and logins(last)[-1] == "LOGIN070"
@@ -359,7 +359,7 @@ def test_the_evaluator_pages_keep_the_filters(admin_client, pool):
 def test_bad_evaluator_parameters(admin_client, pool):
     for query, named in (({"kind": "mayor"}, "kind"), ({"status": "asleep"}, "status")):
         page = text(admin_client.get(f"{ONLINE}?{urlencode(query)}"))
-        assert f"地址中的参数 {named}(“" in page and "共 <b>70</b> 人" in page
+        assert f"地址中的参数 {named}（“" in page and "共 <b>70</b> 人" in page
     # `page` keeps the 400 it had (common.query_number), named.
     refused = admin_client.get(f"{ONLINE}?page=abc&status=locked")
     assert refused.status_code == 400 and "地址中的参数 page 不是有效的整数" in refused.get_data(as_text=True)
@@ -383,7 +383,7 @@ def test_a_button_on_a_filtered_page_asks_and_returns_to_that_page(admin_client,
     action = f"{path}?{urlencode({k: v[0] for k, v in query.items()})}"
     # Without JavaScript: the confirmation page, whose 取消 goes back to the filtered list.
     asked = text(admin_client.post(action))
-    assert "请确认:重新开通账号 LOGIN040" in asked
+    assert "请确认：重新开通账号 LOGIN040" in asked
     back = re.search(r'<a class="button secondary" href="([^"]+)"', asked).group(1)
     assert parse_qs(urlsplit(back).query) == query
     assert db.get(Evaluator, locked.id).locked_at is not None
@@ -468,11 +468,11 @@ def test_an_unknown_or_ambiguous_section_name_is_refused_before_the_file_is_read
     assert 'id="import-errors"' not in page  # the file was never read
     assert 'value="县发改局 · 没有这个科"' in page  # what was typed stays in the box
     near = text_of(upload(admin_client, section="typed", section_name="价格"), 400)
-    assert "没有名为“价格”的科室。名称中含“价格”的有:“县发改局 · 价格科”" in near
+    assert "没有名为“价格”的科室。名称中含“价格”的有：“县发改局 · 价格科”" in near
     approvals = frame[frame["section"] == "行政审批科"]
     assert len(approvals) > 1
     many = field_errors(text_of(upload(admin_client, section="typed", section_name="行政审批科"), 400))[0]
-    assert many.startswith(f"“行政审批科”对应 {len(approvals)} 个科室:“{approvals.iloc[0]['unit']} · 行政审批科”")
+    assert many.startswith(f"“行政审批科”对应 {len(approvals)} 个科室：“{approvals.iloc[0]['unit']} · 行政审批科”")
     assert "请输入单位和科室名称" in field_errors(text_of(upload(admin_client, section="typed", section_name=""), 400))[0]
     # A name beside "the file names its sections": which was meant is asked, not guessed.
     both = field_errors(text_of(upload(admin_client, section="0", section_name="县发改局 价格科"), 400))[0]

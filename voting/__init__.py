@@ -61,8 +61,8 @@ def proxy_hops(value: object) -> int:
     if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PROXY_HOPS:
-        raise ConfigError(f"FLASK_PROXY_FIX 应为应用前面反向代理的层数:0(没有代理,不相信任何 X-Forwarded-* 头)"
-                          f"到 {MAX_PROXY_HOPS} 的整数,如 1;现在是 {value!r}")
+        raise ConfigError(f"FLASK_PROXY_FIX 应为应用前面反向代理的层数：0（没有代理，不相信任何 X-Forwarded-* 头）"
+                          f"到 {MAX_PROXY_HOPS} 的整数，如 1；现在是 {value!r}")
     return value
 
 
@@ -113,13 +113,13 @@ def _finish_config(app: Flask) -> None:
     # Outside production: one random key each, kept in the instance folder so that
     # restarts keep sessions (SECRET_KEY) and can read the stored phone numbers (PHONE_KEY).
     _instance_key(app, "SECRET_KEY", "secret_key", "生产环境必须设置 FLASK_SECRET_KEY")
-    _instance_key(app, "PHONE_KEY", "phone_key", "生产环境必须设置 FLASK_PHONE_KEY(加密手机号码的密钥,至少 32 个字符)")
+    _instance_key(app, "PHONE_KEY", "phone_key", "生产环境必须设置 FLASK_PHONE_KEY（加密手机号码的密钥，至少 32 个字符）")
     if app.config["PRODUCTION"] and len(app.config["PHONE_KEY"]) < 32:
-        raise ConfigError("FLASK_PHONE_KEY 太短:至少 32 个字符")
+        raise ConfigError("FLASK_PHONE_KEY 太短：至少 32 个字符")
     for name in ("IMPORT_JOB_BYTES", "IMPORT_SPOOL_MAX_BYTES"):
         value = app.config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"FLASK_{name} 应为正整数(字节数),如 1048576;现在是 {value!r}")
+            raise ConfigError(f"FLASK_{name} 应为正整数（字节数），如 1048576；现在是 {value!r}")
 
 
 def _instance_key(app: Flask, name: str, filename: str, required: str) -> None:

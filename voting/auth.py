@@ -105,7 +105,7 @@ PENDING_SECONDS = 5 * 60
 PENDING_TRIES = 5
 SECOND_FACTOR_ROLES = (Role.admin,)
 TOTP_ISSUER = "千人评议平台"
-QR_TITLE = "两步验证二维码:用手机验证器扫描,添加本平台的账号"
+QR_TITLE = "两步验证二维码：用手机验证器扫描，添加本平台的账号"
 LOGIN_ENDPOINTS = {"auth.login", "auth.second_step", "auth.verify_code"}
 # What an admin who must enrol first may still open.
 ENROL_ENDPOINTS = {"auth.two_factor", "auth.enrol", "auth.logout", "auth.login", "auth.second_step",
@@ -122,8 +122,8 @@ STAFF_HEADERS = {
 }
 HSTS = "max-age=31536000"
 
-LOGIN_LIMIT_MESSAGE = "登录尝试过于频繁,请稍后再试。"
-ENDED = "您的登录已在服务器上结束(例如在别处退出了登录、密码被重设、账号被停用,或管理员结束了该账号的全部登录),请重新登录。"
+LOGIN_LIMIT_MESSAGE = "登录尝试过于频繁，请稍后再试。"
+ENDED = "您的登录已在服务器上结束（例如在别处退出了登录、密码被重设、账号被停用，或管理员结束了该账号的全部登录），请重新登录。"
 _SESSION_ID = re.compile(r"([0-9]{1,18}):([0-9]{1,18})")
 
 
@@ -173,12 +173,12 @@ def login_policy(config) -> users.LoginPolicy:  # noqa: ANN001 - a Flask config
         except (TypeError, ValueError):
             found = None
         if (isinstance(value, bool) or found is None or found != float(value) or not low <= found <= high):
-            raise ConfigError(f"FLASK_{name} 应为 {low:g} 到 {high:g} 之间的{'整数' if kind is int else '数'}{why},"
+            raise ConfigError(f"FLASK_{name} 应为 {low:g} 到 {high:g} 之间的{'整数' if kind is int else '数'}{why}，"
                               f"现在是 {value!r}")
         return found
 
     lock = number("STAFF_LOGIN_LOCK_FAILURES", int, 1, users.MAX_LOCK_FAILURES,
-                  "(NIST SP 800-63B 5.2.2:同一账号连续失败不超过 100 次)")
+                  "（NIST SP 800-63B 5.2.2：同一账号连续失败不超过 100 次）")
     longest = number("STAFF_LOGIN_MAX_DELAY_SECONDS", float, 0, 24 * 3600)
     return users.LoginPolicy(
         free_failures=number("STAFF_LOGIN_FREE_FAILURES", int, 0, lock),
@@ -236,11 +236,11 @@ def _staff_session():  # noqa: ANN202
     login_at, seen = session.get(LOGIN_AT), session.get(SEEN)
     public = _public_request()
     if not _number(login_at) or not _number(seen):
-        reason = "登录状态已失效,请重新登录。"
+        reason = "登录状态已失效，请重新登录。"
     elif moment - login_at > float(config["STAFF_ABSOLUTE_HOURS"]) * 3600:
-        reason = f"登录已超过 {config['STAFF_ABSOLUTE_HOURS']} 小时,为了安全,请重新登录。"
+        reason = f"登录已超过 {config['STAFF_ABSOLUTE_HOURS']} 小时，为了安全，请重新登录。"
     elif moment - seen > float(config["STAFF_IDLE_MINUTES"]) * 60:
-        reason = f"超过 {config['STAFF_IDLE_MINUTES']} 分钟没有操作,为了安全,请重新登录。"
+        reason = f"超过 {config['STAFF_IDLE_MINUTES']} 分钟没有操作，为了安全，请重新登录。"
     else:
         reason = None
     if reason:
@@ -263,7 +263,7 @@ def _staff_session():  # noqa: ANN202
     if (config["REQUIRE_OFFICE_2FA"] and request.endpoint not in ENROL_ENDPOINTS
             and current_user.is_authenticated and current_user.role in SECOND_FACTOR_ROLES
             and not current_user.totp_secret):
-        flash("请先启用两步验证(评议办管理员必须启用),再使用其他页面。", "info")
+        flash("请先启用两步验证（评议办管理员必须启用），再使用其他页面。", "info")
         return redirect(url_for("auth.two_factor"))
     return None
 
@@ -295,7 +295,7 @@ def _digits(value: str | None) -> str | None:
 
 class CodeForm(Form):
     code = StringField(
-        "验证码(验证器中的 6 位数字)",
+        "验证码（验证器中的 6 位数字）",
         filters=[_digits],
         validators=[DataRequired("请填写验证码"), Regexp(r"^[0-9]{6}$", message="验证码是 6 位数字")],
     )
@@ -459,7 +459,7 @@ def _start_over(message: str):  # noqa: ANN202
     return redirect(url_for("auth.login", next=_safe_next()))
 
 
-EXPIRED = "验证已过期,请重新输入用户名和密码。"
+EXPIRED = "验证已过期，请重新输入用户名和密码。"
 
 
 @bp.get("/login/2fa")
@@ -529,11 +529,11 @@ def verify_code():
     pending["tries"] = pending.get("tries", 0) + 1
     session[PENDING] = pending
     if pending["tries"] >= PENDING_TRIES:
-        return _start_over("验证码错误次数过多,请重新输入用户名和密码。")
+        return _start_over("验证码错误次数过多，请重新输入用户名和密码。")
     if used:
-        flash("这个验证码已经用过了,请等验证器显示下一个验证码后再输入。", "error")
+        flash("这个验证码已经用过了，请等验证器显示下一个验证码后再输入。", "error")
     elif not form.errors:
-        flash("验证码不正确,请输入验证器中当前显示的 6 位数字。", "error")
+        flash("验证码不正确，请输入验证器中当前显示的 6 位数字。", "error")
     if isinstance(failed, users.LoginFailedError) and failed.notice:
         flash(failed.notice, "error")
     return _code_page(form, 401)
@@ -619,14 +619,14 @@ def enrol():
         return redirect(url_for("auth.two_factor"))
     secret = session.get(ENROL_SECRET)
     if not isinstance(secret, str) or not secret:
-        flash("页面已过期,请重新打开两步验证页面。", "error")
+        flash("页面已过期，请重新打开两步验证页面。", "error")
         return redirect(url_for("auth.two_factor"))
     form = CodeForm()
     if not form.validate_on_submit():
         return _enrol_page(form, 400)
     step, _ = totp_step(secret, form.code.data, now(), None)
     if step is None:
-        flash("验证码不正确:请检查验证器中添加的密钥和手机的时间,再输入当前显示的 6 位数字。", "error")
+        flash("验证码不正确：请检查验证器中添加的密钥和手机的时间，再输入当前显示的 6 位数字。", "error")
         return _enrol_page(form, 400)
     db = get_session()
     user = db.get(User, current_user.id)
@@ -634,7 +634,7 @@ def enrol():
     user.totp_last_step = step
     db.commit()
     session.pop(ENROL_SECRET, None)
-    flash("两步验证已启用:以后登录时,输入密码后还要输入验证器中的 6 位验证码。", "info")
+    flash("两步验证已启用：以后登录时，输入密码后还要输入验证器中的 6 位验证码。", "info")
     return redirect(url_for("office.dashboard"))
 
 

@@ -289,8 +289,8 @@ def daily_distribution(card: Scorecard) -> Markup:
         x0, x1 = daily_x(bins, start), daily_x(bins, start + bins.width)
         gap = min(1.5, (x1 - x0) / 6)
         total = sum(counts.values())
-        tip = f"{start}–{start + bins.width} 分:{total} 个科室" + "".join(
-            f",{label} {counts[code]}" for code, label, _ in ZONES if counts[code] and counts[code] != total)
+        tip = f"{start}–{start + bins.width} 分：{total} 个科室" + "".join(
+            f"，{label} {counts[code]}" for code, label, _ in ZONES if counts[code] and counts[code] != total)
         parts = [f"<title>{_e(tip)}</title>"]
         level = 0
         for code, _, colour in reversed(ZONES):
@@ -312,7 +312,7 @@ def daily_distribution(card: Scorecard) -> Markup:
         x = daily_x(bins, score)
         body.append(f'<line x1="{_n(x)}" y1="{_n(bottom)}" x2="{_n(x)}" y2="{_n(bottom + 4)}" stroke="{MUTED}"/>')
         body.append(_text(x, bottom + 16, f"{score:g}", size=SMALL, anchor="middle", fill=MUTED))
-    axis = "日常评价得分" + (f"(每段 {bins.width} 分,含下限)" if bins.width > 1 else "(每段含下限)")
+    axis = "日常评价得分" + (f"（每段 {bins.width} 分，含下限）" if bins.width > 1 else "（每段含下限）")
     body.append(_text((DAILY_LEFT + DAILY_RIGHT) / 2, bottom + 36, axis, size=SMALL, anchor="middle",
                       cls="axis-title"))
 
@@ -340,8 +340,8 @@ def daily_distribution(card: Scorecard) -> Markup:
     per_zone = {code: sum(c[code] for c in bins.counts) for code, _, _ in ZONES}
     lines = [f"{name} {display_text(value)}" for _, name, _, value in present] or ["暂无候选分数线"]
     summary = (
-        f"{len(frame)} 个参评科室,日常评价得分最高 {display_text(frame[C.DAILY].max())}、"
-        f"最低 {display_text(frame[C.DAILY].min())};{'、'.join(lines)};"
+        f"{len(frame)} 个参评科室，日常评价得分最高 {display_text(frame[C.DAILY].max())}、"
+        f"最低 {display_text(frame[C.DAILY].min())}；{'、'.join(lines)}；"
         + "、".join(f"{label} {per_zone[code]} 个" for code, label, _ in ZONES)
     )
     return _svg(height, DAILY_TITLE, summary, body, "chart-daily")
@@ -411,7 +411,7 @@ def section_components(row: Mapping[str, Any] | pd.Series, settings: RuleSetting
         )
     summary = ";".join(texts)
     if _missing(row.get(C.NETWORK)):
-        summary += ";暂无网络评价"
+        summary += "；暂无网络评价"
     return _svg(16 + len(shown) * row_h, title, summary, body, "chart-components")
 
 
@@ -494,7 +494,7 @@ def final_ranking(card: Scorecard) -> Markup:
                     f'stroke-width="1"/>')
         for ty in (axis_top, bottom + 14):
             body.append(_text(x, ty, str(tick), size=SMALL, anchor="middle", fill=MUTED))
-    body.append(_text((RANK_LEFT + RANK_RIGHT) / 2, bottom + 34, "总成绩(分)", size=SMALL, anchor="middle",
+    body.append(_text((RANK_LEFT + RANK_RIGHT) / 2, bottom + 34, "总成绩（分）", size=SMALL, anchor="middle",
                       cls="axis-title"))
 
     for i, record in enumerate(frame.to_dict("records")):
@@ -504,12 +504,12 @@ def final_ranking(card: Scorecard) -> Markup:
         rank = record.get(C.TOTAL_RANK)
         parts_text = "、".join(
             f"{L.COMPONENTS[c]} {display_text(record[c], _decimals(c))}" for c in COMPONENTS if not _missing(record.get(c)))
-        tip = f"{'' if _missing(rank) else f'第 {int(rank)} 名 '}{name}:总成绩 {display_text(record[C.TOTAL])}({parts_text})"
+        tip = f"{'' if _missing(rank) else f'第 {int(rank)} 名 '}{name}：总成绩 {display_text(record[C.TOTAL])}（{parts_text}）"
         if result:
-            tip += f";{L.label(L.RESULTS, result)}"
+            tip += f"；{L.label(L.RESULTS, result)}"
         decision = record.get(C.DECISION)
         if not _missing(decision) and decision:
-            tip += f";{decision}"
+            tip += f"；{decision}"
         parts = [f"<title>{_e(tip)}</title>",
                  _text(RANK_LABEL_RIGHT, y0 + 13, fit(name, RANK_LABEL_RIGHT - 4, 12), size=12, anchor="end")]
         if result in _MARKERS:
@@ -530,7 +530,7 @@ def final_ranking(card: Scorecard) -> Markup:
     counts = "、".join(
         f"{L.label(L.RESULTS, c)} {int((frame[C.RESULT] == c).sum())} 个" for c in RESULT_CODES)
     summary = (
-        f"{len(frame)} 个候选科室按总成绩从高到低排列;最高 {_name(best)} {display_text(best[C.TOTAL])},"
-        f"最低 {_name(worst)} {display_text(worst[C.TOTAL])};{counts}"
+        f"{len(frame)} 个候选科室按总成绩从高到低排列；最高 {_name(best)} {display_text(best[C.TOTAL])}，"
+        f"最低 {_name(worst)} {display_text(worst[C.TOTAL])}；{counts}"
     )
     return _svg(height, RANKING_TITLE, summary, body, "chart-ranking")

@@ -57,7 +57,7 @@ class Report:
         if self.production:
             self.errors.append(message)
         else:
-            self.warnings.append(f"{message}({meanwhile + ';' if meanwhile else ''}生产环境会拒绝)")
+            self.warnings.append(f"{message}（{meanwhile + '；' if meanwhile else ''}生产环境会拒绝）")
 
 
 def run_checks() -> Report:
@@ -67,7 +67,7 @@ def run_checks() -> Report:
         app = configured_flask()
     except Exception as error:  # noqa: BLE001 - e.g. the instance config.py does not load
         report = Report(production=False)
-        report.error(f"无法读取配置:{type(error).__name__}: {error}")
+        report.error(f"无法读取配置：{type(error).__name__}: {error}")
         return report
     config = app.config
     report = Report(production=bool(config.get("PRODUCTION")))
@@ -83,10 +83,10 @@ def run_checks() -> Report:
     try:
         built = create_app()
     except ConfigError as error:
-        _add_once(report, f"启动时被拒绝:{error}")
+        _add_once(report, f"启动时被拒绝：{error}")
     except Exception as error:  # noqa: BLE001 - whatever stops the start-up, said once
         if not (report.redis_package_missing and "redis" in str(error)):
-            _add_once(report, f"启动失败:{type(error).__name__}: {error}")
+            _add_once(report, f"启动失败：{type(error).__name__}: {error}")
     else:
         engine = built.extensions.get("pingyi.engine")
         if engine is not None:
@@ -105,10 +105,10 @@ def _add_once(report: Report, message: str) -> None:
 def _key(config, report: Report, name: str, variable: str, purpose: str) -> None:  # noqa: ANN001
     key = config.get(name)
     if not key:
-        report.refuse(f"未设置 {variable}({purpose},至少 {MIN_KEY_LENGTH} 个字符)", "现在使用实例目录中自动生成的密钥")
+        report.refuse(f"未设置 {variable}（{purpose}，至少 {MIN_KEY_LENGTH} 个字符）", "现在使用实例目录中自动生成的密钥")
     elif not isinstance(key, str) or len(key) < MIN_KEY_LENGTH:
         length = len(key) if isinstance(key, (str, bytes)) else 0
-        report.refuse(f"{variable} 太短:{length} 个字符,至少要 {MIN_KEY_LENGTH} 个")
+        report.refuse(f"{variable} 太短：{length} 个字符，至少要 {MIN_KEY_LENGTH} 个")
 
 
 def _secret_key(config, report: Report) -> None:  # noqa: ANN001
@@ -126,12 +126,12 @@ def _database(config, report: Report) -> None:  # noqa: ANN001
 
     raw = config.get("DATABASE_URL")
     if not raw:
-        report.refuse("未设置 DATABASE_URL(生产环境必须使用 PostgreSQL)", "现在使用实例目录中的 SQLite 文件")
+        report.refuse("未设置 DATABASE_URL（生产环境必须使用 PostgreSQL）", "现在使用实例目录中的 SQLite 文件")
         return
     try:
         url = make_url(raw)
     except ArgumentError:
-        report.error("DATABASE_URL 无法解析:应写成 postgresql+psycopg://用户@主机:端口/数据库")
+        report.error("DATABASE_URL 无法解析：应写成 postgresql+psycopg://用户@主机:端口/数据库")
         return
     shown = url.render_as_string(hide_password=True)
     if url.get_backend_name() != "postgresql":
@@ -140,33 +140,33 @@ def _database(config, report: Report) -> None:  # noqa: ANN001
     try:
         engine = create_engine(url, connect_args=connect_args)
     except Exception as error:  # noqa: BLE001 - an unknown driver, a bad option
-        report.error(f"DATABASE_URL 无法使用({shown}):{_first_line(error)}")
+        report.error(f"DATABASE_URL 无法使用（{shown}）：{_first_line(error)}")
         return
     try:
         with engine.connect() as connection:
             connection.execute(text("select 1"))
     except Exception as error:  # noqa: BLE001 - any failure: the database does not answer
-        report.error(f"无法连接数据库 DATABASE_URL({shown}):{_first_line(error)}")
+        report.error(f"无法连接数据库 DATABASE_URL（{shown}）：{_first_line(error)}")
     finally:
         engine.dispose()
 
 
 def _rate_limits(config, report: Report) -> None:  # noqa: ANN001
     if config.get("RATELIMIT_ENABLED", True) is False:
-        report.refuse("FLASK_RATELIMIT_ENABLED 为 false:登录、评价码等的频率限制全部关闭")
+        report.refuse("FLASK_RATELIMIT_ENABLED 为 false：登录、评价码等的频率限制全部关闭")
     uri = config.get("RATELIMIT_STORAGE_URI") or "memory://"
     scheme = urlsplit(uri).scheme.lower()
     if scheme == "memory":
-        report.refuse("FLASK_RATELIMIT_STORAGE_URI 是 memory://:每个进程各自计数,多个进程时频率限制形同虚设;"
+        report.refuse("FLASK_RATELIMIT_STORAGE_URI 是 memory://：每个进程各自计数，多个进程时频率限制形同虚设；"
                       "请设为 redis://主机:6379")
     elif scheme in ("redis", "rediss"):
         if not _redis_package():
             report.redis_package_missing = True
-            report.error("FLASK_RATELIMIT_STORAGE_URI 是 redis://,但没有安装 redis 包"
-                         "(Flask-Limiter 用它连接 Redis,否则无法启动):pip install redis")
+            report.error("FLASK_RATELIMIT_STORAGE_URI 是 redis://，但没有安装 redis 包"
+                         "（Flask-Limiter 用它连接 Redis，否则无法启动）：pip install redis")
         problem = redis_problem(uri)
         if problem:
-            report.error(f"无法连接频率限制存储 FLASK_RATELIMIT_STORAGE_URI({_hide_password(uri)}):{problem}")
+            report.error(f"无法连接频率限制存储 FLASK_RATELIMIT_STORAGE_URI（{_hide_password(uri)}）：{problem}")
     else:
         report.warnings.append(f"频率限制存储 {scheme}:// 未检查能否连接")
 
@@ -179,10 +179,10 @@ def _jobs(config, report: Report) -> None:  # noqa: ANN001
     if scheme in ("redis", "rediss", "unix"):
         problem = redis_problem(url)
         if problem:
-            report.error(f"无法连接后台任务队列 FLASK_JOBS_URL({_hide_password(url)}):{problem}")
+            report.error(f"无法连接后台任务队列 FLASK_JOBS_URL（{_hide_password(url)}）：{problem}")
     elif report.production and url != "immediate":
-        report.warnings.append("FLASK_JOBS_URL 未设为 redis://:后台任务的队列在本机的 SQLite 文件中,只有本机上的 "
-                               "pingyi jobs worker 能接手任务;有多台服务器时请设为 redis://主机:6379/1")
+        report.warnings.append("FLASK_JOBS_URL 未设为 redis://：后台任务的队列在本机的 SQLite 文件中，只有本机上的 "
+                               "pingyi jobs worker 能接手任务；有多台服务器时请设为 redis://主机:6379/1")
 
 
 def _sms(config, report: Report) -> None:  # noqa: ANN001
@@ -192,27 +192,27 @@ def _sms(config, report: Report) -> None:  # noqa: ANN001
     try:
         sender = sender_from_env(environ, sink=None)
     except SenderConfigError as error:
-        report.error(f"短信发送设置无效:{error}")
+        report.error(f"短信发送设置无效：{error}")
         return
     if isinstance(sender, ConsoleSender) and report.production:
-        report.warnings.append("短信发送方式是 console(PINGYI_SMS_SENDER 未设为 twilio):短信不会真正发出,只显示在发件箱页面")
+        report.warnings.append("短信发送方式是 console（PINGYI_SMS_SENDER 未设为 twilio）：短信不会真正发出，只显示在发件箱页面")
 
 
 def _public_url(config, report: Report) -> None:  # noqa: ANN001
     url = config.get("PUBLIC_URL")
     if not url:
-        report.refuse("未设置 FLASK_PUBLIC_URL(短信中链接的地址,如 https://pingyi.example.gov.cn)")
+        report.refuse("未设置 FLASK_PUBLIC_URL（短信中链接的地址，如 https://pingyi.example.gov.cn）")
         return
     parts = urlsplit(str(url))
     if not parts.netloc:
-        report.error(f"FLASK_PUBLIC_URL 不是完整的网址:{url}(应写成 https://pingyi.example.gov.cn)")
+        report.error(f"FLASK_PUBLIC_URL 不是完整的网址：{url}（应写成 https://pingyi.example.gov.cn）")
     elif parts.scheme != "https":
-        report.refuse(f"FLASK_PUBLIC_URL 不是 https:// 地址:{url}")
+        report.refuse(f"FLASK_PUBLIC_URL 不是 https:// 地址：{url}")
 
 
 def _cookies(config, report: Report) -> None:  # noqa: ANN001
     if report.production and config.get("SESSION_COOKIE_SECURE") is False:
-        report.warnings.append("FLASK_SESSION_COOKIE_SECURE 为 false:生产环境的会话 Cookie 也会经 HTTP 明文发送")
+        report.warnings.append("FLASK_SESSION_COOKIE_SECURE 为 false：生产环境的会话 Cookie 也会经 HTTP 明文发送")
 
 
 def _proxy(config, report: Report) -> None:  # noqa: ANN001
@@ -274,10 +274,10 @@ def proxy_exposure_warning(hops: int, binds, source: str) -> str | None:  # noqa
     reachable = [bind for bind in binds if exposed(bind)]
     if not hops or not reachable:
         return None
-    return (f"FLASK_PROXY_FIX={hops}:应用相信请求中的 X-Forwarded-For 等头部,而 gunicorn 监听 "
-            f"{'、'.join(reachable)}({source}),不只是本机:能直接连到它的人可以伪造客户端地址,"
-            "绕过按地址的登录频率限制。请让 gunicorn 只监听本机(-b 127.0.0.1:8000 或 -b unix:/run/pingyi/gunicorn.sock),"
-            "由反向代理转发;确需监听其他地址时,请用防火墙保证只有反向代理能连到它。")
+    return (f"FLASK_PROXY_FIX={hops}：应用相信请求中的 X-Forwarded-For 等头部，而 gunicorn 监听 "
+            f"{'、'.join(reachable)}（{source}），不只是本机：能直接连到它的人可以伪造客户端地址，"
+            "绕过按地址的登录频率限制。请让 gunicorn 只监听本机（-b 127.0.0.1:8000 或 -b unix:/run/pingyi/gunicorn.sock），"
+            "由反向代理转发；确需监听其他地址时，请用防火墙保证只有反向代理能连到它。")
 
 
 def _redis_package() -> bool:
@@ -333,7 +333,7 @@ def redis_problem(uri: str, timeout: float = TIMEOUT) -> str | None:
                     auth.insert(0, unquote(parts.username))
                 reply = _command(sock, "AUTH", *auth)
                 if not reply.startswith("+"):
-                    return f"认证失败:{reply}"
+                    return f"认证失败：{reply}"
             reply = _command(sock, "PING")
     except OSError as error:
         return str(error) or type(error).__name__
@@ -358,15 +358,15 @@ def _command(sock: socket.socket, *args: str) -> str:
 
 @click.command("check-config")
 def check_config() -> None:
-    """检查配置(FLASK_PRODUCTION=true 时按生产环境的要求),一次列出全部问题;有错误时退出状态为 1。"""
+    """检查配置（FLASK_PRODUCTION=true 时按生产环境的要求），一次列出全部问题；有错误时退出状态为 1。"""
     report = run_checks()
-    mode = "生产环境" if report.production else "非生产环境(FLASK_PRODUCTION 未设为 true)"
-    click.echo(f"检查配置:{mode}")
+    mode = "生产环境" if report.production else "非生产环境（FLASK_PRODUCTION 未设为 true）"
+    click.echo(f"检查配置：{mode}")
     for message in report.errors:
-        click.echo(f"错误:{message}")
+        click.echo(f"错误：{message}")
     for message in report.warnings:
-        click.echo(f"警告:{message}")
+        click.echo(f"警告：{message}")
     if report.errors:
-        click.echo(f"配置检查未通过:{len(report.errors)} 个错误。")
+        click.echo(f"配置检查未通过：{len(report.errors)} 个错误。")
         raise SystemExit(1)
-    click.echo("配置检查通过" + (f"({len(report.warnings)} 个警告)" if report.warnings else ""))
+    click.echo("配置检查通过" + (f"（{len(report.warnings)} 个警告）" if report.warnings else ""))

@@ -82,7 +82,7 @@ def load_bundle(session: Session, campaign, directory: Path, echo: Callable[[str
         path = directory / f"{kind.value}.csv"
         if path.exists():
             summary = components.import_component(session, campaign, kind, path.read_bytes(), path.name)
-            echo(f"已导入{kind.label}:{summary.stored} 行")
+            echo(f"已导入{kind.label}：{summary.stored} 行")
 
 
 def prepare_demo(session: Session, echo: Callable[[str], None] = print, seed: int = 2021) -> list[tuple[str, str, str]]:
@@ -90,12 +90,12 @@ def prepare_demo(session: Session, echo: Callable[[str], None] = print, seed: in
     rng = random.Random(seed)
     try:
         campaign = campaigns.get_campaign(session, DEMO_YEAR)
-        echo(f"演示活动已存在:{campaign.name}")
+        echo(f"演示活动已存在：{campaign.name}")
     except NotFoundError:
         campaign = campaigns.create_campaign(session, DEMO_YEAR)
         listed = sections.parse_sections(demo_sections_csv(), "pingyang-2021-sections.csv")
         sections.apply_sections(session, campaign, listed)
-        echo(f"已导入参评科室名单:{len(listed)} 个科室")
+        echo(f"已导入参评科室名单：{len(listed)} 个科室")
         # A whole synthetic year (history, vote counts of H1, H2 and the online round,
         # complaint platforms, supervisor scores, inspections, bonus items) so that
         # every score page has something to show.
@@ -118,7 +118,7 @@ def prepare_demo(session: Session, echo: Callable[[str], None] = print, seed: in
         # CSV: writing 30,000 rows as xlsx takes openpyxl half a minute; the reader is the same.
         data = pd.concat(parts).to_csv(index=False).encode("utf-8")
         summary = objects.import_objects(session, campaign, RoundKind.H1, data, "demo-H1.csv")
-        echo(f"已导入 H1 服务对象名单:{summary.stored} 人,{len(summary.sections)} 个科室")
+        echo(f"已导入 H1 服务对象名单：{summary.stored} 人，{len(summary.sections)} 个科室")
     return [
         _reset_login(session, "admin", Role.admin, None),
         _reset_login(session, "liaison-gaj", Role.liaison, _unit(session, campaign.id, "县公安局")),
@@ -138,5 +138,5 @@ def _reset_login(session: Session, username: str, role: Role, unit: Unit | None)
     else:
         password = users.reset_password(session, user)
         user.active = True
-    label = role.label + (f"({unit.name})" if unit else "")
+    label = role.label + (f"（{unit.name}）" if unit else "")
     return username, password, label

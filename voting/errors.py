@@ -39,8 +39,8 @@ class RowError:
     def __str__(self) -> str:
         where = f"第 {self.row} 行" if self.row else "文件"
         if self.column:
-            where += f",{self.column}"
-        return f"{where}:{self.reason}"
+            where += f"，{self.column}"
+        return f"{where}：{self.reason}"
 
 
 class ImportRejected(DomainError):
@@ -53,5 +53,5 @@ class ImportRejected(DomainError):
         self.errors = sorted(errors)
         self.rows_read = rows_read
         self.bad_rows = len({e.row for e in self.errors if e.row})
-        summary = f"读取 {rows_read} 行,其中 {self.bad_rows} 行有错误;" if rows_read is not None else ""
-        super().__init__(f"文件 {filename} 有 {len(self.errors)} 处错误,{summary}未导入任何数据。")
+        summary = f"读取 {rows_read} 行，其中 {self.bad_rows} 行有错误；" if rows_read is not None else ""
+        super().__init__(f"文件 {filename} 有 {len(self.errors)} 处错误，{summary}未导入任何数据。")

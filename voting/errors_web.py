@@ -12,17 +12,17 @@ from voting.errors import DomainError, TooLargeError
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("请求无效", "提交的内容不完整或格式不对,请返回重试。"),
+    400: ("请求无效", "提交的内容不完整或格式不对，请返回重试。"),
     401: ("需要登录", "请先登录。"),
     403: ("无权访问", "您的账号没有访问这个页面的权限。"),
-    404: ("页面不存在", "您要找的页面不存在,或已被删除。"),
+    404: ("页面不存在", "您要找的页面不存在，或已被删除。"),
     405: ("请求方式不允许", "这个地址不接受这种请求方式。"),
-    409: ("数据已变化", "数据已被修改,请刷新后重试。"),
+    409: ("数据已变化", "数据已被修改，请刷新后重试。"),
     410: ("已截止", "这项评价已经截止。"),
-    413: ("内容太大", "上传的文件太大或提交的内容太长,超过大小上限:文件请拆分后再上传,文字请删减后再提交。"),
+    413: ("内容太大", "上传的文件太大或提交的内容太长，超过大小上限：文件请拆分后再上传，文字请删减后再提交。"),
     422: ("内容有误", "提交的内容有误。"),
     429: ("操作过于频繁", "请稍后再试。"),
-    500: ("系统错误", "系统出现错误,已记录。请稍后再试或联系评议办。"),
+    500: ("系统错误", "系统出现错误，已记录。请稍后再试或联系评议办。"),
 }
 
 
@@ -31,7 +31,7 @@ def error_page(status: int, message: str | None = None):
     return render_template("error.html", title=title, message=message or default, status=status), status
 
 
-NUL_REFUSED = "提交的内容含有空字符(NUL,\\x00),无法保存;请删除该字符后重新提交。"
+NUL_REFUSED = "提交的内容含有空字符（NUL,\\x00），无法保存；请删除该字符后重新提交。"
 
 
 def check_input() -> None:
@@ -43,7 +43,7 @@ def check_input() -> None:
     even compare text holding one (it raises), and no field has a use for it."""
     limit = current_app.config.get("MAX_TEXT_FORM_LENGTH")
     if limit and request.mimetype != "multipart/form-data" and (request.content_length or 0) > limit:
-        raise TooLargeError(f"提交的内容超过大小上限({limit // 1024} KB),请删减文字后再提交。")
+        raise TooLargeError(f"提交的内容超过大小上限（{limit // 1024} KB），请删减文字后再提交。")
     sources = [request.args]
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         sources += [request.form]
@@ -63,7 +63,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
-        return error_page(400, "页面已过期或表单校验失败(CSRF),请刷新页面后重新提交。")
+        return error_page(400, "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。")
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):

@@ -104,8 +104,8 @@ class LabelField(StringField):
             return found[0]
         shown = typed if len(typed) <= SHOWN_TYPED else typed[:SHOWN_TYPED] + "…"
         if found:
-            raise ValidationError(f"“{shown}”对应 {len(found)} 个{self.noun}:{_named([self.options[v] for v in found])}。"
-                                  f"请输入完整的名称,如“{self.options[found[0]]}”。")
+            raise ValidationError(f"“{shown}”对应 {len(found)} 个{self.noun}：{_named([self.options[v] for v in found])}。"
+                                  f"请输入完整的名称，如“{self.options[found[0]]}”。")
         near = [label for label in self.options.values() if key and key in _key(label)]
-        hint = f"名称中含“{shown}”的有:{_named(near)}。" if near else "请从输入框的列表中选择,或检查名称的写法。"
+        hint = f"名称中含“{shown}”的有：{_named(near)}。" if near else "请从输入框的列表中选择，或检查名称的写法。"
         raise ValidationError(f"没有名为“{shown}”的{self.noun}。{hint}")

@@ -48,8 +48,8 @@ from voting.models import Job, JobStatus, utcnow
 _log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not retried for ever
-GAVE_UP = "任务所在的后台进程已中断 {n} 次(可能是内存不足或服务器重启),任务未完成,也没有留下做了一半的结果。请联系技术人员检查后台进程后重试。"
-CRASHED = "任务出错,没有完成,也没有留下做了一半的结果。技术人员可以在后台日志中按任务编号 {id} 查找原因。"
+GAVE_UP = "任务所在的后台进程已中断 {n} 次（可能是内存不足或服务器重启），任务未完成，也没有留下做了一半的结果。请联系技术人员检查后台进程后重试。"
+CRASHED = "任务出错，没有完成，也没有留下做了一半的结果。技术人员可以在后台日志中按任务编号 {id} 查找原因。"
 
 
 @dataclass
@@ -119,7 +119,7 @@ def later(app: Flask, name: str, **params: Any) -> None:
     """Queue light work `name` for a worker (at once with JOBS_URL=immediate). If that
     fails (Redis down), its sweep does the work later."""
     if name not in TASKS:
-        raise DomainError(f"没有这种后台任务:{name}")
+        raise DomainError(f"没有这种后台任务：{name}")
     try:
         huey_of(app).pingyi_run_task(name, params)
     except Exception:  # noqa: BLE001 - the sweep makes up for it
@@ -132,7 +132,7 @@ def submit(session: Session, kind_name: str, params: dict[str, Any], *, title: s
     it). With `key`, an unfinished job with that key is returned instead: a second
     click, or two at once, start one job."""
     if kind_name not in KINDS:
-        raise DomainError(f"没有这种后台任务:{kind_name}")
+        raise DomainError(f"没有这种后台任务：{kind_name}")
     if key is not None:
         running = session.scalar(select(Job).where(Job.active_key == key))
         if running is not None:
@@ -185,7 +185,7 @@ def execute(app: Flask, job_id: int, worker: str | None = None, progress: Progre
         return _finish(sessions, job_id, worker, attempt, JobStatus.failed, error=GAVE_UP.format(n=attempt - 1))
     run = KINDS.get(job_kind)
     if run is None:
-        return _finish(sessions, job_id, worker, attempt, JobStatus.failed, error=f"没有这种后台任务:{job_kind}")
+        return _finish(sessions, job_id, worker, attempt, JobStatus.failed, error=f"没有这种后台任务：{job_kind}")
     progress = progress or Progress()
     beat = _Heartbeat(sessions, job_id, worker, attempt, progress, now,
                       float(app.config["JOBS_HEARTBEAT_SECONDS"]))
@@ -274,7 +274,7 @@ def recover(app: Flask, now: datetime | None = None) -> list[int]:
     with app.extensions["pingyi.sessions"]() as session:
         dead = session.scalars(
             update(Job).where(Job.status == JobStatus.running, Job.heartbeat_at < stale)
-            .values(status=JobStatus.queued, stage="后台进程中断,等待重新开始")
+            .values(status=JobStatus.queued, stage="后台进程中断，等待重新开始")
             .returning(Job.id)
         ).all()
         waiting = session.scalars(select(Job.id).where(Job.status == JobStatus.queued, Job.created_at < stale)).all()
@@ -314,7 +314,7 @@ def _queue_kind(app: Flask) -> str:
         return "sqlite"
     from voting import ConfigError
 
-    raise ConfigError(f"JOBS_URL 无法识别:{url}(可用 redis://…、sqlite:///文件路径,或留空)")
+    raise ConfigError(f"JOBS_URL 无法识别：{url}（可用 redis://…、sqlite:///文件路径，或留空）")
 
 
 _making = threading.Lock()

@@ -188,7 +188,7 @@ class JsonFormatter(logging.Formatter):
 
 def formatter(fmt: str) -> logging.Formatter:
     if fmt not in FORMATS:
-        raise ValueError(f"LOG_FORMAT 应为 {' 或 '.join(FORMATS)},而不是 {fmt!r}")
+        raise ValueError(f"LOG_FORMAT 应为 {' 或 '.join(FORMATS)}，而不是 {fmt!r}")
     return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
@@ -236,7 +236,7 @@ def level_of(value: str | int) -> int:
         return value
     level = logging.getLevelName(str(value).strip().upper())
     if not isinstance(level, int):
-        raise ValueError(f"LOG_LEVEL 应为 DEBUG、INFO、WARNING、ERROR 或 CRITICAL,而不是 {value!r}")
+        raise ValueError(f"LOG_LEVEL 应为 DEBUG、INFO、WARNING、ERROR 或 CRITICAL，而不是 {value!r}")
     return level
 
 

@@ -86,7 +86,7 @@ RESULT_LABELS = {
 
 class Role(str, enum.Enum):
     admin = "admin"  # 评议办管理员
-    operator = "operator"  # 评议办工作人员(电话调查等)
+    operator = "operator"  # 评议办工作人员（电话调查等）
     liaison = "liaison"  # 单位联络员: one unit only
     auditor = "auditor"  # 审计: reads, never writes
 

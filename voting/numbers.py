@@ -35,7 +35,7 @@ def whole_number(text: str, maximum: int = INT_MAX) -> int | None:
 def not_a_number(what: str) -> str:
     """What is wrong with `what` (a field's label, a parameter) when whole_number said
     None."""
-    return f"{what}不是有效的整数。只能用数字 0–9,且不超过 {INT_MAX}。"
+    return f"{what}不是有效的整数。只能用数字 0–9，且不超过 {INT_MAX}。"
 
 
 class WholeNumberConverter(BaseConverter):

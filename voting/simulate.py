@@ -93,7 +93,7 @@ def _lists(session: Session, campaign: Campaign, rng: random.Random, size: int, 
         # Lists under 100 people: every penalized object is on them (the office confirms so).
         summary = objects.import_objects(session, campaign, kind, data, f"simulated-{kind.value}.csv",
                                          all_penalized_reported=True)
-        echo(f"已导入 {kind.value} 服务对象名单:{summary.stored} 人,{len(summary.sections)} 个科室")
+        echo(f"已导入 {kind.value} 服务对象名单：{summary.stored} 人，{len(summary.sections)} 个科室")
 
 
 def _quiet(**_: object) -> None:
@@ -107,12 +107,12 @@ def _survey(
 ) -> tuple[int, int]:
     """Open a survey round, let the sampled citizens answer, close it: (invited, voted)."""
     survey = rounds.create_round(session, campaign, kind, utcnow() + timedelta(days=14), per_section, seed=seed)
-    progress(done=0, total=0, stage=f"{kind.value} 轮调查:抽样并写入邀请短信")
+    progress(done=0, total=0, stage=f"{kind.value} 轮调查：抽样并写入邀请短信")
     summary = rounds.open_round(session, campaign, survey, link_tokens(app), wording(app, "http://localhost/"))
     invited = session.execute(select(Invitation.id, Invitation.section_id).where(Invitation.round_id == survey.id)).all()
     choices = list(Choice)
     voted = 0
-    progress(done=0, total=len(invited), stage=f"{kind.value} 轮调查:模拟市民评价")
+    progress(done=0, total=len(invited), stage=f"{kind.value} 轮调查：模拟市民评价")
     for n, (invitation_id, section_id) in enumerate(invited, 1):
         if n % 200 == 0:
             progress(done=n)
@@ -123,7 +123,7 @@ def _survey(
         rounds.cast_vote(session, invitation_id, choice, CHANNELS[int(rng.integers(len(CHANNELS)))])
         voted += 1
     rounds.close_round(session, survey)
-    echo(f"{kind.value} 轮调查:{summary.sections} 个科室抽样 {summary.invitations} 人,收回 {voted} 票,已结束")
+    echo(f"{kind.value} 轮调查：{summary.sections} 个科室抽样 {summary.invitations} 人，收回 {voted} 票，已结束")
     return len(invited), voted
 
 
@@ -134,7 +134,7 @@ def _components(session: Session, campaign: Campaign, folder: Path, echo: Callab
         if kind is ComponentKind.votes or not path.exists():
             continue
         summary = components.import_component(session, campaign, kind, path.read_bytes(), path.name)
-        echo(f"已导入{kind.label}:{summary.stored} 行")
+        echo(f"已导入{kind.label}：{summary.stored} 行")
 
 
 def daily_stage(
@@ -146,7 +146,7 @@ def daily_stage(
     campaign = campaigns.create_campaign(session, year)
     listed = sections.parse_sections(demo_sections_csv(), "pingyang-2021-sections.csv")
     sections.apply_sections(session, campaign, listed)
-    echo(f"已创建 {year} 年度评议活动,导入参评科室 {len(listed)} 个")
+    echo(f"已创建 {year} 年度评议活动，导入参评科室 {len(listed)} 个")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         write_bundle(synthetic_year(pingyang_sections(), year, seed=seed), folder)
@@ -199,23 +199,23 @@ def online_stage(
     echo: Callable[[str], None], progress: Callable[..., None] = _quiet,
 ) -> tuple[int, int]:
     """Step 4: fix the candidates, run the online round; (evaluators, ballots)."""
-    progress(done=0, total=0, stage="网络评价:确定候选名单、导入代表、发放账号")
+    progress(done=0, total=0, stage="网络评价：确定候选名单、导入代表、发放账号")
     fixed = scorecards.fix_candidates(session, campaign, None)
-    echo(f"已确定候选名单:{fixed} 个科室")
+    echo(f"已确定候选名单：{fixed} 个科室")
     online = evaluators.create_round(session, campaign, utcnow() + timedelta(days=7), seed=seed)
     imported = evaluators.import_representatives(session, online, _representatives(random.Random(seed + 7), representatives),
                                                  "representatives.csv")
     sampled = evaluators.sample_service_objects(session, online)
     sent = evaluators.issue_accounts(session, online, wording(app, "http://localhost/"))
-    echo(f"网络评价:导入代表等 {imported.stored} 人,抽取服务对象 {sampled.added} 人"
-         f"(服务对象占 {sampled.mix.share or 0:.0%}),已发送账号短信 {sent} 条")
+    echo(f"网络评价：导入代表等 {imported.stored} 人，抽取服务对象 {sampled.added} 人"
+         f"（服务对象占 {sampled.mix.share or 0:.0%}），已发送账号短信 {sent} 条")
     candidates = ballots.ballot_candidates(session, campaign.id)
     rules = ballots.ballot_rules(campaign.rules, len(candidates))
     quality = _quality(session, campaign, seed)
     rng = np.random.default_rng(seed + 11)
     people = list(session.scalars(select(Evaluator).where(Evaluator.round_id == online.id).order_by(Evaluator.id)))
     cast = 0
-    progress(done=0, total=len(people), stage="网络评价:模拟评价人投票")
+    progress(done=0, total=len(people), stage="网络评价：模拟评价人投票")
     for n, person in enumerate(people, 1):
         if n % 50 == 0:
             progress(done=n)
@@ -224,7 +224,7 @@ def online_stage(
         ballots.submit_ballot(session, person, _marks(candidates, quality, rules.satisfied, rules.unsatisfied, rng))
         cast += 1
     ballots.close(session, online, actor="system")
-    echo(f"网络评价:{len(people)} 位评价人,收回选票 {cast} 张,已结束")
+    echo(f"网络评价：{len(people)} 位评价人，收回选票 {cast} 张，已结束")
     return len(people), cast
 
 

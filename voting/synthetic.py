@@ -382,7 +382,7 @@ def _supervisor(keys: pd.DataFrame, quality: np.ndarray, rng: np.random.Generato
         sizes = np.full(3, n // 3)
         sizes[rng.choice(3, n % 3, replace=False)] += 1
         ranked = idx[np.argsort(-noisy[idx], kind="stable")]
-        tier = np.repeat(np.arange(3), sizes)  # 0 优秀, 1 良好, 2 一般
+        tier = np.repeat(np.arange(3), sizes)  # 0 优秀，1 良好，2 一般
         tenths = np.where(tier == 0, rng.integers(40, 51, n), np.where(tier == 1, rng.integers(30, 40, n), rng.integers(15, 30, n)))
         scores[ranked] = tenths / 10.0
     frame = pd.DataFrame({C.UNIT: keys[C.UNIT].to_numpy(dtype=object), C.SECTION: keys[C.SECTION].to_numpy(dtype=object), C.SCORE: scores})

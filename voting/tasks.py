@@ -28,9 +28,9 @@ def open_round_job(session, survey: SurveyRound, public_url: str | None, actor: 
     """Submit the opening of `survey` (in the caller's transaction): the job, or the one
     already under way for this round. A round no longer a draft is refused at once."""
     if survey.status is not RoundStatus.draft:
-        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
+        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label}，不能再次开始")
     return submit(session, OPEN_ROUND, {"round_id": survey.id, "public_url": public_url, "actor": actor},
-                  title=f"{survey.campaign.year} 年度 {survey.kind.value} 轮调查:抽样并写入邀请短信",
+                  title=f"{survey.campaign.year} 年度 {survey.kind.value} 轮调查：抽样并写入邀请短信",
                   key=f"{OPEN_ROUND}:{survey.id}", campaign_id=survey.campaign_id, actor=actor)
 
 
@@ -40,15 +40,15 @@ def open_round(app: Flask, params: dict[str, Any], progress: Progress) -> dict[s
     with app.extensions["pingyi.sessions"]() as session:
         survey = session.get(SurveyRound, int(params["round_id"]))
         if survey is None:
-            raise DomainError("没有这个调查轮次(可能已被删除)")
+            raise DomainError("没有这个调查轮次（可能已被删除）")
         if survey.status is not RoundStatus.draft:
             # An earlier attempt committed and its worker died before recording the end.
             invited = session.scalar(select(func.count()).select_from(Invitation)
                                      .where(Invitation.round_id == survey.id))
             if survey.status is RoundStatus.open and invited:
                 progress(done=invited, total=invited, stage="已完成")
-                return {"invitations": invited, "message": f"本轮调查已开始:共 {invited} 份邀请,短信已写入发件箱。"}
-            raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
+                return {"invitations": invited, "message": f"本轮调查已开始：共 {invited} 份邀请，短信已写入发件箱。"}
+            raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label}，不能再次开始")
         summary = rounds.open_round(session, survey.campaign, survey, link_tokens(app),
                                     wording(app, params.get("public_url")), progress=progress)
         audit.record(session, "round.open", actor=params.get("actor") or "system", campaign_id=survey.campaign_id,
@@ -56,7 +56,7 @@ def open_round(app: Flask, params: dict[str, Any], progress: Progress) -> dict[s
                              "invitations": summary.invitations,
                              "sections_without_list": len(summary.without_list)})
         session.commit()
-    message = f"已开始:{summary.sections} 个科室共 {summary.invitations} 份邀请,短信已写入发件箱,由发送进程发出。"
+    message = f"已开始：{summary.sections} 个科室共 {summary.invitations} 份邀请，短信已写入发件箱，由发送进程发出。"
     return {"invitations": summary.invitations, "sections": summary.sections, "message": message,
             "without_list": summary.without_list, "round_id": int(params["round_id"])}
 
@@ -153,7 +153,7 @@ def issue_accounts_job(session, online, public_url: str | None, actor: str):  # 
 
     waiting = evaluators.check_issuable(session, online)
     return submit(session, ISSUE_ACCOUNTS, {"round_id": online.id, "public_url": public_url, "actor": actor},
-                  title=f"{online.campaign.year} 年度网络评价:为 {waiting} 位评价人生成账号并写入短信",
+                  title=f"{online.campaign.year} 年度网络评价：为 {waiting} 位评价人生成账号并写入短信",
                   key=f"{ISSUE_ACCOUNTS}:{online.id}", campaign_id=online.campaign_id, actor=actor)
 
 
@@ -167,26 +167,26 @@ def issue_accounts(app: Flask, params: dict[str, Any], progress: Progress) -> di
     with app.extensions["pingyi.sessions"]() as session:
         online = session.get(OnlineRound, int(params["round_id"]))
         if online is None:
-            raise DomainError("没有这个网络评价(可能已被删除)")
+            raise DomainError("没有这个网络评价（可能已被删除）")
         if online.status is RoundStatus.open and not evaluators.waiting_accounts(session, online):
             # An earlier attempt committed and its worker died before recording the end.
             issued = session.scalar(select(func.count()).select_from(Evaluator)
                                     .where(Evaluator.round_id == online.id, Evaluator.message_id.is_not(None)))
             progress(done=issued, total=issued, stage="已完成")
             return {"accounts": 0, "round_id": online.id,
-                    "message": f"每位评价人都已有账号:共 {issued} 位,账号短信已写入发件箱;网络评价已开始。"}
+                    "message": f"每位评价人都已有账号：共 {issued} 位，账号短信已写入发件箱；网络评价已开始。"}
         sent = evaluators.issue_accounts(session, online, wording(app, params.get("public_url")),
                                          actor=params.get("actor") or "system", progress=progress)
         session.commit()
     return {"accounts": sent, "round_id": int(params["round_id"]),
-            "message": f"已为 {sent} 位评价人生成账号和一次性密码,短信已写入发件箱,由发送进程发出;网络评价已开始。"}
+            "message": f"已为 {sent} 位评价人生成账号和一次性密码，短信已写入发件箱，由发送进程发出；网络评价已开始。"}
 
 
 # ---- the Excel report ---------------------------------------------------------------------
 
 REPORT = "report"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SUPERSEDED = "这份报告已被之后生成的一份取代,文件已删除:请打开最新的报告,或重新生成。"
+SUPERSEDED = "这份报告已被之后生成的一份取代，文件已删除：请打开最新的报告，或重新生成。"
 
 
 def report_job(session, campaign, actor: str):  # noqa: ANN001, ANN201
@@ -215,7 +215,7 @@ def make_report(app: Flask, params: dict[str, Any], progress: Progress) -> dict[
     with app.extensions["pingyi.sessions"]() as session:
         campaign = session.get(Campaign, int(params["campaign_id"]))
         if campaign is None:
-            raise DomainError("没有这个评议活动(可能已被删除)")
+            raise DomainError("没有这个评议活动（可能已被删除）")
         progress(done=0, total=2, stage="评分")
         card = scorecards.campaign_scorecard(session, campaign)
         progress(done=1, stage="写入 Excel")
@@ -228,7 +228,7 @@ def make_report(app: Flask, params: dict[str, Any], progress: Progress) -> dict[
         year, sections = campaign.year, len(card.sections)
     data = buffer.getvalue()
     return {"campaign_id": int(params["campaign_id"]),
-            "message": f"已生成 {year} 年度评议结果 Excel 报告({sections} 个科室,按生成时的数据),请下载。",
+            "message": f"已生成 {year} 年度评议结果 Excel 报告（{sections} 个科室，按生成时的数据），请下载。",
             "file": {"name": f"评议结果-{year}.xlsx", "mimetype": XLSX, "size": len(data),
                      "data": base64.b64encode(data).decode("ascii")}}
 
@@ -246,10 +246,10 @@ def retention_erase_job(session, due, actor: str, now=None):  # noqa: ANN001, AN
 
     now = now or utcnow()
     if not due.is_due(now):
-        raise DomainError(f"{due.campaign.year} 年度不能删除:{due.state(now)}")
+        raise DomainError(f"{due.campaign.year} 年度不能删除：{due.state(now)}")
     campaign = due.campaign
     return submit(session, RETENTION_ERASE, {"campaign_id": campaign.id, "actor": actor},
-                  title=f"{campaign.year} 年度:按保存期限删除个人信息", key=f"{RETENTION_ERASE}:{campaign.id}",
+                  title=f"{campaign.year} 年度：按保存期限删除个人信息", key=f"{RETENTION_ERASE}:{campaign.id}",
                   campaign_id=campaign.id, actor=actor)
 
 
@@ -262,7 +262,7 @@ def retention_erase(app: Flask, params: dict[str, Any], progress: Progress) -> d
     with app.extensions["pingyi.sessions"]() as session:
         campaign = session.get(Campaign, int(params["campaign_id"]))
         if campaign is None:
-            raise DomainError("没有这个评议活动(可能已被删除)")
+            raise DomainError("没有这个评议活动（可能已被删除）")
         if campaign.personal_data_erased_at is not None:
             # Done already: by an earlier attempt whose worker died before recording the end.
             progress(stage="已完成")
@@ -272,7 +272,7 @@ def retention_erase(app: Flask, params: dict[str, Any], progress: Progress) -> d
         session.commit()
     counts = ",".join(f"{retention.STEP_LABELS[k]} {v}" for k, v in erased.counts.items())
     return {"campaign_id": int(params["campaign_id"]), "counts": erased.counts,
-            "message": f"已删除 {erased.year} 年度的个人信息:{counts}。"}
+            "message": f"已删除 {erased.year} 年度的个人信息：{counts}。"}
 
 
 # ---- service-object lists ---------------------------------------------------------------
@@ -295,12 +295,12 @@ def import_objects_job(session, campaign, round_kind, filename: str, *, upload: 
               "all_penalized_reported": bool(all_penalized_reported), "uploaded_by_id": uploaded_by_id,
               "actor": actor}
     return submit(session, IMPORT_OBJECTS, params,
-                  title=f"{campaign.year} 年度 {round_kind.value} 轮服务对象名单导入:{filename}"[:200],
+                  title=f"{campaign.year} 年度 {round_kind.value} 轮服务对象名单导入：{filename}"[:200],
                   key=f"{IMPORT_OBJECTS}:{marker}"[:64], campaign_id=campaign.id, actor=actor)
 
 
 def _objects_result(found) -> dict[str, Any]:  # noqa: ANN001 - an ObjectImport
-    message = f"已导入 {found.filename}:读取 {found.rows_read} 行,保存 {found.stored} 人,重复 {found.duplicates} 行。"
+    message = f"已导入 {found.filename}：读取 {found.rows_read} 行，保存 {found.stored} 人，重复 {found.duplicates} 行。"
     return {"message": message, "import_id": found.id, "rows_read": found.rows_read, "stored": found.stored,
             "duplicates": found.duplicates}
 
@@ -322,12 +322,12 @@ def import_objects(app: Flask, params: dict[str, Any], progress: Progress) -> di
         with app.extensions["pingyi.sessions"]() as session:
             campaign = session.get(Campaign, int(params["campaign_id"]))
             if campaign is None:
-                raise DomainError("没有这个评议活动(可能已被删除)")
+                raise DomainError("没有这个评议活动（可能已被删除）")
             done = objects.import_of_upload(session, campaign, params["marker"])
             if done is None:
                 path = uploads.path_of(app, upload) if upload else params["path"]
                 if not path or not os.path.isfile(path):
-                    raise DomainError("上传的文件已不在服务器上(可能已超过保存期限),请重新上传。")
+                    raise DomainError("上传的文件已不在服务器上（可能已超过保存期限），请重新上传。")
                 user_id = params.get("uploaded_by_id")
                 try:
                     summary = objects.import_objects(

@@ -55,7 +55,7 @@ def save_upload(app: Flask, storage: FileStorage) -> str:
     used = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
     limit = int(app.config["IMPORT_SPOOL_MAX_BYTES"])
     if used + size > limit:
-        raise SpoolFullError(f"服务器上等待导入的文件已达 {limit / 2**20:.0f} MB 的上限,请等前面的导入完成后再上传。")
+        raise SpoolFullError(f"服务器上等待导入的文件已达 {limit / 2**20:.0f} MB 的上限，请等前面的导入完成后再上传。")
     suffix = PurePath(storage.filename or "").suffix.lower()
     name = f"{uuid.uuid4().hex}{suffix if suffix in ('.xlsx', '.csv') else '.csv'}"
     partial = folder / f"{name}.partial"

@@ -84,7 +84,7 @@ class PhoneVault:
         try:
             return self._aead.decrypt(raw[:12], raw[12:], aad).decode()
         except InvalidTag:
-            raise VaultError("加密保存的手机号码或评价码无法解密:PHONE_KEY 与加密时所用的不同") from None
+            raise VaultError("加密保存的手机号码或评价码无法解密：PHONE_KEY 与加密时所用的不同") from None
 
     def lookup(self, phone: str) -> str:
         """The keyed hash a phone is found by."""
@@ -114,7 +114,7 @@ def vault_of(bind: Session | Connection | Engine | Dialect) -> PhoneVault:
     dialect = bind if isinstance(bind, Dialect) else bind.dialect
     vault = getattr(dialect, "pingyi_vault", None)
     if vault is None:
-        raise VaultError("数据库连接没有配置 PHONE_KEY,无法读写手机号码")
+        raise VaultError("数据库连接没有配置 PHONE_KEY，无法读写手机号码")
     return vault
 
 
@@ -150,7 +150,7 @@ class EncryptedPhone(_Sealed):
     """A phone number column."""
 
     cache_ok = True
-    refusal = "加密的手机号码不能在 SQL 中比较:请比较 phone_hash(PhoneVault.lookup)"
+    refusal = "加密的手机号码不能在 SQL 中比较：请比较 phone_hash(PhoneVault.lookup)"
 
 
 class EncryptedCode(_Sealed):
@@ -158,7 +158,7 @@ class EncryptedCode(_Sealed):
 
     cache_ok = True
     aad = _CODE_AAD
-    refusal = "加密的评价码不能在 SQL 中比较:请比较 code_hash(PhoneVault.code_lookup)"
+    refusal = "加密的评价码不能在 SQL 中比较：请比较 code_hash(PhoneVault.code_lookup)"
 
 
 def phone_hash_default(context) -> str | None:  # noqa: ANN001 - SQLAlchemy's execution context

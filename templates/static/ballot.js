@@ -46,7 +46,7 @@
           copied = false;
         }
       }
-      say(copied ? "已复制回执码。" : "已选中回执码:请长按选中的回执码,再点“复制”。");
+      say(copied ? "已复制回执码。" : "已选中回执码：请长按选中的回执码，再点“复制”。");
     }
 
     button.addEventListener("click", function () {
@@ -119,7 +119,7 @@
     var found = [];
     KINDS.forEach(function (kind) {
       if (n[kind] !== want[kind]) {
-        found.push("“" + labels[kind] + "”须恰好选 " + want[kind] + " 个,现在选了 " + n[kind] + " 个。");
+        found.push("“" + labels[kind] + "”须恰好选 " + want[kind] + " 个，现在选了 " + n[kind] + " 个。");
       }
     });
     return found;
@@ -182,7 +182,7 @@
 
   function refusal(kind) {
     if (want[kind] === 0) return "本次评价不选“" + labels[kind] + "”。";
-    return labels[kind] + "已选满 " + want[kind] + " 个:如需改选,请先把另一个选了" + labels[kind] + "的科室改为基本满意。";
+    return labels[kind] + "已选满 " + want[kind] + " 个：如需改选，请先把另一个选了" + labels[kind] + "的科室改为基本满意。";
   }
 
   function save() {

@@ -15,7 +15,7 @@
 
   function show(state) {
     label.textContent = state.label;
-    stage.textContent = state.stage ? "(" + state.stage + ")" : "";
+    stage.textContent = state.stage ? "（" + state.stage + "）" : "";
     if (state.total) {
       bar.max = state.total;
       bar.value = state.done;

@@ -43,12 +43,12 @@
 
   // {score, error}: the score, or why the value is not a valid supervisor score.
   function read(input) {
-    if (input.validity && input.validity.badInput) return { error: "不是数字,请填写如 4.5 的分值" };
+    if (input.validity && input.validity.badInput) return { error: "不是数字，请填写如 4.5 的分值" };
     var text = input.value.normalize ? input.value.normalize("NFKC").trim() : input.value.trim();
     if (text === "") return { error: "请填写分值" };
     var score = Number(text);
-    if (!isFinite(score)) return { error: "不是数字,请填写如 4.5 的分值" };
-    if (!(score >= 0 && score <= points)) return { error: "分值 " + g(score) + " 超出范围:应在 0 到 " + g(points) + " 之间" };
+    if (!isFinite(score)) return { error: "不是数字，请填写如 4.5 的分值" };
+    if (!(score >= 0 && score <= points)) return { error: "分值 " + g(score) + " 超出范围：应在 0 到 " + g(points) + " 之间" };
     if (Math.round(score * 10) / 10 !== Math.round(score * 1e6) / 1e6) return { error: "分值 " + g(score) + " 只能保留一位小数" };
     return { score: score };
   }
@@ -57,7 +57,7 @@
   function problem(tier, count) {
     var expected = low !== high ? low + " 到 " + high + " 个" : low + " 个";
     var diff = count > high ? "多了 " + (count - high) + " 个" : "少了 " + (low - count) + " 个";
-    return unit + ":" + tier + "档有 " + count + " 个科室,应为 " + expected + "," + diff;
+    return unit + "：" + tier + "档有 " + count + " 个科室，应为 " + expected + "，" + diff;
   }
 
   function showRow(input, result) {

@@ -58,8 +58,8 @@ READS_NUMBERS = {
 # On a page that reads no number from its query string, a few values, which it leaves
 # alone (the walk refuses a 400 from a page missing from READS_NUMBERS).
 IGNORED = ("2**64", "negative", "superscript two", "5,000 digits")
-NOT_FOUND = "您要找的页面不存在,或已被删除。"
-NOT_A_NUMBER = "不是有效的整数。只能用数字 0–9,且不超过 2147483647。"
+NOT_FOUND = "您要找的页面不存在，或已被删除。"
+NOT_A_NUMBER = "不是有效的整数。只能用数字 0–9，且不超过 2147483647。"
 PART = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 VOTING = Path(__file__).resolve().parents[2] / "voting"
 
@@ -244,7 +244,7 @@ def test_a_ballot_field_named_with_a_hostile_number_is_refused_with_400(app, db,
         response = client.post("/e/ballot", data={**world.ballot, f"c{value}": "basic"})
         body = page(response)
         assert response.status_code == 400 and no_trace(response), (kind, response.status_code)
-        assert f"选票中的“c{value[:39]}”不是有效的候选科室,请刷新页面后重新提交。" in body, kind
+        assert f"选票中的“c{value[:39]}”不是有效的候选科室，请刷新页面后重新提交。" in body, kind
         assert changed(before, snapshot(db)) == [], kind
     with client.session_transaction() as session:
         assert session["evaluator"] == world.evaluator_ids[0]
@@ -281,4 +281,4 @@ def test_a_hostile_number_in_an_imported_cell_refuses_its_row(value):
     for kind, (parse, csv_text, column) in files.items():
         with pytest.raises(ImportRejected) as refused:
             parse(csv_text.encode(), f"{kind}.csv")
-        assert [(e.row, e.column.split("(")[0]) for e in refused.value.errors] == [(2, column)], kind
+        assert [(e.row, e.column.split("（")[0]) for e in refused.value.errors] == [(2, column)], kind

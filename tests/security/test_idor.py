@@ -22,7 +22,7 @@ from voting.models import (
 from voting.services import campaigns, components, sections, users
 
 FORBIDDEN = "您的账号没有访问这个页面的权限。"
-NOT_FOUND = "您要找的页面不存在,或已被删除。"
+NOT_FOUND = "您要找的页面不存在，或已被删除。"
 
 
 @pytest.fixture

@@ -290,7 +290,7 @@ def test_the_redaction():
     assert logs.redact("/e/login?login=AB&password=x1&token=t2&code=K7M4Q9PX") == \
         "/e/login?login=AB&password=[已隐去]&token=[已隐去]&code=[已隐去]"
     assert logs.redact("请打开 p.cn/c 输入评价码 K7M4Q9PX 为服务打分") == "请打开 p.cn/c 输入评价码 [已隐去] 为服务打分"
-    assert logs.redact("账号 LOGIN001 密码 K7M3P9QX2H(仅限本人使用") == "账号 LOGIN001 密码 [已隐去](仅限本人使用"
+    assert logs.redact("账号 LOGIN001 密码 K7M3P9QX2H（仅限本人使用") == "账号 LOGIN001 密码 [已隐去]（仅限本人使用"
     assert logs.redact("密码见此前的短信") == "密码见此前的短信"
     assert logs.redact("[SQL: INSERT ...]\n[parameters: ('13812345678', 'K7M4Q9PX')]\n") == \
         "[SQL: INSERT ...]\n[parameters: [已隐去]]\n"

@@ -27,7 +27,7 @@ def world(app, db, campaign, admin):
 
 
 def repeated(name: str, times: int = 2) -> str:
-    return f"提交的内容中“{name}”出现了 {times} 次,每项只能提交一次。请刷新页面后重新提交。"
+    return f"提交的内容中“{name}”出现了 {times} 次，每项只能提交一次。请刷新页面后重新提交。"
 
 
 def session_of(client) -> dict:  # noqa: ANN001

@@ -15,9 +15,9 @@ from tests.citizens import invitations, link_path, open_round, votes
 from tests.security.common import changed, snapshot, text
 from voting.models import Channel, Choice
 
-VOTED = "这份邀请已经评价过了,每份邀请只能评价一次"
+VOTED = "这份邀请已经评价过了，每份邀请只能评价一次"
 NO_INVITATION = "没有找到您的评价邀请"
-BALLOT_IN = "您的选票已经提交,每位评价人只能投票一次,密码已失效"
+BALLOT_IN = "您的选票已经提交，每位评价人只能投票一次，密码已失效"
 
 
 @pytest.fixture

@@ -132,11 +132,11 @@ def test_codes_are_sealed_and_found_by_their_hash(app, db, campaign):
 
 def test_masks_keep_where_a_link_went_and_drop_what_opened_it():
     assert mask("link", "https://p.example.cn/v/abc.def-ghi") == f"https://p.example.cn/v/{SCRUBBED}"
-    assert mask("reply_hint", "(请同时回复评价码 K7M4Q9PX)") == f"(请同时回复评价码 {SCRUBBED})"
+    assert mask("reply_hint", "（请同时回复评价码 K7M4Q9PX）") == f"（请同时回复评价码 {SCRUBBED}）"
     assert mask("reply_hint", "") == ""
     assert mask("code", "K7M4Q9PX") == SCRUBBED
     params = {"sign": "平阳县千人评议办", "unit": "县公安局", "section": "户政科", "closes": "6月30日",
-              "link": "https://p.example.cn/v/SECRET", "reply_hint": "(请同时回复评价码 K7M4Q9PX)"}
+              "link": "https://p.example.cn/v/SECRET", "reply_hint": "（请同时回复评价码 K7M4Q9PX）"}
     kept, shown = scrub("reminder_link", params)
     assert "SECRET" not in shown and "K7M4Q9PX" not in shown and "https://p.example.cn/v/" in shown
     assert kept["unit"] == "县公安局"

@@ -26,7 +26,7 @@ from voting.services import users
 
 # T0 (tests.test_staff_security) is 2027-01-15 08:00:00 UTC, 16:00:00 in Asia/Shanghai.
 WRONG = "用户名或密码错误。"
-WAIT = "为了账号安全,请在"
+WAIT = "为了账号安全，请在"
 LOCKED = "已被锁定"
 NEW_PASSWORD = "another horse battery"
 
@@ -76,7 +76,7 @@ def test_forty_addresses_cannot_guess_one_account(clock, app, db, admin, hash_ch
     assert statuses == [401] * 5 + [429] * 35
     assert len(hash_checks) == 5  # the early ones were refused unchecked...
     assert account(db).failed_logins == 5  # ...and not counted
-    assert all(WRONG in b for b in bodies[:4]) and f"已连续 5 次登录失败,{WAIT} 16:00:30(30 秒后)再试" in bodies[4]
+    assert all(WRONG in b for b in bodies[:4]) and f"已连续 5 次登录失败，{WAIT} 16:00:30（30 秒后）再试" in bodies[4]
     assert all(f"{WAIT} 16:00:30" in b for b in bodies[5:])
     # Even the right password waits, from yet another address.
     browser = app.test_client()
@@ -120,13 +120,13 @@ def test_the_wait_grows_then_the_account_locks_until_an_admin_unlocks_it(clock, 
     assert account(db).failed_logins == 20
     # Unlocked from the command line: counted again from zero, and audited.
     result = runner.invoke(args=["users", "unlock", "admin"])
-    assert result.exit_code == 0 and "已解锁 admin(此前连续 20 次登录失败)" in result.output
+    assert result.exit_code == 0 and "已解锁 admin（此前连续 20 次登录失败）" in result.output
     assert account(db).failed_logins == 0 and account(db).locked_at is None
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "user.unlock"))
     assert entry.actor == "cli" and entry.detail["username"] == "admin" and entry.detail["failed_logins"] == 20
     browser = app.test_client()
     assert login(browser, "admin", NEW_PASSWORD).status_code == 302 and logged_in(browser)
-    assert runner.invoke(args=["users", "unlock", "admin"]).output.strip() == "admin 没有被锁定,无需解锁。"
+    assert runner.invoke(args=["users", "unlock", "admin"]).output.strip() == "admin 没有被锁定，无需解锁。"
     result = runner.invoke(args=["users", "unlock", "nobody"])
     assert result.exit_code == 1 and "没有账号 nobody" in result.output
 
@@ -142,7 +142,7 @@ def test_an_admin_unlocks_on_the_users_page(clock, app, db, admin, app_config):
     boss = app.test_client()
     assert attempt(app, "admin", PASSWORD, client=boss).status_code == 302
     page = text(boss.get("/office/users/"))
-    assert "已锁定(连续 3 次登录失败)" in page
+    assert "已锁定（连续 3 次登录失败）" in page
     op = account(db, "op")
     assert f'action="/office/users/{op.id}/unlock"' in page
     assert boss.post(f"/office/users/{op.id}/unlock").status_code == 400  # no CSRF token: refused

@@ -138,7 +138,7 @@ def test_evaluator_login_nul_and_10_mb_refused(client, db, campaign, field):
 def test_receipt_check_with_hostile_text_says_what_a_receipt_is(client, db, kind):
     before = snapshot(db)
     refused(client.post("/receipt", data={"code": KEPT[kind]}), 422,
-            "回执码是 16 位字母和数字(不含 0、O、1、I、L),请核对后重新输入。", db, before)
+            "回执码是 16 位字母和数字（不含 0、O、1、I、L），请核对后重新输入。", db, before)
 
 
 def test_receipt_check_nul_and_10_mb_refused(client, db):
@@ -215,7 +215,7 @@ def test_supervisor_score_that_is_not_a_number_is_422(staff, db, campaign, kind)
     data = {f"score-{sid}": "4.5" for sid in sheet}
     data[f"score-{sheet[0]}"] = KEPT[kind]
     refused(staff.post(f"/office/supervisor/{unit_id}", data=data), 422,
-            f"“{KEPT[kind].strip()}”不是数字,请填写如 4.5 的分值", db, before)
+            f"“{KEPT[kind].strip()}”不是数字，请填写如 4.5 的分值", db, before)
 
 
 def test_supervisor_score_nul_and_10_mb_refused(staff, db, campaign):
@@ -346,9 +346,9 @@ def test_imported_nul_cells_refused_with_row_and_column(db, campaign):
     with pytest.raises(ImportRejected) as caught:
         objects.import_objects(db, campaign, objects.RoundKind.H1, csv_file([OBJECTS_HEADER, *rows]), "o.csv")
     db.rollback()
-    reason = "含有空字符(NUL,\\x00),请删除后重新导入"
-    assert caught.value.errors == [RowError(3, "C 列(姓名)", reason), RowError(3, "F 列(事项内容(处罚类案件名称))", reason)]
-    assert str(caught.value) == "文件 o.csv 有 2 处错误,读取 2 行,其中 1 行有错误;未导入任何数据。"
+    reason = "含有空字符（NUL,\\x00），请删除后重新导入"
+    assert caught.value.errors == [RowError(3, "C 列（姓名）", reason), RowError(3, "F 列（事项内容(处罚类案件名称)）", reason)]
+    assert str(caught.value) == "文件 o.csv 有 2 处错误，读取 2 行，其中 1 行有错误；未导入任何数据。"
     assert changed(before, snapshot(db)) == []
 
 
@@ -359,23 +359,23 @@ def test_imported_10_mb_cell_refused_with_row_and_column(db, campaign):
     with pytest.raises(ImportRejected) as caught:
         objects.import_objects(db, campaign, objects.RoundKind.H1, csv_file([OBJECTS_HEADER, *rows]), "o.csv")
     db.rollback()
-    assert caught.value.errors == [RowError(2, "", "CSV 格式错误:有单元格超过 131072 个字符")]
+    assert caught.value.errors == [RowError(2, "", "CSV 格式错误：有单元格超过 131072 个字符")]
     assert changed(before, snapshot(db)) == []
 
 
 def test_imported_nul_refused_on_the_upload_pages(staff, db, campaign):
     """Sections, history, a component and service objects: the page names row and column."""
     section = sections_frame(db, campaign).iloc[0]
-    reason = "含有空字符(NUL,\\x00),请删除后重新导入"
+    reason = "含有空字符（NUL,\\x00），请删除后重新导入"
     files = {
-        "/office/import/sections": ([["单位名称", "科室"], ["县财政局", "预算\x00科"]], "B 列(科室)", {}),
+        "/office/import/sections": ([["单位名称", "科室"], ["县财政局", "预算\x00科"]], "B 列（科室）", {}),
         "/office/import/history": ([["年度", "单位名称", "科室", "结果"], ["2020", "县\x00财政局", "预算科", "满意单位"]],
-                                   "B 列(单位名称)", {}),
+                                   "B 列（单位名称）", {}),
         "/office/components/bonus/import": ([["单位名称", "科室", "类型", "级别", "事项", "日期"],
                                              [section["unit"], section["section"], "表彰", "市厅级", "先进\x00集体", "2021-03-15"]],
-                                            "E 列(事项)", {}),
+                                            "E 列（事项）", {}),
         "/office/import/objects": ([OBJECTS_HEADER, [section["unit"], section["section"], "张\x00三", "某公司", "13812345670",
-                                                     "事项", "否"]], "C 列(姓名)", {"round_kind": "H1", "section": "0"}),
+                                                     "事项", "否"]], "C 列（姓名）", {"round_kind": "H1", "section": "0"}),
     }
     before = snapshot(db)
     for url, (rows, column, fields) in files.items():
@@ -383,7 +383,7 @@ def test_imported_nul_refused_on_the_upload_pages(staff, db, campaign):
                               content_type="multipart/form-data")
         body = page(response)
         assert response.status_code == 422, (url, body[:3000])
-        assert "文件 nul.csv 有 1 处错误,读取 1 行,其中 1 行有错误;未导入任何数据。" in body, url
+        assert "文件 nul.csv 有 1 处错误，读取 1 行，其中 1 行有错误；未导入任何数据。" in body, url
         assert re.search(rf'<td class="num">2</td><td>{re.escape(column)}</td><td>{re.escape(reason)}</td>', body), url
         assert_clean(body)
         assert changed(before, snapshot(db)) == [], url
@@ -403,5 +403,5 @@ def test_imported_representative_names(db, campaign):
         evaluators.import_representatives(db, online, csv_file([["姓名", "类别", "手机号码"], [NUL, KINDS[0], "14700000020"]]),
                                           "reps.csv")
     db.rollback()
-    assert caught.value.errors == [RowError(2, "A 列(姓名)", "含有空字符(NUL,\\x00),请删除后重新导入")]
+    assert caught.value.errors == [RowError(2, "A 列（姓名）", "含有空字符（NUL,\\x00），请删除后重新导入")]
     assert changed(before, snapshot(db)) == []

@@ -15,8 +15,8 @@ from tests.conftest import make_app
 from tests.security.common import changed, snapshot, text
 from voting.models import utcnow
 
-INVALID = "链接无效:可能不完整或被改动过。请直接点击短信中的链接,不要手工修改。"
-EXPIRED = "评价已截止,链接已失效。感谢您的关注。"
+INVALID = "链接无效：可能不完整或被改动过。请直接点击短信中的链接，不要手工修改。"
+EXPIRED = "评价已截止，链接已失效。感谢您的关注。"
 NO_INVITATION = "没有找到您的评价邀请"
 SECRET = "test secret"  # the key tests.conftest gives the app
 

@@ -35,7 +35,7 @@ from voting.services.sections import sections_frame
 from voting.services.tables import MACRO_REFUSED, SCAN_CHUNK, check_xlsx
 
 OBJECTS_HEADER = ["姓名", "单位(职务)", "手机号码", "事项内容(处罚类案件名称)", "是否处罚对象"]
-NOT_XLSX = "不是有效的 xlsx 文件(文件可能已损坏或只是改了扩展名)"
+NOT_XLSX = "不是有效的 xlsx 文件（文件可能已损坏或只是改了扩展名）"
 NOT_IMPORTED = "未导入任何数据"
 BOMB_SIZE = 200 * 1024 * 1024
 PNG = (
@@ -198,7 +198,7 @@ def plain_zip() -> bytes:
 
 # kind: (file bytes, file name, the reason shown)
 HOSTILE = {
-    "zip bomb": (bomb, "list.xlsx", "xlsx 文件中的 xl/worksheets/sheet1.xml 压缩比异常("),
+    "zip bomb": (bomb, "list.xlsx", "xlsx 文件中的 xl/worksheets/sheet1.xml 压缩比异常（"),
     "billion laughs in the sheet": (laughs_in_sheet, "list.xlsx", "含有 DTD 或实体声明"),
     "billion laughs in sharedStrings": (laughs_in_shared_strings, "list.xlsx", "xl/sharedStrings.xml 含有 DTD 或实体声明"),
     "png renamed .xlsx": (lambda: PNG, "photo.xlsx", NOT_XLSX),
@@ -299,10 +299,10 @@ def test_hostile_files_refused_on_every_upload_route(staff, db, campaign, route)
         response = post_file(staff, route, build(), filename)
         body = html.unescape(text(response))
         assert response.status_code == 422, (kind, body[:2000])
-        assert f"文件 {filename} 有 1 处错误,未导入任何数据。" in body, kind
+        assert f"文件 {filename} 有 1 处错误，未导入任何数据。" in body, kind
         assert reason in body, kind
         if kind == "zip bomb":
-            assert "倍,上限 100 倍),可能是“压缩炸弹”,拒绝导入" in body
+            assert "倍，上限 100 倍），可能是“压缩炸弹”，拒绝导入" in body
         assert_no_trace(body)
         assert changed(before, snapshot(db)) == [], kind
 
@@ -319,8 +319,8 @@ def test_uncompressed_size_limit_is_configurable(staff, db, campaign, app):
     response = post_file(staff, "objects", data, "big.xlsx")
     body = html.unescape(text(response))
     assert response.status_code == 422
-    assert "文件 big.xlsx 有 1 处错误,未导入任何数据。" in body
-    assert "xlsx 文件解压后共 2 MB,超过 1 MB 的上限(可能是“压缩炸弹”),拒绝导入" in body
+    assert "文件 big.xlsx 有 1 处错误，未导入任何数据。" in body
+    assert "xlsx 文件解压后共 2 MB，超过 1 MB 的上限（可能是“压缩炸弹”），拒绝导入" in body
     assert changed(before, snapshot(db)) == []
     app.config["XLSX_MAX_UNCOMPRESSED"] = 256 * 1024 * 1024
     app.config["DEFAULT_CAMPAIGN_YEAR"] = campaign.year
@@ -351,7 +351,7 @@ def test_upload_over_the_size_limit_is_413_with_a_chinese_page(staff, db, campai
     response = post_file(staff, route, b"0" * (limit + 1), "big.csv")
     body = text(response)
     assert response.status_code == 413
-    assert "内容太大" in body and "上传的文件太大或提交的内容太长,超过大小上限:文件请拆分后再上传,文字请删减后再提交。" in body
+    assert "内容太大" in body and "上传的文件太大或提交的内容太长，超过大小上限：文件请拆分后再上传，文字请删减后再提交。" in body
     assert_no_trace(body)
     assert changed(before, snapshot(db)) == []
 
@@ -366,9 +366,9 @@ def test_hostile_files_refused_by_every_import_command(runner, db, campaign, tmp
         path.write_bytes(build())
         result = runner.invoke(args=[*before_args, str(path), *after_args])
         assert result.exit_code == 1, (kind, result.output)
-        assert f"错误:文件 {filename} 有 1 处错误,未导入任何数据。" in result.output, kind
+        assert f"错误：文件 {filename} 有 1 处错误，未导入任何数据。" in result.output, kind
         lines = result.output.splitlines()
-        assert any(line.startswith("  文件:") and reason in line for line in lines), (kind, result.output)
+        assert any(line.startswith("  文件：") and reason in line for line in lines), (kind, result.output)
         assert "Traceback" not in result.output and isinstance(result.exception, SystemExit), kind
         # `import objects` runs a background job here: its row records the refusal.
         assert changed(before, snapshot(db)) == (["job"] if command == "objects" else []), kind
@@ -377,7 +377,7 @@ def test_hostile_files_refused_by_every_import_command(runner, db, campaign, tmp
 # ---- phone numbers as offices' files carry them ----------------------------------------------
 
 MULTI_HEADER = ["单位名称", "科室", *OBJECTS_HEADER]
-PHONE_COLUMN = "E 列(手机号码)"  # in MULTI_HEADER
+PHONE_COLUMN = "E 列（手机号码）"  # in MULTI_HEADER
 
 
 def first_section(db, campaign) -> dict:  # noqa: ANN001
@@ -419,12 +419,12 @@ def test_csv_phone_written_as_a_float_is_normalised(db, campaign):
 
 # Each refused value, and the reason the import gives on its row (column E).
 BAD_PHONES = [
-    (1381234567, "“138***4567”手机号码应为 11 位,实为 10 位"),  # numeric cell, 10 digits
-    (138123456789, "“138*****6789”手机号码应为 11 位,实为 12 位"),  # numeric cell, 12 digits
+    (1381234567, "“138***4567”手机号码应为 11 位，实为 10 位"),  # numeric cell, 10 digits
+    (138123456789, "“138*****6789”手机号码应为 11 位，实为 12 位"),  # numeric cell, 12 digits
     ("1.38E+10", "“1.38E+10”手机号码含有非数字字符"),  # digits lost to scientific notation
     ("1.3812345678e10", "“1.38******78e10”手机号码含有非数字字符"),  # masked in the message
-    (13812345678.5, "“138*****678.5”手机号码应为 11 位,实为 12 位"),  # the dot read as a separator
-    ("１３８１２３４５６７", "“138***4567”手机号码应为 11 位,实为 10 位"),  # full-width, 10 digits (shown NFKC)
+    (13812345678.5, "“138*****678.5”手机号码应为 11 位，实为 12 位"),  # the dot read as a separator
+    ("１３８１２３４５６７", "“138***4567”手机号码应为 11 位，实为 10 位"),  # full-width, 10 digits (shown NFKC)
     ("", "手机号码为空"),
 ]
 
@@ -441,7 +441,7 @@ def test_ambiguous_phones_refused_with_row_and_column_nothing_stored(db, campaig
     db.rollback()
     expected = [RowError(3 + i, PHONE_COLUMN, reason) for i, (_, reason) in enumerate(BAD_PHONES)]
     assert caught.value.errors == expected
-    assert str(caught.value) == f"文件 p.{fmt} 有 {len(BAD_PHONES)} 处错误,读取 {len(values)} 行,其中 {len(BAD_PHONES)} 行有错误;未导入任何数据。"
+    assert str(caught.value) == f"文件 p.{fmt} 有 {len(BAD_PHONES)} 处错误，读取 {len(values)} 行，其中 {len(BAD_PHONES)} 行有错误；未导入任何数据。"
     assert changed(before, snapshot(db)) == []
 
 
@@ -452,16 +452,16 @@ def test_ambiguous_phones_refused_on_the_web_page_and_by_the_command(staff, db, 
     response = post_file(staff, "objects", data, "phones.xlsx")
     body = html.unescape(text(response))
     assert response.status_code == 422
-    assert "文件 phones.xlsx 有 2 处错误,读取 3 行,其中 2 行有错误;未导入任何数据。" in body
-    assert "“1.38E+10”手机号码含有非数字字符" in body and "“138***4567”手机号码应为 11 位,实为 10 位" in body
+    assert "文件 phones.xlsx 有 2 处错误，读取 3 行，其中 2 行有错误；未导入任何数据。" in body
+    assert "“1.38E+10”手机号码含有非数字字符" in body and "“138***4567”手机号码应为 11 位，实为 10 位" in body
     assert PHONE_COLUMN in body and "13812345678" not in body  # phones shown masked only
     assert_no_trace(body)
     path = tmp_path / "phones.xlsx"
     path.write_bytes(data)
     result = runner.invoke(args=["import", "objects", str(path), "--round", "H1"])
     assert result.exit_code == 1
-    assert f"第 3 行,{PHONE_COLUMN}:“1.38E+10”手机号码含有非数字字符" in result.output
-    assert f"第 4 行,{PHONE_COLUMN}:“138***4567”手机号码应为 11 位,实为 10 位" in result.output
+    assert f"第 3 行，{PHONE_COLUMN}：“1.38E+10”手机号码含有非数字字符" in result.output
+    assert f"第 4 行，{PHONE_COLUMN}：“138***4567”手机号码应为 11 位，实为 10 位" in result.output
     assert changed(before, snapshot(db)) == ["job"]  # the command's job, failed: nothing stored
 
 
@@ -489,9 +489,9 @@ def test_representatives_phones_normalised_or_refused_with_row_and_column(db, ca
         evaluators.import_representatives(db, online, buffer.getvalue(), "reps2.xlsx")
     db.rollback()
     assert caught.value.errors == [
-        RowError(2, "C 列(手机号码)", "“147***0001”手机号码应为 11 位,实为 10 位"),
-        RowError(3, "C 列(手机号码)", "“1.47E+10”手机号码含有非数字字符"),
-        RowError(4, "C 列(手机号码)", "手机号码为空"),
+        RowError(2, "C 列（手机号码）", "“147***0001”手机号码应为 11 位，实为 10 位"),
+        RowError(3, "C 列（手机号码）", "“1.47E+10”手机号码含有非数字字符"),
+        RowError(4, "C 列（手机号码）", "手机号码为空"),
     ]
     assert changed(before, snapshot(db)) == []
 

@@ -16,10 +16,10 @@ from tests.security.common import staff_login, text
 from voting.models import ComponentKind, Evaluator, Invitation, Job, ObjectImport, Role
 from voting.services import components, users
 
-APP_CSRF = "页面已过期或表单校验失败(CSRF),请刷新页面后重新提交。"
-CITIZEN_CSRF = "页面已过期或校验未通过,请重新点击短信中的链接(或重新输入评价码)后再提交。"
-EVALUATOR_CSRF = "页面已过期,请重新输入账号和密码登录。"
-BALLOT_CSRF = "页面已过期或校验未通过,请刷新页面后重新提交。"
+APP_CSRF = "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。"
+CITIZEN_CSRF = "页面已过期或校验未通过，请重新点击短信中的链接（或重新输入评价码）后再提交。"
+EVALUATOR_CSRF = "页面已过期，请重新输入账号和密码登录。"
+BALLOT_CSRF = "页面已过期或校验未通过，请刷新页面后重新提交。"
 TWILIO = ("/sms/inbound", "/sms/status")
 
 

@@ -74,11 +74,11 @@ ACTION_LABELS = {
     "candidates.unfix": "撤销候选名单",
     "campaign.settings": "修改活动设置",
     "round.create": "建立调查轮次",
-    "round.open": "开始调查(发出邀请)",
+    "round.open": "开始调查（发出邀请）",
     "round.remind": "发送提醒短信",
     "round.close": "结束调查",
     "round.cancel": "取消调查",
-    "round.invite_late": "补发邀请(名单在开始后报送)",
+    "round.invite_late": "补发邀请（名单在开始后报送）",
     "online.create": "建立网络评价轮次",
     "online.import": "导入网络评价人员名单",
     "online.sample": "抽取服务对象评价人",
@@ -133,12 +133,12 @@ def verify(session: Session) -> Verification:
     for entry in session.execute(select(*columns).order_by(AuditEntry.id).execution_options(yield_per=1000)):
         checked += 1
         if entry.hash != entry_hash(entry.prev_hash, entry.at, entry.actor, entry.action, entry.campaign_id, entry.detail):
-            return Verification(checked, BrokenEntry(entry.id, f"第 {entry.id} 条记录的内容与其哈希不符(记录被改动)"))
+            return Verification(checked, BrokenEntry(entry.id, f"第 {entry.id} 条记录的内容与其哈希不符（记录被改动）"))
         if entry.prev_hash != prev_hash:
             if prev_id is None:
-                message = f"第 {entry.id} 条记录是现存的第一条,但它的前一哈希不是链首(之前有记录被删除)"
+                message = f"第 {entry.id} 条记录是现存的第一条，但它的前一哈希不是链首（之前有记录被删除）"
             else:
-                message = f"第 {entry.id} 条记录的前一哈希与第 {prev_id} 条不符(中间有记录被删除或插入)"
+                message = f"第 {entry.id} 条记录的前一哈希与第 {prev_id} 条不符（中间有记录被删除或插入）"
             return Verification(checked, BrokenEntry(entry.id, message))
         prev_id, prev_hash = entry.id, entry.hash
     return Verification(checked)

@@ -63,7 +63,7 @@ DETAIL_LABELS = {
     "undone_reason": "撤销的理由", "candidates": "候选科室数", "lists": "各类候选", "section_ids": "科室编号",
     "changes": "改动", "invitations": "邀请", "sections_without_list": "无名单科室", "reminders": "提醒",
     "closes_at": "截止时间", "sample_size": "抽样人数", "seed": "抽样种子", "mode": "邀请方式",
-    "reminder_after_hours": "提醒间隔(小时)", "voided_messages": "作废的短信", "sent_messages": "已发出的短信",
+    "reminder_after_hours": "提醒间隔（小时）", "voided_messages": "作废的短信", "sent_messages": "已发出的短信",
     "user_id": "账号编号", "username": "账号", "failed_logins": "输错密码次数", "locked": "已锁定",
     "accounts": "账号", "by_kind": "各类人数", "evaluator_id": "评价人编号", "was_locked": "原已锁定",
     "reminded": "提醒人数", "ballots": "选票", "evaluators": "评价人", "service_objects": "服务对象",
@@ -129,7 +129,7 @@ class Names:
     units: dict[int, str] = field(default_factory=dict)
     survey_rounds: dict[int, tuple[RoundKind, int]] = field(default_factory=dict)  # kind, campaign id
     object_imports: dict[int, int] = field(default_factory=dict)  # import id: campaign id
-    evaluators: dict[int, str] = field(default_factory=dict)  # "账号 ab12cd(基层干部)"
+    evaluators: dict[int, str] = field(default_factory=dict)  # "账号 ab12cd（基层干部）"
 
 
 # ---- looking the names up ---------------------------------------------------------------------
@@ -231,7 +231,7 @@ def look_up(
         )
     for chunk in _chunks(evaluators):
         names.evaluators.update(
-            (eid, f"账号 {login}({kind.label})") for eid, login, kind in
+            (eid, f"账号 {login}（{kind.label}）") for eid, login, kind in
             session.execute(select(Evaluator.id, Evaluator.login, Evaluator.kind).where(Evaluator.id.in_(chunk)))
         )
     return names
@@ -273,13 +273,13 @@ def _section(names: Names, section_id: object, stored: object = None) -> str:
         return names.sections[section_id]
     if stored:
         return str(stored)
-    return f"已删除的科室(编号 {section_id})" if section_id is not None else "(未记下的科室)"
+    return f"已删除的科室（编号 {section_id}）" if section_id is not None else "（未记下的科室）"
 
 
 def _unit(names: Names, unit_id: object, stored: object = None) -> str:
     if _is_id(unit_id) and unit_id in names.units:
         return names.units[unit_id]
-    return str(stored) if stored else f"已删除的单位(编号 {unit_id})"
+    return str(stored) if stored else f"已删除的单位（编号 {unit_id}）"
 
 
 def _see(entry: AuditEntry) -> Link:
@@ -300,7 +300,7 @@ def _sections(entry: AuditEntry, names: Names, ids: list[int]) -> list[Part]:
 def _named(entry: AuditEntry, items: list[str], lead: str) -> list[Part]:
     """"<lead>:甲、乙" for a few, "<lead>共 37 个(查看)" for more."""
     if len(items) <= INLINE:
-        return [f"{lead}:{'、'.join(items)}"]
+        return [f"{lead}：{'、'.join(items)}"]
     return [f"{lead}共 {len(items)} 个", _see(entry)]
 
 
@@ -311,9 +311,9 @@ def _survey_round(names: Names, entry: AuditEntry) -> Part:
     kind, campaign_id = names.survey_rounds.get(round_id, (detail.get("round"), entry.campaign_id))
     code = kind.value if isinstance(kind, RoundKind) else str(kind)
     try:
-        text = f"{ROUND_NAMES[RoundKind(code)]}服务对象调查({code})"
+        text = f"{ROUND_NAMES[RoundKind(code)]}服务对象调查（{code}）"
     except ValueError:
-        text = f"服务对象调查({code})"
+        text = f"服务对象调查（{code}）"
     if round_id in names.survey_rounds:
         return Link(text, "survey_round", round_id, campaign_id)
     return text
@@ -326,7 +326,7 @@ def _online_round(entry: AuditEntry) -> Link:
 def _list_kind(code: object) -> str:
     """An objects list's round: "上半年(H1)"."""
     try:
-        return f"{ROUND_NAMES[RoundKind(code)]}({code})"
+        return f"{ROUND_NAMES[RoundKind(code)]}（{code}）"
     except ValueError:
         return str(code)
 
@@ -344,7 +344,7 @@ def _component_values(kind: str, values: dict) -> str:
                 f"不满意 {values['unsatisfied']} 票")
     if kind == ComponentKind.platform.value:
         return (f"{L.label(L.PLATFORMS, values['platform'])} {L.label(L.ITEMS, values['item'])} "
-                f"扣 {_number(values['deduction'])} 分({L.label(L.ROLES, values.get('role') or 'lead')})")
+                f"扣 {_number(values['deduction'])} 分（{L.label(L.ROLES, values.get('role') or 'lead')}）")
     if kind == ComponentKind.inspection.value:
         words = [L.label(L.INSPECTION_KINDS, values["kind"])]
         if values.get("serious"):
@@ -354,10 +354,10 @@ def _component_values(kind: str, values: dict) -> str:
             words.append("发生在评议年度" if values.get("current_year") else "发生在以往年度")
         if values.get("date"):
             words.append(f"日期 {values['date']}")
-        return ",".join(words)
+        return "，".join(words)
     if kind == ComponentKind.bonus.value:
         level = L.label(L.BONUS_LEVELS.get(values["kind"], {}), values["level"])
-        return f"{L.label(L.BONUS_KINDS, values['kind'])} {level} {_quoted(values['matter'])}({values['date']})"
+        return f"{L.label(L.BONUS_KINDS, values['kind'])} {level} {_quoted(values['matter'])}（{values['date']}）"
     raise KeyError(kind)
 
 
@@ -371,7 +371,7 @@ def _kind_label(kind: object) -> str:
 def _about(*facts: str) -> str:
     """"(文件“a.csv”,2019 年度)": the facts given, in brackets, or nothing."""
     given = [fact for fact in facts if fact]
-    return f"({','.join(given)})" if given else ""
+    return f"（{'，'.join(given)}）" if given else ""
 
 
 def _file(detail: dict) -> str:
@@ -395,7 +395,7 @@ def describes(action: str) -> Callable[[Describer], Describer]:
 def _sections_import(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     parts: list[Part] = [
-        f"导入参评科室名单{_about(_file(d))}:名单共 {d['sections']} 个科室,其中新增 {d['added']} 个、修改 {d['changed']} 个、"
+        f"导入参评科室名单{_about(_file(d))}：名单共 {d['sections']} 个科室，其中新增 {d['added']} 个、修改 {d['changed']} 个、"
         f"删除 {d['removed']} 个、未变 {d['unchanged']} 个。"
     ]
     for key, what in (("removed_sections", "删除"), ("changed_sections", "修改")):
@@ -411,7 +411,7 @@ def _history_import(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     years = "、".join(str(y) for y in d.get("years") or [])
     parts: list[Part] = [
-        f"导入往年评议结果{_about(_file(d), f'{years} 年度' if years else '')}:共 {d['rows']} 行,新增 {d['added']} 条、"
+        f"导入往年评议结果{_about(_file(d), f'{years} 年度' if years else '')}：共 {d['rows']} 行，新增 {d['added']} 条、"
         f"更新 {d['updated']} 条、未变 {d['unchanged']} 条。"
     ]
     if d.get("unmatched"):
@@ -424,8 +424,8 @@ def _objects_import(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     listed = _listed_ids(d["sections"])
     parts: list[Part] = [
-        f"导入{_list_kind(d['round'])}服务对象名单{_about(_file(d))}:读取 {d['rows_read']} 行,保存 {d['stored']} 人,"
-        f"重复 {d['duplicates']} 行(未重复保存);", *_named(entry, [_section(names, sid) for sid in listed], "涉及科室"),
+        f"导入{_list_kind(d['round'])}服务对象名单{_about(_file(d))}：读取 {d['rows_read']} 行，保存 {d['stored']} 人，"
+        f"重复 {d['duplicates']} 行（未重复保存）；", *_named(entry, [_section(names, sid) for sid in listed], "涉及科室"),
         "。",
     ]
     confirmed = _ids(d.get("all_penalized_reported"))
@@ -440,21 +440,21 @@ def _objects_import(entry: AuditEntry, names: Names) -> list[Part]:
 @describes("component.import")
 def _component_import(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    text = (f"导入评分数据“{_kind_label(d['kind'])}”{_about(_file(d))}:共 {d['rows']} 行,保存 {d['stored']} 条,"
+    text = (f"导入评分数据“{_kind_label(d['kind'])}”{_about(_file(d))}：共 {d['rows']} 行，保存 {d['stored']} 条，"
             f"替换原有 {d['replaced']} 条")
     if d.get("exempt_skipped"):
-        text += f";{d['exempt_skipped']} 行属于免评科室,未导入"
+        text += f"；{d['exempt_skipped']} 行属于免评科室，未导入"
     return [text + "。"]
 
 
 def _note(detail: dict) -> str:
-    return f";备注:{detail['note']}" if detail.get("note") else ""
+    return f"；备注：{detail['note']}" if detail.get("note") else ""
 
 
 @describes("component.entry_add")
 def _entry_add(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    return [f"录入一条{_kind_label(d['kind'])}数据:{_section(names, d['section_id'], d.get('section'))},"
+    return [f"录入一条{_kind_label(d['kind'])}数据：{_section(names, d['section_id'], d.get('section'))}，"
             f"{_component_values(d['kind'], d['values'])}{_note(d)}。"]
 
 
@@ -463,13 +463,13 @@ def _entry_delete(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     values = d["values"]
     if values.get("import_id") is not None:
-        source = f"原由文件导入,第 {values['source_row']} 行" if values.get("source_row") else "原由文件导入"
+        source = f"原由文件导入，第 {values['source_row']} 行" if values.get("source_row") else "原由文件导入"
     elif values.get("created_at"):
         source = f"原于 {_time(names, values['created_at'])} 手工录入"
     else:
         source = "原为手工录入"
-    return [f"删除一条{_kind_label(d['kind'])}数据:{_section(names, d['section_id'], d.get('section'))},"
-            f"{_component_values(d['kind'], values)}({source}){_note(values)}。"]
+    return [f"删除一条{_kind_label(d['kind'])}数据：{_section(names, d['section_id'], d.get('section'))}，"
+            f"{_component_values(d['kind'], values)}（{source}）{_note(values)}。"]
 
 
 @describes("supervisor.save")
@@ -479,8 +479,8 @@ def _supervisor_save(entry: AuditEntry, names: Names) -> list[Part]:
     unit = _unit(names, d.get("unit_id"), d.get("unit"))
     if len(scores) <= INLINE:
         shown = "、".join(f"{s['section']} {float(s['score']):.1f} 分" for s in scores)
-        return [f"填报{unit}的主管单位评分:{shown}。"]
-    return [f"填报{unit}的主管单位评分:共 {len(scores)} 个科室", _see(entry), "。"]
+        return [f"填报{unit}的主管单位评分：{shown}。"]
+    return [f"填报{unit}的主管单位评分：共 {len(scores)} 个科室", _see(entry), "。"]
 
 
 @describes("result.decide")
@@ -489,32 +489,32 @@ def _result_decide(entry: AuditEntry, names: Names) -> list[Part]:
     section = _section(names, d["section_id"], d.get("section"))
     result, proposed = d["result"], d.get("proposed")
     if result == proposed:
-        text = f"确认{section}的评议结果为“{_result(result)}”(与系统拟定相同)"
+        text = f"确认{section}的评议结果为“{_result(result)}”（与系统拟定相同）"
     else:
         text = f"将{section}的评议结果由系统拟定的“{_result(proposed)}”改为“{_result(result)}”"
     # `previous` is None both before any decision and after one of no list: only a
     # list is certain enough to name.
     if d.get("previous") is not None:
-        text += f",此前的决定为“{_result(d['previous'])}”"
-    return [f"{text}。理由:{d['reason']}。"]
+        text += f"，此前的决定为“{_result(d['previous'])}”"
+    return [f"{text}。理由：{d['reason']}。"]
 
 
 @describes("result.undo")
 def _result_undo(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     section = _section(names, d["section_id"], d.get("section"))
-    reason = f",理由:{d['undone_reason']}" if d.get("undone_reason") else ""
-    return [f"撤销对{section}的评议结果决定(原决定为“{_result(d['undone_result'])}”{reason}),恢复为系统拟定的结果。"]
+    reason = f"，理由：{d['undone_reason']}" if d.get("undone_reason") else ""
+    return [f"撤销对{section}的评议结果决定（原决定为“{_result(d['undone_result'])}”{reason}），恢复为系统拟定的结果。"]
 
 
 @describes("candidates.fix")
 def _candidates_fix(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     lists = "、".join(f"{L.label(L.SHORTLISTS, code)} {n} 个" for code, n in (d.get("lists") or {}).items())
-    parts: list[Part] = [f"确定候选名单:共 {d['candidates']} 个科室{f'({lists})' if lists else ''}"]
+    parts: list[Part] = [f"确定候选名单：共 {d['candidates']} 个科室{f'（{lists}）' if lists else ''}"]
     ids = _ids(d.get("section_ids"))
     if ids and len(ids) <= INLINE:
-        parts.append(":" + "、".join(_section(names, sid) for sid in ids))
+        parts.append("：" + "、".join(_section(names, sid) for sid in ids))
     elif ids:
         parts.append(_see(entry))
     return [*parts, "。此后候选名单不再随日常评分变动。"]
@@ -522,17 +522,17 @@ def _candidates_fix(entry: AuditEntry, names: Names) -> list[Part]:
 
 @describes("candidates.unfix")
 def _candidates_unfix(entry: AuditEntry, names: Names) -> list[Part]:
-    return [f"撤销已确定的候选名单(共 {entry.detail['candidates']} 个科室),候选名单重新随日常评分变动。"]
+    return [f"撤销已确定的候选名单（共 {entry.detail['candidates']} 个科室），候选名单重新随日常评分变动。"]
 
 
 @describes("campaign.settings")
 def _campaign_settings(entry: AuditEntry, names: Names) -> list[Part]:
     changes = entry.detail["changes"]
-    shown = ";".join(
+    shown = "；".join(
         f"{SETTING_LABELS.get(name) or f'规则设置 {name} '}由 {_number(change['from'])} 改为 {_number(change['to'])}"
         for name, change in changes.items()
     )
-    return [f"修改活动设置:{shown}。"]
+    return [f"修改活动设置：{shown}。"]
 
 
 @describes("round.create")
@@ -540,16 +540,16 @@ def _round_create(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     mode = InviteMode(d["mode"]).label
     return ["建立", _survey_round(names, entry),
-            f":邀请方式为{mode},每个科室抽样 {d['sample_size']} 人,抽样种子 {d['seed']},截止 {_time(names, d['closes_at'])},"
+            f"：邀请方式为{mode}，每个科室抽样 {d['sample_size']} 人，抽样种子 {d['seed']}，截止 {_time(names, d['closes_at'])}，"
             f"未评价者在短信发出 {d['reminder_after_hours']} 小时后提醒一次。"]
 
 
 @describes("round.open")
 def _round_open(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    text = f":向 {d['sections']} 个科室的服务对象发出 {d['invitations']} 份邀请,短信写入发件箱"
+    text = f"：向 {d['sections']} 个科室的服务对象发出 {d['invitations']} 份邀请，短信写入发件箱"
     if d.get("sections_without_list"):
-        text += f";{d['sections_without_list']} 个科室还没有服务对象名单,名单报送后补发邀请"
+        text += f"；{d['sections_without_list']} 个科室还没有服务对象名单，名单报送后补发邀请"
     return ["开始", _survey_round(names, entry), text + "。"]
 
 
@@ -561,44 +561,44 @@ def _round_remind(entry: AuditEntry, names: Names) -> list[Part]:
 @describes("round.close")
 def _round_close(entry: AuditEntry, names: Names) -> list[Part]:
     voided = entry.detail["voided_messages"]
-    return ["结束", _survey_round(names, entry), f",不再接受评价;尚未发出的 {voided} 条短信作废。" if voided
-            else ",不再接受评价。"]
+    return ["结束", _survey_round(names, entry), f"，不再接受评价；尚未发出的 {voided} 条短信作废。" if voided
+            else "，不再接受评价。"]
 
 
 @describes("round.cancel")
 def _round_cancel(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     return ["取消", _survey_round(names, entry),
-            f":已有邀请 {d['invitations']} 份,已发出短信 {d['sent_messages']} 条,尚未发出的 {d['voided_messages']} 条短信作废。"]
+            f"：已有邀请 {d['invitations']} 份，已发出短信 {d['sent_messages']} 条，尚未发出的 {d['voided_messages']} 条短信作废。"]
 
 
 @describes("round.invite_late")
 def _round_invite_late(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     return [_survey_round(names, entry),
-            f"开始后报送名单的 {d['sections']} 个科室:补发 {d['invitations']} 份邀请,短信写入发件箱。"]
+            f"开始后报送名单的 {d['sections']} 个科室：补发 {d['invitations']} 份邀请，短信写入发件箱。"]
 
 
 @describes("online.create")
 def _online_create(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    return ["建立", _online_round(entry), f":截止 {_time(names, d['closes_at'])},服务对象抽样种子 {d['seed']}。"]
+    return ["建立", _online_round(entry), f"：截止 {_time(names, d['closes_at'])}，服务对象抽样种子 {d['seed']}。"]
 
 
 @describes("online.import")
 def _online_import(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     kinds = "、".join(f"{EVALUATOR_KIND_LABELS[EvaluatorKind(k)]} {n} 人" for k, n in (d.get("by_kind") or {}).items())
-    return [f"导入网络评价代表名单{_about(_file(d))}:共 {d['rows']} 人{f'({kinds})' if kinds else ''}。"]
+    return [f"导入网络评价代表名单{_about(_file(d))}：共 {d['rows']} 人{f'（{kinds}）' if kinds else ''}。"]
 
 
 @describes("online.sample")
 def _online_sample(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    text = (f"从候选科室的服务对象名单中抽取 {d['added']} 名服务对象作为网络评价人(抽样种子 {d['seed']});"
+    text = (f"从候选科室的服务对象名单中抽取 {d['added']} 名服务对象作为网络评价人（抽样种子 {d['seed']}）；"
             f"现有服务对象 {d['service_objects']} 名、代表 {d['representatives']} 名")
     if d.get("target") is not None:
-        text += f",规则要求服务对象 {d['target']} 名"
+        text += f"，规则要求服务对象 {d['target']} 名"
     return [text + "。"]
 
 
@@ -608,21 +608,21 @@ def _online_issue(entry: AuditEntry, names: Names) -> list[Part]:
 
 
 def _evaluator(names: Names, evaluator_id: object) -> str:
-    return names.evaluators.get(evaluator_id, f"(编号 {evaluator_id})")
+    return names.evaluators.get(evaluator_id, f"（编号 {evaluator_id}）")
 
 
 @describes("online.resend")
 def _online_resend(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    return [f"为评价人{_evaluator(names, d['evaluator_id'])}重发密码短信(此前已输错密码 {d['failed_logins']} 次,"
-            "重发不清零)。"]
+    return [f"为评价人{_evaluator(names, d['evaluator_id'])}重发密码短信（此前已输错密码 {d['failed_logins']} 次，"
+            "重发不清零）。"]
 
 
 @describes("online.reissue")
 def _online_reissue(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    locked = "(原已锁定)" if d.get("was_locked") else ""
-    return [f"重新开通评价人{_evaluator(names, d['evaluator_id'])}的账号{locked}:解除锁定,输错次数清零,重发密码短信。"]
+    locked = "（原已锁定）" if d.get("was_locked") else ""
+    return [f"重新开通评价人{_evaluator(names, d['evaluator_id'])}的账号{locked}：解除锁定，输错次数清零，重发密码短信。"]
 
 
 @describes("online.remind")
@@ -633,7 +633,7 @@ def _online_remind(entry: AuditEntry, names: Names) -> list[Part]:
 @describes("online.close")
 def _online_close(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    return ["结束", _online_round(entry), f":{d['evaluators']} 位评价人,共收到 {d['ballots']} 张选票。"]
+    return ["结束", _online_round(entry), f"：{d['evaluators']} 位评价人，共收到 {d['ballots']} 张选票。"]
 
 
 @describes("online.publish")
@@ -642,14 +642,14 @@ def _online_publish(entry: AuditEntry, names: Names) -> list[Part]:
     lists = "、".join(f"{label} {d[code]} 个" for code, label in _RESULTS.items() if code in d)
     if not lists:
         raise KeyError("lists")
-    return [f"公布评议结果:{lists}。"]
+    return [f"公布评议结果：{lists}。"]
 
 
 @describes("user.unlock")
 def _user_unlock(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    before = ("已锁定," if d.get("locked") else "") + f"输错密码 {d.get('failed_logins', 0)} 次"
-    return [f"解锁工作人员账号 {d['username']}(此前{before}),可以重新登录。"]
+    before = ("已锁定，" if d.get("locked") else "") + f"输错密码 {d.get('failed_logins', 0)} 次"
+    return [f"解锁工作人员账号 {d['username']}（此前{before}），可以重新登录。"]
 
 
 @describes("user.end_sessions")
@@ -661,39 +661,39 @@ def _user_end_sessions(entry: AuditEntry, names: Names) -> list[Part]:
 def _users_liaisons(entry: AuditEntry, names: Names) -> list[Part]:
     accounts = [str(a) for a in entry.detail["accounts"]]
     if len(accounts) <= INLINE:
-        return [f"为 {len(accounts)} 个单位建立联络员账号:{'、'.join(accounts)}。"]
+        return [f"为 {len(accounts)} 个单位建立联络员账号：{'、'.join(accounts)}。"]
     return [f"为 {len(accounts)} 个单位建立联络员账号", _see(entry), "。"]
 
 
 @describes("retention.erase")
 def _retention_erase(entry: AuditEntry, names: Names) -> list[Part]:
     counts = "、".join(f"{STEP_LABELS.get(name, name)} {n} 条" for name, n in entry.detail.items())
-    return [f"按保存期限删除个人信息({counts}):姓名、号码等已清空,票数、评分和名单不变。"]
+    return [f"按保存期限删除个人信息（{counts}）：姓名、号码等已清空，票数、评分和名单不变。"]
 
 
 @describes("user.phone")
 def _user_phone(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    unit = f"({d['unit']})" if d.get("unit") else ""
+    unit = f"（{d['unit']}）" if d.get("unit") else ""
     return [f"{'登记' if d['set'] else '删除'}联络员账号 {d['user']}{unit}的手机号码。"]
 
 
 @describes("deadline.set")
 def _deadline_set(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    text = f"设定“{d['what']}”的报送截止日期为 {d['due_on']},截止前 {d['remind_days']} 天提醒尚未报送的单位联络员"
+    text = f"设定“{d['what']}”的报送截止日期为 {d['due_on']}，截止前 {d['remind_days']} 天提醒尚未报送的单位联络员"
     if isinstance(d.get("previous"), dict):
-        text += f"(原为 {d['previous']['due_on']},提前 {d['previous']['remind_days']} 天)"
+        text += f"（原为 {d['previous']['due_on']}，提前 {d['previous']['remind_days']} 天）"
     return [text + "。"]
 
 
 @describes("deadline.remind")
 def _deadline_remind(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    parts: list[Part] = [f"提醒尚未报送“{d['what']}”的单位(截止 {d['due_on']}):向 {d['units']} 个单位的联络员发出 "
+    parts: list[Part] = [f"提醒尚未报送“{d['what']}”的单位（截止 {d['due_on']}）：向 {d['units']} 个单位的联络员发出 "
                          f"{d['messages']} 条短信"]
     if d.get("unreachable"):
-        parts += [";", *_named(entry, [str(u) for u in d["unreachable"]], "未能提醒的单位(联络员没有登记手机号码)")]
+        parts += ["；", *_named(entry, [str(u) for u in d["unreachable"]], "未能提醒的单位（联络员没有登记手机号码）")]
     return [*parts, "。"]
 
 
@@ -748,7 +748,7 @@ def _generic(entry: AuditEntry, names: Names) -> list[Part]:
         shown = _value(entry, names, key, value)
         named = key in _NAMED_LABELS and not (_is_id(value) and shown == [_number(value)])  # an id it could not name
         label = _NAMED_LABELS[key] if named else DETAIL_LABELS.get(key, key)
-        parts += [";" if n else "", f"{label}:", *shown]
+        parts += ["；" if n else "", f"{label}：", *shown]
     if _detail(entry):
         parts.append("。")
     return parts
@@ -781,7 +781,7 @@ def _sections_listing(entry: AuditEntry, names: Names) -> Listing | None:
     ids = section_ids(entry)
     if not ids:
         return None
-    return Listing(f"涉及的科室({len(ids)} 个)", ["科室"], [[_section(names, sid)] for sid in ids])
+    return Listing(f"涉及的科室（{len(ids)} 个）", ["科室"], [[_section(names, sid)] for sid in ids])
 
 
 def _listing(entry: AuditEntry, names: Names) -> Listing | None:
@@ -790,19 +790,19 @@ def _listing(entry: AuditEntry, names: Names) -> Listing | None:
         confirmed = set(_ids(d.get("all_penalized_reported")))
         rows = [[_section(names, s.get("section_id")), _number(s.get("objects", "")), _number(s.get("penalized", "")),
                  _yes_no(s.get("section_id") in confirmed)] for s in d["sections"] if isinstance(s, dict)]
-        return Listing(f"涉及的科室({len(rows)} 个)", ["科室", "服务对象", "处罚对象", "确认已全部上报处罚对象"], rows)
+        return Listing(f"涉及的科室（{len(rows)} 个）", ["科室", "服务对象", "处罚对象", "确认已全部上报处罚对象"], rows)
     if entry.action == "supervisor.save" and isinstance(d.get("scores"), list):
         rows = [[_section(names, s.get("section_id"), s.get("section")), f"{float(s.get('score', 0)):.1f}"]
                 for s in d["scores"] if isinstance(s, dict)]
-        return Listing(f"评分的科室({len(rows)} 个)", ["科室", "评分"], rows)
+        return Listing(f"评分的科室（{len(rows)} 个）", ["科室", "评分"], rows)
     if entry.action == "sections.import":
         rows = [[str(name), what] for key, what in (("removed_sections", "删除"), ("changed_sections", "修改"))
                 for name in d.get(key) or []]
-        return Listing(f"删除和修改的科室({len(rows)} 个)", ["科室", "变动"], rows) if rows else None
+        return Listing(f"删除和修改的科室（{len(rows)} 个）", ["科室", "变动"], rows) if rows else None
     if entry.action == "users.liaisons" and isinstance(d.get("accounts"), list):
-        return Listing(f"建立的联络员账号({len(d['accounts'])} 个)", ["账号"], [[str(a)] for a in d["accounts"]])
+        return Listing(f"建立的联络员账号（{len(d['accounts'])} 个）", ["账号"], [[str(a)] for a in d["accounts"]])
     if entry.action == "deadline.remind" and isinstance(d.get("unreachable"), list):
-        return Listing(f"未能提醒的单位({len(d['unreachable'])} 个)", ["单位"], [[str(u)] for u in d["unreachable"]])
+        return Listing(f"未能提醒的单位（{len(d['unreachable'])} 个）", ["单位"], [[str(u)] for u in d["unreachable"]])
     return _sections_listing(entry, names)
 
 
@@ -820,4 +820,4 @@ ACTORS = {"cli": "命令行", "system": "系统"}
 
 def actor_label(actor: str) -> str:
     """Who acted: a staff user's name as it is; the command line and the system in words."""
-    return f"{ACTORS[actor]}({actor})" if actor in ACTORS else actor
+    return f"{ACTORS[actor]}（{actor}）" if actor in ACTORS else actor

@@ -80,23 +80,23 @@ class BallotInvalidError(DomainError):
 class WrongCountError(BallotInvalidError):
     def __init__(self, label: str, want: int, got: int) -> None:
         self.label, self.want, self.got = label, want, got
-        super().__init__(f"“{label}”须恰好选 {want} 个,现在选了 {got} 个。")
+        super().__init__(f"“{label}”须恰好选 {want} 个，现在选了 {got} 个。")
 
 
 class UnknownCandidateError(BallotInvalidError):
     def __init__(self) -> None:
-        super().__init__("选票中有不在候选名单上的科室,请刷新页面后重新填写。")
+        super().__init__("选票中有不在候选名单上的科室，请刷新页面后重新填写。")
 
 
 class DuplicateCandidateError(BallotInvalidError):
     def __init__(self, name: str) -> None:
-        super().__init__(f"{name} 被评价了不止一次,每个科室只能选一项。")
+        super().__init__(f"{name} 被评价了不止一次，每个科室只能选一项。")
 
 
 class MissingCandidateError(BallotInvalidError):
     def __init__(self, names: list[str]) -> None:
         shown = "、".join(names[:3]) + (f" 等 {len(names)} 个科室" if len(names) > 3 else "")
-        super().__init__(f"{shown}还没有评价,每个候选科室都须选一项。")
+        super().__init__(f"{shown}还没有评价，每个候选科室都须选一项。")
 
 
 class BadChoiceError(BallotInvalidError):
@@ -108,21 +108,21 @@ class AlreadyCastError(DomainError):
     status = 409
 
     def __init__(self) -> None:
-        super().__init__("您的选票已经提交,每位评价人只能提交一次。感谢您的参与!")
+        super().__init__("您的选票已经提交，每位评价人只能提交一次。感谢您的参与！")
 
 
 class OnlineRoundClosedError(DomainError):
     status = 410
 
     def __init__(self) -> None:
-        super().__init__("网络评价已经截止,不再接受选票。感谢您的关注!")
+        super().__init__("网络评价已经截止，不再接受选票。感谢您的关注！")
 
 
 class NoCandidatesError(DomainError):
     status = 409
 
     def __init__(self) -> None:
-        super().__init__("候选名单尚未确定,暂时不能评价。")
+        super().__init__("候选名单尚未确定，暂时不能评价。")
 
 
 # ---- the round and its candidates -------------------------------------------------------------
@@ -715,7 +715,7 @@ def check_publishable(online: OnlineRound, card=None) -> None:  # noqa: ANN001
     if online.status is not RoundStatus.closed:
         raise DomainError("网络评价结束后才能公布评议结果")
     if card is not None and not card.network_held:
-        raise DomainError("还没有网络评价票,不能公布评议结果")
+        raise DomainError("还没有网络评价票，不能公布评议结果")
 
 
 def publish(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> dict[str, list[list[str]]]:

@@ -166,13 +166,13 @@ class _Reader:
         code = L.lookup(table).get(fold(text).lower()) if fold(text) else None
         if code is None:
             shown = f"{label}为空" if not fold(text) else f"{label}“{text}”无效"
-            self.error(record[ROW], key, f"{shown}:应为 {_options(table)}")
+            self.error(record[ROW], key, f"{shown}：应为 {_options(table)}")
         return code
 
     def yes_no(self, record: dict[str, str], key: str, label: str) -> bool | None:
         code = L.lookup(L.YES_NO).get(fold(record[key]).lower())
         if code is None:
-            self.error(record[ROW], key, f"{label}“{record[key]}”无效:应为 是 或 否")
+            self.error(record[ROW], key, f"{label}“{record[key]}”无效：应为 是 或 否")
         return code
 
     def count(self, record: dict[str, str], key: str, label: str) -> int | None:
@@ -183,7 +183,7 @@ class _Reader:
         number = whole_number(match.group(1)) if match else None
         if number is None:
             shown = f"{label}为空" if not text else f"{label}“{record[key]}”无效"
-            self.error(record[ROW], key, f"{shown}:应为非负整数(没有票填 0)")
+            self.error(record[ROW], key, f"{shown}：应为非负整数（没有票填 0）")
         return number
 
     def number(self, record: dict[str, str], key: str, label: str) -> float | None:
@@ -206,7 +206,7 @@ class _Reader:
                 raise ValueError
             return dt.date(*(int(part) for part in match.groups()))
         except ValueError:
-            self.error(record[ROW], key, f"{label}“{record[key]}”无效:应为 2021-03-15 这样的日期")
+            self.error(record[ROW], key, f"{label}“{record[key]}”无效：应为 2021-03-15 这样的日期")
             return None
 
     def duplicate(self, seen: dict, key: object, row: int, what: str) -> bool:
@@ -246,14 +246,14 @@ def _deduction_problem(item: str, value: float, settings: RuleSettings) -> str |
     name = L.label(L.ITEMS, item)
     if item == C.COMPLAINT:
         if not 0 < value <= s.network_supervision_points:
-            return f"{name}扣分 {value:g} 超出范围:应大于 0 且不超过 {s.network_supervision_points:g}"
+            return f"{name}扣分 {value:g} 超出范围：应大于 0 且不超过 {s.network_supervision_points:g}"
         return None
     low, high = {
         C.CONDUCT: (s.conduct_deduction_min, s.conduct_deduction_max),
         C.HANDLING: (s.handling_late, s.handling_poor_max),
     }[item]
     if not low <= value <= high:
-        return f"{name}扣分 {value:g} 超出范围:应在 {low:g} 到 {high:g} 之间"
+        return f"{name}扣分 {value:g} 超出范围：应在 {low:g} 到 {high:g} 之间"
     return None
 
 
@@ -275,11 +275,11 @@ def parse_platform(
         item = reader.choice(record, "item", "项目", L.ITEMS)
         if platform and item and item not in L.PLATFORM_ITEMS[platform]:
             allowed = "、".join(L.label(L.ITEMS, code) for code in L.PLATFORM_ITEMS[platform])
-            reader.error(row, "item", f"项目“{record['item']}”不属于{L.label(L.PLATFORMS, platform)}平台:应为 {allowed}")
+            reader.error(row, "item", f"项目“{record['item']}”不属于{L.label(L.PLATFORMS, platform)}平台：应为 {allowed}")
             item = None
         role = reader.choice(record, "role", "承办", L.ROLES) if fold(record["role"]) else C.LEAD
         if role == C.CO and item and item != C.HANDLING:
-            reader.error(row, "role", f"协办只适用于办理评价,{L.label(L.ITEMS, item)}不分主办、协办")
+            reader.error(row, "role", f"协办只适用于办理评价，{L.label(L.ITEMS, item)}不分主办、协办")
         deduction = None
         if not fold(record["deduction"]):
             if item == C.COMPLAINT:
@@ -357,10 +357,10 @@ def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None =
         person, current, date = None, False, None
         if kind == C.CASE:
             if serious:
-                reader.error(row, "serious", "情节严重只适用于查实问题,立案查处按人员和年度扣分")
+                reader.error(row, "serious", "情节严重只适用于查实问题，立案查处按人员和年度扣分")
             person = reader.choice(record, "person", "人员", L.PERSONS)
             if not fold(record["current_year"]):
-                reader.error(row, "current_year", "立案查处须填写本年度(是 / 否):问题是否发生在评议年度")
+                reader.error(row, "current_year", "立案查处须填写本年度（是 / 否）：问题是否发生在评议年度")
             else:
                 current = reader.yes_no(record, "current_year", "本年度")
             if not fold(record["date"]):
@@ -368,7 +368,7 @@ def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None =
         elif kind:
             for name, label in (("person", "人员"), ("current_year", "本年度")):
                 if fold(record[name]):
-                    reader.error(row, name, f"{label}只适用于立案查处,{L.label(L.INSPECTION_KINDS, kind)}应留空")
+                    reader.error(row, name, f"{label}只适用于立案查处，{L.label(L.INSPECTION_KINDS, kind)}应留空")
         if fold(record["date"]):
             date = reader.date(record, "date", "日期")
         if len(reader.errors) == bad:
@@ -396,12 +396,12 @@ def parse_bonus(data: bytes, filename: str, known: Collection[Key] | None = None
             level = reader.choice(record, "level", f"{L.label(L.BONUS_KINDS, kind)}级别", L.BONUS_LEVELS[kind])
         matter = fold(record["matter"])
         if not matter:
-            reader.error(row, "matter", "事项为空:同一事项只按最高级别加分一次,须写明事项")
+            reader.error(row, "matter", "事项为空：同一事项只按最高级别加分一次，须写明事项")
         elif len(matter) > MATTER_MAX:
-            reader.error(row, "matter", f"事项过长:{len(matter)} 个字,最多 {MATTER_MAX} 个字")
+            reader.error(row, "matter", f"事项过长：{len(matter)} 个字，最多 {MATTER_MAX} 个字")
         date = None
         if not fold(record["date"]):
-            reader.error(row, "date", "日期为空:只有加分期限内的事项才加分")
+            reader.error(row, "date", "日期为空：只有加分期限内的事项才加分")
         else:
             date = reader.date(record, "date", "日期")
         if len(reader.errors) == bad:
@@ -417,8 +417,8 @@ BUNDLE_FILES = ("sections", "history", "votes", "platform", "supervisor", "inspe
 _SUFFIXES = (".csv", ".xlsx")
 _SOURCE_LABELS = {"votes": "投票", "platform": "平台办理", "supervisor": "主管单位评分", "inspection": "监督检查", "bonus": "加分项"}
 # What could not be checked because a file the others depend on is bad.
-_UNCHECKED_SECTIONS = "参评科室名单有错误,其他文件中的单位名称/科室是否在名单中未核对"
-_UNCHECKED_TIERS = "无法确定免评科室(参评科室名单或往年结果有错误,或评议年度未定),主管单位评分的档次分布未核对"
+_UNCHECKED_SECTIONS = "参评科室名单有错误，其他文件中的单位名称/科室是否在名单中未核对"
+_UNCHECKED_TIERS = "无法确定免评科室（参评科室名单或往年结果有错误，或评议年度未定），主管单位评分的档次分布未核对"
 
 
 class BundleRejected(DomainError):
@@ -432,7 +432,7 @@ class BundleRejected(DomainError):
         self.files = files
         self.unchecked = unchecked or []
         names = "、".join(error.filename for error in files)
-        super().__init__(f"目录 {directory} 中有 {len(files)} 个文件有错误({names}),未评分,未写入任何结果。")
+        super().__init__(f"目录 {directory} 中有 {len(files)} 个文件有错误（{names}），未评分，未写入任何结果。")
 
 
 def _bundle_files(directory: Path) -> tuple[dict[str, Path], list[str]]:
@@ -442,7 +442,7 @@ def _bundle_files(directory: Path) -> tuple[dict[str, Path], list[str]]:
     try:
         entries = sorted(directory.iterdir())
     except OSError as exc:
-        raise DomainError(f"无法读取目录 {directory}:{exc.strerror or exc}") from None
+        raise DomainError(f"无法读取目录 {directory}：{exc.strerror or exc}") from None
     found: dict[str, list[Path]] = {}
     warnings = []
     for path in entries:
@@ -454,12 +454,12 @@ def _bundle_files(directory: Path) -> tuple[dict[str, Path], list[str]]:
             found.setdefault(stem, []).append(path)
         else:
             expected = "、".join(f"{name}.csv" for name in BUNDLE_FILES)
-            warnings.append(f"目录中的 {path.name} 不是评议数据文件,已忽略(文件名应为 {expected},或相应的 .xlsx)")
+            warnings.append(f"目录中的 {path.name} 不是评议数据文件，已忽略（文件名应为 {expected}，或相应的 .xlsx）")
     files = {}
     for stem, paths in found.items():
         if len(paths) > 1:
             names = " 和 ".join(p.name for p in paths)
-            raise DomainError(f"目录 {directory} 中同时有 {names},同一数据只能有一个文件")
+            raise DomainError(f"目录 {directory} 中同时有 {names}，同一数据只能有一个文件")
         files[stem] = paths[0]
     if "sections" not in files:
         raise DomainError(f"目录 {directory} 中缺少参评科室名单 sections.xlsx 或 sections.csv")
@@ -473,7 +473,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ImportRejected(path.name, [RowError(0, "", f"无法读取文件:{exc.strerror or exc}")]) from None
+        raise ImportRejected(path.name, [RowError(0, "", f"无法读取文件：{exc.strerror or exc}")]) from None
 
 
 class _Checks:
@@ -517,7 +517,7 @@ def read_bundle(
     directory = Path(directory)
     files, warnings = _bundle_files(directory)
     if year is None and "history" not in files:
-        raise DomainError("无法确定评议年度:请用 --year 指定,或提供 history.csv")
+        raise DomainError("无法确定评议年度：请用 --year 指定，或提供 history.csv")
     checks = _Checks(files)
 
     listed = checks.parse("sections", parse_sections)
@@ -534,7 +534,7 @@ def read_bundle(
         later = sorted(set(history.loc[history[C.YEAR] >= year, C.YEAR]))
         if later:
             shown = "、".join(str(y) for y in later)
-            warnings.append(f"{files['history'].name} 中有 {shown} 年度的结果,不早于评议年度 {year},对本年度评议不起作用")
+            warnings.append(f"{files['history'].name} 中有 {shown} 年度的结果，不早于评议年度 {year}，对本年度评议不起作用")
 
     known = None if sections is None else set(zip(sections[C.UNIT], sections[C.SECTION]))
     exempt, tiers = set(), False
@@ -563,7 +563,7 @@ def read_bundle(
             [(u, s) in exempt for u, s in zip(frame[C.UNIT], frame[C.SECTION])], index=frame.index, dtype=bool
         )
         for unit, section, row in frame.loc[of_exempt, [C.UNIT, C.SECTION, C.ROW]].itertuples(index=False):
-            warnings.append(f"{name} 第 {row} 行:{unit} {section} 免评(连续两年满意单位),其{_SOURCE_LABELS[kind]}数据不计")
+            warnings.append(f"{name} 第 {row} 行：{unit} {section} 免评（连续两年满意单位），其{_SOURCE_LABELS[kind]}数据不计")
         frames[kind] = frame[~of_exempt].reset_index(drop=True)
 
     if checks.rejected:
@@ -574,7 +574,7 @@ def read_bundle(
             unchecked.append(_UNCHECKED_TIERS)
         raise BundleRejected(directory, checks.rejected, unchecked)
     if year is None:
-        raise DomainError("无法确定评议年度:请用 --year 指定,或提供 history.csv")
+        raise DomainError("无法确定评议年度：请用 --year 指定，或提供 history.csv")
     inputs = YearInputs(year=year, sections=sections, history=history, **frames)
     return inputs, warnings
 

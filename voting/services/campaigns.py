@@ -39,7 +39,7 @@ def get_campaign(session: Session, year: int | None = None) -> Campaign:
     if campaign is None:
         if year:
             raise NotFoundError(f"没有 {year} 年度的评议活动")
-        raise NotFoundError("还没有评议活动:请先用 pingyi campaign create 年度 建立")
+        raise NotFoundError("还没有评议活动：请先用 pingyi campaign create 年度 建立")
     return campaign
 
 
@@ -53,7 +53,7 @@ def change_settings(
     try:
         rules = RuleSettings.from_dict(merged)
     except (TypeError, ValueError) as error:
-        raise DomainError(f"设置无效:{error}") from None
+        raise DomainError(f"设置无效：{error}") from None
     before, after = campaign.settings, rules.to_dict()
     campaign.settings = after
     session.flush()

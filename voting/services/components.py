@@ -62,7 +62,7 @@ class TierError(DomainError):
 
     def __init__(self, messages: list[str]):
         self.messages = messages
-        super().__init__("主管单位评分不符合档次比例:" + ";".join(messages))
+        super().__init__("主管单位评分不符合档次比例：" + "；".join(messages))
 
 
 @dataclass
@@ -135,7 +135,7 @@ def import_component(
     exempt = [k in known.exempt for k in keys]
     for (unit, section), row, is_exempt in zip(keys, frame[C.ROW], exempt):
         if is_exempt:
-            summary.warnings.append(f"第 {row} 行:{unit} {section} 免评(连续两年满意单位),未导入")
+            summary.warnings.append(f"第 {row} 行：{unit} {section} 免评（连续两年满意单位），未导入")
     frame = frame[[not e for e in exempt]]
     section_ids = [known.ids[k] for k, e in zip(keys, exempt) if not e]
 
@@ -230,7 +230,7 @@ def save_supervisor_scores(
     if unknown:
         raise DomainError("提交了不属于本单位参评科室的评分")
     if missing:
-        raise DomainError(f"以下科室没有评分:{'、'.join(missing)}(须一次评完本单位全部参评科室)")
+        raise DomainError(f"以下科室没有评分：{'、'.join(missing)}（须一次评完本单位全部参评科室）")
     rules = campaign.rules
     problems = [f"{expected[sid]}:{p}" for sid, value in scores.items() if (p := score_problem(value, rules))]
     if problems:
@@ -317,7 +317,7 @@ def add_entry(
     if section_id not in statuses.index:
         raise NotFoundError("没有这个参评科室")
     if statuses.at[section_id, C.EXEMPT]:
-        raise DomainError(f"{statuses.at[section_id, 'unit']} {statuses.at[section_id, 'section']} 免评,不计入此项")
+        raise DomainError(f"{statuses.at[section_id, 'unit']} {statuses.at[section_id, 'section']} 免评，不计入此项")
     model = MODELS[kind]
     _lock(session, campaign)
     if kind is ComponentKind.votes:
@@ -387,7 +387,7 @@ class EntryRejected(DomainError):
 
     def __init__(self, reasons: dict[str, list[str]]):
         self.reasons = reasons
-        super().__init__("录入的内容有误:" + ";".join(r for rs in reasons.values() for r in rs))
+        super().__init__("录入的内容有误：" + "；".join(r for rs in reasons.values() for r in rs))
 
 
 def entry_values(
@@ -411,7 +411,7 @@ def entry_values(
     writer.writerow([column.label for column in columns])
     writer.writerow([*names[section_id], *((cells.get(column.key) or "") for column in columns[2:])])
     # The reader names a column as "C 列(轮次)": its letter and header in the file.
-    keys = {f"{get_column_letter(i + 1)} 列({column.label})": column.key for i, column in enumerate(columns)}
+    keys = {f"{get_column_letter(i + 1)} 列（{column.label}）": column.key for i, column in enumerate(columns)}
     try:
         frame = _parse(kind, buffer.getvalue().encode(), f"{kind.value}.csv", campaign, known)
     except ImportRejected as error:
@@ -423,7 +423,7 @@ def entry_values(
     values = {attr: _value(record[col]) for col, attr in FIELDS[kind].items()}
     # A file may list a round nobody voted in (0, 0, 0); typed by hand, that is a slip.
     if kind is ComponentKind.votes and not (values["satisfied"] or values["basic"] or values["unsatisfied"]):
-        raise EntryRejected({"": ["满意、基本满意、不满意不能都为 0(没有票的轮次无需录入)"]})
+        raise EntryRejected({"": ["满意、基本满意、不满意不能都为 0（没有票的轮次无需录入）"]})
     return values
 
 

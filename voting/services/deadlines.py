@@ -96,9 +96,9 @@ def set_deadline(session: Session, campaign: Campaign, kind: DeadlineKind, due_o
     """Set (or change) a deadline, audited. A date outside the campaign's year, or a lead
     time outside 0–60 days, is refused."""
     if due_on.year != campaign.year:
-        raise DomainError(f"截止日期应在 {campaign.year} 年内,填的是 {due_on:%Y-%m-%d}")
+        raise DomainError(f"截止日期应在 {campaign.year} 年内，填的是 {due_on:%Y-%m-%d}")
     if not 0 <= remind_days <= MAX_REMIND_DAYS:
-        raise DomainError(f"提前提醒的天数应在 0 到 {MAX_REMIND_DAYS} 之间,填的是 {remind_days}")
+        raise DomainError(f"提前提醒的天数应在 0 到 {MAX_REMIND_DAYS} 之间，填的是 {remind_days}")
     deadline = session.scalar(select(Deadline).where(Deadline.campaign_id == campaign.id, Deadline.kind == kind)
                               .with_for_update())
     previous = None if deadline is None else (deadline.due_on.isoformat(), deadline.remind_days)

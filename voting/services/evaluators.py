@@ -94,35 +94,35 @@ class LoginFailedError(DomainError):
     status = 401
 
     def __init__(self) -> None:
-        super().__init__("账号或密码不正确,请核对短信后重新输入。")
+        super().__init__("账号或密码不正确，请核对短信后重新输入。")
 
 
 class AccountLockedError(DomainError):
     status = 423
 
     def __init__(self) -> None:
-        super().__init__(f"密码连续输错 {MAX_FAILED_LOGINS} 次,账号已锁定。请联系县千人评议办重新开通,届时会收到新密码短信。")
+        super().__init__(f"密码连续输错 {MAX_FAILED_LOGINS} 次，账号已锁定。请联系县千人评议办重新开通，届时会收到新密码短信。")
 
 
 class BallotAlreadyCastError(DomainError):
     status = 409
 
     def __init__(self) -> None:
-        super().__init__("您的选票已经提交,每位评价人只能投票一次,密码已失效。感谢您的参与!")
+        super().__init__("您的选票已经提交，每位评价人只能投票一次，密码已失效。感谢您的参与！")
 
 
 class RoundNotOpenError(DomainError):
     status = 403
 
     def __init__(self) -> None:
-        super().__init__("网络评价尚未开始,请在收到账号短信后再登录。")
+        super().__init__("网络评价尚未开始，请在收到账号短信后再登录。")
 
 
 class RoundOverError(DomainError):
     status = 410
 
     def __init__(self) -> None:
-        super().__init__("网络评价已经截止,感谢您的关注。")
+        super().__init__("网络评价已经截止，感谢您的关注。")
 
 
 # ---- the round -----------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def is_changeable(online: OnlineRound, now: datetime | None = None) -> bool:
 
 def _check_changeable(online: OnlineRound, now: datetime) -> None:
     if not is_changeable(online, now):
-        raise DomainError("网络评价已经截止,评价人名单和账号不能再改动")
+        raise DomainError("网络评价已经截止，评价人名单和账号不能再改动")
 
 
 def create_round(
@@ -163,7 +163,7 @@ def create_round(
     if get_round(session, campaign) is not None:
         raise DomainError(f"{campaign.year} 年度已有网络评价")
     if candidates_fixed(session, campaign) is None:
-        raise DomainError("候选名单尚未确定:请先在评分结果中确定候选名单,再建立网络评价")
+        raise DomainError("候选名单尚未确定：请先在评分结果中确定候选名单，再建立网络评价")
     if closes_at <= now:
         raise DomainError("截止时间必须晚于现在")
     created = OnlineRound(
@@ -250,7 +250,7 @@ def import_representatives(
     table = read_table(data, filename, COLUMNS)
     frame = table.frame
     if len(frame) > MAX_ROWS:
-        raise ImportRejected(filename, [RowError(0, "", f"文件有 {len(frame)} 行,超过 {MAX_ROWS} 行的上限")])
+        raise ImportRejected(filename, [RowError(0, "", f"文件有 {len(frame)} 行，超过 {MAX_ROWS} 行的上限")])
     if frame.empty:
         raise ImportRejected(filename, [RowError(0, "", "表头下没有任何评价人")])
     errors: list[RowError] = []
@@ -264,8 +264,8 @@ def import_representatives(
     flag(frame["name"].str.contains(_CONTROL.pattern, regex=True), "name", "含有不可见的控制字符")
     kinds = fold_series(frame["kind"]).map(lambda k: _KIND_BY_LABEL.get(k) or _KIND_BY_LABEL.get(k.lower()))
     allowed = "、".join(EVALUATOR_KIND_LABELS[k] for k in REPRESENTATIVE_KINDS)
-    flag(frame["kind"] == "", "kind", f"类别为空:应为 {allowed} 之一")
-    flag((frame["kind"] != "") & kinds.isna(), "kind", lambda r: f"“{r['kind']}”无效:应为 {allowed} 之一")
+    flag(frame["kind"] == "", "kind", f"类别为空：应为 {allowed} 之一")
+    flag((frame["kind"] != "") & kinds.isna(), "kind", lambda r: f"“{r['kind']}”无效：应为 {allowed} 之一")
     phones, problems = normalize_phones(frame["phone"])
     bad_phone = problems.notna()
     for record, problem in zip(frame.loc[bad_phone].to_dict("records"), problems[bad_phone]):
@@ -276,12 +276,12 @@ def import_representatives(
     first_rows = good.drop_duplicates("phone_norm").set_index("phone_norm")[ROW]
     repeated = good.duplicated("phone_norm", keep="first")
     flag(repeated.reindex(frame.index, fill_value=False), "phone",
-         lambda r: f"手机号码与第 {int(first_rows[r['phone_norm']])} 行重复(每个号码只能有一位评价人)")
+         lambda r: f"手机号码与第 {int(first_rows[r['phone_norm']])} 行重复（每个号码只能有一位评价人）")
     # An import and a sampling at once would both miss the other's phones: one at a time.
     session.execute(select(OnlineRound.id).where(OnlineRound.id == online.id).with_for_update())
     in_pool = _pool_phones(session, online)
     flag(~bad_phone & frame["phone_norm"].isin(in_pool.keys()), "phone",
-         lambda r: f"手机号码已在本轮评价人名单中({in_pool[r['phone_norm']].kind.label} {in_pool[r['phone_norm']].name})")
+         lambda r: f"手机号码已在本轮评价人名单中（{in_pool[r['phone_norm']].kind.label} {in_pool[r['phone_norm']].name}）")
     if errors:
         raise ImportRejected(filename, errors, rows_read=len(frame))
     logins = _new_logins(session, len(frame))
@@ -413,22 +413,22 @@ def mix(session: Session, online: OnlineRound) -> Mix:
     )
     wanted = f"服务对象占 {_percent(share)}、其他评价人占 {_percent(1 - share)}"
     if found.target is None:
-        found.reasons.append(f"还没有导入代表(两代表一委员、基层干部、民营企业家、特约监察员、营商环境监督员):按{wanted}的规则,要先有代表才能确定抽取多少服务对象。")
+        found.reasons.append(f"还没有导入代表（两代表一委员、基层干部、民营企业家、特约监察员、营商环境监督员）：按{wanted}的规则，要先有代表才能确定抽取多少服务对象。")
     elif service_objects < found.target:
         missing = found.target - service_objects
         if available >= missing:
-            found.reasons.append(f"按{wanted},{representatives} 名代表需要 {found.target} 名服务对象,还差 {missing} 名:请点“抽取服务对象”。")
+            found.reasons.append(f"按{wanted}，{representatives} 名代表需要 {found.target} 名服务对象，还差 {missing} 名：请点“抽取服务对象”。")
         else:
             found.reasons.append(
-                f"按{wanted},{representatives} 名代表需要 {found.target} 名服务对象,但 {found.candidate_sections} 个候选科室的服务对象名单中"
-                f"可抽取的号码只剩 {available} 个(已去掉重复和已在名单中的号码),最多只能达到 {service_objects + available} 名"
-                f"(占 {_percent((service_objects + available) / (representatives + service_objects + available))})。"
-                "可让候选科室补报服务对象名单,或减少代表人数。"
+                f"按{wanted}，{representatives} 名代表需要 {found.target} 名服务对象，但 {found.candidate_sections} 个候选科室的服务对象名单中"
+                f"可抽取的号码只剩 {available} 个（已去掉重复和已在名单中的号码），最多只能达到 {service_objects + available} 名"
+                f"（占 {_percent((service_objects + available) / (representatives + service_objects + available))}）。"
+                "可让候选科室补报服务对象名单，或减少代表人数。"
             )
     elif service_objects > found.target:
-        found.reasons.append(f"服务对象比规则要求的 {found.target} 名多 {service_objects - found.target} 名(占 {_percent(found.share)}):已抽取后代表人数或规则有变化;可再导入代表。")
+        found.reasons.append(f"服务对象比规则要求的 {found.target} 名多 {service_objects - found.target} 名（占 {_percent(found.share)}）：已抽取后代表人数或规则有变化；可再导入代表。")
     if found.sections_without_list:
-        found.reasons.append(f"{found.sections_without_list} 个候选科室没有服务对象名单,抽样中没有它们的服务对象。")
+        found.reasons.append(f"{found.sections_without_list} 个候选科室没有服务对象名单，抽样中没有它们的服务对象。")
     return found
 
 
@@ -536,7 +536,7 @@ def waiting_by_kind(session: Session, online: OnlineRound) -> dict[EvaluatorKind
 def _nothing_to_issue(online: OnlineRound) -> DomainError:
     if online.status is not RoundStatus.draft:
         return DomainError("每位评价人都已发过账号短信")
-    return DomainError("评价人名单是空的:请先导入代表并抽取服务对象")
+    return DomainError("评价人名单是空的：请先导入代表并抽取服务对象")
 
 
 def check_issuable(session: Session, online: OnlineRound, now: datetime | None = None) -> int:
@@ -629,11 +629,11 @@ def check_resendable(
     if there is one: a resend (`reissue` False) also refuses a locked account."""
     _check_changeable(online, now or utcnow())
     if online.status is not RoundStatus.open:
-        raise DomainError("还没有发出账号:请先点“发送账号短信”")
+        raise DomainError("还没有发出账号：请先点“发送账号短信”")
     if has_voted(session, evaluator):
-        raise DomainError(f"评价人 {evaluator.login} 已经投票,不再需要密码")
+        raise DomainError(f"评价人 {evaluator.login} 已经投票，不再需要密码")
     if not reissue and evaluator.locked_at is not None:
-        raise DomainError(f"账号 {evaluator.login} 已锁定:请核实本人后点“重新开通”")
+        raise DomainError(f"账号 {evaluator.login} 已锁定：请核实本人后点“重新开通”")
 
 
 def resend(

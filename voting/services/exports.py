@@ -163,7 +163,7 @@ def _print_setup(ws: WriteOnlyWorksheet, year: int | None, header_row: int) -> N
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
     ws.oddHeader.center.text = (f"{year} 年度千人评议 " if year is not None else "千人评议 ") + "&A"
-    ws.oddFooter.center.text = "第 &P 页,共 &N 页"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
 def _styled(ws: WriteOnlyWorksheet, value: str, font: Font, alignment: Alignment = _WRAPPED) -> WriteOnlyCell:

@@ -147,7 +147,7 @@ def parse_history(data: bytes, filename: str) -> list[Parsed]:
             errors.append(RowError(row, table.where("section"), f"科室名称超过 {MAX_SECTION_NAME} 字"))
         result = _RESULTS.get(fold(record["result"]))
         if result is None:
-            errors.append(RowError(row, table.where("result"), f"结果“{record['result']}”无效:应为 满意单位、不满意单位 或 最不满意单位"))
+            errors.append(RowError(row, table.where("result"), f"结果“{record['result']}”无效：应为 满意单位、不满意单位 或 最不满意单位"))
         if len(errors) == bad:
             earlier = seen.setdefault((year, unit, section), row)
             if earlier != row:
@@ -227,7 +227,7 @@ def store_history(
     stored rows the file names changed since."""
     existing = _stored(session)
     if fingerprint is not None and fingerprint != _fingerprint(existing, parsed):
-        raise StaleError("预览之后往年评议结果已被修改,请重新上传并核对。")
+        raise StaleError("预览之后往年评议结果已被修改，请重新上传并核对。")
     known = _known(session, campaign)
     summary = HistorySummary(rows=len(parsed))
     for row, year, unit, section, result in parsed:

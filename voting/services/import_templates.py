@@ -98,27 +98,27 @@ def _labels(table: dict) -> list[str]:
 
 def _common() -> list[str]:
     return [
-        f"第 2 行是示例(灰色斜体,以“{EXAMPLE_MARK}”开头):请删除或直接改写为真实数据。原样留在文件中时,"
-        f"导入会拒绝整个文件,并指出“这是导入模板中的示例行”。",
-        "第 1 行是表头:列名请勿修改;表头上方可以加标题行(表头须在前 "
-        f"{HEADER_SEARCH_ROWS} 行内),列的顺序可以调整,标“可省略”的列可以删除。",
-        "数据从第 2 行起每行一条;空行会被忽略。",
-        "导入时读取第一个工作表(本表“填写说明”不会被读取);也可另存为 CSV(UTF-8 或 GBK 编码)后上传。",
-        "文件中有任何一行有误,整个文件不导入,并列出每一处错误(第几行、哪一列、原因);改正后重新上传即可。",
+        f"第 2 行是示例（灰色斜体，以“{EXAMPLE_MARK}”开头）：请删除或直接改写为真实数据。原样留在文件中时，"
+        f"导入会拒绝整个文件，并指出“这是导入模板中的示例行”。",
+        "第 1 行是表头：列名请勿修改；表头上方可以加标题行（表头须在前 "
+        f"{HEADER_SEARCH_ROWS} 行内），列的顺序可以调整，标“可省略”的列可以删除。",
+        "数据从第 2 行起每行一条；空行会被忽略。",
+        "导入时读取第一个工作表（本表“填写说明”不会被读取）；也可另存为 CSV（UTF-8 或 GBK 编码）后上传。",
+        "文件中有任何一行有误，整个文件不导入，并列出每一处错误（第几行、哪一列、原因）；改正后重新上传即可。",
     ]
 
 
-_PHONE_RULE = ("大陆手机号码,11 位,13–19 开头;可带 +86、空格或短横线。本列已设为文本格式,"
-               "请勿改为数字格式(否则 Excel 可能显示为 1.38E+10)")
+_PHONE_RULE = ("大陆手机号码，11 位，13–19 开头；可带 +86、空格或短横线。本列已设为文本格式，"
+               "请勿改为数字格式（否则 Excel 可能显示为 1.38E+10）")
 _UNIT_RULE = "与参评科室名单中的单位名称一致"
 _SECTION_RULE = "与参评科室名单中的科室名称一致"
-_ALLOWED = "只能填:"
+_ALLOWED = "只能填："
 
 
 def _date_rule(year: int, rules: RuleSettings) -> str:
     start = f"{year - 1} 年 {rules.window_start_month} 月 {rules.window_start_day} 日"
     end = f"{year} 年 {rules.window_end_month} 月 {rules.window_end_day} 日"
-    return f"如 {year}-03-15(也可写 {year}/3/15 或 {year}年3月15日);只计 {start}至 {end}之间的事项"
+    return f"如 {year}-03-15（也可写 {year}/3/15 或 {year}年3月15日）；只计 {start}至 {end}之间的事项"
 
 
 # ---- one spec per file -------------------------------------------------------------------
@@ -129,17 +129,17 @@ def _sections(rules: RuleSettings, year: int) -> Spec:
         # 类别 left empty: a row overwritten but for this cell would silently become 管理执法类.
         example={"unit_no": 1, "unit": "县示例局", "section_no": 1, "section": "示例科", "category": ""},
         rules={
-            "unit_no": "正整数;同一单位各行须相同。可只在单位的第一行填写,下面留空的行沿用上一行(与附件1的合并单元格一样)",
-            "unit": f"不超过 {sections.MAX_UNIT_NAME} 字;可只在单位的第一行填写,下面留空的行沿用上一行",
+            "unit_no": "正整数；同一单位各行须相同。可只在单位的第一行填写，下面留空的行沿用上一行（与附件1的合并单元格一样）",
+            "unit": f"不超过 {sections.MAX_UNIT_NAME} 字；可只在单位的第一行填写，下面留空的行沿用上一行",
             "section_no": "正整数",
-            "section": f"不超过 {sections.MAX_SECTION_NAME} 字;同一单位的科室不能重复",
-            "category": f"留空(普通科室),或填“{sections.ENFORCEMENT[0]}”;管理执法类科室的服务对象名单须含至少 "
+            "section": f"不超过 {sections.MAX_SECTION_NAME} 字；同一单位的科室不能重复",
+            "category": f"留空（普通科室），或填“{sections.ENFORCEMENT[0]}”；管理执法类科室的服务对象名单须含至少 "
                         f"{rules.min_penalized_objects} 个处罚对象",
         },
         choices={"category": [sections.ENFORCEMENT[0]]},
         general=[
-            f"本文件是 {year} 年度的完整名单:导入后先预览将新增、删除和修改的科室,确认后替换现有名单"
-            "(已发出评价邀请的科室不能删除)。",
+            f"本文件是 {year} 年度的完整名单：导入后先预览将新增、删除和修改的科室，确认后替换现有名单"
+            "（已发出评价邀请的科室不能删除）。",
         ],
     )
 
@@ -150,15 +150,15 @@ def _history(rules: RuleSettings, year: int) -> Spec:
         "history", "往年评议结果", "导入往年评议结果", history.COLUMNS,
         example={"year": year - 1, "unit": "县示例局", "section": "示例科", "result": results[0]},
         rules={
-            "year": "2000–2100 之间的年份(也可写 2020年、2020年度)",
-            "unit": _UNIT_RULE + "(不在本年度名单中的行照样保存,并提示核对名称)",
+            "year": "2000–2100 之间的年份（也可写 2020年、2020年度）",
+            "unit": _UNIT_RULE + "（不在本年度名单中的行照样保存，并提示核对名称）",
             "section": _SECTION_RULE,
             "result": _ALLOWED + _or(results),
         },
         choices={"result": results},
         general=[
-            "同一年度同一科室在文件中只能有一行;再次导入时以新结果为准。",
-            f"连续 {rules.exemption_years} 年为满意单位的科室本年度免评;上年度不满意单位直接进入网络评价。",
+            "同一年度同一科室在文件中只能有一行；再次导入时以新结果为准。",
+            f"连续 {rules.exemption_years} 年为满意单位的科室本年度免评；上年度不满意单位直接进入网络评价。",
         ],
     )
 
@@ -168,25 +168,25 @@ def _objects(rules: RuleSettings, year: int) -> Spec:
     limits = objects.LIMITS
     return Spec(
         "objects", "服务对象名单", "上传服务对象名单", objects.COLUMNS,
-        example={"unit": "县示例局", "section": "示例科", "name": "张三", "org_title": "示例商贸有限公司(法定代表人)",
+        example={"unit": "县示例局", "section": "示例科", "name": "张三", "org_title": "示例商贸有限公司（法定代表人）",
                  "phone": "13800000000", "matter": "咨询价格政策", "penalized": "否"},
         rules={
-            "unit": _UNIT_RULE + ";一个文件含多个科室时必填。只含一个科室时可删除“单位名称”“科室”两列,在上传页面选择科室",
-            "section": _SECTION_RULE + ";一个文件含多个科室时必填(同上)。免评科室不需要报送;单位联络员只能报送本单位的科室",
+            "unit": _UNIT_RULE + "；一个文件含多个科室时必填。只含一个科室时可删除“单位名称”“科室”两列，在上传页面选择科室",
+            "section": _SECTION_RULE + "；一个文件含多个科室时必填（同上）。免评科室不需要报送；单位联络员只能报送本单位的科室",
             "name": f"不超过 {limits['name']} 字",
-            "org_title": f"服务对象所在单位和职务,不超过 {limits['org_title']} 字",
-            "phone": _PHONE_RULE + ";同一科室中同一号码只保留一次(重复的行会在导入报告中列出)",
-            "matter": f"所办事项;处罚对象填处罚类案件名称。不超过 {limits['matter']} 字",
-            "penalized": "是 或 否;留空按“否”",
+            "org_title": f"服务对象所在单位和职务，不超过 {limits['org_title']} 字",
+            "phone": _PHONE_RULE + "；同一科室中同一号码只保留一次（重复的行会在导入报告中列出）",
+            "matter": f"所办事项；处罚对象填处罚类案件名称。不超过 {limits['matter']} 字",
+            "penalized": "是 或 否；留空按“否”",
         },
         need={"unit": "多个科室时必填", "section": "多个科室时必填"},
         text=frozenset({"phone"}),
         choices={"penalized": ["是", "否"]},
         general=[
-            f"每个科室每轮最多 {cap} 人(按不同的手机号码计);超过的文件不导入。",
-            f"管理执法类科室须至少含 {minimum} 个本年被处罚的服务对象;不足 {minimum} 个的,须全部上报,"
+            f"每个科室每轮最多 {cap} 人（按不同的手机号码计）；超过的文件不导入。",
+            f"管理执法类科室须至少含 {minimum} 个本年被处罚的服务对象；不足 {minimum} 个的，须全部上报，"
             "并在上传页面勾选“已全部上报处罚对象”。",
-            "每个文件对应一轮(H1 半年度或 H2 年终,在上传页面选择);新上传的名单替换文件中各科室本轮原有的名单。",
+            "每个文件对应一轮（H1 半年度或 H2 年终，在上传页面选择）；新上传的名单替换文件中各科室本轮原有的名单。",
         ],
     )
 
@@ -198,21 +198,21 @@ def _votes(rules: RuleSettings, year: int) -> Spec:
                  "satisfied": 12, "basic": 3, "unsatisfied": 1},
         rules={
             "unit": _UNIT_RULE, "section": _SECTION_RULE,
-            "round": _ALLOWED + _or(_labels(L.ROUNDS)) + "(NET 为网络评价)",
-            "satisfied": "票数,非负整数(没有票填 0)", "basic": "票数,非负整数(没有票填 0)",
-            "unsatisfied": "票数,非负整数(没有票填 0)",
+            "round": _ALLOWED + _or(_labels(L.ROUNDS)) + "（NET 为网络评价）",
+            "satisfied": "票数，非负整数（没有票填 0）", "basic": "票数，非负整数（没有票填 0）",
+            "unsatisfied": "票数，非负整数（没有票填 0）",
         },
         choices={"round": _labels(L.ROUNDS)},
         general=[
             "每个科室每个轮次一行。",
-            "新文件替换此前导入的全部票数,以及手工录入的、与文件中同一科室同一轮次的票数;免评科室的行不导入。",
+            "新文件替换此前导入的全部票数，以及手工录入的、与文件中同一科室同一轮次的票数；免评科室的行不导入。",
         ],
     )
 
 
 def _platform(rules: RuleSettings, year: int) -> Spec:
     s = rules
-    items = ";".join(f"{L.label(L.PLATFORMS, p)}:{_or([L.label(L.ITEMS, i) for i in its])}"
+    items = "；".join(f"{L.label(L.PLATFORMS, p)}：{_or([L.label(L.ITEMS, i) for i in its])}"
                      for p, its in L.PLATFORM_ITEMS.items())
     handling = L.label(L.ITEMS, C.HANDLING)
     return Spec(
@@ -224,17 +224,17 @@ def _platform(rules: RuleSettings, year: int) -> Spec:
             "unit": _UNIT_RULE, "section": _SECTION_RULE,
             "platform": _ALLOWED + _or(_labels(L.PLATFORMS)),
             "item": items,
-            "deduction": f"作风投诉 {fmt(s.conduct_deduction_min)}–{fmt(s.conduct_deduction_max)} 分;"
-                         f"办理评价 {fmt(s.handling_late)}–{fmt(s.handling_poor_max)} 分;"
-                         f"有效投诉大于 0 且不超过 {fmt(s.network_supervision_points)} 分,可不填(每件按 "
-                         f"{fmt(s.network_supervision_per_complaint)} 分扣)",
-            "role": f"{_or(_labels(L.ROLES))};不填为主办。协办只用于办理评价(按 {fmt(s.cohandling_share * 100)}% 扣分)",
+            "deduction": f"作风投诉 {fmt(s.conduct_deduction_min)}–{fmt(s.conduct_deduction_max)} 分；"
+                         f"办理评价 {fmt(s.handling_late)}–{fmt(s.handling_poor_max)} 分；"
+                         f"有效投诉大于 0 且不超过 {fmt(s.network_supervision_points)} 分，可不填（每件按 "
+                         f"{fmt(s.network_supervision_per_complaint)} 分扣）",
+            "role": f"{_or(_labels(L.ROLES))}；不填为主办。协办只用于办理评价（按 {fmt(s.cohandling_share * 100)}% 扣分）",
         },
         need={"deduction": f"{L.label(L.ITEMS, C.COMPLAINT)}以外必填"},
         choices={"platform": _labels(L.PLATFORMS), "item": _labels(L.ITEMS), "role": _labels(L.ROLES)},
         general=[
             "每次扣分一行。",
-            "新文件替换此前导入的同类文件的全部数据;手工录入的保留。免评科室的行不导入。",
+            "新文件替换此前导入的同类文件的全部数据；手工录入的保留。免评科室的行不导入。",
         ],
     )
 
@@ -247,15 +247,15 @@ def _supervisor(rules: RuleSettings, year: int) -> Spec:
         example={"unit": "县示例局", "section": "示例科",
                  "score": round((s.supervisor_excellent_min + s.supervisor_points) / 2, 1)},
         rules={
-            "unit": _UNIT_RULE, "section": _SECTION_RULE + ";每个科室一行",
-            "score": f"0–{fmt(s.supervisor_points)} 分,保留一位小数:{EXCELLENT} {fmt(s.supervisor_excellent_min)}–"
-                     f"{fmt(s.supervisor_points)},{GOOD} {fmt(s.supervisor_good_min)}–{fmt(s.supervisor_good_max)},"
+            "unit": _UNIT_RULE, "section": _SECTION_RULE + "；每个科室一行",
+            "score": f"0–{fmt(s.supervisor_points)} 分，保留一位小数：{EXCELLENT} {fmt(s.supervisor_excellent_min)}–"
+                     f"{fmt(s.supervisor_points)}，{GOOD} {fmt(s.supervisor_good_min)}–{fmt(s.supervisor_good_max)}，"
                      f"{FAIR} 低于 {fmt(s.supervisor_good_min)}",
         },
         general=[
-            "每个单位须评完本单位全部参评科室;一个单位有 n 个参评科室时,优秀、良好、一般每档各 ⌊n/3⌋ 或 ⌊n/3⌋+1 个"
-            "(如 3 个科室:每档 1 个;4 个:每档 1 到 2 个)。不符合档次比例的,整个文件不导入。",
-            "新文件替换文件中各单位原有的全部评分(包括在“主管单位评价”页面填报的);免评科室的行不导入。",
+            "每个单位须评完本单位全部参评科室；一个单位有 n 个参评科室时，优秀、良好、一般每档各 ⌊n/3⌋ 或 ⌊n/3⌋+1 个"
+            "（如 3 个科室：每档 1 个；4 个：每档 1 到 2 个）。不符合档次比例的，整个文件不导入。",
+            "新文件替换文件中各单位原有的全部评分（包括在“主管单位评价”页面填报的）；免评科室的行不导入。",
         ],
     )
 
@@ -273,18 +273,18 @@ def _inspection(rules: RuleSettings, year: int) -> Spec:
         rules={
             "unit": _UNIT_RULE, "section": _SECTION_RULE,
             "type": _ALLOWED + _or(kinds),
-            "serious": f"是 或 否,不填为否;只用于查实问题(情节严重的扣分 × {fmt(s.inspection_serious_factor)}),"
+            "serious": f"是 或 否，不填为否；只用于查实问题（情节严重的扣分 × {fmt(s.inspection_serious_factor)}），"
                        f"{case}不填或填否",
-            "person": f"{_or(persons)};{case}必填,其他类型留空",
-            "current_year": f"是 或 否:问题是否发生在评议年度;{case}必填,其他类型留空",
-            "date": _date_rule(year, s) + f";{case}必填(立案日期),其他类型可不填",
+            "person": f"{_or(persons)}；{case}必填，其他类型留空",
+            "current_year": f"是 或 否：问题是否发生在评议年度；{case}必填，其他类型留空",
+            "date": _date_rule(year, s) + f"；{case}必填（立案日期），其他类型可不填",
         },
         need={key: f"{case}必填" for key in ("person", "current_year", "date")},
         text=frozenset({"date"}),
         choices={"type": kinds, "serious": ["是", "否"], "person": persons, "current_year": ["是", "否"]},
         general=[
             "每件问题或案件一行。",
-            "新文件替换此前导入的同类文件的全部数据;手工录入的保留。免评科室的行不导入。",
+            "新文件替换此前导入的同类文件的全部数据；手工录入的保留。免评科室的行不导入。",
         ],
     )
 
@@ -292,7 +292,7 @@ def _inspection(rules: RuleSettings, year: int) -> Spec:
 def _bonus(rules: RuleSettings, year: int) -> Spec:
     s = rules
     kinds = _labels(L.BONUS_KINDS)
-    levels = ";".join(f"{L.label(L.BONUS_KINDS, k)}:{_or(_labels(table))}" for k, table in L.BONUS_LEVELS.items())
+    levels = "；".join(f"{L.label(L.BONUS_KINDS, k)}：{_or(_labels(table))}" for k, table in L.BONUS_LEVELS.items())
     first_kind = next(iter(L.BONUS_LEVELS))
     return Spec(
         "bonus", ComponentKind.bonus.label, "评分数据 · " + ComponentKind.bonus.label, FILE_COLUMNS[ComponentKind.bonus],
@@ -303,15 +303,15 @@ def _bonus(rules: RuleSettings, year: int) -> Spec:
             "unit": _UNIT_RULE, "section": _SECTION_RULE,
             "type": _ALLOWED + _or(kinds),
             "level": levels,
-            "matter": f"必填,不超过 {bundle.MATTER_MAX} 字;同一事项只按最高级别加分一次",
+            "matter": f"必填，不超过 {bundle.MATTER_MAX} 字；同一事项只按最高级别加分一次",
             "date": _date_rule(year, s),
         },
         text=frozenset({"date"}),
         choices={"type": kinds, "level": list(dict.fromkeys(x for t in L.BONUS_LEVELS.values() for x in _labels(t)))},
         general=[
             "每项表彰或报道一行。",
-            f"加分项在 100 分之外,合计最多 {fmt(s.bonus_cap)} 分。",
-            "新文件替换此前导入的同类文件的全部数据;手工录入的保留。免评科室的行不导入。",
+            f"加分项在 100 分之外，合计最多 {fmt(s.bonus_cap)} 分。",
+            "新文件替换此前导入的同类文件的全部数据；手工录入的保留。免评科室的行不导入。",
         ],
     )
 
@@ -325,13 +325,13 @@ def _representatives(rules: RuleSettings, year: int) -> Spec:
         rules={
             "name": f"不超过 {evaluators.NAME_MAX} 字",
             "kind": _ALLOWED + _or(kinds),
-            "phone": _PHONE_RULE + ";账号和密码以短信发到这个号码。文件中每个号码只能有一行,已在本轮评价人名单中的号码不能再导入",
+            "phone": _PHONE_RULE + "；账号和密码以短信发到这个号码。文件中每个号码只能有一行，已在本轮评价人名单中的号码不能再导入",
         },
         text=frozenset({"phone"}),
         choices={"kind": kinds},
         general=[
-            f"每个文件最多 {evaluators.MAX_ROWS} 行;每次导入都加入本轮评价人名单(不替换已导入的)。",
-            f"评价人中服务对象占 {fmt(share)}%,代表合占 {fmt(100 - share)}%:导入代表后在网络评价页面点“抽取服务对象”补足比例。",
+            f"每个文件最多 {evaluators.MAX_ROWS} 行；每次导入都加入本轮评价人名单（不替换已导入的）。",
+            f"评价人中服务对象占 {fmt(share)}%，代表合占 {fmt(100 - share)}%：导入代表后在网络评价页面点“抽取服务对象”补足比例。",
         ],
     )
 
@@ -392,7 +392,7 @@ def _data_sheet(sheet: Worksheet, template: Spec) -> None:
             # takes aliases (是/yes, H1/上半年).
             options = ",".join(template.choices[column.key])
             check = DataValidation(type="list", formula1=f'"{options}"', allow_blank=True, errorStyle="warning",
-                                   error="不是列表中的值,请参考“填写说明”", errorTitle=column.label)
+                                   error="不是列表中的值，请参考“填写说明”", errorTitle=column.label)
             check.add(f"{letter}2:{letter}1048576")
             sheet.add_data_validation(check)
     sheet.freeze_panes = "A2"

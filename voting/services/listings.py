@@ -40,7 +40,7 @@ MESSAGE_KINDS = {
     "remind": ("调查提醒", (REMINDER_LINK, REMINDER_CODE)),
     "account": ("网络评价账号", (ONLINE_ACCOUNT,)),
     "online_remind": ("网络评价提醒", (ONLINE_REMINDER,)),
-    "liaison_remind": ("报送提醒(联络员)", (LIAISON_REMINDER,)),
+    "liaison_remind": ("报送提醒（联络员）", (LIAISON_REMINDER,)),
 }
 TEMPLATE_LABELS = {template: label for label, templates in MESSAGE_KINDS.values() for template in templates}
 

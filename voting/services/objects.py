@@ -110,7 +110,7 @@ def import_objects(
         report(done=stream.rows_seen)
     rows_read = stream.rows_read
     if rows_read > MAX_ROWS:
-        raise ImportRejected(filename, [RowError(0, "", f"文件有 {rows_read} 行,超过 {MAX_ROWS} 行的上限")])
+        raise ImportRejected(filename, [RowError(0, "", f"文件有 {rows_read} 行，超过 {MAX_ROWS} 行的上限")])
     if rows_read == 0:
         raise ImportRejected(filename, [RowError(0, "", "表头下没有任何服务对象")])
     summary = check.finish(all_penalized_reported, rows_read)
@@ -197,7 +197,7 @@ class _Check:
             other = ((frame["unit_key"] != "") & (frame["unit_key"] != chosen_row["unit"])) | (
                 (frame["section_key"] != "") & (frame["section_key"] != chosen_row["section"])
             )
-            flag(other, "section", lambda r: f"本行属于“{r['unit']} {r['section']}”,与所选科室“{chosen_row['label']}”不符")
+            flag(other, "section", lambda r: f"本行属于“{r['unit']} {r['section']}”，与所选科室“{chosen_row['label']}”不符")
             frame["section_id"] = self.section_id
         else:
             self.named = self.named or bool((frame["unit"] != "").any() or (frame["section"] != "").any())
@@ -211,10 +211,10 @@ class _Check:
         frame["section_id"] = frame["section_id"].fillna(-1).astype(int)
         known = self.info.reindex(frame["section_id"])
         exempt = self.resolved & known[C.EXEMPT].fillna(False).astype(bool).to_numpy()
-        flag(exempt, "section", lambda r: f"“{self.label(r)}”本年度免评,不需要报送服务对象")
+        flag(exempt, "section", lambda r: f"“{self.label(r)}”本年度免评，不需要报送服务对象")
         if self.unit_id is not None:
             foreign = self.resolved & (known["unit_id"].to_numpy() != self.unit_id)
-            flag(foreign, "section", lambda r: f"“{self.label(r)}”不属于本单位,不能上传")
+            flag(foreign, "section", lambda r: f"“{self.label(r)}”不属于本单位，不能上传")
 
     def cells(self) -> None:
         frame, flag = self.frame, self.flag
@@ -230,7 +230,7 @@ class _Check:
             shown = f"“{mask_phone_text(record['phone'])}”" if record["phone"] else ""
             self.errors.append(RowError(record[ROW], self.table.where("phone"), f"{shown}{problem}"))
         penalized = fold_series(frame["penalized"]).str.lower()
-        flag(~penalized.isin(_YES | _NO), "penalized", lambda r: f"“{r['penalized']}”无效:应填“是”或“否”")
+        flag(~penalized.isin(_YES | _NO), "penalized", lambda r: f"“{r['penalized']}”无效：应填“是”或“否”")
         frame["is_penalized"] = penalized.isin(_YES)
 
     def dedupe(self) -> None:
@@ -268,7 +268,7 @@ class _Check:
         if self.chosen is None and not self.named:
             raise ImportRejected(
                 self.table.filename,
-                [RowError(0, "", "文件没有“单位名称”和“科室”两列:请在页面上选择科室,或在文件中加上这两列")],
+                [RowError(0, "", "文件没有“单位名称”和“科室”两列：请在页面上选择科室，或在文件中加上这两列")],
             )
         summary = ObjectsSummary(rows_read=rows_read, duplicates=self.duplicates)
         cap, minimum = self.rules.max_objects_per_section, self.rules.min_penalized_objects
@@ -276,9 +276,9 @@ class _Check:
             label = self.info.at[sid, "label"]
             enforcement = bool(self.info.at[sid, "is_enforcement"])
             if objects > cap:
-                self.errors.append(RowError(over, "", f"“{label}”共 {objects} 人,超过每轮 {cap} 人的上限(从本行起超出);超过 {cap} 人的只报 {cap} 人"))
+                self.errors.append(RowError(over, "", f"“{label}”共 {objects} 人，超过每轮 {cap} 人的上限（从本行起超出）；超过 {cap} 人的只报 {cap} 人"))
             if enforcement and penalized < minimum and not _confirmed(confirmation, sid):
-                self.errors.append(RowError(0, self.table.where("penalized"), f"“{label}”是管理执法类科室,只报了 {penalized} 个处罚对象,少于 {minimum} 个;如已全部上报本年被处罚的服务对象,请勾选“已全部上报处罚对象”"))
+                self.errors.append(RowError(0, self.table.where("penalized"), f"“{label}”是管理执法类科室，只报了 {penalized} 个处罚对象，少于 {minimum} 个；如已全部上报本年被处罚的服务对象，请勾选“已全部上报处罚对象”"))
             summary.sections.append(SectionCount(int(sid), label, objects, penalized, enforcement))
         summary.confirmed = {c.section_id for c in summary.sections if c.is_enforcement and _confirmed(confirmation, c.section_id)}
         return summary
@@ -307,7 +307,7 @@ def _store(
     )
     if sampled is not None:
         # The online round's evaluators name these service objects too.
-        raise DomainError(f"网络评价已从这些科室的 {round_kind.value} 轮名单中抽取了评价人,服务对象名单不能再替换")
+        raise DomainError(f"网络评价已从这些科室的 {round_kind.value} 轮名单中抽取了评价人，服务对象名单不能再替换")
     # Two uploads for the same section at once: the second waits for the first and then
     # replaces its list, instead of colliding with it on the unique phone constraint.
     session.execute(select(Section.id).where(Section.id.in_(section_ids)).with_for_update())
@@ -374,7 +374,7 @@ def _refusal(session: Session, survey: SurveyRound | None, round_kind: RoundKind
     if survey is None or survey.status is RoundStatus.draft:
         return None
     if not rounds.is_open(survey):
-        return f"{round_kind.value} 轮调查已结束,不能再上传这一轮的服务对象名单"
+        return f"{round_kind.value} 轮调查已结束，不能再上传这一轮的服务对象名单"
     wanted = [int(i) for i in section_ids]
     invited = session.execute(
         select(Invitation.section_id, Unit.name, Section.name).distinct()
@@ -385,7 +385,7 @@ def _refusal(session: Session, survey: SurveyRound | None, round_kind: RoundKind
     if invited:
         names = "、".join(f"{unit} {section}" for _, unit, section in invited)
         # Invitations name these service objects: replacing the list would orphan them.
-        return f"{round_kind.value} 轮调查已向这些科室发出邀请,名单不能再替换:{names}"
+        return f"{round_kind.value} 轮调查已向这些科室发出邀请，名单不能再替换：{names}"
     return None
 
 

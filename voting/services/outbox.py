@@ -39,7 +39,7 @@ from voting.models import Campaign, ConsoleMessage, OutboxMessage, OutboxStatus,
 _log = logging.getLogger(__name__)
 
 
-UNCERTAIN = "发送结果不明(服务商可能已收到),请向服务商核实后再决定是否重发 / outcome unknown, not resent"
+UNCERTAIN = "发送结果不明（服务商可能已收到），请向服务商核实后再决定是否重发 / outcome unknown, not resent"
 
 
 def clock_time(text: str) -> time:
@@ -208,7 +208,7 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
     """Send one claimed message and record the outcome (flush; the caller commits)."""
     if message.round_id is not None and not _takes_answers(session, message.round_id, now):
         # Its round closed or was cancelled since the claim: it lost its purpose.
-        message.status, message.last_error, message.status_at = OutboxStatus.void, "调查已结束或已取消,未发送", now
+        message.status, message.last_error, message.status_at = OutboxStatus.void, "调查已结束或已取消，未发送", now
         message.claimed_at = message.claimed_by = None
         forget_secrets(message)
         session.flush()

@@ -26,7 +26,7 @@ from voting.services.history import section_statuses
 
 @dataclass
 class Step:
-    stage: str  # 名单, 调查, 评分, 网络评价, 结果
+    stage: str  # 名单，调查，评分，网络评价，结果
     title: str
     done: bool
     said: str  # how far it got, in numbers
@@ -88,10 +88,10 @@ def overview(session: Session, campaign: Campaign, unit_id: int | None = None) -
     steps: list[Step] = []
     if unit_id is None:
         steps.append(Step("名单", "导入参评科室名单", len(statuses) > 0,
-                          f"共 {len(statuses)} 个科室,其中参加评议 {len(taking_part)} 个、免评 {len(statuses) - len(taking_part)} 个。",
+                          f"共 {len(statuses)} 个科室，其中参加评议 {len(taking_part)} 个、免评 {len(statuses) - len(taking_part)} 个。",
                           "office.import_sections"))
         history = _count(session, HistoryResult, HistoryResult.year < campaign.year)
-        steps.append(Step("名单", "导入往年评议结果", history > 0, f"已有往年结果 {history} 条(用于免评和上年不满意单位)。",
+        steps.append(Step("名单", "导入往年评议结果", history > 0, f"已有往年结果 {history} 条（用于免评和上年不满意单位）。",
                           "office.import_history"))
     live = {r.kind: r for r in session.scalars(select(SurveyRound).where(
         SurveyRound.campaign_id == campaign.id, SurveyRound.status != RoundStatus.cancelled))}
@@ -99,14 +99,14 @@ def overview(session: Session, campaign: Campaign, unit_id: int | None = None) -
         have = sum(u.lists[kind] for u in rows)
         lacking = [u for u in rows if u.missing(kind)]
         said = f"{have} / {total} 个科室已报送{kind.value}轮服务对象名单"
-        said += f";{len(lacking)} 个单位尚有科室未报送。" if lacking else "。"
+        said += f"；{len(lacking)} 个单位尚有科室未报送。" if lacking else "。"
         steps.append(Step("名单", f"报送 {kind.value} 轮服务对象名单", total > 0 and have == total, said,
                           "office.import_objects"))
         if unit_id is None:
             survey = live.get(kind)
             state = survey.status.label if survey else "未建立"
             steps.append(Step("调查", f"{kind.value} 轮服务对象调查", survey is not None and survey.status is RoundStatus.closed,
-                              f"{kind.value} 轮调查:{state}。", "rounds.detail" if survey else "rounds.index",
+                              f"{kind.value} 轮调查：{state}。", "rounds.detail" if survey else "rounds.index",
                               {"round_id": survey.id} if survey else {}))
     supervisor = sum(u.supervisor for u in rows)
     steps.append(Step("评分", "主管单位评价", total > 0 and supervisor == total,
@@ -116,8 +116,8 @@ def overview(session: Session, campaign: Campaign, unit_id: int | None = None) -
         counts = {label: _count(session, model, model.section_id.in_([int(i) for i in section_ids]))
                   for label, model in (("投票数", VoteCount), ("平台办理", PlatformEvent), ("监督检查", InspectionEvent),
                                        ("加分项", BonusItem))}
-        steps.append(Step("评分", "评分数据(平台办理、监督检查、加分项)", True,
-                          "已录入:" + "、".join(f"{k} {v} 条" for k, v in counts.items()) + "(没有的可以为 0)。",
+        steps.append(Step("评分", "评分数据（平台办理、监督检查、加分项）", True,
+                          "已录入：" + "、".join(f"{k} {v} 条" for k, v in counts.items()) + "（没有的可以为 0）。",
                           "components.index"))
         fixed = scorecards.candidates_fixed(session, campaign) is not None
         steps.append(Step("网络评价", "确定候选名单", fixed, "候选名单已确定。" if fixed else "候选名单尚未确定。",
@@ -125,7 +125,7 @@ def overview(session: Session, campaign: Campaign, unit_id: int | None = None) -
         online = ballots.online_round(session, campaign)
         state = online.status.label if online else "未建立"
         steps.append(Step("网络评价", "网络评价", online is not None and online.status is RoundStatus.closed,
-                          f"网络评价:{state}。", "online_monitor.monitor" if online else "online.index"))
+                          f"网络评价：{state}。", "online_monitor.monitor" if online else "online.index"))
         published = online is not None and online.published_at is not None
         steps.append(Step("结果", "公布评议结果", published, "评议结果已公布。" if published else "评议结果尚未公布。",
                           "online_monitor.monitor"))

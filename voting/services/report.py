@@ -351,7 +351,7 @@ def _note(sheet: Worksheet, row: int, text: str) -> None:
 # the footer's page number at the top and bottom.
 A4_INCHES = (8.27, 11.69)
 MARGINS = PageMargins(left=0.5, right=0.5, top=0.75, bottom=0.75, header=0.3, footer=0.3)
-FOOTER = "第 &P 页,共 &N 页"
+FOOTER = "第 &P 页，共 &N 页"
 # Excel's column width unit is the width of a digit of the default font (Calibri 11:
 # 7 pixels), each column having 5 pixels of padding; 96 pixels an inch.
 _DIGIT_PIXELS, _PADDING_PIXELS, _PIXELS_PER_INCH = 7, 5, 96
@@ -441,8 +441,8 @@ def _shortlist_sheet(sheet: Worksheet, candidates: list[dict], cutoffs: dict[str
     # The cut-offs, beside the list (column G).
     counts = {code: sum(1 for r in candidates if r[C.SHORTLIST] == code) for code in labels.SHORTLISTS}
     block = [
-        ("满意候选分数线(最低日常评价)", _shown(cutoffs[C.SATISFIED_CANDIDATE]), SCORE_FORMAT[2]),
-        ("不满意候选分数线(最高日常评价)", _shown(cutoffs[C.UNSATISFIED_CANDIDATE]), SCORE_FORMAT[2]),
+        ("满意候选分数线（最低日常评价）", _shown(cutoffs[C.SATISFIED_CANDIDATE]), SCORE_FORMAT[2]),
+        ("不满意候选分数线（最高日常评价）", _shown(cutoffs[C.UNSATISFIED_CANDIDATE]), SCORE_FORMAT[2]),
         *((f"{labels.label(labels.SHORTLISTS, code)}数", n, COUNT_FORMAT) for code, n in counts.items()),
         ("候选合计", len(candidates), COUNT_FORMAT),
     ]
@@ -483,7 +483,7 @@ def _total_sheet(sheet: Worksheet, by_total: list[dict], ties: set[tuple[str, st
 
 def _result_sheets(satisfied: Worksheet, unsatisfied: Worksheet, by_total: list[dict], held: bool) -> None:
     """The final lists by RESULT (after the office's decisions), in total-rank order."""
-    empty = NETWORK_NOT_HELD + ",尚无结果" if not held else "无"
+    empty = NETWORK_NOT_HELD + "，尚无结果" if not held else "无"
     chosen = [dict(r, _no=n) for n, r in enumerate(
         (r for r in by_total if _code(r.get(C.RESULT)) == C.SATISFIED), start=1)]
     columns = [_number_col("序号"), _UNIT, _SECTION, _score_col("总成绩", C.TOTAL),
@@ -542,7 +542,7 @@ def _notes_sheet(sheet: Worksheet, card: Scorecard) -> None:
         if not is_missing(mean):
             rows.append({"kind": "说明", "text": (
                 f"{labels.label(labels.ROUNDS, round_code)}服务对象评价参与科室平均分 {display_text(mean)}"
-                f"(不足 {card.settings.blend_min_votes} 票的科室按此折算)")})
+                f"（不足 {card.settings.blend_min_votes} 票的科室按此折算）")})
     _write_table(sheet, [_text_col("类型", "kind"), _text_col("内容", "text", wrap=80)], rows)
 
 
@@ -661,9 +661,9 @@ def _charts(data: Worksheet, sheet: Worksheet, sections: list[dict], by_total: l
     decimals = card.settings.rank_decimals
     bins = _histogram_data(data, sections, cutoffs, decimals)
     if bins:
-        title = (f"日常评价分布(满意候选分数线 {display_text(cutoffs[C.SATISFIED_CANDIDATE]) or '无'},"
-                 f"不满意候选分数线 {display_text(cutoffs[C.UNSATISFIED_CANDIDATE]) or '无'})")
-        chart = _bar_chart("col", title, "日常评价(分,每段含下限)", "科室数")
+        title = (f"日常评价分布（满意候选分数线 {display_text(cutoffs[C.SATISFIED_CANDIDATE]) or '无'}，"
+                 f"不满意候选分数线 {display_text(cutoffs[C.UNSATISFIED_CANDIDATE]) or '无'}）")
+        chart = _bar_chart("col", title, "日常评价（分，每段含下限）", "科室数")
         chart.gapWidth = 10
         chart.add_data(Reference(data, min_col=_HISTOGRAM_COL + 1, max_col=_HISTOGRAM_COL + 3,
                                  min_row=1, max_row=1 + bins), titles_from_data=True)
@@ -674,11 +674,11 @@ def _charts(data: Worksheet, sheet: Worksheet, sections: list[dict], by_total: l
     if by_total:
         _candidate_data(data, by_total)
         n = len(by_total)
-        pending = "" if card.network_held else f"({NETWORK_NOT_HELD})"
+        pending = "" if card.network_held else f"（{NETWORK_NOT_HELD}）"
         height = max(8.0, 0.45 * n + 3)
         categories = Reference(data, min_col=_CANDIDATE_COL, min_row=2, max_row=1 + n)
 
-        components = _bar_chart("bar", f"候选科室得分构成(按总排名){pending}", "", "分")
+        components = _bar_chart("bar", f"候选科室得分构成（按总排名）{pending}", "", "分")
         components.add_data(Reference(data, min_col=_CANDIDATE_COL + 1, max_col=_CANDIDATE_COL + len(_COMPONENTS),
                                       min_row=1, max_row=1 + n), titles_from_data=True)
         ranking = _bar_chart("bar", f"总成绩排名{pending}", "", "总成绩")

@@ -54,10 +54,10 @@ class Due:
         if self.erased_at is not None:
             return f"已于 {self.erased_at:%Y-%m-%d} 删除个人信息"
         if self.published_at is None:
-            return "结果尚未公布,不删除"
+            return "结果尚未公布，不删除"
         if self.due_at > now:
             return f"保留至 {self.due_at:%Y-%m-%d}"
-        return "已到期,可删除"
+        return "已到期，可删除"
 
 
 STEP_LABELS = {
@@ -127,7 +127,7 @@ def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | N
     for name, statement in steps.items():
         result.counts[name] = session.execute(statement.execution_options(synchronize_session=False)).rowcount
         done += result.counts[name]
-        report(done=min(done, total), stage=f"删除个人信息:{STEP_LABELS[name]}")
+        report(done=min(done, total), stage=f"删除个人信息：{STEP_LABELS[name]}")
     # A message never sent cannot be sent any more: no number to send it to.
     session.execute(
         update(OutboxMessage)

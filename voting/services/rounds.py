@@ -65,14 +65,14 @@ class RoundClosedError(DomainError):
     status = 410
 
     def __init__(self) -> None:
-        super().__init__("本轮评价已截止,感谢您的关注。")
+        super().__init__("本轮评价已截止，感谢您的关注。")
 
 
 class AlreadyVotedError(DomainError):
     status = 409
 
     def __init__(self) -> None:
-        super().__init__("这份邀请已经评价过了,每份邀请只能评价一次。感谢您的参与!")
+        super().__init__("这份邀请已经评价过了，每份邀请只能评价一次。感谢您的参与！")
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def create_round(
     """A draft round; nothing is sent until it is opened."""
     now = now or utcnow()
     if live_round(session, campaign, kind) is not None:
-        raise DomainError(f"{campaign.year} 年度已有 {kind.value} 轮调查(取消后才能重新建立)")
+        raise DomainError(f"{campaign.year} 年度已有 {kind.value} 轮调查（取消后才能重新建立）")
     if closes_at <= now:
         raise DomainError("截止时间必须晚于现在")
     if sample_size < 1:
@@ -184,7 +184,7 @@ def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit
     params = {
         "sign": wording.sign, "unit": unit, "section": section,
         "closes": _local(survey.closes_at, wording.timezone),
-        "reply_hint": f"(请同时回复评价码 {code})" if several else "",
+        "reply_hint": f"（请同时回复评价码 {code}）" if several else "",
     }
     if not reminder:
         params.update(date=f"{survey.campaign.year}年{ROUND_NAMES[survey.kind]}", matter=matter)
@@ -211,9 +211,9 @@ def open_round(
     now = now or utcnow()
     report = progress or (lambda **_: None)
     if survey.status is not RoundStatus.draft:
-        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能再次开始")
+        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label}，不能再次开始")
     if _aware(survey.closes_at) <= now:
-        raise DomainError("截止时间已过,请先修改截止时间")
+        raise DomainError("截止时间已过，请先修改截止时间")
     report(stage="抽样")
     statuses = section_statuses(session, campaign)
     statuses = statuses[~statuses[C.EXEMPT]]
@@ -226,11 +226,11 @@ def open_round(
         .values(status=RoundStatus.open, opened_at=now).execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
-        raise DomainError(f"{survey.kind.value} 轮调查刚刚已由他人开始,不能再次开始")
+        raise DomainError(f"{survey.kind.value} 轮调查刚刚已由他人开始，不能再次开始")
     session.refresh(survey)
     survey.link_base = wording.link_base
     if not _still_free(session, invitation_ids, message_ids):
-        raise DomainError("开始调查的同时,另一项工作也写入了短信或邀请:没有发出任何邀请,请重新点“开始发送”。")
+        raise DomainError("开始调查的同时，另一项工作也写入了短信或邀请：没有发出任何邀请，请重新点“开始发送”。")
     _write(session, invitations, messages, report)
     summary.invitations = len(invitations)
     return summary
@@ -257,7 +257,7 @@ def invite_late(session: Session, campaign: Campaign, survey: SurveyRound, token
     invitation_ids, message_ids, invitations, messages = _make_invitations(
         session, campaign, survey, chosen, tokens, wording, now, lambda **_: None)
     if not _still_free(session, invitation_ids, message_ids):
-        raise DomainError("补发邀请的同时,另一项工作也写入了短信或邀请:请稍后再试。")
+        raise DomainError("补发邀请的同时，另一项工作也写入了短信或邀请：请稍后再试。")
     _write(session, invitations, messages, lambda **_: None)
     summary.invitations = len(invitations)
     return summary
@@ -449,7 +449,7 @@ def close_round(session: Session, survey: SurveyRound, now: datetime | None = No
         raise DomainError("只有进行中的调查才能结束")
     survey.status, survey.closed_at = RoundStatus.closed, now
     session.flush()
-    return void_messages(session, survey, "调查已结束,未发送", now)
+    return void_messages(session, survey, "调查已结束，未发送", now)
 
 
 @dataclass(frozen=True)
@@ -466,13 +466,13 @@ def cancel_round(session: Session, survey: SurveyRound, now: datetime | None = N
     now = now or utcnow()
     session.refresh(survey, with_for_update=True)
     if survey.status not in (RoundStatus.draft, RoundStatus.open):
-        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label},不能取消")
+        raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label}，不能取消")
     answers = session.scalar(select(func.count()).select_from(Vote).where(Vote.round_id == survey.id))
     if answers:
-        raise DomainError(f"{survey.kind.value} 轮调查已收到 {answers} 份评价,不能取消;如需停止,请点“结束本轮调查”。")
+        raise DomainError(f"{survey.kind.value} 轮调查已收到 {answers} 份评价，不能取消；如需停止，请点“结束本轮调查”。")
     survey.status, survey.closed_at = RoundStatus.cancelled, now
     session.flush()
-    voided = void_messages(session, survey, "调查已取消,未发送", now)
+    voided = void_messages(session, survey, "调查已取消，未发送", now)
     invitations = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.round_id == survey.id))
     sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.round_id == survey.id, OutboxMessage.status.in_(SENT_STATES)))
@@ -499,7 +499,7 @@ def void_ended(session: Session, now: datetime | None = None) -> int:
     return session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.round_id.in_(ended))
-        .values(status=OutboxStatus.void, last_error="调查已截止,未发送", status_at=now)
+        .values(status=OutboxStatus.void, last_error="调查已截止，未发送", status_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -727,7 +727,7 @@ SMS_FILTERS = {
     "sent": ("已发出未回执", (OutboxStatus.sent,)),
     "waiting": ("待发送或已作废", (OutboxStatus.pending, OutboxStatus.sending, OutboxStatus.void)),
 }
-CALL_FILTERS = {"none": "未拨打过", **{o.value: f"上次{o.label}" for o in CallOutcome}, "to_call": "可再拨打(除拒访、空号)"}
+CALL_FILTERS = {"none": "未拨打过", **{o.value: f"上次{o.label}" for o in CallOutcome}, "to_call": "可再拨打（除拒访、空号）"}
 
 
 @dataclass(frozen=True)
@@ -815,7 +815,7 @@ class CodeLockedError(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "这个评价码输错次数过多,已锁定网页评价。您仍可直接回复短信 1、2、3 进行评价,"
+            "这个评价码输错次数过多，已锁定网页评价。您仍可直接回复短信 1、2、3 进行评价，"
             "或联系县千人评议办解锁。"
         )
 
@@ -824,7 +824,7 @@ class CodeMismatchError(DomainError):
     status = 422
 
     def __init__(self) -> None:
-        super().__init__("评价码或手机号码后四位不正确,请核对短信及本机号码后重新输入。")
+        super().__init__("评价码或手机号码后四位不正确，请核对短信及本机号码后重新输入。")
 
 
 def invitation_by_code(session: Session, code: str, now: datetime | None = None) -> Invitation | None:

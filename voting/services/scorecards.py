@@ -115,7 +115,7 @@ def campaign_scorecard(session: Session, campaign: Campaign) -> Scorecard:
     try:
         card = score_year(year_inputs(session, campaign), campaign.rules)
     except InputError as error:
-        raise ScoringError("无法评分:" + ";".join(message for _, message in error.problems)) from None
+        raise ScoringError("无法评分：" + "；".join(message for _, message in error.problems)) from None
     ids = sections_frame(session, campaign).set_index(["unit", "section"])["id"]
     card.sections["section_id"] = ids.reindex(pd.MultiIndex.from_frame(card.sections[[C.UNIT, C.SECTION]])).to_numpy()
     return card
@@ -183,16 +183,16 @@ def decide(
     Only a shortlisted section, after the online round, can have a result."""
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("请填写理由(确认或调整评议结果都须记录理由)")
+        raise DomainError("请填写理由（确认或调整评议结果都须记录理由）")
     section = session.get(Section, section_id)
     if section is None or section.unit.campaign_id != campaign.id:
         raise NotFoundError("没有这个参评科室")
     card = campaign_scorecard(session, campaign)
     if not card.network_held:
-        raise DomainError("网络评价尚未进行,还不能确定评议结果")
+        raise DomainError("网络评价尚未进行，还不能确定评议结果")
     row = card.sections[card.sections["section_id"] == section_id]
     if row.empty or pd.isna(row[C.SHORTLIST].iloc[0]):
-        raise DomainError(f"{section.unit.name} {section.name} 不在候选名单中,不能列入评议结果")
+        raise DomainError(f"{section.unit.name} {section.name} 不在候选名单中，不能列入评议结果")
     decision = session.get(ResultDecision, section_id) or ResultDecision(section_id=section_id)
     previous = decision.result.value if decision.result else None
     decision.result = result
@@ -235,7 +235,7 @@ def fix_candidates(session: Session, campaign: Campaign, fixed_by: User | None, 
     card = campaign_scorecard(session, campaign)
     chosen = card.sections[card.sections[C.SHORTLIST].notna()]
     if chosen.empty:
-        raise DomainError("还没有候选科室,不能确定候选名单")
+        raise DomainError("还没有候选科室，不能确定候选名单")
     now = utcnow()
     session.add_all(
         Candidate(section_id=int(sid), campaign_id=campaign.id, list=code, fixed_at=now,
@@ -255,10 +255,10 @@ def unfix_candidates(session: Session, campaign: Campaign, *, actor: str = "syst
     if candidates_fixed(session, campaign) is None:
         raise DomainError("候选名单尚未确定")
     if campaign_scorecard(session, campaign).network_held:
-        raise DomainError("网络评价已经有票,候选名单不能撤销")
+        raise DomainError("网络评价已经有票，候选名单不能撤销")
     online = online_round(session, campaign)
     if online is not None and online.status is not RoundStatus.draft:  # evaluators hold ballots over this list
-        raise DomainError("网络评价已经开始,候选名单不能撤销")
+        raise DomainError("网络评价已经开始，候选名单不能撤销")
     removed = session.execute(delete(Candidate).where(Candidate.campaign_id == campaign.id)).rowcount
     session.flush()
     audit.record(session, "candidates.unfix", actor=actor, campaign_id=campaign.id, detail={"candidates": removed})

@@ -86,11 +86,11 @@ def parse_sections(data: bytes, filename: str) -> list[ListedSection]:
             numbers[key] = value if not isinstance(value, str) else None
         category = fold(record["category"])
         if category and category not in ENFORCEMENT:
-            errors.append(RowError(row, table.where("category"), f"类别“{record['category']}”无效:只能为空或“管理执法类”"))
+            errors.append(RowError(row, table.where("category"), f"类别“{record['category']}”无效：只能为空或“管理执法类”"))
         if unit and numbers["unit_no"] is not None:
             seen = unit_numbers.setdefault(unit, (numbers["unit_no"], row))
             if seen[0] != numbers["unit_no"]:
-                errors.append(RowError(row, table.where("unit_no"), f"{unit} 的单位序号与第 {seen[1]} 行({seen[0]})不一致"))
+                errors.append(RowError(row, table.where("unit_no"), f"{unit} 的单位序号与第 {seen[1]} 行（{seen[0]}）不一致"))
         if unit and section:
             earlier = first_row.setdefault((unit, section), row)
             if earlier != row:
@@ -176,7 +176,7 @@ def apply_sections(
     log (`actor`, `filename`: who applied which file)."""
     diff = diff_sections(session, campaign, listed)
     if fingerprint is not None and fingerprint != diff.fingerprint:
-        raise StaleError("预览之后科室名单已被修改,请重新上传并核对。")
+        raise StaleError("预览之后科室名单已被修改，请重新上传并核对。")
     current = _current(session, campaign)
     units = {u.name: u for u in session.scalars(select(Unit).where(Unit.campaign_id == campaign.id))}
     for new in listed:
@@ -199,7 +199,7 @@ def apply_sections(
     )) if doomed else set()
     if invited:
         names = "、".join(f"{s.unit.name} {s.name}" for s in doomed if s.id in invited)
-        raise DomainError(f"以下科室已经发出评价邀请,不能从名单中删除:{names}")
+        raise DomainError(f"以下科室已经发出评价邀请，不能从名单中删除：{names}")
     for section in doomed:
         session.delete(section)
     session.flush()

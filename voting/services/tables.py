@@ -36,7 +36,7 @@ HEADER_SEARCH_ROWS = 30
 # untouched template never stores its made-up row (a fake section, service object or
 # evaluator whose phone would get an SMS).
 EXAMPLE_MARK = "【示例】"
-EXAMPLE_REFUSED = f"这是导入模板中的示例行(以“{EXAMPLE_MARK}”开头),请删除本行或改写为真实数据后再导入"
+EXAMPLE_REFUSED = f"这是导入模板中的示例行（以“{EXAMPLE_MARK}”开头），请删除本行或改写为真实数据后再导入"
 
 
 def fold(text: object) -> str:
@@ -129,7 +129,7 @@ def _xlsx_rows(source: Source, filename: str) -> tuple[Iterator[list], int, int]
             workbook = CalamineWorkbook.from_filelike(_binary(source))
         sheet = workbook.get_sheet_by_index(0)
     except Exception as exc:  # any parser failure is the file's fault, not ours
-        raise ImportRejected(filename, [RowError(0, "", f"无法读取 xlsx 文件:{type(exc).__name__}")]) from None
+        raise ImportRejected(filename, [RowError(0, "", f"无法读取 xlsx 文件：{type(exc).__name__}")]) from None
     if sheet.start is None:  # an empty sheet
         return iter(()), 0, 0
     # The rows start at the file's row 1, the columns at the first used one.
@@ -152,7 +152,7 @@ def _csv_rows(source: Source, filename: str) -> tuple[Iterator[list], int, int]:
             # near it, and its English message is no use to an office.
             limit = csv.field_size_limit()
             reason = f"有单元格超过 {limit} 个字符" if "field limit" in str(exc) else str(exc)
-            raise ImportRejected(filename, [RowError(reader.line_num, "", f"CSV 格式错误:{reason}")]) from None
+            raise ImportRejected(filename, [RowError(reader.line_num, "", f"CSV 格式错误：{reason}")]) from None
         finally:
             text.detach()  # the caller's file stays open, ours is closed
             if opened:
@@ -180,7 +180,7 @@ def _csv_encoding(source: Source, filename: str) -> tuple[str, int]:
             if opened:
                 file.close()
         return encoding, lines + 1
-    raise ImportRejected(filename, [RowError(0, "", "无法识别文件编码,请另存为 UTF-8 或 GBK 编码的 CSV")])
+    raise ImportRejected(filename, [RowError(0, "", "无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV")])
 
 
 def _cell_text(value: object) -> str:
@@ -208,8 +208,8 @@ XLSX_MAX_RATIO = 100  # uncompressed / compressed size of a part of over 1 MB
 XLSX_MAX_PARTS = 2000
 _RATIO_FROM = 1024 * 1024
 SCAN_CHUNK = 1024 * 1024  # each part is read and searched this much at a time (not a setting)
-_NOT_XLSX = "不是有效的 xlsx 文件(文件可能已损坏或只是改了扩展名)"
-MACRO_REFUSED = "文件含有宏(VBA),出于安全考虑不接受含宏的工作簿;请在 Excel 中另存为“Excel 工作簿(*.xlsx)”后再上传"
+_NOT_XLSX = "不是有效的 xlsx 文件（文件可能已损坏或只是改了扩展名）"
+MACRO_REFUSED = "文件含有宏（VBA），出于安全考虑不接受含宏的工作簿；请在 Excel 中另存为“Excel 工作簿（*.xlsx）”后再上传"
 _MACRO_TYPES = (b"macroenabled", b"vbaproject", b"vnd.ms-excel.macrosheet", b"vnd.ms-excel.intlmacrosheet")
 _DTD_MARKERS = (b"<!doctype", b"<!entity")  # searched in lower case
 # A marker split between two chunks lies within this many bytes of the earlier one's end.
@@ -244,23 +244,23 @@ def _check_archive(archive: zipfile.ZipFile, filename: str) -> None:
         raise refuse(_NOT_XLSX)
     max_parts = _limit("XLSX_MAX_PARTS", XLSX_MAX_PARTS)
     if len(parts) > max_parts:
-        raise refuse(f"xlsx 文件含有 {len(parts)} 个部件,超过 {max_parts} 个的上限,拒绝导入")
+        raise refuse(f"xlsx 文件含有 {len(parts)} 个部件，超过 {max_parts} 个的上限，拒绝导入")
     if any(PurePath(n).name.lower() == "vbaproject.bin" or n.lower().startswith("xl/macrosheets/") for n in names):
         raise refuse(MACRO_REFUSED)
     max_total = _limit("XLSX_MAX_UNCOMPRESSED", XLSX_MAX_UNCOMPRESSED)
     declared = sum(part.file_size for part in parts)
     if declared > max_total:
         raise refuse(
-            f"xlsx 文件解压后共 {declared / 2**20:.0f} MB,超过 {max_total / 2**20:.0f} MB 的上限"
-            "(可能是“压缩炸弹”),拒绝导入"
+            f"xlsx 文件解压后共 {declared / 2**20:.0f} MB，超过 {max_total / 2**20:.0f} MB 的上限"
+            "（可能是“压缩炸弹”），拒绝导入"
         )
     max_ratio = _limit("XLSX_MAX_RATIO", XLSX_MAX_RATIO)
     for part in parts:
         if part.file_size > _RATIO_FROM and part.file_size > max_ratio * max(part.compress_size, 1):
             ratio = part.file_size / max(part.compress_size, 1)
             raise refuse(
-                f"xlsx 文件中的 {part.filename} 压缩比异常({ratio:.0f} 倍,上限 {max_ratio} 倍),"
-                "可能是“压缩炸弹”,拒绝导入"
+                f"xlsx 文件中的 {part.filename} 压缩比异常（{ratio:.0f} 倍，上限 {max_ratio} 倍），"
+                "可能是“压缩炸弹”，拒绝导入"
             )
     # Every part read once, in chunks: Python's zipfile stops at the declared size and
     # checks the CRC, so a part whose header lies about its size is refused here. Each
@@ -276,12 +276,12 @@ def _check_archive(archive: zipfile.ZipFile, filename: str) -> None:
                 while chunk := stream.read(SCAN_CHUNK):
                     total += len(chunk)
                     if total > max_total:
-                        raise refuse(f"xlsx 文件解压后超过 {max_total / 2**20:.0f} MB 的上限,拒绝导入")
+                        raise refuse(f"xlsx 文件解压后超过 {max_total / 2**20:.0f} MB 的上限，拒绝导入")
                     window = carried + chunk.lower()
                     if is_types and any(t in window for t in _MACRO_TYPES):
                         raise refuse(MACRO_REFUSED)
                     if any(m in window for m in _DTD_MARKERS):
-                        raise refuse(f"xlsx 文件中的 {part.filename} 含有 DTD 或实体声明,出于安全考虑拒绝导入")
+                        raise refuse(f"xlsx 文件中的 {part.filename} 含有 DTD 或实体声明，出于安全考虑拒绝导入")
                     carried = window[-_OVERLAP:]
     except ImportRejected:
         raise
@@ -311,7 +311,7 @@ class TableStream:
         header_row, self.positions = _find_header(top, columns, filename)
         self.header_cells = {key: top.at[header_row, pos] for key, pos in self.positions.items()}
         self.letters = {
-            key: f"{get_column_letter(offset + pos + 1)} 列({self.header_cells[key] or key})"
+            key: f"{get_column_letter(offset + pos + 1)} 列（{self.header_cells[key] or key}）"
             for key, pos in self.positions.items()
         }
         self.rows_read = 0  # data rows given out so far
@@ -432,7 +432,7 @@ def _nul_cells(body: pd.DataFrame, letters: dict[str, str]) -> list[RowError]:
     for key in body.columns:
         hit = body[key].str.contains("\x00", regex=False)
         for row in body.index[hit]:
-            errors.append(RowError(int(row), letters[key], "含有空字符(NUL,\\x00),请删除后重新导入"))
+            errors.append(RowError(int(row), letters[key], "含有空字符（NUL,\\x00），请删除后重新导入"))
     return errors
 
 def _find_header(
@@ -451,5 +451,5 @@ def _find_header(
     labels = "、".join(c.label for c in columns if c.required)
     raise ImportRejected(
         filename,
-        [RowError(0, "", f"前 {HEADER_SEARCH_ROWS} 行中找不到表头,表头须包含:{labels}")],
+        [RowError(0, "", f"前 {HEADER_SEARCH_ROWS} 行中找不到表头，表头须包含：{labels}")],
     )

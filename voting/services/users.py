@@ -84,7 +84,7 @@ class LoginPolicy:
         return min(self.delay_seconds * 2.0 ** doublings, self.max_delay_seconds)
 
     def locked_message(self) -> str:
-        return (f"该账号已连续 {self.lock_failures} 次登录失败,为了安全已被锁定:"
+        return (f"该账号已连续 {self.lock_failures} 次登录失败，为了安全已被锁定："
                 "请联系评议办系统管理员在“工作人员账号”页面解锁后再登录。")
 
     def wait_message(self, until: datetime, now: datetime, failures: int | None = None) -> tuple[str, int]:
@@ -92,8 +92,8 @@ class LoginPolicy:
         seconds = max(1, math.ceil((until - now).total_seconds()))
         clock = until.astimezone(ZoneInfo(self.zone)).strftime("%H:%M:%S")
         wait = f"{seconds} 秒" if seconds < 60 else f"{math.ceil(seconds / 60)} 分钟"
-        told = f"该账号已连续 {failures} 次登录失败," if failures else "该账号登录失败次数过多,"
-        return f"{told}为了账号安全,请在 {clock}({wait}后)再试。", seconds
+        told = f"该账号已连续 {failures} 次登录失败，" if failures else "该账号登录失败次数过多，"
+        return f"{told}为了账号安全，请在 {clock}（{wait}后）再试。", seconds
 
 
 class StrangerAttempts(Protocol):
@@ -259,7 +259,7 @@ def claim_attempt(session: Session, user: User, policy: LoginPolicy, now: dateti
         if refusal is not None:
             raise refusal
         # Neither locked nor waiting any more (an admin unlocked it meanwhile): again.
-    raise LoginDelayedError("该账号正在登录,请稍后再试。", 1)
+    raise LoginDelayedError("该账号正在登录，请稍后再试。", 1)
 
 
 def attempt_failed(session: Session, user: User, policy: LoginPolicy, now: datetime) -> LoginRefusedError:
@@ -340,12 +340,12 @@ def set_phone(session: Session, user: User, raw: str, actor: str) -> None:
     reminders, audited without the number. Only liaisons are reminded, so only their
     accounts hold a phone."""
     if user.role is not Role.liaison:
-        raise DomainError("只有单位联络员的账号登记手机号码(用于报送提醒)")
+        raise DomainError("只有单位联络员的账号登记手机号码（用于报送提醒）")
     raw = (raw or "").strip()
     try:
         phone = normalize_phone(raw) if raw else None
     except PhoneError as error:
-        raise DomainError(f"{user.username} 的手机号码:{error}") from None
+        raise DomainError(f"{user.username} 的手机号码：{error}") from None
     user.phone = phone
     audit.record(session, "user.phone", actor=actor, detail={"user": user.username, "unit": user.unit.name if user.unit else "",
                                                              "set": phone is not None})

@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
         """`contact`: whom a citizen or an evaluator should call, as every public
         error page says it ("县千人评议办(电话 0577-…)")."""
         name, phone = app.config["OFFICE_NAME"], app.config.get("OFFICE_PHONE")
-        return {"contact": f"{name}(电话 {phone})" if phone else name}
+        return {"contact": f"{name}（电话 {phone}）" if phone else name}
 
     app.add_template_filter(common.local_time, "local_time")
 

@@ -40,7 +40,7 @@ def _query_date(name: str, what: str) -> date | None:
             return date.fromisoformat(text)
         except ValueError:  # 2021-13-01
             pass
-    raise DomainError(f"地址中的参数 {name}({what})不是有效的日期:应为 2021-05-01 这样的形式。请检查链接后重试。")
+    raise DomainError(f"地址中的参数 {name}（{what}）不是有效的日期：应为 2021-05-01 这样的形式。请检查链接后重试。")
 
 
 def _query_text(name: str) -> str | None:
@@ -90,7 +90,7 @@ def filters() -> Filters:
     found = Filters(query_number("campaign"), _query_text("action"), _query_text("actor"),
                     _query_date("from", "开始日期"), _query_date("to", "结束日期"))
     if found.since and found.until and found.since > found.until:
-        raise DomainError("地址中的参数 from(开始日期)晚于 to(结束日期)。请检查后重试。")
+        raise DomainError("地址中的参数 from（开始日期）晚于 to（结束日期）。请检查后重试。")
     return found
 
 

@@ -60,11 +60,11 @@ LOGIN_PATH = "/e/login"
 FIELD = "c"  # a candidate's field: c<section id>
 BALLOT_LIMIT = "60 per minute"
 RECEIPT_LIMIT = "30 per minute;300 per hour"
-TOO_MANY = "操作过于频繁,请稍等一分钟后再试。"
+TOO_MANY = "操作过于频繁，请稍等一分钟后再试。"
 # What holds (README, "Secrecy: its limits"): a ballot is sealed until 20 or more wait,
 # then shuffled with them into the box without name, account or time.
-PRIVACY = ("您的选票与您的账号分开保存:选票先加密封存,待收齐至少 20 张后与其他选票一起打乱顺序放入票箱,"
-           "票箱中的选票没有您的姓名、账号和提交时间。此后评议办和管理数据库的人都只能知道它是同一批 20 张以上选票中的一张,"
+PRIVACY = ("您的选票与您的账号分开保存：选票先加密封存，待收齐至少 20 张后与其他选票一起打乱顺序放入票箱，"
+           "票箱中的选票没有您的姓名、账号和提交时间。此后评议办和管理数据库的人都只能知道它是同一批 20 张以上选票中的一张，"
            "查不出哪一张是您的。")
 
 
@@ -77,9 +77,9 @@ def _page(status: int, title: str, message: str, link: tuple[str, str] | None = 
 
 make_public(
     bp, _page,
-    csrf_message="页面已过期或校验未通过,请刷新页面后重新提交。",
+    csrf_message="页面已过期或校验未通过，请刷新页面后重新提交。",
     # Logged with the path only: never the form (a ballot) nor the session (an evaluator).
-    unexpected_message="系统暂时出现问题,您的选票可能没有提交。请稍后重新登录查看;如已提交,登录时会提示。",
+    unexpected_message="系统暂时出现问题，您的选票可能没有提交。请稍后重新登录查看；如已提交，登录时会提示。",
 )
 
 
@@ -107,7 +107,7 @@ def _sent() -> list[tuple[int, str]]:
             continue  # the CSRF token
         section_id = whole_number(key[len(FIELD):])
         if section_id is None:
-            raise DomainError(f"选票中的“{key[:40]}”不是有效的候选科室,请刷新页面后重新提交。")
+            raise DomainError(f"选票中的“{key[:40]}”不是有效的候选科室，请刷新页面后重新提交。")
         sent.append((section_id, value))
     return sent
 
@@ -244,7 +244,7 @@ def _cast_ballot(seat: LoggedIn, listed: _Listed, rules: ballots.BallotRules):
 def done():
     receipt = visit.get("receipt")
     if not isinstance(receipt, str) or not ballots.is_receipt(receipt):
-        return _page(404, "没有回执", "这里只在提交选票后显示回执码。如已提交,可在回执查询页查询。",
+        return _page(404, "没有回执", "这里只在提交选票后显示回执码。如已提交，可在回执查询页查询。",
                      (url_for(".receipt_check"), "查询回执"))
     return render_template("ballot_done.html", receipt=ballots.grouped(receipt))
 
@@ -261,7 +261,7 @@ def _is_get() -> bool:
 
 
 @bp.route("/receipt", methods=["GET", "POST"])
-@limiter.limit(RECEIPT_LIMIT, exempt_when=_is_get, error_message="查询过于频繁,请稍后再试。")
+@limiter.limit(RECEIPT_LIMIT, exempt_when=_is_get, error_message="查询过于频繁，请稍后再试。")
 def receipt_check():
     """GET: the form; POST: whether that receipt's ballot is in. Changes nothing."""
     if request.method == "GET":
@@ -270,11 +270,11 @@ def receipt_check():
     if not form.validate_on_submit():
         return render_template("receipt_check.html", form=form), 422
     if not ballots.is_receipt(form.code.data):
-        error = "回执码是 16 位字母和数字(不含 0、O、1、I、L),请核对后重新输入。"
+        error = "回执码是 16 位字母和数字（不含 0、O、1、I、L），请核对后重新输入。"
         return render_template("receipt_check.html", form=form, error=error), 422
     found = ballots.check_receipt(get_session(), form.code.data)
     if found is None:
-        error = "没有找到这个回执码。请核对后重新输入;如确认无误,请联系县千人评议办。"
+        error = "没有找到这个回执码。请核对后重新输入；如确认无误，请联系县千人评议办。"
         return render_template("receipt_check.html", form=form, error=error), 404
     return render_template("receipt_check.html", form=ReceiptForm(formdata=None), found=found,
                            code=ballots.grouped(normalize_code(form.code.data)))

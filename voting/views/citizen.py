@@ -55,11 +55,11 @@ LINK_LIMIT = "30 per minute"
 INVITATION_LIMIT = "60 per minute"
 ADDRESS_LIMIT = "600 per minute"
 CODE_LIMIT = "10 per minute;60 per hour"
-TOO_MANY = "操作过于频繁,请稍等一分钟后再试。"
-CODE_TOO_MANY = "评价码输错次数过多,请稍后再试。如多次无法进入,请联系县千人评议办。"
+TOO_MANY = "操作过于频繁，请稍等一分钟后再试。"
+CODE_TOO_MANY = "评价码输错次数过多，请稍后再试。如多次无法进入，请联系县千人评议办。"
 
 CHOOSE = "请选择“满意”“基本满意”或“不满意”中的一项。"
-PRIVACY = "您的评价只用于统计。被评单位看不到谁参加了评价,也看不到您的选择。"
+PRIVACY = "您的评价只用于统计。被评单位看不到谁参加了评价，也看不到您的选择。"
 
 
 def _comment(value: str | None) -> str | None:
@@ -91,7 +91,7 @@ def _read_vote() -> VoteInput:
     if choice not in Choice._value2member_map_:
         problems.append(CHOOSE)
     if len(comment) > COMMENT_MAX:
-        problems.append(f"意见建议不超过 {COMMENT_MAX} 字(现在 {len(comment)} 字),请删减后再提交。")
+        problems.append(f"意见建议不超过 {COMMENT_MAX} 字（现在 {len(comment)} 字），请删减后再提交。")
     return VoteInput(choice, comment, tuple(problems))
 
 
@@ -107,7 +107,7 @@ class CodeForm(Form):
     phone_tail = StringField(
         "本机号码后四位", filters=[_digits],
         validators=[InputRequired("请输入收到短信的手机号码的后四位。"),
-                    Regexp(r"^[0-9]{4}$", message="手机号码后四位是 4 个数字,请重新输入。")],
+                    Regexp(r"^[0-9]{4}$", message="手机号码后四位是 4 个数字，请重新输入。")],
     )
 
 
@@ -127,17 +127,17 @@ def _closed():
 
 
 def _cancelled():
-    return _page(410, "本轮调查已取消", "本轮调查已由县千人评议办取消,这份邀请不再使用,无需评价。感谢您的关注!")
+    return _page(410, "本轮调查已取消", "本轮调查已由县千人评议办取消，这份邀请不再使用，无需评价。感谢您的关注！")
 
 
 def _unknown_link():
-    return _page(404, "链接无效或已作废", "这个链接无效或已作废。请核对短信中的链接;如有疑问,请联系县千人评议办。")
+    return _page(404, "链接无效或已作废", "这个链接无效或已作废。请核对短信中的链接；如有疑问，请联系县千人评议办。")
 
 
 def _no_invitation():
     if visit.get("voted"):
         return _voted()
-    return _page(400, "请重新打开短信链接", "没有找到您的评价邀请:页面可能已过期。请重新点击短信中的链接,或在评价码页面输入短信中的评价码。")
+    return _page(400, "请重新打开短信链接", "没有找到您的评价邀请：页面可能已过期。请重新点击短信中的链接，或在评价码页面输入短信中的评价码。")
 
 
 def _vote_page(visit_: Visit, vote: VoteInput, status: int = 200, error: str | None = None):
@@ -213,8 +213,8 @@ def _wrong_attempt(response) -> bool:  # noqa: ANN001
 
 make_public(
     bp, _page,
-    csrf_message="页面已过期或校验未通过,请重新点击短信中的链接(或重新输入评价码)后再提交。",
-    unexpected_message="系统暂时出现问题,您的评价可能没有提交。请稍后重新点击短信中的链接再试。",
+    csrf_message="页面已过期或校验未通过，请重新点击短信中的链接（或重新输入评价码）后再提交。",
+    unexpected_message="系统暂时出现问题，您的评价可能没有提交。请稍后重新点击短信中的链接再试。",
 )
 
 
@@ -285,7 +285,7 @@ def cast():
 
 @bp.get("/v/thanks")
 def thanks():
-    return _page(200, "感谢您的评价", "您的评价已经提交。感谢您对机关作风建设的支持!现在可以关闭这个页面了。")
+    return _page(200, "感谢您的评价", "您的评价已经提交。感谢您对机关作风建设的支持！现在可以关闭这个页面了。")
 
 
 @bp.post("/v/seen")
@@ -322,7 +322,7 @@ def enter_code():
     if not form.validate_on_submit():
         return render_template("citizen_code.html", form=form, privacy=PRIVACY), 422
     if not is_code(form.code.data):
-        error = "评价码是 8 位字母和数字(不含 0、O、1、I、L),请核对短信后重新输入。"
+        error = "评价码是 8 位字母和数字（不含 0、O、1、I、L），请核对短信后重新输入。"
         return render_template("citizen_code.html", form=form, error=error, privacy=PRIVACY), 422
     session = get_session()
     try:

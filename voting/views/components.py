@@ -43,14 +43,14 @@ KINDS = (
     ComponentKind.bonus,
 )
 ABOUT = {
-    ComponentKind.votes: "服务对象评价的票数(每个科室每轮一行):例如在平台外进行的电话调查、原有系统的统计。"
-    "同一科室同一轮次只保留一组票数:新导入或新录入的票数替换原有的。",
-    ComponentKind.platform: "统一政务咨询投诉举报平台(作风投诉、办理评价)和网络监督投诉平台(有效投诉)的扣分,每次扣分一行。",
-    ComponentKind.supervisor: "各单位对本单位参评科室的评分(一位小数,优秀、良好、一般三档比例须符合规定)。"
+    ComponentKind.votes: "服务对象评价的票数（每个科室每轮一行）：例如在平台外进行的电话调查、原有系统的统计。"
+    "同一科室同一轮次只保留一组票数：新导入或新录入的票数替换原有的。",
+    ComponentKind.platform: "统一政务咨询投诉举报平台（作风投诉、办理评价）和网络监督投诉平台（有效投诉）的扣分，每次扣分一行。",
+    ComponentKind.supervisor: "各单位对本单位参评科室的评分（一位小数，优秀、良好、一般三档比例须符合规定）。"
     "文件替换其中各单位的全部评分。",
-    ComponentKind.inspection: "县级查实、市级查实、投诉查实的问题和立案查处的案件,每件一行;"
-    "立案查处须填写人员、本年度和立案日期,且不按情节严重加倍。",
-    ComponentKind.bonus: "表彰和宣传报道,每项一行;同一事项只按最高级别加分一次,只计加分期限内的事项。",
+    ComponentKind.inspection: "县级查实、市级查实、投诉查实的问题和立案查处的案件，每件一行；"
+    "立案查处须填写人员、本年度和立案日期，且不按情节严重加倍。",
+    ComponentKind.bonus: "表彰和宣传报道，每项一行；同一事项只按最高级别加分一次，只计加分期限内的事项。",
 }
 
 
@@ -60,7 +60,7 @@ def _slash(table: dict) -> str:
 
 def _shown(names: tuple[str, ...]) -> str:
     """“投诉举报(统一政务咨询投诉举报平台)”: the code's label, with its long name."""
-    return names[0] if len(names) == 1 else f"{names[0]}({names[1]})"
+    return names[0] if len(names) == 1 else f"{names[0]}（{names[1]}）"
 
 
 # What each file column takes, by the reader's column key (SPEC §6).
@@ -68,26 +68,26 @@ HINTS = {
     "unit": "参评科室名单中的单位名称",
     "section": "参评科室名单中的科室",
     "round": _slash(L.ROUNDS),
-    "satisfied": "票数(非负整数)",
-    "basic": "票数(非负整数)",
-    "unsatisfied": "票数(非负整数)",
+    "satisfied": "票数（非负整数）",
+    "basic": "票数（非负整数）",
+    "unsatisfied": "票数（非负整数）",
     "platform": _slash(L.PLATFORMS),
-    "item": ";".join(
-        f"{L.label(L.PLATFORMS, p)}:{' / '.join(L.label(L.ITEMS, i) for i in items)}" for p, items in L.PLATFORM_ITEMS.items()
+    "item": "；".join(
+        f"{L.label(L.PLATFORMS, p)}：{' / '.join(L.label(L.ITEMS, i) for i in items)}" for p, items in L.PLATFORM_ITEMS.items()
     ),
-    "deduction": "扣分;有效投诉可不填(按每件规定分值)",
-    "role": f"{_slash(L.ROLES)};不填为主办,协办只用于办理评价",
-    "score": "0–5,一位小数",
+    "deduction": "扣分；有效投诉可不填（按每件规定分值）",
+    "role": f"{_slash(L.ROLES)}；不填为主办，协办只用于办理评价",
+    "score": "0–5，一位小数",
     "type": "",  # by kind, below
-    "serious": "是 / 否;不填为否",
-    "person": f"{_slash(L.PERSONS)};仅立案查处",
-    "current_year": "是 / 否:问题是否发生在评议年度;仅立案查处",
+    "serious": "是 / 否；不填为否",
+    "person": f"{_slash(L.PERSONS)}；仅立案查处",
+    "current_year": "是 / 否：问题是否发生在评议年度；仅立案查处",
     "date": "2021-03-15",
-    "level": ";".join(f"{L.label(L.BONUS_KINDS, k)}:{_slash(levels)}" for k, levels in L.BONUS_LEVELS.items()),
-    "matter": "事项名称(同一事项只计一次)",
+    "level": "；".join(f"{L.label(L.BONUS_KINDS, k)}：{_slash(levels)}" for k, levels in L.BONUS_LEVELS.items()),
+    "matter": "事项名称（同一事项只计一次）",
 }
 TYPE_HINTS = {ComponentKind.inspection: _slash(L.INSPECTION_KINDS), ComponentKind.bonus: _slash(L.BONUS_KINDS)}
-DATE_HINTS = {ComponentKind.inspection: "2021-03-15;立案查处必填(立案日期)", ComponentKind.bonus: "2021-03-15(必填)"}
+DATE_HINTS = {ComponentKind.inspection: "2021-03-15；立案查处必填（立案日期）", ComponentKind.bonus: "2021-03-15（必填）"}
 
 
 def _hint(kind: ComponentKind, key: str) -> str:
@@ -107,7 +107,7 @@ def _options(table: dict) -> list[SelectChoice]:
     return [SelectChoice(names[0], _shown(names)) for names in table.values()]
 
 
-NOT_A_CASE = SelectChoice("", "—(仅立案查处填写)")
+NOT_A_CASE = SelectChoice("", "—（仅立案查处填写）")
 
 
 def _section_field() -> SelectField:
@@ -132,7 +132,7 @@ def _note() -> StringField:
 
 
 class ComponentUploadForm(Form):
-    file = FileField("文件(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+    file = FileField("文件（xlsx 或 csv）", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
 class VotesEntryForm(Form):
@@ -148,7 +148,7 @@ class PlatformEntryForm(Form):
     section = _section_field()
     platform = _value_field("平台", _options(L.PLATFORMS))
     item = _value_field("项目", _options(L.ITEMS))
-    deduction = StringField("扣分", render_kw={"inputmode": "decimal"}, description="有效投诉可不填(按每件规定分值扣分)")
+    deduction = StringField("扣分", render_kw={"inputmode": "decimal"}, description="有效投诉可不填（按每件规定分值扣分）")
     role = _value_field("承办", _options(L.ROLES))
     note = _note()
 
@@ -158,7 +158,7 @@ class InspectionEntryForm(Form):
     type = _value_field("类型", _options(L.INSPECTION_KINDS))
     serious = _value_field("情节严重", [SelectChoice("否", "否"), SelectChoice("是", "是")], description="只适用于查实问题")
     person = _value_field("人员", [NOT_A_CASE, *_options(L.PERSONS)])
-    current_year = _value_field("本年度", [NOT_A_CASE, SelectChoice("是", "是(问题发生在评议年度)"), SelectChoice("否", "否")])
+    current_year = _value_field("本年度", [NOT_A_CASE, SelectChoice("是", "是（问题发生在评议年度）"), SelectChoice("否", "否")])
     date = _date("日期")
     note = _note()
 
@@ -330,14 +330,14 @@ def import_file(kind: str):
         return rejected("component_kind.html", error, **_kind_page(campaign, component, upload_form=form))
     get_session().commit()
     flash(
-        f"已导入 {filename}({component.label}):共 {summary.rows} 行,保存 {summary.stored} 行,"
+        f"已导入 {filename}（{component.label}）：共 {summary.rows} 行，保存 {summary.stored} 行，"
         f"替换原有 {summary.replaced} 行。",
         "info",
     )
     for warning in summary.warnings[:50]:
         flash(warning, "warning")
     if len(summary.warnings) > 50:
-        flash(f"另有 {len(summary.warnings) - 50} 条提示,见下方“最近导入”。", "warning")
+        flash(f"另有 {len(summary.warnings) - 50} 条提示，见下方“最近导入”。", "warning")
     return redirect(url_for(".kind_page", kind=component.value))
 
 
@@ -372,7 +372,7 @@ def add_entry(kind: str):
                          actor=current_user.username)
     session.commit()
     shown = next(choice.label for choice in form.section.choices if choice.value == form.section.data)
-    flash(f"已录入{component.label}:{shown}。", "info")
+    flash(f"已录入{component.label}：{shown}。", "info")
     return redirect(url_for(".kind_page", kind=component.value))
 
 
@@ -387,13 +387,13 @@ def delete_entry(kind: str, entry_id: int):
     entry = components.get_entry(session, campaign, component, entry_id)
     if entry.import_id is not None:
         message = (
-            f"这条记录来自导入的文件(第 {entry.source_row} 行),不能单独删除:"
-            "请修改文件后重新导入,新文件会替换原文件的全部数据。"
+            f"这条记录来自导入的文件（第 {entry.source_row} 行），不能单独删除："
+            "请修改文件后重新导入，新文件会替换原文件的全部数据。"
         )
         return render_template("component_kind.html", **_kind_page(campaign, component, message=message)), 409
     section = session.get(Section, entry.section_id)
     shown = f"{section.unit.name} · {section.name}"
     components.delete_entry(session, campaign, component, entry_id, actor=current_user.username)
     session.commit()
-    flash(f"已删除一条手工录入的{component.label}:{shown}。", "info")
+    flash(f"已删除一条手工录入的{component.label}：{shown}。", "info")
     return redirect(url_for(".kind_page", kind=component.value))

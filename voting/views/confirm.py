@@ -53,5 +53,5 @@ def ask(confirmation: Confirmation, form: ConfirmForm | None = None):
         return render_template("confirm.html", c=confirmation, form=form, error=None), 200
     if confirmation.acknowledge and request.form.get("acknowledged") not in ("y", "1", "on", "true"):
         return render_template("confirm.html", c=confirmation, form=form,
-                               error="请先勾选确认框,表示您已知道上面所说的后果。"), 422
+                               error="请先勾选确认框，表示您已知道上面所说的后果。"), 422
     return None

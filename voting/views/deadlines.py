@@ -30,10 +30,10 @@ bp = Blueprint("deadlines", __name__, url_prefix="/office/deadlines")
 
 
 class DeadlineForm(Form):
-    due_on = DateField("截止日期", validators=[InputRequired("请填写截止日期(如 2021-10-10)")],
+    due_on = DateField("截止日期", validators=[InputRequired("请填写截止日期（如 2021-10-10）")],
                        format="%Y-%m-%d")
     remind_days = WholeNumberField("提前几天自动提醒", validators=[
-        InputRequired("请填写提前提醒的天数(0 表示截止当天提醒)"),
+        InputRequired("请填写提前提醒的天数（0 表示截止当天提醒）"),
         NumberRange(0, deadlines.MAX_REMIND_DAYS, f"提前提醒的天数应在 0 到 {deadlines.MAX_REMIND_DAYS} 之间")])
 
 
@@ -51,12 +51,12 @@ def _today() -> date:
 def remind_confirmation(kind: DeadlineKind, plan: deadlines.Plan, owing: list[deadlines.Owing]) -> Confirmation:
     reachable = [o for o in owing if o.reachable]
     people = sum(len(o.liaisons) for o in reachable)
-    facts = [f"{kind.label}{plan.due_on.month}月{plan.due_on.day}日截止:{len(owing)} 个单位尚未报齐。",
-             f"向其中 {len(reachable)} 个单位的 {people} 位联络员各发一条提醒短信(今天已提醒过的不再重复)。"
-             if people else "没有可提醒的联络员:请先在“账号”页登记联络员的手机号码。"]
+    facts = [f"{kind.label}{plan.due_on.month}月{plan.due_on.day}日截止：{len(owing)} 个单位尚未报齐。",
+             f"向其中 {len(reachable)} 个单位的 {people} 位联络员各发一条提醒短信（今天已提醒过的不再重复）。"
+             if people else "没有可提醒的联络员：请先在“账号”页登记联络员的手机号码。"]
     unreachable = [o.unit for o in owing if not o.reachable]
     if unreachable:
-        facts.append(f"{len(unreachable)} 个单位没有登记手机号码的联络员,不会收到提醒:" + "、".join(unreachable[:10])
+        facts.append(f"{len(unreachable)} 个单位没有登记手机号码的联络员，不会收到提醒：" + "、".join(unreachable[:10])
                      + ("等。" if len(unreachable) > 10 else "。"))
     return Confirmation(title=f"提醒报送{kind.label}", facts=facts, button="发送提醒短信",
                         action=url_for("deadlines.remind", kind=kind.value), back=url_for("deadlines.index"),
@@ -110,7 +110,7 @@ def save(kind: str):
         return _render({deadline_kind: form}, 400)
     session.commit()
     due = form.due_on.data
-    flash(f"已设定:{deadline_kind.label}{due.month}月{due.day}日截止,提前 {form.remind_days.data} 天自动提醒未报齐单位的联络员。",
+    flash(f"已设定：{deadline_kind.label}{due.month}月{due.day}日截止，提前 {form.remind_days.data} 天自动提醒未报齐单位的联络员。",
           "info")
     return redirect(url_for(".index"))
 
@@ -133,10 +133,10 @@ def remind(kind: str):
                             sign=current_app.config["SMS_SIGN"], login_url=login_url(current_app, request.host_url),
                             actor=current_user.username)
     session.commit()
-    said = f"已向 {done.units} 个单位的联络员写入 {done.messages} 条提醒短信,由发送进程发出。"
+    said = f"已向 {done.units} 个单位的联络员写入 {done.messages} 条提醒短信，由发送进程发出。"
     if done.already:
-        said += f"{done.already} 位联络员今天已提醒过,未重复发送。"
+        said += f"{done.already} 位联络员今天已提醒过，未重复发送。"
     if done.unreachable:
-        said += f"{len(done.unreachable)} 个单位没有登记手机号码的联络员,未能提醒。"
+        said += f"{len(done.unreachable)} 个单位没有登记手机号码的联络员，未能提醒。"
     flash(said, "info")
     return redirect(url_for(".index"))

@@ -71,8 +71,8 @@ TRIES_KEY = "evaluator_tries"
 TRIES_KEPT = 4
 # The idle clock restarts at most this often (the session cookie is rewritten then).
 SEEN_RESOLUTION_SECONDS = 30
-TOO_MANY = "登录尝试过于频繁,请稍等几分钟后再试。"
-PRIVACY = "选票不记录您的姓名、账号和手机号码,被评单位看不到谁参加了评价,也看不到您的选择。"
+TOO_MANY = "登录尝试过于频繁，请稍等几分钟后再试。"
+PRIVACY = "选票不记录您的姓名、账号和手机号码，被评单位看不到谁参加了评价，也看不到您的选择。"
 
 
 class LoginForm(Form):
@@ -208,9 +208,9 @@ def _page(status: int, title: str, message: str):
 
 make_public(
     bp, _page,
-    csrf_message="页面已过期,请重新输入账号和密码登录。",
-    unexpected_message="系统暂时出现问题,请稍后重新登录再试。",
-    csrf_page=lambda: _login_page(LoginForm(formdata=None), 400, "页面已过期,请重新输入账号和密码登录。"),
+    csrf_message="页面已过期，请重新输入账号和密码登录。",
+    unexpected_message="系统暂时出现问题，请稍后重新登录再试。",
+    csrf_page=lambda: _login_page(LoginForm(formdata=None), 400, "页面已过期，请重新输入账号和密码登录。"),
     too_many_page=lambda message: _login_page(LoginForm(formdata=None), 429, message),
 )
 
@@ -237,7 +237,7 @@ def _wrong_login(message: str, login: str) -> str:
     left = MAX_FAILED_LOGINS - wrong
     rule = f"连续输错 {MAX_FAILED_LOGINS} 次账号将被锁定"
     if left > 0:
-        return f"{message}还可以再试 {left} 次;{rule}(在别的手机或浏览器上输错的也算在内)。"
+        return f"{message}还可以再试 {left} 次；{rule}（在别的手机或浏览器上输错的也算在内）。"
     return f"{message}{rule}。"
 
 

@@ -95,7 +95,7 @@ def _every(fetch: Callable[[int], tuple[list[T], int]]) -> tuple[Iterator[T], in
 
 def _cut(shown: int, total: int) -> list[str]:
     """The note of a table cut to its latest rows."""
-    return [f"只含最近的 {shown} 条(共 {total} 条)。"] if total > shown else []
+    return [f"只含最近的 {shown} 条（共 {total} 条）。"] if total > shown else []
 
 
 # ---- 参评科室 -------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def sections():
                     row += ["" if s["exempt"] else "未报", ""]
             yield row
 
-    sheet = Sheet("参评科室", f"参评科室({len(statuses)} 个)", columns, rows())
+    sheet = Sheet("参评科室", f"参评科室（{len(statuses)} 个）", columns, rows())
     return _download([sheet], f"参评科室-{campaign.year}", campaign.year)
 
 
@@ -154,7 +154,7 @@ def section_objects(section_id: int, round_kind: str):
                Column("处罚对象")]
     rows = ([o.source_row, o.name, o.org_title, mask_phone(o.phone), o.matter, "是" if o.penalized else "否"]
             for o in listed)
-    title = f"{section.unit.name} · {section.name} · {kind.value} 服务对象({len(listed)} 人)"
+    title = f"{section.unit.name} · {section.name} · {kind.value} 服务对象（{len(listed)} 人）"
     sheet = Sheet("服务对象", title, columns, rows, notes=["手机号码隐去中间四位。"])
     return _download([sheet], f"服务对象-{section.unit.name}-{section.name}-{kind.value}", campaign.year)
 
@@ -209,14 +209,14 @@ def round_progress(round_id: int):
         for column in (*_COUNTS, *_ANSWERS):
             sums[column] += int(r[column])
     totals = {column: sum(s[column] for s in by_unit.values()) for column in (*_COUNTS, *_ANSWERS)}
-    rate = f"(回复率 {100 * totals['voted'] / totals['invited']:.1f}%)" if totals["invited"] and not unit_view else ""
-    summary = (f"合计:邀请 {totals['invited']},已发出 {totals['sent']},已送达 {totals['delivered']},"
-               f"发送失败 {totals['failed']},已打开 {totals['opened']},"
+    rate = f"（回复率 {100 * totals['voted'] / totals['invited']:.1f}%）" if totals["invited"] and not unit_view else ""
+    summary = (f"合计：邀请 {totals['invited']}，已发出 {totals['sent']}，已送达 {totals['delivered']}，"
+               f"发送失败 {totals['failed']}，已打开 {totals['opened']}，"
                f"已评价 {_answers(totals['voted'], unit_view)}{rate}。")
-    notes = [f"邀请方式:{survey.mode.label};每个科室抽样 {survey.sample_size} 人;状态:{survey.status.label}。", summary]
+    notes = [f"邀请方式：{survey.mode.label}；每个科室抽样 {survey.sample_size} 人；状态：{survey.status.label}。", summary]
     if unit_view:
-        notes.insert(0, f"只含本单位参评科室;少于 {UNIT_MIN_COUNT} 的评价人数显示为“<{UNIT_MIN_COUNT}”,回复率不显示,以免推知个人的评价。")
-    name = f"{rounds.ROUND_NAMES[survey.kind]}服务对象调查({survey.kind.value})"
+        notes.insert(0, f"只含本单位参评科室；少于 {UNIT_MIN_COUNT} 的评价人数显示为“<{UNIT_MIN_COUNT}”，回复率不显示，以免推知个人的评价。")
+    name = f"{rounds.ROUND_NAMES[survey.kind]}服务对象调查（{survey.kind.value}）"
     sheets = [
         Sheet("各科室进度", f"{name} · 各科室进度", _progress_columns([Column("单位"), Column("科室")], unit_view),
               [_progress_row([r["unit"], r["section"]], r, unit_view) for r in records], notes),
@@ -232,7 +232,7 @@ def round_progress(round_id: int):
 def _online_round(campaign: Campaign):  # noqa: ANN202
     online = ballots.online_round(get_session(), campaign)
     if online is None:
-        raise NotFoundError(f"{campaign.year} 年度尚未设立网络评价,没有可导出的内容。")
+        raise NotFoundError(f"{campaign.year} 年度尚未设立网络评价，没有可导出的内容。")
     return online
 
 
@@ -252,7 +252,7 @@ def online_turnout():
         when.append(f"{local_time(online.opened_at)} 开始")
     if online.closed_at:
         when.append(f"{local_time(online.closed_at)} 结束")
-    notes = [f"状态:{online.status.label};{';'.join(when)}。只含人数,不含谁已评价、谁未评价。"]
+    notes = [f"状态：{online.status.label}；{';'.join(when)}。只含人数，不含谁已评价、谁未评价。"]
     sheet = Sheet("参评情况", "网络评价各类评价人参评情况", columns, rows, notes)
     return _download([sheet], f"网络评价参评情况-{campaign.year}", campaign.year)
 
@@ -271,8 +271,8 @@ def online_evaluators():
     pool, total = _every(lambda offset: evaluators.pool(session, online, limit=CHUNK, offset=offset))
     rows = ([r.kind.label, r.name, mask_phone(r.phone), r.login, r.sms.label if r.sms else "未发", r.issued_at,
              r.failed_logins, "已投票" if r.voted else "已锁定" if r.locked else ""] for r in pool)
-    sheet = Sheet("评价人", f"网络评价评价人({total} 人)", columns, rows,
-                  ["手机号码隐去中间四位;不含密码。"])
+    sheet = Sheet("评价人", f"网络评价评价人（{total} 人）", columns, rows,
+                  ["手机号码隐去中间四位；不含密码。"])
     return _download([sheet], f"网络评价评价人-{campaign.year}", campaign.year)
 
 
@@ -291,8 +291,8 @@ def phone_list():
     columns = [Column("单位"), Column("科室"), Column("服务对象"), Column("事项"), Column("手机"), Column("短信")]
     listed, total = _every(lambda offset: rounds.unanswered(session, campaign, where, limit=CHUNK, offset=offset))
     rows = ([r.unit, r.section, r.name, r.matter, mask_phone(r.phone), r.sms.label if r.sms else "—"] for r in listed)
-    sheet = Sheet("电话调查", f"电话调查:待电话调查的邀请({total} 份)", columns, rows,
-                  ["进行中的调查轮次里尚未评价的邀请(短信未送达或未回复)。手机号码隐去中间四位。"])
+    sheet = Sheet("电话调查", f"电话调查：待电话调查的邀请（{total} 份）", columns, rows,
+                  ["进行中的调查轮次里尚未评价的邀请（短信未送达或未回复）。手机号码隐去中间四位。"])
     return _download([sheet], f"电话调查-{campaign.year}", campaign.year)
 
 
@@ -326,10 +326,10 @@ def outbox_messages():
     rows = ([m.id, mask_phone(m.phone), m.template, m.status.label, m.attempts,
              m.not_before if m.status is OutboxStatus.pending else None, m.sent_at, m.last_error, _message_text(m)]
             for m in messages)
-    notes = ["手机号码隐去中间四位;短信内容中的链接、评价码和密码已隐去。", *_cut(len(messages), total)]
+    notes = ["手机号码隐去中间四位；短信内容中的链接、评价码和密码已隐去。", *_cut(len(messages), total)]
     year = campaign.year if campaign else None
     return _download([
-        Sheet("短信", f"短信发件箱({total} 条)", columns, rows, notes),
+        Sheet("短信", f"短信发件箱（{total} 条）", columns, rows, notes),
         Sheet("状态统计", "短信发件箱 · 各状态条数", [Column("状态"), Column("条数", "0")],
               [[status.label, n] for status, n in counts.items()] + [["合计", total]]),
     ], "短信发件箱" + (f"-{year}" if year else ""), year)
@@ -343,7 +343,7 @@ def _detail(detail: dict) -> str:
     def shown(value: object) -> str:
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
-    return ";".join(f"{DETAIL_LABELS.get(key, key)}:{shown(value)}" for key, value in (detail or {}).items())
+    return "；".join(f"{DETAIL_LABELS.get(key, key)}：{shown(value)}" for key, value in (detail or {}).items())
 
 
 @bp.get("/audit.xlsx")
@@ -359,8 +359,8 @@ def audit_log():
     names = audit_text.look_up(session, found.entries, local_time)
     years = dict(session.execute(select(Campaign.id, Campaign.year)).all())
     verification = audit.verify(session)
-    checked = (f"审计日志完整:共 {verification.checked} 条,哈希链逐条核对无误。" if verification.ok
-               else f"审计日志已被破坏:{verification.broken.message}。")
+    checked = (f"审计日志完整：共 {verification.checked} 条，哈希链逐条核对无误。" if verification.ok
+               else f"审计日志已被破坏：{verification.broken.message}。")
     columns = [Column("编号", "0"), Column("时间"), Column("操作人"), Column("操作"), Column("年度", "0"),
                Column("内容", width=80), Column("详情", width=80)]
     rows = ([e.id, e.at, audit_text.actor_label(e.actor), audit.action_label(e.action), years.get(e.campaign_id),
@@ -369,12 +369,12 @@ def audit_log():
     campaign_id = chosen.campaign_id
     year = years.get(campaign_id) if campaign_id is not None else None
     which = "全部年度" if campaign_id is None else f"{year} 年度" if year else "所选评议活动"
-    title = f"审计日志({which},{found.total} 条)"
-    narrowed = [f"操作:{audit.action_label(chosen.action)}" if chosen.action else "",
-                f"操作人:{chosen.actor}" if chosen.actor else "",
-                f"日期:{chosen.since or '…'} 至 {chosen.until or '…'}" if chosen.since or chosen.until else ""]
+    title = f"审计日志（{which}，{found.total} 条）"
+    narrowed = [f"操作：{audit.action_label(chosen.action)}" if chosen.action else "",
+                f"操作人：{chosen.actor}" if chosen.actor else "",
+                f"日期：{chosen.since or '…'} 至 {chosen.until or '…'}" if chosen.since or chosen.until else ""]
     notes = [checked, *_cut(len(found.entries), found.total)]
     if any(narrowed):
-        notes.append("筛选:" + ";".join(n for n in narrowed if n) + "。")
+        notes.append("筛选：" + "；".join(n for n in narrowed if n) + "。")
     sheet = Sheet("审计日志", title, columns, rows, notes)
     return _download([sheet], "审计日志" + (f"-{year}" if year else ""), None)

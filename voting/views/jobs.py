@@ -22,7 +22,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/office/jobs")
 RECENT = 50
 # A job still queued after this long has no worker taking it: the page says so.
 UNTAKEN_SECONDS = 30
-NO_WORKER = "还没有后台进程接手这个任务:请技术人员确认 pingyi jobs worker 正在运行(演示版 pingyi demo 自带一个)。"
+NO_WORKER = "还没有后台进程接手这个任务：请技术人员确认 pingyi jobs worker 正在运行（演示版 pingyi demo 自带一个）。"
 
 
 def _job(job_id: int) -> Job:
@@ -95,7 +95,7 @@ def file(job_id: int):
     """The file the job produced, to the office only (the scores are the office's)."""
     produced = produced_file(_job(job_id))
     if produced is None:
-        abort(404, "这个任务没有可下载的文件(可能还没完成,或已被之后生成的报告取代)")
+        abort(404, "这个任务没有可下载的文件（可能还没完成，或已被之后生成的报告取代）")
     response = send_file(io.BytesIO(base64.b64decode(produced["data"])), mimetype=produced["mimetype"],
                          as_attachment=True, download_name=produced["name"])
     response.headers["Cache-Control"] = "no-store"

@@ -111,5 +111,5 @@ class QueryFilters:
 
     def _ignore(self, name: str, value: str, all_: T, instead: str = "按“全部”显示") -> T:
         shown = value if len(value) <= SHOWN_MAX else value[:SHOWN_MAX] + "…"
-        self.ignored.append(f"地址中的参数 {name}(“{shown}”)不是本页可选的值,已忽略,{instead}。")
+        self.ignored.append(f"地址中的参数 {name}（“{shown}”）不是本页可选的值，已忽略，{instead}。")
         return all_

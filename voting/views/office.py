@@ -112,7 +112,7 @@ def _import_units(upload: ObjectImport) -> set[int]:
 SECTIONS_PER_PAGE = 50
 SECTION_KINDS = {"enforcement": "管理执法类", "other": "非管理执法类"}
 # Worded unlike the table's tags (免评, 上年不满意), which a reader counts on the page.
-SECTION_STATUSES = {"exempt": "免评的科室", "evaluated": "参评(不免评)的科室", "unsatisfied": "上年不满意的科室"}
+SECTION_STATUSES = {"exempt": "免评的科室", "evaluated": "参评（不免评）的科室", "unsatisfied": "上年不满意的科室"}
 # "H2-missing": sections that owe a list for H2 (not exempt, none uploaded).
 SECTION_LISTS = {f"{kind.value}-{state}": f"{kind.value} {label}" for kind in RoundKind
                  for state, label in (("missing", "未报名单"), ("listed", "已报名单"))}
@@ -231,7 +231,7 @@ def section_objects(section_id: int, round_kind: str):
 # ---- sections list (Annex 1) -------------------------------------------------------
 
 class SectionsUploadForm(Form):
-    file = FileField("参评科室名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+    file = FileField("参评科室名单（xlsx 或 csv）", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
 class SectionsConfirmForm(Form):
@@ -277,16 +277,16 @@ def confirm_sections():
         abort(400)
     campaign = _campaign()
     if payload.get("campaign") != campaign.id:
-        raise DomainError("预览针对的是另一个评议活动,请重新上传。")
+        raise DomainError("预览针对的是另一个评议活动，请重新上传。")
     listed = sections.listed_from_json(payload["sections"])
     diff = sections.apply_sections(get_session(), campaign, listed, payload["fingerprint"],
                                    filename=payload.get("filename", ""), actor=current_user.username)
     get_session().commit()
     if diff.is_empty:
-        flash("名单与现有名单相同,没有任何改动。", "info")
+        flash("名单与现有名单相同，没有任何改动。", "info")
     else:
         flash(
-            f"已更新参评科室名单:新增 {len(diff.added)} 个,删除 {len(diff.removed)} 个,修改 {len(diff.changed)} 个。",
+            f"已更新参评科室名单：新增 {len(diff.added)} 个，删除 {len(diff.removed)} 个，修改 {len(diff.changed)} 个。",
             "info",
         )
     return redirect(url_for(".section_list"))
@@ -295,7 +295,7 @@ def confirm_sections():
 # ---- history --------------------------------------------------------------------------
 
 class HistoryUploadForm(Form):
-    file = FileField("往年评议结果(history.csv 或 xlsx)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+    file = FileField("往年评议结果（history.csv 或 xlsx）", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
 class HistoryConfirmForm(Form):
@@ -305,8 +305,8 @@ class HistoryConfirmForm(Form):
 # How long a preview may be confirmed: the file's rows travel in the signed token,
 # and a preview left open for a day should be looked at again, not stored.
 HISTORY_PREVIEW_SECONDS = 3600
-HISTORY_EXPIRED = "预览已超过 1 小时,已失效:请重新上传文件并核对后再确认。未保存任何数据。"
-HISTORY_FORGED = "预览数据无效(可能被改动过):请重新上传文件并核对后再确认。未保存任何数据。"
+HISTORY_EXPIRED = "预览已超过 1 小时，已失效：请重新上传文件并核对后再确认。未保存任何数据。"
+HISTORY_FORGED = "预览数据无效（可能被改动过）：请重新上传文件并核对后再确认。未保存任何数据。"
 
 
 def _history_serializer() -> URLSafeTimedSerializer:
@@ -353,24 +353,24 @@ def confirm_history():
         raise DomainError(HISTORY_FORGED) from None
     campaign = _campaign()
     if payload.get("campaign") != campaign.id:
-        raise DomainError("预览针对的是另一个评议活动,请重新上传。")
+        raise DomainError("预览针对的是另一个评议活动，请重新上传。")
     filename = payload.get("filename", "")
     summary = history.store_history(get_session(), campaign, history.parsed_from_json(payload["rows"]),
                                     payload["fingerprint"], filename=filename, actor=current_user.username)
     get_session().commit()
     flash(
-        f"已导入 {filename}:共 {summary.rows} 行,新增 {summary.added},更新 {summary.updated},未变 {summary.unchanged}。",
+        f"已导入 {filename}：共 {summary.rows} 行，新增 {summary.added}，更新 {summary.updated}，未变 {summary.unchanged}。",
         "info",
     )
     for row, unit, section in summary.unmatched[:50]:
-        flash(f"第 {row} 行:“{unit} {section}”不在本年度参评科室名单中(已保存,请核对名称)", "warning")
+        flash(f"第 {row} 行：“{unit} {section}”不在本年度参评科室名单中（已保存，请核对名称）", "warning")
     return redirect(url_for(".import_history"))
 
 
 # ---- service objects ------------------------------------------------------------------
 
 MULTI = "0"  # the file names its sections (单位名称, 科室 columns)
-MULTI_LABEL = "文件内含“单位名称”和“科室”列(可含多个科室)"
+MULTI_LABEL = "文件内含“单位名称”和“科室”列（可含多个科室）"
 TYPED = "typed"  # the section typed into `section_name`
 # A choice of at most this many sections is a <select> (a liaison's own unit: the
 # largest of a county's 44 has 25 sections); a longer one (the review office's 363) is
@@ -383,8 +383,8 @@ class ObjectsUploadForm(Form):
     # Checked against `sections` (validate_section), not against the choices shown.
     section = SelectField("科室", choices=[], validate_choice=False)
     section_name = LabelField("单位和科室名称", noun="科室")
-    all_penalized_reported = BooleanField("已全部上报处罚对象(管理执法类科室本年被处罚的服务对象不足 100 个、已全部报送时勾选)")
-    file = FileField("服务对象名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+    all_penalized_reported = BooleanField("已全部上报处罚对象（管理执法类科室本年被处罚的服务对象不足 100 个、已全部报送时勾选）")
+    file = FileField("服务对象名单（xlsx 或 csv）", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
     sections: dict[int, str]  # the sections the user may upload for: {id: "单位 · 科室"}
     typed = False  # the section is typed (section_name), not picked from the <select>
@@ -404,11 +404,11 @@ class ObjectsUploadForm(Form):
         if self.section.data == TYPED:
             self.chosen = field.resolve()
             if self.chosen is None:
-                raise ValidationError(f"请输入单位和科室名称,如“{next(iter(self.sections.values()))}”;"
-                                      f"文件内含多个科室时,请在“科室”中选择“{MULTI_LABEL}”。")
+                raise ValidationError(f"请输入单位和科室名称，如“{next(iter(self.sections.values()))}”；"
+                                      f"文件内含多个科室时，请在“科室”中选择“{MULTI_LABEL}”。")
         elif self.section.data == MULTI and (field.data or "").strip():
-            raise ValidationError(f"已选择“{MULTI_LABEL}”,文件按其中的单位名称和科室导入:"
-                                  "只上传一个科室的名单时,请在“科室”中选择“一个科室”。")
+            raise ValidationError(f"已选择“{MULTI_LABEL}”，文件按其中的单位名称和科室导入："
+                                  "只上传一个科室的名单时，请在“科室”中选择“一个科室”。")
 
 
 def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
@@ -430,7 +430,7 @@ def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
     form.typed = len(form.sections) > SHORT_LIST
     if form.typed:
         form.section_name.options = form.sections
-        form.section.choices = [SelectChoice(TYPED, "一个科室:在下面输入单位和科室名称"), SelectChoice(MULTI, MULTI_LABEL)]
+        form.section.choices = [SelectChoice(TYPED, "一个科室：在下面输入单位和科室名称"), SelectChoice(MULTI, MULTI_LABEL)]
     else:
         form.section.choices = [SelectChoice(MULTI, MULTI_LABEL)] + [
             SelectChoice(str(section_id), label) for section_id, label in form.sections.items()
@@ -489,10 +489,10 @@ def import_objects():
         form.round_kind.errors = [str(error)]
         return render_template("import_objects.html", form=form), 422
     get_session().commit()
-    flash(f"已导入 {filename}:读取 {summary.rows_read} 行,保存 {summary.stored} 人,重复 {len(summary.duplicates)} 行。", "info")
+    flash(f"已导入 {filename}：读取 {summary.rows_read} 行，保存 {summary.stored} 人，重复 {len(summary.duplicates)} 行。", "info")
     if summary.late_round_id is not None:
         later(current_app._get_current_object(), INVITE_LATE, round_id=summary.late_round_id)
-        flash(f"{form.round_kind.data} 轮调查正在进行:这些科室的邀请短信即将按本轮的抽样规则写入发件箱并发出。", "info")
+        flash(f"{form.round_kind.data} 轮调查正在进行：这些科室的邀请短信即将按本轮的抽样规则写入发件箱并发出。", "info")
     return redirect(url_for(".import_report", import_id=summary.import_id))
 
 

@@ -40,7 +40,7 @@ class OnlineRoundForm(Form):
 
 
 class PoolForm(Form):
-    file = FileField("代表名单(xlsx 或 csv)", validators=[FileRequired("请选择文件"), FILE_TYPES])
+    file = FileField("代表名单（xlsx 或 csv）", validators=[FileRequired("请选择文件"), FILE_TYPES])
 
 
 def _zone() -> ZoneInfo:
@@ -126,7 +126,7 @@ def create():
             flash(str(error), "error")  # the page shows the round, not the form
         return _render(round_form=form, status=422)
     session.commit()
-    flash(f"已建立网络评价(抽样种子 {online.seed})。请导入代表名单,再抽取服务对象。", "info")
+    flash(f"已建立网络评价（抽样种子 {online.seed}）。请导入代表名单，再抽取服务对象。", "info")
     return redirect(url_for(".index"), 303)
 
 
@@ -146,7 +146,7 @@ def import_pool():
         return _render(pool_form=form, status=422, rejected=error)
     session.commit()
     parts = "、".join(f"{kind.label} {n} 人" for kind, n in summary.by_kind.items())
-    flash(f"已导入 {filename}:{summary.stored} 名代表({parts})。", "info")
+    flash(f"已导入 {filename}：{summary.stored} 名代表（{parts}）。", "info")
     return redirect(url_for(".index"), 303)
 
 
@@ -162,38 +162,38 @@ def issue_confirmation(session, online, place: dict) -> Confirmation:  # noqa: A
     by_kind = evaluators.waiting_by_kind(session, online)
     parts = "、".join(f"{EVALUATOR_KIND_LABELS[kind]} {n} 人" for kind, n in by_kind.items())
     starts = online.status is RoundStatus.draft
-    facts = [f"为尚未发过账号的 {waiting} 位评价人({parts})各生成一个账号和一次性密码,"
-             "把含账号和密码的短信写入发件箱,由发送进程陆续发出。"]
+    facts = [f"为尚未发过账号的 {waiting} 位评价人（{parts}）各生成一个账号和一次性密码，"
+             "把含账号和密码的短信写入发件箱，由发送进程陆续发出。"]
     if starts:
         facts += [
-            f"网络评价随即开始(状态由“{RoundStatus.draft.label}”变为“{RoundStatus.open.label}”):"
-            f"评价人收到短信即可登录投票,截止时间 {local_time(online.closes_at)}。",
-            "开始后候选名单不能再撤销;截止前仍可补充评价人,补充的评价人要再点本按钮发送账号。",
+            f"网络评价随即开始（状态由“{RoundStatus.draft.label}”变为“{RoundStatus.open.label}”）："
+            f"评价人收到短信即可登录投票，截止时间 {local_time(online.closes_at)}。",
+            "开始后候选名单不能再撤销；截止前仍可补充评价人，补充的评价人要再点本按钮发送账号。",
         ]
     else:
-        facts.append(f"网络评价已在进行中(截止时间 {local_time(online.closes_at)}):这些评价人收到短信即可登录投票;"
-                     "已有账号的评价人不受影响,原密码照常有效。")
+        facts.append(f"网络评价已在进行中（截止时间 {local_time(online.closes_at)}）：这些评价人收到短信即可登录投票；"
+                     "已有账号的评价人不受影响，原密码照常有效。")
     return Confirmation(
         title="发送账号短信并开始网络评价" if starts else "发送账号短信",
         facts=facts,
-        button=f"发送账号短信({waiting} 人){'并开始网络评价' if starts else ''}",
+        button=f"发送账号短信（{waiting} 人）{'并开始网络评价' if starts else ''}",
         action=url_for(".issue", **place), back=url_for(".index", **place),
-        warning="短信一经发出无法收回" + (f";网络评价开始后不能退回“{RoundStatus.draft.label}”。" if starts else "。"),
+        warning="短信一经发出无法收回" + (f"；网络评价开始后不能退回“{RoundStatus.draft.label}”。" if starts else "。"),
         id="confirm-issue",
     )
 
 
 def _whose(row) -> str:  # noqa: ANN001
-    return f"账号 {row.login}({row.name},手机 {mask_phone(row.phone)})。"
+    return f"账号 {row.login}（{row.name}，手机 {mask_phone(row.phone)}）。"
 
 
 def _new_password(row) -> str:  # noqa: ANN001
     """What a resend and a reissue both do (evaluators._send_password)."""
-    return (f"生成新的一次性密码,短信写入发件箱,发往 {mask_phone(row.phone)};"
-            "原密码立即作废,发件箱中尚未发出的旧密码短信不再发出。")
+    return (f"生成新的一次性密码，短信写入发件箱，发往 {mask_phone(row.phone)}；"
+            "原密码立即作废，发件箱中尚未发出的旧密码短信不再发出。")
 
 
-_CHECK_WHO = "原密码作废后不能恢复。请先核实来人确为评价人本人:新密码只发往名单上的这个号码。"
+_CHECK_WHO = "原密码作废后不能恢复。请先核实来人确为评价人本人：新密码只发往名单上的这个号码。"
 
 
 def resend_confirmation(row, place: dict) -> Confirmation:  # noqa: ANN001
@@ -203,7 +203,7 @@ def resend_confirmation(row, place: dict) -> Confirmation:  # noqa: ANN001
         title=f"为账号 {row.login} 重发密码",
         facts=[
             _whose(row), _new_password(row),
-            f"密码输错次数不清零:现为 {row.failed_logins} 次,再输错 {left} 次账号即锁定。",
+            f"密码输错次数不清零：现为 {row.failed_logins} 次，再输错 {left} 次账号即锁定。",
         ],
         button="重发密码", action=url_for(".resend", evaluator_id=row.id, **place), back=url_for(".index", **place),
         warning=_CHECK_WHO,
@@ -217,8 +217,8 @@ def reissue_confirmation(row, locked: bool, place: dict) -> Confirmation:  # noq
         title=f"重新开通账号 {row.login}",
         facts=[
             _whose(row),
-            "解除锁定(该账号现已锁定)。" if locked else "该账号目前没有锁定。",
-            f"密码输错次数由 {row.failed_logins} 次清零:重新有 {MAX_FAILED_LOGINS} 次机会。",
+            "解除锁定（该账号现已锁定）。" if locked else "该账号目前没有锁定。",
+            f"密码输错次数由 {row.failed_logins} 次清零：重新有 {MAX_FAILED_LOGINS} 次机会。",
             _new_password(row),
         ],
         button="重新开通", action=url_for(".reissue", evaluator_id=row.id, **place), back=url_for(".index", **place),
@@ -257,7 +257,7 @@ def sample():
             flash(reason, "warning")
         return summary
 
-    return _act(act, "已抽取 {result.added} 名服务对象;现有服务对象 {result.mix.service_objects} 名、代表 {result.mix.representatives} 名。")
+    return _act(act, "已抽取 {result.added} 名服务对象；现有服务对象 {result.mix.service_objects} 名、代表 {result.mix.representatives} 名。")
 
 
 @bp.post("/accounts")
@@ -297,7 +297,7 @@ def resend(evaluator_id: int):
         evaluators.resend(session, online, evaluator, wording(current_app, request.url_root), actor=current_user.username)
         return evaluator.login
 
-    return _act(act, "已为账号 {result} 生成新密码并写入短信发件箱(原密码作废;输错次数不清零)。", confirmation)
+    return _act(act, "已为账号 {result} 生成新密码并写入短信发件箱（原密码作废；输错次数不清零）。", confirmation)
 
 
 @bp.post("/evaluators/<int:evaluator_id>/reissue")
@@ -313,4 +313,4 @@ def reissue(evaluator_id: int):
         evaluators.reissue(session, online, evaluator, wording(current_app, request.url_root), actor=current_user.username)
         return evaluator.login
 
-    return _act(act, "已重新开通账号 {result}:解除锁定、输错次数清零,新密码短信已写入发件箱。", confirmation)
+    return _act(act, "已重新开通账号 {result}：解除锁定、输错次数清零，新密码短信已写入发件箱。", confirmation)

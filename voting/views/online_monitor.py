@@ -94,11 +94,11 @@ def _formula(counts: dict[str, int], network, settings) -> str:  # noqa: ANN001
     numbers: (满意 × weight + 基本满意 × weight) ÷ 票数 × network_points."""
     votes = sum(counts.values())
     if not votes:
-        return "无票,按 0 分计"
+        return "无票，按 0 分计"
     satisfied = f"满意 {counts['satisfied']}"
     if settings.weight_satisfied != 1:
         satisfied = f"{fmt(settings.weight_satisfied)} × {satisfied}"
-    return (f"({satisfied} + {fmt(settings.weight_basic)} × 基本满意 {counts['basic']}) ÷ 票数 {votes}"
+    return (f"（{satisfied} + {fmt(settings.weight_basic)} × 基本满意 {counts['basic']}） ÷ 票数 {votes}"
             f" × {fmt(settings.network_points)} = {display_text(network)}")
 
 
@@ -111,7 +111,7 @@ def _formula(counts: dict[str, int], network, settings) -> str:  # noqa: ANN001
 def _turnout_fact(session, online: OnlineRound) -> str:  # noqa: ANN001
     total = ballots.turnout(session, online)[-1]
     rate = f"{100 * total.rate:.1f}%" if total.rate is not None else "—"
-    return (f"参评情况:{total.evaluators} 位评价人中已有 {total.voted} 位投票(参评率 {rate}),"
+    return (f"参评情况：{total.evaluators} 位评价人中已有 {total.voted} 位投票（参评率 {rate}），"
             f"还有 {total.evaluators - total.voted} 位未投票。")
 
 
@@ -120,14 +120,14 @@ def remind_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: 
     ballots.check_remindable(online)
     due = ballots.reminders_due(session, online)
     if due:
-        reminded = (f"将给其中 {due} 位尚未投票、也未提醒过的评价人各写入一条提醒短信,由发送进程陆续发出;"
-                    "短信写明登录地址和账号,不含密码。")
+        reminded = (f"将给其中 {due} 位尚未投票、也未提醒过的评价人各写入一条提醒短信，由发送进程陆续发出；"
+                    "短信写明登录地址和账号，不含密码。")
     else:
-        reminded = "没有需要提醒的评价人:这次不会写入任何短信。"
+        reminded = "没有需要提醒的评价人：这次不会写入任何短信。"
     return Confirmation(
         title="提醒尚未评价的评价人",
         facts=[_turnout_fact(session, online), reminded,
-               "每位评价人只提醒一次:已提醒过的、账号已锁定的和还没有发账号的评价人这次不发。"],
+               "每位评价人只提醒一次：已提醒过的、账号已锁定的和还没有发账号的评价人这次不发。"],
         button="提醒尚未评价的评价人", action=url_for(".remind"), back=url_for(".monitor"),
         warning="短信一经发出无法收回。", id="confirm-remind",
     )
@@ -138,20 +138,20 @@ def close_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: A
     ballots.check_closable(online)
     n = ballots.ballots_in(session, online)
     imported = sum(sum(c.values()) for c in ballots.imported_network_counts(session, online.campaign).values())
-    scored = f"已收到的 {n} 张选票随即计票:计票结果即各候选科室的网络评价分,计入总成绩和拟定的评议结果"
+    scored = f"已收到的 {n} 张选票随即计票：计票结果即各候选科室的网络评价分，计入总成绩和拟定的评议结果"
     if imported:
-        scored += f"(另有导入的网络评价票数 {imported} 票,一并计分)"
+        scored += f"（另有导入的网络评价票数 {imported} 票，一并计分）"
     return Confirmation(
         title="结束网络评价",
         facts=[
             _turnout_fact(session, online),
             f"原定截止时间 {local_time(online.closes_at)}"
-            + (":现在结束即提前截止。" if ballots.is_open(online) else ":已过截止时间。"),
-            "结束后不再接受选票:尚未投票的评价人不能再投票,也不能再发提醒或重发密码。",
+            + ("：现在结束即提前截止。" if ballots.is_open(online) else "：已过截止时间。"),
+            "结束后不再接受选票：尚未投票的评价人不能再投票，也不能再发提醒或重发密码。",
             scored + "。",
         ],
         button="结束网络评价", action=url_for(".close"), back=url_for(".monitor"),
-        warning="结束后不能重新开始网络评价,这一步不可撤销。", id="confirm-close",
+        warning="结束后不能重新开始网络评价，这一步不可撤销。", id="confirm-close",
     )
 
 
@@ -166,20 +166,20 @@ def publish_confirmation(session, online: OnlineRound, card) -> Confirmation:  #
     lists = ballots.final_lists(session, online.campaign, card)
     public = url_for("ballot.results", year=online.campaign.year)
     facts = [
-        f"公布的名单:{_list_sizes(lists)}(最不满意单位同时列在不满意单位中)。",
-        f"名单按评议办现在的决定公布在公开的评议结果页面 {public}:任何人不用登录即可查看;页面只列单位和科室,不显示分数和票数。",
+        f"公布的名单：{_list_sizes(lists)}（最不满意单位同时列在不满意单位中）。",
+        f"名单按评议办现在的决定公布在公开的评议结果页面 {public}：任何人不用登录即可查看；页面只列单位和科室，不显示分数和票数。",
     ]
     again = online.published_at is not None
     if again:
         previous = online.published or {}
         same = all(previous.get(name) == items for name, items in lists.items())
         before = _list_sizes({name: previous.get(name, []) for name in lists})
-        facts.append(f"替换 {local_time(online.published_at)} 公布的名单({before})"
-                     + (":名单没有变化。" if same else ":名单有变化。"))
+        facts.append(f"替换 {local_time(online.published_at)} 公布的名单（{before}）"
+                     + ("：名单没有变化。" if same else "：名单有变化。"))
     button = "重新公布评议结果" if again else "公布评议结果"
     return Confirmation(
         title=button, facts=facts, button=button, action=url_for(".publish"), back=url_for(".monitor"),
-        warning="公布后无法撤回:公开页面随即显示这些名单;以后评议办的决定有变化,须重新公布才会更新。",
+        warning="公布后无法撤回：公开页面随即显示这些名单；以后评议办的决定有变化，须重新公布才会更新。",
         id="confirm-publish",
     )
 
@@ -209,7 +209,7 @@ def remind():
             session, online, sign=words.sign, login_link=f"{words.link_base}/e/login", timezone_name=words.timezone,
             actor=current_user.username,
         ),
-        "已为 {result} 位尚未评价的评价人写入提醒短信(每人只提醒一次,短信中不含密码)。",
+        "已为 {result} 位尚未评价的评价人写入提醒短信（每人只提醒一次，短信中不含密码）。",
         remind_confirmation,
     )
 
@@ -219,7 +219,7 @@ def remind():
 def close():
     return _act(
         lambda session, online: ballots.close(session, online, actor=current_user.username),
-        "网络评价已结束,共收到 {result} 张选票;网络评价得分已计入综合评价。",
+        "网络评价已结束，共收到 {result} 张选票；网络评价得分已计入综合评价。",
         close_confirmation,
     )
 

@@ -156,7 +156,7 @@ def unlock(invitation_id: int):
     rounds.unlock_code(get_session(), invitation)
     get_session().commit()
     log.info("phone survey: %s unlocked the code of invitation %s", current_user.username, invitation.id)
-    flash("评价码已解锁,服务对象可以重新在网页输入评价码。", "info")
+    flash("评价码已解锁，服务对象可以重新在网页输入评价码。", "info")
     return redirect(url_for(".invitation", invitation_id=invitation.id))
 
 
@@ -174,7 +174,7 @@ def outcome(invitation_id: int):
     session.commit()
     web_session.pop(REVEALED, None)
     log.info("phone survey: %s recorded %s for invitation %s", current_user.username, found.value, invitation.id)
-    flash(f"已记录:{found.label}(未记录回答)。", "info")
+    flash(f"已记录：{found.label}（未记录回答）。", "info")
     return redirect(url_for(".index"))
 
 
@@ -214,5 +214,5 @@ def answer(invitation_id: int):
     session.commit()
     web_session.pop(REVEALED, None)
     section = invitation.section
-    flash(f"已记录 {section.unit.name} {section.name} 一位服务对象的电话调查回答:{choice.label}。", "info")
+    flash(f"已记录 {section.unit.name} {section.name} 一位服务对象的电话调查回答：{choice.label}。", "info")
     return redirect(url_for(".index"))

@@ -68,7 +68,7 @@ def refuse_repeated_fields() -> None:
         return
     for name, values in request.form.lists():
         if len(values) > 1:
-            raise DomainError(f"提交的内容中“{name[:40]}”出现了 {len(values)} 次,每项只能提交一次。请刷新页面后重新提交。")
+            raise DomainError(f"提交的内容中“{name[:40]}”出现了 {len(values)} 次，每项只能提交一次。请刷新页面后重新提交。")
 
 
 def _private(response):  # noqa: ANN001, ANN202

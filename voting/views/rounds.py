@@ -34,12 +34,12 @@ class RoundForm(Form):
     kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {rounds.ROUND_NAMES[k]}") for k in RoundKind])
     closes_at = DateTimeLocalField("截止时间", format="%Y-%m-%dT%H:%M", validators=[DataRequired("请填写截止时间")])
     sample_size = WholeNumberField(
-        "每个科室抽样人数(名单人数少于此数时全部邀请)", default=50,
+        "每个科室抽样人数（名单人数少于此数时全部邀请）", default=50,
         validators=[InputRequired("请填写抽样人数"), NumberRange(1, 500, "抽样人数应在 1 到 500 之间")],
     )
     mode = SelectField("邀请方式", choices=[
-        SelectChoice(InviteMode.link.value, "短信链接(点开即可评价)"),
-        SelectChoice(InviteMode.code.value, "评价码(短信不含链接,市民在固定网址输入 8 位评价码;运营商拦截链接时使用)"),
+        SelectChoice(InviteMode.link.value, "短信链接（点开即可评价）"),
+        SelectChoice(InviteMode.code.value, "评价码（短信不含链接，市民在固定网址输入 8 位评价码；运营商拦截链接时使用）"),
     ])
     reminder_after_hours = WholeNumberField(
         "未评价者在短信发出多少小时后提醒一次", default=48,
@@ -88,7 +88,7 @@ def create():
         "seed": survey.seed, "mode": survey.mode.value, "reminder_after_hours": survey.reminder_after_hours,
     })
     session.commit()
-    flash(f"已建立 {survey.kind.value} 轮调查(抽样种子 {survey.seed}),核对后点“开始发送”。", "info")
+    flash(f"已建立 {survey.kind.value} 轮调查（抽样种子 {survey.seed}），核对后点“开始发送”。", "info")
     return redirect(url_for(".detail", round_id=survey.id), 303)
 
 
@@ -169,22 +169,22 @@ def open_confirmation(session, campaign, survey, ready: rounds.Readiness | None 
     list, by unit, with what happens to them."""
     ready = ready or rounds.readiness(session, campaign, survey)
     facts = [
-        f"按每个科室抽样 {survey.sample_size} 人(名单不足的全部邀请),向 {ready.listed} 个科室的服务对象"
-        f"写入 {ready.invitations} 条邀请短信({survey.mode.label}),由发送进程在发送时段内发出。",
-        f"截止时间 {local_time(survey.closes_at)};抽样种子 {survey.seed}。",
+        f"按每个科室抽样 {survey.sample_size} 人（名单不足的全部邀请），向 {ready.listed} 个科室的服务对象"
+        f"写入 {ready.invitations} 条邀请短信（{survey.mode.label}），由发送进程在发送时段内发出。",
+        f"截止时间 {local_time(survey.closes_at)}；抽样种子 {survey.seed}。",
     ]
     acknowledge = ""
     if ready.missing:
         units = ready.units_missing
-        shown = ";".join(f"{u.unit} {len(u.missing)} 个" for u in units[:10])
+        shown = "；".join(f"{u.unit} {len(u.missing)} 个" for u in units[:10])
         more = f" 等 {len(units)} 个单位" if len(units) > 10 else ""
-        facts.append(f"还有 {ready.missing} 个参评科室(分属 {len(units)} 个单位)没有本轮服务对象名单:{shown}{more}。"
-                     "开始后这些科室的名单仍可上传,上传后在截止前按同样的规则补发邀请;截止后上传的,本轮不再调查。")
-        acknowledge = f"我已知道还有 {ready.missing} 个科室没有名单,仍要现在开始发送"
+        facts.append(f"还有 {ready.missing} 个参评科室（分属 {len(units)} 个单位）没有本轮服务对象名单：{shown}{more}。"
+                     "开始后这些科室的名单仍可上传，上传后在截止前按同样的规则补发邀请；截止后上传的，本轮不再调查。")
+        acknowledge = f"我已知道还有 {ready.missing} 个科室没有名单，仍要现在开始发送"
     return Confirmation(
-        title=f"开始发送 {survey.kind.value} 轮调查", facts=facts, button="开始发送:抽样并发出邀请短信",
+        title=f"开始发送 {survey.kind.value} 轮调查", facts=facts, button="开始发送：抽样并发出邀请短信",
         action=url_for("rounds.open_", round_id=survey.id), back=url_for("rounds.detail", round_id=survey.id),
-        warning="短信写入发件箱后即陆续发出,不能收回;本轮不能重新抽样(收到评价前可以取消本轮)。",
+        warning="短信写入发件箱后即陆续发出，不能收回；本轮不能重新抽样（收到评价前可以取消本轮）。",
         acknowledge=acknowledge, id="confirm-open",
     )
 
@@ -194,9 +194,9 @@ def remind_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
     return Confirmation(
         title=f"提醒 {survey.kind.value} 轮尚未评价的市民",
         facts=[f"向 {due} 位尚未评价、邀请短信发出已满 {survey.reminder_after_hours} 小时的市民各写入一条提醒短信"
-               "(每人只提醒一次;邀请未满时限的以后可再点一次)。"],
+               "（每人只提醒一次；邀请未满时限的以后可再点一次）。"],
         button="发送提醒", action=url_for("rounds.remind", round_id=survey.id),
-        back=url_for("rounds.detail", round_id=survey.id), warning="提醒短信写入发件箱后即陆续发出,不能收回。",
+        back=url_for("rounds.detail", round_id=survey.id), warning="提醒短信写入发件箱后即陆续发出，不能收回。",
         id="confirm-remind",
     )
 
@@ -204,25 +204,25 @@ def remind_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
 def close_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:  # noqa: ANN001
     figures = figures or Figures.of(session, survey)
     invited, voted, waiting = figures.invited, figures.voted, figures.waiting
-    facts = [f"现已评价 {voted} 人,共邀请 {invited} 人,回复率 {_percent(voted, invited)}。",
-             f"原定截止时间 {local_time(survey.closes_at)};结束后不再接受任何评价(链接、评价码、短信回复、电话调查)。"]
+    facts = [f"现已评价 {voted} 人，共邀请 {invited} 人，回复率 {_percent(voted, invited)}。",
+             f"原定截止时间 {local_time(survey.closes_at)}；结束后不再接受任何评价（链接、评价码、短信回复、电话调查）。"]
     if waiting:
-        facts.append(f"尚未发出的 {waiting} 条短信将作废,不再发出。")
+        facts.append(f"尚未发出的 {waiting} 条短信将作废，不再发出。")
     return Confirmation(
         title=f"结束 {survey.kind.value} 轮调查", facts=facts, button="结束本轮调查",
         action=url_for("rounds.close", round_id=survey.id), back=url_for("rounds.detail", round_id=survey.id),
-        warning="结束后不能重新开始,已收到的评价计入评分。", id="confirm-close",
+        warning="结束后不能重新开始，已收到的评价计入评分。", id="confirm-close",
     )
 
 
 def cancel_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:  # noqa: ANN001
     figures = figures or Figures.of(session, survey)
     invited, waiting = figures.invited, figures.waiting
-    facts = [f"本轮尚未收到评价;已生成邀请 {invited} 份。"]
+    facts = [f"本轮尚未收到评价；已生成邀请 {invited} 份。"]
     if invited:
-        facts.append(f"尚未发出的 {waiting} 条短信将作废;已发出的短信无法收回,其中的链接和评价码从此作废"
-                     "(打开链接会看到本轮调查已取消)。")
-    facts.append(f"取消后可以重新建立 {survey.kind.value} 轮调查(重新抽样、重新发送)。")
+        facts.append(f"尚未发出的 {waiting} 条短信将作废；已发出的短信无法收回，其中的链接和评价码从此作废"
+                     "（打开链接会看到本轮调查已取消）。")
+    facts.append(f"取消后可以重新建立 {survey.kind.value} 轮调查（重新抽样、重新发送）。")
     return Confirmation(
         title=f"取消 {survey.kind.value} 轮调查", facts=facts, button="取消本轮调查",
         action=url_for("rounds.cancel", round_id=survey.id), back=url_for("rounds.detail", round_id=survey.id),
@@ -296,7 +296,7 @@ def remind(round_id: int):
         return rounds.remind(session, campaign, survey, link_tokens(current_app), wording(current_app, base))
 
     return _act(round_id, lambda session, campaign, survey: remind_confirmation(session, survey), act,
-                "已为 {result} 位尚未评价的市民写入提醒短信(每人只提醒一次)。",
+                "已为 {result} 位尚未评价的市民写入提醒短信（每人只提醒一次）。",
                 "round.remind", lambda reminded: {"reminders": reminded})
 
 
@@ -305,7 +305,7 @@ def remind(round_id: int):
 def close(round_id: int):
     return _act(round_id, lambda session, campaign, survey: close_confirmation(session, survey),
                 lambda session, campaign, survey: rounds.close_round(session, survey),
-                "本轮调查已结束,不再接受评价;尚未发出的 {result} 条短信已作废。",
+                "本轮调查已结束，不再接受评价；尚未发出的 {result} 条短信已作废。",
                 "round.close", lambda voided: {"voided_messages": voided})
 
 
@@ -314,6 +314,6 @@ def close(round_id: int):
 def cancel(round_id: int):
     return _act(round_id, lambda session, campaign, survey: cancel_confirmation(session, survey),
                 lambda session, campaign, survey: rounds.cancel_round(session, survey),
-                "本轮调查已取消:尚未发出的 {result.voided} 条短信已作废。可以重新建立这一轮调查。",
+                "本轮调查已取消：尚未发出的 {result.voided} 条短信已作废。可以重新建立这一轮调查。",
                 "round.cancel", lambda done: {"invitations": done.invitations, "voided_messages": done.voided,
                                               "sent_messages": done.sent})

@@ -150,8 +150,8 @@ RESULT_CHOICES = [
 class DecisionForm(Form):
     result = SelectField("评议结果", choices=RESULT_CHOICES)
     reason = TextAreaField(
-        "理由(将与结果一并记录)",
-        validators=[DataRequired("请填写理由(确认或调整评议结果都须记录理由)"), Length(max=2000, message="理由不超过 2000 字")],
+        "理由（将与结果一并记录）",
+        validators=[DataRequired("请填写理由（确认或调整评议结果都须记录理由）"), Length(max=2000, message="理由不超过 2000 字")],
     )
 
 
@@ -237,7 +237,7 @@ def fix_shortlist():
     session = get_session()
     n = scorecards.fix_candidates(session, current_campaign(), current_user, actor=current_user.username)
     session.commit()
-    flash(f"已确定候选名单:{n} 个科室。此后日常评价数据的更正只影响得分,不再改变候选名单。", "info")
+    flash(f"已确定候选名单：{n} 个科室。此后日常评价数据的更正只影响得分，不再改变候选名单。", "info")
     return redirect(url_for(".shortlist"), 303)
 
 
@@ -249,7 +249,7 @@ def unfix_shortlist():
     session = get_session()
     scorecards.unfix_candidates(session, current_campaign(), actor=current_user.username)
     session.commit()
-    flash("已撤销候选名单,候选名单重新按日常评价产生。", "info")
+    flash("已撤销候选名单，候选名单重新按日常评价产生。", "info")
     return redirect(url_for(".shortlist"), 303)
 
 
@@ -386,24 +386,24 @@ def print_shortlist():
     tables = []
     for code in (C.PREVIOUS_UNSATISFIED, C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE):
         rows = [r for r in candidates if r[C.SHORTLIST] == code]
-        tables.append(PrintTable(f"{L.label(L.SHORTLISTS, code)}({len(rows)} 个)", columns, [
+        tables.append(PrintTable(f"{L.label(L.SHORTLISTS, code)}（{len(rows)} 个）", columns, [
             [r[C.UNIT], r[C.SECTION], *_daily_shown(r), score_filter(r[C.SERVICE]), score_filter(r[C.INSPECTION]),
              score_filter(r[C.PLATFORM_SCORE]), "并列待裁定" if (r[C.UNIT], r[C.SECTION]) in tied else ""]
             for r in rows
         ]))
     s = card.settings
-    cutoffs = "满意候选分数线(最低日常评价){} 分,不满意候选分数线(最高日常评价){} 分。".format(
+    cutoffs = "满意候选分数线（最低日常评价）{} 分，不满意候选分数线（最高日常评价）{} 分。".format(
         score_filter(card.cutoffs.get(C.SATISFIED_CANDIDATE)) or "—",
         score_filter(card.cutoffs.get(C.UNSATISFIED_CANDIDATE)) or "—")
     fixed = scorecards.candidates_fixed(get_session(), campaign)
     if fixed:
         at = local_time(fixed.fixed_at)
-        status = f"候选名单已于 {at} 确定,此后日常评价数据的更正不再改变候选名单。"
+        status = f"候选名单已于 {at} 确定，此后日常评价数据的更正不再改变候选名单。"
     else:
-        status = "候选名单尚未确定:按目前的日常评价产生,网络评价开始前由评议办确定。"
+        status = "候选名单尚未确定：按目前的日常评价产生，网络评价开始前由评议办确定。"
     intro = [
-        f"共 {len(candidates)} 个科室。上年度不满意单位(含最不满意单位)直接列入;其余科室按日常评价,"
-        f"最高的 {s.shortlist_satisfied} 个为满意候选,最低的 {s.shortlist_unsatisfied} 个为不满意候选。" + cutoffs,
+        f"共 {len(candidates)} 个科室。上年度不满意单位（含最不满意单位）直接列入；其余科室按日常评价，"
+        f"最高的 {s.shortlist_satisfied} 个为满意候选，最低的 {s.shortlist_unsatisfied} 个为不满意候选。" + cutoffs,
         status,
     ]
     notes = [t.message for t in card.ties if t.stage == C.STAGE_SHORTLIST]
@@ -423,12 +423,12 @@ def print_final():
     s = card.settings
     title = f"{campaign.name}拟定满意单位、不满意单位和最不满意单位名单"
     intro = [
-        f"候选科室按总成绩(日常评价 + 网络评价 + 加分项)排名:前 {s.final_satisfied} 名拟定为满意单位,"
-        f"后 {s.final_unsatisfied} 名拟定为不满意单位,其中最后 {s.final_most_unsatisfied} 名为最不满意单位"
-        "(下表“不满意单位”不含最不满意单位)。评议办确认或调整的,理由见备注。"
+        f"候选科室按总成绩（日常评价 + 网络评价 + 加分项）排名：前 {s.final_satisfied} 名拟定为满意单位，"
+        f"后 {s.final_unsatisfied} 名拟定为不满意单位，其中最后 {s.final_most_unsatisfied} 名为最不满意单位"
+        "（下表“不满意单位”不含最不满意单位）。评议办确认或调整的，理由见备注。"
     ]
     if not card.network_held:
-        intro.append("网络评价尚未进行:还没有总成绩和评议结果。")
+        intro.append("网络评价尚未进行：还没有总成绩和评议结果。")
         return _document(campaign, version, title, ".final", [], intro)
     ranked = _records(charts.ranked_candidates(card))
     columns = (("单位", False, 15), ("科室", False, 20), ("日常评价", True, 8), ("网络评价", True, 8),
@@ -440,19 +440,19 @@ def print_final():
         notes += ["连续两年不满意"] if _true(r.get(C.TWO_YEARS_UNSATISFIED)) else []
         return [r[C.UNIT], r[C.SECTION], score_filter(r[C.DAILY]), score_filter(r[C.NETWORK]), score_filter(r[C.BONUS]),
                 score_filter(r[C.TOTAL]), score_filter(r[C.TOTAL_RANK], None),
-                _label(L.RESULTS, r.get(C.PROPOSED)) or "不列入", ";".join(notes)]
+                _label(L.RESULTS, r.get(C.PROPOSED)) or "不列入", "；".join(notes)]
 
     tables, notes = [], []
     wanted = {C.SATISFIED: s.final_satisfied, C.UNSATISFIED: s.final_unsatisfied - s.final_most_unsatisfied,
               C.MOST_UNSATISFIED: s.final_most_unsatisfied}
     for code in FINAL_LISTS:
         rows = [row(r) for r in ranked if r[C.RESULT] == code]
-        tables.append(PrintTable(f"{L.label(L.RESULTS, code)}({len(rows)} 个)", columns, rows))
+        tables.append(PrintTable(f"{L.label(L.RESULTS, code)}（{len(rows)} 个）", columns, rows))
         if len(rows) != wanted[code]:
-            notes.append(f"{L.label(L.RESULTS, code)}现为 {len(rows)} 个,规则为 {wanted[code]} 个。")
+            notes.append(f"{L.label(L.RESULTS, code)}现为 {len(rows)} 个，规则为 {wanted[code]} 个。")
     dropped = [row(r) for r in ranked if is_missing(r.get(C.RESULT)) and r.get(C.PROPOSED) in FINAL_LISTS]
     if dropped:
-        tables.append(PrintTable(f"经评议办决定不列入名单({len(dropped)} 个)", columns, dropped))
+        tables.append(PrintTable(f"经评议办决定不列入名单（{len(dropped)} 个）", columns, dropped))
     notes += [t.message for t in card.ties if t.stage == C.STAGE_FINAL]
     return _document(campaign, version, title, ".final", tables, intro, notes)
 
@@ -470,7 +470,7 @@ def print_units():
     effect = next(c for c in UNIT_COLUMNS if c.key == C.EFFECT).text
 
     def top_tier(r: dict) -> str:
-        return "(优秀档)" if _true(r.get(C.TOP_TIER)) else ""
+        return "（优秀档）" if _true(r.get(C.TOP_TIER)) else ""
 
     rows = []
     for u in _records(card.units):
@@ -485,14 +485,14 @@ def print_units():
     columns = (("单位", False, 20), ("满意单位科室", False, 23), ("不满意单位科室", False, 20),
                ("最不满意单位科室", False, 20), ("考绩加减分", True, 12))
     intro = [
-        f"每个满意单位科室 {s.effect_satisfied:+g} 分,每个不满意单位科室 {s.effect_unsatisfied:+g} 分,"
-        f"最不满意单位科室 {s.effect_most_unsatisfied:+g} 分(不再另扣),同一单位累加。"
+        f"每个满意单位科室 {s.effect_satisfied:+g} 分，每个不满意单位科室 {s.effect_unsatisfied:+g} 分，"
+        f"最不满意单位科室 {s.effect_most_unsatisfied:+g} 分（不再另扣），同一单位累加。"
         f"满意单位中总成绩前 {s.top_bonus_tier} 名的科室列入优秀档。"
     ]
     if not card.network_held:
-        intro.append("网络评价尚未进行:还没有评议结果,各单位暂无加减分。")
+        intro.append("网络评价尚未进行：还没有评议结果，各单位暂无加减分。")
     listed = sum(1 for u in rows if any(u[1:4]))
-    tables = [PrintTable(f"各单位考绩({len(rows)} 个单位,其中 {listed} 个有科室列入名单)", columns, rows)]
+    tables = [PrintTable(f"各单位考绩（{len(rows)} 个单位，其中 {listed} 个有科室列入名单）", columns, rows)]
     return _document(campaign, version, f"{campaign.name}单位考绩表", ".units", tables, intro)
 
 
@@ -515,7 +515,7 @@ def decide(section_id: int):
                                  actor=current_user.username)
     session.commit()
     shown = result.label if result else "不列入任何名单"
-    flash(f"已记录评议办决定:{decision.section.unit.name} {decision.section.name} → {shown}。", "info")
+    flash(f"已记录评议办决定：{decision.section.unit.name} {decision.section.name} → {shown}。", "info")
     return redirect(url_for(".section", section_id=section_id)), 303
 
 
@@ -527,7 +527,7 @@ def undo(section_id: int):
     session = get_session()
     scorecards.undo_decision(session, current_campaign(), section_id, actor=current_user.username)
     session.commit()
-    flash("已撤销评议办决定,恢复为系统拟定结果。", "info")
+    flash("已撤销评议办决定，恢复为系统拟定结果。", "info")
     return redirect(url_for(".section", section_id=section_id)), 303
 
 

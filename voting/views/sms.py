@@ -49,13 +49,13 @@ log = logging.getLogger(__name__)
 
 # The answers to a citizen's reply. None of them names anything the sender was not
 # already sent: an SMS sender number can be spoofed.
-NO_INVITATION = "未找到您待评价的邀请。如有疑问,请联系县千人评议办。感谢您的关注!"
-ALREADY_VOTED = "这份邀请已经评价过了,每份邀请只能评价一次。感谢您的参与!"
-ROUND_CLOSED = "评价已截止,感谢您的关注!"
-WHICH_ONE = ("您有 {n} 份待评价的邀请,请回复评价码和选择,如 K7M4Q9PX 1"
-             "(评价码见各条邀请短信;1 满意、2 基本满意、3 不满意)。")
+NO_INVITATION = "未找到您待评价的邀请。如有疑问，请联系县千人评议办。感谢您的关注！"
+ALREADY_VOTED = "这份邀请已经评价过了，每份邀请只能评价一次。感谢您的参与！"
+ROUND_CLOSED = "评价已截止，感谢您的关注！"
+WHICH_ONE = ("您有 {n} 份待评价的邀请，请回复评价码和选择，如 K7M4Q9PX 1"
+             "（评价码见各条邀请短信；1 满意、2 基本满意、3 不满意）。")
 UNKNOWN_CODE = "评价码不正确。"
-CONFIRMED = "已收到您对{unit}{section}的评价:{choice}。感谢您的参与!"
+CONFIRMED = "已收到您对{unit}{section}的评价：{choice}。感谢您的参与！"
 
 
 def twilio_auth_token() -> str:

@@ -24,10 +24,10 @@ NO_UNIT = "0"
 
 
 class UserForm(Form):
-    username = StringField("用户名(字母、数字)", validators=[DataRequired("请填写用户名"), Length(max=64)])
+    username = StringField("用户名（字母、数字）", validators=[DataRequired("请填写用户名"), Length(max=64)])
     display_name = StringField("姓名或显示名", validators=[Length(max=100)])
     role = SelectField("角色", choices=[SelectChoice(r.value, r.label) for r in Role])
-    unit = SelectField("所属单位(仅单位联络员)", choices=[])
+    unit = SelectField("所属单位（仅单位联络员）", choices=[])
 
 
 def _form() -> UserForm:
@@ -74,11 +74,11 @@ def liaisons_confirmation(campaign) -> Confirmation:  # noqa: ANN001
     named = "、".join(u.name for u in waiting[:8]) + (f" 等 {len(waiting)} 个单位" if len(waiting) > 8 else "")
     return Confirmation(
         title="为各单位建立联络员账号",
-        facts=[f"为 {len(waiting)} 个还没有联络员账号的单位各建立一个账号({named})。" if waiting
-               else "每个单位都已有联络员账号:这次不会建立任何账号。",
-               "账号名为 liaison-单位序号,初始密码随机生成,只在下一页显示一次:请当场打印账号凭条,分发给各单位联络员。"],
+        facts=[f"为 {len(waiting)} 个还没有联络员账号的单位各建立一个账号（{named}）。" if waiting
+               else "每个单位都已有联络员账号：这次不会建立任何账号。",
+               "账号名为 liaison-单位序号，初始密码随机生成，只在下一页显示一次：请当场打印账号凭条，分发给各单位联络员。"],
         button="建立联络员账号", action=url_for("staff.create_liaisons"), back=url_for("staff.index"),
-        warning="离开下一页后无法再看到这些密码(遗失时可逐个重设)。", id="confirm-liaisons",
+        warning="离开下一页后无法再看到这些密码（遗失时可逐个重设）。", id="confirm-liaisons",
     )
 
 
@@ -143,9 +143,9 @@ def unlock(user_id: int):
     user = _user(user_id)
     if users.unlock(get_session(), user, current_user.username):
         get_session().commit()
-        flash(f"已解锁 {user.username}:登录失败次数已清零,可以重新登录。", "info")
+        flash(f"已解锁 {user.username}：登录失败次数已清零，可以重新登录。", "info")
     else:
-        flash(f"{user.username} 没有被锁定,无需解锁。", "info")
+        flash(f"{user.username} 没有被锁定，无需解锁。", "info")
     return redirect(url_for(".index"))
 
 
@@ -162,11 +162,11 @@ def set_phone(user_id: int):
     nothing stored."""
     form = PhoneForm()
     if not form.validate_on_submit():
-        raise DomainError("；".join(e for errors in form.errors.values() for e in errors) or "表单已过期,请刷新后重试")
+        raise DomainError("；".join(e for errors in form.errors.values() for e in errors) or "表单已过期，请刷新后重试")
     user = _user(user_id)
     clear = form.clear.data == "1"
     if not clear and not (form.phone.data or "").strip():
-        raise DomainError(f"请填写 {user.username} 的手机号码(要删除已登记的号码,请点“删除”)")
+        raise DomainError(f"请填写 {user.username} 的手机号码（要删除已登记的号码，请点“删除”）")
     users.set_phone(get_session(), user, "" if clear else form.phone.data, current_user.username)
     get_session().commit()
     flash(f"已登记 {user.username} 的手机号码 {mask_phone(user.phone)}。" if user.phone
@@ -184,9 +184,9 @@ def end_sessions(user_id: int):
     users.end_all_sessions(get_session(), user, current_user.username)
     get_session().commit()
     if user.id == current_user.id:
-        flash("已结束您本人的全部登录(包括本浏览器),请重新登录。", "info")
+        flash("已结束您本人的全部登录（包括本浏览器），请重新登录。", "info")
         return redirect(url_for("auth.login"))
-    flash(f"已结束 {user.username} 的全部登录:其所有浏览器都需要重新登录。", "info")
+    flash(f"已结束 {user.username} 的全部登录：其所有浏览器都需要重新登录。", "info")
     return redirect(url_for(".index"))
 
 

@@ -52,7 +52,7 @@ def read_score(raw: str, rules: RuleSettings) -> tuple[float | None, str | None]
     if not text:
         return None, "请填写分值"
     if not _NUMBER.fullmatch(text) or not math.isfinite(value := float(text)):
-        return None, f"“{raw.strip()}”不是数字,请填写如 4.5 的分值"
+        return None, f"“{raw.strip()}”不是数字，请填写如 4.5 的分值"
     problem = score_problem(value, rules)
     return (None, problem) if problem else (value, None)
 
@@ -154,7 +154,7 @@ def save(unit_id: int):
         rows.append(Row(r["id"], r["section"], shown, None if value is None else tier_of(value, rules), error))
         if value is not None:
             scores[r["id"]] = value
-    errors = [f"{r.section}:{r.error}" for r in rows if r.error]
+    errors = [f"{r.section}：{r.error}" for r in rows if r.error]
     if errors:
         return _render(campaign, unit, rows, form, errors, 422)
     try:
