@@ -84,7 +84,7 @@ def test_the_preview_shows_what_would_change_and_stores_nothing(admin_client, db
     response = _upload(admin_client, UPLOAD)
     assert response.status_code == 200
     page = _page(response)
-    assert "核对：往年.csv(4 行)" in page
+    assert "核对：往年.csv（4 行）" in page
     assert "将新增 2 条、替换 1 条已保存的结果；1 条与已保存的相同。" in re.sub(r"<[^>]+>", "", page)
     # Per year: 满意 / 不满意 / 最不满意, total, added, replaced, unchanged, kept.
     assert _table_rows(page, "preview-years") == [

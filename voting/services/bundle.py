@@ -464,7 +464,7 @@ def _bundle_files(directory: Path) -> tuple[dict[str, Path], list[str]]:
     if "sections" not in files:
         raise DomainError(f"目录 {directory} 中缺少参评科室名单 sections.xlsx 或 sections.csv")
     if "votes" not in files:
-        raise DomainError(f"目录 {directory} 中缺少投票数据 votes.csv(或 votes.xlsx)")
+        raise DomainError(f"目录 {directory} 中缺少投票数据 votes.csv（或 votes.xlsx）")
     return files, warnings
 
 
