@@ -394,7 +394,7 @@ def test_the_page_shows_names_and_words_not_ids(admin_client, db, campaign):
     html = admin_client.get("/office/audit/").get_data(as_text=True)
     shown = cells(html)
     assert shown[decided.id].startswith(f"将{FDG} · {PRICE}的评议结果由系统拟定的“满意单位”改为“不列入任何名单”。")
-    assert shown[imported.id].startswith(f"导入上半年（H1）服务对象名单（文件“对象.csv”）：读取 8 行，保存 8 人")
+    assert shown[imported.id].startswith("导入上半年（H1）服务对象名单（文件“对象.csv”）：读取 8 行，保存 8 人")
     assert f"涉及科室：{FDG} · {PRICE}。" in shown[imported.id]
     assert f'（<a href="/office/imports/{imported.detail["import_id"]}">查看导入结果</a>）' in shown[imported.id]
     assert f'共 5 个科室（满意候选 5 个）（<a href="/office/audit/{fixed.id}#audit-listing">查看</a>）' in shown[fixed.id]

@@ -28,7 +28,6 @@ from voting.models import (
     EvaluatorKind,
     Invitation,
     ObjectImport,
-    OutboxMessage,
     OutboxStatus,
     Role,
     RoundKind,

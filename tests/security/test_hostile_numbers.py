@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from sqlalchemy import select
 
 from tests.ballots import log_in
 from tests.security.common import changed, snapshot, staff_login
