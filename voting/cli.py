@@ -351,7 +351,7 @@ def users_unlock(username: str) -> None:
 
 # ---- bundle ----------------------------------------------------------------------------
 
-bundle = AppGroup("bundle", help="离线评分：一个目录的评议数据文件（SPEC §6），不需要网站和数据库。")
+bundle = AppGroup("bundle", help="离线评分：一个目录的评议数据文件（格式见 README 的 Offline scoring 一节），不需要网站和数据库。")
 
 
 @bundle.command("score", with_appcontext=False)

@@ -128,12 +128,14 @@ def _missing(row: UnitRow, kind: DeadlineKind) -> int:
     return row.sections - row.supervisor if kind is DeadlineKind.supervisor else row.missing(ROUND_OF[kind])
 
 
-def owing(session: Session, campaign: Campaign, kind: DeadlineKind) -> list[Owing]:
+def owing(session: Session, campaign: Campaign, kind: DeadlineKind, units: list[UnitRow] | None = None) -> list[Owing]:
     """The units that still owe `kind`, each with its liaisons that can be reminded;
-    empty once nothing can be given any more."""
+    empty once nothing can be given any more. `units`: the overview's table, when the
+    caller has it already (a page showing every deadline reads it once)."""
     if not still_owed(session, campaign, kind):
         return []
-    rows = [Owing(r.unit_id, r.unit, _missing(r, kind), r.sections) for r in overview(session, campaign).units]
+    units = overview(session, campaign).units if units is None else units
+    rows = [Owing(r.unit_id, r.unit, _missing(r, kind), r.sections) for r in units]
     rows = [r for r in rows if r.missing > 0]
     by_unit = {r.unit_id: r for r in rows}
     if by_unit:

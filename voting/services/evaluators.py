@@ -28,12 +28,12 @@ import random
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import String, case, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, String, case, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -683,13 +683,16 @@ class PoolRow:
     voted: bool
 
 
-def pool(session: Session, online: OnlineRound, *, limit: int, offset: int = 0) -> tuple[list[PoolRow], int]:
-    """The evaluators (representatives first, in import order) and how many in all."""
-    total = session.scalar(select(func.count()).select_from(Evaluator).where(Evaluator.round_id == online.id))
+def pool(session: Session, online: OnlineRound, *, limit: int, offset: int = 0,
+         where: Sequence[ColumnElement[bool]] = ()) -> tuple[list[PoolRow], int]:
+    """The evaluators (representatives first, in import order) and how many in all;
+    `where`: further conditions on Evaluator (the page's filters, services/listings.py)."""
+    conditions = [Evaluator.round_id == online.id, *where]
+    total = session.scalar(select(func.count(Evaluator.id)).where(*conditions))
     order = (Evaluator.kind == EvaluatorKind.service_object), Evaluator.id
     # The page's evaluators first, then their SMS and ballot: sorting every evaluator
     # joined to its message read the whole outbox (a county's 90,000 messages) for 50 rows.
-    shown = select(Evaluator.id).where(Evaluator.round_id == online.id).order_by(*order).limit(limit).offset(offset)
+    shown = select(Evaluator.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
     rows = session.execute(
         select(Evaluator.id, Evaluator.kind, Evaluator.name, Evaluator.phone, Evaluator.login, OutboxMessage.status,
                Evaluator.password_issued_at, Evaluator.failed_logins, Evaluator.locked_at, BallotCast.evaluator_id)

@@ -29,7 +29,7 @@ from voting.models import (
     Section,
     Unit,
 )
-from voting.services.evaluators import PoolRow
+from voting.services.evaluators import PoolRow, pool
 
 # ---- the outbox -------------------------------------------------------------------------
 
@@ -127,9 +127,9 @@ class EvaluatorFilter:
 
 def evaluators(session: Session, online: OnlineRound, where: EvaluatorFilter, *, limit: int,
                offset: int = 0) -> tuple[list[PoolRow], int]:
-    """One page of the round's evaluators narrowed by `where` (in evaluators.pool's
-    order and rows: representatives first, in import order), and how many in all."""
-    conditions = [Evaluator.round_id == online.id]
+    """One page of the round's evaluators narrowed by `where` (evaluators.pool with the
+    page's filters as conditions), and how many in all."""
+    conditions = []
     if where.text:
         conditions.append(or_(Evaluator.name.icontains(where.text, autoescape=True),
                               Evaluator.login.icontains(where.text, autoescape=True)))
@@ -142,19 +142,4 @@ def evaluators(session: Session, online: OnlineRound, where: EvaluatorFilter, *,
         conditions.append(Evaluator.id.not_in(voted))
     elif where.state == "locked":
         conditions.append(Evaluator.locked_at.is_not(None))
-    total = session.scalar(select(func.count(Evaluator.id)).where(*conditions))
-    order = (Evaluator.kind == EvaluatorKind.service_object), Evaluator.id
-    # The page's evaluators first, then their SMS and ballot (as evaluators.pool: a
-    # join before the limit read the whole outbox for 50 rows).
-    shown = select(Evaluator.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
-    rows = session.execute(
-        select(Evaluator.id, Evaluator.kind, Evaluator.name, Evaluator.phone, Evaluator.login, OutboxMessage.status,
-               Evaluator.password_issued_at, Evaluator.failed_logins, Evaluator.locked_at, BallotCast.evaluator_id)
-        .outerjoin(OutboxMessage, Evaluator.message_id == OutboxMessage.id)
-        .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
-        .where(Evaluator.id.in_(shown.scalar_subquery()))
-        .order_by(*order)
-    ).all()
-    return [
-        PoolRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] is not None, r[9] is not None) for r in rows
-    ], total
+    return pool(session, online, limit=limit, offset=offset, where=conditions)

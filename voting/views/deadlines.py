@@ -22,6 +22,7 @@ from voting.errors import DomainError
 from voting.forms import Form, WholeNumberField
 from voting.models import DeadlineKind, utcnow
 from voting.services import deadlines
+from voting.services.overview import overview
 from voting.tasks import login_url
 from voting.views.common import ADMIN, STAFF, current_campaign, own_unit_id
 from voting.views.confirm import ConfirmForm, Confirmation, ask
@@ -68,10 +69,11 @@ def _render(forms: dict[DeadlineKind, DeadlineForm] | None = None, status: int =
     campaign = current_campaign()
     plans = deadlines.plans(session, campaign)
     unit_id = own_unit_id()
+    units = overview(session, campaign).units
     rows = {}
     confirmations = {}
     for kind, plan in plans.items():
-        owing = deadlines.owing(session, campaign, kind)
+        owing = deadlines.owing(session, campaign, kind, units)
         if unit_id is not None:
             owing = [o for o in owing if o.unit_id == unit_id]
         rows[kind] = owing
