@@ -24,6 +24,14 @@ REMINDER_CODE = "reminder_code"
 ONLINE_ACCOUNT = "online_account"  # an online-round evaluator's account and one-time password
 ONLINE_REMINDER = "online_reminder"  # an evaluator who has not voted yet: never the password
 LIAISON_REMINDER = "liaison_reminder"  # a unit's liaison: what the unit still owes the office, by when
+# Code mode's invitation and reminder in one SMS (70 characters, the signature included)
+# for providers that bill per 70: no reply hint, no matter, the place shortened to fit.
+INVITE_CODE_SHORT = "invite_code_short"
+REMINDER_CODE_SHORT = "reminder_code_short"
+# One SMS holds 70 characters (the 【signature】 included); a longer one goes as parts of
+# 67, each billed as one message, that the phone joins again.
+SEGMENT = 70
+PART = 67
 # What a scrubbed secret reads as once its message is sent (see `scrub`).
 SCRUBBED = "******"
 # An invitation code inside a longer parameter (the reply hint).
@@ -73,6 +81,16 @@ TEMPLATES = {
             secret=_VOTE_SECRETS,
         ),
         Template(
+            INVITE_CODE_SHORT,
+            "【{sign}】请评价{place}服务：{address} 评价码{code}，{closes}止",
+            secret=frozenset({"code"}),
+        ),
+        Template(
+            REMINDER_CODE_SHORT,
+            "【{sign}】提醒：请评价{place}服务：{address} 评价码{code}，{closes}止",
+            secret=frozenset({"code"}),
+        ),
+        Template(
             ONLINE_ACCOUNT,
             "【{sign}】您受邀参加{year}年度千人评议网络评价，请于{closes}前登录 {link} 账号 {login} 密码 {password}"
             "（仅限本人使用，投票后失效，请勿转告他人）。",
@@ -107,6 +125,41 @@ def clean(value: str) -> str:
 def shorten(value: str, most: int = MATTER_MAX) -> str:
     value = clean(value)
     return value if len(value) <= most else value[: most - 1] + "…"
+
+
+def segments(text: str) -> int:
+    """How many messages a carrier bills for `text`."""
+    return 1 if len(text) <= SEGMENT else -(-len(text) // PART)
+
+
+_BRACKETED = re.compile(r"[（(][^（()）]*[)）]")
+
+
+def places(unit: str, section: str) -> list[str]:
+    """Ways to name where a citizen was served, longest first: the unit and the section;
+    without the section's bracketed other names ("综合科(平阳县非税收入收缴中心)"); the
+    section alone when it names itself ("县社会救助综合服务中心", "平阳县…")."""
+    unit, section = clean(unit), clean(section)
+    bare = _BRACKETED.sub("", section).strip() or section
+    found = [unit + section, unit + bare]
+    if bare.startswith(("县", "平阳县")) and bare != section:
+        found.append(bare)
+    return list(dict.fromkeys(found))
+
+
+def fit(template_id: str, params: Mapping[str, str], unit: str, section: str, most: int = SEGMENT) -> dict[str, str]:
+    """`params` with a `place` that keeps the rendered message within `most`
+    characters: the longest of `places` that fits, else the shortest cut with "…"
+    (never below the unit's name and two characters of the section's, so the message
+    still says where; it may then run over, and go as two parts)."""
+    options = places(unit, section)
+    for place in options:
+        if len(render(template_id, {**params, "place": place})) <= most:
+            return {**params, "place": place}
+    shortest = options[-1]
+    room = most - len(render(template_id, {**params, "place": ""}))
+    least = len(clean(unit)) + 3 if shortest.startswith(clean(unit)) else 3
+    return {**params, "place": shorten(shortest, max(room, least))}
 
 
 def render(template_id: str, params: Mapping[str, str]) -> str:

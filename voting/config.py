@@ -108,6 +108,10 @@ LOG_CONFIGURE = None
 PUBLIC_URL = None
 # The SMS signature registered with the carriers (shown as 【…】 first in every SMS).
 SMS_SIGN = "县千人评议办"
+# For a provider that bills per 70 characters: a code-mode round's invitations and
+# reminders go as one SMS each (the place shortened to fit, without the reply hint and
+# the matter). Links do not fit in 70 with anything around them; link rounds are unchanged.
+SMS_SINGLE_MESSAGE = False
 # The review office as the public pages name it, and the phone citizens and evaluators
 # may call ("0577-6373 1234"; empty: no number shown). Every public error page says to
 # contact it, and the landing page shows it.

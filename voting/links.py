@@ -23,4 +23,4 @@ def wording(app: Flask, fallback_url: str | None = None) -> Wording:
     base = (app.config.get("PUBLIC_URL") or fallback_url or "http://127.0.0.1:5000").rstrip("/")
     parts = urlsplit(base)
     return Wording(sign=app.config["SMS_SIGN"], link_base=base, code_address=f"{parts.netloc}{parts.path}/c",
-                   timezone=app.config["TIMEZONE"])
+                   timezone=app.config["TIMEZONE"], single=bool(app.config.get("SMS_SINGLE_MESSAGE")))

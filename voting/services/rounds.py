@@ -27,7 +27,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
-from sms.templates import INVITE_CODE, INVITE_LINK, REMINDER_CODE, REMINDER_LINK, render
+from sms.templates import (
+    INVITE_CODE, INVITE_CODE_SHORT, INVITE_LINK, MATTER_MAX, REMINDER_CODE, REMINDER_CODE_SHORT, REMINDER_LINK, fit,
+    render,
+)
 from sms.tokens import LinkTokens, new_code, new_nonce
 from voting.db import QuickRead, bulk_insert
 from voting.errors import DomainError, NotFoundError
@@ -83,6 +86,9 @@ class Wording:
     link_base: str  # e.g. "https://pingyi.example.gov.cn" (links: {link_base}/v/{token})
     code_address: str  # e.g. "pingyi.example.gov.cn/c" (code mode)
     timezone: str = "Asia/Shanghai"
+    # Code mode's messages in one SMS of 70 characters (sms.templates.fit): for providers
+    # that bill per 70; the message then drops the reply hint and the matter.
+    single: bool = False
 
 
 @dataclass
@@ -181,6 +187,11 @@ def _local(moment: datetime, zone: str) -> str:
 def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit: str, section: str, matter: str,
             several: bool, tokens: LinkTokens, wording: Wording, reminder: bool = False) -> tuple[str, dict[str, str]]:
     """The template and parameters of an invitation's SMS (or its reminder)."""
+    if survey.mode is InviteMode.code and wording.single:
+        template = REMINDER_CODE_SHORT if reminder else INVITE_CODE_SHORT
+        short = {"sign": wording.sign, "address": wording.code_address, "code": code,
+                 "closes": _local(survey.closes_at, wording.timezone)}
+        return template, fit(template, short, unit, section)
     params = {
         "sign": wording.sign, "unit": unit, "section": section,
         "closes": _local(survey.closes_at, wording.timezone),
@@ -522,6 +533,9 @@ class Readiness:
 
     units: list[UnitReadiness]
     invitations: int
+    # The participating section whose (unit, section) names are longest: its message is
+    # the longest the round writes.
+    longest: tuple[str, str] = ("", "")
 
     @property
     def sections(self) -> int:
@@ -550,7 +564,10 @@ def readiness(session: Session, campaign: Campaign, survey: SurveyRound) -> Read
     ).all())
     units: dict[str, UnitReadiness] = {}
     invitations = 0
+    longest = ("", "")
     for record in statuses.to_dict("records"):
+        if len(record["unit"] + record["section"]) > len("".join(longest)):
+            longest = (record["unit"], record["section"])
         unit = units.setdefault(record["unit"], UnitReadiness(record["unit"], 0, 0, []))
         unit.sections += 1
         size = sizes.get(int(record["id"]), 0)
@@ -559,7 +576,16 @@ def readiness(session: Session, campaign: Campaign, survey: SurveyRound) -> Read
             invitations += min(size, survey.sample_size)
         else:
             unit.missing.append(record["section"])
-    return Readiness(list(units.values()), invitations)
+    return Readiness(list(units.values()), invitations, longest)
+
+
+def longest_message(survey: SurveyRound, tokens: LinkTokens, wording: Wording, unit: str, section: str) -> str:
+    """The invitation this round would send to this section's citizen with the longest
+    matter the text allows: what the office is told a message will cost. The link's
+    token is made and thrown away (it opens nothing: no invitation 0 exists)."""
+    template, params = _params(survey, 0, new_nonce(), new_code(), unit, section, "事" * MATTER_MAX, False, tokens,
+                               wording)
+    return render(template, params)
 
 
 def is_open(survey: SurveyRound | RoundState, now: datetime | None = None) -> bool:

@@ -14,6 +14,7 @@ from wtforms import DateTimeLocalField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from sms.templates import segments
 from voting import jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
@@ -164,6 +165,18 @@ class Figures:
         return cls(*rounds.round_totals(session, survey), rounds.waiting_messages(session, survey))
 
 
+def _cost(survey, ready: rounds.Readiness) -> str:  # noqa: ANN001
+    """How long the longest invitation is, and what that costs where a provider bills
+    per 70 characters."""
+    words = wording(current_app, request.url_root)
+    text = rounds.longest_message(survey, link_tokens(current_app), words, *ready.longest)
+    parts = segments(text)
+    said = f"最长的一条邀请短信 {len(text)} 字（含签名），按 70 字一条计费的服务商计为 {parts} 条。"
+    if parts > 1 and survey.mode is InviteMode.code and not words.single:
+        said += "评价码方式可改为每条 70 字以内的短版（系统设置 SMS_SINGLE_MESSAGE）。"
+    return said
+
+
 def open_confirmation(session, campaign, survey, ready: rounds.Readiness | None = None) -> Confirmation:  # noqa: ANN001
     """开始发送: how many messages to how many sections, and the sections still without a
     list, by unit, with what happens to them."""
@@ -172,6 +185,7 @@ def open_confirmation(session, campaign, survey, ready: rounds.Readiness | None 
         f"按每个科室抽样 {survey.sample_size} 人（名单不足的全部邀请），向 {ready.listed} 个科室的服务对象"
         f"写入 {ready.invitations} 条邀请短信（{survey.mode.label}），由发送进程在发送时段内发出。",
         f"截止时间 {local_time(survey.closes_at)}；抽样种子 {survey.seed}。",
+        _cost(survey, ready),
     ]
     acknowledge = ""
     if ready.missing:
