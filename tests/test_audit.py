@@ -223,8 +223,11 @@ def test_cli_list_shows_the_newest_entries(runner, db, campaign):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith(f"#{ids[2]} ") and lines[1].startswith(f"#{ids[1]} ")
-    assert "admin" in lines[0] and "导入评分数据（component.import）" in lines[0] and '"filename": "votes-2.csv"' in lines[0]
+    # A sentence, as on the page; no JSON unless asked for.
+    assert "admin" in lines[0] and "导入评分数据：" in lines[0] and "votes-2.csv" in lines[0] and "{" not in lines[0]
     assert lines[2] == "共 4 条，显示最近 2 条。" and len(lines) == 3
+    raw = runner.invoke(args=["audit", "list", "--limit", "1", "--raw"]).output.splitlines()
+    assert raw[1].strip().startswith("component.import") and '"filename": "votes-2.csv"' in raw[1]
     result = runner.invoke(args=["audit", "list", "--year", "2021"])
     assert "共 1 条，显示最近 1 条。" in result.output and "导入参评科室名单" in result.output
     assert runner.invoke(args=["audit", "list", "--limit", "0"]).exit_code == 2

@@ -615,10 +615,14 @@ def audit_verify() -> None:
 @audit_group.command("list")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="显示最近多少条")
 @click.option("--year", type=int, help="只显示该年度评议活动的记录")
+@click.option("--raw", is_flag=True, help="每条附上记录中存储的原始内容（JSON），供核对")
 @domain_errors
-def audit_list(limit: int, year: int | None) -> None:
-    """显示最近的审计日志记录（新的在前）。"""
+def audit_list(limit: int, year: int | None, raw: bool) -> None:
+    """显示最近的审计日志记录（新的在前），每条一句话，与审计日志页面相同。"""
     import json
+
+    from voting.services import audit_text
+    from voting.views.common import local_time  # the pages' own rendering of a time
 
     session = get_session()
     campaign_id = campaigns.get_campaign(session, year).id if year else None
@@ -626,12 +630,12 @@ def audit_list(limit: int, year: int | None) -> None:
     if not page.entries:
         click.echo("审计日志中还没有记录。")
         return
-    from voting.views.common import local_time  # the pages' own rendering of a time
-
+    names = audit_text.look_up(session, page.entries, local_time)
     for entry in page.entries:
-        moment = local_time(entry.at)
-        detail = json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)
-        click.echo(f"#{entry.id}  {moment}  {entry.actor}  {audit.action_label(entry.action)}（{entry.action}）  {detail}")
+        click.echo(f"#{entry.id}  {local_time(entry.at)}  {audit_text.actor_label(entry.actor)}  "
+                   f"{audit.action_label(entry.action)}：{audit_text.describe(entry, names)}")
+        if raw:
+            click.echo(f"    {entry.action}  {json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)}")
     click.echo(f"共 {page.total} 条，显示最近 {len(page.entries)} 条。")
 
 
