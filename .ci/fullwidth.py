@@ -183,7 +183,6 @@ EXPLICIT_EDITS: list[tuple[str, str, str]] = [
     ("voting/views/supervisor.py", 'errors = [f"{r.section}:{r.error}"', 'errors = [f"{r.section}：{r.error}"'),
     ("voting/services/report.py", 'else f"({NETWORK_NOT_HELD})"', 'else f"（{NETWORK_NOT_HELD}）"'),
     ("voting/demo.py", 'role.label + (f"({unit.name})" if unit else "")', 'role.label + (f"（{unit.name}）" if unit else "")'),
-    ("voting/cli.py", "{audit.action_label(entry.action)}({entry.action})", "{audit.action_label(entry.action)}（{entry.action}）"),
     # The audit log's stored detail, "标签:值;标签:值" (Chinese labels), in the export;
     # the export test's expectation has a raw key no rule can read as Chinese.
     ("voting/views/exports.py", 'return ";".join(f"{DETAIL_LABELS.get(key, key)}:{shown(value)}"',
@@ -879,6 +878,12 @@ class Frame:
 JOIN_SEPARATORS = {",": "，", ", ": "，", ";": "；", "; ": "；", ":": "：", ": ": "："}
 
 
+def _builder(protector: Protector, prefix: str, regex: bool):
+    """The items builder of one literal of a group, by its prefix (f, r) and whether it is a regex."""
+    return lambda body: string_items(body, protector, f="f" in prefix, raw="r" in prefix, regex=regex,
+                                     braces=not regex)
+
+
 def python_file(path: Path, rel: str, text: str, protector: Protector, notes: Notes) -> str:
     production = rel.split("/")[0] in PRODUCTION_DIRS
     tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
@@ -996,12 +1001,10 @@ def python_file(path: Path, rel: str, text: str, protector: Protector, notes: No
         func = frame.func if frame else ""
         short = func.rsplit(".", 1)[-1]
         in_escape = func == "re.escape"
-        regex = False
-        if frame and not in_escape:
-            if func.startswith("re.") and short in RE_FUNCS and frame.arg == 0 and frame.kw is None:
-                regex = True
-            elif frame.kw in ("match", "pattern"):
-                regex = True
+        regex = bool(frame) and not in_escape and (
+            (func.startswith("re.") and short in RE_FUNCS and frame.arg == 0 and frame.kw is None)
+            or frame.kw in ("match", "pattern")
+        )
         if any("r" in p for p in prefixes) and not in_escape:
             regex = True
         if regex and production:
@@ -1018,10 +1021,7 @@ def python_file(path: Path, rel: str, text: str, protector: Protector, notes: No
                 notes.add(where, "English docstring left as is")
             continue
 
-        builders = [
-            (lambda p: (lambda b: string_items(b, protector, f="f" in p, raw="r" in p, regex=regex, braces=not regex)))(p)
-            for p in prefixes
-        ]
+        builders = [_builder(protector, p, regex) for p in prefixes]
         new_bodies = settle_group(bodies, builders, where, notes)
         for t, (prefix, quote, body), new in zip(group, parts, new_bodies):
             if new != body:

@@ -32,7 +32,6 @@ import argparse
 import gc
 import io
 import json
-import os
 import random
 import subprocess
 import sys
@@ -75,7 +74,7 @@ def _rows(sections: int, rows: int, duplicates: int, seed: int = SEED):
         penalized = min(distinct, rng.randint(100, 130)) if s.is_enforcement else rng.randint(0, 3)
         part = synth_objects(rng, distinct, min(penalized, distinct))
         records = list(part.itertuples(index=False, name=None))
-        for i in range(duplicates):
+        for _ in range(duplicates):
             name, org, phone, matter, pen = records[rng.randrange(distinct)]
             digits = _digits(phone)
             records.append((name, org, f"{digits[:3]} {digits[3:7]} {digits[7:]}", matter, pen))

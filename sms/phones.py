@@ -33,7 +33,15 @@ def _strip(raw: str) -> str:
 # phonenumbers' own pattern of China's mobile ranges, compiled once: the same answer as
 # `is_valid_number` + `number_type` (checked in the tests) at a fraction of the cost,
 # and usable on a whole column at once.
-_ALLOCATED = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern)
+def _mobile_pattern() -> str:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
+    if not pattern:  # a phonenumbers without China's metadata: no number could be checked
+        raise RuntimeError("phonenumbers has no pattern for China's mobile numbers")
+    return pattern
+
+
+_ALLOCATED = re.compile(_mobile_pattern())
 
 
 def _allocated(national: str) -> bool:
@@ -71,7 +79,7 @@ def normalize_phones(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = text.str.replace(_SEPARATORS.pattern, "", regex=True)
     stripped = text.str.replace(_PREFIX.pattern, "", regex=True)
     fine = stripped.str.fullmatch(_ALLOCATED.pattern).fillna(False).astype(bool)
-    problems = [None] * len(raw)
+    problems: list[str | None] = [None] * len(raw)
     for position in (~fine).to_numpy().nonzero()[0]:
         problems[position] = phone_problem(stripped.iat[position])
     return stripped, pd.Series(problems, index=raw.index, dtype=object)

@@ -120,7 +120,7 @@ class _TwilioHttp(TwilioHttpClient):
         super().__init__(timeout=timeout, logger=_http_log)
         self._base = _base_url_parts(base_url) if base_url is not None else None
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any):
         if self._base is not None:
             scheme, netloc = self._base
             url = urlunsplit(urlsplit(url)._replace(scheme=scheme, netloc=netloc))
@@ -162,10 +162,7 @@ def _refusal(error: TwilioRestException | TwilioServiceException) -> SendError:
         status = int(error.status)
     except (TypeError, ValueError):
         status = 0
-    if isinstance(error, TwilioServiceException):
-        said = error.detail or error.title
-    else:
-        said = error.msg
+    said = (error.detail or error.title) if isinstance(error, TwilioServiceException) else error.msg
     code = error.code if isinstance(error.code, int) and error.code != status else None
     reason = f"Twilio HTTP {status}" + (f" error {code}" if code else "") + f": {_redact(str(said))}"
     kind = TransientSendError if status == 429 or status >= 500 else PermanentSendError

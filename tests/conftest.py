@@ -46,7 +46,7 @@ def postgres_available() -> bool:
                 connection.execute(text("select 1"))
             engine.dispose()
             _postgres_ok = True
-        except Exception:
+        except Exception:  # noqa: BLE001 (whatever stops the connection: no PostgreSQL here)
             _postgres_ok = False
     return _postgres_ok
 

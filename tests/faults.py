@@ -147,7 +147,7 @@ class _ProviderHandler(BaseHTTPRequestHandler):
             "page": 0, "page_size": 50, "previous_page_uri": None, "start": 0, "uri": parts.path,
         })
 
-    def log_message(self, format, *args) -> None:
+    def log_message(self, format, *args) -> None:  # noqa: A002 (http.server's own signature)
         pass
 
 

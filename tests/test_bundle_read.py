@@ -244,7 +244,7 @@ def test_supervisor_breaking_the_tiers_is_refused_with_each_problem():
     assert len(expected) == 3
     assert [(e.row, e.column) for e in rejected.errors] == [(0, "")] * 3
     assert sorted(e.reason for e in rejected.errors) == sorted(expected)
-    assert any("甲局：优秀档有 3 个科室，应为 1 个，多了 2 个" == e.reason for e in rejected.errors)
+    assert any(e.reason == "甲局：优秀档有 3 个科室，应为 1 个，多了 2 个" for e in rejected.errors)
 
 
 def test_supervisor_tiers_count_only_participating_sections():

@@ -81,7 +81,7 @@ def assert_inside_width(root):
         if tag == "text":
             x, w = float(el.get("x")), charts.text_width("".join(el.itertext()), float(el.get("font-size")))
             start = {"start": x, "middle": x - w / 2, "end": x - w}[el.get("text-anchor", "start")]
-            assert 0 <= start and start + w <= width + 0.5, "".join(el.itertext())
+            assert start >= 0 and start + w <= width + 0.5, "".join(el.itertext())
 
 
 # ---- daily distribution ------------------------------------------------------------

@@ -30,7 +30,7 @@ def test_concurrent_uploads_of_one_section(app, db, campaign):
                 barrier.wait(timeout=10)
                 objects.import_objects(session, target, RoundKind.H1, _file(prefix), f"{prefix}.csv", section_id=section_id)
                 session.commit()
-            except Exception as error:  # reported below, with what it was
+            except Exception as error:  # noqa: BLE001 (reported below, with what it was)
                 failures.append(repr(error))
 
     threads = [threading.Thread(target=upload, args=(prefix,)) for prefix in ("138", "139")]

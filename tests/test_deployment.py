@@ -64,9 +64,9 @@ from voting.services import campaigns, outbox
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-import ballot_bench
-import loadgen
-import vote_bench
+import ballot_bench  # noqa: E402 (found through bench/, put on the path above)
+import loadgen  # noqa: E402
+import vote_bench  # noqa: E402
 
 INVITATIONS = 240
 EVALUATORS = 24

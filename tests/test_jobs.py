@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import SECTIONS_CSV
 from voting import jobs, tasks
 from voting.demo import synth_objects
 from voting.errors import DomainError

@@ -28,7 +28,7 @@ from voting.models import (
     utcnow,
 )
 from voting.services import scorecards
-from voting.services.ballots import online_round, publish
+from voting.services.ballots import online_round
 from voting.simulate import simulate_year
 from voting.vault import PhoneVault, VaultError, vault_of
 
@@ -100,9 +100,8 @@ def test_comparing_the_sealed_column_in_sql_is_refused():
 
 def test_an_app_with_another_key_cannot_read_the_numbers(app, db, year, database_url, tmp_path):
     other = make_app(database_url, tmp_path / "other", PHONE_KEY="not the key these numbers were sealed with")
-    with other.extensions["pingyi.sessions"]() as session:
-        with pytest.raises(VaultError):
-            session.scalars(select(ServiceObject.phone).limit(1)).all()
+    with other.extensions["pingyi.sessions"]() as session, pytest.raises(VaultError):
+        session.scalars(select(ServiceObject.phone).limit(1)).all()
     other.extensions["pingyi.engine"].dispose()
 
 
@@ -151,9 +150,8 @@ def test_the_migration_seals_stored_numbers_and_the_downgrade_opens_them(databas
         assert connection.execute(text("SELECT phone FROM sms_outbox")).scalar() == "13812345678"
     # Outside the app (plain Alembic) there is no key: the migration says so instead of
     # storing numbers in the clear or garbling them.
-    with engine.begin() as connection:
-        with pytest.raises(RuntimeError, match="PHONE_KEY"):
-            command.upgrade(alembic_config(database_url, connection), "head")
+    with engine.begin() as connection, pytest.raises(RuntimeError, match="PHONE_KEY"):
+        command.upgrade(alembic_config(database_url, connection), "head")
     engine.dispose()
 
 
@@ -162,7 +160,7 @@ def test_the_migration_seals_stored_numbers_and_the_downgrade_opens_them(databas
 def test_retention_erases_personal_data_and_keeps_every_score(app, db, year, runner):
     online = online_round(db, year.campaign)
     published = utcnow() - timedelta(days=200)
-    publish(db, online, actor="test", now=published)
+    scorecards.publish(db, online, actor="test", now=published)
     db.commit()
     before = scorecards.campaign_scorecard(db, year.campaign).sections
     votes_before = db.execute(select(Vote.invitation_id, Vote.choice, Vote.channel).order_by(Vote.id)).all()

@@ -279,7 +279,7 @@ def import_objects(file: str, round_kind: str, unit: str | None, section: str | 
     if done is None:
         return
     click.echo(f"读取 {done.rows_read} 行，保存 {done.stored} 人，重复 {done.duplicates} 行，拒绝 0 行。")
-    for section_id_, label, count, penalized, _ in done.report.get("sections", []):
+    for _section_id, label, count, penalized, _ in done.report.get("sections", []):
         click.echo(f"  {label}：{count} 人，处罚对象 {penalized}")
     for row, first, label in done.report.get("duplicates", []):
         click.echo(f"  重复：第 {row} 行与第 {first} 行（{label}）手机号码相同，只保存一次")

@@ -17,6 +17,7 @@ reads them).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -83,10 +84,8 @@ class RedactingLogger(glogging.Logger):
             return
         atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
         status = atoms["s"]
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             status = int(status)
-        except (TypeError, ValueError):
-            pass
         request_id = atoms["{x-request-id}o"]
         fields = {
             "method": atoms["m"], "path": logs.redact(environ.get("RAW_URI") or atoms["U"]), "status": status,

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 60dce39c5e11
-Revises: 
+Revises:
 Create Date: 2026-11-23 09:15:08.813398
 """
 from alembic import op

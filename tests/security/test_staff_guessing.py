@@ -20,7 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from tests.conftest import PASSWORD, login, make_app
 from tests.security.common import csrf_of, text
 from tests.test_staff_security import T0, clock  # noqa: F401 - the staff clock's fixture
-from voting import ConfigError, auth
+from voting import ConfigError
 from voting.models import AuditEntry, Base, Role, User
 from voting.services import users
 

@@ -128,7 +128,7 @@ def _xlsx_rows(source: Source, filename: str) -> tuple[Iterator[list], int, int]
         else:
             workbook = CalamineWorkbook.from_filelike(_binary(source))
         sheet = workbook.get_sheet_by_index(0)
-    except Exception as exc:  # any parser failure is the file's fault, not ours
+    except Exception as exc:  # noqa: BLE001 (any parser failure is the file's fault, not ours)
         raise ImportRejected(filename, [RowError(0, "", f"无法读取 xlsx 文件：{type(exc).__name__}")]) from None
     if sheet.start is None:  # an empty sheet
         return iter(()), 0, 0
@@ -285,7 +285,7 @@ def _check_archive(archive: zipfile.ZipFile, filename: str) -> None:
                     carried = window[-_OVERLAP:]
     except ImportRejected:
         raise
-    except Exception:  # a bad CRC, an unknown compression, an encrypted part
+    except Exception:  # noqa: BLE001 (a bad CRC, an unknown compression, an encrypted part)
         raise refuse(_NOT_XLSX) from None
 
 
