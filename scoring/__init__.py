@@ -1,4 +1,4 @@
-"""Pure scoring of the thousand-person evaluation (SPEC §2).
+"""Pure scoring of the thousand-person evaluation (docs/rules.md §2).
 
 DataFrames or plain values in, DataFrames out: no Flask, no SQLAlchemy, no I/O.
 """

@@ -7,7 +7,7 @@ YEAR = "year"
 RESULT = "result"
 ROW = "row"  # optional on every event frame: the source row, quoted in explanations
 
-# Results, as stored and as in SPEC §6's JSON.
+# Results, as stored and as in docs/rules.md §6's JSON.
 SATISFIED = "satisfied"
 UNSATISFIED = "unsatisfied"
 MOST_UNSATISFIED = "most_unsatisfied"

@@ -1,16 +1,19 @@
-"""The daily-stage components and the bonus (SPEC §2), each a function of one year's
-events for the participating sections.
+"""The daily-stage components and the bonus (docs/rules.md §2), each a function of one
+year's events for the participating sections.
 
 Every function returns the component's score per section (indexed like `keys`) and
 its explanation lines (UNIT, SECTION, COMPONENT, TEXT, POINTS, ROW): the points of a
 section's lines for a component add up to its score, so a unit head can follow every
-point from the base to the result. A line that computes its points states the formula
-with the numbers in it ("即扣 1.5 × 5 ÷ 100 = 0.075 分"), so that the review office can
-redo it by hand.
+point from the base to the result (the service-object rounds return a little more, in
+a `ServiceScores`: each round's figures, and their warnings). A line that computes its
+points states the formula with the numbers in it ("即扣 1.5 × 5 ÷ 100 = 0.075 分"), so
+that the review office can redo it by hand.
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,6 +21,7 @@ import pandas as pd
 from scoring import columns as C
 from scoring import labels as L
 from scoring.settings import RuleSettings
+from scoring.votes import COUNTS, round_scores
 
 LINE_COLUMNS = [C.UNIT, C.SECTION, C.COMPONENT, C.TEXT, C.POINTS, C.ROW]
 
@@ -105,6 +109,108 @@ def _in_window(dates: pd.Series, year: int, settings: RuleSettings) -> pd.Series
 
 def _date_text(dates: pd.Series) -> list[str]:
     return list(pd.to_datetime(dates).dt.strftime("%Y-%m-%d").fillna(""))
+
+
+# ---- 服务对象评价 --------------------------------------------------------------------
+
+SERVICE_ROUNDS = (C.H1, C.H2)
+
+# A note on some sections: (the sections, one message for all or one message each).
+Note = tuple[pd.Index, str | list[str]]
+
+
+@dataclass
+class ServiceScores:
+    """服务对象评价 of the participating sections (`service_scores`); every Series is
+    indexed like `keys`, every dict keyed by round code (H1, H2)."""
+
+    score: pd.Series  # the component: the two rounds' scores added
+    rounds: dict[str, pd.Series]  # each round's score (blended where the rule says so)
+    votes: dict[str, pd.Series]  # each section's number of votes in each round
+    means: dict[str, float]  # each round's blending mean (NaN when nobody voted)
+    lines: pd.DataFrame  # the explanation lines, H1's then H2's
+    warnings: list[str]  # about the whole year: a round without any vote
+    notes: list[Note]  # about single sections, in the order they arise
+
+
+def service_scores(votes: pd.DataFrame, keys: pd.Index, settings: RuleSettings) -> ServiceScores:
+    """服务对象评价 (docs/rules.md §2.3, §2.4): two rounds, 上半年 (H1) and 下半年 (H2),
+    each scored by `scoring.votes.round_scores` (rate × 25; below 30 votes, blended
+    with the round's mean; without votes, the mean itself), the two added up. When
+    nobody voted in a round, every section scores 0 for it, with a warning for the year
+    (docs/rules.md §2.18). `votes`: counts per UNIT, SECTION and ROUND (VOTES_S/B/U);
+    rows of the online round are left out."""
+    s = settings
+    score = pd.Series(0.0, index=keys)
+    rounds: dict[str, pd.Series] = {}
+    counted: dict[str, pd.Series] = {}
+    means: dict[str, float] = {}
+    parts: list[pd.DataFrame] = []
+    warnings: list[str] = []
+    notes: list[Note] = []
+    for rnd in SERVICE_ROUNDS:
+        rows = votes[votes[C.ROUND] == rnd]
+        counts = rows.groupby([C.UNIT, C.SECTION])[COUNTS].sum().reindex(keys, fill_value=0)
+        result, mean = round_scores(counts, s)
+        name = L.ROUND_NAMES[rnd]
+        if np.isnan(mean):
+            warnings.append(f"{name}服务对象评价没有任何投票，各科室该轮得 0 分")
+            result["score"] = 0.0
+            parts.append(lines(keys, C.SERVICE, [f"{name}服务对象评价：全县无投票，得 0 分"] * len(keys), [0.0] * len(keys)))
+        else:
+            parts += _round_lines(name, keys, counts, result, mean, s)
+            notes += _round_notes(name, keys, result, s)
+        rounds[rnd], counted[rnd], means[rnd] = result["score"], result["n"], mean
+        score = score + result["score"]
+    return ServiceScores(score, rounds, counted, means, pd.concat(parts, ignore_index=True), warnings, notes)
+
+
+def _round_lines(
+    name: str, keys: pd.Index, counts: pd.DataFrame, result: pd.DataFrame, mean: float, settings: RuleSettings
+) -> list[pd.DataFrame]:
+    """One round's lines, for a round with votes: each section's own score with its
+    formula (a section without votes: the mean, with its sum), then, for a section
+    below 30 votes, what the blending adds to its own score."""
+    s = settings
+    n = result["n"]
+    voted = result["own"][n > 0]
+    no_votes = (
+        f"{name}服务对象评价：无投票，取有投票科室的平均分："
+        f"得分之和 {fmt(math.fsum(voted))} ÷ 科室数 {len(voted)} = {fmt(mean)} 分"
+    )
+    texts = [
+        f"{name}服务对象评价：满意 {a}、基本满意 {b}、不满意 {c}，共 {t} 票；"
+        f"{rate_formula(a, b, c, s.service_round_points, s)} = {fmt(o)} 分"
+        if t else no_votes
+        for a, b, c, t, o in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, result["own"])
+    ]
+    points = result["own"].where(n > 0, mean)
+    parts = [lines(keys, C.SERVICE, texts, points.to_numpy())]
+    blended = result["blended"]
+    if blended.any():
+        texts = [
+            f"{name}不足 {s.blend_min_votes} 票：按 平均分 {fmt(mean)} × {fmt(s.blend_mean_share * 100)}% + "
+            f"本科室 {fmt(o)} × {fmt(s.blend_own_share * 100)}% = {fmt(v)} 分计，"
+            f"与本科室得分之差 {fmt(v)} {MINUS} {fmt(o)} = {fmt(v - o)} 分"
+            for o, v in zip(result["own"][blended], result["score"][blended])
+        ]
+        adjust = (result["score"] - result["own"])[blended].to_numpy()
+        parts.append(lines(keys[blended.to_numpy()], C.SERVICE, texts, adjust))
+    return parts
+
+
+def _round_notes(name: str, keys: pd.Index, result: pd.DataFrame, settings: RuleSettings) -> list[Note]:
+    """One round's notes, for a round with votes: the sections blended (below 30
+    votes) and the sections given the mean (no votes)."""
+    n, blended = result["n"], result["blended"]
+    notes: list[Note] = []
+    if blended.any():
+        messages = [f"{name}仅 {t} 票，不足 {settings.blend_min_votes} 票，按平均分折算" for t in n[blended]]
+        notes.append((keys[blended.to_numpy()], messages))
+    none = (n == 0).to_numpy()
+    if none.any():
+        notes.append((keys[none], f"{name}无投票，取参评科室平均分"))
+    return notes
 
 
 # ---- 平台办理 ------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""One year's scoring from end to end (SPEC §2): the composition of the rule functions.
+"""One year's scoring from end to end (docs/rules.md §2): the composition of the rule
+functions.
 
 `score_year(inputs, settings)` is the one entry point the platform, the offline bundle
-and the benchmark call. It is pure: frames in, a `Scorecard` out.
+and the benchmark call. It is pure: frames in, a `Scorecard` out. It runs one function
+per stage of the rules, in their order; the components' own rules are in
+`scoring.components`.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,20 +17,22 @@ from scoring import columns as C
 from scoring import labels as L
 from scoring.components import (
     LINE_COLUMNS,
-    MINUS,
+    SERVICE_ROUNDS,
+    ServiceScores,
     bonus_scores,
     fmt,
     inspection_scores,
     lines,
     platform_scores,
     rate_formula,
+    service_scores,
 )
 from scoring.history import history_flags
 from scoring.ranking import cut, order, split_shortlist
 from scoring.rounding import competition_rank, display_text
 from scoring.settings import RuleSettings
 from scoring.supervisor import tier_text
-from scoring.votes import COUNTS, network_scores, round_scores, tally
+from scoring.votes import COUNTS, network_scores, tally
 
 
 @dataclass
@@ -95,8 +99,6 @@ class Scorecard:
     network_held: bool = False
 
 
-
-
 class InputError(ValueError):
     """Inputs that cannot be scored: `problems` are (row or None, Chinese message) in
     the input frame named `source` ("sections", "votes", "decisions" …)."""
@@ -114,25 +116,7 @@ _EVENT_COLUMNS = {
     "inspection": [C.UNIT, C.SECTION, C.KIND, C.SERIOUS, C.PERSON, C.CURRENT_YEAR, C.DATE],
     "bonus": [C.UNIT, C.SECTION, C.KIND, C.LEVEL, C.MATTER, C.DATE],
 }
-_SOURCE_LABELS = {"votes": "投票", "platform": "平台办理", "supervisor": "主管单位评分", "inspection": "监督检查", "bonus": "加分项"}
-ROUND_LABELS = {C.H1: "上半年", C.H2: "下半年"}
-
-
-def _events(frame: pd.DataFrame | None, source: str) -> pd.DataFrame:
-    """The frame with every expected column (an absent frame is an empty one)."""
-    columns = _EVENT_COLUMNS[source]
-    if frame is None:
-        frame = pd.DataFrame(columns=columns)
-    if source == "votes":
-        if C.CHOICE in frame.columns:
-            frame = tally(frame)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError(source, [(None, f"缺少列 {', '.join(missing)}")])
-    frame = frame.reset_index(drop=True)
-    if C.DATE in columns:
-        frame[C.DATE] = pd.to_datetime(frame[C.DATE])
-    return frame
+_ROUND_COLUMNS = {C.H1: C.SERVICE_H1, C.H2: C.SERVICE_H2}
 
 
 class _Notes:
@@ -151,134 +135,181 @@ def _name(key) -> str:
     return f"{key[0]} {key[1]}"
 
 
+@dataclass
+class _Run:
+    """One year's scoring as its stages build it up."""
+
+    year: int
+    settings: RuleSettings
+    sections: pd.DataFrame  # UNIT, SECTION: the year's list
+    all_keys: pd.MultiIndex  # every section of the list, in its order
+    keys: pd.MultiIndex  # the participating (non-exempt) sections
+    out: pd.DataFrame  # indexed by all_keys: the Scorecard's table, a column per stage
+    lines: list[pd.DataFrame] = field(default_factory=list)  # explanation lines, as made
+    warnings: list[str] = field(default_factory=list)  # about the year
+    notes: _Notes = field(default_factory=_Notes)  # about single sections
+    ties: list[Tie] = field(default_factory=list)
+
+
 def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
     """Score one year: every component, the daily score, the shortlist, the online
-    round, the total, the proposed and decided lists, the parent-unit effects."""
-    s = settings
-    year = inputs.year
-    warnings: list[str] = []
-    notes = _Notes()
-    ties = []
+    round, the total, the proposed and decided lists, the parent-unit effects.
 
+    One function per stage, in the order of docs/rules.md §2; each adds its columns to
+    the table, its lines, warnings and ties to the year's `_Run`."""
+    run = _start(inputs, settings)
+    events = _year_events(run, inputs)
+    service = _service(run, events["votes"])
+    platform = _component(run, C.PLATFORM_SCORE, platform_scores(events["platform"], run.keys, settings))
+    supervisor = _supervisor(run, events["supervisor"])
+    inspection = _component(run, C.INSPECTION, inspection_scores(events["inspection"], run.keys, run.year, settings))
+    _daily(run, service.score + platform + supervisor + inspection)
+    _component(run, C.BONUS, bonus_scores(events["bonus"], run.keys, run.year, settings))
+    cutoffs = _shortlist(run)
+    if inputs.candidates is not None:
+        cutoffs = _fixed_shortlist(run, inputs.candidates)
+    candidates = run.out.index[run.out[C.SHORTLIST].notna().to_numpy()]
+    held = _online_round(run, events["votes"], candidates)
+    _proposals(run, candidates, held)
+    _decisions(run, inputs.decisions, candidates, held)
+    units = _effects(run)
+    return _scorecard(run, units, service.means, cutoffs, held)
+
+
+def _start(inputs: YearInputs, settings: RuleSettings) -> _Run:
+    """The year's list and who takes part (docs/rules.md §2.12): a section rated 满意单位
+    in each of the previous two years is exempt (免评: on the list, never scored), last
+    year's 不满意单位 are flagged for the shortlist. A section listed twice is refused."""
     sections = inputs.sections[[C.UNIT, C.SECTION]].reset_index(drop=True)
     all_keys = pd.MultiIndex.from_frame(sections)
     if all_keys.has_duplicates:
         dup = all_keys[all_keys.duplicated()]
         raise InputError("sections", [(None, f"科室重复：{_name(k)}") for k in dup])
-    flags = history_flags(sections, inputs.history, year, s).set_index([C.UNIT, C.SECTION])
+    flags = history_flags(sections, inputs.history, inputs.year, settings).set_index([C.UNIT, C.SECTION])
     exempt = flags[C.EXEMPT]
-    keys = all_keys[~exempt.to_numpy()]  # the participating sections
+    keys = all_keys[~exempt.to_numpy()]
     out = pd.DataFrame(index=all_keys)
     out[C.EXEMPT] = exempt
     out[C.PREVIOUS_UNSATISFIED] = flags[C.PREVIOUS_UNSATISFIED]
+    return _Run(inputs.year, settings, sections, all_keys, keys, out)
 
-    frames = {}
-    for source in _EVENT_COLUMNS:
-        frame = _events(getattr(inputs, source), source)
-        where = pd.MultiIndex.from_frame(frame[[C.UNIT, C.SECTION]]) if len(frame) else all_keys[:0]
-        unknown = ~where.isin(all_keys)
-        if unknown.any():
-            for i in frame.index[unknown]:
-                row = frame.at[i, C.ROW] if C.ROW in frame.columns else None
-                at = f"第 {row} 行" if row is not None and not pd.isna(row) else ""
-                warnings.append(f"{_SOURCE_LABELS[source]}{at}的 {frame.at[i, C.UNIT]} {frame.at[i, C.SECTION]} 不在参评科室名单中，已忽略")
-        of_exempt = where.isin(all_keys[exempt.to_numpy()])
-        if of_exempt.any():
-            for key in sorted(set(where[of_exempt])):
-                warnings.append(f"{_name(key)} 免评，其{_SOURCE_LABELS[source]}数据不计")
-        frames[source] = frame[~unknown & ~of_exempt].reset_index(drop=True)
-    lines_parts: list[pd.DataFrame] = []
 
-    # ---- 服务对象评价 (two rounds with the sub-30 blending)
-    votes = frames["votes"]
-    round_means = {}
-    service = pd.Series(0.0, index=keys)
-    for rnd in (C.H1, C.H2):
-        rows = votes[votes[C.ROUND] == rnd]
-        counts = rows.groupby([C.UNIT, C.SECTION])[COUNTS].sum().reindex(keys, fill_value=0)
-        result, mean = round_scores(counts, s)
-        round_means[rnd] = mean
-        name = ROUND_LABELS[rnd]
-        n = result["n"]
-        out.loc[keys, C.VOTES_IN[rnd]] = n
-        if np.isnan(mean):
-            warnings.append(f"{name}服务对象评价没有任何投票，各科室该轮得 0 分")
-            result["score"] = 0.0
-            lines_parts.append(lines(keys, C.SERVICE, [f"{name}服务对象评价：全县无投票，得 0 分"] * len(keys), [0.0] * len(keys)))
-        else:
-            voted = result["own"][n > 0]
-            no_votes = (
-                f"{name}服务对象评价：无投票，取有投票科室的平均分："
-                f"得分之和 {fmt(math.fsum(voted))} ÷ 科室数 {len(voted)} = {fmt(mean)} 分"
-            )
-            texts = [
-                f"{name}服务对象评价：满意 {a}、基本满意 {b}、不满意 {c}，共 {t} 票；"
-                f"{rate_formula(a, b, c, s.service_round_points, s)} = {fmt(o)} 分"
-                if t else no_votes
-                for a, b, c, t, o in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, result["own"])
-            ]
-            points = result["own"].where(n > 0, mean)
-            lines_parts.append(lines(keys, C.SERVICE, texts, points.to_numpy()))
-            blended = result["blended"]
-            if blended.any():
-                k = keys[blended.to_numpy()]
-                texts = [
-                    f"{name}不足 {s.blend_min_votes} 票：按 平均分 {fmt(mean)} × {fmt(s.blend_mean_share * 100)}% + "
-                    f"本科室 {fmt(o)} × {fmt(s.blend_own_share * 100)}% = {fmt(v)} 分计，"
-                    f"与本科室得分之差 {fmt(v)} {MINUS} {fmt(o)} = {fmt(v - o)} 分"
-                    for o, v in zip(result["own"][blended], result["score"][blended])
-                ]
-                lines_parts.append(lines(k, C.SERVICE, texts, (result["score"] - result["own"])[blended].to_numpy()))
-                notes.add(k, [f"{name}仅 {t} 票，不足 {s.blend_min_votes} 票，按平均分折算" for t in n[blended]])
-            none = (n == 0).to_numpy()
-            if none.any():
-                notes.add(keys[none], f"{name}无投票，取参评科室平均分")
-        out.loc[keys, f"service_{rnd.lower()}"] = result["score"]
-        service = service + result["score"]
-    out.loc[keys, C.SERVICE] = service
+def _year_events(run: _Run, inputs: YearInputs) -> dict[str, pd.DataFrame]:
+    """Every input frame but the sections and history, by source name, complete
+    (`_events`) and with only the rows that count (`_kept_events`)."""
+    return {source: _kept_events(run, source, _events(getattr(inputs, source), source)) for source in _EVENT_COLUMNS}
 
-    # ---- 平台办理，主管单位评价，监督检查，加分项
-    platform, platform_lines = platform_scores(frames["platform"], keys, s)
-    out.loc[keys, C.PLATFORM_SCORE] = platform
-    lines_parts.append(platform_lines)
 
-    sup = frames["supervisor"]
-    dup = sup.duplicated([C.UNIT, C.SECTION])
+def _events(frame: pd.DataFrame | None, source: str) -> pd.DataFrame:
+    """The frame with every expected column (an absent frame is an empty one; votes one
+    row per vote are counted first)."""
+    columns = _EVENT_COLUMNS[source]
+    if frame is None:
+        frame = pd.DataFrame(columns=columns)
+    if source == "votes" and C.CHOICE in frame.columns:
+        frame = tally(frame)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(source, [(None, f"缺少列 {', '.join(missing)}")])
+    frame = frame.reset_index(drop=True)
+    if C.DATE in columns:
+        frame[C.DATE] = pd.to_datetime(frame[C.DATE])
+    return frame
+
+
+def _kept_events(run: _Run, source: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one input frame that count: those of participating sections
+    (docs/rules.md §2.12, §2.18). A row for a section not on the list is ignored with a
+    warning quoting its row; an exempt section's rows are left out with one warning
+    per section."""
+    where = pd.MultiIndex.from_frame(frame[[C.UNIT, C.SECTION]]) if len(frame) else run.all_keys[:0]
+    unknown = ~where.isin(run.all_keys)
+    if unknown.any():
+        for i in frame.index[unknown]:
+            row = frame.at[i, C.ROW] if C.ROW in frame.columns else None
+            at = f"第 {row} 行" if row is not None and not pd.isna(row) else ""
+            run.warnings.append(f"{L.SOURCES[source]}{at}的 {frame.at[i, C.UNIT]} {frame.at[i, C.SECTION]} 不在参评科室名单中，已忽略")
+    of_exempt = where.isin(run.all_keys[run.out[C.EXEMPT].to_numpy()])
+    if of_exempt.any():
+        for key in sorted(set(where[of_exempt])):
+            run.warnings.append(f"{_name(key)} 免评，其{L.SOURCES[source]}数据不计")
+    return frame[~unknown & ~of_exempt].reset_index(drop=True)
+
+
+def _service(run: _Run, votes: pd.DataFrame) -> ServiceScores:
+    """服务对象评价 into the table: each round's votes and score, and their sum
+    (`components.service_scores`: rate × 25 a round, the sub-30 blending,
+    docs/rules.md §2.3, §2.4)."""
+    service = service_scores(votes, run.keys, run.settings)
+    for rnd in SERVICE_ROUNDS:
+        run.out.loc[run.keys, C.VOTES_IN[rnd]] = service.votes[rnd]
+        run.out.loc[run.keys, _ROUND_COLUMNS[rnd]] = service.rounds[rnd]
+    run.out.loc[run.keys, C.SERVICE] = service.score
+    run.lines.append(service.lines)
+    run.warnings.extend(service.warnings)
+    for keys, message in service.notes:
+        run.notes.add(keys, message)
+    return service
+
+
+def _component(run: _Run, column: str, scored: tuple[pd.Series, pd.DataFrame]) -> pd.Series:
+    """A component's scores (from `scoring.components`, which follow its rule) into the
+    table, its lines into the explanations; returns the scores."""
+    score, component_lines = scored
+    run.out.loc[run.keys, column] = score
+    run.lines.append(component_lines)
+    return score
+
+
+def _supervisor(run: _Run, events: pd.DataFrame) -> pd.Series:
+    """主管单位评价 (docs/rules.md §2.6): each section's score as its unit gave it, with
+    its tier; a section without one scores 0, with a note (§2.18). Two scores for one
+    section are refused. (The tier distribution is checked where scores are entered.)"""
+    s, keys = run.settings, run.keys
+    dup = events.duplicated([C.UNIT, C.SECTION])
     if dup.any():
-        raise InputError("supervisor", [(sup.at[i, C.ROW] if C.ROW in sup else None, f"{sup.at[i, C.UNIT]} {sup.at[i, C.SECTION]} 有两个主管单位评分") for i in sup.index[dup]])
-    supervisor = sup.set_index([C.UNIT, C.SECTION])[C.SCORE].astype(float).reindex(keys)
-    missing_sup = supervisor.isna()
+        raise InputError("supervisor", [(events.at[i, C.ROW] if C.ROW in events else None, f"{events.at[i, C.UNIT]} {events.at[i, C.SECTION]} 有两个主管单位评分") for i in events.index[dup]])
+    supervisor = events.set_index([C.UNIT, C.SECTION])[C.SCORE].astype(float).reindex(keys)
+    missing = supervisor.isna()
     supervisor = supervisor.fillna(0.0)
-    out.loc[keys, C.SUPERVISOR] = supervisor
-    texts = [f"主管单位评分 {fmt(v)} 分（{tier_text(v, s)}）" if not m else "未提交主管单位评分，按 0 分计" for v, m in zip(supervisor, missing_sup)]
-    lines_parts.append(lines(keys, C.SUPERVISOR, texts, supervisor.to_numpy()))
-    if missing_sup.any():
-        notes.add(keys[missing_sup.to_numpy()], "未提交主管单位评分，按 0 分计")
+    run.out.loc[keys, C.SUPERVISOR] = supervisor
+    texts = [f"主管单位评分 {fmt(v)} 分（{tier_text(v, s)}）" if not m else "未提交主管单位评分，按 0 分计" for v, m in zip(supervisor, missing)]
+    run.lines.append(lines(keys, C.SUPERVISOR, texts, supervisor.to_numpy()))
+    if missing.any():
+        run.notes.add(keys[missing.to_numpy()], "未提交主管单位评分，按 0 分计")
+    return supervisor
 
-    inspection, inspection_lines = inspection_scores(frames["inspection"], keys, year, s)
-    out.loc[keys, C.INSPECTION] = inspection
-    lines_parts.append(inspection_lines)
 
-    daily = service + platform + supervisor + inspection
+def _daily(run: _Run, daily: pd.Series) -> None:
+    """日常评价 (docs/rules.md §2.8) = 服务对象评价 + 平台办理 + 主管单位评价 + 监督检查,
+    with its sum line, and its competition rank over the participating sections
+    (§2.14: 1, 2, 2, 4 on scores rounded to `rank_decimals`)."""
+    out, keys = run.out, run.keys
     out.loc[keys, C.DAILY] = daily
+    service = L.COMPONENTS[C.SERVICE]
     parts = {
-        f"{ROUND_LABELS[C.H1]}{L.COMPONENTS[C.SERVICE]}": out.loc[keys, C.SERVICE_H1],
-        f"{ROUND_LABELS[C.H2]}{L.COMPONENTS[C.SERVICE]}": out.loc[keys, C.SERVICE_H2],
+        **{f"{L.ROUND_NAMES[rnd]}{service}": out.loc[keys, _ROUND_COLUMNS[rnd]] for rnd in SERVICE_ROUNDS},
         **{L.COMPONENTS[c]: out.loc[keys, c] for c in (C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION)},
     }
-    lines_parts.append(lines(keys, C.DAILY, _sum_texts(L.COMPONENTS[C.DAILY], parts, daily), daily.to_numpy()))
-    out[C.DAILY_RANK] = competition_rank(out[C.DAILY], s.rank_decimals)
+    run.lines.append(lines(keys, C.DAILY, _sum_texts(L.COMPONENTS[C.DAILY], parts, daily), daily.to_numpy()))
+    out[C.DAILY_RANK] = competition_rank(out[C.DAILY], run.settings.rank_decimals)
 
-    bonus, bonus_lines = bonus_scores(frames["bonus"], keys, year, s)
-    out.loc[keys, C.BONUS] = bonus
 
-    # ---- 候选名单
-    participating = out.loc[keys]
+def _shortlist(run: _Run) -> dict[str, float]:
+    """候选名单 from the daily scores (docs/rules.md §2.13): last year's 不满意单位 go in
+    directly; of the other participating sections, the 50 best become 满意候选 and of
+    the rest the 50 worst 不满意候选 (fewer sections: all of them, in the same
+    proportion, with a warning), ordered by the tie-break chain (§2.14). A tie at a
+    cut-off is reported and goes to the side that does no harm: all of it in the
+    satisfied candidates, none of it in the unsatisfied ones. Returns the cut-offs: the
+    lowest satisfied and the highest unsatisfied candidate's daily score."""
+    s, out = run.settings, run.out
+    participating = out.loc[run.keys]
     previous = participating[participating[C.PREVIOUS_UNSATISFIED].astype(bool)]
     rest = participating.drop(previous.index)
     n_sat, n_unsat = split_shortlist(len(rest), s.shortlist_satisfied, s.shortlist_unsatisfied)
     if n_sat + n_unsat < s.shortlist_satisfied + s.shortlist_unsatisfied:
-        warnings.append(
+        run.warnings.append(
             f"参评科室不足：除上年不满意单位外只有 {len(rest)} 个科室，"
             f"候选名单为满意候选 {n_sat} 个、不满意候选 {n_unsat} 个"
         )
@@ -294,129 +325,25 @@ def score_year(inputs: YearInputs, settings: RuleSettings) -> Scorecard:
         (bottom, C.UNSATISFIED_CANDIDATE, n_unsat, "均未列入不满意候选"),
     ):
         if len(found.tied):
-            ties.append(_tie(C.STAGE_SHORTLIST, list_code, k, found.tied, out, C.DAILY, placed))
-    cutoffs = {
+            run.ties.append(_tie(C.STAGE_SHORTLIST, list_code, k, found.tied, out, C.DAILY, placed))
+    return {
         C.SATISFIED_CANDIDATE: float(out.loc[top.chosen, C.DAILY].min()) if len(top.chosen) else float("nan"),
         C.UNSATISFIED_CANDIDATE: float(out.loc[bottom.chosen, C.DAILY].max()) if len(bottom.chosen) else float("nan"),
     }
-    if inputs.candidates is not None:
-        cutoffs, ties = _fixed_shortlist(out, inputs.candidates, keys, ties, warnings)
-    candidates = out.index[out[C.SHORTLIST].notna().to_numpy()]
-
-    # ---- 网络评价
-    net = votes[votes[C.ROUND] == C.NET]
-    held = len(net) > 0
-    out[C.NETWORK] = np.nan
-    out[C.TOTAL] = np.nan
-    if held:
-        net_keys = pd.MultiIndex.from_frame(net[[C.UNIT, C.SECTION]])
-        outside = ~net_keys.isin(candidates)
-        if outside.any():
-            raise InputError(
-                "votes",
-                [
-                    (net.at[i, C.ROW] if C.ROW in net else None, f"{net.at[i, C.UNIT]} {net.at[i, C.SECTION]} 不在候选名单中，不应有网络评价票")
-                    for i in net.index[outside]
-                ],
-            )
-        counts = net.groupby([C.UNIT, C.SECTION])[COUNTS].sum().reindex(candidates, fill_value=0)
-        network = network_scores(counts, s)
-        no_ballots = network.isna()
-        if no_ballots.any():
-            notes.add(candidates[no_ballots.to_numpy()], "网络评价无票，按 0 分计")
-        network = network.fillna(0.0)
-        out.loc[candidates, C.VOTES_IN[C.NET]] = counts[COUNTS].sum(axis=1)
-        out.loc[candidates, C.NETWORK] = network
-        out.loc[candidates, C.TOTAL] = out.loc[candidates, C.DAILY] + network + out.loc[candidates, C.BONUS]
-        n = counts[COUNTS].sum(axis=1)
-        texts = [
-            f"网络评价：满意 {a}、基本满意 {b}、不满意 {c}，共 {t} 票；{rate_formula(a, b, c, s.network_points, s)} = {fmt(v)} 分"
-            if t else "网络评价：无票，按 0 分计"
-            for a, b, c, t, v in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, network)
-        ]
-        lines_parts.append(lines(candidates, C.NETWORK, texts, network.to_numpy()))
-        total = out.loc[candidates, C.TOTAL]
-        parts = {L.COMPONENTS[c]: out.loc[candidates, c] for c in (C.DAILY, C.NETWORK, C.BONUS)}
-        lines_parts.append(lines(candidates, C.TOTAL, _sum_texts(L.COMPONENTS[C.TOTAL], parts, total), total.to_numpy()))
-    else:
-        warnings.append("尚未进行网络评价（没有网络评价票）：网络评价、总成绩和评议结果暂空")
-    lines_parts.append(bonus_lines)
-    out[C.TOTAL_RANK] = competition_rank(out[C.TOTAL], s.rank_decimals)
-
-    # ---- 满意单位 / 不满意单位 / 最不满意单位 (proposals)
-    out[C.PROPOSED] = None
-    if held:
-        final = out.loc[candidates]
-        best = cut(order(final, C.TOTAL, True, s.rank_decimals), s.final_satisfied, include_ties=True)
-        worst = cut(order(final.drop(best.chosen), C.TOTAL, False, s.rank_decimals), s.final_unsatisfied, include_ties=False)
-        lowest = cut(order(final.loc[worst.chosen], C.TOTAL, False, s.rank_decimals), s.final_most_unsatisfied, include_ties=False)
-        out.loc[best.chosen, C.PROPOSED] = C.SATISFIED
-        out.loc[worst.chosen, C.PROPOSED] = C.UNSATISFIED
-        out.loc[lowest.chosen, C.PROPOSED] = C.MOST_UNSATISFIED
-        for found, list_code, k, placed in (
-            (best, C.SATISFIED, s.final_satisfied, "已全部拟定为满意单位"),
-            (worst, C.UNSATISFIED, s.final_unsatisfied, "均未拟定为不满意单位"),
-            (lowest, C.MOST_UNSATISFIED, s.final_most_unsatisfied, "均未拟定为最不满意单位"),
-        ):
-            if len(found.tied):
-                ties.append(_tie(C.STAGE_FINAL, list_code, k, found.tied, out, C.TOTAL, placed))
-
-    # ---- the review office's decisions
-    out[C.RESULT] = out[C.PROPOSED]
-    out[C.DECISION] = None
-    if inputs.decisions is not None and len(inputs.decisions):
-        _apply_decisions(out, inputs.decisions, candidates, held)
-    if held:
-        for code, want in ((C.SATISFIED, s.final_satisfied), (C.UNSATISFIED, s.final_unsatisfied - s.final_most_unsatisfied), (C.MOST_UNSATISFIED, s.final_most_unsatisfied)):
-            got = int((out[C.RESULT] == code).sum())
-            if got != want:
-                warnings.append(f"{L.label(L.RESULTS, code)}现为 {got} 个，规则为 {want} 个，请评议办确认")
-
-    # ---- effects
-    satisfied = out[out[C.RESULT] == C.SATISFIED]
-    top_tier = cut(order(satisfied, C.TOTAL, True, s.rank_decimals), s.top_bonus_tier, include_ties=True) if len(satisfied) else None
-    out[C.TOP_TIER] = False
-    if top_tier is not None:
-        out.loc[top_tier.chosen, C.TOP_TIER] = True
-        if len(top_tier.tied):
-            ties.append(_tie(C.STAGE_FINAL, C.TOP_TIER, s.top_bonus_tier, top_tier.tied, out, C.TOTAL, "已全部列入优秀档"))
-    out[C.TWO_YEARS_UNSATISFIED] = out[C.RESULT].isin([C.UNSATISFIED, C.MOST_UNSATISFIED]) & out[C.PREVIOUS_UNSATISFIED].astype(bool)
-    if out[C.TWO_YEARS_UNSATISFIED].any():
-        notes.add(out.index[out[C.TWO_YEARS_UNSATISFIED].to_numpy()], "连续两年为不满意单位")
-    units = unit_effects(out, sections, s)
-
-    for tie in ties:
-        warnings.append(tie.message)
-    out[C.WARNINGS] = [list(notes.by_key.get(tuple(k), [])) for k in out.index]
-    exempt_idx = out.index[out[C.EXEMPT].to_numpy()]
-    for k in exempt_idx:
-        out.at[k, C.WARNINGS] = ["免评（连续两年满意单位）"]
-    table = out.reset_index()
-    table = table.rename(columns={"level_0": C.UNIT, "level_1": C.SECTION})
-    explanation = _reading_order(lines_parts, all_keys)
-    return Scorecard(
-        year=year,
-        settings=s,
-        sections=table,
-        lines=explanation[LINE_COLUMNS],
-        units=units,
-        warnings=warnings,
-        ties=ties,
-        round_means=round_means,
-        cutoffs=cutoffs,
-        network_held=held,
-    )
 
 
-def _fixed_shortlist(out: pd.DataFrame, fixed: pd.DataFrame, keys: pd.MultiIndex, ties: list, warnings: list[str]):
-    """Put the fixed candidate list in place of the one the daily scores give, say
-    where the two differ, and drop the shortlist ties (fixing the list settled them).
-    Returns the cut-offs of the fixed list and the remaining ties."""
+def _fixed_shortlist(run: _Run, fixed: pd.DataFrame) -> dict[str, float]:
+    """The candidate list as the review office fixed it (docs/rules.md §2.13), in place
+    of the one the daily scores give: a warning names the sections the daily scores
+    would now place differently (and any fixed candidate no longer taking part), and
+    the shortlist ties are dropped (fixing the list settled them). Returns the
+    cut-offs of the fixed list."""
+    out = run.out
     computed = out[C.SHORTLIST].copy()
-    where = pd.MultiIndex.from_frame(fixed[[C.UNIT, C.SECTION]]) if len(fixed) else keys[:0]
-    known = where.isin(keys)
+    where = pd.MultiIndex.from_frame(fixed[[C.UNIT, C.SECTION]]) if len(fixed) else run.keys[:0]
+    known = where.isin(run.keys)
     for key in where[~known]:
-        warnings.append(f"已确定的候选名单中的 {_name(key)} 现已不参加评议（免评或已删除），不列入候选")
+        run.warnings.append(f"已确定的候选名单中的 {_name(key)} 现已不参加评议（免评或已删除），不列入候选")
     out[C.SHORTLIST] = None
     out.loc[where[known], C.SHORTLIST] = fixed[C.SHORTLIST].to_numpy()[known]
     moved = [k for k in out.index if (computed.get(k) or None) != (out.at[k, C.SHORTLIST] or None)]
@@ -425,12 +352,159 @@ def _fixed_shortlist(out: pd.DataFrame, fixed: pd.DataFrame, keys: pd.MultiIndex
             f"{_name(k)}（{L.label(L.SHORTLISTS, computed[k]) if computed[k] else '不列入'}）" for k in moved[:20]
         )
         more = f" 等 {len(moved)} 个" if len(moved) > 20 else ""
-        warnings.append(f"候选名单已确定，未按现在的日常评价变动；按现在的日常评价，{names}{more}的候选位置会不同")
+        run.warnings.append(f"候选名单已确定，未按现在的日常评价变动；按现在的日常评价，{names}{more}的候选位置会不同")
     cutoffs = {}
     for code, pick in ((C.SATISFIED_CANDIDATE, "min"), (C.UNSATISFIED_CANDIDATE, "max")):
         scores = out.loc[out[C.SHORTLIST] == code, C.DAILY].astype(float)
         cutoffs[code] = float(getattr(scores, pick)()) if len(scores) else float("nan")
-    return cutoffs, [t for t in ties if t.stage != C.STAGE_SHORTLIST]
+    run.ties = [t for t in run.ties if t.stage != C.STAGE_SHORTLIST]
+    return cutoffs
+
+
+def _online_round(run: _Run, votes: pd.DataFrame, candidates: pd.Index) -> bool:
+    """网络评价 and the total (docs/rules.md §2.9, §2.11), once the online round has any
+    vote (`_network`); until then no section has either, and a warning says so
+    (§2.18). Then the total's competition rank (§2.14). Returns whether the online
+    round has been held."""
+    out = run.out
+    net = votes[votes[C.ROUND] == C.NET]
+    held = len(net) > 0
+    out[C.NETWORK] = np.nan
+    out[C.TOTAL] = np.nan
+    if held:
+        _network(run, net, candidates)
+    else:
+        run.warnings.append("尚未进行网络评价（没有网络评价票）：网络评价、总成绩和评议结果暂空")
+    out[C.TOTAL_RANK] = competition_rank(out[C.TOTAL], run.settings.rank_decimals)
+    return held
+
+
+def _network(run: _Run, net: pd.DataFrame, candidates: pd.Index) -> None:
+    """Each candidate's 网络评价 = rate × 15 over all its ballots, never blended; a
+    candidate without any ballot scores 0, with a note (docs/rules.md §2.9). Then its
+    total = daily + network + bonus (§2.11). Each with its line. A vote for a section
+    off the shortlist is refused."""
+    s, out = run.settings, run.out
+    net_keys = pd.MultiIndex.from_frame(net[[C.UNIT, C.SECTION]])
+    outside = ~net_keys.isin(candidates)
+    if outside.any():
+        raise InputError(
+            "votes",
+            [
+                (net.at[i, C.ROW] if C.ROW in net else None, f"{net.at[i, C.UNIT]} {net.at[i, C.SECTION]} 不在候选名单中，不应有网络评价票")
+                for i in net.index[outside]
+            ],
+        )
+    counts = net.groupby([C.UNIT, C.SECTION])[COUNTS].sum().reindex(candidates, fill_value=0)
+    network = network_scores(counts, s)
+    no_ballots = network.isna()
+    if no_ballots.any():
+        run.notes.add(candidates[no_ballots.to_numpy()], "网络评价无票，按 0 分计")
+    network = network.fillna(0.0)
+    n = counts[COUNTS].sum(axis=1)
+    out.loc[candidates, C.VOTES_IN[C.NET]] = n
+    out.loc[candidates, C.NETWORK] = network
+    out.loc[candidates, C.TOTAL] = out.loc[candidates, C.DAILY] + network + out.loc[candidates, C.BONUS]
+    texts = [
+        f"网络评价：满意 {a}、基本满意 {b}、不满意 {c}，共 {t} 票；{rate_formula(a, b, c, s.network_points, s)} = {fmt(v)} 分"
+        if t else "网络评价：无票，按 0 分计"
+        for a, b, c, t, v in zip(counts[C.VOTES_S], counts[C.VOTES_B], counts[C.VOTES_U], n, network)
+    ]
+    run.lines.append(lines(candidates, C.NETWORK, texts, network.to_numpy()))
+    total = out.loc[candidates, C.TOTAL]
+    parts = {L.COMPONENTS[c]: out.loc[candidates, c] for c in (C.DAILY, C.NETWORK, C.BONUS)}
+    run.lines.append(lines(candidates, C.TOTAL, _sum_texts(L.COMPONENTS[C.TOTAL], parts, total), total.to_numpy()))
+
+
+def _proposals(run: _Run, candidates: pd.Index, held: bool) -> None:
+    """The proposed final lists, once the online round is held (docs/rules.md §2.15):
+    of the candidates by total and the tie-break chain (§2.14), the best 10 are
+    proposed 满意单位, the worst 10 of the others 不满意单位, and the worst 3 of those
+    最不满意单位. A tie at a cut-off is reported and goes to the side that does no harm:
+    all of it on the 满意单位 list, none of it on the other two."""
+    s, out = run.settings, run.out
+    out[C.PROPOSED] = None
+    if not held:
+        return
+    final = out.loc[candidates]
+    best = cut(order(final, C.TOTAL, True, s.rank_decimals), s.final_satisfied, include_ties=True)
+    worst = cut(order(final.drop(best.chosen), C.TOTAL, False, s.rank_decimals), s.final_unsatisfied, include_ties=False)
+    lowest = cut(order(final.loc[worst.chosen], C.TOTAL, False, s.rank_decimals), s.final_most_unsatisfied, include_ties=False)
+    out.loc[best.chosen, C.PROPOSED] = C.SATISFIED
+    out.loc[worst.chosen, C.PROPOSED] = C.UNSATISFIED
+    out.loc[lowest.chosen, C.PROPOSED] = C.MOST_UNSATISFIED
+    for found, list_code, k, placed in (
+        (best, C.SATISFIED, s.final_satisfied, "已全部拟定为满意单位"),
+        (worst, C.UNSATISFIED, s.final_unsatisfied, "均未拟定为不满意单位"),
+        (lowest, C.MOST_UNSATISFIED, s.final_most_unsatisfied, "均未拟定为最不满意单位"),
+    ):
+        if len(found.tied):
+            run.ties.append(_tie(C.STAGE_FINAL, list_code, k, found.tied, out, C.TOTAL, placed))
+
+
+def _decisions(run: _Run, decisions: pd.DataFrame | None, candidates: pd.Index, held: bool) -> None:
+    """The results (docs/rules.md §2.15): the proposals, as the review office's decisions
+    confirm or override them (`_apply_decisions`); then a warning for each list whose
+    decided length is not the rules' (10 满意单位, 7 不满意单位 besides 3 最不满意单位)."""
+    s, out = run.settings, run.out
+    out[C.RESULT] = out[C.PROPOSED]
+    out[C.DECISION] = None
+    if decisions is not None and len(decisions):
+        _apply_decisions(out, decisions, candidates, held)
+    if held:
+        for code, want in ((C.SATISFIED, s.final_satisfied), (C.UNSATISFIED, s.final_unsatisfied - s.final_most_unsatisfied), (C.MOST_UNSATISFIED, s.final_most_unsatisfied)):
+            got = int((out[C.RESULT] == code).sum())
+            if got != want:
+                run.warnings.append(f"{L.label(L.RESULTS, code)}现为 {got} 个，规则为 {want} 个，请评议办确认")
+
+
+def _effects(run: _Run) -> pd.DataFrame:
+    """What the decided lists mean (docs/rules.md §2.16): the 3 best 满意单位 by total
+    form the 优秀 tier (a tie at the 3rd place all in, reported), a section unsatisfied
+    this year and last is flagged, with a note; returns each parent unit's 考绩 effect
+    (`unit_effects`)."""
+    s, out = run.settings, run.out
+    satisfied = out[out[C.RESULT] == C.SATISFIED]
+    top_tier = cut(order(satisfied, C.TOTAL, True, s.rank_decimals), s.top_bonus_tier, include_ties=True) if len(satisfied) else None
+    out[C.TOP_TIER] = False
+    if top_tier is not None:
+        out.loc[top_tier.chosen, C.TOP_TIER] = True
+        if len(top_tier.tied):
+            run.ties.append(_tie(C.STAGE_FINAL, C.TOP_TIER, s.top_bonus_tier, top_tier.tied, out, C.TOTAL, "已全部列入优秀档"))
+    out[C.TWO_YEARS_UNSATISFIED] = out[C.RESULT].isin([C.UNSATISFIED, C.MOST_UNSATISFIED]) & out[C.PREVIOUS_UNSATISFIED].astype(bool)
+    if out[C.TWO_YEARS_UNSATISFIED].any():
+        run.notes.add(out.index[out[C.TWO_YEARS_UNSATISFIED].to_numpy()], "连续两年为不满意单位")
+    return unit_effects(out, run.sections, s)
+
+
+def _scorecard(
+    run: _Run, units: pd.DataFrame, round_means: dict[str, float], cutoffs: dict[str, float], held: bool
+) -> Scorecard:
+    """The finished Scorecard: the ties' messages after the other warnings, each
+    section's notes in its WARNINGS (an exempt section's: 免评 alone), UNIT and SECTION
+    as columns, the explanation lines in reading order."""
+    out = run.out
+    for tie in run.ties:
+        run.warnings.append(tie.message)
+    out[C.WARNINGS] = [list(run.notes.by_key.get(tuple(k), [])) for k in out.index]
+    exempt_idx = out.index[out[C.EXEMPT].to_numpy()]
+    for k in exempt_idx:
+        out.at[k, C.WARNINGS] = ["免评（连续两年满意单位）"]
+    table = out.reset_index()
+    table = table.rename(columns={"level_0": C.UNIT, "level_1": C.SECTION})
+    explanation = _reading_order(run.lines, run.all_keys)
+    return Scorecard(
+        year=run.year,
+        settings=run.settings,
+        sections=table,
+        lines=explanation[LINE_COLUMNS],
+        units=units,
+        warnings=run.warnings,
+        ties=run.ties,
+        round_means=round_means,
+        cutoffs=cutoffs,
+        network_held=held,
+    )
 
 
 _COMPONENT_ORDER = {

@@ -1,4 +1,4 @@
-"""What earlier years' results mean for this year (SPEC §2, decisions)."""
+"""What earlier years' results mean for this year (docs/rules.md §2, decisions)."""
 from __future__ import annotations
 
 import pandas as pd

@@ -1,13 +1,22 @@
-"""Chinese labels of the codes in `scoring.columns` (SPEC §6 values), both ways.
+"""Chinese labels of the codes in `scoring.columns` (docs/rules.md §6 values), both
+ways.
 
-Readers of SPEC §6 files map a cell to a code with these; reports and explanations
-show the labels. The first label of each code is the one shown.
+Readers of docs/rules.md §6 files map a cell to a code with these; reports and
+explanations show the labels. The first label of each code is the one shown.
 """
 from __future__ import annotations
 
 from scoring import columns as C
 
-ROUNDS = {C.H1: ("H1", "上半年"), C.H2: ("H2", "下半年", "年底"), C.NET: ("NET", "网络评价", "网络")}
+# Each round's Chinese name, as explanations write it ("上半年服务对象评价"). A round is
+# shown by its code (the first label in ROUNDS); a file may give its code, its name or
+# an alias.
+ROUND_NAMES = {C.H1: "上半年", C.H2: "下半年", C.NET: "网络评价"}
+ROUNDS = {
+    C.H1: (C.H1, ROUND_NAMES[C.H1]),
+    C.H2: (C.H2, ROUND_NAMES[C.H2], "年底"),
+    C.NET: (C.NET, ROUND_NAMES[C.NET], "网络"),
+}
 PLATFORMS = {
     C.HOTLINE: ("投诉举报", "统一政务咨询投诉举报平台", "政务咨询投诉举报"),
     C.SUPERVISION_NET: ("网络监督", "网络监督投诉平台"),
@@ -30,7 +39,7 @@ PERSONS = {
 }
 BONUS_KINDS = {C.COMMENDATION: ("表彰",), C.PUBLICITY: ("宣传",)}
 # Levels by kind: 表彰 国家级/省部级/市厅级, 宣传 中央/省级/市级.
-BONUS_LEVELS = {
+BONUS_LEVELS: dict[str, dict[str, tuple[str, ...]]] = {
     C.COMMENDATION: {C.NATIONAL: ("国家级",), C.PROVINCIAL: ("省部级",), C.CITY: ("市厅级",)},
     C.PUBLICITY: {C.CENTRAL: ("中央", "中央级"), C.PROVINCIAL: ("省级",), C.CITY: ("市级",)},
 }
@@ -41,6 +50,9 @@ SHORTLISTS = {
     C.UNSATISFIED_CANDIDATE: ("不满意候选",),
     C.PREVIOUS_UNSATISFIED: ("上年不满意单位",),
 }
+# The input frames of a year (`scoring.engine.YearInputs` fields, the bundle's files) by
+# what they hold, as warnings about their rows name them.
+SOURCES = {"votes": "投票", "platform": "平台办理", "supervisor": "主管单位评分", "inspection": "监督检查", "bonus": "加分项"}
 COMPONENTS = {
     C.SERVICE: "服务对象评价",
     C.PLATFORM_SCORE: "平台办理",

@@ -1,5 +1,5 @@
-"""Shortlist and final lists (SPEC §2, decisions): ranking with the tie-break chain,
-cut-offs that never break a tie silently.
+"""Shortlist and final lists (docs/rules.md §2, decisions): ranking with the tie-break
+chain, cut-offs that never break a tie silently.
 
 A tie that survives the whole chain at a cut-off is reported (a `Tie`), and until the
 review office resolves it the tied sections all go to the side that does them no harm:

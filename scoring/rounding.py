@@ -1,12 +1,11 @@
-"""Rounding as the office sees it (SPEC §2): scores shown with 2 decimals (supervisor
-1), half up in decimal arithmetic as Excel does, and ranks on scores rounded to 6
-decimals so that float noise never decides a rank."""
+"""Rounding as the office sees it (docs/rules.md §2): scores shown with 2 decimals
+(supervisor 1), half up in decimal arithmetic as Excel does, and ranks on scores
+rounded to 6 decimals so that float noise never decides a rank."""
 from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-import numpy as np
 import pandas as pd
 
 
@@ -33,7 +32,3 @@ def competition_rank(values: pd.Series, decimals: int = 6, ascending: bool = Fal
     """1, 2, 2, 4: equal (rounded) scores share the best rank; NaN gets no rank."""
     ranks = rank_key(values, decimals).rank(method="min", ascending=ascending)
     return ranks.astype("Int64")
-
-
-def is_close(a: float, b: float, decimals: int = 6) -> bool:
-    return bool(np.round(a, decimals) == np.round(b, decimals))

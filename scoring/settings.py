@@ -1,4 +1,5 @@
-"""Every number of SPEC §2, as one campaign's rule settings (Pingyang 2021 defaults).
+"""Every number of docs/rules.md §2, as one campaign's rule settings (Pingyang 2021
+defaults).
 
 A campaign stores these as a JSON object; `RuleSettings.from_dict` fills any key the
 stored object lacks with the default, so a campaign created before a new setting was
@@ -13,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RuleSettings:
-    # Service objects (服务对象评价), SPEC §2: two rounds, 25 points each.
+    # Service objects (服务对象评价), docs/rules.md §2: two rounds, 25 points each.
     service_round_points: float = 25.0
     weight_satisfied: float = 1.0
     weight_basic: float = 0.6
@@ -88,11 +89,11 @@ class RuleSettings:
     top_bonus_tier: int = 3
     # Exemption: 满意单位 in each of this many previous years.
     exemption_years: int = 2
-    # Service-object lists (SPEC §3).
+    # Service-object lists (docs/rules.md §3).
     max_objects_per_section: int = 500
     min_penalized_objects: int = 100
-    # SMS to citizens (SPEC §4): local send window ("HH:MM"; equal ends: any time) and
-    # messages per phone per local day (0: no cap). Outside them messages wait.
+    # SMS to citizens (docs/rules.md §4): local send window ("HH:MM"; equal ends: any
+    # time) and messages per phone per local day (0: no cap). Outside them messages wait.
     sms_window_start: str = "08:00"
     sms_window_end: str = "21:00"
     sms_daily_cap: int = 5
@@ -110,7 +111,7 @@ class RuleSettings:
     def from_dict(cls, data: dict[str, Any] | None) -> "RuleSettings":
         """Settings from a stored object; unknown keys are refused, missing keys default."""
         data = data or {}
-        kinds = _kinds(cls)
+        kinds = _kinds()
         unknown = sorted(set(data) - set(kinds))
         if unknown:
             raise ValueError(f"未知的规则设置：{', '.join(unknown)}")
@@ -121,9 +122,9 @@ class RuleSettings:
 
 
 @functools.cache
-def _kinds(cls: type[RuleSettings]) -> dict[str, type]:
+def _kinds() -> dict[str, type]:
     """Each setting's type by name (the annotations are strings: `from __future__`)."""
-    return {f.name: {"int": int, "str": str}.get(str(f.type), float) for f in fields(cls)}
+    return {f.name: {"int": int, "str": str}.get(str(f.type), float) for f in fields(RuleSettings)}
 
 
 PINGYANG_2021 = RuleSettings()

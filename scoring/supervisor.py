@@ -1,6 +1,6 @@
-"""主管单位评价 (SPEC §2): each unit scores its own sections with one decimal in three
-tiers, 优秀 [4, 5], 良好 [3, 3.9], 一般 [0, 3); with n sections, each tier holds
-⌊n/3⌋ or ⌊n/3⌋ + 1 of them."""
+"""主管单位评价 (docs/rules.md §2): each unit scores its own sections with one decimal
+in three tiers, 优秀 [4, 5], 良好 [3, 3.9], 一般 [0, 3); with n sections, each tier
+holds ⌊n/3⌋ or ⌊n/3⌋ + 1 of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,10 +62,7 @@ class TierProblem:
     @property
     def message(self) -> str:
         n_text = f"{self.low} 到 {self.high} 个" if self.low != self.high else f"{self.low} 个"
-        if self.count > self.high:
-            diff = f"多了 {self.count - self.high} 个"
-        else:
-            diff = f"少了 {self.low - self.count} 个"
+        diff = f"多了 {self.count - self.high} 个" if self.count > self.high else f"少了 {self.low - self.count} 个"
         return f"{self.unit}：{self.tier}档有 {self.count} 个科室，应为 {n_text}，{diff}"
 
 

@@ -1,4 +1,4 @@
-"""服务对象评价 and 网络评价 from vote counts (SPEC §2)."""
+"""服务对象评价 and 网络评价 from vote counts (docs/rules.md §2)."""
 from __future__ import annotations
 
 import math
@@ -14,8 +14,8 @@ COUNTS = [C.VOTES_S, C.VOTES_B, C.VOTES_U]
 
 def tally(votes: pd.DataFrame) -> pd.DataFrame:
     """Counts per (unit, section, round) from either form of the votes frame: one row
-    per vote with CHOICE (how the platform stores them), or counts already (a SPEC §6
-    votes.csv). Count rows for the same section and round add up."""
+    per vote with CHOICE (how the platform stores them), or counts already (a
+    docs/rules.md §6 votes.csv). Count rows for the same section and round add up."""
     keys = [C.UNIT, C.SECTION, C.ROUND]
     if C.CHOICE not in votes.columns:
         if votes.empty:

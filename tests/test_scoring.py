@@ -1,4 +1,5 @@
-"""Every scoring rule of SPEC §2, table by table, with the numbers worked by hand.
+"""Every scoring rule of docs/rules.md §2, table by table, with the numbers worked by
+hand.
 
 No app, no database: frames in, a Scorecard out.
 """

@@ -63,11 +63,16 @@ ZONES = (
     (BETWEEN, "其他", OTHER_COLOUR),
     (BELOW, "不满意候选线及以下", UNSATISFIED_COLOUR),
 )
+# The shortlist's cut-offs as the histogram draws them: (list code, label, colour).
+CUTOFF_LINES = (
+    (C.SATISFIED_CANDIDATE, "满意候选线", SATISFIED_COLOUR),
+    (C.UNSATISFIED_CANDIDATE, "不满意候选线", UNSATISFIED_COLOUR),
+)
 MAX_UNIT_BINS = 30
 MIN_DRAWN_BINS = 5
 
-# Components of a section, in the order of SPEC §2, with a qualitative palette that
-# colour-blind readers can tell apart (Okabe & Ito).
+# Components of a section, in the order of docs/rules.md §2, with a qualitative palette
+# that colour-blind readers can tell apart (Okabe & Ito).
 COMPONENTS = (C.SERVICE, C.PLATFORM_SCORE, C.SUPERVISOR, C.INSPECTION, C.NETWORK, C.BONUS)
 COMPONENT_COLOURS = {
     C.SERVICE: "#0072b2",
@@ -255,35 +260,61 @@ def daily_distribution(card: Scorecard) -> Markup:
     bins = daily_bins(card)
     if bins is None:
         return _notice(DAILY_TITLE, NO_DATA, "chart-daily")
-    cutoffs = [
-        (C.SATISFIED_CANDIDATE, "满意候选线", SATISFIED_COLOUR),
-        (C.UNSATISFIED_CANDIDATE, "不满意候选线", UNSATISFIED_COLOUR),
-    ]
-    present = [(code, name, colour, float(card.cutoffs[code])) for code, name, colour in cutoffs
-               if not _missing(card.cutoffs.get(code))]
-
+    cutoffs = _drawn_cutoffs(card)
     body, y = _legend([(colour, label) for _, label, colour in ZONES], 16)
     label_rows = y + 2  # one row per cut-off label
-    axis_title_y = label_rows + 16 * len(present)
-    top = axis_title_y + 10
-    bottom = top + 170
-    height = bottom + 44
-    totals = [sum(c.values()) for c in bins.counts]
-    step = _count_step(max(totals))
-    y_max = step * math.ceil(max(totals) / step)
+    axis_title_y = label_rows + 16 * len(cutoffs)
+    plot = _count_scale(bins, top=axis_title_y + 10)
+    body += _count_axis(plot, axis_title_y)
+    body += _daily_bars(bins, plot)
+    body += _score_axis(bins, plot.bottom)
+    body += _cutoff_lines(bins, cutoffs, label_rows, plot.bottom)
+    return _svg(plot.bottom + 44, DAILY_TITLE, _daily_summary(card, bins, cutoffs), body, "chart-daily")
 
-    def y_of(count: float) -> float:
-        return bottom - count / y_max * (bottom - top)
 
-    # Grid and count ticks.
-    for tick in range(0, y_max + 1, step):
-        ty = y_of(tick)
-        body.append(f'<line x1="{_n(DAILY_LEFT)}" y1="{_n(ty)}" x2="{_n(DAILY_RIGHT)}" y2="{_n(ty)}" '
-                    f'stroke="{GRID}" stroke-width="1"/>')
-        body.append(_text(DAILY_LEFT - 4, ty + 4, str(tick), size=SMALL, anchor="end", fill=MUTED))
-    body.append(_text(4, axis_title_y, "科室数", size=SMALL, fill=MUTED, cls="axis-title"))
+def _drawn_cutoffs(card: Scorecard) -> list[tuple[str, str, str, float]]:
+    """The cut-offs the card has (a list may be empty): (code, label, colour, score)."""
+    return [(code, name, colour, float(card.cutoffs[code])) for code, name, colour in CUTOFF_LINES
+            if not _missing(card.cutoffs.get(code))]
 
-    # Bars: one group per bin, stacked by zone from the bottom (below, between, above).
+
+@dataclass(frozen=True)
+class _CountScale:
+    """The histogram's vertical scale: 0 sections at `bottom`, `y_max` at `top`, ticks
+    every `step`."""
+
+    top: float
+    bottom: float
+    y_max: int
+    step: int
+
+    def y(self, count: float) -> float:
+        return self.bottom - count / self.y_max * (self.bottom - self.top)
+
+
+def _count_scale(bins: DailyBins, top: float) -> _CountScale:
+    """A plot 170 units high below `top`, up to the fullest bin rounded up to a step."""
+    most = max(sum(c.values()) for c in bins.counts)
+    step = _count_step(most)
+    return _CountScale(top, top + 170, step * math.ceil(most / step), step)
+
+
+def _count_axis(plot: _CountScale, title_y: float) -> list[str]:
+    """The grid lines with their counts, and the count axis' title."""
+    parts = []
+    for tick in range(0, plot.y_max + 1, plot.step):
+        ty = plot.y(tick)
+        parts.append(f'<line x1="{_n(DAILY_LEFT)}" y1="{_n(ty)}" x2="{_n(DAILY_RIGHT)}" y2="{_n(ty)}" '
+                     f'stroke="{GRID}" stroke-width="1"/>')
+        parts.append(_text(DAILY_LEFT - 4, ty + 4, str(tick), size=SMALL, anchor="end", fill=MUTED))
+    parts.append(_text(4, title_y, "科室数", size=SMALL, fill=MUTED, cls="axis-title"))
+    return parts
+
+
+def _daily_bars(bins: DailyBins, plot: _CountScale) -> list[str]:
+    """One group per bin, with its tooltip, stacked by zone from the bottom (below,
+    between, above)."""
+    groups = []
     for i, counts in enumerate(bins.counts):
         start = bins.first + i * bins.width
         x0, x1 = daily_x(bins, start), daily_x(bins, start + bins.width)
@@ -295,29 +326,38 @@ def daily_distribution(card: Scorecard) -> Markup:
         level = 0
         for code, _, colour in reversed(ZONES):
             if counts[code]:
-                y0, y1 = y_of(level + counts[code]), y_of(level)
+                y0, y1 = plot.y(level + counts[code]), plot.y(level)
                 parts.append(f'<rect x="{_n(x0 + gap)}" y="{_n(y0)}" width="{_n(x1 - x0 - 2 * gap)}" '
                              f'height="{_n(y1 - y0)}" fill="{colour}" data-zone="{code}"/>')
                 level += counts[code]
-        body.append(f'<g class="bin" data-from="{start}" data-to="{start + bins.width}" '
-                    f'data-count="{total}">{"".join(parts)}</g>')
+        groups.append(f'<g class="bin" data-from="{start}" data-to="{start + bins.width}" '
+                      f'data-count="{total}">{"".join(parts)}</g>')
+    return groups
 
-    # Score axis: a tick at bin edges, at most about 8 labels.
-    body.append(f'<line x1="{_n(DAILY_LEFT)}" y1="{_n(bottom)}" x2="{_n(DAILY_RIGHT)}" y2="{_n(bottom)}" '
-                f'stroke="{MUTED}" stroke-width="1"/>')
+
+def _score_axis(bins: DailyBins, bottom: float) -> list[str]:
+    """The score axis: a tick at bin edges, at most about 8 labels, and its title."""
+    parts = [f'<line x1="{_n(DAILY_LEFT)}" y1="{_n(bottom)}" x2="{_n(DAILY_RIGHT)}" y2="{_n(bottom)}" '
+             f'stroke="{MUTED}" stroke-width="1"/>']
     n_edges = int(round((bins.hi - bins.lo) / bins.width)) + 1
     every = max(1, math.ceil(n_edges / 8))
     for k in range(0, n_edges, every):
         score = bins.lo + k * bins.width
         x = daily_x(bins, score)
-        body.append(f'<line x1="{_n(x)}" y1="{_n(bottom)}" x2="{_n(x)}" y2="{_n(bottom + 4)}" stroke="{MUTED}"/>')
-        body.append(_text(x, bottom + 16, f"{score:g}", size=SMALL, anchor="middle", fill=MUTED))
+        parts.append(f'<line x1="{_n(x)}" y1="{_n(bottom)}" x2="{_n(x)}" y2="{_n(bottom + 4)}" stroke="{MUTED}"/>')
+        parts.append(_text(x, bottom + 16, f"{score:g}", size=SMALL, anchor="middle", fill=MUTED))
     axis = "日常评价得分" + (f"（每段 {bins.width} 分，含下限）" if bins.width > 1 else "（每段含下限）")
-    body.append(_text((DAILY_LEFT + DAILY_RIGHT) / 2, bottom + 36, axis, size=SMALL, anchor="middle",
-                      cls="axis-title"))
+    parts.append(_text((DAILY_LEFT + DAILY_RIGHT) / 2, bottom + 36, axis, size=SMALL, anchor="middle",
+                       cls="axis-title"))
+    return parts
 
-    # Cut-off lines, each labelled in its own row above the plot.
-    for row, (code, name, colour, value) in enumerate(present):
+
+def _cutoff_lines(bins: DailyBins, cutoffs: list[tuple[str, str, str, float]], label_rows: float,
+                  bottom: float) -> list[str]:
+    """Each cut-off as a dashed line down to the axis, labelled in its own row above the
+    plot (the label left of the line when it would run off the right edge)."""
+    parts = []
+    for row, (code, name, colour, value) in enumerate(cutoffs):
         x = daily_x(bins, value)
         label_y = label_rows + 16 * row + 12
         label = f"{name} {display_text(value)}"
@@ -326,7 +366,7 @@ def daily_distribution(card: Scorecard) -> Markup:
             tx, anchor = x + 3, "start"
         else:
             tx, anchor = max(x - 3, w + 2), "end"
-        body.append(
+        parts.append(
             f'<g class="cutoff" data-list="{code}" data-value="{_n(value)}">'
             f'<line x1="{_n(x)}" y1="{_n(label_y - 10)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="#fff" '
             f'stroke-width="3.5" stroke-opacity="0.8"/>'  # a halo: the line stays visible on a bar
@@ -335,23 +375,27 @@ def daily_distribution(card: Scorecard) -> Markup:
             + _text(tx, label_y, label, size=SMALL, anchor=anchor, fill=colour)
             + "</g>"
         )
+    return parts
 
+
+def _daily_summary(card: Scorecard, bins: DailyBins, cutoffs: list[tuple[str, str, str, float]]) -> str:
+    """The chart's text for a screen reader: how many sections, the highest and lowest
+    score, the cut-offs, the sections in each zone."""
     frame = _participating(card)
     per_zone = {code: sum(c[code] for c in bins.counts) for code, _, _ in ZONES}
-    lines = [f"{name} {display_text(value)}" for _, name, _, value in present] or ["暂无候选分数线"]
-    summary = (
+    lines = [f"{name} {display_text(value)}" for _, name, _, value in cutoffs] or ["暂无候选分数线"]
+    return (
         f"{len(frame)} 个参评科室，日常评价得分最高 {display_text(frame[C.DAILY].max())}、"
         f"最低 {display_text(frame[C.DAILY].min())}；{'、'.join(lines)}；"
         + "、".join(f"{label} {per_zone[code]} 个" for code, label, _ in ZONES)
     )
-    return _svg(height, DAILY_TITLE, summary, body, "chart-daily")
 
 
 # ---- 2. one section's components -----------------------------------------------------
 
 
 def component_maxima(settings: RuleSettings) -> dict[str, float]:
-    """Each component's maximum (SPEC §2): 50, 10, 5, 20, 15 and the bonus cap 5."""
+    """Each component's maximum (docs/rules.md §2): 50, 10, 5, 20, 15 and the bonus cap 5."""
     s = settings
     return {
         C.SERVICE: 2 * s.service_round_points,

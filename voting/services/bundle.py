@@ -415,7 +415,6 @@ def parse_bonus(data: bytes, filename: str, known: Collection[Key] | None = None
 
 BUNDLE_FILES = ("sections", "history", "votes", "platform", "supervisor", "inspection", "bonus")
 _SUFFIXES = (".csv", ".xlsx")
-_SOURCE_LABELS = {"votes": "投票", "platform": "平台办理", "supervisor": "主管单位评分", "inspection": "监督检查", "bonus": "加分项"}
 # What could not be checked because a file the others depend on is bad.
 _UNCHECKED_SECTIONS = "参评科室名单有错误，其他文件中的单位名称/科室是否在名单中未核对"
 _UNCHECKED_TIERS = "无法确定免评科室（参评科室名单或往年结果有错误，或评议年度未定），主管单位评分的档次分布未核对"
@@ -563,7 +562,7 @@ def read_bundle(
             [(u, s) in exempt for u, s in zip(frame[C.UNIT], frame[C.SECTION])], index=frame.index, dtype=bool
         )
         for unit, section, row in frame.loc[of_exempt, [C.UNIT, C.SECTION, C.ROW]].itertuples(index=False):
-            warnings.append(f"{name} 第 {row} 行：{unit} {section} 免评（连续两年满意单位），其{_SOURCE_LABELS[kind]}数据不计")
+            warnings.append(f"{name} 第 {row} 行：{unit} {section} 免评（连续两年满意单位），其{L.SOURCES[kind]}数据不计")
         frames[kind] = frame[~of_exempt].reset_index(drop=True)
 
     if checks.rejected:
