@@ -1,7 +1,7 @@
 """Chinese labels of the codes in `scoring.columns` (docs/rules.md §6 values), both
 ways.
 
-Readers of docs/rules.md §6 files map a cell to a code with these; reports and
+Readers of the exchange files (docs/rules.md §6) map a cell to a code with these; reports and
 explanations show the labels. The first label of each code is the one shown.
 """
 from __future__ import annotations

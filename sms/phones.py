@@ -1,4 +1,4 @@
-"""Mainland mobile numbers: normalisation and masking (SPEC §3, §4).
+"""Mainland mobile numbers: normalisation and masking (docs/rules.md §3.5, §4.13).
 
 A number is accepted with +86 / 0086 / 86, spaces, dashes, dots, brackets or full-width
 digits, and stored as its 11 national digits (1[3-9]xxxxxxxxx), so that the same phone
@@ -96,7 +96,7 @@ def mask_phone(phone: str | None) -> str:
 
 def mask_phone_text(raw: str) -> str:
     """A cell that failed to be a phone number, as an error message may echo it: with 7
-    digits or more, only the first 3 and the last 4 digits show (SPEC §4)."""
+    digits or more, only the first 3 and the last 4 digits show (docs/rules.md §4.13)."""
     text = unicodedata.normalize("NFKC", raw)
     positions = [i for i, ch in enumerate(text) if ch.isdigit()]
     if len(positions) < 7:

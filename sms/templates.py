@@ -1,4 +1,4 @@
-"""SMS templates (SPEC §4, mainland delivery): a sender gets a template id and its
+"""SMS templates (docs/rules.md §4.2, mainland delivery): a sender gets a template id and its
 parameters, and the free text rendered here for senders that send text (Twilio, the
 console). Providers in mainland China send only templates registered with them, so the
 ids and parameter names are the contract; the texts follow what such a template may

@@ -1,4 +1,4 @@
-"""One-time link tokens and typed codes for citizens' invitations (SPEC §4).
+"""One-time link tokens and typed codes for citizens' invitations (docs/rules.md §4.3, §4.4).
 
 A link token is an itsdangerous-signed, URL-safe string that names one invitation and
 its round, carries a 128-bit random nonce and the round's closing time. The signature

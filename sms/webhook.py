@@ -1,4 +1,4 @@
-"""Inbound SMS and delivery callbacks from Twilio (SPEC §4): the signature check, the
+"""Inbound SMS and delivery callbacks from Twilio (docs/rules.md §4.5): the signature check, the
 reading of a citizen's reply, and the TwiML answer. No database here: the platform
 matches the sender's open invitation and records the vote.
 

@@ -1,4 +1,4 @@
-"""The append-only audit log (issue 5): each entry carries the hash of the one before;
+"""The append-only audit log: each entry carries the hash of the one before;
 `verify` (and `pingyi audit verify`) names the first entry that was changed, deleted or
 inserted; PostgreSQL refuses UPDATE and DELETE of the table outright; every
 score-affecting action writes its entry, with the staff user (or "cli") and the facts,

@@ -1,5 +1,5 @@
 """`pingyi bundle score` on a generated bundle of the real 363 sections: the JSON of
-SPEC §6, the Excel report, and a bad file's message and exit status."""
+docs/rules.md §6, the Excel report, and a bad file's message and exit status."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The SPEC §6 exchange files: each component file's reader (codes, types, every bad
+"""The exchange files (docs/rules.md §6): each component file's reader (codes, types, every bad
 row with its row and column) and `read_bundle` over a folder. Pure: no app, no
 database."""
 from __future__ import annotations

@@ -50,7 +50,7 @@ def test_a_simulated_year_runs_every_step_and_scores_like_the_offline_bundle(app
     assert {tuple(x) for x in run.lists["most_unsatisfied"]} <= {tuple(x) for x in run.lists["unsatisfied"]}
     assert not run.card.warnings
 
-    # The same data as SPEC §6 files, scored by the offline command: the same results.
+    # The same data as exchange files (docs/rules.md §6), scored by the offline command: the same results.
     folder = tmp_path / "bundle"
     folder.mkdir()
     write_bundle(scorecards.year_inputs(db, run.campaign), folder)

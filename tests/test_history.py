@@ -1,5 +1,5 @@
 """Earlier years' results: the import, and exemption / last-year-unsatisfied derived
-from them (SPEC §2 decisions, §6 history.csv)."""
+from them (docs/rules.md §2.12, history.csv §6.3)."""
 from __future__ import annotations
 
 import pandas as pd

@@ -1,4 +1,4 @@
-"""Service-object lists (服务对象名单, SPEC §3): the import service, the upload pages and
+"""Service-object lists (服务对象名单, docs/rules.md §3): the import service, the upload pages and
 the `pingyi import objects` command, on SQLite and PostgreSQL.
 
 Expected values are computed from the files the tests build: a file's row numbers are

@@ -28,7 +28,7 @@ SETTINGS = RuleSettings(
 EVIL_UNIT = '=HYPERLINK("http://evil.example/x","点我")'
 UNITS = ["县财政局", "县公安局", "县教育局", EVIL_UNIT, "县市场监管局", "县自然资源局"]
 SECTIONS_PER_UNIT = 5
-# SPEC §2's example: in binary floats this sum lies just below 103.845 (round() gives
+# The rounding example of docs/rules.md §2.17: in binary floats this sum lies just below 103.845 (round() gives
 # 103.84); Excel, and the report, show 103.85.
 SPEC_TOTAL = 28.095 + 10 + 29.75 + 15 + 15 + 6
 EXEMPT = (0, 1)  # section indexes

@@ -1,4 +1,4 @@
-"""Link tokens and codes (SPEC §4): bound to one invitation and round, 128 random
+"""Link tokens and codes (docs/rules.md §4.3, §4.4): bound to one invitation and round, 128 random
 bits, expiring at the round's close; every way a token can be wrong is refused with
 its own error, and keys rotate without breaking links already sent."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The synthetic year (voting/synthetic.py): plausible, valid, deterministic, and
-written as a docs/rules.md §6 folder that the bundle reader takes back. Pure: no app."""
+written as a folder of exchange files (docs/rules.md §6) that the bundle reader takes back. Pure: no app."""
 from __future__ import annotations
 
 import random

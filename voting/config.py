@@ -79,7 +79,7 @@ LOGIN_RATE_LIMIT = "10 per minute;100 per hour"
 DEFAULT_CAMPAIGN_YEAR = None
 # Times are stored in UTC and shown in the office's time zone.
 TIMEZONE = "Asia/Shanghai"
-# SMS (issue 4). The sender comes from the environment at start-up (see
+# SMS. The sender comes from the environment at start-up (see
 # sms.senders.sender_from_env: PINGYI_SMS_SENDER=console|twilio and TWILIO_*; SMS_ENV
 # overrides those variables, for tests). These are the dispatch workers' limits: the
 # send window in local time and the per-phone daily cap for messages of no campaign (a
@@ -119,7 +119,7 @@ OFFICE_NAME = "县千人评议办"
 OFFICE_PHONE = ""
 # Earlier SECRET_KEYs whose citizen links are still accepted after a key change.
 SECRET_KEY_FALLBACKS = []
-# The online round's evaluators (issue 5): a login session ends after this many idle
+# The online round's evaluators: a login session ends after this many idle
 # minutes; login attempts are limited per account (the login name typed) and, more
 # generously, per address (many phones share one carrier address).
 EVALUATOR_IDLE_MINUTES = 30

@@ -75,7 +75,7 @@ def demo_sections_csv() -> bytes:
 
 
 def load_bundle(session: Session, campaign, directory: Path, echo: Callable[[str], None] = lambda _: None) -> None:
-    """History and every component file of a SPEC §6 folder into `campaign`, through
+    """History and every component file of a folder of exchange files (docs/rules.md §6) into `campaign`, through
     the same imports as the pages (the section list must already be in place)."""
     history.import_history(session, campaign, (directory / "history.csv").read_bytes(), "history.csv")
     for kind in ComponentKind:

@@ -1,4 +1,4 @@
-"""gunicorn's settings for production (issue 6):
+"""gunicorn's settings for production:
 
     gunicorn -c python:voting.gunicorn_conf 'voting:create_app()'
 

@@ -1,4 +1,4 @@
-"""Logs (issue 6): one line per record, as text or as JSON, each carrying its request's
+"""Logs: one line per record, as text or as JSON, each carrying its request's
 id; and no secret in any of them.
 
 - `LOG_FORMAT` "text" (default) or "json" (one JSON object a line: time in ISO-8601

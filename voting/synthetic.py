@@ -2,7 +2,7 @@
 
 Used by the scoring benchmark, the tests and `pingyi bundle example`. Pure (no
 database, no app): frames in `scoring.columns` codes out, and `write_bundle` writes
-them as a SPEC §6 folder that `voting.services.bundle.read_bundle` reads back.
+them as a folder of exchange files (docs/rules.md §6) that `voting.services.bundle.read_bundle` reads back.
 
 Every section has a latent quality (a standard-normal number fixed by the seed and
 its names, `section_quality`): better sections get more 满意 votes, fewer complaints
@@ -35,7 +35,7 @@ ROUND_ORDER = (C.H1, C.H2, C.NET)
 
 VOTE_COLUMNS = [C.UNIT, C.SECTION, C.ROUND, *COUNTS]
 
-# SPEC §6 headers of each bundle file, in order.
+# The headers (docs/rules.md §6) of each bundle file, in order.
 HEADERS = {
     "sections": ["单位序号", "单位名称", "科室序号", "科室"],
     "history": ["年度", "单位名称", "科室", "结果"],
@@ -154,7 +154,7 @@ def _service_votes(
     weights[~normal] = 0.0
     if weights.sum() > 0:
         # At most `cap` votes a round where that is possible: a round samples at most
-        # 500 service objects of a section (SPEC §3).
+        # 500 service objects of a section (docs/rules.md §3).
         cap = cap if remaining <= 0.8 * cap * normal.sum() else np.inf
         target = _water_fill(weights, remaining, cap)
         whole = np.floor(target).astype(np.int64)
@@ -483,7 +483,7 @@ def _without_net(votes: pd.DataFrame) -> pd.DataFrame:
     return votes[votes[C.ROUND] != C.NET].reset_index(drop=True)
 
 
-# ---- the SPEC §6 folder ----------------------------------------------------------------------
+# ---- the exchange files' folder (docs/rules.md §6) ---------------------------------------
 
 
 def _counts(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -510,7 +510,7 @@ def _write(frame: pd.DataFrame, kind: str, directory: Path) -> None:
 
 
 def write_bundle(inputs: YearInputs, directory: Path, *, network: pd.DataFrame | None = None) -> None:
-    """Write `inputs` as a SPEC §6 folder: sections.csv, history.csv, votes.csv (H1 /
+    """Write `inputs` as a folder of exchange files (docs/rules.md §6): sections.csv, history.csv, votes.csv (H1 /
     H2 counts, and NET from `inputs.votes` and `network`, per-vote frames counted
     first), platform.csv, supervisor.csv, inspection.csv, bonus.csv — UTF-8 with BOM,
     Chinese headers and values, ISO dates. An empty frame writes no file (votes.csv

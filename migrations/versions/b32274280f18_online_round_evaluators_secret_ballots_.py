@@ -112,7 +112,7 @@ def upgrade() -> None:
     # ### end Alembic commands ###
 
     if op.get_bind().dialect.name == "postgresql":
-        # The audit log is append-only in the database too (issue 5): an UPDATE, DELETE
+        # The audit log is append-only in the database too: an UPDATE, DELETE
         # or TRUNCATE of audit_log raises, whoever connects. The hash chain
         # (`pingyi audit verify`) still catches what a superuser does with the trigger off.
         op.execute(

@@ -1,4 +1,4 @@
-"""The append-only audit log (issue 5): every score-affecting action, each entry
+"""The append-only audit log: every score-affecting action, each entry
 chained to the one before by its hash (models.AuditEntry).
 
 `record` appends one entry inside the caller's transaction (the caller commits, so an

@@ -1,4 +1,4 @@
-"""The SPEC §6 exchange files, read into the frames `scoring` takes.
+"""The exchange files (docs/rules.md §6), read into the frames `scoring` takes.
 
 One `parse_…` function per component file (votes, platform, supervisor, inspection,
 bonus): bytes in, a DataFrame in `scoring.columns` codes out, or ImportRejected listing
@@ -241,7 +241,7 @@ def parse_votes(data: bytes, filename: str, known: Collection[Key] | None = None
 
 
 def _deduction_problem(item: str, value: float, settings: RuleSettings) -> str | None:
-    """Why a deduction does not fit its item (SPEC §2 平台办理), or None."""
+    """Why a deduction does not fit its item (docs/rules.md §2.5 平台办理), or None."""
     s = settings
     name = L.label(L.ITEMS, item)
     if item == C.COMPLAINT:
@@ -310,7 +310,7 @@ def parse_supervisor(
 ) -> pd.DataFrame:
     """supervisor.csv: each unit's score of its sections, one decimal, 0–5, one row
     per section; the scores of a unit's participating (non-`exempt`) sections in the
-    file must keep the tier distribution (SPEC §2), else the whole file is refused.
+    file must keep the tier distribution (docs/rules.md §2.6), else the whole file is refused.
     Rows of exempt sections are returned (the caller drops them) but not counted.
     `tiers` False skips the distribution: for a caller that cannot know which
     sections are exempt, where counting them all would refuse good files."""
@@ -504,7 +504,7 @@ def _history_frame(rows: list) -> pd.DataFrame:
 def read_bundle(
     directory: Path, year: int | None = None, settings: RuleSettings = PINGYANG_2021
 ) -> tuple[YearInputs, list[str]]:
-    """A year's inputs from a folder of SPEC §6 files, and warnings (Chinese).
+    """A year's inputs from a folder of exchange files (docs/rules.md §6), and warnings (Chinese).
 
     sections and votes are required; history, platform, supervisor, inspection and
     bonus are optional (missing: no events of that kind). The year is `year`, else the
@@ -601,7 +601,7 @@ def _number(value: object) -> float | None:
 
 
 def scorecard_json(card: Scorecard) -> dict[str, Any]:
-    """The object SPEC §6 describes: unrounded scores, null where not applicable."""
+    """The object docs/rules.md §6.12 describes: unrounded scores, null where not applicable."""
     sections = []
     for record in card.sections.to_dict("records"):
         exempt = bool(record[C.EXEMPT])

@@ -1,4 +1,4 @@
-"""The daily-stage components in the database: files (SPEC §6) and single entries.
+"""The daily-stage components in the database: files (docs/rules.md §6) and single entries.
 
 A component file replaces the rows of the earlier file of the same kind in the
 campaign (offices keep one spreadsheet per component and send it again when it
@@ -396,7 +396,7 @@ def entry_values(
     """The model attributes of one event typed into a form (`cells`: the text of each
     file column by its key), for `add_entry`.
 
-    The row goes through the very reader of the kind's file (SPEC §6), written as a
+    The row goes through the very reader of the kind's file (docs/rules.md §6), written as a
     one-row CSV, so a form and a file accept exactly the same values; a refused row
     raises EntryRejected with the reader's reasons by column."""
     columns = ENTRY_COLUMNS.get(kind)

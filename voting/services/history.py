@@ -1,4 +1,4 @@
-"""Earlier years' results (SPEC §6 history.csv), and what they mean for a campaign:
+"""Earlier years' results (history.csv, docs/rules.md §6.3), and what they mean for a campaign:
 exempt (免评) and last year's unsatisfied.
 
 A file is parsed (`parse_history`), previewed against what is stored

@@ -1,4 +1,4 @@
-"""Service-object lists (服务对象名单, SPEC §3).
+"""Service-object lists (服务对象名单, docs/rules.md §3).
 
 A file holds one section (chosen on the form or the command line) or many (单位名称 and
 科室 columns). Every row is checked; a file with any bad row is rejected whole, with

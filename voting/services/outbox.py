@@ -1,4 +1,4 @@
-"""The durable SMS outbox (SPEC §4; issue 4): messages are rows, written in the same
+"""The durable SMS outbox (docs/rules.md §4.2): messages are rows, written in the same
 transaction as what they announce; dispatch workers send them.
 
 How a worker goes (`dispatch`):

@@ -1,4 +1,4 @@
-"""The Excel report of one scored year (SPEC §2, §6: what `pingyi bundle score DIR`
+"""The Excel report of one scored year (docs/rules.md §2, §6.13: what `pingyi bundle score DIR`
 writes without `--json`), one sheet per stage of the year:
 
 日常评价 → 候选名单 → 网络评价 → 综合评价 → 满意单位 / 不满意单位 → 单位考绩, then

@@ -1,5 +1,5 @@
 """Retention: erase citizens' and evaluators' personal data of a finished campaign,
-keeping every aggregate (issue 6).
+keeping every aggregate.
 
 A campaign is finished when its final lists are published (the online round's
 `published_at`); RETENTION_DAYS after that, `pingyi retention erase` blanks what names

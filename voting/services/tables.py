@@ -199,7 +199,7 @@ def _cell_text(value: object) -> str:
     return "" if value is None else str(value)
 
 # An xlsx is a zip of XML parts. Before any parser sees one, its central directory and
-# every part are checked here (issue 6): a "zip bomb" (a sheet of hundreds of MB
+# every part are checked here: a "zip bomb" (a sheet of hundreds of MB
 # compressed to a few hundred KB), a macro-enabled workbook, a DTD (entity expansion,
 # "billion laughs"), a part whose real content is not what its header declares.
 # Limits: these defaults, or the app's XLSX_* settings (voting/config.py).

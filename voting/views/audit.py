@@ -1,4 +1,4 @@
-"""The audit log page (issue 5): the chain's verification, then the entries, newest
+"""The audit log page: the chain's verification, then the entries, newest
 first, each as a sentence (services/audit_text.py), filtered by campaign, action,
 actor and local dates; and each entry's own page (what it touched, the record as
 stored). For the review office's administrators and the auditors; read only."""

@@ -1,4 +1,4 @@
-"""The daily-stage components (SPEC §2, §6) on the review office's pages: a file import
+"""The daily-stage components (docs/rules.md §2, §6) on the review office's pages: a file import
 per kind (votes, platform, supervisor, inspection, bonus), single entries by form with
 their deletion, and the list of what is stored.
 
@@ -63,7 +63,7 @@ def _shown(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{names[0]}（{names[1]}）"
 
 
-# What each file column takes, by the reader's column key (SPEC §6).
+# What each file column takes, by the reader's column key (docs/rules.md §6).
 HINTS = {
     "unit": "参评科室名单中的单位名称",
     "section": "参评科室名单中的科室",
