@@ -258,7 +258,7 @@ class PostgresSchema:
         self.admin.dispose()
 
 
-def best_of(repeat: int, once) -> dict:  # noqa: ANN001
+def best_of(repeat: int, once) -> dict:
     """Fastest time, highest peak over `repeat` fresh runs."""
     results = [once() for _ in range(repeat)]
     best = min(results, key=lambda r: r["seconds"])

@@ -211,7 +211,7 @@ def child_import(path: Path, url: str) -> dict:
             "outcome": outcome}
 
 
-def _upload(path: Path):  # noqa: ANN202
+def _upload(path: Path):
     import inspect
 
     from voting.services import objects

@@ -77,7 +77,7 @@ def wait_until_up(server: subprocess.Popen, port: int, seconds: float, failure: 
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def redirect_request(self, *args, **kwargs):
         return None
 
 
@@ -133,7 +133,7 @@ def csrf_token(page: bytes | str) -> str | None:
     return next(g for g in found.groups() if g) if found else None
 
 
-def timed(opener, request) -> tuple[int, float, bytes]:  # noqa: ANN001
+def timed(opener, request) -> tuple[int, float, bytes]:
     """(status, seconds, body) of one request."""
     start = time.perf_counter()
     try:
@@ -150,7 +150,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def create_schema():  # noqa: ANN201
+def create_schema():
     """A fresh PostgreSQL schema of the run's own (the process exits with the reason
     when PostgreSQL does not answer): (admin engine, schema name, URL into it)."""
     from sqlalchemy import create_engine, text
@@ -165,7 +165,7 @@ def create_schema():  # noqa: ANN201
     return admin, schema, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
 
 
-def drop_schema(admin, schema: str) -> None:  # noqa: ANN001
+def drop_schema(admin, schema: str) -> None:
     from sqlalchemy import text
 
     with admin.begin() as connection:

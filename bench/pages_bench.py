@@ -62,7 +62,7 @@ SEED = 2021
 # ---- the county year ------------------------------------------------------------------------
 
 
-def _answer(session, survey_id: int, response: float, quality: dict[int, float], rng) -> int:  # noqa: ANN001
+def _answer(session, survey_id: int, response: float, quality: dict[int, float], rng) -> int:
     """`response` of the round's invitations answered as citizens would (link, SMS reply
     or phone survey), each choice drawn from its section's quality: the votes cast."""
     import numpy as np
@@ -86,7 +86,7 @@ def _answer(session, survey_id: int, response: float, quality: dict[int, float],
     return cast
 
 
-def build_year(app, per_section: int, response: float, ballots: int, echo=print) -> dict[str, int]:  # noqa: ANN001
+def build_year(app, per_section: int, response: float, ballots: int, echo=print) -> dict[str, int]:
     """The county year described above; a few of its figures."""
     import numpy as np
     from sqlalchemy import func, select, text, update
@@ -167,7 +167,7 @@ def build_year(app, per_section: int, response: float, ballots: int, echo=print)
 # ---- the pages ------------------------------------------------------------------------------
 
 
-def staff_pages(app) -> list[tuple[str, str]]:  # noqa: ANN001
+def staff_pages(app) -> list[tuple[str, str]]:
     """(name, path) of every staff GET page: each GET route under /office/, with ids
     from the data (the largest or most telling: the unit with the most sections, a
     shortlisted section, an unanswered invitation of the open round), one page per

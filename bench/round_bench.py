@@ -41,7 +41,7 @@ PEAK_TARGET_MIB = 500
 SECRET = "bench secret " * 3
 
 
-def set_up(app, per_section: int) -> tuple[int, int]:  # noqa: ANN001
+def set_up(app, per_section: int) -> tuple[int, int]:
     """Sections, lists and a draft round; (round id, objects listed)."""
     import pandas as pd
 
@@ -68,7 +68,7 @@ def set_up(app, per_section: int) -> tuple[int, int]:  # noqa: ANN001
         return survey.id, len(frame)
 
 
-def run_job(app, url: str, instance: Path, round_id: int) -> tuple[float, float, int]:  # noqa: ANN001
+def run_job(app, url: str, instance: Path, round_id: int) -> tuple[float, float, int]:
     """Open the round through a real worker: (job seconds, wall seconds, worker peak KiB)."""
     from voting import jobs, tasks
     from voting.models import Job, JobStatus, SurveyRound
@@ -112,7 +112,7 @@ def _peak_kib(pid: int) -> int:
     return 0
 
 
-def bare_copy(app, runs: int = 3) -> tuple[list[float], int]:  # noqa: ANN001
+def bare_copy(app, runs: int = 3) -> tuple[list[float], int]:
     """The job's rows read back, then `runs` times: the tables emptied, the same rows
     COPYed back in and committed: (seconds of each run, rows)."""
     from psycopg.types.json import Json

@@ -105,7 +105,7 @@ class Tally:
         self.ballots: list[str] = []  # evaluator logins whose ballot was acknowledged
         self.ran_out: list[str] = []
 
-    def request(self, opener, kind: str, url: str, data: dict | None = None, headers: dict | None = None):  # noqa: ANN001, ANN201
+    def request(self, opener, kind: str, url: str, data: dict | None = None, headers: dict | None = None):
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if data is not None else "GET")
         start = time.perf_counter()
@@ -130,7 +130,7 @@ class Tally:
                 "ballots": self.ballots, "ran_out": self.ran_out}
 
 
-def _browser():  # noqa: ANN202
+def _browser():
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect())
 
 
@@ -197,7 +197,7 @@ def _twilio(base: str, end: float, work: list[tuple[int, str]], tally: Tally, me
     opener = urllib.request.build_opener(NoRedirect())
     rng = random.Random()
 
-    def post(kind: str, path: str, params: dict[str, str]):  # noqa: ANN202
+    def post(kind: str, path: str, params: dict[str, str]):
         url = f"{base}{path}"
         return tally.request(opener, kind, url, params, {"X-Twilio-Signature": validator.compute_signature(url, params)})
 
@@ -251,7 +251,7 @@ def _admin(base: str, end: float, pause: float, tally: Tally) -> None:
         time.sleep(pause)
 
 
-def _client_process(base: str, end: float, jobs: list[tuple], pause: float, messages: int, out) -> None:  # noqa: ANN001
+def _client_process(base: str, end: float, jobs: list[tuple], pause: float, messages: int, out) -> None:
     """One client process: a thread per job (the GIL would make one thread the limit)."""
     threads = []
     tallies = []
@@ -380,7 +380,7 @@ class Dispatcher:
                 self.process.wait()
 
 
-def _outbox_counts(sessions) -> Counter:  # noqa: ANN001
+def _outbox_counts(sessions) -> Counter:
     from sqlalchemy import func, select
 
     from voting.models import OutboxMessage
@@ -390,7 +390,7 @@ def _outbox_counts(sessions) -> Counter:  # noqa: ANN001
                         session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))})
 
 
-def _console_count(sessions) -> int:  # noqa: ANN001
+def _console_count(sessions) -> int:
     from sqlalchemy import func, select
 
     from voting.models import ConsoleMessage

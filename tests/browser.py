@@ -110,7 +110,7 @@ def shot(page, name: str, widths: tuple[int, ...] = (360, 1280)) -> None:
 PHONE_WIDTH, PHONE_HEIGHT = 360, 640
 
 
-def phone(browser, base_url: str, javascript: bool = True):  # noqa: ANN001, ANN201
+def phone(browser, base_url: str, javascript: bool = True):
     """A touch phone: a fresh context (no cookies) at 360×640."""
     context = browser.new_context(
         base_url=base_url, viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT}, locale="zh-CN",
@@ -120,6 +120,6 @@ def phone(browser, base_url: str, javascript: bool = True):  # noqa: ANN001, ANN
     return context.new_page()
 
 
-def fits(page, width: int = PHONE_WIDTH) -> bool:  # noqa: ANN001
+def fits(page, width: int = PHONE_WIDTH) -> bool:
     """No horizontal scrolling at this width."""
     return page.evaluate("document.documentElement.scrollWidth") <= width

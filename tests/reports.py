@@ -3,7 +3,7 @@ report; at once under the tests' JOBS_URL=immediate), downloaded from the job's 
 from __future__ import annotations
 
 
-def excel_report(client):  # noqa: ANN001, ANN201 - a test client's response
+def excel_report(client):  # a test client's response
     """POST the report's button, follow to its job, download the file it made."""
     made = client.post("/office/scores/report")
     assert made.status_code == 303, made.status_code

@@ -25,7 +25,7 @@ def app_config() -> dict:
     return {"WTF_CSRF_ENABLED": True}
 
 
-def shown(page) -> list[tuple[str, str]]:  # noqa: ANN001
+def shown(page) -> list[tuple[str, str]]:
     """(unit, section) of the sections table's rows."""
     rows = page.locator("#sections tbody tr")
     return [(row.locator("td").nth(1).inner_text(), row.locator("td").nth(3).inner_text()) for row in rows.all()]

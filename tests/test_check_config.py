@@ -37,11 +37,11 @@ def env(monkeypatch, tmp_path):
     return set_env
 
 
-def run(command=check_config, args=()):  # noqa: ANN001, ANN201
+def run(command=check_config, args=()):
     return CliRunner().invoke(command, list(args), catch_exceptions=False)
 
 
-def production(env, tmp_path, **values: str) -> None:  # noqa: ANN001
+def production(env, tmp_path, **values: str) -> None:
     """A production configuration that passes except for what `values` change (an empty
     value removes the variable)."""
     settings = {

@@ -11,7 +11,7 @@ import voting.db
 from tests.conftest import POSTGRES_URL, missing, postgres_available
 
 
-def _engine(monkeypatch, idle_seconds: float):  # noqa: ANN001, ANN202
+def _engine(monkeypatch, idle_seconds: float):
     if not postgres_available():
         missing(f"PostgreSQL is not reachable at {POSTGRES_URL}")
     monkeypatch.setattr(voting.db, "PING_AFTER_IDLE_SECONDS", idle_seconds)
@@ -22,7 +22,7 @@ def _engine(monkeypatch, idle_seconds: float):  # noqa: ANN001, ANN202
     return engine, pings
 
 
-def _pid(engine) -> int:  # noqa: ANN001
+def _pid(engine) -> int:
     with engine.connect() as connection:
         return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
 

@@ -28,11 +28,11 @@ SIGN = "平阳县千人评议办"
 LOGIN_URL = "https://pingyi.example.cn/login"
 
 
-def _unit(db, name: str) -> Unit:  # noqa: ANN001
+def _unit(db, name: str) -> Unit:
     return db.scalar(select(Unit).where(Unit.name == name))
 
 
-def _liaison(db, name: str, unit: Unit, phone: str | None) -> User:  # noqa: ANN001
+def _liaison(db, name: str, unit: Unit, phone: str | None) -> User:
     user = users.create_user(db, name, "x" * 16, Role.liaison, unit)
     if phone:
         users.set_phone(db, user, phone, "admin")
@@ -40,19 +40,19 @@ def _liaison(db, name: str, unit: Unit, phone: str | None) -> User:  # noqa: ANN
     return user
 
 
-def _phone(db, user: User) -> str | None:  # noqa: ANN001
+def _phone(db, user: User) -> str | None:
     db.rollback()
     db.expire_all()
     return db.get(User, user.id).phone
 
 
-def _reminders(db) -> list[OutboxMessage]:  # noqa: ANN001
+def _reminders(db) -> list[OutboxMessage]:
     db.rollback()
     return db.scalars(select(OutboxMessage).where(OutboxMessage.template == LIAISON_REMINDER)
                       .order_by(OutboxMessage.id)).all()
 
 
-def _remind(db, campaign, kind=DeadlineKind.list_h1, today=date(2021, 6, 7)):  # noqa: ANN001, ANN202
+def _remind(db, campaign, kind=DeadlineKind.list_h1, today=date(2021, 6, 7)):
     done = deadlines.remind(db, campaign, kind, due_on=date(2021, 6, 10), today=today, sign=SIGN,
                             login_url=LOGIN_URL, actor="admin")
     db.commit()

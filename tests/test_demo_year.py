@@ -19,7 +19,7 @@ from voting.synthetic import write_bundle
 SMALL = {"list_size": 12, "per_section": 6, "representatives": 70, "turnout": 0.9}
 
 
-def count(db, model) -> int:  # noqa: ANN001
+def count(db, model) -> int:
     return db.scalar(select(func.count()).select_from(model))
 
 
@@ -79,7 +79,7 @@ def test_the_command_prints_the_lists_from_a_fresh_database_of_its_own(app, tmp_
     assert again.exit_code != 0 and "2021" in again.output and "Traceback" not in again.output
 
 
-def _small(real):  # noqa: ANN001, ANN202
-    def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+def _small(real):
+    def run(*args, **kwargs):
         return real(*args, **{**kwargs, **SMALL})
     return run

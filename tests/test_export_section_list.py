@@ -12,7 +12,7 @@ from tests.test_rounds_web import PRICE, upload
 from voting.models import Role, RoundKind, Section, ServiceObject, Unit
 
 
-def _price(db) -> Section:  # noqa: ANN001
+def _price(db) -> Section:
     return db.scalar(select(Section).join(Unit).where(Unit.name == PRICE[0], Section.name == PRICE[1]))
 
 

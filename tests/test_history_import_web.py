@@ -37,33 +37,33 @@ UPLOAD = [
 ]
 
 
-def _csv(rows) -> bytes:  # noqa: ANN001
+def _csv(rows) -> bytes:
     return csv_bytes(pd.DataFrame(rows, columns=HEADER))
 
 
-def _store(db, campaign, rows) -> None:  # noqa: ANN001
+def _store(db, campaign, rows) -> None:
     history.import_history(db, campaign, _csv(rows), "earlier.csv")
     db.commit()
 
 
-def _rows(db) -> list[tuple[int, str, str, str]]:  # noqa: ANN001
+def _rows(db) -> list[tuple[int, str, str, str]]:
     db.rollback()  # a fresh snapshot: each request commits in a session of its own
     found = db.execute(select(HistoryResult.year, HistoryResult.unit_name, HistoryResult.section_name,
                               HistoryResult.result)).all()
     return sorted((y, u, s, r.value) for y, u, s, r in found)
 
 
-def _history_logged(db) -> int:  # noqa: ANN001
+def _history_logged(db) -> int:
     db.rollback()
     return len(db.scalars(select(AuditEntry).where(AuditEntry.action == "history.import")).all())
 
 
-def _upload(client, rows, filename: str = "往年.csv"):  # noqa: ANN001, ANN202
+def _upload(client, rows, filename: str = "往年.csv"):
     return client.post("/office/import/history", content_type="multipart/form-data",
                        data={"file": (BytesIO(_csv(rows) if not isinstance(rows, bytes) else rows), filename)})
 
 
-def _page(response) -> str:  # noqa: ANN001
+def _page(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 

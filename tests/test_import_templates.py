@@ -70,13 +70,13 @@ STORED = (Section, HistoryResult, ServiceObject, ObjectImport, VoteCount, Platfo
 
 # ---- helpers ----------------------------------------------------------------------------------
 
-def client_of(app, username: str):  # noqa: ANN001
+def client_of(app, username: str):
     client = app.test_client()
     assert login(client, username).status_code == 302
     return client
 
 
-def download(client, name: str) -> bytes:  # noqa: ANN001
+def download(client, name: str) -> bytes:
     response = client.get(f"/office/templates/{name}.xlsx")
     assert response.status_code == 200, response.status_code
     return response.data
@@ -119,7 +119,7 @@ def unmarked(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def counts(db) -> dict[str, int]:  # noqa: ANN001
+def counts(db) -> dict[str, int]:
     db.expire_all()
     return {model.__name__: db.scalar(select(func.count()).select_from(model)) for model in STORED}
 
@@ -139,7 +139,7 @@ def marked_column(name: str) -> str:
     return f"{get_column_letter(index + 1)} 列（{labels[index]}）"
 
 
-def real_sections(db, campaign, n: int = 2) -> list[dict]:  # noqa: ANN001
+def real_sections(db, campaign, n: int = 2) -> list[dict]:
     """Participating (non-exempt) sections of two different units."""
     statuses = section_statuses(db, campaign)
     first = statuses.drop_duplicates("unit_id").head(n)

@@ -38,7 +38,7 @@ def calls():
     seen: list[dict] = []
 
     @jobs.kind("test_record")
-    def record(app, params, progress):  # noqa: ANN001, ANN202
+    def record(app, params, progress):
         progress(done=0, total=4, stage="开始")
         for _ in range(4):
             progress.advance()
@@ -46,7 +46,7 @@ def calls():
         return {"message": f"记下了 {params['n']}"}
 
     @jobs.kind("test_refuse")
-    def refuse(app, params, progress):  # noqa: ANN001, ANN202
+    def refuse(app, params, progress):
         progress(done=1, total=10)
         if params.get("domain"):
             raise DomainError("名单里没有科室，无法开始")
@@ -57,7 +57,7 @@ def calls():
         jobs.KINDS.pop(name)
 
 
-def job(db, job_id: int) -> Job:  # noqa: ANN001
+def job(db, job_id: int) -> Job:
     db.rollback()
     db.expire_all()
     return db.get(Job, job_id)
@@ -186,7 +186,7 @@ def test_the_command_line_opens_a_round_as_the_same_job(app, db, campaign, runne
     assert db.scalar(select(func.count()).select_from(Job)) == 1
 
 
-def _one_list(db, campaign) -> bytes:  # noqa: ANN001
+def _one_list(db, campaign) -> bytes:
     """The first ordinary section's H1 list of 3 objects, as a CSV file."""
     row = next(r for r in history.section_statuses(db, campaign).to_dict("records") if not r["is_enforcement"])
     part = synth_objects(random.Random(5), 3)
@@ -206,7 +206,7 @@ def app_config(tmp_path):
             "JOBS_STALE_SECONDS": 1}
 
 
-def county_lists(db, campaign) -> int:  # noqa: ANN001
+def county_lists(db, campaign) -> int:
     """Every section's H1 list, PER_SECTION objects each; the number of them."""
     rng = random.Random(7)
     parts = []
@@ -221,7 +221,7 @@ def county_lists(db, campaign) -> int:  # noqa: ANN001
     return len(frame)
 
 
-def start_worker(app, tmp_path, n: int) -> subprocess.Popen:  # noqa: ANN001
+def start_worker(app, tmp_path, n: int) -> subprocess.Popen:
     environment = {
         **os.environ,
         "DATABASE_URL": app.config["DATABASE_URL"],
@@ -236,7 +236,7 @@ def start_worker(app, tmp_path, n: int) -> subprocess.Popen:  # noqa: ANN001
                             env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_for(db, job_id: int, share: float, worker: subprocess.Popen, attempt: int, limit: float = 300) -> Job:  # noqa: ANN001
+def wait_for(db, job_id: int, share: float, worker: subprocess.Popen, attempt: int, limit: float = 300) -> Job:
     """Poll the job until its `attempt` has done `share` of the work (or the job ended)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -255,7 +255,7 @@ def kill(worker: subprocess.Popen) -> None:
     worker.wait(timeout=30)
 
 
-def nothing_visible(db, survey_id: int) -> None:  # noqa: ANN001
+def nothing_visible(db, survey_id: int) -> None:
     db.rollback()
     assert db.get(SurveyRound, survey_id).status is RoundStatus.draft
     assert db.scalar(select(func.count()).select_from(Invitation)) == 0

@@ -68,11 +68,11 @@ def column_of(header: list[str], name: str) -> str:
     return f"{get_column_letter(header.index(name) + 1)} 列（{name}）"
 
 
-def count(db, model) -> int:  # noqa: ANN001
+def count(db, model) -> int:
     return db.scalar(select(func.count()).select_from(model))
 
 
-def stored(db, section_id: int, round_kind: RoundKind = RoundKind.H1) -> list[ServiceObject]:  # noqa: ANN001
+def stored(db, section_id: int, round_kind: RoundKind = RoundKind.H1) -> list[ServiceObject]:
     return db.scalars(
         select(ServiceObject)
         .where(ServiceObject.section_id == section_id, ServiceObject.round == round_kind)
@@ -80,7 +80,7 @@ def stored(db, section_id: int, round_kind: RoundKind = RoundKind.H1) -> list[Se
     ).all()
 
 
-def section_list(db, section_id: int, round_kind: RoundKind = RoundKind.H1) -> SectionList | None:  # noqa: ANN001
+def section_list(db, section_id: int, round_kind: RoundKind = RoundKind.H1) -> SectionList | None:
     return db.scalar(
         select(SectionList).where(SectionList.section_id == section_id, SectionList.round == round_kind)
     )
@@ -102,7 +102,7 @@ def label(place: dict) -> str:
     return f"{place['unit']} {place['section']}"
 
 
-def make_exempt(db, campaign, place: dict) -> None:  # noqa: ANN001
+def make_exempt(db, campaign, place: dict) -> None:
     """满意单位 in both years before the campaign: exempt (免评)."""
     rows = [[year, place["unit"], place["section"], "满意单位"] for year in (campaign.year - 2, campaign.year - 1)]
     data = table_bytes(["年度", "单位名称", "科室", "结果"], rows, "csv")
@@ -110,18 +110,18 @@ def make_exempt(db, campaign, place: dict) -> None:  # noqa: ANN001
     db.commit()
 
 
-def set_enforcement(db, section_id: int) -> None:  # noqa: ANN001
+def set_enforcement(db, section_id: int) -> None:
     db.get(Section, section_id).is_enforcement = True
     db.commit()
 
 
-def run_import(db, campaign, data: bytes, filename: str, round_kind=RoundKind.H1, **kwargs):  # noqa: ANN001
+def run_import(db, campaign, data: bytes, filename: str, round_kind=RoundKind.H1, **kwargs):
     summary = objects.import_objects(db, campaign, round_kind, data, filename, **kwargs)
     db.commit()
     return summary
 
 
-def rejected(db, campaign, data: bytes, filename: str, round_kind=RoundKind.H1, **kwargs) -> ImportRejected:  # noqa: ANN001
+def rejected(db, campaign, data: bytes, filename: str, round_kind=RoundKind.H1, **kwargs) -> ImportRejected:
     with pytest.raises(ImportRejected) as caught:
         objects.import_objects(db, campaign, round_kind, data, filename, **kwargs)
     return caught.value
@@ -500,7 +500,7 @@ def test_formula_like_cells_stored_as_text(db, campaign, places, fmt):
 
 # ---- web ------------------------------------------------------------------------------------
 
-def upload(client, data: bytes, filename: str, section="0", round_kind="H1", confirm=False):  # noqa: ANN001
+def upload(client, data: bytes, filename: str, section="0", round_kind="H1", confirm=False):
     form = {"round_kind": round_kind, "section": str(section), "file": (io.BytesIO(data), filename)}
     if confirm:
         form["all_penalized_reported"] = "y"

@@ -30,28 +30,28 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(tables, "CHUNK_ROWS", CHUNK)
 
 
-def county_rows(places, n: int = 150) -> list[list]:  # noqa: ANN001
+def county_rows(places, n: int = 150) -> list[list]:
     """n objects in each of three sections, in that order."""
     return [[p["unit"], p["section"], f"张{i}", "某公司", phone(i + 1000 * k), "办理许可", "否"]
             for k, p in enumerate((places["a1"], places["a2"], places["b1"])) for i in range(n)]
 
 
-def upload(client, data: bytes, filename: str = "big.xlsx"):  # noqa: ANN001, ANN201
+def upload(client, data: bytes, filename: str = "big.xlsx"):
     form = {"round_kind": "H1", "section": "0", "file": (io.BytesIO(data), filename)}
     return client.post("/office/import/objects", data=form, content_type="multipart/form-data")
 
 
-def count(db, model) -> int:  # noqa: ANN001
+def count(db, model) -> int:
     db.rollback()
     return db.scalar(select(func.count()).select_from(model))
 
 
-def spooled(app) -> list:  # noqa: ANN001
+def spooled(app) -> list:
     folder = uploads.spool_dir(app)
     return sorted(folder.iterdir()) if folder.exists() else []
 
 
-def the_job(db) -> Job:  # noqa: ANN001
+def the_job(db) -> Job:
     db.rollback()
     db.expire_all()
     return db.scalars(select(Job).where(Job.kind == tasks.IMPORT_OBJECTS)).one()
@@ -128,7 +128,7 @@ def test_a_job_killed_before_its_commit_stores_the_list_once_on_restart(app, db,
     store = objects._store
     writes = []
 
-    def killed_while_writing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def killed_while_writing(*args, **kwargs):
         store(*args, **kwargs)  # every row inserted in the job's transaction ...
         writes.append(1)
         raise Killed  # ... and the worker dies before the commit
@@ -154,7 +154,7 @@ def test_a_job_killed_after_its_commit_reports_the_import_instead_of_repeating_i
                                                                                   admin_client, monkeypatch):
     discard = uploads.discard
 
-    def killed_after_commit(*args):  # noqa: ANN002, ANN202
+    def killed_after_commit(*args):
         raise Killed
 
     monkeypatch.setattr(uploads, "discard", killed_after_commit)

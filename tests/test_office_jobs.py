@@ -38,22 +38,22 @@ from voting.services import audit, evaluators, retention, users
 from voting.services.report import SHEETS
 
 
-def count(db, model, *where) -> int:  # noqa: ANN001
+def count(db, model, *where) -> int:
     db.rollback()
     return db.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def audits(db, action: str) -> int:  # noqa: ANN001
+def audits(db, action: str) -> int:
     return count(db, AuditEntry, AuditEntry.action == action)
 
 
-def the_job(db, job_id: int) -> Job:  # noqa: ANN001
+def the_job(db, job_id: int) -> Job:
     db.rollback()
     db.expire_all()
     return db.get(Job, job_id)
 
 
-def job_id_of(response) -> int:  # noqa: ANN001
+def job_id_of(response) -> int:
     """The job a view sent the office to (303 to its page)."""
     assert response.status_code == 303, response.status_code
     found = re.fullmatch(r"(?:http://localhost)?/office/jobs/(\d+)", response.headers["Location"])
@@ -102,7 +102,7 @@ def test_an_issuing_job_cut_short_before_its_commit_leaves_nothing(app, db, camp
     online = pooled_round(db, campaign, reps=7)
     real = audit.record
 
-    def dies(session, action, **kwargs):  # noqa: ANN001, ANN003, ANN202 - the last write before the commit
+    def dies(session, action, **kwargs):  # the last write before the commit
         if action == "online.issue":
             raise Crash("killed")
         return real(session, action, **kwargs)
@@ -135,7 +135,7 @@ def test_issuing_writes_in_bulk_not_row_by_row(app, db, campaign):
     def statements() -> int:
         sent: list[str] = []
 
-        def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
+        def seen(conn, cursor, statement, *args):
             sent.append(statement)
 
         engine = db.get_bind()
@@ -262,7 +262,7 @@ def test_a_retention_job_run_again_after_its_commit_finds_its_work_done(app, db,
 def test_a_retention_job_cut_short_before_its_commit_erases_nothing(app, db, finished, monkeypatch):
     real = audit.record
 
-    def dies(session, action, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def dies(session, action, **kwargs):
         if action == "retention.erase":
             raise Crash("killed")
         return real(session, action, **kwargs)

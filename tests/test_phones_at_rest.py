@@ -44,7 +44,7 @@ def year(app, db):
     return run
 
 
-def phones_in(db) -> set[str]:  # noqa: ANN001
+def phones_in(db) -> set[str]:
     """Every phone number the platform holds, read through the models."""
     found: set[str] = set()
     for model in PHONE_MODELS:
@@ -52,7 +52,7 @@ def phones_in(db) -> set[str]:  # noqa: ANN001
     return found
 
 
-def dump(db) -> str:  # noqa: ANN001
+def dump(db) -> str:
     """Every value of every table, as a database dump would show it."""
     connection = db.connection()
     parts = []

@@ -22,7 +22,7 @@ def scorings(monkeypatch) -> list[int]:
     scored = []
     score = scorecards.campaign_scorecard
 
-    def counted(session, campaign):  # noqa: ANN001, ANN202
+    def counted(session, campaign):
         scored.append(campaign.id)
         return score(session, campaign)
 

@@ -48,7 +48,7 @@ POLICE = "县公安局"  # 25 sections, all on one page
 IGNORED = "不是本页可选的值，已忽略"
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     assert response.status_code == 200, response.status_code
     return html.unescape(response.get_data(as_text=True))
 
@@ -74,7 +74,7 @@ def pager_links(page: str) -> dict[str, dict[str, list[str]]]:
             for href, label in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', found.group(1))}
 
 
-def unit_id(db, name: str) -> int:  # noqa: ANN001
+def unit_id(db, name: str) -> int:
     return db.scalar(select(Unit.id).where(Unit.name == name))
 
 
@@ -84,11 +84,11 @@ def frame(db, campaign):
     return sections_frame(db, campaign)
 
 
-def section_of(frame, unit: str, section: str) -> dict:  # noqa: ANN001
+def section_of(frame, unit: str, section: str) -> dict:
     return frame[(frame["unit"] == unit) & (frame["section"] == section)].to_dict("records")[0]
 
 
-def liaison_client(app, db, unit_name: str):  # noqa: ANN001, ANN201
+def liaison_client(app, db, unit_name: str):
     unit = db.scalar(select(Unit).where(Unit.name == unit_name))
     users.create_user(db, "liaison", PASSWORD, Role.liaison, unit)
     db.commit()
@@ -427,13 +427,13 @@ def test_hostile_values_in_every_parameter_never_fail_the_pages(admin_client, me
 # ---- the objects upload's section picker ------------------------------------------------------------
 
 
-def upload(client, **fields):  # noqa: ANN001, ANN201
+def upload(client, **fields):
     form = {"round_kind": "H1", "file": (io.BytesIO(table_bytes(SINGLE_HEADER, objects_rows(3))), "list.xlsx"),
             **fields}
     return client.post(OBJECTS, data=form, content_type="multipart/form-data")
 
 
-def stored_for(db) -> set[int]:  # noqa: ANN001
+def stored_for(db) -> set[int]:
     db.rollback()
     return set(db.scalars(select(ServiceObject.section_id)))
 
@@ -481,7 +481,7 @@ def test_an_unknown_or_ambiguous_section_name_is_refused_before_the_file_is_read
     assert db.scalar(select(func.count()).select_from(ObjectImport)) == 0 and stored_for(db) == set()
 
 
-def text_of(response, status: int) -> str:  # noqa: ANN001
+def text_of(response, status: int) -> str:
     assert response.status_code == status, response.status_code
     return html.unescape(response.get_data(as_text=True))
 

@@ -102,7 +102,7 @@ def _add_once(report: Report, message: str) -> None:
     report.error(message)
 
 
-def _key(config, report: Report, name: str, variable: str, purpose: str) -> None:  # noqa: ANN001
+def _key(config, report: Report, name: str, variable: str, purpose: str) -> None:
     key = config.get(name)
     if not key:
         report.refuse(f"未设置 {variable}（{purpose}，至少 {MIN_KEY_LENGTH} 个字符）", "现在使用实例目录中自动生成的密钥")
@@ -111,15 +111,15 @@ def _key(config, report: Report, name: str, variable: str, purpose: str) -> None
         report.refuse(f"{variable} 太短：{length} 个字符，至少要 {MIN_KEY_LENGTH} 个")
 
 
-def _secret_key(config, report: Report) -> None:  # noqa: ANN001
+def _secret_key(config, report: Report) -> None:
     _key(config, report, "SECRET_KEY", "FLASK_SECRET_KEY", "签名会话和链接的密钥")
 
 
-def _phone_key(config, report: Report) -> None:  # noqa: ANN001
+def _phone_key(config, report: Report) -> None:
     _key(config, report, "PHONE_KEY", "FLASK_PHONE_KEY", "加密手机号码的密钥")
 
 
-def _database(config, report: Report) -> None:  # noqa: ANN001
+def _database(config, report: Report) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -151,7 +151,7 @@ def _database(config, report: Report) -> None:  # noqa: ANN001
         engine.dispose()
 
 
-def _rate_limits(config, report: Report) -> None:  # noqa: ANN001
+def _rate_limits(config, report: Report) -> None:
     if config.get("RATELIMIT_ENABLED", True) is False:
         report.refuse("FLASK_RATELIMIT_ENABLED 为 false：登录、评价码等的频率限制全部关闭")
     uri = config.get("RATELIMIT_STORAGE_URI") or "memory://"
@@ -171,7 +171,7 @@ def _rate_limits(config, report: Report) -> None:  # noqa: ANN001
         report.warnings.append(f"频率限制存储 {scheme}:// 未检查能否连接")
 
 
-def _jobs(config, report: Report) -> None:  # noqa: ANN001
+def _jobs(config, report: Report) -> None:
     """The background jobs' queue (voting/jobs.py): a Redis that answers, or, on one
     machine only, the SQLite file."""
     url = config.get("JOBS_URL") or ""
@@ -185,7 +185,7 @@ def _jobs(config, report: Report) -> None:  # noqa: ANN001
                                "pingyi jobs worker 能接手任务；有多台服务器时请设为 redis://主机:6379/1")
 
 
-def _sms(config, report: Report) -> None:  # noqa: ANN001
+def _sms(config, report: Report) -> None:
     from sms.senders import ConsoleSender, SenderConfigError, sender_from_env
 
     environ = {**os.environ, **config.get("SMS_ENV", {})}
@@ -198,7 +198,7 @@ def _sms(config, report: Report) -> None:  # noqa: ANN001
         report.warnings.append("短信发送方式是 console（PINGYI_SMS_SENDER 未设为 twilio）：短信不会真正发出，只显示在发件箱页面")
 
 
-def _public_url(config, report: Report) -> None:  # noqa: ANN001
+def _public_url(config, report: Report) -> None:
     url = config.get("PUBLIC_URL")
     if not url:
         report.refuse("未设置 FLASK_PUBLIC_URL（短信中链接的地址，如 https://pingyi.example.gov.cn）")
@@ -210,12 +210,12 @@ def _public_url(config, report: Report) -> None:  # noqa: ANN001
         report.refuse(f"FLASK_PUBLIC_URL 不是 https:// 地址：{url}")
 
 
-def _cookies(config, report: Report) -> None:  # noqa: ANN001
+def _cookies(config, report: Report) -> None:
     if report.production and config.get("SESSION_COOKIE_SECURE") is False:
         report.warnings.append("FLASK_SESSION_COOKIE_SECURE 为 false：生产环境的会话 Cookie 也会经 HTTP 明文发送")
 
 
-def _proxy(config, report: Report) -> None:  # noqa: ANN001
+def _proxy(config, report: Report) -> None:
     from voting import ConfigError, proxy_hops
 
     try:
@@ -229,7 +229,7 @@ def _proxy(config, report: Report) -> None:  # noqa: ANN001
         report.warnings.append(message)
 
 
-def environment_binds(environ) -> tuple[list[str], str]:  # noqa: ANN001 - a mapping
+def environment_binds(environ) -> tuple[list[str], str]:  # a mapping
     """The addresses gunicorn will listen on as far as the environment tells (a -b on
     the command line, which wins, is not in it), and where that was read."""
     try:
@@ -268,7 +268,7 @@ def exposed(bind: str) -> bool:
         return True  # 0.0.0.0's spelled otherwise, a host name, "": reachable as far as we know
 
 
-def proxy_exposure_warning(hops: int, binds, source: str) -> str | None:  # noqa: ANN001 - strings
+def proxy_exposure_warning(hops: int, binds, source: str) -> str | None:  # strings
     """The warning for an app that believes `hops` proxies' X-Forwarded-* headers while
     gunicorn listens on `binds` beyond this machine; None when there is nothing to say."""
     reachable = [bind for bind in binds if exposed(bind)]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from voting.vault import PhoneVault, attach
 
 
-def make_engine(url: str, phone_key: str | None = None, **options) -> Engine:  # noqa: ANN003
+def make_engine(url: str, phone_key: str | None = None, **options) -> Engine:
     """An engine for `url`; with `phone_key`, its statements seal and open the phone
     number columns (voting/vault.py). `options` go to create_engine."""
     engine = _make_engine(url, **options)
@@ -22,12 +22,12 @@ def make_engine(url: str, phone_key: str | None = None, **options) -> Engine:  #
     return engine
 
 
-def _make_engine(url: str, **options) -> Engine:  # noqa: ANN003
+def _make_engine(url: str, **options) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -50,11 +50,11 @@ PING_AFTER_IDLE_SECONDS = 5.0
 
 def _ping_when_idle(engine: Engine, seconds: float) -> None:
     @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_connection, record):  # noqa: ANN001
+    def _checked_in(_dbapi_connection, record):
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection, record, _proxy):  # noqa: ANN001
+    def _checked_out(dbapi_connection, record, _proxy):
         since = record.info.pop("idle_since", None)
         if since is None or time.monotonic() - since < seconds:
             return
@@ -180,12 +180,12 @@ class QuickRead:
     request, about 0.1 ms of CPU of a citizen page's 0.8 ms. Engine events do not see
     it. Elsewhere (SQLite) it is an ordinary execute."""
 
-    def __init__(self, statement) -> None:  # noqa: ANN001 - a Select
+    def __init__(self, statement) -> None:  # a Select
         self.statement = statement
         # per engine's dialect, kept no longer than the engine
         self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def _compile(self, dialect) -> tuple[str, list]:  # noqa: ANN001
+    def _compile(self, dialect) -> tuple[str, list]:
         found = self._compiled.get(dialect)
         if found is None:
             sql = str(self.statement.compile(dialect=dialect))

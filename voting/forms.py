@@ -82,7 +82,7 @@ class LabelField(StringField):
 
     widget = DatalistInput()
 
-    def __init__(self, label: str | None = None, validators=None, noun: str = "项", **kwargs) -> None:  # noqa: ANN001
+    def __init__(self, label: str | None = None, validators=None, noun: str = "项", **kwargs) -> None:
         super().__init__(label, validators, **kwargs)
         self.noun = noun
         self.options: dict[int, str] = {}

@@ -56,7 +56,7 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-r
 class RedactedAtoms(glogging.SafeAtoms):
     """gunicorn's access-log values, each redacted when the format reads it."""
 
-    def __getitem__(self, key: str):  # noqa: ANN204
+    def __getitem__(self, key: str):
         value = super().__getitem__(key)
         return logs.redact(value) if isinstance(value, str) else value
 
@@ -68,7 +68,7 @@ class RedactingLogger(glogging.Logger):
     atoms_wrapper_class = RedactedAtoms
     json = LOG_FORMAT == "json"
 
-    def setup(self, cfg) -> None:  # noqa: ANN001
+    def setup(self, cfg) -> None:
         super().setup(cfg)
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
@@ -76,7 +76,7 @@ class RedactingLogger(glogging.Logger):
                 if self.json and getattr(handler, "_gunicorn", False):  # its own, not a logconfig's
                     handler.setFormatter(logs.JsonFormatter())
 
-    def access(self, resp, req, environ, request_time) -> None:  # noqa: ANN001
+    def access(self, resp, req, environ, request_time) -> None:
         if not self.json:
             super().access(resp, req, environ, request_time)
             return
@@ -101,7 +101,7 @@ class RedactingLogger(glogging.Logger):
 logger_class = RedactingLogger
 
 
-def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
+def on_starting(server) -> None:  # gunicorn's Arbiter
     """Warn when the app believes proxies' X-Forwarded-* headers (FLASK_PROXY_FIX) and
     gunicorn listens beyond this machine: the bind as really given (-b included), which
     `pingyi check-config` cannot see."""
@@ -117,7 +117,7 @@ def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
         server.log.warning(message)
 
 
-def post_worker_init(worker) -> None:  # noqa: ANN001 - gunicorn's Worker
+def post_worker_init(worker) -> None:  # gunicorn's Worker
     """Once the worker has loaded the app: its objects (the modules, pandas, SQLAlchemy's
     tables and mappers: about 190,000 of them) are frozen out of the garbage collector's
     reach (gc.freeze). They live as long as the worker, and every full collection walked

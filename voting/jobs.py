@@ -210,12 +210,12 @@ def _stale(app: Flask) -> timedelta:
     return timedelta(seconds=float(app.config["JOBS_STALE_SECONDS"]))
 
 
-def _claimable(moment: datetime, stale: timedelta):  # noqa: ANN202 - a SQL condition
+def _claimable(moment: datetime, stale: timedelta):  # a SQL condition
     return or_(Job.status == JobStatus.queued,
                (Job.status == JobStatus.running) & (Job.heartbeat_at < moment - stale))
 
 
-def _finish(sessions, job_id: int, worker: str, attempt: int, status: JobStatus, **values: Any) -> JobStatus | None:  # noqa: ANN001
+def _finish(sessions, job_id: int, worker: str, attempt: int, status: JobStatus, **values: Any) -> JobStatus | None:
     """Record how the job ended, unless it is no longer this attempt's (another worker
     took it over meanwhile)."""
     if status is JobStatus.done:
@@ -234,7 +234,7 @@ class _Heartbeat:
     """A thread of the worker that writes the running job's progress and heartbeat
     every `every` seconds, so the job's own code never waits on that."""
 
-    def __init__(self, sessions, job_id: int, worker: str, attempt: int, progress: Progress,  # noqa: ANN001
+    def __init__(self, sessions, job_id: int, worker: str, attempt: int, progress: Progress,
                  now: Callable[[], datetime], every: float) -> None:
         self.sessions, self.job_id, self.worker, self.attempt = sessions, job_id, worker, attempt
         self.progress, self.now, self.every = progress, now, every
@@ -320,7 +320,7 @@ def _queue_kind(app: Flask) -> str:
 _making = threading.Lock()
 
 
-def huey_of(app: Flask):  # noqa: ANN201 - a huey.Huey
+def huey_of(app: Flask):  # a huey.Huey
     """This app's Huey, from JOBS_URL: "" (a SQLite file in the instance folder),
     sqlite:///path, redis://…, or "immediate" (a job runs at once in the process that
     submits it: the tests), with the two tasks every worker runs."""
@@ -333,7 +333,7 @@ def huey_of(app: Flask):  # noqa: ANN201 - a huey.Huey
     return app.extensions["pingyi.huey"]
 
 
-def _make_huey(app: Flask):  # noqa: ANN202
+def _make_huey(app: Flask):
     from huey import Huey, RedisHuey, SqliteHuey, crontab
 
     url = app.config.get("JOBS_URL") or ""

@@ -279,6 +279,6 @@ def init_app(app: Flask) -> None:
         request_id()
 
     @app.after_request
-    def _tag(response):  # noqa: ANN001, ANN202
+    def _tag(response):
         response.headers[HEADER] = request_id()
         return response

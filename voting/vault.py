@@ -129,12 +129,12 @@ class _Sealed(TypeDecorator):
     refusal = "加密的值不能在 SQL 中比较"
 
     class comparator_factory(TypeDecorator.Comparator):  # noqa: N801 - SQLAlchemy's name
-        def operate(self, op, *other, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        def operate(self, op, *other, **kwargs):
             if op in _REFUSED:
                 raise VaultError(self.type.refusal)
             return super().operate(op, *other, **kwargs)
 
-        def reverse_operate(self, op, other, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        def reverse_operate(self, op, other, **kwargs):
             if op in _REFUSED:
                 raise VaultError(self.type.refusal)
             return super().reverse_operate(op, other, **kwargs)
@@ -161,14 +161,14 @@ class EncryptedCode(_Sealed):
     refusal = "加密的评价码不能在 SQL 中比较：请比较 code_hash(PhoneVault.code_lookup)"
 
 
-def phone_hash_default(context) -> str | None:  # noqa: ANN001 - SQLAlchemy's execution context
+def phone_hash_default(context) -> str | None:  # SQLAlchemy's execution context
     """The `phone_hash` column's default: the keyed hash of the row's `phone`, so that
     every insert (ORM, Core, executemany) stores a number it can be found by."""
     phone = context.get_current_parameters().get("phone")
     return None if phone is None else vault_of(context.dialect).lookup(phone)
 
 
-def code_hash_default(context) -> str | None:  # noqa: ANN001 - SQLAlchemy's execution context
+def code_hash_default(context) -> str | None:  # SQLAlchemy's execution context
     """The `code_hash` column's default, as `phone_hash_default` for phones."""
     code = context.get_current_parameters().get("code")
     return None if code is None else vault_of(context.dialect).code_lookup(code)

@@ -63,7 +63,7 @@ class OutboxRow:
     section: str = ""
 
 
-def _invited(where: OutboxFilter):  # noqa: ANN202 - a SQL condition
+def _invited(where: OutboxFilter):  # a SQL condition
     """Messages of invitations to the chosen unit or section, and their reminders: a
     message names its section only through its invitation."""
     invitations = (select(Invitation.message_id, Invitation.reminder_id)

@@ -104,12 +104,12 @@ def enqueue(
     return message
 
 
-def _live_rounds(now: datetime):  # noqa: ANN202 - a SELECT
+def _live_rounds(now: datetime):  # a SELECT
     """The survey rounds that take answers now (rounds.is_open, in SQL)."""
     return select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
 
 
-def _round_live(now: datetime):  # noqa: ANN202 - a SQL condition
+def _round_live(now: datetime):  # a SQL condition
     """A message of no survey round, or of one that takes answers now."""
     return or_(OutboxMessage.round_id.is_(None), OutboxMessage.round_id.in_(_live_rounds(now)))
 

@@ -61,7 +61,7 @@ class Overview:
         return self.next_step.stage if self.next_step else "结果"
 
 
-def _count(session: Session, model, *where) -> int:  # noqa: ANN001
+def _count(session: Session, model, *where) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 

@@ -301,7 +301,7 @@ def _header_width(header: str) -> int:
     return min(_width(header), max(4, math.ceil(_width(header) / 2)))
 
 
-def _header(cell) -> None:  # noqa: ANN001 - an openpyxl cell
+def _header(cell) -> None:  # an openpyxl cell
     cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, _HEADER_ALIGNMENT
 
 
