@@ -1,4 +1,4 @@
-"""Staff sessions and headers (the hardening issue), on SQLite and PostgreSQL: cookies
+"""Staff sessions and headers (their hardening), on SQLite and PostgreSQL: cookies
 in production, the security headers and content security policy on every staff page
 (the public pages keep their own), the idle and absolute timeouts (a fake clock), the
 salted scrypt password hashes, and the second factor (TOTP) for the review office's
@@ -18,6 +18,7 @@ from tests.conftest import PASSWORD, login, make_app
 from tests.security.world import build, url_of
 from voting import auth, create_app
 from voting.auth import STAFF_HEADERS
+from voting.extensions import csrf
 from voting.models import Base, Role, User
 from voting.resources import resource_dir
 from voting.services import users
@@ -100,9 +101,7 @@ def test_cookies_outside_production_and_the_operators_own_choice(tmp_path, monke
 
 
 def _public(app, endpoint: str) -> bool:  # noqa: ANN001
-    view = app.view_functions[endpoint]
-    blueprint = endpoint.rpartition(".")[0]
-    return app.blueprints.get(blueprint) in auth.csrf._exempt_blueprints or f"{view.__module__}.{view.__name__}" in auth.csrf._exempt_views
+    return csrf.is_public(app, endpoint)
 
 
 def _staff_headers_missing(response, production: bool) -> list[str]:  # noqa: ANN001

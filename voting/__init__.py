@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
     from voting import auth, cli, db, errors_web, jobs, logs, views
+    from voting.extensions import csrf, limiter, login_manager
 
     logs.init_app(app)
     db.init_app(app)
@@ -42,6 +43,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["pingyi.score_cache"] = ScoreCache()
     cli.init_app(app)
+    # Without Flask-Login's context processor: voting/views/templating.py says why.
+    login_manager.init_app(app, add_context_processor=False)
+    csrf.init_app(app)
+    limiter.init_app(app)
     auth.init_app(app)
     errors_web.init_app(app)
     views.init_app(app)

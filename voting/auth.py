@@ -1,5 +1,5 @@
-"""Staff login (Flask-Login), roles, the login rate limit (Flask-Limiter), and the
-staff session's hardening:
+"""Staff login (Flask-Login), roles, the login rate limit (Flask-Limiter; both
+extensions are voting/extensions.py's), and the staff session's hardening:
 
 - Timeouts: a staff session ends after STAFF_IDLE_MINUTES without a request and, in
   any case, STAFF_ABSOLUTE_HOURS after the login; the next page is the login page with
@@ -17,8 +17,9 @@ staff session's hardening:
   factor sees the enrolment page before anything else. `pingyi users reset-2fa NAME`
   removes it.
 - Headers: every response that is not one of the public pages' (those set their own,
-  voting/views/public.py) gets a content security policy (scripts and styles from this
-  site only: the templates carry no inline script, style or event handler),
+  voting/views/public.py; voting/extensions.py records which requests are public)
+  gets a content security policy (scripts and styles from this site only: the
+  templates carry no inline script, style or event handler),
   X-Frame-Options DENY, nosniff, Referrer-Policy same-origin, and in production HSTS.
 - Guessing (voting/services/users.py, LoginPolicy; the settings STAFF_LOGIN_*): besides
   the per-address rate limit, every account counts its wrong passwords and codes in
@@ -65,34 +66,19 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import (
-    LoginManager,
-    current_user,
-    login_required,
-    login_user,
-    logout_user,
-)
-from flask_wtf.csrf import CSRFProtect
+from flask_login import current_user, login_required, login_user, logout_user
 from limits.storage import Storage, storage_from_string
 from markupsafe import Markup
-from sqlalchemy import or_, update
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from voting.db import get_session
+from voting.extensions import csrf, limiter, login_manager
 from voting.forms import EmptyForm, Form
 from voting.models import Role, User
 from voting.services import users
 
 bp = Blueprint("auth", __name__)
-login_manager = LoginManager()
-login_manager.login_view = "auth.login"
-login_manager.login_message = "请先登录。"
-login_manager.session_protection = "strong"
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 # The staff session's own keys (besides Flask-Login's).
 LOGIN_AT = "staff_login_at"
@@ -144,10 +130,7 @@ def _load_user(user_id: str) -> User | None:
     found = _SESSION_ID.fullmatch(user_id)
     if found is None or not _number(session.get(LOGIN_AT)):
         return None
-    user = get_session().get(User, int(found.group(1)))
-    if user is None or not user.active or user.session_epoch != int(found.group(2)):
-        return None
-    return user
+    return users.session_user(get_session(), int(found.group(1)), int(found.group(2)))
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -190,18 +173,12 @@ def login_policy(config) -> users.LoginPolicy:  # noqa: ANN001 - a Flask config
 
 
 def init_app(app: Flask) -> None:
+    """The staff session on `app`, whose extensions (voting/extensions.py) the app
+    factory has initialised."""
     # Read once, refused at start-up rather than at the first wrong password.
     app.extensions["pingyi.login_policy"] = login_policy(app.config)
     app.extensions["pingyi.login_strangers"] = _Strangers.of(app)
     app.session_interface = SessionInterface()
-    # Flask-Login's own context processor loads the user for every template, and with
-    # "strong" session protection that rewrites a citizen's session cookie (and sends
-    # a remember-cookie deletion) on every page: templates get the lazy proxy instead,
-    # so only the pages that show the staff user load it.
-    login_manager.init_app(app, add_context_processor=False)
-    app.context_processor(lambda: {"current_user": current_user})
-    csrf.init_app(app)
-    limiter.init_app(app)
     app.before_request(_staff_session)
     app.after_request(_staff_headers)
     app.register_blueprint(bp)
@@ -209,11 +186,9 @@ def init_app(app: Flask) -> None:
 
 def _public_request() -> bool:
     """A citizen's or an evaluator's page, or a webhook: their blueprints and views are
-    exempt from the global CSRF check (voting/views/public.py) and set their own headers."""
-    if current_app.blueprints.get(request.blueprint or "") in csrf._exempt_blueprints:
-        return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    return view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+    exempt from the global CSRF check (voting/views/public.py, voting/views/sms.py),
+    which records them as public (voting/extensions.py), and set their own headers."""
+    return csrf.is_public(current_app, request.endpoint)
 
 
 def _number(value: object) -> bool:
@@ -447,8 +422,8 @@ def _pending_user() -> User | None:
         return None
     if not 0 <= now() - pending["at"] <= PENDING_SECONDS or pending.get("tries", 0) >= PENDING_TRIES:
         return None
-    user = get_session().get(User, pending["user"])
-    if user is None or not user.active or not user.totp_secret or user.session_epoch != pending.get("epoch"):
+    user = users.session_user(get_session(), pending["user"], pending.get("epoch"))
+    if user is None or not user.totp_secret:
         return None  # gone, off, or its sessions ended since the password (a reset)
     return user
 
@@ -513,7 +488,7 @@ def verify_code():
         except users.LoginDelayedError as error:
             return _refused(error, "login_2fa.html", form=form, action=_code_action())
         step, used = totp_step(user.totp_secret, form.code.data, now(), user.totp_last_step)
-        if step is not None and not _claim_step(user, step):
+        if step is not None and not users.claim_totp_step(db, user, step):
             step, used = None, True  # another request used this code a moment ago
         if step is not None:
             users.attempt_succeeded(db, user)
@@ -537,19 +512,6 @@ def verify_code():
     if isinstance(failed, users.LoginFailedError) and failed.notice:
         flash(failed.notice, "error")
     return _code_page(form, 401)
-
-
-def _claim_step(user: User, step: int) -> bool:
-    """Store `step` as the user's last used one, unless it already is (or a later one):
-    one UPDATE, so that two requests with the same code cannot both log in (the
-    caller commits)."""
-    result = get_session().execute(
-        update(User)
-        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
 
 
 @bp.route("/logout", methods=["POST"])
@@ -629,9 +591,7 @@ def enrol():
         flash("验证码不正确：请检查验证器中添加的密钥和手机的时间，再输入当前显示的 6 位数字。", "error")
         return _enrol_page(form, 400)
     db = get_session()
-    user = db.get(User, current_user.id)
-    user.totp_secret = secret
-    user.totp_last_step = step
+    users.enrol_second_factor(db, current_user._get_current_object(), secret, step)
     db.commit()
     session.pop(ENROL_SECRET, None)
     flash("两步验证已启用：以后登录时，输入密码后还要输入验证器中的 6 位验证码。", "info")

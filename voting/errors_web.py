@@ -35,7 +35,7 @@ NUL_REFUSED = "提交的内容含有空字符（NUL,\\x00），无法保存；�
 
 
 def check_input() -> None:
-    """Before any view (issue 6). A form that is not an upload (not multipart) bigger
+    """Before any view. A form that is not an upload (not multipart) bigger
     than MAX_TEXT_FORM_LENGTH is refused with 413: no text field takes more than a few
     KB, and a page must not echo megabytes back (uploads keep MAX_CONTENT_LENGTH, their
     text fields werkzeug's MAX_FORM_MEMORY_SIZE). A NUL character in a query or form

@@ -1,2 +1,2 @@
-"""The security battery (issue 6): each case asserts the exact status, the message
+"""The security battery: each case asserts the exact status, the message
 shown and that nothing was stored."""

@@ -1,4 +1,4 @@
-"""Guessing an evaluator's password (issue 6), on SQLite and PostgreSQL. The single
+"""Guessing an evaluator's password, on SQLite and PostgreSQL. The single
 cases (new cookie jars; one resend) are in tests/test_evaluator_login.py; here the
 combination: every guess from a fresh cookie jar, resends in between, the old and the
 resent passwords mixed in. The count lives in the database: it survives every resend,

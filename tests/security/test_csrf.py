@@ -1,4 +1,4 @@
-"""CSRF on every POST route (issue 6), on SQLite and PostgreSQL, with WTF_CSRF_ENABLED:
+"""CSRF on every POST route, on SQLite and PostgreSQL, with WTF_CSRF_ENABLED:
 the routes are read from the app's URL map, each filled with ids that exist and posted
 by someone who may use it (the admin for the office, a citizen holding an invitation
 for /v, a logged-in evaluator for /e/ballot, ...) with the form it expects: without a

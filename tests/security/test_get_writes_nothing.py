@@ -1,4 +1,4 @@
-"""Votes and actions by GET (issue 6), on SQLite and PostgreSQL: every route that
+"""Votes and actions by GET, on SQLite and PostgreSQL: every route that
 takes a POST, asked with GET (the form's fields in the query string, as a link or an
 <img> would send them), answers 405, or a page that changes nothing; no row of any
 table changes. GET /v?choice=satisfied records no vote."""

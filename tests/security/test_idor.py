@@ -1,4 +1,4 @@
-"""Ids in URLs (issue 6), on SQLite and PostgreSQL: a unit liaison asking for another
+"""Ids in URLs, on SQLite and PostgreSQL: a unit liaison asking for another
 unit's pages (supervisor sheet, section list, import report) gets 403, and the office's
 pages are closed to them; the admin asking for an id of another campaign gets 404 where
 the pages work on one campaign; an evaluator reaches nothing of another evaluator (the

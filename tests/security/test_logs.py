@@ -1,4 +1,4 @@
-"""No token, password or full phone number in any log line (issue 6), on SQLite and
+"""No token, password or full phone number in any log line, on SQLite and
 PostgreSQL; the JSON format; gunicorn's access log.
 
 The full flow runs in-process at DEBUG with the root logger's handler made by

@@ -1,4 +1,4 @@
-"""Replays (issue 6), on SQLite and PostgreSQL: a vote link used again after the vote,
+"""Replays, on SQLite and PostgreSQL: a vote link used again after the vote,
 an evaluator's one-time password used again after the ballot, and the same link
 clicked twice at once (PostgreSQL). Each: the exact status, the message, and nothing
 more stored than the one vote or ballot."""

@@ -1,4 +1,4 @@
-"""Hostile text in every text field (issue 6), on SQLite and PostgreSQL: SQL-looking
+"""Hostile text in every text field, on SQLite and PostgreSQL: SQL-looking
 strings, a 10 MB string, NUL bytes, zero-width and right-to-left override characters.
 
 Each is either stored exactly as given (within its length limit: SQL-looking text is just

@@ -1,4 +1,4 @@
-"""Link tokens that are not genuine (issue 6), on SQLite and PostgreSQL: one character
+"""Link tokens that are not genuine, on SQLite and PostgreSQL: one character
 changed, truncated, signed for another purpose, signed with a key rotated out of
 SECRET_KEY_FALLBACKS (400), while a key still in the fallbacks opens (303); an expired
 link (410). Nothing is stored and the browser holds no invitation."""

@@ -1,4 +1,4 @@
-"""Hostile files on every upload route and import command (issue 6), on SQLite and
+"""Hostile files on every upload route and import command, on SQLite and
 PostgreSQL: an xlsx "zip bomb", XML entity expansion (a DTD anywhere in a part: past
 64 KiB of padding, or split between two of the chunks the check reads), a renamed
 non-xlsx, a macro-enabled workbook, an upload over the size limit. Each is refused

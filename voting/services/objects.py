@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
@@ -345,7 +346,8 @@ def _store(
              bool(penalized), int(row))
             for sid, name, org_title, phone, matter, penalized, row in keep[start : start + _STORE_CHUNK]
         ]
-        bulk_insert(session, ServiceObject.__table__, columns, rows, chunk=_STORE_CHUNK)
+        # A mapped class's __table__ is its Table (typed as the FromClause it may be).
+        bulk_insert(session, cast(Table, ServiceObject.__table__), columns, rows, chunk=_STORE_CHUNK)
         written += len(rows)
         progress(written)
     session.add_all(
@@ -409,6 +411,27 @@ def import_of_upload(session: Session, campaign: Campaign, upload: str) -> Objec
         .order_by(ObjectImport.id.desc()).limit(200)
     )
     return next((i for i in recent if (i.report or {}).get("upload") == upload), None)
+
+
+def recent_imports(session: Session, campaign: Campaign, limit: int) -> list[ObjectImport]:
+    """The campaign's latest `limit` imports of lists, newest first."""
+    return list(session.scalars(
+        select(ObjectImport).where(ObjectImport.campaign_id == campaign.id)
+        .order_by(ObjectImport.created_at.desc()).limit(limit)
+    ))
+
+
+def get_import(session: Session, import_id: int) -> ObjectImport | None:
+    """The import with this id, if there is one (of whichever campaign)."""
+    return session.get(ObjectImport, import_id)
+
+
+def import_units(session: Session, upload: ObjectImport) -> set[int]:
+    """The units whose sections the import `upload` stored lists for."""
+    ids = [row[0] for row in upload.report.get("sections", [])]
+    if not ids:
+        return set()
+    return set(session.scalars(select(Section.unit_id).where(Section.id.in_(ids))))
 
 
 def section_lists(session: Session, campaign: Campaign) -> dict[tuple[int, RoundKind], SectionList]:

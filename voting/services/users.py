@@ -1,6 +1,7 @@
-"""Staff accounts: creating them, their passwords, and how guessing a password is
-slowed and then stopped (LoginPolicy), and how all sessions of an account end at once
-(`end_sessions`)."""
+"""Staff accounts (the roles of docs/rules.md §1.3): creating and listing them, their
+passwords and second factor, how guessing a password is slowed and then stopped
+(LoginPolicy), and how all sessions of an account end at once (`end_sessions`).
+Nothing here commits: the request or the CLI command does."""
 from __future__ import annotations
 
 import math
@@ -131,6 +132,21 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def accounts(session: Session) -> list[User]:
+    """Every staff account, by role, then name (the users page)."""
+    return list(session.scalars(select(User).order_by(User.role, User.username)))
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    """The account with this id, if there is one (active or not)."""
+    return session.get(User, user_id)
+
+
+def campaign_units(session: Session, campaign_id: int) -> list[Unit]:
+    """The campaign's units, a liaison account's choices, by number, then name."""
+    return list(session.scalars(select(Unit).where(Unit.campaign_id == campaign_id).order_by(Unit.number, Unit.name)))
 
 
 def units_without_liaison(session: Session, campaign_id: int) -> list[Unit]:
@@ -278,6 +294,19 @@ def attempt_succeeded(session: Session, user: User) -> None:
                     .execution_options(synchronize_session=False))
 
 
+def claim_totp_step(session: Session, user: User, step: int) -> bool:
+    """Store `step` as the user's last used second-factor time step, unless it already
+    is (or a later one is): one UPDATE, so that two requests with the same code cannot
+    both log in. False when another request claimed it first."""
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def is_locked(user: User, policy: LoginPolicy) -> bool:
     return user.locked_at is not None or user.failed_logins >= policy.lock_failures
 
@@ -298,6 +327,15 @@ def unlock(session: Session, user: User, actor: str) -> bool:
 # ---- sessions and passwords --------------------------------------------------------------
 
 
+def session_user(session: Session, user_id: int, epoch: object) -> User | None:
+    """The account a staff session names, if that session may still stand: active,
+    and the session made in the account's current `epoch` (see User.get_id)."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.session_epoch != epoch:
+        return None
+    return user
+
+
 def end_sessions(session: Session, user: User) -> None:
     """Every session of `user` ends at its next request (voting/auth.py checks the
     epoch each session was made in). Raised in the database, not from the value this
@@ -310,6 +348,14 @@ def end_all_sessions(session: Session, user: User, actor: str) -> None:
     """An admin ends every login of `user` (a lost laptop, a shared computer): audited."""
     end_sessions(session, user)
     audit.record(session, "user.end_sessions", actor=actor, detail={"user_id": user.id, "username": user.username})
+
+
+def enrol_second_factor(session: Session, user: User, secret: str, step: int) -> None:
+    """The second factor confirmed: `secret` is the account's from now on, and the time
+    step of the code that confirmed it is used."""
+    user.totp_secret = secret
+    user.totp_last_step = step
+    session.flush()
 
 
 def new_password() -> str:

@@ -7,7 +7,6 @@ def init_app(app: Flask) -> None:
         audit,
         ballot,
         citizen,
-        common,
         components,
         deadlines,
         evaluator,
@@ -23,21 +22,14 @@ def init_app(app: Flask) -> None:
         sms,
         staff,
         supervisor,
+        templating,
     )
 
     for blueprint in (office.bp, scores.bp, components.bp, supervisor.bp, rounds.bp, sms.bp, staff.bp, phone.bp, citizen.bp,
                       online.bp, online_monitor.bp, evaluator.bp, ballot.bp, audit.bp, jobs.bp, exports.bp, deadlines.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(import_templates.bp)
-
-    @app.context_processor
-    def office_contact() -> dict:
-        """`contact`: whom a citizen or an evaluator should call, as every public
-        error page says it ("县千人评议办(电话 0577-…)")."""
-        name, phone = app.config["OFFICE_NAME"], app.config.get("OFFICE_PHONE")
-        return {"contact": f"{name}（电话 {phone}）" if phone else name}
-
-    app.add_template_filter(common.local_time, "local_time")
+    templating.init_app(app)
 
     @app.get("/healthz")
     def healthz():

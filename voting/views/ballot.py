@@ -37,7 +37,7 @@ from wtforms.validators import InputRequired, Length
 
 from sms.tokens import normalize_code
 from voting import jobs
-from voting.auth import limiter
+from voting.extensions import limiter
 from voting.db import get_autocommit, get_engine, get_session
 from voting.errors import DomainError
 from voting.forms import Form

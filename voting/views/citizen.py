@@ -28,7 +28,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
 from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
-from voting.auth import limiter
+from voting.extensions import limiter
 from voting.db import get_autocommit, get_session
 from voting.errors import NotFoundError
 from voting.forms import Form

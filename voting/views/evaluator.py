@@ -50,7 +50,7 @@ from wtforms.validators import InputRequired, Length
 
 from scoring.settings import RuleSettings
 from sms.tokens import normalize_code
-from voting.auth import limiter
+from voting.extensions import limiter
 from voting.db import get_autocommit, get_session
 from voting.errors import DomainError
 from voting.forms import EmptyForm, Form

@@ -10,7 +10,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, ValidationError
@@ -19,21 +18,20 @@ from scoring import columns as C
 from sms.phones import mask_phone
 from voting import uploads
 from voting.auth import roles_required
-from voting.forms import LABEL_PARTS, EmptyForm, Form, LabelField, WholeNumberField
+from voting.forms import LABEL_PARTS, Form, LabelField, WholeNumberField
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected, NotFoundError
 from voting.jobs import later, wake
 from voting.numbers import whole_number
-from voting.models import ObjectImport, RoundKind, Section, ServiceObject, utcnow
+from voting.models import RoundKind, utcnow
 from voting.services import campaigns, deadlines, history, objects, overview, sections
 from voting.services.tables import fold
 from voting.tasks import INVITE_LATE, import_objects_job
 from voting.views.common import (
     ADMIN, FILE_TYPES, STAFF, UPLOADERS, current_campaign as _campaign, own_unit_id as _own_unit_id,
-    read_upload as _read_upload, rejected as _rejected, score_figure,
+    read_upload as _read_upload, rejected as _rejected,
 )
 from voting.views.listing import QueryFilters, paged, sliced
-from voting.views.public import PUBLIC_BLUEPRINTS
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -59,12 +57,9 @@ def dashboard():
     coverage = {
         kind: sum(1 for (sid, k) in lists if k == kind and sid in ids) for kind in RoundKind
     }
-    uploads = session.scalars(
-        select(ObjectImport).where(ObjectImport.campaign_id == campaign.id)
-        .order_by(ObjectImport.created_at.desc()).limit(10)
-    ).all()
+    uploads = objects.recent_imports(session, campaign, 10)
     if unit_id is not None:
-        uploads = [u for u in uploads if _import_units(u) <= {unit_id}]
+        uploads = [u for u in uploads if objects.import_units(session, u) <= {unit_id}]
     return render_template(
         "dashboard.html",
         campaign=campaign,
@@ -97,14 +92,6 @@ def create_campaign():
     get_session().commit()
     flash(f"已建立 {form.year.data} 年度评议活动。", "info")
     return redirect(url_for(".dashboard"))
-
-
-def _import_units(upload: ObjectImport) -> set[int]:
-    session = get_session()
-    ids = [row[0] for row in upload.report.get("sections", [])]
-    if not ids:
-        return set()
-    return set(session.scalars(select(Section.unit_id).where(Section.id.in_(ids))))
 
 
 # ---- the sections page: search, filters, pages ---------------------------------------------
@@ -217,11 +204,7 @@ def section_objects(section_id: int, round_kind: str):
     unit_id = _own_unit_id()
     if unit_id is not None and section["unit_id"] != unit_id:
         abort(403)
-    rows = session.scalars(
-        select(ServiceObject)
-        .where(ServiceObject.section_id == section_id, ServiceObject.round == RoundKind(round_kind))
-        .order_by(ServiceObject.source_row)
-    ).all()
+    rows = objects.section_objects(session, section_id, RoundKind(round_kind))
     return render_template(
         "section_objects.html", section=section, section_id=section_id, round=RoundKind(round_kind), rows=rows,
         mask_phone=mask_phone,
@@ -499,34 +482,11 @@ def import_objects():
 @bp.get("/imports/<int:import_id>")
 @roles_required(*STAFF)
 def import_report(import_id: int):
-    upload = get_session().get(ObjectImport, import_id)
+    session = get_session()
+    upload = objects.get_import(session, import_id)
     if upload is None or upload.campaign_id != _campaign().id:  # the pages work on one campaign
         abort(404)
     unit_id = _own_unit_id()
-    if unit_id is not None and not _import_units(upload) <= {unit_id}:
+    if unit_id is not None and not objects.import_units(session, upload) <= {unit_id}:
         abort(403)
     return render_template("import_report.html", upload=upload)
-
-
-@bp.app_context_processor
-def _forms():
-    # formdata=None: an error page (413, bad multipart) must not read the request body.
-    # The public pages (citizens, evaluators, ballots) have no staff menu: no form (and
-    # no CSRF token) built for them.
-    if request.blueprint in PUBLIC_BLUEPRINTS:
-        return {}
-    return {"logout_form": EmptyForm(formdata=None), "campaign_stage": _campaign_stage}
-
-
-def _campaign_stage() -> tuple[int, str] | None:
-    """The campaign the staff pages work on and its stage (名单, 调查, …), for the menu:
-    worked out once per audited change (every step of the workflow is audited), not per
-    page; None without a campaign or a login."""
-    if not current_user.is_authenticated:
-        return None
-    try:
-        campaign = _campaign()
-    except NotFoundError:
-        return None
-    stage = score_figure(campaign, "stage", lambda: overview.overview(get_session(), campaign).stage)
-    return campaign.year, stage

@@ -26,10 +26,10 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
-from voting.auth import csrf
 from voting.db import get_session
 from voting.errors import DomainError
 from voting.errors_web import MESSAGES
+from voting.extensions import csrf
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The scores as the review office reads them (SPEC §2): 日常评价, each section's
+"""The scores as the review office reads them (docs/rules.md §2): 日常评价, each section's
 breakdown, 候选名单, 综合评价 with the decisions on the final lists, 单位考绩, the
 Excel report, and the lists that go to the leaders as printable A4 documents
 (/office/scores/print/…: title, issuing office, date, numbered tables, where the
@@ -10,7 +10,6 @@ so a page can never show a score that the events no longer give. Units do not se
 these pages: they hold every section's vote counts."""
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +37,7 @@ from voting.services import scorecards
 from voting.services.report import is_missing
 from voting.views import jobs as job_views
 from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, scorecard
+from voting.views.templating import code_label, score_filter
 
 bp = Blueprint("scores", __name__, url_prefix="/office/scores")
 
@@ -58,10 +58,6 @@ class Column:
     text: Callable[[dict], str] | None = None  # shown text for non-score columns
 
 
-def _label(table: dict, code: object) -> str:
-    return "" if is_missing(code) or code == "" else L.label(table, code)
-
-
 DAILY_COLUMNS = (
     Column("daily_rank", "排名", decimals=None),
     Column(C.UNIT, "单位", numeric=False),
@@ -75,20 +71,20 @@ DAILY_COLUMNS = (
     Column(C.SUPERVISOR, "主管单位", decimals=1),
     Column(C.INSPECTION, "监督检查"),
     Column(C.DAILY, "日常评价"),
-    Column(C.SHORTLIST, "候选", numeric=False, text=lambda r: _label(L.SHORTLISTS, r.get(C.SHORTLIST))),
+    Column(C.SHORTLIST, "候选", numeric=False, text=lambda r: code_label(L.SHORTLISTS, r.get(C.SHORTLIST))),
 )
 FINAL_COLUMNS = (
     Column(C.TOTAL_RANK, "总排名", decimals=None),
     Column(C.UNIT, "单位", numeric=False),
     Column(C.SECTION, "科室", numeric=False),
-    Column(C.SHORTLIST, "候选类别", numeric=False, text=lambda r: _label(L.SHORTLISTS, r.get(C.SHORTLIST))),
+    Column(C.SHORTLIST, "候选类别", numeric=False, text=lambda r: code_label(L.SHORTLISTS, r.get(C.SHORTLIST))),
     Column(C.DAILY, "日常评价"),
     Column(C.VOTES_IN[C.NET], "网络票数", decimals=None),
     Column(C.NETWORK, "网络评价"),
     Column(C.BONUS, "加分项"),
     Column(C.TOTAL, "总成绩"),
-    Column(C.PROPOSED, "拟定", numeric=False, text=lambda r: _label(L.RESULTS, r.get(C.PROPOSED))),
-    Column(C.RESULT, "结果", numeric=False, text=lambda r: _label(L.RESULTS, r.get(C.RESULT))),
+    Column(C.PROPOSED, "拟定", numeric=False, text=lambda r: code_label(L.RESULTS, r.get(C.PROPOSED))),
+    Column(C.RESULT, "结果", numeric=False, text=lambda r: code_label(L.RESULTS, r.get(C.RESULT))),
 )
 
 UNIT_COLUMNS = (
@@ -440,7 +436,7 @@ def print_final():
         notes += ["连续两年不满意"] if _true(r.get(C.TWO_YEARS_UNSATISFIED)) else []
         return [r[C.UNIT], r[C.SECTION], score_filter(r[C.DAILY]), score_filter(r[C.NETWORK]), score_filter(r[C.BONUS]),
                 score_filter(r[C.TOTAL]), score_filter(r[C.TOTAL_RANK], None),
-                _label(L.RESULTS, r.get(C.PROPOSED)) or "不列入", "；".join(notes)]
+                code_label(L.RESULTS, r.get(C.PROPOSED)) or "不列入", "；".join(notes)]
 
     tables, notes = [], []
     wanted = {C.SATISFIED: s.final_satisfied, C.UNSATISFIED: s.final_unsatisfied - s.final_most_unsatisfied,
@@ -529,35 +525,3 @@ def undo(section_id: int):
     session.commit()
     flash("已撤销评议办决定，恢复为系统拟定结果。", "info")
     return redirect(url_for(".section", section_id=section_id)), 303
-
-
-# ---- template helpers --------------------------------------------------------------------
-
-@bp.app_template_filter("score")
-def score_filter(value: object, decimals: int | None = 2) -> str:
-    """A score as shown (2 decimals, half up); a count as an integer; missing: ''."""
-    if is_missing(value):
-        return ""
-    if decimals is None:
-        return str(int(value))
-    return display_text(float(value), decimals)
-
-
-@bp.app_template_filter("sort_value")
-def sort_value(value: object) -> str:
-    """The `data-value` a sortable cell carries for the in-page sort (empty: last)."""
-    if is_missing(value):
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return "" if math.isnan(float(value)) else repr(float(value))
-    return str(value)
-
-
-@bp.app_template_filter("result_label")
-def result_label(code: object) -> str:
-    return _label(L.RESULTS, code)
-
-
-@bp.app_template_filter("shortlist_label")
-def shortlist_label(code: object) -> str:
-    return _label(L.SHORTLISTS, code)

@@ -15,7 +15,8 @@ from sms.phones import PhoneError, mask_phone, normalize_phone
 from sms.senders import ConsoleSender
 from sms.webhook import parse_reply, twiml, valid_signature
 from voting import sms_sender
-from voting.auth import csrf, limiter, roles_required
+from voting.auth import roles_required
+from voting.extensions import csrf, limiter
 from voting.db import get_session
 from voting.errors import NotFoundError
 from voting.models import (

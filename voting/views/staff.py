@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -29,15 +28,19 @@ class UserForm(Form):
     role = SelectField("角色", choices=[SelectChoice(r.value, r.label) for r in Role])
     unit = SelectField("所属单位（仅单位联络员）", choices=[])
 
+    units: dict[int, Unit]  # the units offered, by id
+
 
 def _form() -> UserForm:
+    """The form, its units (`form.units`, by id) those of the campaign the pages work on."""
     form = UserForm()
     session = get_session()
     try:
         campaign = campaigns.get_campaign(session, current_app.config.get("DEFAULT_CAMPAIGN_YEAR"))
-        units = session.scalars(select(Unit).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.name))
+        units = users.campaign_units(session, campaign.id)
     except NotFoundError:  # no campaign yet: only review-office accounts can be made
         units = []
+    form.units = {u.id: u for u in units}
     form.unit.choices = [SelectChoice(NO_UNIT, "—")] + [SelectChoice(str(u.id), u.name) for u in units]
     return form
 
@@ -49,7 +52,7 @@ def index():
     form = _form()
     status = 200
     if form.validate_on_submit():
-        unit = None if form.unit.data == NO_UNIT else session.get(Unit, int(form.unit.data))
+        unit = None if form.unit.data == NO_UNIT else form.units[int(form.unit.data)]
         password = users.new_password()
         user = users.create_user(
             session, form.username.data.strip(), password, Role(form.role.data), unit, (form.display_name.data or "").strip()
@@ -58,7 +61,7 @@ def index():
         return _show_password(user, password)
     if form.errors:
         status = 400
-    accounts = session.scalars(select(User).order_by(User.role, User.username)).all()
+    accounts = users.accounts(session)
     locked = {user.id for user in accounts if users.is_locked(user, policy())}
     try:
         liaisons = liaisons_confirmation(campaigns.get_campaign(session, current_app.config.get("DEFAULT_CAMPAIGN_YEAR")))
@@ -105,7 +108,7 @@ def create_liaisons():
 
 
 def _user(user_id: int) -> User:
-    user = get_session().get(User, user_id)
+    user = users.get_user(get_session(), user_id)
     if user is None:
         abort(404)
     return user
