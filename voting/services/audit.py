@@ -175,7 +175,7 @@ def entries(
         query = query.where(AuditEntry.at >= since.astimezone(timezone.utc))
     if until is not None:
         query = query.where(AuditEntry.at < until.astimezone(timezone.utc))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     page = min(max(page, 1), max(math.ceil(total / per_page), 1))  # past the last page: the last
     found = session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
     return EntryPage(list(found), total, page, per_page)

@@ -308,7 +308,8 @@ def _survey_round(names: Names, entry: AuditEntry) -> Part:
     """"上半年服务对象调查(H1)", pointing at the round's page while the round is there."""
     detail = _detail(entry)
     round_id = detail["round_id"] if _is_id(detail.get("round_id")) else None
-    kind, campaign_id = names.survey_rounds.get(round_id, (detail.get("round"), entry.campaign_id))
+    known = names.survey_rounds.get(round_id) if round_id is not None else None
+    kind, campaign_id = known or (detail.get("round"), entry.campaign_id)
     code = kind.value if isinstance(kind, RoundKind) else str(kind)
     try:
         text = f"{ROUND_NAMES[RoundKind(code)]}服务对象调查（{code}）"
@@ -607,7 +608,7 @@ def _online_issue(entry: AuditEntry, names: Names) -> list[Part]:
     return [f"向 {entry.detail['accounts']} 位网络评价人发出账号和一次性密码短信。"]
 
 
-def _evaluator(names: Names, evaluator_id: object) -> str:
+def _evaluator(names: Names, evaluator_id: Any) -> str:  # a detail's value
     return names.evaluators.get(evaluator_id, f"（编号 {evaluator_id}）")
 
 

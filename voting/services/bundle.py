@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -35,6 +35,8 @@ from voting.services.sections import parse_sections
 from voting.services.tables import ROW, Column, Table, fold, read_table
 
 Key = tuple[str, str]
+# A data row of `read_table`'s frame: the columns' keys -> the cell's text, ROW -> its row number.
+Record = dict[str, Any]
 
 _UNIT = Column("unit", ("单位名称", "unit", "unitname", "单位"))
 _SECTION = Column("section", ("科室", "section", "sectionname", "科室名称"))
@@ -138,13 +140,13 @@ class _Reader:
         self.known = known
         self.errors: list[RowError] = []
 
-    def records(self) -> list[dict[str, str]]:
+    def records(self) -> list[Record]:
         return self.table.frame.to_dict("records")
 
     def error(self, row: int, key: str, reason: str) -> None:
         self.errors.append(RowError(row, self.table.where(key), reason))
 
-    def section(self, record: dict[str, str]) -> Key | None:
+    def section(self, record: Record) -> Key | None:
         """(unit, section), folded like the sections list, if both are there and the
         section is on the year's list."""
         row = record[ROW]
@@ -160,7 +162,7 @@ class _Reader:
             return None
         return unit, section
 
-    def choice(self, record: dict[str, str], key: str, label: str, table: dict) -> Any:
+    def choice(self, record: Record, key: str, label: str, table: dict) -> Any:
         """The code of a labelled cell (None, with an error, if empty or unknown)."""
         text = record[key]
         code = L.lookup(table).get(fold(text).lower()) if fold(text) else None
@@ -169,13 +171,14 @@ class _Reader:
             self.error(record[ROW], key, f"{shown}：应为 {_options(table)}")
         return code
 
-    def yes_no(self, record: dict[str, str], key: str, label: str) -> bool | None:
-        code = L.lookup(L.YES_NO).get(fold(record[key]).lower())
+    def yes_no(self, record: Record, key: str, label: str) -> bool | None:
+        # YES_NO's codes are True and False.
+        code = cast("bool | None", L.lookup(L.YES_NO).get(fold(record[key]).lower()))
         if code is None:
             self.error(record[ROW], key, f"{label}“{record[key]}”无效：应为 是 或 否")
         return code
 
-    def count(self, record: dict[str, str], key: str, label: str) -> int | None:
+    def count(self, record: Record, key: str, label: str) -> int | None:
         """A non-negative whole number within the count columns' range
         (voting.numbers); Excel's "12.0" is one, and so are full-width digits (`fold`)."""
         text = fold(record[key])
@@ -186,7 +189,7 @@ class _Reader:
             self.error(record[ROW], key, f"{shown}：应为非负整数（没有票填 0）")
         return number
 
-    def number(self, record: dict[str, str], key: str, label: str) -> float | None:
+    def number(self, record: Record, key: str, label: str) -> float | None:
         """A finite decimal number, or None (with an error) when the cell is not one.
         Call only for a non-empty cell."""
         text = fold(record[key])
@@ -195,7 +198,7 @@ class _Reader:
             return None
         return float(text)
 
-    def date(self, record: dict[str, str], key: str, label: str) -> dt.date | None:
+    def date(self, record: Record, key: str, label: str) -> dt.date | None:
         """An ISO date (also Excel's "2021-03-15 00:00:00", 2021/3/15, 2021年3月15日).
         Call only for a non-empty cell."""
         # Not `fold`: it would glue the date to Excel's time of day.
@@ -226,7 +229,8 @@ def parse_votes(data: bytes, filename: str, known: Collection[Key] | None = None
     """votes.csv: vote counts per section and round (H1, H2, NET). One row per
     section and round: a second one would count its votes twice."""
     reader = _Reader(data, filename, VOTES_COLUMNS, known)
-    records, seen = [], {}
+    records: list[Record] = []
+    seen: dict[object, int] = {}
     for record in reader.records():
         row, bad = record[ROW], len(reader.errors)
         key = reader.section(record)
@@ -235,6 +239,7 @@ def parse_votes(data: bytes, filename: str, known: Collection[Key] | None = None
         if key and round_code and reader.duplicate(seen, (*key, round_code), row, f"{key[0]} {key[1]} {L.label(L.ROUNDS, round_code)} 轮次的票数"):
             continue
         if len(reader.errors) == bad:
+            key = cast(Key, key)  # no new error: section() gave the key
             records.append({C.UNIT: key[0], C.SECTION: key[1], C.ROUND: round_code, **counts, C.ROW: row})
     reader.done()
     return _frame("votes", records)
@@ -293,6 +298,7 @@ def parse_platform(
                 if problem:
                     reader.error(row, "deduction", problem)
         if len(reader.errors) == bad:
+            key = cast(Key, key)  # no new error: section() gave the key
             records.append({C.UNIT: key[0], C.SECTION: key[1], C.PLATFORM: platform, C.ITEM: item,
                             C.DEDUCTION: deduction, C.ROLE: role, C.ROW: row})
     reader.done()
@@ -315,7 +321,8 @@ def parse_supervisor(
     `tiers` False skips the distribution: for a caller that cannot know which
     sections are exempt, where counting them all would refuse good files."""
     reader = _Reader(data, filename, SUPERVISOR_COLUMNS, known)
-    records, seen = [], {}
+    records: list[Record] = []
+    seen: dict[object, int] = {}
     for record in reader.records():
         row, bad = record[ROW], len(reader.errors)
         key = reader.section(record)
@@ -330,6 +337,7 @@ def parse_supervisor(
         if key and reader.duplicate(seen, key, row, f"{key[0]} {key[1]} 的分值"):
             continue
         if len(reader.errors) == bad:
+            key = cast(Key, key)  # no new error: section() gave the key
             records.append({C.UNIT: key[0], C.SECTION: key[1], C.SCORE: score, C.ROW: row})
     reader.done()
     frame = _frame("supervisor", records)
@@ -354,6 +362,7 @@ def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None =
         key = reader.section(record)
         kind = reader.choice(record, "type", "类型", L.INSPECTION_KINDS)
         serious = reader.yes_no(record, "serious", "严重")
+        current: bool | None  # None: yes_no has recorded the error
         person, current, date = None, False, None
         if kind == C.CASE:
             if serious:
@@ -372,6 +381,7 @@ def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None =
         if fold(record["date"]):
             date = reader.date(record, "date", "日期")
         if len(reader.errors) == bad:
+            key = cast(Key, key)  # no new error: section() gave the key
             records.append({C.UNIT: key[0], C.SECTION: key[1], C.KIND: kind, C.SERIOUS: bool(serious),
                             C.PERSON: person, C.CURRENT_YEAR: bool(current), C.DATE: date, C.ROW: row})
     reader.done()
@@ -405,6 +415,7 @@ def parse_bonus(data: bytes, filename: str, known: Collection[Key] | None = None
         else:
             date = reader.date(record, "date", "日期")
         if len(reader.errors) == bad:
+            key = cast(Key, key)  # no new error: section() gave the key
             records.append({C.UNIT: key[0], C.SECTION: key[1], C.KIND: kind, C.LEVEL: level,
                             C.MATTER: matter, C.DATE: date, C.ROW: row})
     reader.done()
@@ -596,7 +607,8 @@ def score_bundle(
     return card
 
 
-def _number(value: object) -> float | None:
+def _number(value: Any) -> float | None:
+    """A number cell of the scorecard's frame (NaN or None: not applicable)."""
     return None if value is None or pd.isna(value) else float(value)
 
 

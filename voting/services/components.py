@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
@@ -37,7 +39,10 @@ from voting.models import (
 from voting.services import audit, bundle
 from voting.services.history import section_statuses
 
-MODELS = {
+# A row of a kind entered row by row: each model has id, section_id, import_id and
+# created_by_id, and _Entry's source_row, note and created_at.
+Entry = VoteCount | PlatformEvent | InspectionEvent | BonusItem
+MODELS: dict[ComponentKind, type[Entry]] = {
     ComponentKind.votes: VoteCount,
     ComponentKind.platform: PlatformEvent,
     ComponentKind.inspection: InspectionEvent,
@@ -105,7 +110,7 @@ def _parse(kind: ComponentKind, data: bytes, filename: str, campaign: Campaign, 
     return bundle.parse_bonus(data, filename, known.ids)
 
 
-def _value(value):
+def _value(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value.date()
     if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -161,9 +166,9 @@ def import_component(
             # Counts are per section and round: the new file's rows replace any earlier
             # counts of those sections and rounds, imported or entered.
             pairs = {(r["section_id"], r["round"]) for r in records}
-            earlier = session.scalars(
+            earlier = list(session.scalars(
                 select(VoteCount).where(VoteCount.section_id.in_(campaign_sections), VoteCount.import_id.is_not(None))
-            ).all()
+            ).all())
             earlier += session.scalars(
                 select(VoteCount).where(VoteCount.section_id.in_({p[0] for p in pairs}), VoteCount.import_id.is_(None))
             ).all()
@@ -172,9 +177,10 @@ def import_component(
             if doomed:
                 session.execute(delete(VoteCount).where(VoteCount.id.in_(doomed)))
         else:
-            result = session.execute(
+            # A DELETE's result is a CursorResult, which has the rowcount.
+            result = cast(CursorResult, session.execute(
                 delete(model).where(model.section_id.in_(campaign_sections), model.import_id.is_not(None))
-            )
+            ))
             summary.replaced = result.rowcount or 0
         session.flush()
         session.add_all(model(import_id=upload.id, created_by_id=upload.uploaded_by_id, **r) for r in records)
@@ -188,10 +194,14 @@ def import_component(
     return summary
 
 
-def _replace_supervisor(session, known: _Sections, records, upload, user) -> int:
+def _replace_supervisor(
+    session: Session, known: _Sections, records: list[dict[str, Any]], upload: ComponentImport, user: User | None
+) -> int:
     units = {known.units[r["section_id"]] for r in records}
     unit_sections = [sid for sid, unit in known.units.items() if unit in units]
-    result = session.execute(delete(SupervisorScore).where(SupervisorScore.section_id.in_(unit_sections)))
+    result = cast(CursorResult, session.execute(  # a DELETE's result: a CursorResult, with the rowcount
+        delete(SupervisorScore).where(SupervisorScore.section_id.in_(unit_sections))
+    ))
     session.add_all(
         SupervisorScore(section_id=r["section_id"], score=r["score"], import_id=upload.id, entered_by_id=user.id if user else None)
         for r in records
@@ -308,7 +318,7 @@ def supervisor_overview(session: Session, campaign: Campaign) -> list[UnitSuperv
 def add_entry(
     session: Session, campaign: Campaign, kind: ComponentKind, section_id: int, values: dict, entered_by: User | None,
     note: str = "", *, actor: str = "system",
-):
+) -> Entry:
     """One event from a form; `values` holds the model's attributes, already checked by
     the form. Exempt sections take no events."""
     if kind is ComponentKind.supervisor:
@@ -336,11 +346,13 @@ def add_entry(
     return entry
 
 
-def get_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int):
+def get_entry(session: Session, campaign: Campaign, kind: ComponentKind, entry_id: int) -> Entry:
     """One stored row of a kind in the campaign (from a file or a form)."""
     model = MODELS.get(kind)
-    entry = session.get(model, entry_id) if model else None
-    if entry is None or session.get(Section, entry.section_id).unit.campaign_id != campaign.id:
+    # session.get gives an instance of `model` (typed as their common base class).
+    entry = cast("Entry | None", session.get(model, entry_id) if model else None)
+    # get_one: the entry's foreign key holds a section.
+    if entry is None or session.get_one(Section, entry.section_id).unit.campaign_id != campaign.id:
         raise NotFoundError("没有这条记录")
     return entry
 
@@ -351,7 +363,7 @@ def delete_entry(
     entry = get_entry(session, campaign, kind, entry_id)
     # What the entry said, as the log's record of what was taken away.
     removed = {c.key: getattr(entry, c.key) for c in entry.__table__.columns if c.key not in ("id", "section_id")}
-    section = session.get(Section, entry.section_id)
+    section = session.get_one(Section, entry.section_id)  # the entry's foreign key holds a section
     session.delete(entry)
     session.flush()
     audit.record(session, "component.entry_delete", actor=actor, campaign_id=campaign.id, detail={
@@ -360,7 +372,7 @@ def delete_entry(
     })
 
 
-def imports(session: Session, campaign: Campaign) -> list[ComponentImport]:
+def imports(session: Session, campaign: Campaign) -> Sequence[ComponentImport]:
     return session.scalars(
         select(ComponentImport).where(ComponentImport.campaign_id == campaign.id).order_by(ComponentImport.created_at.desc())
     ).all()
@@ -439,13 +451,18 @@ def stored_counts(session: Session, campaign: Campaign) -> dict[ComponentKind, t
     return counts
 
 
+# (entry, unit name, section name, file name or None, entering user or None)
+EntryRow = Row[Entry, str, str, str | None, User | None]
+
+
 def entries_with_sources(session: Session, campaign: Campaign, kind: ComponentKind, *, limit: int | None = None,
-                         offset: int = 0) -> list[tuple]:
+                         offset: int = 0) -> Sequence[EntryRow]:
     """(entry, unit name, section name, file name or None, entering user or None) of a
     kind, newest first; with `limit`, that many from `offset` (a page of the list: a
     county's platform file alone is thousands of rows)."""
     model = MODELS[kind]
-    return session.execute(
+    # The rows' first item is an instance of `model` (select() types it as their base class).
+    return cast(Sequence[EntryRow], session.execute(
         select(model, Unit.name, Section.name, ComponentImport.filename, User)
         .join(Section, model.section_id == Section.id)
         .join(Unit, Section.unit_id == Unit.id)
@@ -454,17 +471,21 @@ def entries_with_sources(session: Session, campaign: Campaign, kind: ComponentKi
         .where(Unit.campaign_id == campaign.id)
         .order_by(model.created_at.desc(), model.id.desc())
         .limit(limit).offset(offset)
-    ).all()
+    ).all())
 
 
 def count_entries(session: Session, campaign: Campaign, kind: ComponentKind) -> int:
     """How many rows of a kind the campaign holds (files and forms)."""
     model = MODELS[kind]
     campaign_sections = select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)
-    return session.scalar(select(func.count()).select_from(model).where(model.section_id.in_(campaign_sections)))
+    return session.execute(
+        select(func.count()).select_from(model).where(model.section_id.in_(campaign_sections))
+    ).scalar_one()
 
 
-def supervisor_scores(session: Session, campaign: Campaign) -> list[tuple]:
+def supervisor_scores(
+    session: Session, campaign: Campaign
+) -> Sequence[Row[SupervisorScore, str, str, str | None, User | None]]:
     """(score, unit name, section name, file name or None, entering user or None), by
     unit and section in list order."""
     return session.execute(

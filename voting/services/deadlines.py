@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -107,7 +108,8 @@ def set_deadline(session: Session, campaign: Campaign, kind: DeadlineKind, due_o
         session.add(deadline)
     deadline.due_on, deadline.remind_days = due_on, remind_days
     session.flush()
-    detail = {"kind": kind.value, "what": kind.label, "due_on": due_on.isoformat(), "remind_days": remind_days}
+    detail: dict[str, Any] = {"kind": kind.value, "what": kind.label, "due_on": due_on.isoformat(),
+                              "remind_days": remind_days}
     if previous is not None:
         detail["previous"] = {"due_on": previous[0], "remind_days": previous[1]}
     audit.record(session, "deadline.set", actor=actor, campaign_id=campaign.id, detail=detail)
@@ -142,7 +144,7 @@ def owing(session: Session, campaign: Campaign, kind: DeadlineKind, units: list[
         for user in session.scalars(select(User).where(
                 User.role == Role.liaison, User.active.is_(True), User.unit_id.in_(by_unit)).order_by(User.id)):
             if user.phone:
-                by_unit[user.unit_id].liaisons.append(user)
+                by_unit[cast(int, user.unit_id)].liaisons.append(user)  # the query's unit_id.in_(): not None
     return rows
 
 
@@ -172,7 +174,8 @@ def remind(session: Session, campaign: Campaign, kind: DeadlineKind, *, due_on: 
             if before is not None:
                 done.already += 1
                 continue
-            outbox.enqueue(session, key=key, phone=user.phone, template=LIAISON_REMINDER, params=params,
+            # owing() lists the liaisons with a phone only.
+            outbox.enqueue(session, key=key, phone=cast(str, user.phone), template=LIAISON_REMINDER, params=params,
                            campaign_id=campaign.id)
             wrote += 1
         done.messages += wrote
@@ -209,7 +212,7 @@ def remind_automatically(session: Session, deadline_id: int, *, today: date, sig
     day = deadline.due_on - timedelta(days=deadline.remind_days)
     if deadline.auto_reminded_for == day or not day <= today <= deadline.due_on:
         return None
-    campaign = session.get(Campaign, deadline.campaign_id)
+    campaign = session.get_one(Campaign, deadline.campaign_id)  # the deadline's foreign key holds a campaign
     done = remind(session, campaign, deadline.kind, due_on=deadline.due_on, today=today, sign=sign,
                   login_url=login_url, actor="system")
     deadline.auto_reminded_for = day

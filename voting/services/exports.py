@@ -122,7 +122,7 @@ def _write_sheet(ws: WriteOnlyWorksheet, sheet: Sheet, year: int | None, at: dat
     header_row = 2 + len(sheet.notes)
 
     # What the writer puts before the rows: widths, the frozen header, row heights.
-    widths = [_width(column.header) for column in columns]
+    widths: list[float] = [_width(column.header) for column in columns]
     for row in first:
         for j, value in enumerate(row[:len(columns)]):
             widths[j] = max(widths[j], _width(_plain(value, zone)))

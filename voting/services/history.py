@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 from sqlalchemy import select
@@ -149,6 +150,7 @@ def parse_history(data: bytes, filename: str) -> list[Parsed]:
         if result is None:
             errors.append(RowError(row, table.where("result"), f"结果“{record['result']}”无效：应为 满意单位、不满意单位 或 最不满意单位"))
         if len(errors) == bad:
+            year, result = cast(int, year), cast(Result, result)  # no new error: both were read
             earlier = seen.setdefault((year, unit, section), row)
             if earlier != row:
                 errors.append(RowError(row, "", f"{year} 年度 {unit} {section} 与第 {earlier} 行重复"))

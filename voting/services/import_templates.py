@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -356,7 +356,7 @@ def spec(name: str, campaign: Campaign) -> Spec:
 
 # ---- writing ---------------------------------------------------------------------------------
 
-def _put(sheet: Worksheet, row: int, column: int, value: object):
+def _put(sheet: Worksheet, row: int, column: int, value: object) -> Cell:
     """A cell: text neutralised against formulas and typed a string; numbers as they are."""
     cell = sheet.cell(row=row, column=column)
     if isinstance(value, (int, float)) and not isinstance(value, bool):

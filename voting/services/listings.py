@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from sms.templates import (
@@ -63,7 +63,7 @@ class OutboxRow:
     section: str = ""
 
 
-def _invited(where: OutboxFilter):  # a SQL condition
+def _invited(where: OutboxFilter) -> ColumnElement[bool]:
     """Messages of invitations to the chosen unit or section, and their reminders: a
     message names its section only through its invitation."""
     invitations = (select(Invitation.message_id, Invitation.reminder_id)
@@ -91,7 +91,7 @@ def outbox_messages(session: Session, campaign_id: int | None, where: OutboxFilt
         conditions.append(OutboxMessage.round_id == where.round_id)
     if where.unit_id is not None or where.section_id is not None:
         conditions.append(_invited(where))
-    total = session.scalar(select(func.count(OutboxMessage.id)).where(*conditions))
+    total = session.execute(select(func.count(OutboxMessage.id)).where(*conditions)).scalar_one()
     messages = session.scalars(
         select(OutboxMessage).where(*conditions).order_by(OutboxMessage.id.desc()).limit(limit).offset(offset)
     ).all()

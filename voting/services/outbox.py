@@ -24,11 +24,11 @@ import time as clock
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sms.senders import Message, PermanentSendError, Sender, TransientSendError, UncertainSendError
@@ -104,12 +104,12 @@ def enqueue(
     return message
 
 
-def _live_rounds(now: datetime):  # a SELECT
+def _live_rounds(now: datetime) -> Select[int]:
     """The survey rounds that take answers now (rounds.is_open, in SQL)."""
     return select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
 
 
-def _round_live(now: datetime):  # a SQL condition
+def _round_live(now: datetime) -> ColumnElement[bool]:
     """A message of no survey round, or of one that takes answers now."""
     return or_(OutboxMessage.round_id.is_(None), OutboxMessage.round_id.in_(_live_rounds(now)))
 
@@ -185,12 +185,12 @@ def held_until(session: Session, message: OutboxMessage, now: datetime, settings
         return opens
     if settings.daily_cap:
         begin, end = _local_day(now, settings)
-        sent_today = session.scalar(
+        sent_today = session.execute(
             select(func.count()).select_from(OutboxMessage).where(
                 OutboxMessage.phone_hash == message.phone_hash, OutboxMessage.sent_at >= begin,
                 OutboxMessage.sent_at < end,
             )
-        )
+        ).scalar_one()
         if sent_today >= settings.daily_cap:
             tomorrow = end + timedelta(seconds=1)
             return next_window(tomorrow, settings) or tomorrow
@@ -222,7 +222,9 @@ def send_one(session: Session, message: OutboxMessage, sender: Sender, now: date
         return
     message.attempts += 1
     try:
-        outgoing = Message(to=message.phone, template=message.template, params=message.params,
+        # A claimed message has its phone: retention erases the numbers and fails every
+        # pending or sending message in one transaction.
+        outgoing = Message(to=cast(str, message.phone), template=message.template, params=message.params,
                            text=message.text, key=message.key)
     except ValueError as error:  # a stored row no sender can take: fail it, keep going
         message.status, message.last_error = OutboxStatus.failed, str(error)[:500]
@@ -285,7 +287,7 @@ def forget_secrets(message: OutboxMessage) -> None:
 
 def outstanding(session: Session, now: datetime) -> int:
     """Rows a drain must still wait for: due now, or claimed by some worker."""
-    return session.scalar(
+    return session.execute(
         select(func.count()).select_from(OutboxMessage).where(
             or_(
                 and_(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.not_before <= now),
@@ -293,7 +295,7 @@ def outstanding(session: Session, now: datetime) -> int:
             ),
             _round_live(now),
         )
-    )
+    ).scalar_one()
 
 
 def dispatch(
@@ -356,11 +358,11 @@ def console_sink(sessions: sessionmaker, keep_secrets: bool) -> Callable[[Messag
 
 
 def pending_count(session: Session) -> int:
-    return session.scalar(
+    return session.execute(
         select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.status.in_([OutboxStatus.pending, OutboxStatus.sending])
         )
-    )
+    ).scalar_one()
 
 
 STATUS_CALLBACK = {

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
 from voting.models import (
-    BonusItem, Campaign, HistoryResult, InspectionEvent, PlatformEvent, RoundKind, RoundStatus, SectionList,
+    Base, BonusItem, Campaign, HistoryResult, InspectionEvent, PlatformEvent, RoundKind, RoundStatus, SectionList,
     SupervisorScore, SurveyRound, VoteCount,
 )
 from voting.services import ballots, scorecards
@@ -61,7 +61,7 @@ class Overview:
         return self.next_step.stage if self.next_step else "结果"
 
 
-def _count(session: Session, model, *where) -> int:
+def _count(session: Session, model: type[Base], *where: ColumnElement[bool]) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 

@@ -26,13 +26,13 @@ import math
 import numbers
 import os
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, SupportsInt, cast
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.data_source import AxDataSource, StrRef
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -150,7 +150,7 @@ def is_missing(value: object) -> bool:
         return False
 
 
-def _shown(value: object, decimals: int = 2) -> float | None:
+def _shown(value: Any, decimals: int = 2) -> float | None:
     """The displayed score as a number (103.84499999999999 → 103.85), None if none."""
     if is_missing(value):
         return None
@@ -158,7 +158,7 @@ def _shown(value: object, decimals: int = 2) -> float | None:
     return None if shown is None else float(shown)
 
 
-def _count(value: object) -> int | None:
+def _count(value: Any) -> int | None:
     return None if is_missing(value) else int(value)
 
 
@@ -226,7 +226,7 @@ def _cutoffs(card: Scorecard, sections: list[dict]) -> dict[str, float]:
     return found
 
 
-def _warnings(value: object) -> list[str]:
+def _warnings(value: Any) -> list[str]:
     if is_missing(value):
         return []
     if isinstance(value, str):
@@ -273,7 +273,7 @@ _SECTION = _text_col("科室", C.SECTION, wrap=28)
 MAX_WIDTH = 60  # any other column
 
 
-def _put(sheet: Worksheet, row: int, column: int, value: object, number_format: str | None = None):
+def _put(sheet: Worksheet, row: int, column: int, value: object, number_format: str | None = None) -> Cell | None:
     """One cell: text neutralised and typed as a string, numbers with their format,
     nothing at all for a missing value."""
     if is_missing(value) or value == "":
@@ -301,7 +301,7 @@ def _header_width(header: str) -> int:
     return min(_width(header), max(4, math.ceil(_width(header) / 2)))
 
 
-def _header(cell) -> None:  # an openpyxl cell
+def _header(cell: Cell) -> None:
     cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, _HEADER_ALIGNMENT
 
 
@@ -314,7 +314,7 @@ def _borders(sheet: Worksheet, first_row: int, last_row: int, first_col: int, la
 
 
 def _write_table(sheet: Worksheet, columns: list[_Column], records: list[dict], *, freeze: str = "A2",
-                 highlight: set[tuple[str, str]] = frozenset()) -> int:
+                 highlight: Collection[tuple[str, str]] = frozenset()) -> int:
     """A header row and one row per record; returns the last row written."""
     widths = [_header_width(col.header) for col in columns]
     for j, col in enumerate(columns):
@@ -342,7 +342,8 @@ def _write_table(sheet: Worksheet, columns: list[_Column], records: list[dict], 
 
 
 def _note(sheet: Worksheet, row: int, text: str) -> None:
-    _put(sheet, row, 1, text).font = _NOTE_FONT
+    # A note's text is never empty: _put wrote the cell.
+    cast(Cell, _put(sheet, row, 1, text)).font = _NOTE_FONT
 
 
 # ---- printing -----------------------------------------------------------------------
@@ -520,15 +521,21 @@ def _source_row(value: object) -> object:
     if is_missing(value):
         return None
     if isinstance(value, numbers.Real) and float(value).is_integer():
-        return int(value)
+        # The Reals a frame holds (int, float, numpy's numbers) all have __int__.
+        return int(cast(SupportsInt, value))
     return str(value)
+
+
+def _component_label(code: Any) -> Any:
+    """COMPONENTS maps a code to one label (not a tuple), so not labels.label(); any
+    other code (or None) as it is."""
+    return labels.COMPONENTS.get(code, code)
 
 
 def _lines_sheet(sheet: Worksheet, lines: list[dict]) -> None:
     columns = [
         _UNIT, _SECTION,
-        # COMPONENTS maps a code to one label (not a tuple), so not labels.label().
-        _Column("项目", lambda r: labels.COMPONENTS.get(r.get(C.COMPONENT), r.get(C.COMPONENT))),
+        _Column("项目", lambda r: _component_label(r.get(C.COMPONENT))),
         _text_col("说明", C.TEXT, wrap=50), _score_col("分值", C.POINTS),
         _Column("来源行", lambda r: _source_row(r.get(C.ROW)), COUNT_FORMAT),
     ]
@@ -576,7 +583,7 @@ def _histogram_data(data: Worksheet, sections: list[dict], cutoffs: dict[str, fl
     scored = [float(r[C.DAILY]) for r in sections if not _true(r.get(C.EXEMPT)) and not is_missing(r.get(C.DAILY))]
     if not scored:
         return 0
-    bins = [math.floor(_shown(v)) for v in scored]
+    bins = [math.floor(cast(float, _shown(v))) for v in scored]  # `scored` has no missing value
     first, last = min(bins), max(bins)
     counts = [[0, 0, 0] for _ in range(first, last + 1)]
     for value, b in zip(scored, bins):

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Delete, Update, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from voting.models import (
@@ -55,7 +56,7 @@ class Due:
             return f"已于 {self.erased_at:%Y-%m-%d} 删除个人信息"
         if self.published_at is None:
             return "结果尚未公布，不删除"
-        if self.due_at > now:
+        if cast(datetime, self.due_at) > now:  # set with published_at (campaigns_due)
             return f"保留至 {self.due_at:%Y-%m-%d}"
         return "已到期，可删除"
 
@@ -106,7 +107,7 @@ def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | N
     online = select(OnlineRound.id).where(OnlineRound.campaign_id == campaign.id).scalar_subquery()
     outbox_keys = select(OutboxMessage.key).where(OutboxMessage.campaign_id == campaign.id).scalar_subquery()
     result = Erased(campaign.year)
-    steps = {
+    steps: dict[str, Update | Delete] = {
         "service_objects": update(ServiceObject).where(ServiceObject.section_id.in_(sections))
         .values(name="", org_title="", phone=None, phone_hash=None, matter=""),
         "invitations": update(Invitation).where(Invitation.round_id.in_(rounds))
@@ -120,12 +121,19 @@ def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | N
         .values(phone=None, phone_hash=None, text="", params={}),
     }
     report(done=0, total=0, stage="清点")
-    total = sum(session.scalar(select(func.count()).select_from(statement.table).where(statement.whereclause))
-                for statement in steps.values())
+    total = sum(
+        session.execute(
+            # Every step has its WHERE (its campaign's rows).
+            select(func.count()).select_from(statement.table).where(cast(ColumnElement[bool], statement.whereclause))
+        ).scalar_one()
+        for statement in steps.values()
+    )
     report(done=0, total=total, stage="删除个人信息")
     done = 0
     for name, statement in steps.items():
-        result.counts[name] = session.execute(statement.execution_options(synchronize_session=False)).rowcount
+        # An UPDATE's or DELETE's result is a CursorResult, which has the rowcount.
+        executed = cast(CursorResult, session.execute(statement.execution_options(synchronize_session=False)))
+        result.counts[name] = executed.rowcount
         done += result.counts[name]
         report(done=min(done, total), stage=f"删除个人信息：{STEP_LABELS[name]}")
     # A message never sent cannot be sent any more: no number to send it to.

@@ -161,9 +161,9 @@ def diff_sections(session: Session, campaign: Campaign, listed: list[ListedSecti
             diff.removed.append(old)
             removed_ids.append(section.id)
     if removed_ids:
-        diff.objects_lost = session.scalar(
+        diff.objects_lost = session.execute(
             select(func.count()).select_from(ServiceObject).where(ServiceObject.section_id.in_(removed_ids))
-        )
+        ).scalar_one()
     return diff
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain, count, islice
 from pathlib import PurePath
-from typing import IO, Union
+from typing import IO, Union, overload
 
 import numpy as np
 import pandas as pd
@@ -96,6 +96,14 @@ def _suffix_of(filename: str) -> str:
     return suffix
 
 
+@overload
+def _binary(source: bytes | IO[bytes]) -> IO[bytes]: ...
+
+
+@overload
+def _binary(source: Source) -> IO[bytes] | str | os.PathLike: ...
+
+
 def _binary(source: Source) -> IO[bytes] | str | os.PathLike:
     """What zipfile and the CSV reader open: a path as it is, bytes as a file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -142,7 +150,8 @@ def _csv_rows(source: Source, filename: str) -> tuple[Iterator[list], int, int]:
     opened = isinstance(stream, (str, os.PathLike))
 
     def rows() -> Iterator[list]:
-        binary = open(stream, "rb") if opened else stream  # noqa: SIM115 - closed below
+        # The test `opened` made, repeated so that the type checker sees it.
+        binary = open(stream, "rb") if isinstance(stream, (str, os.PathLike)) else stream  # noqa: SIM115 - closed below
         text = io.TextIOWrapper(binary, encoding=encoding, newline="")
         reader = csv.reader(text)
         try:
@@ -168,7 +177,7 @@ def _csv_encoding(source: Source, filename: str) -> tuple[str, int]:
         decoder = codecs.getincrementaldecoder(encoding)()
         stream, lines = _binary(source), 0
         opened = isinstance(stream, (str, os.PathLike))
-        file = open(stream, "rb") if opened else stream  # noqa: SIM115
+        file = open(stream, "rb") if isinstance(stream, (str, os.PathLike)) else stream  # noqa: SIM115 (as `opened`)
         try:
             while chunk := file.read(_READ_BYTES):
                 decoder.decode(chunk)
@@ -316,8 +325,9 @@ class TableStream:
         }
         self.rows_read = 0  # data rows given out so far
         self.rows_seen = header_row  # the file's rows looked at so far, the header's included
-        self._rest = chain(zip(range(header_row + 1, len(head) + 1), head[header_row:]),
-                           zip(count(len(head) + 1), rows))
+        self._rest: Iterator[tuple[int, list]] = chain(
+            zip(range(header_row + 1, len(head) + 1), head[header_row:]), zip(count(len(head) + 1), rows)
+        )
 
     def where(self, key: str) -> str:
         return self.letters.get(key, "")
