@@ -6,10 +6,7 @@ from datetime import timedelta
 import pytest
 
 from voting.models import OnlineRound, RoundStatus, utcnow
-
-
-def text(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
+from tests.support.web import text
 
 
 def test_the_landing_page_says_where_to_vote_check_and_read_the_results(client, db, campaign):

@@ -10,10 +10,7 @@ from tests.conftest import PASSWORD, login
 from tests.test_rounds import CLOSES, NOW, PRICE, upload
 from voting.models import Role, RoundKind, Unit
 from voting.services import overview, rounds, users
-
-
-def text(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
+from tests.support.web import text
 
 
 def test_the_steps_count_what_is_there_and_the_first_missing_is_next(db, campaign):

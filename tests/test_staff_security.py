@@ -23,6 +23,7 @@ from voting.models import Base, Role, User
 from voting.resources import resource_dir
 from voting.services import users
 from voting.views.public import SECURITY_HEADERS
+from tests.support.web import text
 
 T0 = 1_800_000_000.0  # a multiple of 30: the TOTP step starts here
 STRONG_KEY = "k" * 40
@@ -44,10 +45,6 @@ def clock(monkeypatch):
     fake = Clock()
     monkeypatch.setattr(auth, "now", fake)
     return fake
-
-
-def text(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
 
 
 def location(response) -> str:  # noqa: ANN001

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.conftest import PASSWORD, login
 from voting.models import Campaign, Role, Section, SupervisorScore, Unit, User
 from voting.services import campaigns, users
+from tests.support.web import text
 
 NDRC = "县发改局"  # 14 sections: each tier holds 4 or 5
 # Five 优秀, five 良好, four 一般, with every tier's edges.
@@ -36,10 +37,6 @@ def stored(db, unit: Unit) -> dict[int, float]:
 
 def form_data(ids: list[int], values) -> dict[str, str]:
     return {f"score-{sid}": str(value) for sid, value in zip(ids, values)}
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def row_error(html: str, section_id: int) -> str:

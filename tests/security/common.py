@@ -11,12 +11,9 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD
 from voting.models import Base
+from tests.support.web import text
 
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def text(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
 
 
 def snapshot(db) -> dict[str, list[tuple]]:  # noqa: ANN001

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.online_pool import PUBLIC_URL, issue, passwords, pooled_round
-from tests.security.common import changed, snapshot, text
+from tests.security.common import changed, snapshot
 from voting.links import wording
 from voting.models import Evaluator
 from voting.services import evaluators
+from tests.support.web import in_session, text
 
 WRONG = "账号或密码不正确"
 LOCKED = "账号已锁定"
@@ -22,11 +23,6 @@ def evaluator(db, login: str) -> Evaluator:  # noqa: ANN001
     db.rollback()
     db.expire_all()
     return db.scalar(select(Evaluator).where(Evaluator.login == login))
-
-
-def in_session(client) -> dict:  # noqa: ANN001
-    with client.session_transaction() as session:
-        return dict(session)
 
 
 @pytest.mark.parametrize("resend_after", [(1, 3), (2, 4), (4,)])

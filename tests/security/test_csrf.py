@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.common import changed, csrf_of, snapshot, text
+from tests.security.common import changed, csrf_of, snapshot
+from tests.support.web import text
 from tests.security.world import TWILIO, build, csrf_message, form_for, post_rules, session_for, url_of, who
 
 pytestmark = pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "SMS_ENV": {"TWILIO_AUTH_TOKEN": "twilio secret"}}])

@@ -10,7 +10,8 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed
 
 from tests.citizens import link_path, vote_count
-from tests.security.common import changed, snapshot, text
+from tests.security.common import changed, snapshot
+from tests.support.web import text
 from tests.security.world import build, form_for, post_rules, session_for, url_of
 
 NOT_ALLOWED = "这个地址不接受这种请求方式。"

@@ -15,7 +15,8 @@ from scoring import columns as C
 from tests.ballots import box, candidates, counts, evaluators, form, log_in, marks, open_online_round
 from tests.citizens import invitations, open_round
 from tests.conftest import PASSWORD, SECTIONS_CSV
-from tests.security.common import changed, snapshot, staff_login, text
+from tests.security.common import changed, snapshot, staff_login
+from tests.support.web import text
 from voting.models import (
     Ballot, BallotCast, ComponentKind, ObjectImport, OnlineRound, Role, RoundKind, RoundStatus, Section, Unit, utcnow,
 )

@@ -47,6 +47,7 @@ from voting.models import (
     Vote,
 )
 from voting.services import ballots, history, outbox
+from tests.support.web import text
 
 PUBLIC_URL = "https://pingyi.example.cn"
 TWILIO_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -76,10 +77,6 @@ def root_logger(fmt: str = "text"):
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-
-
-def text(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
 
 
 def upload_sections(client) -> None:  # noqa: ANN001

@@ -11,7 +11,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from tests.citizens import invitations, open_round, vote_count
-from tests.security.common import changed, snapshot, text
+from tests.security.common import changed, snapshot
+from tests.support.web import text
 from tests.security.world import build, form_for, session_for
 from voting.models import InviteMode
 from voting.views.public import PUBLIC_BLUEPRINTS

@@ -12,8 +12,9 @@ import pytest
 
 from tests.ballots import PASSWORD, candidates, counts, evaluators, form, marks, open_online_round
 from tests.citizens import invitations, link_path, open_round, votes
-from tests.security.common import changed, snapshot, text
+from tests.security.common import changed, snapshot
 from voting.models import Channel, Choice
+from tests.support.web import in_session, text
 
 VOTED = "这份邀请已经评价过了，每份邀请只能评价一次"
 NO_INVITATION = "没有找到您的评价邀请"
@@ -23,11 +24,6 @@ BALLOT_IN = "您的选票已经提交，每位评价人只能投票一次，密�
 @pytest.fixture
 def invitation(app, db, campaign):
     return invitations(db, open_round(app, db, campaign))[0]
-
-
-def in_session(client) -> dict:  # noqa: ANN001
-    with client.session_transaction() as session:
-        return dict(session)
 
 
 # ---- the vote link ------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tests.conftest import PASSWORD, login, make_app
-from tests.security.common import csrf_of, text
+from tests.security.common import csrf_of
+from tests.support.web import text
 from tests.test_staff_security import T0, clock  # noqa: F401 - the staff clock's fixture
 from voting import ConfigError
 from voting.models import AuditEntry, Base, Role, User

@@ -12,7 +12,8 @@ from flask_login.utils import encode_cookie
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, login
-from tests.security.common import csrf_of, text
+from tests.security.common import csrf_of
+from tests.support.web import text
 from voting import auth
 from voting.auth import ENDED
 from voting.models import AuditEntry, Role, User

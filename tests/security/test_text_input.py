@@ -20,7 +20,8 @@ from sqlalchemy import select
 from tests.citizens import invitations, link_path, open_round
 from tests.conftest import PASSWORD, login
 from tests.online_pool import KINDS, make_round
-from tests.security.common import changed, snapshot, text, workbook
+from tests.security.common import changed, snapshot, workbook
+from tests.support.web import text
 from voting.errors import ImportRejected, RowError
 from voting.errors_web import NUL_REFUSED
 from voting.models import Evaluator, ServiceObject, User, Vote

@@ -12,8 +12,9 @@ from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from sms.tokens import LINK_PURPOSE, LinkTokens
 from tests.citizens import invitations, link_path, open_round
 from tests.conftest import make_app
-from tests.security.common import changed, snapshot, text
+from tests.security.common import changed, snapshot
 from voting.models import utcnow
+from tests.support.web import in_session, text
 
 INVALID = "链接无效：可能不完整或被改动过。请直接点击短信中的链接，不要手工修改。"
 EXPIRED = "评价已截止，链接已失效。感谢您的关注。"
@@ -29,11 +30,6 @@ def invitation(app, db, campaign):
 def payload(invitation, closes=None) -> list:  # noqa: ANN001
     expires = closes or utcnow() + timedelta(days=1)
     return [invitation.id, invitation.round_id, invitation.nonce, int(expires.timestamp())]
-
-
-def in_session(client) -> dict:  # noqa: ANN001
-    with client.session_transaction() as session:
-        return dict(session)
 
 
 def refused(client, db, token: str, status: int, message: str) -> None:  # noqa: ANN001

@@ -26,7 +26,8 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD, login
 from tests.online_pool import KINDS, make_round
-from tests.security.common import changed, snapshot, text, workbook
+from tests.security.common import changed, snapshot, workbook
+from tests.support.web import text
 from tests.reports import excel_report
 from voting.errors import ImportRejected, RowError
 from voting.models import Evaluator, RoundKind, ServiceObject, Unit

@@ -12,7 +12,8 @@ from scoring import columns as C
 from tests.ballots import PASSWORD as EVALUATOR_PASSWORD
 from tests.ballots import candidates, evaluators, form, log_in, marks, open_online_round
 from tests.citizens import invitations, link_path, open_round
-from tests.security.common import staff_login, text
+from tests.security.common import staff_login
+from tests.support.web import text
 from voting.models import ComponentKind, Evaluator, Invitation, Job, ObjectImport, Role
 from voting.services import components, users
 
