@@ -6,7 +6,7 @@ services the pages and `pingyi demo-year` use (voting/simulate.py's steps):
 * the real 2021 list (44 units, 363 sections), a synthetic history, H1 and H2
   service-object lists (about 2 x --per-section people a section);
 * H1: opened (`rounds.open_round`, the bulk COPY path), --response of the invited
-  citizens answer (`rounds.cast_vote`), closed; H2: opened as the office opens it (a
+  citizens answer (`votes.cast_vote`), closed; H2: opened as the office opens it (a
   background job, `tasks.open_round_job`, run in-process), answered the same, left
   open (so the phone survey and the live progress have work to show);
 * the other daily components from synthetic files, the candidate list fixed, the
@@ -69,7 +69,7 @@ def _answer(session, survey_id: int, response: float, quality: dict[int, float],
     from sqlalchemy import select
 
     from voting.models import Choice, Invitation
-    from voting.services import rounds
+    from voting.services import votes
     from voting.simulate import CHANNELS
     from voting.synthetic import _choice_probabilities
 
@@ -81,7 +81,7 @@ def _answer(session, survey_id: int, response: float, quality: dict[int, float],
             continue
         p_s, p_b, p_u = _choice_probabilities(np.array([quality[section_id]]))
         choice = choices[int(rng.choice(3, p=[p_s[0], p_b[0], p_u[0]]))]
-        rounds.cast_vote(session, invitation_id, choice, CHANNELS[int(rng.integers(len(CHANNELS)))])
+        votes.cast_vote(session, invitation_id, choice, CHANNELS[int(rng.integers(len(CHANNELS)))])
         cast += 1
     return cast
 

@@ -78,8 +78,8 @@ ADMIN_USER, ADMIN_PASSWORD = "soak-admin", "soak admin password, not for product
 MIX = ("vote", "ballot", "webhook", "admin", "vote", "ballot", "vote", "webhook")
 ADMIN_PAGES = (("dashboard", "/office/"), ("rounds", "/office/rounds/"), ("outbox", "/office/outbox"),
                ("monitor", "/office/online/monitor"), ("scores", "/office/scores/"))
-CONFIRMED = "已收到您对"  # voting/views/sms.py CONFIRMED: the reply recorded a vote
-ALREADY = "已经评价过"  # voting/views/sms.py ALREADY_VOTED
+CONFIRMED = "已收到您对"  # voting/services/sms_replies.py CONFIRMED: the reply recorded a vote
+ALREADY = "已经评价过"  # voting/services/sms_replies.py ALREADY_VOTED
 # Per request kind: the statuses that are success, and the 4xx the client provokes on purpose.
 EXPECTED = {
     "vote_link": (303,), "vote_page": (200,), "vote_post": (303,), "vote_repost": (409,),

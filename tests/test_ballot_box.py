@@ -112,7 +112,7 @@ def test_a_full_dump_relates_no_ballot_to_its_evaluator(client, db, campaign):
     for trace in ("place", "id", "receipt", "marks"):
         assert _guessed_right(by_batch, lambda m, t=trace: m[t]) <= 12, trace
     # The receipts are the ballots' own: each still matches its marks.
-    assert ballots.altered_ballots(db, db.get(OnlineRound, online.id)) == 0
+    assert ballots.audit_box(db, db.get(OnlineRound, online.id)).altered == 0
 
 
 def _cast_quietly(db, online, voters, offset: int = 0) -> None:  # noqa: ANN001
@@ -180,7 +180,7 @@ def test_the_close_moves_the_last_few_with_the_last_batch(db, campaign):
     assert {batch for _, batch in rows} == {1} and len(rows) == ballots.BATCH + 3
     assert not first & {ballot_id for ballot_id, _ in rows}  # written again, under new ids
     assert counts(db) == (ballots.BATCH + 3, (ballots.BATCH + 3) * 30, ballots.BATCH + 3)
-    assert ballots.altered_ballots(db, db.get(OnlineRound, online.id)) == 0
+    assert ballots.audit_box(db, db.get(OnlineRound, online.id)).altered == 0
 
 
 def test_a_small_round_is_one_batch_at_the_close(db, campaign):

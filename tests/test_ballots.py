@@ -1,4 +1,4 @@
-"""The online round's ballot (SPEC §4; issue 5), on SQLite and PostgreSQL: every
+"""The online round's ballot (docs/rules.md §4), on SQLite and PostgreSQL: every
 candidate in a neutral order with 基本满意 preselected; exactly 10 满意 and 10 不满意,
 checked on the server with a clear message and nothing stored; the one ballot per
 evaluator (100 parallel submits on PostgreSQL); secrecy (no path from an evaluator to
@@ -25,6 +25,7 @@ from voting.models import (
     Base,
     Choice,
     Evaluator,
+    EvaluatorKind,
     OnlineRound,
     PendingBallot,
     RoundStatus,
@@ -170,7 +171,7 @@ def test_a_valid_ballot_is_stored_once_without_the_evaluator(client, db, online,
     assert done.status_code == 200 and DONE in text(done) and private(done)
     shown = re.search(r'<p class="receipt" id="receipt">([^<]+)</p>', text(done)).group(1)
     assert re.fullmatch(r"(\w{4} ){3}\w{4}", shown) and shown.replace(" ", "") == ballot.receipt
-    assert ballots.altered_ballots(db, online) == 0
+    assert ballots.audit_box(db, online).altered == 0
     # Nothing logged names the ballot, its receipt or the evaluator.
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (ballot.id, ballot.receipt, voter.login, voter.name):
@@ -321,7 +322,7 @@ def test_no_column_or_foreign_key_leads_from_an_evaluator_to_a_ballot(app, db, o
 
 
 def test_ballot_ids_are_random_not_in_order(db, campaign):
-    online = open_online_round(db, campaign, kinds={kind: 4 for kind in list(ballots.EvaluatorKind)[:2]})
+    online = open_online_round(db, campaign, kinds={kind: 4 for kind in list(EvaluatorKind)[:2]})
     found = candidates(db, online)
     for i, evaluator in enumerate(evaluators(db, online)):
         ballots.submit_ballot(db, evaluator, [(sid, Choice(v)) for sid, v in marks(found, offset=i).items()])
@@ -334,16 +335,34 @@ def test_ballot_ids_are_random_not_in_order(db, campaign):
     assert all(ballots.is_receipt(r) for r in receipts)
 
 
-def test_an_altered_mark_no_longer_gives_its_receipt(db, online, voter):
+def test_an_altered_mark_no_longer_gives_its_receipt(db, online, voter, runner):
+    """The auditors' check of the box (`pingyi audit ballots`): every receipt recomputed
+    from its ballot's marks and salt; a mark changed in the database shows, and the
+    command exits 1."""
+    def audit() -> tuple[int, str]:
+        result = runner.invoke(args=["audit", "ballots", "--year", str(online.campaign.year)])
+        return result.exit_code, result.output.strip()
+
+    year = online.campaign.year
+    assert audit() == (0, f"{year} 年度网络评价票箱中还没有选票。")
     found = candidates(db, online)
     ballots.submit_ballot(db, voter, [(sid, Choice(v)) for sid, v in marks(found).items()])
     db.commit()
+    assert ballots.audit_box(db, online) == ballots.BoxAudit(ballots=0, altered=0, sealed=1)
+    assert audit() == (0, f"{year} 年度网络评价票箱中还没有选票。另有 1 张选票仍加密封存、等待放入票箱，未核对。")
     box(db, online)
-    assert ballots.altered_ballots(db, online) == 0
+    assert ballots.audit_box(db, online) == ballots.BoxAudit(ballots=1, altered=0, sealed=0)
+    assert audit() == (0, f"{year} 年度网络评价票箱核对无误：1 张选票的选择都与回执码相符。")
     mark = db.scalars(select(BallotMark).where(BallotMark.choice == Choice.satisfied).limit(1)).one()
     mark.choice = Choice.unsatisfied
     db.commit()
-    assert ballots.altered_ballots(db, online) == 1
+    assert ballots.audit_box(db, online) == ballots.BoxAudit(ballots=1, altered=1, sealed=0)
+    assert audit() == (1, f"{year} 年度网络评价票箱中的 1 张选票里，有 1 张的选择与回执码不符：这些选票在投入票箱后被改动过。")
+
+
+def test_the_box_audit_names_a_year_without_an_online_round(runner, campaign):
+    result = runner.invoke(args=["audit", "ballots"])
+    assert result.exit_code == 1 and f"{campaign.year} 年度还没有网络评价" in result.output
 
 
 def test_one_hundred_parallel_submits_make_one_ballot(app, db, online, voter):

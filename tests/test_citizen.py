@@ -1,7 +1,7 @@
-"""The citizens' voting pages (SPEC §4), on SQLite and PostgreSQL: the link hands over
-to the clean /v without writing anything, the page, the one vote, every refused link
-with its status, code mode, the opened beacon, rate limits, CSRF, and 200 concurrent
-submits of one invitation (PostgreSQL)."""
+"""The citizens' voting pages (docs/rules.md §4), on SQLite and PostgreSQL: the link
+hands over to the clean /v without writing anything, the page, the one vote, every
+refused link with its status, code mode, the opened beacon, rate limits, CSRF, and 200
+concurrent submits of one invitation (PostgreSQL)."""
 from __future__ import annotations
 
 import re
@@ -18,7 +18,8 @@ from tests.citizens import invitations, link_path, open_round, sms_params, vote_
 from voting.links import link_tokens
 from voting.models import Channel, Choice, Invitation, InviteMode, OutboxMessage, SurveyRound, Vote, utcnow
 from voting.services import rounds
-from voting.services.rounds import COMMENT_MAX
+from voting.services.votes import COMMENT_MAX, cast_vote
+from tests.support.web import in_session, text
 
 THANKS = "感谢您的评价"
 VOTED = "已经评价过了"
@@ -35,17 +36,8 @@ def invitation(db, survey) -> Invitation:
     return invitations(db, survey)[0]
 
 
-def text(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
-
-
 def private(response) -> bool:  # noqa: ANN001
     return response.headers.get("Referrer-Policy") == "no-referrer" and response.headers.get("Cache-Control") == "no-store"
-
-
-def in_session(client) -> dict:  # noqa: ANN001
-    with client.session_transaction() as session:
-        return dict(session)
 
 
 def rows(db) -> dict[str, list]:  # noqa: ANN001
@@ -150,7 +142,7 @@ def test_a_second_submit_from_another_tab_is_409_and_one_vote_stays(app, db, inv
 
 
 def test_an_invitation_answered_by_sms_reply_opens_as_already_voted(client, db, invitation):
-    rounds.cast_vote(db, invitation.id, Choice.basic, Channel.sms)
+    cast_vote(db, invitation.id, Choice.basic, Channel.sms)
     db.commit()
     response = client.get(link_path(db, invitation))
     assert response.status_code == 409 and VOTED in text(response)

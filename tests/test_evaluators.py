@@ -1,4 +1,4 @@
-"""The online round's evaluator pool and accounts (issue 5), on SQLite and PostgreSQL:
+"""The online round's evaluator pool and accounts, on SQLite and PostgreSQL:
 the representatives' import (a file with any bad row is rejected whole, every error
 listed with its row and column, nothing stored), the 65/35 mix and why it is missed,
 reproducible sampling over the candidate sections, accounts stored hashed only and

@@ -36,7 +36,8 @@ from voting.models import (
     ServiceObject,
     Unit,
 )
-from voting.services import audit, ballots, exports, history, objects, outbox, rounds, users
+from voting.services import audit, exports, history, objects, outbox, rounds, users, votes
+from voting.services.evaluators import turnout
 from voting.views import exports as export_views
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,7 +53,7 @@ EXPORTS = ("/office/export/sections.xlsx", "/office/export/rounds/{round_id}.xls
 # ---- reading an export --------------------------------------------------------------------------
 
 
-def download(client, path: str) -> tuple[openpyxl.Workbook, bytes]:  # noqa: ANN001
+def download(client, path: str) -> tuple[openpyxl.Workbook, bytes]:
     response = client.get(path)
     assert response.status_code == 200, (path, response.status_code)
     assert response.mimetype == XLSX and response.headers["Cache-Control"] == "no-store"
@@ -80,14 +81,14 @@ def check_file(data: bytes) -> None:
                     assert not PHONE.search(cell.value.encode()), (sheet.title, cell.coordinate)
 
 
-def table(sheet) -> tuple[list[str], list[list]]:  # noqa: ANN001
+def table(sheet) -> tuple[list[str], list[list]]:
     """The header (the row above the frozen panes) and the rows below it."""
     header_row = int(sheet.freeze_panes[1:]) - 1
     rows = [list(r) for r in sheet.iter_rows(min_row=header_row, values_only=True)]
     return rows[0], rows[1:]
 
 
-def notes(sheet) -> list[str]:  # noqa: ANN001
+def notes(sheet) -> list[str]:
     """The lines between the title and the header."""
     header_row = int(sheet.freeze_panes[1:]) - 1
     return [sheet.cell(row=n, column=1).value for n in range(2, header_row)]
@@ -99,12 +100,12 @@ def contents(data: bytes) -> bytes:
         return b"".join(archive.read(name) for name in archive.namelist())
 
 
-def make_user(db, name: str, role: Role, unit: Unit | None = None) -> None:  # noqa: ANN001
+def make_user(db, name: str, role: Role, unit: Unit | None = None) -> None:
     users.create_user(db, name, PASSWORD, role, unit)
     db.commit()
 
 
-def as_user(app, name: str):  # noqa: ANN001, ANN201
+def as_user(app, name: str):
     client = app.test_client()
     assert login(client, name).status_code == 302
     return client
@@ -196,7 +197,7 @@ def progress_round(db, campaign):
     rounds.open_round(db, campaign, survey, TOKENS, WORDING)
     price = db.scalars(select(Invitation).where(Invitation.section.has(name=PRICE[1])).order_by(Invitation.id)).all()
     for invitation, choice in zip(price[:6], [Choice.satisfied] * 5 + [Choice.unsatisfied]):
-        rounds.cast_vote(db, invitation.id, choice, Channel.link, comment="=1+1")
+        votes.cast_vote(db, invitation.id, choice, Channel.link, comment="=1+1")
     db.commit()
     return survey
 
@@ -254,7 +255,7 @@ def test_online_turnout_and_evaluators(app, admin_client, db, campaign, monkeypa
     book, _ = download(admin_client, "/office/export/online.xlsx")
     header, rows = table(book["参评情况"])
     assert header == ["评价人类别", "评价人", "已提交", "参评率", "已提醒"]
-    expected = [[t.label, t.evaluators, t.voted, t.rate, t.reminded] for t in ballots.turnout(db, online)]
+    expected = [[t.label, t.evaluators, t.voted, t.rate, t.reminded] for t in turnout(db, online)]
     assert [r[:3] + r[4:] for r in rows] == [e[:3] + e[4:] for e in expected]
     assert [r[3] for r in rows] == [pytest.approx(e[3]) for e in expected] and rows[-1][:3] == ["合计", 6, 2]
     assert "只含人数" in notes(book["参评情况"])[0]

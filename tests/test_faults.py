@@ -55,6 +55,7 @@ from voting.models import (
 )
 from voting.services import ballots, outbox, scorecards
 from voting.services.outbox import DispatchSettings, dispatch, enqueue
+from tests.support.web import text
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"
@@ -104,10 +105,6 @@ def needs(database_url: str, kind: str) -> None:
         if kind == DEADLOCK:
             pytest.skip("SQLite detects no deadlocks: a blocked writer waits out its busy timeout and gets "
                         "'database is locked', which the serialization case raises on SQLite")
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 class Escaped:
@@ -442,7 +439,7 @@ def audit(db, action: str) -> list[dict]:
     return [e.detail for e in db.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))]
 
 
-def sealed_tallies(db) -> dict[int, dict[Choice, int]]:  # noqa: ANN001
+def sealed_tallies(db) -> dict[int, dict[Choice, int]]:
     """满意, 基本满意 and 不满意 per section over every ballot in (sealed or in the box): the
     tally its close must give (ballots.tallies reads only the box)."""
     counts_: dict[int, dict[Choice, int]] = {}
@@ -509,7 +506,7 @@ def test_online_close_and_publish_interrupted_midway_leave_nothing_half_written_
     assert round_state(db, held)[2:] == (None, None) and audit(db, "online.publish") == []
     assert admin_client.post(f"{MONITOR}/publish", data=CONFIRMED).status_code == 303
     db.rollback()
-    assert round_state(db, held)[2] == ballots.final_lists(db, campaign, reference)
+    assert round_state(db, held)[2] == scorecards.final_lists(db, campaign, reference)
     assert len(audit(db, "online.publish")) == 1
     assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "online.close")) == 1
 

@@ -256,7 +256,7 @@ def test_publishing_asks_with_the_lists_sizes_and_publishes_only_once_confirmed(
     assert admin_client.post(f"{MONITOR}/close", data=CONFIRMED).status_code == 303
 
     card = scorecards.campaign_scorecard(fresh(db), campaign)
-    lists = ballots.final_lists(db, campaign, card)
+    lists = scorecards.final_lists(db, campaign, card)
     sizes = tuple(len(lists[name]) for name in ("satisfied", "unsatisfied", "most_unsatisfied"))
     assert sizes == (10, 10, 3)
     shown = facts(text(admin_client.get(MONITOR)), "confirm-publish")

@@ -1,4 +1,4 @@
-"""The review office's monitoring of the online round (issue 5), on SQLite and
+"""The review office's monitoring of the online round, on SQLite and
 PostgreSQL: turnout per evaluator category in counts only; reminders once to those who
 have not voted, without a password; the close, after which the ballots are the online
 score (网络评价) of every candidate on the 综合评价 page, the decisions and the report;

@@ -1,4 +1,4 @@
-"""电话调查 (SPEC §4, issue 4): operators list the unanswered invitations of open rounds
+"""电话调查 (docs/rules.md §4): operators list the unanswered invitations of open rounds
 (numbers masked), press "call" to see one number, and record the answer with channel
 phone; on SQLite and PostgreSQL."""
 from __future__ import annotations
@@ -28,6 +28,8 @@ from voting.models import (
     utcnow,
 )
 from voting.services import rounds, users
+from voting.services.votes import cast_vote
+from tests.support.web import text
 
 PRICES = ("县经信局", "投资规划科")
 A, B, C = "13812345678", "13987654321", "15011112222"
@@ -40,10 +42,6 @@ def full_numbers(html: str) -> set[str]:
 
 def listed_ids(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'action="/office/phone/(\d+)/call"', html)]
-
-
-def text(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture
@@ -88,7 +86,7 @@ def test_the_list_filters_by_unit_and_leaves_out_answered_and_closed(app, db, ca
     assert listed_ids(html) == [invitation_of(db, C, PRICES).id]
     assert "张三" not in html and "王五" in html
     planning = invitation_of(db, A, PLANNING)
-    rounds.cast_vote(db, planning.id, Choice.satisfied, Channel.sms)
+    cast_vote(db, planning.id, Choice.satisfied, Channel.sms)
     db.commit()
     html = text(operator_client.get("/office/phone/"))
     assert planning.id not in listed_ids(html) and len(listed_ids(html)) == 2
@@ -292,7 +290,7 @@ def test_an_outcome_without_a_reason_or_for_an_answered_invitation_is_refused(db
     assert response.status_code == 422 and "请选择未能记录回答的原因" in text(response)
     response = operator_client.post(f"/office/phone/{planning.id}/outcome", data={"outcome": "maybe"})
     assert response.status_code == 422 and "不是有效的选择" in text(response)
-    rounds.cast_vote(db, planning.id, Choice.basic, Channel.link)
+    cast_vote(db, planning.id, Choice.basic, Channel.link)
     db.commit()
     response = operator_client.post(f"/office/phone/{planning.id}/outcome", data={"outcome": "no_answer"})
     assert response.status_code == 409

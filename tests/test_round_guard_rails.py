@@ -19,6 +19,7 @@ from voting.models import (
 )
 from voting.services import outbox, rounds
 from voting.services.outbox import DispatchSettings, dispatch
+from voting.services.votes import RoundClosedError, cast_vote
 from voting.tasks import late_lists_and_ended_rounds
 
 ANY_TIME = {"window_start": DispatchSettings().window_start, "window_end": DispatchSettings().window_start,
@@ -151,8 +152,8 @@ def test_a_round_cancelled_before_any_answer_can_be_set_up_again(app, admin_clie
     assert entry.detail["voided_messages"] == 5 and entry.detail["invitations"] == 5
     # Its links now say so; nothing votes.
     invitation = db.scalars(select(Invitation)).first()
-    with pytest.raises(rounds.RoundClosedError):
-        rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link)
+    with pytest.raises(RoundClosedError):
+        cast_vote(db, invitation.id, Choice.satisfied, Channel.link)
     db.rollback()
     # The outbox page shows why they never went.
     page = admin_client.get("/office/outbox").get_data(as_text=True)
@@ -175,7 +176,7 @@ def test_a_round_with_an_answer_cannot_be_cancelled(db, campaign):
     upload(db, campaign, PRICE, 6)
     survey, _ = opened(db, campaign, size=5)
     invitation = db.scalars(select(Invitation)).first()
-    rounds.cast_vote(db, invitation.id, Choice.basic, Channel.link)
+    cast_vote(db, invitation.id, Choice.basic, Channel.link)
     db.commit()
     with pytest.raises(DomainError, match="已收到 1 份评价，不能取消"):
         rounds.cancel_round(db, survey)

@@ -1,4 +1,4 @@
-"""Survey rounds (issue 4): reproducible sampling that keeps the penalized share,
+"""Survey rounds: reproducible sampling that keeps the penalized share,
 invitations and their SMS written together, one vote per invitation, reminders once,
 the lists frozen once a round has started, and the platform's votes in the scores."""
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tests.conftest import SECTIONS_CSV
 from voting.demo import synth_objects
 from voting.errors import DomainError
 from voting.models import (
+    AuditEntry,
     Channel,
     Choice,
     InviteMode,
@@ -30,8 +31,9 @@ from voting.models import (
     Unit,
     Vote,
 )
-from voting.services import objects, rounds, scorecards, sections
-from voting.services.rounds import AlreadyVotedError, RoundClosedError, Wording, sample_section
+from voting.services import audit, objects, rounds, scorecards, sections
+from voting.services.rounds import Wording, sample_section
+from voting.services.votes import AlreadyVotedError, RoundClosedError, cast_vote
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 CLOSES = NOW + timedelta(days=20)
@@ -137,10 +139,10 @@ def test_one_vote_per_invitation_whatever_the_channel(db, campaign):
     upload(db, campaign, PRICE, 3)
     opened(db, campaign)
     invitation = db.scalars(select(Invitation)).first()
-    rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link, "很好", now=NOW)
+    cast_vote(db, invitation.id, Choice.satisfied, Channel.link, "很好", now=NOW)
     db.commit()
     with pytest.raises(AlreadyVotedError):
-        rounds.cast_vote(db, invitation.id, Choice.unsatisfied, Channel.sms, now=NOW)
+        cast_vote(db, invitation.id, Choice.unsatisfied, Channel.sms, now=NOW)
     db.commit()  # the session is still usable after the refused insert
     votes = db.scalars(select(Vote)).all()
     assert [(v.choice, v.channel, v.comment) for v in votes] == [(Choice.satisfied, Channel.link, "很好")]
@@ -151,7 +153,7 @@ def test_no_vote_after_the_close(db, campaign):
     opened(db, campaign)
     invitation = db.scalars(select(Invitation)).first()
     with pytest.raises(RoundClosedError):
-        rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link, now=CLOSES)
+        cast_vote(db, invitation.id, Choice.satisfied, Channel.link, now=CLOSES)
     assert db.scalar(select(func.count()).select_from(Vote)) == 0
 
 
@@ -161,7 +163,7 @@ def test_reminders_go_once_to_those_who_have_not_voted(db, campaign):
     invitations = db.scalars(select(Invitation).order_by(Invitation.id)).all()
     for message in db.scalars(select(OutboxMessage)):
         message.sent_at = NOW
-    rounds.cast_vote(db, invitations[0].id, Choice.basic, Channel.link, now=NOW)
+    cast_vote(db, invitations[0].id, Choice.basic, Channel.link, now=NOW)
     db.commit()
     assert rounds.remind(db, campaign, survey, TOKENS, WORDING, now=NOW + timedelta(hours=1)) == 0  # too early
     later = NOW + timedelta(hours=survey.reminder_after_hours)
@@ -174,6 +176,44 @@ def test_reminders_go_once_to_those_who_have_not_voted(db, campaign):
     first = db.get(OutboxMessage, invitations[1].message_id)
     again = db.get(OutboxMessage, invitations[1].reminder_id)
     assert first.params["link"] == again.params["link"]
+
+
+def test_each_step_of_a_round_is_audited_by_its_service_naming_its_actor(db, campaign):
+    upload(db, campaign, PRICE, 4)
+    survey = rounds.create_round(db, campaign, RoundKind.H1, CLOSES, 3, seed=5, now=NOW, actor="admin")
+    rounds.open_round(db, campaign, survey, TOKENS, WORDING, now=NOW, actor="admin")
+    rounds.remind(db, campaign, survey, TOKENS, WORDING, now=NOW)  # no actor: "system"
+    rounds.close_round(db, survey, actor="admin")
+    db.commit()
+    logged = db.scalars(select(AuditEntry).where(AuditEntry.action.like("round.%")).order_by(AuditEntry.id)).all()
+    named = {"round_id": survey.id, "round": "H1"}
+    assert [(e.action, e.actor, e.campaign_id) for e in logged] == [
+        ("round.create", "admin", campaign.id), ("round.open", "admin", campaign.id),
+        ("round.remind", "system", campaign.id), ("round.close", "admin", campaign.id)]
+    assert logged[0].detail == {**named, "closes_at": CLOSES.isoformat(), "sample_size": 3, "seed": 5, "mode": "link",
+                                "reminder_after_hours": 48}
+    assert logged[1].detail == {**named, "sections": 1, "invitations": 3, "sections_without_list": 362}
+    assert logged[2].detail == {**named, "reminders": 0}
+    assert logged[3].detail == {**named, "voided_messages": 3}
+    # A refused step logs nothing.
+    with pytest.raises(DomainError):
+        rounds.close_round(db, survey, actor="admin")
+    db.rollback()
+    with pytest.raises(DomainError):
+        rounds.cancel_round(db, survey, actor="admin")
+    db.rollback()
+    assert db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first().id == logged[-1].id
+    assert audit.verify(db).ok
+
+
+def test_a_cancel_is_audited_by_its_service(db, campaign):
+    upload(db, campaign, PRICE, 4)
+    survey, _ = opened(db, campaign, size=3)
+    rounds.cancel_round(db, survey, actor="admin")
+    db.commit()
+    [entry] = db.scalars(select(AuditEntry).where(AuditEntry.action == "round.cancel")).all()
+    assert (entry.actor, entry.detail) == ("admin", {"round_id": survey.id, "round": "H1", "invitations": 3,
+                                                     "voided_messages": 3, "sent_messages": 0})
 
 
 def test_lists_and_sections_are_frozen_once_invitations_exist(db, campaign):
@@ -194,7 +234,7 @@ def test_the_platforms_votes_count_in_the_scores(db, campaign):
     opened(db, campaign)
     for invitation, choice in zip(db.scalars(select(Invitation).order_by(Invitation.id)),
                                   [Choice.satisfied] * 4 + [Choice.basic, Choice.unsatisfied]):
-        rounds.cast_vote(db, invitation.id, choice, Channel.link, now=NOW)
+        cast_vote(db, invitation.id, choice, Channel.link, now=NOW)
     db.commit()
     card = scorecards.campaign_scorecard(db, campaign).sections.set_index([C.UNIT, C.SECTION])
     row = card.loc[PRICE]
@@ -211,8 +251,8 @@ def test_progress_per_section(db, campaign):
     upload(db, campaign, PRICE, 5)
     survey, _ = opened(db, campaign)
     invitations = db.scalars(select(Invitation).order_by(Invitation.id)).all()
-    rounds.cast_vote(db, invitations[0].id, Choice.satisfied, Channel.link, now=NOW)
-    rounds.cast_vote(db, invitations[1].id, Choice.unsatisfied, Channel.sms, now=NOW)
+    cast_vote(db, invitations[0].id, Choice.satisfied, Channel.link, now=NOW)
+    cast_vote(db, invitations[1].id, Choice.unsatisfied, Channel.sms, now=NOW)
     db.commit()
     progress = rounds.section_progress(db, survey)
     assert isinstance(progress, pd.DataFrame) and len(progress) == 1

@@ -23,6 +23,7 @@ from voting.models import (
     Unit,
 )
 from voting.services import objects, rounds, users
+from voting.services.votes import cast_vote
 
 PRICE = ("县发改局", "价格科")
 
@@ -73,7 +74,7 @@ def test_set_up_open_follow_and_close_a_round(admin_client, db, campaign):
     assert "进行中" in page and 'http-equiv="refresh"' in page and "价格科" in page
 
     invitation = db.scalars(select(Invitation)).first()
-    rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link)
+    cast_vote(db, invitation.id, Choice.satisfied, Channel.link)
     db.commit()
     page = admin_client.get(f"/office/rounds/{survey.id}").get_data(as_text=True)
     assert "20.0%" in page  # 1 of 5
@@ -144,7 +145,7 @@ def test_a_liaison_sees_only_the_units_sections_with_small_counts_hidden(client,
     rounds.open_round(db, campaign, survey, TOKENS, WORDING)
     price = db.scalars(select(Invitation).join(Invitation.section).where(Invitation.section.has(name=PRICE[1]))).all()
     for invitation, choice in zip(price[:6], [Choice.satisfied] * 5 + [Choice.unsatisfied]):
-        rounds.cast_vote(db, invitation.id, choice, Channel.link)
+        cast_vote(db, invitation.id, choice, Channel.link)
     unit = db.scalar(select(Unit).where(Unit.name == PRICE[0]))
     users.create_user(db, "liaison", PASSWORD, Role.liaison, unit)
     db.commit()

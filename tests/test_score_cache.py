@@ -11,7 +11,7 @@ from sqlalchemy import select
 from scoring import columns as C
 from tests.citizens import invitations, open_round
 from voting.models import Channel, Choice, ComponentKind, Section
-from voting.services import components, rounds, scorecards
+from voting.services import components, scorecards, votes
 
 PAGES = ("/office/scores/", "/office/scores/shortlist", "/office/scores/final", "/office/scores/units")
 
@@ -70,7 +70,7 @@ def test_a_vote_shows_on_the_next_view(app, admin_client, db, year, scorings):
     assert admin_client.get(page).status_code == 200
     scored = len(scorings)
 
-    rounds.cast_vote(db, invitation.id, Choice.satisfied, Channel.link)  # no audit entry: a vote is its own row
+    votes.cast_vote(db, invitation.id, Choice.satisfied, Channel.link)  # no audit entry: a vote is its own row
     db.commit()
     after = votes_line(admin_client.get(page).get_data(as_text=True), "上半年")
     assert len(scorings) == scored + 1

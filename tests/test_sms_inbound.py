@@ -1,7 +1,8 @@
-"""Votes by SMS reply (SPEC §4, issue 4): `POST /sms/inbound`, Twilio's signed webhook,
+"""Votes by SMS reply (docs/rules.md §4): `POST /sms/inbound`, Twilio's signed webhook,
 on SQLite and PostgreSQL. The rounds and invitations are made by the real services
 (a small service-object list, `create_round`, `open_round`); the requests are signed
-with twilio's own RequestValidator."""
+with twilio's own RequestValidator. The matching itself, without HTTP:
+tests/test_sms_replies.py."""
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,8 @@ from voting.models import (
     Vote,
     utcnow,
 )
-from voting.services import objects, rounds
+from voting.services import objects, rounds, sms_replies
+from voting.services.votes import cast_vote, has_vote
 from voting.vault import vault_of
 
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -119,7 +121,7 @@ def test_a_signed_reply_records_an_sms_vote_and_names_unit_and_section(client, d
     assert vote.invitation_id == one_invitation.id and vote.section_id == one_invitation.section_id
     assert vote.choice == Choice.satisfied and vote.channel == Channel.sms and vote.operator_id is None
     # The neighbour's invitation is untouched.
-    assert rounds.has_vote(db, invitation_of(db, NEIGHBOUR, PLANNING)) is False
+    assert has_vote(db, invitation_of(db, NEIGHBOUR, PLANNING)) is False
 
 
 @pytest.mark.parametrize("body, choice", [("３", Choice.unsatisfied), ("基本满意", Choice.basic), (" 2。", Choice.basic)])
@@ -254,27 +256,23 @@ def test_the_code_of_a_closed_rounds_invitation_says_closed(app, client, db, cam
 
 def test_a_vote_by_another_channel_between_lookup_and_insert_wins(app, client, db, one_invitation, monkeypatch):
     """The database decides: the link vote that lands first stays, the reply is told."""
-    from voting.views import sms as sms_views
-
-    real = sms_views.open_invitations
+    real = sms_replies.open_invitations
 
     def racing(session, phone, now=None):  # noqa: ANN001
         found = real(session, phone, now)
         other = app.extensions["pingyi.sessions"]()
-        rounds.cast_vote(other, one_invitation.id, Choice.unsatisfied, Channel.link)
+        cast_vote(other, one_invitation.id, Choice.unsatisfied, Channel.link)
         other.commit()
         other.close()
         return found
 
-    monkeypatch.setattr(sms_views, "open_invitations", racing)
+    monkeypatch.setattr(sms_replies, "open_invitations", racing)
     assert "这份邀请已经评价过了" in answer(reply(client, "1"))
     assert [(v.choice, v.channel) for v in votes(db)] == [(Choice.unsatisfied, Channel.link)]
 
 
 def test_a_round_closed_between_lookup_and_insert_takes_no_vote(app, client, db, one_invitation, monkeypatch):
-    from voting.views import sms as sms_views
-
-    real = sms_views.open_invitations
+    real = sms_replies.open_invitations
 
     def racing(session, phone, now=None):  # noqa: ANN001
         found = real(session, phone, now)
@@ -284,7 +282,7 @@ def test_a_round_closed_between_lookup_and_insert_takes_no_vote(app, client, db,
         other.close()
         return found
 
-    monkeypatch.setattr(sms_views, "open_invitations", racing)
+    monkeypatch.setattr(sms_replies, "open_invitations", racing)
     assert "评价已截止" in answer(reply(client, "1"))
     assert votes(db) == []
 

@@ -233,7 +233,7 @@ def import_history(file: str, year: int | None) -> None:
 @year_option
 @domain_errors
 def import_component(kind: str, file: str, year: int | None) -> None:
-    """导入评分数据(SPEC §6):votes、platform、supervisor、inspection 或 bonus。新文件替换同类旧文件的数据。"""
+    """导入评分数据（文件格式见 docs/rules.md §6）：votes、platform、supervisor、inspection 或 bonus。新文件替换同类旧文件的数据。"""
     from voting.services import components
 
     session = get_session()
@@ -598,7 +598,7 @@ def retention_erase(days: int | None, year: int | None, yes: bool) -> None:
 
 # ---- audit log ---------------------------------------------------------------------------
 
-audit_group = AppGroup("audit", help="审计日志：每一项影响评分的操作，逐条以哈希相连。")
+audit_group = AppGroup("audit", help="审计：审计日志（每一项影响评分的操作，逐条以哈希相连）和网络评价票箱的核对。")
 
 
 @audit_group.command("verify")
@@ -637,6 +637,27 @@ def audit_list(limit: int, year: int | None, raw: bool) -> None:
         if raw:
             click.echo(f"    {entry.action}  {json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)}")
     click.echo(f"共 {page.total} 条，显示最近 {len(page.entries)} 条。")
+
+
+@audit_group.command("ballots")
+@year_option
+@domain_errors
+def audit_ballots(year: int | None) -> None:
+    """核对网络评价票箱：用每张选票的选择和盐值重新计算回执码，与保存的回执码比对；有选票在投入票箱后被改动过时以状态 1 退出。"""
+    from voting.services import ballots, evaluators
+
+    session = get_session()
+    campaign = campaigns.get_campaign(session, year)
+    found = ballots.audit_box(session, evaluators.require_round(session, campaign))
+    waiting = f"另有 {found.sealed} 张选票仍加密封存、等待放入票箱，未核对。" if found.sealed else ""
+    if found.altered:
+        click.echo(f"{campaign.year} 年度网络评价票箱中的 {found.ballots} 张选票里，有 {found.altered} 张的选择与回执码不符："
+                   f"这些选票在投入票箱后被改动过。{waiting}", err=True)
+        sys.exit(1)
+    if found.ballots:
+        click.echo(f"{campaign.year} 年度网络评价票箱核对无误：{found.ballots} 张选票的选择都与回执码相符。{waiting}")
+    else:
+        click.echo(f"{campaign.year} 年度网络评价票箱中还没有选票。{waiting}")
 
 
 # ---- demo ------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class RoundKind(str, enum.Enum):
 
     @property
     def label(self) -> str:
+        """The evaluation round's name (半年度, 年终); the period it surveys (上半年, 下半年) is rounds.ROUND_NAMES."""
         return {"H1": "半年度", "H2": "年终"}[self.value]
 
 
@@ -101,7 +102,7 @@ class Role(str, enum.Enum):
 
 
 class Campaign(Base):
-    """One year's evaluation, with every rule number of SPEC §2 stored on it."""
+    """One year's evaluation, with every rule number of docs/rules.md §2 stored on it."""
 
     __tablename__ = "campaign"
 
@@ -150,7 +151,7 @@ class Section(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), index=True)
     number: Mapped[int | None] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
-    # 管理执法类: must report at least 100 penalized service objects (SPEC §3).
+    # 管理执法类: must report at least 100 penalized service objects (docs/rules.md §3.4).
     is_enforcement: Mapped[bool] = mapped_column(Boolean, default=False)
 
     unit: Mapped[Unit] = relationship(back_populates="sections")
@@ -189,7 +190,7 @@ class ObjectImport(Base):
 
 class SectionList(Base):
     """The current service-object list of one section for one round (replaced whole by
-    a new upload), with the 100-penalized confirmation of SPEC §3."""
+    a new upload), with the 100-penalized confirmation of docs/rules.md §3.4."""
 
     __tablename__ = "section_list"
 
@@ -316,7 +317,7 @@ class Deadline(Base):
     auto_reminded_for: Mapped[date | None] = mapped_column(Date)
 
 
-# ---- scoring components (SPEC §2, §6) --------------------------------------------------
+# ---- scoring components (docs/rules.md §2, §6) -------------------------------------------
 
 
 def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -374,7 +375,7 @@ class _Entry:
 
 class VoteCount(_Entry, Base):
     """Vote counts of one section and round from a file (a phone survey run outside
-    the platform, an earlier system); the platform's own votes come in issue 4."""
+    the platform, an earlier system); the platform's own votes are counted with them (scorecards)."""
 
     __tablename__ = "vote_count"
     __table_args__ = (
@@ -480,7 +481,7 @@ class SupervisorScore(Base):
 
 class ResultDecision(Base):
     """The review office's confirmation or override of a proposed result, with its
-    reason (the county committee decides; SPEC §2)."""
+    reason (the county committee decides; docs/rules.md §2.15)."""
 
     __tablename__ = "result_decision"
     __table_args__ = (CheckConstraint("length(reason) > 0", name="reason"),)
@@ -496,7 +497,7 @@ class ResultDecision(Base):
     decided_by: Mapped[User | None] = relationship()
 
 
-# ---- SMS outbox (SPEC §4; issue 4) -------------------------------------------------------
+# ---- SMS outbox (docs/rules.md §4.2) ------------------------------------------------------
 
 
 class OutboxStatus(str, enum.Enum):
@@ -575,7 +576,7 @@ class ConsoleMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-# ---- citizen survey rounds (SPEC §1 step 3, §4; issue 4) ---------------------------------
+# ---- citizen survey rounds (docs/rules.md §1 step 3, §4) -----------------------------------
 
 
 class RoundStatus(str, enum.Enum):
@@ -749,7 +750,7 @@ class Candidate(Base):
     fixed_by: Mapped[User | None] = relationship()
 
 
-# ---- online evaluation round (SPEC §1 steps 6-7, §4; issue 5) ----------------------------
+# ---- online evaluation round (docs/rules.md §1 steps 6-7, §4) ------------------------------
 
 
 class EvaluatorKind(str, enum.Enum):
@@ -888,7 +889,7 @@ class BallotMark(Base):
     choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"))
 
 
-# ---- audit log (issue 5) ------------------------------------------------------------------
+# ---- audit log (docs/rules.md §4.14) -------------------------------------------------------
 
 
 class AuditEntry(Base):

@@ -5,7 +5,7 @@ the pages use; only the people are simulated:
 1. the real 2021 Pingyang section list, a synthetic history and H1/H2 service-object
    lists, imported as a review office would;
 2. survey rounds H1 and H2 opened (sampling, invitations, SMS in the outbox) and
-   answered by simulated citizens through `rounds.cast_vote`, by link, SMS reply or
+   answered by simulated citizens through `votes.cast_vote`, by link, SMS reply or
    phone survey, then closed;
 3. the other daily-stage components (complaint platforms, supervisor scores,
    inspections, bonus items) imported from synthetic files;
@@ -50,7 +50,9 @@ from voting.models import (
     Unit,
     utcnow,
 )
-from voting.services import ballots, campaigns, components, evaluators, history, objects, rounds, scorecards, sections
+from voting.services import (
+    ballots, campaigns, components, evaluators, history, objects, rounds, scorecards, sections, votes,
+)
 from voting.synthetic import _choice_probabilities, pingyang_sections, section_quality, synthetic_year, write_bundle
 
 CHANNELS = (Channel.link, Channel.link, Channel.link, Channel.sms, Channel.phone)  # most vote by link
@@ -60,7 +62,7 @@ CHANNELS = (Channel.link, Channel.link, Channel.link, Channel.sms, Channel.phone
 class YearRun:
     campaign: Campaign
     card: Scorecard
-    lists: dict[str, list[list[str]]]  # ballots.final_lists: result value -> [unit, section]
+    lists: dict[str, list[list[str]]]  # scorecards.final_lists: result value -> [unit, section]
     invitations: int
     votes: int
     evaluators: int
@@ -120,7 +122,7 @@ def _survey(
             continue
         p_s, p_b, p_u = _choice_probabilities(np.array([quality[section_id]]))
         choice = choices[int(rng.choice(3, p=[p_s[0], p_b[0], p_u[0]]))]
-        rounds.cast_vote(session, invitation_id, choice, CHANNELS[int(rng.integers(len(CHANNELS)))])
+        votes.cast_vote(session, invitation_id, choice, CHANNELS[int(rng.integers(len(CHANNELS)))])
         voted += 1
     rounds.close_round(session, survey)
     echo(f"{kind.value} 轮调查：{summary.sections} 个科室抽样 {summary.invitations} 人，收回 {voted} 票，已结束")
@@ -247,5 +249,5 @@ def simulate_year(
     progress(done=0, total=0, stage="评分")
     session.flush()
     card = scorecards.campaign_scorecard(session, campaign)
-    lists = ballots.final_lists(session, campaign, card)
+    lists = scorecards.final_lists(session, campaign, card)
     return YearRun(campaign, card, lists, invited, voted, people, cast)

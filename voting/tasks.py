@@ -18,7 +18,7 @@ from voting.errors import DomainError
 from voting.jobs import Progress, kind, later, submit, sweep, task
 from voting.links import link_tokens, wording
 from voting.models import Invitation, RoundStatus, SurveyRound, utcnow
-from voting.services import audit, ballots, rounds
+from voting.services import ballots, rounds, votes
 
 OPEN_ROUND = "open_round"
 MOVE_BALLOTS = "move_ballots"
@@ -36,7 +36,8 @@ def open_round_job(session, survey: SurveyRound, public_url: str | None, actor: 
 
 @kind(OPEN_ROUND)
 def open_round(app: Flask, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """Sample, invite and write every SMS to the outbox, and audit it: one transaction."""
+    """Sample, invite and write every SMS to the outbox, and audit it (rounds.open_round): one
+    transaction."""
     with app.extensions["pingyi.sessions"]() as session:
         survey = session.get(SurveyRound, int(params["round_id"]))
         if survey is None:
@@ -50,11 +51,8 @@ def open_round(app: Flask, params: dict[str, Any], progress: Progress) -> dict[s
                 return {"invitations": invited, "message": f"本轮调查已开始：共 {invited} 份邀请，短信已写入发件箱。"}
             raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label}，不能再次开始")
         summary = rounds.open_round(session, survey.campaign, survey, link_tokens(app),
-                                    wording(app, params.get("public_url")), progress=progress)
-        audit.record(session, "round.open", actor=params.get("actor") or "system", campaign_id=survey.campaign_id,
-                     detail={"round_id": survey.id, "round": survey.kind.value, "sections": summary.sections,
-                             "invitations": summary.invitations,
-                             "sections_without_list": len(summary.without_list)})
+                                    wording(app, params.get("public_url")), progress=progress,
+                                    actor=params.get("actor") or "system")  # audited by the service
         session.commit()
     message = f"已开始：{summary.sections} 个科室共 {summary.invitations} 份邀请，短信已写入发件箱，由发送进程发出。"
     return {"invitations": summary.invitations, "sections": summary.sections, "message": message,
@@ -68,17 +66,13 @@ INVITE_LATE = "invite_late"
 
 @task(INVITE_LATE)
 def invite_late(app: Flask, round_id: int) -> None:
-    """Invite the sections whose list came in after `round_id` opened (rounds.invite_late),
-    and audit it: one transaction. Queued by the list upload; the sweep catches up."""
+    """Invite the sections whose list came in after `round_id` opened (rounds.invite_late,
+    which audits it): one transaction. Queued by the list upload; the sweep catches up."""
     with app.extensions["pingyi.sessions"]() as session:
         survey = session.get(SurveyRound, int(round_id))
-        if survey is None or not rounds.is_open(survey):
+        if survey is None or not votes.is_open(survey):
             return
-        summary = rounds.invite_late(session, survey.campaign, survey, link_tokens(app), wording(app, survey.link_base))
-        if summary.invitations:
-            audit.record(session, "round.invite_late", actor="system", campaign_id=survey.campaign_id,
-                         detail={"round_id": survey.id, "round": survey.kind.value, "sections": summary.sections,
-                                 "invitations": summary.invitations})
+        rounds.invite_late(session, survey.campaign, survey, link_tokens(app), wording(app, survey.link_base))
         session.commit()
 
 

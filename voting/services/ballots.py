@@ -1,7 +1,9 @@
-"""The online round's secret ballots (SPEC §1 steps 6-7, §4; issue 5): the ballot's
-candidates, the one ballot per evaluator with its receipt, the public receipt check,
-the review office's turnout, reminders and close, the tallies that become the online
-score (网络评价, round C.NET), and the published final lists.
+"""The online round's ballot box (docs/rules.md §1 steps 6-7, §4): the round's state as
+the ballots see it, the ballot's candidates, the one ballot per evaluator with its
+receipt, the public receipt check and the auditors' check of the box, the close, and
+the tallies that become the online score (网络评价, round C.NET). The evaluators, their
+accounts, turnout and reminders are services/evaluators.py's; the final lists and their
+publication, services/scorecards.py's.
 
 Secrecy, even from whoever runs the database: a Ballot and its marks name no
 evaluator, no session and no time. What says that an evaluator has voted (BallotCast)
@@ -26,22 +28,37 @@ import json
 import random
 import secrets
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, DateTime, Integer, and_, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
 from scoring.settings import RuleSettings
-from sms.templates import ONLINE_REMINDER
 from sms.tokens import CODE_ALPHABET, normalize_code
+from voting.clock import aware
 from voting.db import bulk_insert
-from voting.errors import DomainError, NotFoundError
+from voting.errors import DomainError
 from voting.models import (
     Ballot,
     BallotCast,
@@ -50,17 +67,14 @@ from voting.models import (
     Candidate,
     Choice,
     Evaluator,
-    EvaluatorKind,
     OnlineRound,
     PendingBallot,
-    Result,
     RoundStatus,
     Section,
     Unit,
-    VoteCount,
     utcnow,
 )
-from voting.services import audit, outbox
+from voting.services import audit
 from voting.vault import vault_of
 
 RECEIPT_LENGTH = 16  # symbols of CODE_ALPHABET: about 79 bits
@@ -105,17 +119,24 @@ class BadChoiceError(BallotInvalidError):
 
 
 class AlreadyCastError(DomainError):
+    """The evaluator's ballot is in: one ballot each. Refused by the ballot's store and,
+    `at_login`, by the login, whose password the ballot consumed."""
+
     status = 409
 
-    def __init__(self) -> None:
-        super().__init__("您的选票已经提交，每位评价人只能提交一次。感谢您的参与！")
+    def __init__(self, *, at_login: bool = False) -> None:
+        super().__init__("您的选票已经提交，每位评价人只能投票一次，密码已失效。感谢您的参与！" if at_login
+                         else "您的选票已经提交，每位评价人只能提交一次。感谢您的参与！")
 
 
 class OnlineRoundClosedError(DomainError):
+    """The round is past its closing time or closed: no ballot (the store) and no login
+    (`at_login`)."""
+
     status = 410
 
-    def __init__(self) -> None:
-        super().__init__("网络评价已经截止，不再接受选票。感谢您的关注！")
+    def __init__(self, *, at_login: bool = False) -> None:
+        super().__init__("网络评价已经截止，感谢您的关注。" if at_login else "网络评价已经截止，不再接受选票。感谢您的关注！")
 
 
 class NoCandidatesError(DomainError):
@@ -128,21 +149,33 @@ class NoCandidatesError(DomainError):
 # ---- the round and its candidates -------------------------------------------------------------
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands times back without their zone: they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
 def _hour(moment: datetime) -> datetime:
-    return _aware(moment).astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return aware(moment).astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
 def online_round(session: Session, campaign: Campaign) -> OnlineRound | None:
+    """The campaign's online round, if it has one."""
     return session.scalar(select(OnlineRound).where(OnlineRound.campaign_id == campaign.id))
 
 
 def is_open(online: OnlineRound, now: datetime | None = None) -> bool:
-    return online.status is RoundStatus.open and (now or utcnow()) < _aware(online.closes_at)
+    """Logins and ballots are taken: accounts issued, not closed, closing time ahead.
+    `online`: a round, or anything with its `status` and `closes_at`."""
+    return online.status is RoundStatus.open and (now or utcnow()) < aware(online.closes_at)
+
+
+def has_voted(session: Session, evaluator: Evaluator) -> bool:
+    """The evaluator's ballot is in (its "has voted" row)."""
+    return session.get(BallotCast, evaluator.id) is not None
+
+
+def lock_round(session: Session, online: OnlineRound) -> None:
+    """PostgreSQL: the round's row FOR UPDATE, re-read, before anything else is
+    touched: waits for the ballots being cast (they hold it FOR SHARE), and takes the
+    locks in the ballots' order (round, then evaluators), so the two never deadlock."""
+    session.scalars(
+        select(OnlineRound).where(OnlineRound.id == online.id).with_for_update().execution_options(populate_existing=True)
+    ).one()
 
 
 @dataclass(frozen=True)
@@ -236,7 +269,7 @@ def submit_ballot(
     query = select(OnlineRound).where(OnlineRound.id == evaluator.round_id).with_for_update(read=True)
     online = session.scalars(query.execution_options(populate_existing=True)).one()
     if not is_open(online, now):
-        raise AlreadyCastError() if has_cast(session, evaluator) else OnlineRoundClosedError()
+        raise AlreadyCastError() if has_voted(session, evaluator) else OnlineRoundClosedError()
     candidates = ballot_candidates(session, online.campaign_id)
     if not candidates:
         raise NoCandidatesError()
@@ -245,7 +278,7 @@ def submit_ballot(
     except BallotInvalidError:
         # A ballot already in is the answer, whatever this one holds; a valid second
         # ballot is refused by the "has voted" row's key below (no query up front).
-        if has_cast(session, evaluator):
+        if has_voted(session, evaluator):
             raise AlreadyCastError() from None
         raise
 
@@ -295,70 +328,97 @@ def store_ballot(connection: Connection, evaluator_id: int, round_id: int, chose
     goes in sealed (PendingBallot). Otherwise AlreadyCastError or
     OnlineRoundClosedError, and nothing is stored.
 
-    PostgreSQL: one statement (data-modifying WITH clauses, each step only if the one
-    before went in), atomic by itself on an autocommit connection (the ballot page's)
-    or joining the caller's transaction. Elsewhere (SQLite, whose one writer
-    serialises transactions): the same steps as statements in the caller's
-    transaction, which the caller commits."""
+    The steps are one set of statements (`_store_steps`). PostgreSQL: one statement
+    (data-modifying WITH clauses, each step only if the one before went in), atomic by
+    itself on an autocommit connection (the ballot page's) or joining the caller's
+    transaction. Elsewhere (SQLite, whose one writer serialises transactions and which
+    has no data-modifying WITH): the same steps in turn in the caller's transaction,
+    which the caller commits."""
     now = now or utcnow()
-    hour = _hour(now)
     salt = secrets.token_hex(16)
     receipt = receipt_code(salt, round_id, chosen)
-    sealed = seal_ballot(connection, round_id, salt, receipt, chosen)
-    values = {"evaluator_id": evaluator_id, "round_id": round_id, "now": now, "hour": hour,
-              "pending_id": secrets.token_hex(16), "sealed": sealed}
+    values = {"voter": evaluator_id, "round": round_id, "now": now, "hour": _hour(now),
+              "pending_key": secrets.token_hex(16), "seal": seal_ballot(connection, round_id, salt, receipt, chosen)}
     if connection.dialect.name == "postgresql":
-        stored, is_open_, had, waiting = connection.execute(_STORE_PG, {**values, "open": RoundStatus.open.value}).one()
+        stored, round_open, had, waiting = connection.execute(_STORE_AT_ONCE, values).one()
         if stored:
             return Stored(receipt, waiting + 1)
-        if had or is_open_:  # in before, or a concurrent submit's went in first
+        if had or round_open:  # in before, or a concurrent submit's went in first
             raise AlreadyCastError()
         raise OnlineRoundClosedError()
-    if connection.execute(_CAST_IF_OPEN, values).scalar() is None:
-        has = connection.execute(select(BallotCast.evaluator_id).where(BallotCast.evaluator_id == evaluator_id)).first()
-        raise AlreadyCastError() if has is not None else OnlineRoundClosedError()
-    accounts = Evaluator.__table__
-    connection.execute(update(accounts).where(accounts.c.id == evaluator_id).values(password_hash=None))
-    connection.execute(insert(PendingBallot.__table__).values(id=values["pending_id"], round_id=round_id, sealed=sealed))
-    return Stored(receipt, _waiting(connection, round_id))
+    if connection.execute(_CAST, values).first() is None:
+        raise AlreadyCastError() if connection.execute(_VOTED, values).first() is not None else OnlineRoundClosedError()
+    connection.execute(_CONSUME, values)
+    connection.execute(_PEND, values)
+    return Stored(receipt, connection.execute(_WAITING, values).scalar_one())
 
 
 def _waiting(connection: Connection | Session, round_id: int) -> int:
-    return connection.execute(
-        select(func.count()).select_from(PendingBallot).where(PendingBallot.round_id == round_id)
-    ).scalar_one()
+    return connection.execute(_WAITING, {"round": round_id}).scalar_one()
 
 
-# PostgreSQL: the whole ballot as one statement, one round trip. The main SELECT sees
-# the tables as they were before the statement: `had` is a ballot in before it, and
-# `waiting` the sealed ballots before this one.
-_STORE_PG = text(
-    "WITH open_round AS ("
-    " SELECT id FROM online_round WHERE id = :round_id AND status = :open AND closes_at > :now FOR SHARE"
-    "), cast_row AS ("
-    " INSERT INTO ballot_cast (evaluator_id, round_id, cast_hour) SELECT :evaluator_id, id, :hour FROM open_round"
-    " ON CONFLICT (evaluator_id) DO NOTHING RETURNING evaluator_id"
-    "), consumed AS ("
-    " UPDATE evaluator SET password_hash = NULL WHERE id IN (SELECT evaluator_id FROM cast_row)"
-    "), pending AS ("
-    " INSERT INTO pending_ballot (id, round_id, sealed) SELECT :pending_id, :round_id, :sealed FROM cast_row"
-    ") SELECT EXISTS (SELECT 1 FROM cast_row), EXISTS (SELECT 1 FROM open_round),"
-    " EXISTS (SELECT 1 FROM ballot_cast WHERE evaluator_id = :evaluator_id),"
-    " (SELECT count(*) FROM pending_ballot WHERE round_id = :round_id)"
-).bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("hour", type_=DateTime(timezone=True)))
+# The store's parameters (store_ballot's `values`). No name is a column of a table the
+# store writes: SQLAlchemy would add that column to an UPDATE's SET.
+_VOTER = bindparam("voter", type_=Integer)
+_ROUND = bindparam("round", type_=Integer)
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+_HOUR = bindparam("hour", type_=DateTime(timezone=True))
+_PENDING_KEY = bindparam("pending_key", type_=String)
+_SEAL = bindparam("seal", type_=Text)
 
-# Elsewhere: the "has voted" row only while the round is open, built once.
-_CAST_IF_OPEN = (
-    sqlite_insert(BallotCast.__table__)
-    .from_select(
-        ["evaluator_id", "round_id", "cast_hour"],
-        select(bindparam("evaluator_id", type_=Integer), OnlineRound.id, bindparam("hour", type_=DateTime(timezone=True)))
-        .where(OnlineRound.id == bindparam("round_id"), OnlineRound.status == RoundStatus.open,
-               OnlineRound.closes_at > bindparam("now", type_=DateTime(timezone=True))),
+_VOTED = select(BallotCast.evaluator_id).where(BallotCast.evaluator_id == _VOTER)  # the evaluator's "has voted" row
+_WAITING = select(func.count()).select_from(PendingBallot).where(PendingBallot.round_id == _ROUND)
+
+
+def _store_steps(dialect_insert: Callable[..., Any], *, chained: bool) -> tuple[Any, ...]:
+    """The store's writes, each only once the one before went in: the "has voted" row
+    while the round is open (`open_round`, FOR SHARE where there are row locks), at
+    most once per evaluator (ON CONFLICT DO NOTHING, the dialect's: `dialect_insert`);
+    the evaluator's password consumed; the sealed ballot. `chained`: the later two read
+    the evaluator id the first returns, all as WITH clauses; else the row it wrote, and
+    run after it. Returns (open_round, cast, voted, consume, pend)."""
+    open_round = (
+        select(OnlineRound.id)
+        .where(OnlineRound.id == _ROUND, OnlineRound.status == RoundStatus.open, OnlineRound.closes_at > _NOW)
+        .with_for_update(read=True)
     )
-    .on_conflict_do_nothing(index_elements=[BallotCast.evaluator_id])
-    .returning(BallotCast.evaluator_id)
-)
+    # Not chained (SQLite) a subquery, not a WITH clause: Python's sqlite3 opens the
+    # transaction only before a statement that begins with INSERT, UPDATE or DELETE, so
+    # a WITH … INSERT would commit the "has voted" row at once, whatever came after.
+    open_round = open_round.cte("open_round") if chained else open_round.subquery("open_round")
+    cast = (
+        dialect_insert(BallotCast)
+        .from_select([BallotCast.evaluator_id, BallotCast.round_id, BallotCast.cast_hour],
+                     # a WHERE: SQLite would read ON CONFLICT after a bare FROM as a join's ON
+                     select(_VOTER, open_round.c.id, _HOUR).where(true()))
+        .on_conflict_do_nothing(index_elements=[BallotCast.evaluator_id])
+        .returning(BallotCast.evaluator_id)
+    )
+    if chained:
+        cast = cast.cte("cast_row")
+        voted = select(cast.c.evaluator_id)
+    else:
+        voted = _VOTED
+    consume = update(Evaluator).where(Evaluator.id.in_(voted)).values(password_hash=None)
+    pend = insert(PendingBallot).from_select([PendingBallot.id, PendingBallot.round_id, PendingBallot.sealed],
+                                             select(_PENDING_KEY, _ROUND, _SEAL).where(voted.exists()))
+    return open_round, cast, voted, consume, pend
+
+
+def _store_at_once() -> Select:
+    """PostgreSQL: the whole ballot as one statement, one round trip. The main SELECT
+    sees the tables as they were before the statement: `had` is a ballot in before it,
+    and `waiting` the sealed ballots before this one."""
+    open_round, _, voted, consume, pend = _store_steps(postgresql.insert, chained=True)
+    return select(
+        voted.exists().label("stored"), select(open_round.c.id).exists().label("round_open"),
+        _VOTED.exists().label("had"), _WAITING.scalar_subquery().label("waiting"),
+    ).add_cte(consume.cte("consumed"), pend.cte("pending"))
+
+
+_STORE_AT_ONCE = _store_at_once()
+# Elsewhere: the steps in turn (no data-modifying WITH clauses in SQLite).
+_, _CAST, _, _CONSUME, _PEND = _store_steps(sqlite.insert, chained=False)
 
 
 # ---- the ballot box: moves of shuffled batches -------------------------------------------------
@@ -448,8 +508,9 @@ def rounds_to_move(session: Session) -> list[int]:
     return list(session.scalars(
         select(PendingBallot.round_id).group_by(PendingBallot.round_id).having(func.count() >= BATCH)
     ))
-def has_cast(session: Session, evaluator: Evaluator) -> bool:
-    return session.get(BallotCast, evaluator.id) is not None
+
+
+# ---- receipts, and the auditors' check of the box -----------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -487,121 +548,42 @@ def is_receipt(typed: str) -> bool:
     return len(code) == RECEIPT_LENGTH and all(ch in CODE_ALPHABET for ch in code)
 
 
-def altered_ballots(session: Session, online: OnlineRound) -> int:
-    """How many ballots' marks no longer give their receipt (an auditor's check)."""
+@dataclass(frozen=True)
+class BoxAudit:
+    """The auditors' check of a round's ballot box (`audit_box`)."""
+
+    ballots: int  # in the box
+    altered: int  # of them, those whose marks no longer give their receipt
+    sealed: int  # sealed, waiting for a move: not checked (the box holds them once moved)
+
+
+def audit_box(session: Session, online: OnlineRound) -> BoxAudit:
+    """Every receipt in the round's ballot box recomputed from its ballot's marks and
+    salt (`pingyi audit ballots`): a ballot whose marks were changed after it went in no
+    longer gives its receipt."""
     marks: dict[str, dict[int, Choice]] = {}
     for ballot_id, section_id, choice in session.execute(
         select(BallotMark.ballot_id, BallotMark.section_id, BallotMark.choice)
         .join(Ballot, BallotMark.ballot_id == Ballot.id).where(Ballot.round_id == online.id)
     ):
         marks.setdefault(ballot_id, {})[section_id] = choice
-    altered = 0
+    checked = altered = 0
     for ballot_id, salt, receipt in session.execute(
         select(Ballot.id, Ballot.salt, Ballot.receipt).where(Ballot.round_id == online.id)
     ):
+        checked += 1
         if receipt_code(salt, online.id, marks.get(ballot_id, {})) != receipt:
             altered += 1
-    return altered
+    return BoxAudit(checked, altered, _waiting(session, online.id))
 
 
-# ---- the review office: turnout, reminders, close ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class Turnout:
-    kind: EvaluatorKind | None  # None: all evaluators
-    evaluators: int
-    voted: int
-    reminded: int
-
-    @property
-    def label(self) -> str:
-        return self.kind.label if self.kind else "合计"
-
-    @property
-    def rate(self) -> float | None:
-        return self.voted / self.evaluators if self.evaluators else None
-
-
-def turnout(session: Session, online: OnlineRound) -> list[Turnout]:
-    """Evaluators, ballots in and reminders sent, per evaluator category (in the
-    categories' order, those without evaluators left out) and in total."""
-    rows = session.execute(
-        select(Evaluator.kind, func.count(Evaluator.id), func.count(BallotCast.evaluator_id), func.count(Evaluator.reminder_id))
-        .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
-        .where(Evaluator.round_id == online.id)
-        .group_by(Evaluator.kind)
-    ).all()
-    by_kind = {kind: Turnout(kind, n, voted, reminded) for kind, n, voted, reminded in rows}
-    parts = [by_kind[kind] for kind in EvaluatorKind if kind in by_kind]
-    total = Turnout(None, sum(t.evaluators for t in parts), sum(t.voted for t in parts), sum(t.reminded for t in parts))
-    return [*parts, total]
+# ---- the close --------------------------------------------------------------------------------
 
 
 def ballots_in(session: Session, online: OnlineRound) -> int:
     """Ballots in: in the ballot box or sealed, waiting for a move."""
     boxed = session.scalar(select(func.count()).select_from(Ballot).where(Ballot.round_id == online.id)) or 0
     return boxed + _waiting(session, online.id)
-
-
-def _local(moment: datetime, zone: str) -> str:
-    local = _aware(moment).astimezone(ZoneInfo(zone))
-    return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
-
-
-def _lock(session: Session, online: OnlineRound) -> None:
-    """PostgreSQL: the round's row FOR UPDATE, re-read, before anything else is
-    touched: waits for the ballots being cast (they hold it FOR SHARE), and takes the
-    locks in the ballots' order (round, then evaluators), so the two never deadlock."""
-    session.scalars(
-        select(OnlineRound).where(OnlineRound.id == online.id).with_for_update().execution_options(populate_existing=True)
-    ).one()
-
-
-def _due_a_reminder(online: OnlineRound):  # noqa: ANN202
-    """The condition on Evaluator of those a reminder goes to: a live password, not
-    locked, not reminded yet, no ballot."""
-    return and_(
-        Evaluator.round_id == online.id, Evaluator.reminder_id.is_(None), Evaluator.password_hash.is_not(None),
-        Evaluator.locked_at.is_(None), Evaluator.id.not_in(select(BallotCast.evaluator_id)),
-    )
-
-
-def reminders_due(session: Session, online: OnlineRound) -> int:
-    """How many evaluators `remind` would write to now."""
-    return session.scalar(select(func.count()).select_from(Evaluator).where(_due_a_reminder(online))) or 0
-
-
-def check_remindable(online: OnlineRound, now: datetime | None = None) -> None:
-    """The named reason (a DomainError) why no reminder can go now, if there is one."""
-    if not is_open(online, now):
-        raise DomainError("只有进行中的网络评价才能发送提醒")
-
-
-def remind(
-    session: Session, online: OnlineRound, *, sign: str, login_link: str, timezone_name: str, actor: str,
-    now: datetime | None = None,
-) -> int:
-    """Once, to every evaluator who can still vote and has not (a live password, not
-    locked, no ballot): a reminder in the outbox, keyed "online-remind:<id>". It says
-    where to log in and the account, never the password. Returns how many."""
-    now = now or utcnow()
-    _lock(session, online)
-    check_remindable(online, now)
-    due = session.scalars(select(Evaluator).where(_due_a_reminder(online)).order_by(Evaluator.id)).all()
-    closes = _local(online.closes_at, timezone_name)
-    for evaluator in due:
-        message = outbox.enqueue(
-            session, key=f"online-remind:{evaluator.id}", phone=evaluator.phone, template=ONLINE_REMINDER,
-            params={"sign": sign, "year": str(online.campaign.year), "closes": closes, "link": login_link,
-                    "login": evaluator.login},
-            campaign_id=online.campaign_id, not_before=now,
-        )
-        evaluator.reminder_id = message.id
-    online.reminded_at = now
-    session.flush()
-    audit.record(session, "online.remind", actor=actor, campaign_id=online.campaign_id, detail={"reminded": len(due)})
-    return len(due)
 
 
 def check_closable(online: OnlineRound) -> None:
@@ -616,7 +598,7 @@ def close(session: Session, online: OnlineRound, *, actor: str, now: datetime | 
     # The round's mover lock before its row: a move under way writes ballots that refer
     # to the row (a key share lock on it), so taking the row first would deadlock.
     _one_mover(session, online.id, wait=True)
-    _lock(session, online)
+    lock_round(session, online)
     check_closable(online)
     online.status, online.closed_at = RoundStatus.closed, now or utcnow()
     session.flush()
@@ -668,84 +650,3 @@ def online_counts(session: Session, campaign: Campaign) -> pd.DataFrame:
         ],
         columns=columns,
     )
-
-
-def imported_network_counts(session: Session, campaign: Campaign) -> dict[int, dict[Choice, int]]:
-    """The NET counts stored as the vote-count component (from a file, or entered by
-    hand), per section: the scoring adds them to the round's tallies
-    (scorecards.year_inputs), so the online score is made of both."""
-    return {
-        section_id: {Choice.satisfied: s, Choice.basic: b, Choice.unsatisfied: u}
-        for section_id, s, b, u in session.execute(
-            select(VoteCount.section_id, VoteCount.satisfied, VoteCount.basic, VoteCount.unsatisfied)
-            .join(Section, VoteCount.section_id == Section.id).join(Unit)
-            .where(Unit.campaign_id == campaign.id, VoteCount.round == C.NET)
-        )
-    }
-
-
-# ---- the published lists ------------------------------------------------------------------------
-
-PUBLISHED_LISTS = (Result.satisfied, Result.unsatisfied, Result.most_unsatisfied)
-_RESULT_CODES = {Result.satisfied: C.SATISFIED, Result.unsatisfied: C.UNSATISFIED, Result.most_unsatisfied: C.MOST_UNSATISFIED}
-
-
-def final_lists(session: Session, campaign: Campaign, card) -> dict[str, list[list[str]]]:  # noqa: ANN001
-    """The decided lists of the scorecard (the review office's decisions over the
-    proposals), each in the neutral ballot order: 不满意单位 includes the
-    最不满意单位, which are listed once more on their own."""
-    order = {c.section_id: i for i, c in enumerate(ballot_candidates(session, campaign.id))}
-    sections = card.sections[card.sections[C.RESULT].notna()]
-    rows = sorted(
-        ((order.get(int(sid), len(order)), unit, section, result)
-         for sid, unit, section, result in zip(sections["section_id"], sections[C.UNIT], sections[C.SECTION], sections[C.RESULT])),
-    )
-    lists: dict[str, list[list[str]]] = {}
-    for result in PUBLISHED_LISTS:
-        wanted = {_RESULT_CODES[result]}
-        if result is Result.unsatisfied:
-            wanted.add(C.MOST_UNSATISFIED)
-        lists[result.value] = [[unit, section] for _, unit, section, code in rows if code in wanted]
-    return lists
-
-
-def check_publishable(online: OnlineRound, card=None) -> None:  # noqa: ANN001
-    """The named reason (a DomainError) why the final lists cannot be published, if
-    there is one: the round not closed; with the scorecard, no online votes in it."""
-    if online.status is not RoundStatus.closed:
-        raise DomainError("网络评价结束后才能公布评议结果")
-    if card is not None and not card.network_held:
-        raise DomainError("还没有网络评价票，不能公布评议结果")
-
-
-def publish(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> dict[str, list[list[str]]]:
-    """Publish the final lists as decided now (publishing again replaces them)."""
-    from voting.services.scorecards import campaign_scorecard  # scorecards reads this module's tallies
-
-    check_publishable(online)
-    campaign = online.campaign
-    card = campaign_scorecard(session, campaign)
-    check_publishable(online, card)
-    lists = final_lists(session, campaign, card)
-    online.published, online.published_at = lists, now or utcnow()
-    session.flush()
-    audit.record(session, "online.publish", actor=actor, campaign_id=online.campaign_id,
-                 detail={name: len(items) for name, items in lists.items()})
-    return lists
-
-
-def published_years(session: Session) -> list[int]:
-    """The years whose final lists are published, newest first (the landing page's links)."""
-    return list(session.scalars(
-        select(Campaign.year).join(OnlineRound, OnlineRound.campaign_id == Campaign.id)
-        .where(OnlineRound.published_at.is_not(None)).order_by(Campaign.year.desc())
-    ))
-
-
-def published_results(session: Session, year: int) -> tuple[Campaign, OnlineRound]:
-    """The campaign of `year` and its round, if its results are published."""
-    campaign = session.scalar(select(Campaign).where(Campaign.year == year))
-    online = online_round(session, campaign) if campaign else None
-    if online is None or online.published_at is None or online.published is None:
-        raise NotFoundError(f"{year} 年度的评议结果尚未公布。")
-    return campaign, online

@@ -1,5 +1,7 @@
-"""The online round's evaluators (SPEC §1 step 6, §4; issue 5): the pool, the
-accounts sent by SMS, and the evaluators' login.
+"""The online round's evaluators (docs/rules.md §1 step 6, §4): the round's setup, the
+pool, the accounts sent by SMS, the evaluators' login, and the review office's turnout
+and reminders. The round's state as the ballots see it (`ballots.online_round`,
+`ballots.is_open`, `ballots.has_voted`) is services/ballots.py's.
 
 - The round is set up over the fixed candidate list (scorecards.candidates_fixed),
   with its closing time and a recorded seed.
@@ -33,13 +35,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import ColumnElement, String, case, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, String, and_, case, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from sms.phones import mask_phone_text, normalize_phones
-from sms.templates import ONLINE_ACCOUNT, render
+from sms.templates import ONLINE_ACCOUNT, ONLINE_REMINDER, render
 from sms.tokens import new_code, normalize_code
+from voting.clock import aware, short_local_time
 from voting.db import bulk_insert
 from voting.errors import DomainError, ImportRejected, NotFoundError, RowError
 from voting.models import (
@@ -57,7 +60,15 @@ from voting.models import (
     utcnow,
 )
 from voting.services import audit, outbox
-from voting.services.rounds import Wording, _aware, _local, _next_ids  # the survey rounds' helpers
+from voting.services.ballots import (
+    AlreadyCastError,
+    OnlineRoundClosedError,
+    has_voted,
+    is_open,
+    lock_round,
+    online_round,
+)
+from voting.services.rounds import Wording, next_ids  # the survey rounds' helpers
 from voting.services.scorecards import candidates_fixed
 from voting.services.tables import ROW, Column, fold_series, read_table
 from voting.vault import PhoneVault, vault_of
@@ -104,13 +115,6 @@ class AccountLockedError(DomainError):
         super().__init__(f"密码连续输错 {MAX_FAILED_LOGINS} 次，账号已锁定。请联系县千人评议办重新开通，届时会收到新密码短信。")
 
 
-class BallotAlreadyCastError(DomainError):
-    status = 409
-
-    def __init__(self) -> None:
-        super().__init__("您的选票已经提交，每位评价人只能投票一次，密码已失效。感谢您的参与！")
-
-
 class RoundNotOpenError(DomainError):
     status = 403
 
@@ -118,35 +122,19 @@ class RoundNotOpenError(DomainError):
         super().__init__("网络评价尚未开始，请在收到账号短信后再登录。")
 
 
-class RoundOverError(DomainError):
-    status = 410
-
-    def __init__(self) -> None:
-        super().__init__("网络评价已经截止，感谢您的关注。")
-
-
 # ---- the round -----------------------------------------------------------------------------
 
 
-def get_round(session: Session, campaign: Campaign) -> OnlineRound | None:
-    return session.scalar(select(OnlineRound).where(OnlineRound.campaign_id == campaign.id))
-
-
 def require_round(session: Session, campaign: Campaign) -> OnlineRound:
-    found = get_round(session, campaign)
+    found = online_round(session, campaign)
     if found is None:
         raise NotFoundError(f"{campaign.year} 年度还没有网络评价")
     return found
 
 
-def is_open(online: OnlineRound, now: datetime | None = None) -> bool:
-    """Logins and ballots are taken: accounts issued, not closed, closing time ahead."""
-    return online.status is RoundStatus.open and (now or utcnow()) < _aware(online.closes_at)
-
-
 def is_changeable(online: OnlineRound, now: datetime | None = None) -> bool:
     """The pool and the accounts may change: not closed, closing time ahead."""
-    return online.status is not RoundStatus.closed and (now or utcnow()) < _aware(online.closes_at)
+    return online.status is not RoundStatus.closed and (now or utcnow()) < aware(online.closes_at)
 
 
 def _check_changeable(online: OnlineRound, now: datetime) -> None:
@@ -160,7 +148,7 @@ def create_round(
 ) -> OnlineRound:
     """The campaign's online round (a draft), over its fixed candidate list."""
     now = now or utcnow()
-    if get_round(session, campaign) is not None:
+    if online_round(session, campaign) is not None:
         raise DomainError(f"{campaign.year} 年度已有网络评价")
     if candidates_fixed(session, campaign) is None:
         raise DomainError("候选名单尚未确定：请先在评分结果中确定候选名单，再建立网络评价")
@@ -506,7 +494,7 @@ def _send_password(session: Session, online: OnlineRound, evaluator: Evaluator, 
 
 def _account_params(online: OnlineRound, wording: Wording, login: str, password: str) -> dict[str, str]:
     return {
-        "sign": wording.sign, "year": str(online.campaign.year), "closes": _local(online.closes_at, wording.timezone),
+        "sign": wording.sign, "year": str(online.campaign.year), "closes": short_local_time(online.closes_at, wording.timezone),
         "link": f"{wording.link_base.rstrip('/')}/e/login", "login": login, "password": password,
     }
 
@@ -588,7 +576,7 @@ def issue_accounts(
     report(done=0, total=2 * len(waiting), stage="生成账号和一次性密码")
     vault = vault_of(session)
     # The ids after the lock: on SQLite the largest id plus one is then ours.
-    message_ids = _next_ids(session, OutboxMessage, len(waiting))
+    message_ids = next_ids(session, OutboxMessage, len(waiting))
     messages, accounts = [], []
     for n, (row, message_id) in enumerate(zip(waiting, message_ids), 1):
         password = _new_password()
@@ -616,10 +604,6 @@ def get_evaluator(session: Session, online: OnlineRound, evaluator_id: int) -> E
     if found is None or found.round_id != online.id:
         raise NotFoundError("没有这位评价人")
     return found
-
-
-def has_voted(session: Session, evaluator: Evaluator) -> bool:
-    return session.get(BallotCast, evaluator.id) is not None
 
 
 def check_resendable(
@@ -726,18 +710,98 @@ def sms_counts(session: Session, online: OnlineRound) -> dict[str, int]:
     return counts
 
 
+# ---- the review office: turnout and reminders --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Turnout:
+    kind: EvaluatorKind | None  # None: all evaluators
+    evaluators: int
+    voted: int
+    reminded: int
+
+    @property
+    def label(self) -> str:
+        return self.kind.label if self.kind else "合计"
+
+    @property
+    def rate(self) -> float | None:
+        return self.voted / self.evaluators if self.evaluators else None
+
+
+def turnout(session: Session, online: OnlineRound) -> list[Turnout]:
+    """Evaluators, ballots in and reminders sent, per evaluator category (in the
+    categories' order, those without evaluators left out) and in total."""
+    rows = session.execute(
+        select(Evaluator.kind, func.count(Evaluator.id), func.count(BallotCast.evaluator_id), func.count(Evaluator.reminder_id))
+        .outerjoin(BallotCast, BallotCast.evaluator_id == Evaluator.id)
+        .where(Evaluator.round_id == online.id)
+        .group_by(Evaluator.kind)
+    ).all()
+    by_kind = {kind: Turnout(kind, n, voted, reminded) for kind, n, voted, reminded in rows}
+    parts = [by_kind[kind] for kind in EvaluatorKind if kind in by_kind]
+    total = Turnout(None, sum(t.evaluators for t in parts), sum(t.voted for t in parts), sum(t.reminded for t in parts))
+    return [*parts, total]
+
+
+def _due_a_reminder(online: OnlineRound):  # noqa: ANN202
+    """The condition on Evaluator of those a reminder goes to: a live password, not
+    locked, not reminded yet, no ballot."""
+    return and_(
+        Evaluator.round_id == online.id, Evaluator.reminder_id.is_(None), Evaluator.password_hash.is_not(None),
+        Evaluator.locked_at.is_(None), Evaluator.id.not_in(select(BallotCast.evaluator_id)),
+    )
+
+
+def reminders_due(session: Session, online: OnlineRound) -> int:
+    """How many evaluators `remind` would write to now."""
+    return session.scalar(select(func.count()).select_from(Evaluator).where(_due_a_reminder(online))) or 0
+
+
+def check_remindable(online: OnlineRound, now: datetime | None = None) -> None:
+    """The named reason (a DomainError) why no reminder can go now, if there is one."""
+    if not is_open(online, now):
+        raise DomainError("只有进行中的网络评价才能发送提醒")
+
+
+def remind(
+    session: Session, online: OnlineRound, *, sign: str, login_link: str, timezone_name: str, actor: str,
+    now: datetime | None = None,
+) -> int:
+    """Once, to every evaluator who can still vote and has not (a live password, not
+    locked, no ballot): a reminder in the outbox, keyed "online-remind:<id>". It says
+    where to log in and the account, never the password. Returns how many."""
+    now = now or utcnow()
+    lock_round(session, online)
+    check_remindable(online, now)
+    due = session.scalars(select(Evaluator).where(_due_a_reminder(online)).order_by(Evaluator.id)).all()
+    closes = short_local_time(online.closes_at, timezone_name)
+    for evaluator in due:
+        message = outbox.enqueue(
+            session, key=f"online-remind:{evaluator.id}", phone=evaluator.phone, template=ONLINE_REMINDER,
+            params={"sign": sign, "year": str(online.campaign.year), "closes": closes, "link": login_link,
+                    "login": evaluator.login},
+            campaign_id=online.campaign_id, not_before=now,
+        )
+        evaluator.reminder_id = message.id
+    online.reminded_at = now
+    session.flush()
+    audit.record(session, "online.remind", actor=actor, campaign_id=online.campaign_id, detail={"reminded": len(due)})
+    return len(due)
+
+
 # ---- login ------------------------------------------------------------------------------------
 
 
 def authenticate(session: Session, login: str, password: str, now: datetime | None = None) -> Evaluator:
     """The evaluator whose login name and one-time password these are, or a named
     error: LoginFailedError (wrong name or wrong password, one message for both),
-    AccountLockedError, BallotAlreadyCastError, RoundNotOpenError, RoundOverError.
+    AccountLockedError, AlreadyCastError, RoundNotOpenError, OnlineRoundClosedError.
     A wrong password counts in one atomic UPDATE and the MAX_FAILED_LOGINS-th locks
     the account; the caller commits whatever the outcome, so a failure is counted even
     though the request fails. A locked account's password is not even checked. Once
     the ballot is in, its password is consumed: the login name alone then gets
-    BallotAlreadyCastError (login names are random and sent only to their evaluator)."""
+    AlreadyCastError (login names are random and sent only to their evaluator)."""
     now = now or utcnow()
     evaluator = session.scalar(select(Evaluator).where(Evaluator.login == normalize_code(login)))
     typed = normalize_code(password)
@@ -747,7 +811,7 @@ def authenticate(session: Session, login: str, password: str, now: datetime | No
         if evaluator is not None and has_voted(session, evaluator):
             # The ballot consumed the password (services.ballots): there is nothing left
             # to check it against, and the evaluator must hear why the login fails.
-            raise BallotAlreadyCastError()
+            raise AlreadyCastError(at_login=True)
         raise LoginFailedError()
     if evaluator.locked_at is not None:
         raise AccountLockedError()
@@ -765,12 +829,12 @@ def authenticate(session: Session, login: str, password: str, now: datetime | No
             raise AccountLockedError()
         raise LoginFailedError()
     if has_voted(session, evaluator):
-        raise BallotAlreadyCastError()
+        raise AlreadyCastError(at_login=True)
     online = evaluator.online_round
     if online.status is RoundStatus.draft:
         raise RoundNotOpenError()
     if not is_open(online, now):
-        raise RoundOverError()
+        raise OnlineRoundClosedError(at_login=True)
     if evaluator.failed_logins:
         # The right password: earlier slips no longer count toward a lock.
         session.execute(

@@ -27,7 +27,7 @@ from voting.models import (
     SurveyRound, Unit,
     User,
 )
-from voting.services import audit, rounds
+from voting.services import audit, rounds, votes
 from voting.services.history import section_statuses
 from voting.services.tables import ROW, Column, Source, TableStream, fold_series, stream_table
 from voting.vault import vault_of
@@ -375,7 +375,7 @@ def _refusal(session: Session, survey: SurveyRound | None, round_kind: RoundKind
     round ended, nor for a section whose invitations name the old list."""
     if survey is None or survey.status is RoundStatus.draft:
         return None
-    if not rounds.is_open(survey):
+    if not votes.is_open(survey):
         return f"{round_kind.value} 轮调查已结束，不能再上传这一轮的服务对象名单"
     wanted = [int(i) for i in section_ids]
     invited = session.execute(

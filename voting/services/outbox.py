@@ -105,7 +105,7 @@ def enqueue(
 
 
 def _live_rounds(now: datetime) -> Select[int]:
-    """The survey rounds that take answers now (rounds.is_open, in SQL)."""
+    """The survey rounds that take answers now (votes.is_open, in SQL)."""
     return select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at > now)
 
 

@@ -21,6 +21,7 @@ from typing import cast
 from sqlalchemy import ColumnElement, CursorResult, Delete, Update, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from voting.clock import aware
 from voting.models import (
     Campaign,
     ConsoleMessage,
@@ -73,12 +74,6 @@ class Erased:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _aware(moment: datetime) -> datetime:
-    from datetime import timezone
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def campaigns_due(session: Session, days: int) -> list[Due]:
     """Every campaign with its retention state, oldest first."""
     rows = session.execute(
@@ -88,8 +83,8 @@ def campaigns_due(session: Session, days: int) -> list[Due]:
     ).all()
     found = []
     for campaign, published_at in rows:
-        published = _aware(published_at) if published_at else None
-        erased = _aware(campaign.personal_data_erased_at) if campaign.personal_data_erased_at else None
+        published = aware(published_at) if published_at else None
+        erased = aware(campaign.personal_data_erased_at) if campaign.personal_data_erased_at else None
         found.append(Due(campaign, published, erased, published + timedelta(days=days) if published else None))
     return found
 

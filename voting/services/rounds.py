@@ -1,11 +1,16 @@
-"""Citizen survey rounds (SPEC §1 step 3, §4): sampling, invitations, votes.
+"""Citizen survey rounds (docs/rules.md §1 step 3, §4): sampling, invitations, and the
+invitation's pages.
 
 A round (H1 or H2) is set up as a draft, then opened: its sample is drawn from the
 sections' service-object lists (reproducibly, from the round's recorded seed), one
 invitation is made per sampled object and section, and each invitation's SMS is
 written to the outbox in the same transaction. Citizens then vote by link, by typed
 code, by SMS reply, or an operator records a phone survey answer; whatever the
-channel, the database takes one vote per invitation.
+channel, the vote is voting/services/votes.py's `cast_vote`, and the database takes
+one vote per invitation.
+
+The round's steps (create, open, invite late lists, remind, close, cancel) put
+themselves in the audit log, in the caller's transaction, naming `actor`.
 """
 from __future__ import annotations
 
@@ -14,31 +19,26 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import (
-    Connection, Integer, String, Text, and_, bindparam, case, cast, func, or_, select, text, type_coerce, update,
-)
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, String, and_, bindparam, case, func, or_, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
+from scoring import labels
 from sms.templates import (
     INVITE_CODE, INVITE_CODE_SHORT, INVITE_LINK, MATTER_MAX, REMINDER_CODE, REMINDER_CODE_SHORT, REMINDER_LINK, fit,
     render,
 )
 from sms.tokens import LinkTokens, new_code, new_nonce
+from voting.clock import aware, short_local_time
 from voting.db import QuickRead, bulk_insert
 from voting.errors import DomainError, NotFoundError
 from voting.models import (
     CallAttempt,
     CallOutcome,
     Campaign,
-    Channel,
     Choice,
     InviteMode,
     Invitation,
@@ -55,27 +55,16 @@ from voting.models import (
     Vote,
     utcnow,
 )
+from voting.services import audit
 from voting.services.history import section_statuses
+from voting.services.votes import RoundState, check_votable, is_open
 from voting.vault import vault_of
 
-ROUND_NAMES = {RoundKind.H1: "上半年", RoundKind.H2: "下半年"}
+# The period each kind of round surveys (上半年, 下半年), as scoring names it. (RoundKind.label,
+# 半年度 and 年终, is the name of the evaluation round itself.)
+ROUND_NAMES = {kind: labels.ROUND_NAMES[kind.value] for kind in RoundKind}
 SENT_STATES = (OutboxStatus.sent, OutboxStatus.delivered, OutboxStatus.undelivered)
 FAILED_STATES = (OutboxStatus.failed, OutboxStatus.undelivered)
-COMMENT_MAX = 500
-
-
-class RoundClosedError(DomainError):
-    status = 410
-
-    def __init__(self) -> None:
-        super().__init__("本轮评价已截止，感谢您的关注。")
-
-
-class AlreadyVotedError(DomainError):
-    status = 409
-
-    def __init__(self) -> None:
-        super().__init__("这份邀请已经评价过了，每份邀请只能评价一次。感谢您的参与！")
 
 
 @dataclass(frozen=True)
@@ -146,19 +135,17 @@ def live_round(session: Session, campaign: Campaign, kind: RoundKind, *, lock: b
     return session.scalar(query.with_for_update() if lock else query)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands stored times back without their zone; they are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
+def _round_detail(survey: SurveyRound) -> dict:
+    """What every audit entry of a round's step names: the round."""
+    return {"round_id": survey.id, "round": survey.kind.value}
 
 
 def create_round(
     session: Session, campaign: Campaign, kind: RoundKind, closes_at: datetime, sample_size: int,
     mode: InviteMode = InviteMode.link, reminder_after_hours: int = 48, seed: int | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, *, actor: str = "system",
 ) -> SurveyRound:
-    """A draft round; nothing is sent until it is opened."""
+    """A draft round; nothing is sent until it is opened. Audited (round.create)."""
     now = now or utcnow()
     if live_round(session, campaign, kind) is not None:
         raise DomainError(f"{campaign.year} 年度已有 {kind.value} 轮调查（取消后才能重新建立）")
@@ -175,13 +162,11 @@ def create_round(
     )
     session.add(created)
     session.flush()
+    audit.record(session, "round.create", actor=actor, campaign_id=created.campaign_id, detail={
+        **_round_detail(created), "closes_at": created.closes_at.isoformat(), "sample_size": created.sample_size,
+        "seed": created.seed, "mode": created.mode.value, "reminder_after_hours": created.reminder_after_hours,
+    })
     return created
-
-
-@lru_cache(maxsize=64)  # a round's 40,000 messages share one closing time
-def _local(moment: datetime, zone: str) -> str:
-    local = _aware(moment).astimezone(ZoneInfo(zone))
-    return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
 
 
 def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit: str, section: str, matter: str,
@@ -190,11 +175,11 @@ def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit
     if survey.mode is InviteMode.code and wording.single:
         template = REMINDER_CODE_SHORT if reminder else INVITE_CODE_SHORT
         short = {"sign": wording.sign, "address": wording.code_address, "code": code,
-                 "closes": _local(survey.closes_at, wording.timezone)}
+                 "closes": short_local_time(survey.closes_at, wording.timezone)}
         return template, fit(template, short, unit, section)
     params = {
         "sign": wording.sign, "unit": unit, "section": section,
-        "closes": _local(survey.closes_at, wording.timezone),
+        "closes": short_local_time(survey.closes_at, wording.timezone),
         "reply_hint": f"（请同时回复评价码 {code}）" if several else "",
     }
     if not reminder:
@@ -203,7 +188,7 @@ def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit
         params.update(address=wording.code_address, code=code)
         template = REMINDER_CODE if reminder else INVITE_CODE
     else:
-        token, _ = tokens.issue(invitation_id, survey.id, _aware(survey.closes_at), nonce=nonce)
+        token, _ = tokens.issue(invitation_id, survey.id, aware(survey.closes_at), nonce=nonce)
         params["link"] = f"{wording.link_base.rstrip('/')}/v/{token}"
         template = REMINDER_LINK if reminder else INVITE_LINK
     return template, params
@@ -211,19 +196,20 @@ def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit
 
 def open_round(
     session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
-    now: datetime | None = None, progress: Callable[..., None] | None = None,
+    now: datetime | None = None, progress: Callable[..., None] | None = None, *, actor: str = "system",
 ) -> OpenSummary:
     """Draw the sample, make the invitations and write their SMS to the outbox, all in
     the caller's transaction (flush; the caller commits once): the round is open with
     all its invitations, or still a draft with none. The rows go in bulk (COPY on
     PostgreSQL); `progress(done=, total=, stage=)` hears how far the work got (a job's
     progress bar: voting/jobs.py). A section whose list is not in yet is invited when
-    its list arrives, while the round takes answers (`invite_late`)."""
+    its list arrives, while the round takes answers (`invite_late`). Audited
+    (round.open)."""
     now = now or utcnow()
     report = progress or (lambda **_: None)
     if survey.status is not RoundStatus.draft:
         raise DomainError(f"{survey.kind.value} 轮调查已{survey.status.label}，不能再次开始")
-    if _aware(survey.closes_at) <= now:
+    if aware(survey.closes_at) <= now:
         raise DomainError("截止时间已过，请先修改截止时间")
     report(stage="抽样")
     statuses = section_statuses(session, campaign)
@@ -244,16 +230,21 @@ def open_round(
         raise DomainError("开始调查的同时，另一项工作也写入了短信或邀请：没有发出任何邀请，请重新点“开始发送”。")
     _write(session, invitations, messages, report)
     summary.invitations = len(invitations)
+    audit.record(session, "round.open", actor=actor, campaign_id=survey.campaign_id, detail={
+        **_round_detail(survey), "sections": summary.sections, "invitations": summary.invitations,
+        "sections_without_list": len(summary.without_list),
+    })
     return summary
 
 
 def invite_late(session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
-                now: datetime | None = None) -> OpenSummary:
+                now: datetime | None = None, *, actor: str = "system") -> OpenSummary:
     """While the round takes answers: invite each participating section whose list came
     in after the round opened (a section with a list and no invitation in this round),
     as the opening would have (the same seed, the same sample size), in the caller's
     transaction. The round's row stays locked until the caller commits, so two of these
-    (or one and a list upload) never invite the same section twice."""
+    (or one and a list upload) never invite the same section twice. Audited
+    (round.invite_late) when it invited anyone."""
     now = now or utcnow()
     locked = session.scalar(select(SurveyRound).where(SurveyRound.id == survey.id).with_for_update())
     if locked is None or not is_open(locked, now):
@@ -271,6 +262,9 @@ def invite_late(session: Session, campaign: Campaign, survey: SurveyRound, token
         raise DomainError("补发邀请的同时，另一项工作也写入了短信或邀请：请稍后再试。")
     _write(session, invitations, messages, lambda **_: None)
     summary.invitations = len(invitations)
+    audit.record(session, "round.invite_late", actor=actor, campaign_id=survey.campaign_id, detail={
+        **_round_detail(survey), "sections": summary.sections, "invitations": summary.invitations,
+    })
     return summary
 
 
@@ -323,8 +317,8 @@ def _make_invitations(session: Session, campaign: Campaign, survey: SurveyRound,
     """The rows of the chosen invitations and their messages, made before anything is
     written: on SQLite a write locks the whole database, the job's progress reports
     included, so it comes last and is short."""
-    invitation_ids = _next_ids(session, Invitation, len(chosen))
-    message_ids = _next_ids(session, OutboxMessage, len(chosen))
+    invitation_ids = next_ids(session, Invitation, len(chosen))
+    message_ids = next_ids(session, OutboxMessage, len(chosen))
     per_phone = Counter(obj.phone_hash for _record, obj in chosen)
     vault = vault_of(session)
     codes: set[str] = set()
@@ -371,7 +365,7 @@ _INVITATION_COLUMNS = ["id", "round_id", "section_id", "service_object_id", "pho
                        "code_hash", "message_id", "code_failures", "created_at"]
 
 
-def _next_ids(session: Session, model: type, n: int) -> list[int]:
+def next_ids(session: Session, model: type, n: int) -> list[int]:
     """`n` ids for new rows of `model`: from the table's sequence on PostgreSQL (nobody
     else will take them); on SQLite after the largest, for `_still_free` to confirm
     once the write lock is held."""
@@ -395,11 +389,12 @@ def _still_free(session: Session, invitation_ids: list[int], message_ids: list[i
 
 
 def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: LinkTokens, wording: Wording,
-           now: datetime | None = None) -> int:
+           now: datetime | None = None, *, actor: str = "system") -> int:
     """Once, to every invitation without a vote whose SMS went out at least
-    `reminder_after_hours` ago: a reminder in the outbox. Returns how many."""
+    `reminder_after_hours` ago: a reminder in the outbox. Returns how many. Audited
+    (round.remind)."""
     now = now or utcnow()
-    if survey.status is not RoundStatus.open or _aware(survey.closes_at) <= now:
+    if survey.status is not RoundStatus.open or aware(survey.closes_at) <= now:
         raise DomainError("只有进行中的调查才能发送提醒")
     voted = select(Vote.invitation_id).where(Vote.round_id == survey.id)
     due = session.execute(
@@ -424,6 +419,8 @@ def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: Li
         invitation.reminder_id = message.id
     survey.reminded_at = now
     session.flush()
+    audit.record(session, "round.remind", actor=actor, campaign_id=campaign.id,
+                 detail={**_round_detail(survey), "reminders": len(due)})
     return len(due)
 
 
@@ -451,16 +448,19 @@ def waiting_messages(session: Session, survey: SurveyRound) -> int:
         OutboxMessage.round_id == survey.id, OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending))))
 
 
-def close_round(session: Session, survey: SurveyRound, now: datetime | None = None) -> int:
+def close_round(session: Session, survey: SurveyRound, now: datetime | None = None, *, actor: str = "system") -> int:
     """No more answers; the round's messages not sent yet never go (void). Returns how
-    many were voided."""
+    many were voided. Audited (round.close)."""
     now = now or utcnow()
     session.refresh(survey, with_for_update=True)
     if survey.status is not RoundStatus.open:
         raise DomainError("只有进行中的调查才能结束")
     survey.status, survey.closed_at = RoundStatus.closed, now
     session.flush()
-    return void_messages(session, survey, "调查已结束，未发送", now)
+    voided = void_messages(session, survey, "调查已结束，未发送", now)
+    audit.record(session, "round.close", actor=actor, campaign_id=survey.campaign_id,
+                 detail={**_round_detail(survey), "voided_messages": voided})
+    return voided
 
 
 @dataclass(frozen=True)
@@ -470,10 +470,12 @@ class Cancelled:
     sent: int  # messages that had already gone out
 
 
-def cancel_round(session: Session, survey: SurveyRound, now: datetime | None = None) -> Cancelled:
+def cancel_round(session: Session, survey: SurveyRound, now: datetime | None = None, *,
+                 actor: str = "system") -> Cancelled:
     """Call the round off before any answer: it takes no answer from now on, its
     messages not sent yet never go, and a round of its kind can be set up again.
-    Refused once it has an answer (those are the year's figures) or once it closed."""
+    Refused once it has an answer (those are the year's figures) or once it closed.
+    Audited (round.cancel)."""
     now = now or utcnow()
     session.refresh(survey, with_for_update=True)
     if survey.status not in (RoundStatus.draft, RoundStatus.open):
@@ -487,6 +489,9 @@ def cancel_round(session: Session, survey: SurveyRound, now: datetime | None = N
     invitations = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.round_id == survey.id))
     sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.round_id == survey.id, OutboxMessage.status.in_(SENT_STATES)))
+    audit.record(session, "round.cancel", actor=actor, campaign_id=survey.campaign_id, detail={
+        **_round_detail(survey), "invitations": invitations, "voided_messages": voided, "sent_messages": sent,
+    })
     return Cancelled(invitations, voided, sent)
 
 
@@ -588,27 +593,15 @@ def longest_message(survey: SurveyRound, tokens: LinkTokens, wording: Wording, u
     return render(template, params)
 
 
-def is_open(survey: SurveyRound | RoundState, now: datetime | None = None) -> bool:
-    return survey.status is RoundStatus.open and (now or utcnow()) < _aware(survey.closes_at)
-
-
-# ---- votes -----------------------------------------------------------------------------
+# ---- the citizens' pages ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class RoundState:
-    """The two facts of a round that decide whether it takes votes (see is_open)."""
-
-    status: RoundStatus
-    closes_at: datetime
-
-
-@dataclass(frozen=True)
-class Visit:
+class CitizenInvitation:
     """What the citizens' pages need of an invitation, read as plain columns in one
     query: the voting page is the platform's busiest, and loading six ORM objects
     (with the campaign's rules) for it cost more than the rest of the request. Its
-    survey_round is enough for is_open, as an Invitation's is."""
+    survey_round is enough for votes.is_open and votes.refusal, as an Invitation's is."""
 
     id: int
     round_id: int
@@ -640,10 +633,10 @@ _VISIT = (
 _VISIT_READ = QuickRead(_VISIT)
 
 
-def load_invitation(db: Session | Connection, invitation_id: int) -> tuple[Visit | None, bool]:
-    """An invitation as its page shows it (a Visit), and whether it has a vote; (None,
-    False) if there is none. On a Connection (the citizens' pages' autocommit one) a
-    QuickRead: each of their requests runs it."""
+def load_invitation(db: Session | Connection, invitation_id: int) -> tuple[CitizenInvitation | None, bool]:
+    """An invitation as its page shows it (a CitizenInvitation), and whether it has a
+    vote; (None, False) if there is none. On a Connection (the citizens' pages'
+    autocommit one) a QuickRead: each of their requests runs it."""
     if isinstance(db, Connection):
         row = _VISIT_READ.first(db, {"invitation_id": invitation_id})
     else:
@@ -651,8 +644,9 @@ def load_invitation(db: Session | Connection, invitation_id: int) -> tuple[Visit
     if row is None:
         return None, False
     (id_, round_id, section_id, nonce, status, closes_at, year, kind, unit, section, matter, vote_id) = row
-    visit = Visit(id_, round_id, section_id, nonce, RoundState(status, closes_at), year, kind, unit, section, matter)
-    return visit, vote_id is not None
+    found = CitizenInvitation(id_, round_id, section_id, nonce, RoundState(status, closes_at), year, kind, unit, section,
+                              matter)
+    return found, vote_id is not None
 
 
 def mark_opened(db: Session | Connection, invitation_id: int) -> None:
@@ -663,87 +657,7 @@ def mark_opened(db: Session | Connection, invitation_id: int) -> None:
     )
 
 
-def has_vote(session: Session, invitation: Invitation) -> bool:
-    return session.scalar(select(Vote.id).where(Vote.invitation_id == invitation.id)) is not None
-
-
-def _cast_vote_statement(insert):  # noqa: ANN001 - the dialect's insert()
-    now = bindparam("now", type_=Vote.created_at.type)
-    source = (
-        select(
-            Invitation.id, Invitation.round_id, Invitation.section_id,
-            bindparam("choice", type_=Vote.choice.type), bindparam("channel", type_=Vote.channel.type),
-            bindparam("comment", type_=Text),
-            # PostgreSQL reads an untyped NULL in a SELECT list as text
-            cast(bindparam("operator_id", type_=Integer), Integer), now,
-        )
-        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
-        .where(Invitation.id == bindparam("invitation_id"), SurveyRound.status == RoundStatus.open,
-               SurveyRound.closes_at > now)
-    )
-    return (
-        insert(Vote)
-        .from_select(["invitation_id", "round_id", "section_id", "choice", "channel", "comment", "operator_id",
-                      "created_at"], source)
-        .on_conflict_do_nothing(index_elements=[Vote.invitation_id])
-        .returning(Vote.id)
-    )
-
-
-# Built once: the busiest write's statement, compiled once per dialect and cached.
-_CAST_VOTE = {"postgresql": _cast_vote_statement(postgresql_insert), "sqlite": _cast_vote_statement(sqlite_insert)}
-
-
-def cast_vote(
-    db: Session | Connection, invitation_id: int, choice: Choice, channel: Channel, comment: str = "",
-    operator: User | None = None, now: datetime | None = None,
-) -> int:
-    """Record the invitation's one vote; its id. One statement does it all:
-    INSERT … SELECT from the invitation, only while its round is open, ON CONFLICT
-    (the unique invitation) DO NOTHING, RETURNING the id, on PostgreSQL and SQLite
-    alike. So the database decides between concurrent submits and a round closing at
-    the same moment, the losers get AlreadyVotedError or RoundClosedError with the
-    session still usable, and a vote by link costs one round trip.
-    On a Session it joins the session's transaction (the caller commits); on an
-    autocommit Connection (the citizens' pages) it commits by itself."""
-    now = now or utcnow()
-    comment = (comment or "").strip()
-    if len(comment) > COMMENT_MAX:
-        raise DomainError(f"意见建议不超过 {COMMENT_MAX} 字")
-    connection = db.connection() if isinstance(db, Session) else db
-    statement = _CAST_VOTE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-    parameters = {"invitation_id": invitation_id, "choice": choice, "channel": channel, "comment": comment,
-                  "operator_id": operator.id if operator else None, "now": now}
-    vote_id = connection.execute(statement, parameters).scalar()
-    if vote_id is None:
-        raise _refused(connection, invitation_id)
-    return vote_id
-
-
-def _refused(connection: Connection, invitation_id: int) -> DomainError:
-    """Why an invitation took no vote: it has one, or its round is closed, or it does not exist."""
-    row = connection.execute(
-        select(Invitation.id, Vote.id).outerjoin(Vote, Vote.invitation_id == Invitation.id)
-        .where(Invitation.id == invitation_id)
-    ).first()
-    if row is None:
-        return NotFoundError("没有找到这份评价邀请。")
-    return AlreadyVotedError() if row[1] is not None else RoundClosedError()
-
-
-def open_invitations(session: Session, phone: str, now: datetime | None = None) -> list[Invitation]:
-    """A phone's invitations in open rounds that have no vote yet (for SMS replies)."""
-    now = now or utcnow()
-    return list(session.scalars(
-        select(Invitation)
-        .join(SurveyRound, Invitation.round_id == SurveyRound.id)
-        .where(
-            Invitation.phone_hash == vault_of(session).lookup(phone), SurveyRound.status == RoundStatus.open,
-            SurveyRound.closes_at > now,
-            Invitation.id.not_in(select(Vote.invitation_id)),
-        )
-        .order_by(Invitation.id)
-    ))
+# ---- the phone survey ----------------------------------------------------------------------
 
 
 # The phone survey list's filters: by the SMS's state, and by the calls made so far.
@@ -811,18 +725,43 @@ def unanswered(session: Session, campaign: Campaign, where: PhoneFilter | None =
 
 def record_call(session: Session, invitation: Invitation, outcome: CallOutcome, operator: User | None,
                 now: datetime | None = None) -> CallAttempt:
-    """A call that got no answer, and why (flush; the caller commits). Refused once the
-    invitation has a vote or its round stopped taking answers."""
+    """A call that got no answer, and why (flush; the caller commits). Refused as the
+    vote would be (votes.check_votable) once the invitation has a vote or its round
+    stopped taking answers."""
     now = now or utcnow()
-    if has_vote(session, invitation):
-        raise AlreadyVotedError()
-    if not is_open(invitation.survey_round, now):
-        raise RoundClosedError()
+    check_votable(session, invitation, now)
     attempt = CallAttempt(invitation_id=invitation.id, outcome=outcome, operator_id=operator.id if operator else None,
                           created_at=now)
     session.add(attempt)
     session.flush()
     return attempt
+
+
+def find_invitation(session: Session, invitation_id: int) -> Invitation | None:
+    return session.get(Invitation, invitation_id)
+
+
+def unit_choices(session: Session, campaign: Campaign) -> list:
+    """The campaign's units as a filter offers them: rows of id and name, in order."""
+    return session.execute(
+        select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.id)
+    ).all()
+
+
+def section_choices(session: Session, unit_id: int) -> list:
+    """A unit's sections as a filter offers them once the unit is chosen (not all 363
+    at once): rows of id and name, in order."""
+    return session.execute(
+        select(Section.id, Section.name).where(Section.unit_id == unit_id).order_by(Section.number, Section.id)
+    ).all()
+
+
+def campaign_section_ids(session: Session, campaign: Campaign) -> set[int]:
+    return set(session.scalars(select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)))
+
+
+def unit_section_ids(session: Session, unit_id: int) -> list[int]:
+    return list(session.scalars(select(Section.id).where(Section.unit_id == unit_id)))
 
 
 def calls_of(session: Session, invitation: Invitation) -> list[tuple[CallAttempt, str | None]]:

@@ -1,9 +1,11 @@
 """A campaign's scoring: the database's rows as the frames `scoring` takes, the
-Scorecard back, and the review office's decisions on the final lists."""
+Scorecard back, the review office's decisions on the final lists, and their
+publication once the online round is closed."""
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -18,7 +20,9 @@ from voting.models import (
     BonusItem,
     Campaign,
     Candidate,
+    Choice,
     InspectionEvent,
+    OnlineRound,
     PlatformEvent,
     Result,
     ResultDecision,
@@ -32,7 +36,7 @@ from voting.models import (
     utcnow,
 )
 from voting.services import audit
-from voting.services.ballots import online_counts, online_round
+from voting.services.ballots import ballot_candidates, online_counts, online_round
 from voting.services.history import history_frame
 from voting.services.rounds import vote_counts
 from voting.services.sections import sections_frame
@@ -276,3 +280,82 @@ def undo_decision(session: Session, campaign: Campaign, section_id: int, *, acto
     session.delete(decision)
     session.flush()
     audit.record(session, "result.undo", actor=actor, campaign_id=campaign.id, detail=detail)
+
+
+def imported_network_counts(session: Session, campaign: Campaign) -> dict[int, dict[Choice, int]]:
+    """The NET counts stored as the vote-count component (from a file, or entered by
+    hand), per section: the scoring adds them to the online round's tallies
+    (year_inputs), so the online score is made of both."""
+    return {
+        section_id: {Choice.satisfied: s, Choice.basic: b, Choice.unsatisfied: u}
+        for section_id, s, b, u in session.execute(
+            select(VoteCount.section_id, VoteCount.satisfied, VoteCount.basic, VoteCount.unsatisfied)
+            .join(Section, VoteCount.section_id == Section.id).join(Unit)
+            .where(Unit.campaign_id == campaign.id, VoteCount.round == C.NET)
+        )
+    }
+
+
+# ---- the published lists ------------------------------------------------------------------------
+
+PUBLISHED_LISTS = (Result.satisfied, Result.unsatisfied, Result.most_unsatisfied)
+_RESULT_CODES = {Result.satisfied: C.SATISFIED, Result.unsatisfied: C.UNSATISFIED, Result.most_unsatisfied: C.MOST_UNSATISFIED}
+
+
+def final_lists(session: Session, campaign: Campaign, card: Scorecard) -> dict[str, list[list[str]]]:
+    """The decided lists of the scorecard (the review office's decisions over the
+    proposals), each in the neutral ballot order: 不满意单位 includes the
+    最不满意单位, which are listed once more on their own."""
+    order = {c.section_id: i for i, c in enumerate(ballot_candidates(session, campaign.id))}
+    sections = card.sections[card.sections[C.RESULT].notna()]
+    rows = sorted(
+        ((order.get(int(sid), len(order)), unit, section, result)
+         for sid, unit, section, result in zip(sections["section_id"], sections[C.UNIT], sections[C.SECTION], sections[C.RESULT])),
+    )
+    lists: dict[str, list[list[str]]] = {}
+    for result in PUBLISHED_LISTS:
+        wanted = {_RESULT_CODES[result]}
+        if result is Result.unsatisfied:
+            wanted.add(C.MOST_UNSATISFIED)
+        lists[result.value] = [[unit, section] for _, unit, section, code in rows if code in wanted]
+    return lists
+
+
+def check_publishable(online: OnlineRound, card: Scorecard | None = None) -> None:
+    """The named reason (a DomainError) why the final lists cannot be published, if
+    there is one: the round not closed; with the scorecard, no online votes in it."""
+    if online.status is not RoundStatus.closed:
+        raise DomainError("网络评价结束后才能公布评议结果")
+    if card is not None and not card.network_held:
+        raise DomainError("还没有网络评价票，不能公布评议结果")
+
+
+def publish(session: Session, online: OnlineRound, *, actor: str, now: datetime | None = None) -> dict[str, list[list[str]]]:
+    """Publish the final lists as decided now (publishing again replaces them)."""
+    check_publishable(online)
+    campaign = online.campaign
+    card = campaign_scorecard(session, campaign)
+    check_publishable(online, card)
+    lists = final_lists(session, campaign, card)
+    online.published, online.published_at = lists, now or utcnow()
+    session.flush()
+    audit.record(session, "online.publish", actor=actor, campaign_id=online.campaign_id,
+                 detail={name: len(items) for name, items in lists.items()})
+    return lists
+
+
+def published_years(session: Session) -> list[int]:
+    """The years whose final lists are published, newest first (the landing page's links)."""
+    return list(session.scalars(
+        select(Campaign.year).join(OnlineRound, OnlineRound.campaign_id == Campaign.id)
+        .where(OnlineRound.published_at.is_not(None)).order_by(Campaign.year.desc())
+    ))
+
+
+def published_results(session: Session, year: int) -> tuple[Campaign, OnlineRound]:
+    """The campaign of `year` and its round, if its results are published."""
+    campaign = session.scalar(select(Campaign).where(Campaign.year == year))
+    online = online_round(session, campaign) if campaign else None
+    if online is None or online.published_at is None or online.published is None:
+        raise NotFoundError(f"{year} 年度的评议结果尚未公布。")
+    return campaign, online

@@ -8,7 +8,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import NoReturn, Protocol
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from sms.phones import PhoneError, normalize_phone
+from voting.clock import aware
 from voting.errors import DomainError
 from voting.models import Role, Unit, User
 from voting.services import audit
@@ -177,18 +178,13 @@ def create_liaisons(session: Session, campaign_id: int) -> list[tuple[User, str]
 # ---- logging in ------------------------------------------------------------------------
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands stored times back without their zone: UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def _refusal(policy: LoginPolicy, failures: int, next_at: datetime | None, locked: bool,
              now: datetime) -> LoginRefusedError | None:
     """Why an attempt is not taken now, if it is not: the same rule for an account and
     for a name without one."""
     if locked or failures >= policy.lock_failures:
         return AccountLockedError(policy.locked_message())
-    next_at = _aware(next_at)
+    next_at = aware(next_at)
     if next_at is not None and next_at > now:
         return LoginDelayedError(*policy.wait_message(next_at, now))
     return None

@@ -1,12 +1,13 @@
-"""The citizens' voting pages (SPEC §4): open the SMS link (or type the code), see the
-unit, the section and the matter, choose one of three, done.
+"""The citizens' voting pages (docs/rules.md §4): open the SMS link (or type the code),
+see the unit, the section and the matter, choose one of three, done.
 
 - `GET /v/<token>` checks the signed link and its invitation, keeps the invitation in
   the Flask session and redirects to the clean `/v`: the token never stays in the
   address bar, the history or a Referer. It writes nothing to the database, because
   SMS link previewers open links too.
-- `GET /v` shows the page; `POST /v` records the one vote (the database's unique
-  constraint decides between concurrent submits) and sends to `/v/thanks`.
+- `GET /v` shows the page; `POST /v` records the one vote (votes.cast_vote: the
+  database's unique constraint decides between concurrent submits) and sends to
+  `/v/thanks`.
 - `GET /c`, `POST /c`: code mode, the 8-character code from the SMS typed by hand.
 - `POST /v/seen`: an optional beacon (static/seen.js) that marks the invitation
   opened; the pages work the same without JavaScript.
@@ -30,19 +31,17 @@ from wtforms.validators import InputRequired, Length, Regexp
 from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
 from voting.extensions import limiter
 from voting.db import get_autocommit, get_session
-from voting.errors import NotFoundError
 from voting.forms import Form
 from voting.links import link_tokens
-from voting.models import Channel, Choice, Invitation, RoundStatus
-from voting.services import ballots, rounds
-from voting.services.rounds import (
+from voting.models import Channel, Choice, Invitation
+from voting.services import rounds, scorecards, votes
+from voting.services.rounds import ROUND_NAMES, CitizenInvitation, CodeLockedError, CodeMismatchError
+from voting.services.votes import (
     COMMENT_MAX,
-    ROUND_NAMES,
     AlreadyVotedError,
-    CodeLockedError,
-    CodeMismatchError,
+    RoundCancelledError,
     RoundClosedError,
-    Visit,
+    UnknownInvitationError,
 )
 from voting.views.public import make_public
 
@@ -140,12 +139,12 @@ def _no_invitation():
     return _page(400, "请重新打开短信链接", "没有找到您的评价邀请：页面可能已过期。请重新点击短信中的链接，或在评价码页面输入短信中的评价码。")
 
 
-def _vote_page(visit_: Visit, vote: VoteInput, status: int = 200, error: str | None = None):
+def _vote_page(invitation: CitizenInvitation, vote: VoteInput, status: int = 200, error: str | None = None):
     return render_template(
         "citizen_vote.html", vote=vote, error=error, comment_max=COMMENT_MAX,
         choices=[(c.value, c.label) for c in Choice], privacy=PRIVACY,
-        round_label=f"{visit_.year}年{ROUND_NAMES[visit_.kind]}",
-        unit=visit_.unit, section=visit_.section, matter=visit_.matter,
+        round_label=f"{invitation.year}年{ROUND_NAMES[invitation.kind]}",
+        unit=invitation.unit, section=invitation.section, matter=invitation.matter,
     ), status
 
 
@@ -157,7 +156,7 @@ def _invitation_id() -> int | None:
     return invitation_id
 
 
-def _current_invitation() -> tuple[Visit | None, bool]:
+def _current_invitation() -> tuple[CitizenInvitation | None, bool]:
     """The browser's invitation and whether it has a vote (None, False without one)."""
     invitation_id = _invitation_id()
     if invitation_id is None:
@@ -165,18 +164,17 @@ def _current_invitation() -> tuple[Visit | None, bool]:
     return rounds.load_invitation(get_autocommit(), invitation_id)
 
 
-def _refusal(invitation: Visit, voted: bool):
-    """The page for an invitation that can no longer vote, or None."""
-    if voted:
+def _refusal(invitation: CitizenInvitation, voted: bool):
+    """The page for an invitation that can no longer vote (votes.refusal), or None."""
+    refused = votes.refusal(invitation.survey_round, voted)
+    if refused is None:
+        return None
+    if isinstance(refused, AlreadyVotedError):
         return _voted()
-    if invitation.survey_round.status is RoundStatus.cancelled:
-        return _cancelled()
-    if not rounds.is_open(invitation.survey_round):
-        return _closed()
-    return None
+    return _cancelled() if isinstance(refused, RoundCancelledError) else _closed()
 
 
-def _enter(invitation: Invitation | Visit, channel: Channel) -> None:
+def _enter(invitation: Invitation | CitizenInvitation, channel: Channel) -> None:
     """The browser now holds this invitation (in the signed session cookie), and the
     form's CSRF token, made now so that the page itself does not rewrite the cookie."""
     visit["invitation"] = invitation.id
@@ -257,7 +255,7 @@ def vote_page():
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def cast():
     """The vote: the form is checked first, then one autocommit statement records it
-    if the invitation has none and its round is open (rounds.cast_vote); only a
+    if the invitation has none and its round is open (votes.cast_vote); only a
     refusal or a form to show again reads the invitation."""
     invitation_id = _invitation_id()
     if invitation_id is None:
@@ -270,13 +268,13 @@ def cast():
         return _refusal(invitation, voted) or _vote_page(invitation, vote, 422)
     channel = Channel.code if visit.get("channel") == Channel.code.value else Channel.link
     try:
-        rounds.cast_vote(get_autocommit(), invitation_id, Choice(vote.choice), channel, vote.comment)
+        votes.cast_vote(get_autocommit(), invitation_id, Choice(vote.choice), channel, vote.comment)
     except AlreadyVotedError:  # also the loser of a concurrent submit: the other vote stands
         _done()
         return _voted()
     except RoundClosedError:
         return _closed()
-    except NotFoundError:
+    except UnknownInvitationError:
         visit.pop("invitation", None)
         return _no_invitation()
     _done()
@@ -307,7 +305,7 @@ def seen():
 def home():
     """The public landing page: what the evaluation is, where to vote, check a receipt,
     read the results, and whom to call."""
-    return render_template("home.html", years=ballots.published_years(get_session()))
+    return render_template("home.html", years=scorecards.published_years(get_session()))
 
 
 @bp.get("/c")

@@ -1,4 +1,4 @@
-"""The online round's evaluators: login with the one-time password (issue 5).
+"""The online round's evaluators: login with the one-time password.
 
 Contract used by voting/views/ballot.py: after login the Flask session holds
 `evaluator` (the Evaluator's id, an int) and `evaluator_seen` (epoch seconds of the
@@ -17,6 +17,7 @@ seconds of the login), which ends a session when the office sends a new password
   not, which the one answer for both is there to hide.
   Success starts a fresh session (everything in the old one is dropped) and sends to
   the ballot (303).
+- `GET /e/` sends to the ballot when logged in, else to the login (303).
 - `POST /e/logout` ends it.
 
 Login attempts are limited per login name first (EVALUATOR_LOGIN_LIMIT) and
@@ -51,13 +52,13 @@ from wtforms.validators import InputRequired, Length
 from scoring.settings import RuleSettings
 from sms.tokens import normalize_code
 from voting.extensions import limiter
+from voting.clock import aware
 from voting.db import get_autocommit, get_session
 from voting.errors import DomainError
-from voting.forms import EmptyForm, Form
+from voting.forms import Form
 from voting.models import BallotCast, Campaign, Evaluator, OnlineRound, RoundStatus
-from voting.services import evaluators
+from voting.services import ballots, evaluators
 from voting.services.evaluators import MAX_FAILED_LOGINS, AccountLockedError, LoginFailedError
-from voting.services.rounds import _aware
 from voting.views.public import make_public
 
 bp = Blueprint("evaluator", __name__)
@@ -105,7 +106,7 @@ def _still_valid(locked_at: datetime | None, round_open: bool, password_issued_a
     """Whether the session's evaluator, as just read, may go on (not locked, round
     open, no new password since the login); if so, the idle clock restarts."""
     logged_in = visit.get(LOGIN_AT_KEY)
-    issued = _aware(password_issued_at)
+    issued = aware(password_issued_at)
     if (locked_at is not None or not round_open
             # the office sent a new password since: this session was opened with the old one
             or isinstance(logged_in, (int, float)) and issued is not None and issued.timestamp() > logged_in):
@@ -139,7 +140,7 @@ class LoggedIn:
     id: int
     login: str
     online: SeatRound
-    has_cast: bool
+    has_voted: bool
 
 
 _SEAT = (
@@ -167,15 +168,9 @@ def logged_in() -> LoggedIn | None:
         return None
     (id_, login, locked_at, issued_at, round_id, campaign_id, status, closes_at, year, settings, cast) = row
     online = SeatRound(round_id, campaign_id, status, closes_at, year, RuleSettings.from_dict(settings))
-    if not _still_valid(locked_at, evaluators.is_open(online), issued_at):
+    if not _still_valid(locked_at, ballots.is_open(online), issued_at):
         return None
     return LoggedIn(id_, login, online, cast is not None)
-
-
-def _after_login() -> str:
-    if "ballot.ballot_page" in current_app.view_functions:
-        return url_for("ballot.ballot_page")
-    return url_for(".home")
 
 
 # ---- rate-limit keys and limits ---------------------------------------------------------------
@@ -249,7 +244,7 @@ def _is_tries(pair: object) -> bool:
 @bp.get("/e/login")
 def login_page():
     if logged_in() is not None:
-        return redirect(_after_login(), 303)
+        return redirect(url_for("ballot.ballot_page"), 303)
     return _login_page(LoginForm(formdata=None))
 
 
@@ -279,16 +274,15 @@ def login():
     visit[SESSION_KEY] = evaluator.id
     visit[SEEN_KEY] = int(now)
     visit[LOGIN_AT_KEY] = now
-    return redirect(_after_login(), 303)
+    return redirect(url_for("ballot.ballot_page"), 303)
 
 
 @bp.get("/e/")
 def home():
-    """Where a login lands while there is no ballot page."""
-    evaluator = logged_in()
-    if evaluator is None:
+    """The evaluators' address: the ballot when logged in, else the login."""
+    if logged_in() is None:
         return redirect(url_for(".login_page"), 303)
-    return render_template("evaluator_home.html", evaluator=evaluator, action=EmptyForm(formdata=None))
+    return redirect(url_for("ballot.ballot_page"), 303)
 
 
 @bp.post("/e/logout")

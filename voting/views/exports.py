@@ -229,7 +229,7 @@ def round_progress(round_id: int):
 # ---- 网络评价 -------------------------------------------------------------------------------
 
 
-def _online_round(campaign: Campaign):  # noqa: ANN202
+def _online_round(campaign: Campaign):
     online = ballots.online_round(get_session(), campaign)
     if online is None:
         raise NotFoundError(f"{campaign.year} 年度尚未设立网络评价，没有可导出的内容。")
@@ -239,14 +239,14 @@ def _online_round(campaign: Campaign):  # noqa: ANN202
 @bp.get("/online.xlsx")
 @roles_required(*OFFICE)
 def online_turnout():
-    """网络评价参评情况: counts per evaluator category and in total (ballots.turnout), as
+    """网络评价参评情况: counts per evaluator category and in total (evaluators.turnout), as
     the monitor page: never who has voted."""
     session = get_session()
     campaign = current_campaign()
     online = _online_round(campaign)
     columns = [Column("评价人类别"), Column("评价人", "0"), Column("已提交", "0"), Column("参评率", PERCENT_FORMAT),
                Column("已提醒", "0")]
-    rows = [[t.label, t.evaluators, t.voted, t.rate, t.reminded] for t in ballots.turnout(session, online)]
+    rows = [[t.label, t.evaluators, t.voted, t.rate, t.reminded] for t in evaluators.turnout(session, online)]
     when = [f"截止 {local_time(online.closes_at)}"]
     if online.opened_at:
         when.append(f"{local_time(online.opened_at)} 开始")
@@ -299,7 +299,7 @@ def phone_list():
 # ---- 短信发件箱 -----------------------------------------------------------------------------
 
 
-def _message_text(message) -> str:  # noqa: ANN001
+def _message_text(message) -> str:
     """A message's text with whatever opens a vote or a login masked (sms.templates.scrub):
     an outbox row keeps the secret until its message is sent (a waiting or a voided
     one still holds it)."""

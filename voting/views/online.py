@@ -1,8 +1,9 @@
 """The review office's pages of the online round: the round, its evaluator pool,
-the accounts (issue 5). The review office's admins act; its operators and auditors
-read. Phones are shown masked everywhere."""
+the accounts. The review office's admins act; its operators and auditors read.
+Phones are shown masked everywhere."""
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from voting.errors import DomainError, ImportRejected
 from voting.forms import EmptyForm, Form
 from voting.links import wording
 from voting.models import EVALUATOR_KIND_LABELS, EvaluatorKind, RoundStatus
-from voting.services import evaluators, listings
+from voting.services import ballots, evaluators, listings
 from voting.services.evaluators import MAX_FAILED_LOGINS, REPRESENTATIVE_KINDS
 from voting.services.scorecards import candidates_fixed
 from voting.views.common import (
@@ -67,7 +68,7 @@ def _render(round_form: OnlineRoundForm | None = None, pool_form: PoolForm | Non
             rejected: ImportRejected | None = None):
     session = get_session()
     campaign = current_campaign()
-    online = evaluators.get_round(session, campaign)
+    online = ballots.online_round(session, campaign)
     context = {}
     if online is None:
         if round_form is None:
@@ -85,15 +86,13 @@ def _render(round_form: OnlineRoundForm | None = None, pool_form: PoolForm | Non
         context.update(
             mix=evaluators.mix(session, online), sms=evaluators.sms_counts(session, online), rows=rows, page=page,
             where=where, keep=filters.keep, ignored=filters.ignored, states=listings.EVALUATOR_STATES,
-            is_open=evaluators.is_open(online), changeable=evaluators.is_changeable(online),
+            is_open=ballots.is_open(online), changeable=evaluators.is_changeable(online),
             resend_confirmation=lambda row: resend_confirmation(row, place),
             reissue_confirmation=lambda row: reissue_confirmation(row, row.locked, place), issue_confirmation=None,
         )
         if current_user.role in ADMIN and context["changeable"] and context["sms"]["unsent"]:
-            try:
+            with contextlib.suppress(DomainError):  # nothing to issue after all: no button
                 context["issue_confirmation"] = issue_confirmation(session, online, place)
-            except DomainError:
-                pass  # nothing to issue after all: no button
     return render_template(
         "online.html", campaign=campaign, online=online, round_form=round_form,
         pool_form=pool_form or PoolForm(formdata=None), action=EmptyForm(formdata=None), mask_phone=mask_phone,
@@ -122,7 +121,7 @@ def create():
     except DomainError as error:
         session.rollback()
         form.closes_at.errors = [str(error)]
-        if evaluators.get_round(session, current_campaign()) is not None:
+        if ballots.online_round(session, current_campaign()) is not None:
             flash(str(error), "error")  # the page shows the round, not the form
         return _render(round_form=form, status=422)
     session.commit()

@@ -1,6 +1,6 @@
 """The review office's monitoring of the online round: turnout by evaluator category,
 reminders to those who have not voted, the close, the online scores and the
-publication of the final lists (issue 5).
+publication of the final lists.
 
 Turnout is counts only: the pages never say who has voted, and the tallies appear
 only once the round is closed (no running results while evaluators still vote).
@@ -18,7 +18,7 @@ from voting.db import get_session
 from voting.forms import EmptyForm
 from voting.links import wording
 from voting.models import Choice, OnlineRound, RoundStatus
-from voting.services import ballots
+from voting.services import ballots, evaluators, scorecards
 from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, score_figure, scorecard
 from voting.views.confirm import Confirmation, ask
 
@@ -40,12 +40,12 @@ def monitor():
     online = ballots.online_round(session, campaign)
     context = {"campaign": campaign, "online": online, "action": EmptyForm(formdata=None), "confirm": {}}
     if online is not None:
-        context.update(turnout=ballots.turnout(session, online), is_open=ballots.is_open(online),
+        context.update(turnout=evaluators.turnout(session, online), is_open=ballots.is_open(online),
                        ballots_in=ballots.ballots_in(session, online))
         card = None
         if online.status is RoundStatus.closed:
             card = scorecard(campaign)  # worked out once per change, not per view
-            context.update(card=card, lists=ballots.final_lists(session, campaign, card) if card.network_held else None,
+            context.update(card=card, lists=scorecards.final_lists(session, campaign, card) if card.network_held else None,
                            **_scores(session, online, card))
         if current_user.role in ADMIN:  # the buttons, each with what it will do
             if context["is_open"]:
@@ -66,7 +66,7 @@ def _scores(session, online: OnlineRound, card) -> dict:  # noqa: ANN001
     # A closed round's ballots no longer change (its close is audited): counted once.
     counts = score_figure(online.campaign, "online tallies", lambda: ballots.tallies(session, online))
     imported = score_figure(online.campaign, "imported NET counts",
-                            lambda: ballots.imported_network_counts(session, online.campaign))
+                            lambda: scorecards.imported_network_counts(session, online.campaign))
     settings = card.settings
     by_id = card.sections.set_index("section_id") if "section_id" in card.sections else None
     none = dict.fromkeys(Choice, 0)
@@ -109,16 +109,16 @@ def _formula(counts: dict[str, int], network, settings) -> str:  # noqa: ANN001
 
 
 def _turnout_fact(session, online: OnlineRound) -> str:  # noqa: ANN001
-    total = ballots.turnout(session, online)[-1]
+    total = evaluators.turnout(session, online)[-1]
     rate = f"{100 * total.rate:.1f}%" if total.rate is not None else "—"
     return (f"参评情况：{total.evaluators} 位评价人中已有 {total.voted} 位投票（参评率 {rate}），"
             f"还有 {total.evaluators - total.voted} 位未投票。")
 
 
 def remind_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: ANN001
-    """提醒: what ballots.remind does."""
-    ballots.check_remindable(online)
-    due = ballots.reminders_due(session, online)
+    """提醒: what evaluators.remind does."""
+    evaluators.check_remindable(online)
+    due = evaluators.reminders_due(session, online)
     if due:
         reminded = (f"将给其中 {due} 位尚未投票、也未提醒过的评价人各写入一条提醒短信，由发送进程陆续发出；"
                     "短信写明登录地址和账号，不含密码。")
@@ -137,7 +137,7 @@ def close_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: A
     """结束网络评价: what ballots.close does."""
     ballots.check_closable(online)
     n = ballots.ballots_in(session, online)
-    imported = sum(sum(c.values()) for c in ballots.imported_network_counts(session, online.campaign).values())
+    imported = sum(sum(c.values()) for c in scorecards.imported_network_counts(session, online.campaign).values())
     scored = f"已收到的 {n} 张选票随即计票：计票结果即各候选科室的网络评价分，计入总成绩和拟定的评议结果"
     if imported:
         scored += f"（另有导入的网络评价票数 {imported} 票，一并计分）"
@@ -161,9 +161,9 @@ def _list_sizes(lists: dict[str, list]) -> str:
 
 
 def publish_confirmation(session, online: OnlineRound, card) -> Confirmation:  # noqa: ANN001
-    """公布评议结果 / 重新公布: what ballots.publish does, with the lists as decided now."""
-    ballots.check_publishable(online, card)
-    lists = ballots.final_lists(session, online.campaign, card)
+    """公布评议结果 / 重新公布: what scorecards.publish does, with the lists as decided now."""
+    scorecards.check_publishable(online, card)
+    lists = scorecards.final_lists(session, online.campaign, card)
     public = url_for("ballot.results", year=online.campaign.year)
     facts = [
         f"公布的名单：{_list_sizes(lists)}（最不满意单位同时列在不满意单位中）。",
@@ -205,7 +205,7 @@ def remind():
     """Once per evaluator who has not voted: an SMS with where to log in (no password)."""
     words = wording(current_app, request.url_root)
     return _act(
-        lambda session, online: ballots.remind(
+        lambda session, online: evaluators.remind(
             session, online, sign=words.sign, login_link=f"{words.link_base}/e/login", timezone_name=words.timezone,
             actor=current_user.username,
         ),
@@ -228,7 +228,7 @@ def close():
 @roles_required(*ADMIN)
 def publish():
     return _act(
-        lambda session, online: ballots.publish(session, online, actor=current_user.username),
+        lambda session, online: scorecards.publish(session, online, actor=current_user.username),
         "评议结果已公布。",
         lambda session, online: publish_confirmation(session, online, _card_to_publish(online)),
     )
@@ -236,8 +236,8 @@ def publish():
 
 def _card_to_publish(online: OnlineRound):  # noqa: ANN202
     """The scorecard the lists would be published from, for the confirmation's words
-    only (ballots.publish works the lists out again in its own transaction, so the
+    only (scorecards.publish works the lists out again in its own transaction, so the
     score cache is not read for a write); its reason (400) when the round is not closed
     yet, before a scorecard is worked out for nothing."""
-    ballots.check_publishable(online)
+    scorecards.check_publishable(online)
     return scorecard(online.campaign)

@@ -1,8 +1,9 @@
 """电话调查: review-office operators call the citizens of open rounds whose invitation
-has no vote yet (the SMS failed, or went unanswered) and record the answer.
+has no vote yet (the SMS failed, or went unanswered) and record the answer: a vote
+with channel phone (votes.cast_vote, refused as any door's vote is).
 
-Numbers are masked everywhere (SPEC §4) except on one invitation's page right after
-the operator pressed "call" for it: that POST puts the invitation's id in the
+Numbers are masked everywhere (docs/rules.md §4) except on one invitation's page right
+after the operator pressed "call" for it: that POST puts the invitation's id in the
 operator's session (and the log, without the number), and only then does that page
 show the full number.
 """
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
@@ -25,25 +25,9 @@ from sms.phones import mask_phone
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
-from voting.models import (
-    CallOutcome,
-    Campaign,
-    Channel,
-    Choice,
-    Invitation,
-    OutboxStatus,
-    Role,
-    Section,
-    Unit,
-)
-from voting.services import rounds
-from voting.services.rounds import (
-    AlreadyVotedError,
-    RoundClosedError,
-    cast_vote,
-    has_vote,
-    is_open,
-)
+from voting.models import CallOutcome, Campaign, Channel, Choice, Invitation, OutboxStatus, Role
+from voting.services import rounds, votes
+from voting.services.votes import AlreadyVotedError
 from voting.views.common import current_campaign, query_number
 
 bp = Blueprint("phone", __name__, url_prefix="/office/phone")
@@ -96,7 +80,7 @@ def _filter() -> rounds.PhoneFilter:
 
 def _invitation(invitation_id: int) -> Invitation:
     """The invitation, if it belongs to the campaign the pages work on; 404 otherwise."""
-    invitation = get_session().get(Invitation, invitation_id)
+    invitation = rounds.find_invitation(get_session(), invitation_id)
     if invitation is None or invitation.survey_round.campaign_id != current_campaign().id:
         abort(404)
     return invitation
@@ -115,13 +99,9 @@ def index():
     where = _filter()
     page = max(query_number("page", 1), 1)
     rows, total = _page(session, campaign, where, page)
-    units = session.execute(
-        select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.id)
-    ).all()
+    units = rounds.unit_choices(session, campaign)
     # The section picker offers the chosen unit's sections (not all 363 at once).
-    sections = session.execute(
-        select(Section.id, Section.name).where(Section.unit_id == where.unit_id).order_by(Section.number, Section.id)
-    ).all() if where.unit_id is not None else []
+    sections = rounds.section_choices(session, where.unit_id) if where.unit_id is not None else []
     keep = {"unit": where.unit_id, "section": where.section_id, "sms": where.sms or None, "call": where.call or None}
     return render_template("phone_list.html", rows=rows, total=total, page=page,
                            pages=max(math.ceil(total / PER_PAGE), 1), per_page=PER_PAGE, unit_id=where.unit_id,
@@ -132,14 +112,12 @@ def index():
 @bp.post("/<int:invitation_id>/call")
 @roles_required(*CALLERS)
 def call(invitation_id: int):
-    """Pressing "call": the next view of this invitation shows its full number."""
+    """Pressing "call": the next view of this invitation shows its full number. Refused
+    once the invitation takes no vote (votes.check_votable)."""
     invitation = _invitation(invitation_id)
     if not EmptyForm().validate_on_submit():  # CSRF (the app's handler answers first when it is on)
         abort(400)
-    if has_vote(get_session(), invitation):
-        raise AlreadyVotedError()
-    if not is_open(invitation.survey_round):
-        raise RoundClosedError()
+    votes.check_votable(get_session(), invitation)
     web_session[REVEALED] = {"user": current_user.id, "invitation": invitation.id}
     log.info("phone survey: %s opened the number of invitation %s", current_user.username, invitation.id)
     return redirect(url_for(".invitation", invitation_id=invitation.id))
@@ -180,8 +158,9 @@ def outcome(invitation_id: int):
 
 def _render(invitation: Invitation, form: AnswerForm, status: int = 200, outcome_form: OutcomeForm | None = None):
     session = get_session()
-    answered = has_vote(session, invitation)
-    callable_now = not answered and is_open(invitation.survey_round)
+    refused = votes.refusal(invitation.survey_round, votes.has_vote(session, invitation))
+    answered = isinstance(refused, AlreadyVotedError)
+    callable_now = refused is None
     full = callable_now and _revealed(invitation)
     response = make_response(render_template(
         "phone_call.html", invitation=invitation, obj=invitation.service_object, section=invitation.section,
@@ -210,7 +189,7 @@ def answer(invitation_id: int):
         return _render(invitation, form, 422)
     choice = Choice(form.choice.data)
     session = get_session()
-    cast_vote(session, invitation.id, choice, Channel.phone, operator=current_user)
+    votes.cast_vote(session, invitation.id, choice, Channel.phone, operator=current_user)
     session.commit()
     web_session.pop(REVEALED, None)
     section = invitation.section

@@ -1,6 +1,7 @@
-"""The review office's survey rounds (issue 4): set a round up, open it (sample, invite,
-write every SMS to the outbox), follow each section's invitations live, remind the
-citizens who have not answered, close it."""
+"""The review office's survey rounds: set a round up, open it (sample, invite, write
+every SMS to the outbox), follow each section's invitations live, remind the citizens
+who have not answered, close it. Each step is audited by its service
+(voting/services/rounds.py), naming the staff user."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import DateTimeLocalField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
@@ -21,14 +21,14 @@ from voting.db import get_session
 from voting.errors import DomainError
 from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.links import link_tokens, wording
-from voting.models import InviteMode, Role, RoundKind, RoundStatus, Section
-from voting.services import audit, rounds
+from voting.models import InviteMode, Role, RoundKind, RoundStatus
+from voting.services import rounds, votes
 from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, own_unit_id
 from voting.views.confirm import ConfirmForm, Confirmation, ask
 
 bp = Blueprint("rounds", __name__, url_prefix="/office/rounds")
 REFRESH_SECONDS = 30  # an open round's page reloads itself: counts move as people vote
-UNIT_MIN_COUNT = 5  # SPEC §4: unit-facing counts below this show as "<5"
+UNIT_MIN_COUNT = 5  # docs/rules.md §4: unit-facing counts below this show as "<5"
 
 
 class RoundForm(Form):
@@ -79,15 +79,11 @@ def create():
     try:
         survey = rounds.create_round(
             session, current_campaign(), RoundKind(form.kind.data), closes_at, form.sample_size.data,
-            InviteMode(form.mode.data), form.reminder_after_hours.data,
+            InviteMode(form.mode.data), form.reminder_after_hours.data, actor=current_user.username,
         )
     except DomainError as error:
         form.kind.errors = [str(error)]
         return _render_index(form, 422)
-    audit.record(session, "round.create", actor=current_user.username, campaign_id=survey.campaign_id, detail={
-        **_round_detail(survey), "closes_at": survey.closes_at.isoformat(), "sample_size": survey.sample_size,
-        "seed": survey.seed, "mode": survey.mode.value, "reminder_after_hours": survey.reminder_after_hours,
-    })
     session.commit()
     flash(f"已建立 {survey.kind.value} 轮调查（抽样种子 {survey.seed}），核对后点“开始发送”。", "info")
     return redirect(url_for(".detail", round_id=survey.id), 303)
@@ -98,13 +94,14 @@ def create():
 def detail(round_id: int):
     """Each section's invitations: sent, delivered, failed, opened, voted, rate. A unit
     liaison sees only the unit's own sections, with every count of answers below
-    UNIT_MIN_COUNT shown as "<5" (SPEC §4: a small count could reveal a person's vote)."""
+    UNIT_MIN_COUNT shown as "<5" (docs/rules.md §4: a small count could reveal a person's
+    vote)."""
     session = get_session()
     survey = rounds.get_round(session, current_campaign(), round_id)
     progress = rounds.section_progress(session, survey)
     unit_id = _liaison_unit()
     if unit_id is not None:
-        progress = progress[progress["section_id"].isin(_unit_sections(unit_id))]
+        progress = progress[progress["section_id"].isin(rounds.unit_section_ids(session, unit_id))]
     totals = {column: int(progress[column].sum()) if len(progress) else 0
               for column in ("invited", "sent", "delivered", "failed", "opened", "voted")}
     sort = request.args.get("sort", "")
@@ -117,7 +114,7 @@ def detail(round_id: int):
         ready = rounds.readiness(session, campaign, survey)
     return render_template(
         "round.html", survey=survey, rows=progress.to_dict("records"), totals=totals, action=EmptyForm(formdata=None),
-        refresh=REFRESH_SECONDS if survey.status is RoundStatus.open else None, is_open=rounds.is_open(survey),
+        refresh=REFRESH_SECONDS if survey.status is RoundStatus.open else None, is_open=votes.is_open(survey),
         unit_view=unit_id is not None, unit_min=UNIT_MIN_COUNT, ready=ready,
         confirm=_confirmations(session, campaign, survey, ready),
     )
@@ -131,18 +128,10 @@ def _liaison_unit() -> int | None:
     return unit_id
 
 
-def _unit_sections(unit_id: int) -> list[int]:
-    return list(get_session().scalars(select(Section.id).where(Section.unit_id == unit_id)))
-
-
 @bp.app_template_filter("unit_count")
 def unit_count(value: int, unit_view: bool) -> str:
     """A count as a unit may see it: below UNIT_MIN_COUNT, "<5"."""
     return f"<{UNIT_MIN_COUNT}" if unit_view and int(value) < UNIT_MIN_COUNT else str(int(value))
-
-
-def _round_detail(survey) -> dict:  # noqa: ANN001
-    return {"round_id": survey.id, "round": survey.kind.value}
 
 
 # ---- what each irreversible step says before it acts (voting/views/confirm.py) -------------
@@ -255,7 +244,7 @@ def _confirmations(session, campaign, survey, ready: rounds.Readiness | None) ->
     if survey.status is RoundStatus.draft:
         found["open"] = open_confirmation(session, campaign, survey, ready)
     else:
-        if rounds.is_open(survey):
+        if votes.is_open(survey):
             found["remind"] = remind_confirmation(session, survey)
         found["close"] = close_confirmation(session, survey, figures)
     if not figures.voted:
@@ -263,9 +252,9 @@ def _confirmations(session, campaign, survey, ready: rounds.Readiness | None) ->
     return found
 
 
-def _act(round_id: int, confirmation, act, done: str, action: str, detail=lambda result: {}):  # noqa: ANN001
-    """Run one round step once confirmed and put it in the audit log (here, not in
-    services.rounds, so that the log names the staff user), in the same transaction."""
+def _act(round_id: int, confirmation, act, done: str):  # noqa: ANN001
+    """Run one round step once confirmed: `act(session, campaign, survey, actor)`, which
+    puts it in the audit log (naming the staff user) in the same transaction."""
     form = ConfirmForm()
     if not form.validate_on_submit():
         return redirect(url_for(".detail", round_id=round_id), 303)
@@ -274,9 +263,7 @@ def _act(round_id: int, confirmation, act, done: str, action: str, detail=lambda
     survey = rounds.get_round(session, campaign, round_id)
     if (page := ask(confirmation(session, campaign, survey), form)) is not None:
         return page
-    result = act(session, campaign, survey)
-    audit.record(session, action, actor=current_user.username, campaign_id=campaign.id,
-                 detail={**_round_detail(survey), **detail(result)})
+    result = act(session, campaign, survey, current_user.username)
     session.commit()
     flash(done.format(result=result), "info")
     return redirect(url_for(".detail", round_id=round_id), 303)
@@ -305,29 +292,26 @@ def open_(round_id: int):
 @bp.post("/<int:round_id>/remind")
 @roles_required(*ADMIN)
 def remind(round_id: int):
-    def act(session, campaign, survey):
+    def act(session, campaign, survey, actor):
         base = survey.link_base or request.url_root
-        return rounds.remind(session, campaign, survey, link_tokens(current_app), wording(current_app, base))
+        return rounds.remind(session, campaign, survey, link_tokens(current_app), wording(current_app, base),
+                             actor=actor)
 
     return _act(round_id, lambda session, campaign, survey: remind_confirmation(session, survey), act,
-                "已为 {result} 位尚未评价的市民写入提醒短信（每人只提醒一次）。",
-                "round.remind", lambda reminded: {"reminders": reminded})
+                "已为 {result} 位尚未评价的市民写入提醒短信（每人只提醒一次）。")
 
 
 @bp.post("/<int:round_id>/close")
 @roles_required(*ADMIN)
 def close(round_id: int):
     return _act(round_id, lambda session, campaign, survey: close_confirmation(session, survey),
-                lambda session, campaign, survey: rounds.close_round(session, survey),
-                "本轮调查已结束，不再接受评价；尚未发出的 {result} 条短信已作废。",
-                "round.close", lambda voided: {"voided_messages": voided})
+                lambda session, campaign, survey, actor: rounds.close_round(session, survey, actor=actor),
+                "本轮调查已结束，不再接受评价；尚未发出的 {result} 条短信已作废。")
 
 
 @bp.post("/<int:round_id>/cancel")
 @roles_required(*ADMIN)
 def cancel(round_id: int):
     return _act(round_id, lambda session, campaign, survey: cancel_confirmation(session, survey),
-                lambda session, campaign, survey: rounds.cancel_round(session, survey),
-                "本轮调查已取消：尚未发出的 {result.voided} 条短信已作废。可以重新建立这一轮调查。",
-                "round.cancel", lambda done: {"invitations": done.invitations, "voided_messages": done.voided,
-                                              "sent_messages": done.sent})
+                lambda session, campaign, survey, actor: rounds.cancel_round(session, survey, actor=actor),
+                "本轮调查已取消：尚未发出的 {result.voided} 条短信已作废。可以重新建立这一轮调查。")
