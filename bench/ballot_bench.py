@@ -147,7 +147,7 @@ def draw_marks(page: str, rng: random.Random, candidates: int | None = None) -> 
     return marks
 
 
-def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> None:  # noqa: ANN001
+def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> None:
     """One client thread: its evaluators' logins, each with its own cookies (a browser
     of its own); then, once every thread has logged its evaluators in, their ballots.
     Reports the wall-clock bounds of both phases."""
@@ -191,7 +191,7 @@ def _ballot_worker(base: str, accounts: list[tuple[str, str]], out, barrier) -> 
     out.put((timings, errors, posted, (login_start, login_end, ballot_start, time.time())))
 
 
-def _health_worker(base: str, seconds: float, out, _barrier=None) -> None:  # noqa: ANN001
+def _health_worker(base: str, seconds: float, out, _barrier=None) -> None:
     browser = Browser(base)
     timings, errors = [], []
     end = time.monotonic() + seconds
@@ -203,7 +203,7 @@ def _health_worker(base: str, seconds: float, out, _barrier=None) -> None:  # no
     out.put(({"health": timings}, errors, 0, None))
 
 
-def _process(kind: str, base: str, work, threads: int, out, barrier) -> None:  # noqa: ANN001
+def _process(kind: str, base: str, work, threads: int, out, barrier) -> None:
     """A client process running `threads` threads (the GIL would make one process the
     bottleneck)."""
     pool = []
@@ -217,7 +217,7 @@ def _process(kind: str, base: str, work, threads: int, out, barrier) -> None:  #
         thread.join()
 
 
-def drive(kind: str, base: str, work, processes: int, threads: int):  # noqa: ANN201
+def drive(kind: str, base: str, work, processes: int, threads: int):
     """Timings, errors, successful ballot POSTs, elapsed seconds, and for ballots the
     two phases' seconds (logins, ballots): from the first thread's start to the last
     thread's end of each."""
@@ -266,7 +266,7 @@ def check_database(url: str, posted: int, candidates: int, secret: str = SECRET)
 
     engine = make_engine(url, secret)
     with engine.connect() as connection:
-        def count(model, *where) -> int:  # noqa: ANN001
+        def count(model, *where) -> int:
             return connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
 
         # The job worker moved the sealed ballots into the box in batches during the

@@ -95,7 +95,7 @@ def setup(url: str, n: int) -> list[str]:
 
 
 
-def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
+def _vote_worker(base: str, tokens: list[str], out) -> None:
     """One client thread: a citizen's visit per token, each a browser of its own."""
     timings: dict[str, list[float]] = {"link": [], "page": [], "post": []}
     errors: list[str] = []
@@ -123,7 +123,7 @@ def _vote_worker(base: str, tokens: list[str], out) -> None:  # noqa: ANN001
     out.put((timings, errors, posted))
 
 
-def _health_worker(base: str, seconds: float, out) -> None:  # noqa: ANN001
+def _health_worker(base: str, seconds: float, out) -> None:
     browser = Browser(base)
     timings, errors = [], []
     end = time.monotonic() + seconds
@@ -135,7 +135,7 @@ def _health_worker(base: str, seconds: float, out) -> None:  # noqa: ANN001
     out.put(({"health": timings}, errors, 0))
 
 
-def _process(kind: str, base: str, work, threads: int, out) -> None:  # noqa: ANN001
+def _process(kind: str, base: str, work, threads: int, out) -> None:
     """A client process running `threads` threads (the GIL would make one process the
     bottleneck)."""
     pool = []

@@ -37,7 +37,7 @@ KINDS = {EvaluatorKind.deputy: 2, EvaluatorKind.cadre: 1, EvaluatorKind.service_
 LISTS = (C.SATISFIED_CANDIDATE, C.UNSATISFIED_CANDIDATE, C.PREVIOUS_UNSATISFIED)
 
 
-def fix_candidates(db, campaign, n: int = 30) -> list[int]:  # noqa: ANN001
+def fix_candidates(db, campaign, n: int = 30) -> list[int]:
     """`n` candidates spread over the units, stored in a shuffled order with all three
     lists among them. Their section ids."""
     ids = list(db.scalars(
@@ -52,7 +52,7 @@ def fix_candidates(db, campaign, n: int = 30) -> list[int]:  # noqa: ANN001
     return chosen
 
 
-def open_online_round(db, campaign, *, candidates: int | None = 30, kinds: dict | None = None) -> OnlineRound:  # noqa: ANN001
+def open_online_round(db, campaign, *, candidates: int | None = 30, kinds: dict | None = None) -> OnlineRound:
     """An open round closing in a week, over `candidates` fixed candidates (None: the
     list the campaign already has), with `kinds` evaluators per category."""
     if candidates:
@@ -74,20 +74,20 @@ def open_online_round(db, campaign, *, candidates: int | None = 30, kinds: dict 
     return online
 
 
-def evaluators(db, online: OnlineRound) -> list[Evaluator]:  # noqa: ANN001
+def evaluators(db, online: OnlineRound) -> list[Evaluator]:
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return list(db.scalars(select(Evaluator).where(Evaluator.round_id == online.id).order_by(Evaluator.id)))
 
 
-def log_in(client, evaluator: Evaluator) -> None:  # noqa: ANN001
+def log_in(client, evaluator: Evaluator) -> None:
     """What a login leaves in the session (voting.views.evaluator's contract)."""
     with client.session_transaction() as session:
         session["evaluator"] = evaluator.id
         session["evaluator_seen"] = int(time.time())
 
 
-def candidates(db, online: OnlineRound) -> list[ballots.BallotCandidate]:  # noqa: ANN001
+def candidates(db, online: OnlineRound) -> list[ballots.BallotCandidate]:
     return ballots.ballot_candidates(db, online.campaign_id)
 
 
@@ -108,7 +108,7 @@ def form(chosen: dict[int, str]) -> dict[str, str]:
     return {f"c{sid}": value for sid, value in chosen.items()}
 
 
-def counts(db) -> tuple[int, int, int]:  # noqa: ANN001
+def counts(db) -> tuple[int, int, int]:
     """Ballots, marks and "has voted" rows stored: the ballots and marks in the ballot
     box and those sealed, waiting for a move."""
     db.rollback()
@@ -120,7 +120,7 @@ def counts(db) -> tuple[int, int, int]:  # noqa: ANN001
     return boxed + len(sealed), boxed_marks + sum(map(len, sealed)), casts
 
 
-def ballots_in(db) -> list[tuple[str, dict[int, str]]]:  # noqa: ANN001
+def ballots_in(db) -> list[tuple[str, dict[int, str]]]:
     """Every ballot in, sealed or in the ballot box: its receipt and its marks."""
     db.rollback()
     found = []
@@ -134,14 +134,14 @@ def ballots_in(db) -> list[tuple[str, dict[int, str]]]:  # noqa: ANN001
     return found
 
 
-def box(db, online: OnlineRound) -> None:  # noqa: ANN001
+def box(db, online: OnlineRound) -> None:
     """Move every sealed ballot of the round into the ballot box now, as its close does."""
     db.rollback()
     ballots.move_pending(db, online.id, final=True)
     db.commit()
 
 
-def cast_ballots(db, online: OnlineRound, n: int) -> list[Evaluator]:  # noqa: ANN001
+def cast_ballots(db, online: OnlineRound, n: int) -> list[Evaluator]:
     """The first `n` evaluators' ballots, each different, committed one by one."""
     found = candidates(db, online)
     voters = evaluators(db, online)[:n]
@@ -151,7 +151,7 @@ def cast_ballots(db, online: OnlineRound, n: int) -> list[Evaluator]:  # noqa: A
     return voters
 
 
-def held_round(db, campaign, bundle_dir) -> OnlineRound:  # noqa: ANN001
+def held_round(db, campaign, bundle_dir) -> OnlineRound:
     """A whole daily stage from the example bundle in `bundle_dir`, its candidates
     fixed, an open round over them and five of its six evaluators' ballots cast."""
     load_bundle(db, campaign, bundle_dir)

@@ -18,7 +18,7 @@ from voting.services import history, objects, rounds
 PUBLIC_URL = "https://pingyi.example.cn"
 
 
-def open_round(app, db, campaign, sections: int = 2, per_section: int = 3, mode: InviteMode = InviteMode.link) -> SurveyRound:  # noqa: ANN001
+def open_round(app, db, campaign, sections: int = 2, per_section: int = 3, mode: InviteMode = InviteMode.link) -> SurveyRound:
     """An open H1 round closing in a week, with `per_section` invitations in each of
     the first `sections` ordinary (not 管理执法类) sections."""
     statuses = history.section_statuses(db, campaign)
@@ -38,26 +38,26 @@ def open_round(app, db, campaign, sections: int = 2, per_section: int = 3, mode:
     return survey
 
 
-def invitations(db, survey: SurveyRound) -> list[Invitation]:  # noqa: ANN001
+def invitations(db, survey: SurveyRound) -> list[Invitation]:
     return list(db.scalars(select(Invitation).where(Invitation.round_id == survey.id).order_by(Invitation.id)))
 
 
-def sms_params(db, invitation: Invitation) -> dict:  # noqa: ANN001
+def sms_params(db, invitation: Invitation) -> dict:
     return db.get(OutboxMessage, invitation.message_id).params
 
 
-def link_path(db, invitation: Invitation) -> str:  # noqa: ANN001
+def link_path(db, invitation: Invitation) -> str:
     """The path of the link in the invitation's SMS: /v/<token>."""
     link = sms_params(db, invitation)["link"]
     assert link.startswith(PUBLIC_URL + "/v/")
     return urlsplit(link).path
 
 
-def votes(db) -> list[Vote]:  # noqa: ANN001
+def votes(db) -> list[Vote]:
     db.rollback()  # a fresh look: the requests committed in sessions of their own
     return list(db.scalars(select(Vote).order_by(Vote.id)))
 
 
-def vote_count(db) -> int:  # noqa: ANN001
+def vote_count(db) -> int:
     db.rollback()
     return db.scalar(select(func.count()).select_from(Vote))

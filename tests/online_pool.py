@@ -43,7 +43,7 @@ def csv_of(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 
 
-def fix_candidates(db, campaign, sections: int = 3, skip: int = 0) -> list[dict]:  # noqa: ANN001
+def fix_candidates(db, campaign, sections: int = 3, skip: int = 0) -> list[dict]:
     """The first `sections` ordinary sections (after `skip`) as the fixed candidate list."""
     statuses = history.section_statuses(db, campaign)
     chosen = statuses[~statuses["is_enforcement"] & ~statuses[C.EXEMPT]].iloc[skip:skip + sections]
@@ -53,7 +53,7 @@ def fix_candidates(db, campaign, sections: int = 3, skip: int = 0) -> list[dict]
     return chosen.to_dict("records")
 
 
-def upload_lists(db, campaign, sections: list[dict], per_section: int, seed: int = 4) -> None:  # noqa: ANN001
+def upload_lists(db, campaign, sections: list[dict], per_section: int, seed: int = 4) -> None:
     rng = random.Random(seed)
     parts = []
     for row in sections:
@@ -65,7 +65,7 @@ def upload_lists(db, campaign, sections: list[dict], per_section: int, seed: int
     db.commit()
 
 
-def make_round(db, campaign, *, sections: int = 3, per_section: int = 20, seed: int = 11) -> OnlineRound:  # noqa: ANN001
+def make_round(db, campaign, *, sections: int = 3, per_section: int = 20, seed: int = 11) -> OnlineRound:
     """A draft round over `sections` candidate sections with lists, nobody in the pool."""
     chosen = fix_candidates(db, campaign, sections)
     upload_lists(db, campaign, chosen, per_section)
@@ -74,7 +74,7 @@ def make_round(db, campaign, *, sections: int = 3, per_section: int = 20, seed: 
     return online
 
 
-def pooled_round(db, campaign, *, reps: int = 7, per_section: int = 20, seed: int = 11) -> OnlineRound:  # noqa: ANN001
+def pooled_round(db, campaign, *, reps: int = 7, per_section: int = 20, seed: int = 11) -> OnlineRound:
     """A draft round with `reps` representatives and its service objects sampled."""
     online = make_round(db, campaign, per_section=per_section, seed=seed)
     evaluators.import_representatives(db, online, csv_of(reps_frame(reps)), "reps.csv")
@@ -83,14 +83,14 @@ def pooled_round(db, campaign, *, reps: int = 7, per_section: int = 20, seed: in
     return online
 
 
-def issue(app, db, online: OnlineRound) -> dict[str, str]:  # noqa: ANN001
+def issue(app, db, online: OnlineRound) -> dict[str, str]:
     """Issue every account; each login's password, read from its outbox row."""
     evaluators.issue_accounts(db, online, wording(app, PUBLIC_URL))
     db.commit()
     return passwords(db, online)
 
 
-def passwords(db, online: OnlineRound) -> dict[str, str]:  # noqa: ANN001
+def passwords(db, online: OnlineRound) -> dict[str, str]:
     """Each login's password as its latest SMS (still in the outbox) carries it."""
     db.expire_all()
     rows = db.execute(
@@ -100,6 +100,6 @@ def passwords(db, online: OnlineRound) -> dict[str, str]:  # noqa: ANN001
     return {login: params["password"] for login, params in rows}
 
 
-def pool_of(db, online: OnlineRound) -> list[Evaluator]:  # noqa: ANN001
+def pool_of(db, online: OnlineRound) -> list[Evaluator]:
     db.expire_all()
     return list(db.scalars(select(Evaluator).where(Evaluator.round_id == online.id).order_by(Evaluator.id)))

@@ -21,7 +21,7 @@ from voting.services import ballots
 VOTERS = 47  # two moves of BATCH while the round is open, then 7 left for the close
 
 
-def _cast_on_the_page(client, db, online, voters) -> list[str]:  # noqa: ANN001
+def _cast_on_the_page(client, db, online, voters) -> list[str]:
     """Each evaluator's ballot through the ballot page (which starts the moves), each
     ballot different; the receipts in the order cast."""
     found = candidates(db, online)
@@ -35,7 +35,7 @@ def _cast_on_the_page(client, db, online, voters) -> list[str]:  # noqa: ANN001
     return receipts
 
 
-def _rows(db, table: str, columns: str) -> list[tuple]:  # noqa: ANN001
+def _rows(db, table: str, columns: str) -> list[tuple]:
     """Every row of `table` as a dump shows it, with what the database keeps beside the
     columns: PostgreSQL's transaction id and physical place, SQLite's rowid."""
     if db.get_bind().dialect.name == "postgresql":
@@ -45,14 +45,14 @@ def _rows(db, table: str, columns: str) -> list[tuple]:  # noqa: ANN001
     return [tuple(row) for row in db.execute(text(query))]
 
 
-def _place(ctid) -> tuple:  # noqa: ANN001
+def _place(ctid) -> tuple:
     if isinstance(ctid, str):  # PostgreSQL: "(page,item)"
         page, item = ctid.strip("()").split(",")
         return int(page), int(item)
     return (ctid,)
 
 
-def _guessed_right(groups: dict, order_of) -> int:  # noqa: ANN001
+def _guessed_right(groups: dict, order_of) -> int:
     """The attack: within each group of ballots, match the k-th ballot by `order_of` to
     the k-th evaluator to cast one of them. How many matches are right."""
     right = 0
@@ -115,7 +115,7 @@ def test_a_full_dump_relates_no_ballot_to_its_evaluator(client, db, campaign):
     assert ballots.audit_box(db, db.get(OnlineRound, online.id)).altered == 0
 
 
-def _cast_quietly(db, online, voters, offset: int = 0) -> None:  # noqa: ANN001
+def _cast_quietly(db, online, voters, offset: int = 0) -> None:
     """Ballots through the service (no page, so no move is queued)."""
     found = candidates(db, online)
     for i, evaluator in enumerate(voters):
@@ -124,7 +124,7 @@ def _cast_quietly(db, online, voters, offset: int = 0) -> None:  # noqa: ANN001
         db.commit()
 
 
-def _boxed_and_sealed(db) -> tuple[int, int, int]:  # noqa: ANN001
+def _boxed_and_sealed(db) -> tuple[int, int, int]:
     db.rollback()
     return tuple(db.scalar(select(func.count()).select_from(model)) for model in (Ballot, BallotMark, PendingBallot))
 
@@ -142,7 +142,7 @@ def test_a_move_waits_for_a_whole_batch_and_a_failed_one_leaves_every_ballot_sea
 
     real = ballots.bulk_insert
 
-    def marks_fail(session, table, *args, **kwargs):  # noqa: ANN001, ANN202
+    def marks_fail(session, table, *args, **kwargs):
         if table.name == "ballot_mark":
             raise RuntimeError("the database went away mid-move")
         return real(session, table, *args, **kwargs)
@@ -207,7 +207,7 @@ def test_moves_and_ballots_at_the_same_time_lose_and_double_nothing(app, db, cam
     casting = threading.Event()
     errors: list[BaseException] = []
 
-    def cast(part: list) -> None:  # noqa: ANN001
+    def cast(part: list) -> None:
         try:
             with engine.connect() as connection:
                 for i, evaluator in part:

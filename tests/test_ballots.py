@@ -55,20 +55,20 @@ def voter(db, online) -> Evaluator:
     return evaluators(db, online)[0]
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def private(response) -> bool:  # noqa: ANN001
+def private(response) -> bool:
     return response.headers.get("Referrer-Policy") == "no-referrer" and response.headers.get("Cache-Control") == "no-store"
 
 
-def in_session(client) -> dict:  # noqa: ANN001
+def in_session(client) -> dict:
     with client.session_transaction() as session:
         return dict(session)
 
 
-def password_hash(db, evaluator: Evaluator) -> str | None:  # noqa: ANN001
+def password_hash(db, evaluator: Evaluator) -> str | None:
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return db.get(Evaluator, evaluator.id).password_hash
@@ -116,7 +116,7 @@ def test_a_reimported_section_order_reaches_the_page_within_the_freshness_window
     CANDIDATES_FRESH_SECONDS have passed."""
     from voting.views import ballot as view
 
-    def order(response) -> list[int]:  # noqa: ANN001
+    def order(response) -> list[int]:
         return [int(i) for i in re.findall(r'<li class="candidate" id="candidate-(\d+)"', text(response))]
 
     log_in(client, voter)
@@ -478,7 +478,7 @@ def test_a_ballot_stored_while_a_close_is_under_way_waits_and_is_refused(app, db
 # ---- the receipt check ----------------------------------------------------------------------------
 
 
-def cast(client, db, online, voter) -> str:  # noqa: ANN001
+def cast(client, db, online, voter) -> str:
     log_in(client, voter)
     assert client.post("/e/ballot", data=form(marks(candidates(db, online)))).status_code == 303
     return re.search(r'id="receipt">([^<]+)<', text(client.get("/e/done"))).group(1)

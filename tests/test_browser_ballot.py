@@ -71,12 +71,12 @@ def mark(page, section_id: int, choice: str, javascript: bool = True) -> None:
         label.click()
 
 
-def checked(page, section_id: int) -> str:  # noqa: ANN001
+def checked(page, section_id: int) -> str:
     """The value of the row's checked radio."""
     return page.locator(f"input[name=c{section_id}]:checked").get_attribute("value")
 
 
-def on_screen(page, selector: str) -> bool:  # noqa: ANN001
+def on_screen(page, selector: str) -> bool:
     """Whether the top of the element is on the screen, above the bar at the bottom
     (or, for a part of the bar, the whole of it on the screen)."""
     return page.evaluate(
@@ -90,17 +90,17 @@ def on_screen(page, selector: str) -> bool:  # noqa: ANN001
         }""", selector)
 
 
-def picked_list(page, kind: str) -> list[tuple[str, str]]:  # noqa: ANN001
+def picked_list(page, kind: str) -> list[tuple[str, str]]:
     """The list of the picks of `kind`: (link target, text) per item."""
     links = page.locator(f"#picked-{kind} a")
     return [(links.nth(i).get_attribute("href"), links.nth(i).inner_text()) for i in range(links.count())]
 
 
-def row_text(page, section_id: int) -> str:  # noqa: ANN001
+def row_text(page, section_id: int) -> str:
     return page.inner_text(f"#candidate-{section_id} legend")
 
 
-def stored(db) -> dict[int, str]:  # noqa: ANN001
+def stored(db) -> dict[int, str]:
     """The marks of the one ballot in (sealed or in the ballot box)."""
     [(_, chosen)] = ballots_in(db) or [("", {})]
     return chosen

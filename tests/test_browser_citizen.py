@@ -20,7 +20,7 @@ def app_config() -> dict:
     return {"WTF_CSRF_ENABLED": True}
 
 
-def opened_at(db, invitation: Invitation):  # noqa: ANN001
+def opened_at(db, invitation: Invitation):
     db.rollback()
     return db.get(Invitation, invitation.id).opened_at
 

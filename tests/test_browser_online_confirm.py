@@ -35,17 +35,17 @@ def no_js(browser, live_server):
     context.close()
 
 
-def fresh(db):  # noqa: ANN001, ANN201
+def fresh(db):
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return db
 
 
-def messages(db, like: str = "%") -> int:  # noqa: ANN001
+def messages(db, like: str = "%") -> int:
     return fresh(db).scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.key.like(like)))
 
 
-def round_status(db, online: OnlineRound) -> RoundStatus:  # noqa: ANN001
+def round_status(db, online: OnlineRound) -> RoundStatus:
     return fresh(db).get(OnlineRound, online.id).status
 
 

@@ -36,11 +36,11 @@ def invitation(db, survey) -> Invitation:
     return invitations(db, survey)[0]
 
 
-def private(response) -> bool:  # noqa: ANN001
+def private(response) -> bool:
     return response.headers.get("Referrer-Policy") == "no-referrer" and response.headers.get("Cache-Control") == "no-store"
 
 
-def rows(db) -> dict[str, list]:  # noqa: ANN001
+def rows(db) -> dict[str, list]:
     """Every row of the tables a citizen's page could touch."""
     db.rollback()
     return {
@@ -49,7 +49,7 @@ def rows(db) -> dict[str, list]:  # noqa: ANN001
     }
 
 
-def opened(client, db, invitation: Invitation) -> None:  # noqa: ANN001
+def opened(client, db, invitation: Invitation) -> None:
     """The citizen tapped the SMS link."""
     response = client.get(link_path(db, invitation))
     assert response.status_code == 303 and response.headers["Location"] == "/v"

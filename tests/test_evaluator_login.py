@@ -38,20 +38,20 @@ def account(secrets) -> tuple[str, str]:
     return sorted(secrets.items())[0]
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def in_session(client) -> dict:  # noqa: ANN001
+def in_session(client) -> dict:
     with client.session_transaction() as session:
         return dict(session)
 
 
-def attempt(client, login: str, password: str):  # noqa: ANN001
+def attempt(client, login: str, password: str):
     return client.post("/e/login", data={"login": login, "password": password})
 
 
-def evaluator(db, login: str) -> Evaluator:  # noqa: ANN001
+def evaluator(db, login: str) -> Evaluator:
     db.rollback()
     db.expire_all()
     return db.scalar(select(Evaluator).where(Evaluator.login == login))
@@ -97,7 +97,7 @@ def test_a_wrong_name_and_a_wrong_password_look_the_same(client, db, online, acc
     assert evaluator(db, login).failed_logins == 1
 
 
-def tries_left(response) -> int | None:  # noqa: ANN001
+def tries_left(response) -> int | None:
     found = re.findall(r"还可以再试 (\d+) 次", text(response))
     assert len(found) <= 1
     return int(found[0]) if found else None
@@ -215,7 +215,7 @@ def test_a_reissue_unlocks_with_a_new_password(app, db, online, account):
 READS = ["/e/login", "/e/ballot"]
 
 
-def still_in(client, page: str) -> bool:  # noqa: ANN001
+def still_in(client, page: str) -> bool:
     """Whether `page` still finds the evaluator logged in."""
     response = client.get(page)
     if page == "/e/login":  # a logged-in evaluator is sent on to the ballot

@@ -35,7 +35,7 @@ from voting.vault import vault_of
 CONFIRMED = {"confirmed": "1"}  # the office's account buttons act only once confirmed
 
 
-def check_password(db, stored: str, password: str) -> bool:  # noqa: ANN001
+def check_password(db, stored: str, password: str) -> bool:
     return evaluators.check_password(vault_of(db), stored, password)
 
 

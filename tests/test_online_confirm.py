@@ -37,7 +37,7 @@ MONITOR = "/office/online/monitor"
 CONFIRMED = {"confirmed": "1"}
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     return response.get_data(as_text=True)
 
 
@@ -50,7 +50,7 @@ def facts(page: str, dialog: str | None = None) -> list[str]:
     return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block, re.S)]
 
 
-def asked(response, title: str) -> list[str]:  # noqa: ANN001
+def asked(response, title: str) -> list[str]:
     """The confirmation page's facts, after checking it is the one for `title`."""
     page = text(response)
     assert response.status_code == 200, response.status_code
@@ -59,21 +59,21 @@ def asked(response, title: str) -> list[str]:  # noqa: ANN001
     return facts(page)
 
 
-def fresh(db):  # noqa: ANN001, ANN201
+def fresh(db):
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return db
 
 
-def count(db, model, *where) -> int:  # noqa: ANN001
+def count(db, model, *where) -> int:
     return fresh(db).scalar(select(func.count()).select_from(model).where(*where))
 
 
-def audits(db, action: str) -> int:  # noqa: ANN001
+def audits(db, action: str) -> int:
     return count(db, AuditEntry, AuditEntry.action == action)
 
 
-def local_time(app, moment) -> str:  # noqa: ANN001
+def local_time(app, moment) -> str:
     with app.app_context():  # the pages' own rendering of a time, in the app's zone
         return app.jinja_env.filters["local_time"](moment)
 

@@ -48,23 +48,23 @@ def held(db, campaign, bundle_dir) -> OnlineRound:
     return held_round(db, campaign, bundle_dir)
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def logged(db, action: str) -> list[dict]:  # noqa: ANN001
+def logged(db, action: str) -> list[dict]:
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return [e.detail for e in db.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))]
 
 
-def status(db, online: OnlineRound) -> RoundStatus:  # noqa: ANN001
+def status(db, online: OnlineRound) -> RoundStatus:
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return db.get(OnlineRound, online.id).status
 
 
-def reminders(db) -> list[OutboxMessage]:  # noqa: ANN001
+def reminders(db) -> list[OutboxMessage]:
     db.rollback()
     db.expire_all()  # rollback() outside a transaction expires nothing
     return list(db.scalars(select(OutboxMessage).where(OutboxMessage.key.like("online-remind:%")).order_by(OutboxMessage.id)))

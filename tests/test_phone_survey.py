@@ -53,7 +53,7 @@ def survey(app, db, campaign):
 
 
 @pytest.fixture
-def operator(db, campaign) -> User:  # noqa: ANN001
+def operator(db, campaign) -> User:
     user = users.create_user(db, "operator", PASSWORD, Role.operator)
     db.commit()
     return user

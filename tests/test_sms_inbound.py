@@ -52,7 +52,7 @@ def objects_csv(rows: list[tuple[tuple[str, str], str, str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def open_survey(app, db, campaign, rows, kind=RoundKind.H1, size=10) -> SurveyRound:  # noqa: ANN001
+def open_survey(app, db, campaign, rows, kind=RoundKind.H1, size=10) -> SurveyRound:
     """Import the list, then create and open a round of `kind` (`size` per section) over it."""
     objects.import_objects(db, campaign, kind, objects_csv(rows), f"{kind.value}.csv", all_penalized_reported=True)
     now = utcnow()
@@ -62,14 +62,14 @@ def open_survey(app, db, campaign, rows, kind=RoundKind.H1, size=10) -> SurveyRo
     return survey
 
 
-def invitation_of(db, phone: str, place: tuple[str, str]) -> Invitation:  # noqa: ANN001
+def invitation_of(db, phone: str, place: tuple[str, str]) -> Invitation:
     return db.scalar(
         select(Invitation).join(Section, Invitation.section_id == Section.id).join(Unit)
         .where(Invitation.phone_hash == vault_of(db).lookup(phone), Unit.name == place[0], Section.name == place[1])
     )
 
 
-def votes(db) -> list[Vote]:  # noqa: ANN001
+def votes(db) -> list[Vote]:
     db.expire_all()
     return db.scalars(select(Vote).order_by(Vote.id)).all()
 
@@ -78,13 +78,13 @@ def signed_headers(params: dict, token: str = TOKEN) -> dict:
     return {"X-Twilio-Signature": RequestValidator(token).compute_signature(URL, params)}
 
 
-def reply(client, body: str, sender: str = "+86" + CITIZEN):  # noqa: ANN001
+def reply(client, body: str, sender: str = "+86" + CITIZEN):
     """A reply as Twilio posts it, signed."""
     params = {"From": sender, "To": "+8610690000", "Body": body, "MessageSid": "SM" + "a" * 32}
     return client.post("/sms/inbound", data=params, headers=signed_headers(params))
 
 
-def answer(response) -> str:  # noqa: ANN001
+def answer(response) -> str:
     """The text of the TwiML answer (and that it is one)."""
     assert response.status_code == 200
     assert response.mimetype == "text/xml"
@@ -258,7 +258,7 @@ def test_a_vote_by_another_channel_between_lookup_and_insert_wins(app, client, d
     """The database decides: the link vote that lands first stays, the reply is told."""
     real = sms_replies.open_invitations
 
-    def racing(session, phone, now=None):  # noqa: ANN001
+    def racing(session, phone, now=None):
         found = real(session, phone, now)
         other = app.extensions["pingyi.sessions"]()
         cast_vote(other, one_invitation.id, Choice.unsatisfied, Channel.link)
@@ -274,7 +274,7 @@ def test_a_vote_by_another_channel_between_lookup_and_insert_wins(app, client, d
 def test_a_round_closed_between_lookup_and_insert_takes_no_vote(app, client, db, one_invitation, monkeypatch):
     real = sms_replies.open_invitations
 
-    def racing(session, phone, now=None):  # noqa: ANN001
+    def racing(session, phone, now=None):
         found = real(session, phone, now)
         other = app.extensions["pingyi.sessions"]()
         rounds.close_round(other, other.get(SurveyRound, one_invitation.round_id))

@@ -43,7 +43,7 @@ def two_invitations(app, db, campaign) -> tuple[Invitation, Invitation]:
     return invitation_of(db, CITIZEN, PLANNING), invitation_of(db, CITIZEN, REFORM)
 
 
-def refused(db, body: str, phone: str = CITIZEN, now=None) -> Exception:  # noqa: ANN001
+def refused(db, body: str, phone: str = CITIZEN, now=None) -> Exception:
     """The refusal of a reply (and that it is one of REFUSALS)."""
     with pytest.raises(sms_replies.REFUSALS) as caught:
         match_reply(db, phone, body, now)
@@ -166,7 +166,7 @@ def test_a_vote_by_another_channel_after_the_match_wins(db, one_invitation, monk
     """The database decides between the match and the vote: the reply is refused."""
     real = sms_replies.open_invitations
 
-    def racing(session, phone, now=None):  # noqa: ANN001
+    def racing(session, phone, now=None):
         found = real(session, phone, now)
         cast_vote(session, one_invitation.id, Choice.basic, Channel.link)
         return found

@@ -47,7 +47,7 @@ def clock(monkeypatch):
     return fake
 
 
-def location(response) -> str:  # noqa: ANN001
+def location(response) -> str:
     return response.headers.get("Location", "")
 
 
@@ -97,11 +97,11 @@ def test_cookies_outside_production_and_the_operators_own_choice(tmp_path, monke
 # ---- headers -------------------------------------------------------------------------
 
 
-def _public(app, endpoint: str) -> bool:  # noqa: ANN001
+def _public(app, endpoint: str) -> bool:
     return csrf.is_public(app, endpoint)
 
 
-def _staff_headers_missing(response, production: bool) -> list[str]:  # noqa: ANN001
+def _staff_headers_missing(response, production: bool) -> list[str]:
     expected = dict(STAFF_HEADERS)
     if production:
         expected["Strict-Transport-Security"] = auth.HSTS
@@ -159,7 +159,7 @@ def test_the_templates_need_nothing_the_policy_forbids():
 # ---- timeouts ------------------------------------------------------------------------
 
 
-def _seen(client) -> int:  # noqa: ANN001
+def _seen(client) -> int:
     with client.session_transaction() as session:
         return session[auth.SEEN]
 
@@ -237,7 +237,7 @@ def wrong_code(secret: str, moment: float) -> str:
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in near)
 
 
-def enrol(client, clock: Clock) -> str:  # noqa: ANN001
+def enrol(client, clock: Clock) -> str:
     """Enrol the logged-in admin through the page; the secret."""
     page = client.get("/office/account/2fa")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"

@@ -137,7 +137,7 @@ class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its signing serializer made once per set of keys
     rather than twice per request (making one JSON-encodes a probe object each time)."""
 
-    def get_signing_serializer(self, app: Flask):  # noqa: ANN201
+    def get_signing_serializer(self, app: Flask):
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         made = getattr(self, "_made", None)
         if made is None or made[0] != keys:
@@ -145,7 +145,7 @@ class SessionInterface(SecureCookieSessionInterface):
         return made[1]
 
 
-def login_policy(config) -> users.LoginPolicy:  # noqa: ANN001 - a Flask config
+def login_policy(config) -> users.LoginPolicy:  # a Flask config
     """The STAFF_LOGIN_* settings; ConfigError, naming the setting, when they cannot work."""
     from voting import ConfigError
 
@@ -201,7 +201,7 @@ def _end_staff_session() -> None:
         session.pop(key, None)
 
 
-def _staff_session():  # noqa: ANN202
+def _staff_session():
     """Before every request of a browser with a staff login: the timeouts, then (with
     REQUIRE_OFFICE_2FA) the enrolment an admin still owes."""
     if request.endpoint == "static" or "_user_id" not in session:
@@ -248,7 +248,7 @@ def _here() -> str | None:
     return request.full_path.rstrip("?") if request.method == "GET" else None
 
 
-def _staff_headers(response):  # noqa: ANN001, ANN202
+def _staff_headers(response):
     if _public_request() or "Content-Security-Policy" in response.headers:
         return response  # a public page's own headers (voting/views/public.py), unchanged
     for name, value in STAFF_HEADERS.items():
@@ -319,7 +319,7 @@ def policy() -> users.LoginPolicy:
     return current_app.extensions["pingyi.login_policy"]
 
 
-def _refused(error: users.LoginRefusedError, template: str, **context):  # noqa: ANN003, ANN202
+def _refused(error: users.LoginRefusedError, template: str, **context):
     flash(str(error), "error")
     response = make_response(render_template(template, **context), error.status)
     if isinstance(error, users.LoginDelayedError):
@@ -428,7 +428,7 @@ def _pending_user() -> User | None:
     return user
 
 
-def _start_over(message: str):  # noqa: ANN202
+def _start_over(message: str):
     session.pop(PENDING, None)
     flash(message, "info")
     return redirect(url_for("auth.login", next=_safe_next()))
@@ -450,7 +450,7 @@ def _code_action() -> str:
     return url_for("auth.verify_code", next=_safe_next())
 
 
-def _code_page(form: CodeForm, status: int = 200):  # noqa: ANN202
+def _code_page(form: CodeForm, status: int = 200):
     return render_template("login_2fa.html", form=form, action=_code_action()), status
 
 
@@ -547,7 +547,7 @@ def enrolment_qr(uri: str) -> Markup:
                                   svgclass="qr", lineclass=None))
 
 
-def _enrol_page(form: CodeForm, status: int = 200):  # noqa: ANN202
+def _enrol_page(form: CodeForm, status: int = 200):
     user = current_user
     if user.totp_secret:
         page = render_template("account_2fa.html", enrolled=True)

@@ -63,7 +63,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def domain_errors(func):  # noqa: ANN001, ANN201
+def domain_errors(func):
     """Print a DomainError as the user should see it and exit 1."""
 
     @functools.wraps(func)
@@ -474,7 +474,7 @@ def jobs_list(limit: int) -> None:
 
 
 @contextlib.contextmanager
-def _progress_bar(unit: str = "份"):  # noqa: ANN202 - yields a jobs.Progress
+def _progress_bar(unit: str = "份"):  # yields a jobs.Progress
     """A terminal progress bar that follows a jobs.Progress (done of total, the stage
     as its description); hidden when the output is no terminal."""
     from voting.jobs import Progress
@@ -488,7 +488,7 @@ def _progress_bar(unit: str = "份"):  # noqa: ANN202 - yields a jobs.Progress
         yield Progress(on_change=show)
 
 
-def _run_job_here(job_id: int, unit: str = "份"):  # noqa: ANN202 - the job's row
+def _run_job_here(job_id: int, unit: str = "份"):  # the job's row
     """Run a submitted job in this process with a progress bar; exit 1 if it failed."""
     from voting.jobs import run_here
     from voting.models import JobStatus
@@ -762,7 +762,7 @@ def _demo_dispatcher(app: Flask) -> None:
         while True:  # a database hiccup must not end the demo's sending for good
             try:
                 dispatch(app.extensions["pingyi.sessions"], sms_sender(app), "demo", settings, drain=False)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 app.logger.exception("demo SMS dispatch failed; retrying in 5 s")
                 time_module.sleep(5)
 

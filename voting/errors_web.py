@@ -94,5 +94,5 @@ def _discard_transaction() -> None:
         return
     try:
         session.rollback()
-    except Exception:  # noqa: BLE001 - the database is gone too: the page tries anyway
+    except Exception:  # the database is gone too: the page tries anyway
         log.warning("rollback after an unhandled error failed", exc_info=True)

@@ -24,7 +24,7 @@ OPEN_ROUND = "open_round"
 MOVE_BALLOTS = "move_ballots"
 
 
-def open_round_job(session, survey: SurveyRound, public_url: str | None, actor: str):  # noqa: ANN001, ANN201
+def open_round_job(session, survey: SurveyRound, public_url: str | None, actor: str):
     """Submit the opening of `survey` (in the caller's transaction): the job, or the one
     already under way for this round. A round no longer a draft is refused at once."""
     if survey.status is not RoundStatus.draft:
@@ -139,7 +139,7 @@ def move_waiting_ballots(app: Flask) -> None:
 ISSUE_ACCOUNTS = "issue_accounts"
 
 
-def issue_accounts_job(session, online, public_url: str | None, actor: str):  # noqa: ANN001, ANN201
+def issue_accounts_job(session, online, public_url: str | None, actor: str):
     """Submit the issuing of the online round's accounts (in the caller's transaction):
     the job, or the one already under way for this round. Nothing to issue (everyone
     has an account, an empty pool, the round over) is refused at once."""
@@ -183,7 +183,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SUPERSEDED = "这份报告已被之后生成的一份取代，文件已删除：请打开最新的报告，或重新生成。"
 
 
-def report_job(session, campaign, actor: str):  # noqa: ANN001, ANN201
+def report_job(session, campaign, actor: str):
     """Submit the campaign's Excel report (in the caller's transaction): the job, or the
     one already under way for this campaign (a second click makes no second report)."""
     return submit(session, REPORT, {"campaign_id": campaign.id, "actor": actor},
@@ -232,7 +232,7 @@ def make_report(app: Flask, params: dict[str, Any], progress: Progress) -> dict[
 RETENTION_ERASE = "retention_erase"
 
 
-def retention_erase_job(session, due, actor: str, now=None):  # noqa: ANN001, ANN201
+def retention_erase_job(session, due, actor: str, now=None):
     """Submit the erasing of a campaign's personal data (in the caller's transaction;
     `due`: retention.campaigns_due's entry for it): the job, or the one under way. A
     campaign not due is refused at once."""
@@ -275,7 +275,7 @@ IMPORT_OBJECTS = "import_objects"
 SHOWN_ERRORS = 5000  # a refused file's bad rows kept on its job (the upload page shows as many)
 
 
-def import_objects_job(session, campaign, round_kind, filename: str, *, upload: str | None = None,  # noqa: ANN001, ANN201
+def import_objects_job(session, campaign, round_kind, filename: str, *, upload: str | None = None,
                        path: str | None = None, section_id: int | None = None, unit_id: int | None = None,
                        all_penalized_reported: bool = False, uploaded_by_id: int | None = None, actor: str = ""):
     """Submit the import of a service-object file (in the caller's transaction): a big
@@ -293,7 +293,7 @@ def import_objects_job(session, campaign, round_kind, filename: str, *, upload: 
                   key=f"{IMPORT_OBJECTS}:{marker}"[:64], campaign_id=campaign.id, actor=actor)
 
 
-def _objects_result(found) -> dict[str, Any]:  # noqa: ANN001 - an ObjectImport
+def _objects_result(found) -> dict[str, Any]:  # an ObjectImport
     message = f"已导入 {found.filename}：读取 {found.rows_read} 行，保存 {found.stored} 人，重复 {found.duplicates} 行。"
     return {"message": message, "import_id": found.id, "rows_read": found.rows_read, "stored": found.stored,
             "duplicates": found.duplicates}

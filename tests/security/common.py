@@ -16,7 +16,7 @@ from tests.support.web import text
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def snapshot(db) -> dict[str, list[tuple]]:  # noqa: ANN001
+def snapshot(db) -> dict[str, list[tuple]]:
     """Every row of every table, in primary-key order: equal snapshots, nothing stored."""
     db.rollback()
     db.expire_all()
@@ -37,7 +37,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def staff_login(client, username: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+def staff_login(client, username: str, password: str = PASSWORD) -> None:
     """Log in through the form, CSRF token and all (works with WTF_CSRF_ENABLED on or off)."""
     page = client.get("/login")
     data = {"username": username, "password": password}

@@ -19,7 +19,7 @@ WRONG = "账号或密码不正确"
 LOCKED = "账号已锁定"
 
 
-def evaluator(db, login: str) -> Evaluator:  # noqa: ANN001
+def evaluator(db, login: str) -> Evaluator:
     db.rollback()
     db.expire_all()
     return db.scalar(select(Evaluator).where(Evaluator.login == login))

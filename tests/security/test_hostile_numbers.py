@@ -75,11 +75,11 @@ def staff(app, world):
     return client
 
 
-def int_parts(rule) -> list[str]:  # noqa: ANN001
+def int_parts(rule) -> list[str]:
     return [m.group(2) for m in PART.finditer(rule.rule) if m.group(1) == "int"]
 
 
-def path_of(rule, params: dict, **given) -> str:  # noqa: ANN001
+def path_of(rule, params: dict, **given) -> str:
     """The rule's path, each part from `given` or else `params` (an id the world has
     none of: 1), as sent (not built by the URL map: its converter would refuse to write
     the hostile values)."""
@@ -87,20 +87,20 @@ def path_of(rule, params: dict, **given) -> str:  # noqa: ANN001
     return PART.sub(lambda m: quote(str(values[m.group(2)]), safe=""), rule.rule)
 
 
-def methods(rule) -> list[str]:  # noqa: ANN001
+def methods(rule) -> list[str]:
     return sorted(rule.methods - {"HEAD", "OPTIONS"})
 
 
-def page(response) -> str:  # noqa: ANN001
+def page(response) -> str:
     return html.unescape(response.get_data().decode("utf-8", "replace"))  # report.xlsx is a page too
 
 
-def no_trace(response) -> bool:  # noqa: ANN001
+def no_trace(response) -> bool:
     body = response.get_data()
     return b"Traceback" not in body and b"psycopg" not in body and b"sqlalchemy" not in body.lower()
 
 
-def to_login(response) -> bool:  # noqa: ANN001
+def to_login(response) -> bool:
     return response.status_code == 302 and "/login" in response.headers.get("Location", "")
 
 
@@ -189,7 +189,7 @@ def test_a_query_number_is_refused_by_name_and_nothing_runs(app, db, world, staf
 # ---- forms ------------------------------------------------------------------------------------
 
 
-def form_cases(world) -> list[tuple[str, str, dict, int, set[str]]]:  # noqa: ANN001
+def form_cases(world) -> list[tuple[str, str, dict, int, set[str]]]:
     """(path, field, the rest of the form, the answer to a refused number, the values
     the form takes after all). The components' entry forms are read as their files are:
     full-width digits (and NFKC's other digits, "²") fold to ASCII, as in Excel cells."""

@@ -31,7 +31,7 @@ def survey(app, db, campaign):
     return open_round(app, db, campaign)
 
 
-def refused(client, db, method: str, path: str, status: int, message: str, data: dict | None = None):  # noqa: ANN001
+def refused(client, db, method: str, path: str, status: int, message: str, data: dict | None = None):
     before = snapshot(db)
     response = client.open(path, method=method, data=data or {})
     assert (response.status_code, message in text(response)) == (status, True), (method, path, response.status_code)

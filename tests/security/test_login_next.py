@@ -87,7 +87,7 @@ def quick_admin(db, admin):
     return admin
 
 
-def landed(response, raw: str) -> str | None:  # noqa: ANN001
+def landed(response, raw: str) -> str | None:
     """What is wrong with where a login with `next={raw}` went, if anything. A NUL byte
     in the query is refused before any view (voting.errors_web.check_input): a 400."""
     location = response.headers.get("Location", "")

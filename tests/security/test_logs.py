@@ -79,14 +79,14 @@ def root_logger(fmt: str = "text"):
         root.setLevel(level)
 
 
-def upload_sections(client) -> None:  # noqa: ANN001
+def upload_sections(client) -> None:
     page = client.post("/office/import/sections", content_type="multipart/form-data",
                        data={"file": (io.BytesIO(SECTIONS_CSV.read_bytes()), "sections.csv")})
     payload = re.search(r'name="payload" type="hidden" value="([^"]+)"', text(page)).group(1)
     assert client.post("/office/import/sections/confirm", data={"payload": payload}).status_code == 302
 
 
-def upload_objects(client, db, kind: str, seed: int, skip: int = 0) -> None:  # noqa: ANN001
+def upload_objects(client, db, kind: str, seed: int, skip: int = 0) -> None:
     """Three service objects in each of two ordinary sections, for round `kind`."""
     db.rollback()
     statuses = history.section_statuses(db, db.scalar(select(Campaign)))
@@ -104,7 +104,7 @@ def upload_objects(client, db, kind: str, seed: int, skip: int = 0) -> None:  # 
     assert response.status_code == 302, text(response)
 
 
-def open_survey(client, db, kind: str, mode: str) -> SurveyRound:  # noqa: ANN001
+def open_survey(client, db, kind: str, mode: str) -> SurveyRound:
     response = client.post("/office/rounds/", data={"kind": kind, "closes_at": "2099-06-30T18:00", "sample_size": "3",
                                                     "mode": mode, "reminder_after_hours": "48"})
     assert response.status_code == 303, text(response)
@@ -115,14 +115,14 @@ def open_survey(client, db, kind: str, mode: str) -> SurveyRound:  # noqa: ANN00
     return survey
 
 
-def candidates(db) -> None:  # noqa: ANN001
+def candidates(db) -> None:
     """Three sections as the fixed candidate list, their service-object lists loaded."""
     db.rollback()
     campaign = db.scalar(select(Campaign))
     upload_lists(db, campaign, fix_candidates(db, campaign, 3, skip=10), 10)
 
 
-def open_online(client, db) -> tuple[OnlineRound, dict[str, str]]:  # noqa: ANN001
+def open_online(client, db) -> tuple[OnlineRound, dict[str, str]]:
     """An online round over the candidates (`candidates`), its pool and accounts made through the office's pages; each login's
     one-time password, read from the outbox before it is sent."""
     assert client.post("/office/online/", data={"closes_at": "2099-06-30T18:00"}).status_code == 303
@@ -141,13 +141,13 @@ def open_online(client, db) -> tuple[OnlineRound, dict[str, str]]:  # noqa: ANN0
     return online, {login: params["password"] for login, params in rows}
 
 
-def inbound(client, phone: str, body: str):  # noqa: ANN001
+def inbound(client, phone: str, body: str):
     params = {"From": "+86" + phone, "To": "+8610690000", "Body": body, "MessageSid": "SM" + "b" * 32}
     signature = RequestValidator(TWILIO_TOKEN).compute_signature(INBOUND, params)
     return client.post("/sms/inbound", data=params, headers={"X-Twilio-Signature": signature})
 
 
-def secrets_of_the_run(db) -> dict[str, set[str]]:  # noqa: ANN001
+def secrets_of_the_run(db) -> dict[str, set[str]]:
     """Every phone number stored anywhere (through the models: the numbers may be
     encrypted at rest), every link token, code and nonce handed out."""
     db.rollback()
@@ -186,7 +186,7 @@ def test_a_full_run_logs_no_token_password_or_phone_number(app, db, admin, caplo
     assert path in caplog.text and any(path in r.getMessage() for r in caplog.records)
 
 
-def run_everything(app, db) -> tuple[list[str], str]:  # noqa: ANN001
+def run_everything(app, db) -> tuple[list[str], str]:
     """The flow; the evaluators' passwords and the path of the citizen's link."""
     client = app.test_client()
     # Staff: a wrong password, then the right one; the lists; two survey rounds.
@@ -316,7 +316,7 @@ def test_json_lines_carry_the_request_id(database_url, tmp_path):
     token = "WzEsMiwiYWJjIl0.sig"
 
     @app.get("/_log_something")
-    def log_something():  # noqa: ANN202
+    def log_something():
         logging.getLogger("voting.test").warning("link /v/%s for %s", token, "13812345678")
         return "ok"
 

@@ -31,12 +31,12 @@ def repeated(name: str, times: int = 2) -> str:
     return f"提交的内容中“{name}”出现了 {times} 次，每项只能提交一次。请刷新页面后重新提交。"
 
 
-def session_of(client) -> dict:  # noqa: ANN001
+def session_of(client) -> dict:
     with client.session_transaction() as session:
         return dict(session)
 
 
-def other(world, name: str, value: str) -> str:  # noqa: ANN001
+def other(world, name: str, value: str) -> str:
     if name == "login":
         return world.evaluator_logins[1]
     if name.startswith("c") and value in ("satisfied", "basic", "unsatisfied"):  # a ballot's mark

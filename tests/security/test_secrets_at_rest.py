@@ -33,11 +33,11 @@ class Recording:
 
     name = "recording"
 
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app) -> None:
         self.handed: list[Message] = []
         self.console = ConsoleSender(console_sink(app.extensions["pingyi.sessions"], keep_secrets=False))
 
-    def send(self, message: Message):  # noqa: ANN201
+    def send(self, message: Message):
         self.handed.append(message)
         return self.console.send(message)
 
@@ -54,7 +54,7 @@ def secrets_of(messages: list[Message]) -> set[str]:
     return found
 
 
-def assert_nothing_opens(app, db, handed: list[Message]) -> None:  # noqa: ANN001
+def assert_nothing_opens(app, db, handed: list[Message]) -> None:
     secrets = secrets_of(handed)
     assert secrets, "the round sent no secret to look for"
     db.rollback()
@@ -107,7 +107,7 @@ def test_a_message_that_failed_for_good_keeps_no_link(app, db, campaign):
     open_round(app, db, campaign, sections=1, per_section=3)
 
     class Refusing(Recording):
-        def send(self, message):  # noqa: ANN001, ANN201
+        def send(self, message):
             self.handed.append(message)
             raise PermanentSendError("21211 invalid number")
 

@@ -46,13 +46,13 @@ def hash_checks(monkeypatch):
     return checked
 
 
-def account(db, username: str = "admin") -> User:  # noqa: ANN001
+def account(db, username: str = "admin") -> User:
     db.rollback()
     db.expire_all()
     return db.scalar(select(User).where(User.username == username))
 
 
-def attempt(app, username: str, password: str, address: str | None = None, client=None):  # noqa: ANN001
+def attempt(app, username: str, password: str, address: str | None = None, client=None):
     """One login from a new browser (and, behind a proxy, a new client address), with
     the login page's CSRF token when the app asks for one."""
     client = client or app.test_client()
@@ -63,7 +63,7 @@ def attempt(app, username: str, password: str, address: str | None = None, clien
     return client.post("/login", data=data, headers=headers)
 
 
-def logged_in(client) -> bool:  # noqa: ANN001
+def logged_in(client) -> bool:
     return client.get("/office/").status_code == 200
 
 
@@ -249,7 +249,7 @@ def test_wrong_codes_lock_the_account(clock, app, db, admin, app_config):
 # ---- at the same moment ---------------------------------------------------------------------
 
 
-def at_once(count: int, work) -> list:  # noqa: ANN001
+def at_once(count: int, work) -> list:
     """`work(i)` in `count` threads released together; the results in order."""
     barrier = threading.Barrier(count)
     results: list = [None] * count
@@ -296,13 +296,13 @@ def test_login_limits_that_cannot_work_stop_the_start(tmp_path, setting):
 # ---- the client address ------------------------------------------------------------------------
 
 
-def built(database_url: str, tmp_path, **config):  # noqa: ANN001, ANN003
+def built(database_url: str, tmp_path, **config):
     app = make_app(database_url, tmp_path, **config)
     Base.metadata.create_all(app.extensions["pingyi.engine"])
     return app
 
 
-def _limited(app, forwarded: list[str]) -> list[int]:  # noqa: ANN001
+def _limited(app, forwarded: list[str]) -> list[int]:
     """Wrong logins (each for another unknown name: only the per-address limit of 3 a
     minute can refuse them), one per X-Forwarded-For value."""
     return [attempt(app, f"nobody{i}", "wrong password", value).status_code for i, value in enumerate(forwarded)]

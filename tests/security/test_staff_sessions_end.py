@@ -27,26 +27,26 @@ def operator(db):
     return user
 
 
-def logged_in_as(app, username: str):  # noqa: ANN001
+def logged_in_as(app, username: str):
     browser = app.test_client()
     assert login(browser, username).status_code == 302
     assert browser.get("/office/").status_code == 200
     return browser
 
 
-def saved(browser) -> str:  # noqa: ANN001
+def saved(browser) -> str:
     """The session cookie's value, as someone who copied it keeps it."""
     return browser.get_cookie("session").value
 
 
-def replayed(app, cookie: str):  # noqa: ANN001
+def replayed(app, cookie: str):
     """A staff page opened with a copy of a session cookie, in another browser."""
     thief = app.test_client()
     thief.set_cookie("session", cookie)
     return thief, thief.get("/office/")
 
 
-def assert_sent_to_login(app, cookie: str) -> None:  # noqa: ANN001
+def assert_sent_to_login(app, cookie: str) -> None:
     thief, response = replayed(app, cookie)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login"), response.status_code
     assert ENDED in text(thief.get(response.headers["Location"]))

@@ -38,7 +38,7 @@ KEPT = {"sql": SQL, "zero width": ZERO_WIDTH, "right-to-left": RTL}  # just text
 TOO_LARGE = "提交的内容超过大小上限"
 
 
-def page(response) -> str:  # noqa: ANN001
+def page(response) -> str:
     return html.unescape(text(response))
 
 
@@ -47,7 +47,7 @@ def assert_clean(body: str) -> None:
     assert "sqlalchemy" not in body.lower() and "Werkzeug" not in body
 
 
-def refused(response, status: int, message: str, db, before) -> None:  # noqa: ANN001
+def refused(response, status: int, message: str, db, before) -> None:
     body = page(response)
     shown = (response.status_code, " ".join(re.sub(r"<[^>]+>", " ", body).split())[:800])
     assert response.status_code == status, shown
@@ -172,7 +172,7 @@ def bonus_form(section_id: int, **values) -> dict:
             "note": "", **values}
 
 
-def first_section_id(db, campaign) -> int:  # noqa: ANN001
+def first_section_id(db, campaign) -> int:
     return int(sections_frame(db, campaign).iloc[0]["id"])
 
 

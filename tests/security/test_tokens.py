@@ -27,12 +27,12 @@ def invitation(app, db, campaign):
     return invitations(db, open_round(app, db, campaign))[0]
 
 
-def payload(invitation, closes=None) -> list:  # noqa: ANN001
+def payload(invitation, closes=None) -> list:
     expires = closes or utcnow() + timedelta(days=1)
     return [invitation.id, invitation.round_id, invitation.nonce, int(expires.timestamp())]
 
 
-def refused(client, db, token: str, status: int, message: str) -> None:  # noqa: ANN001
+def refused(client, db, token: str, status: int, message: str) -> None:
     """The link is refused with `status` and `message`; nothing stored, nothing opened."""
     before = snapshot(db)
     response = client.get(f"/v/{token}")

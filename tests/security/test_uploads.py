@@ -279,7 +279,7 @@ def staff(client, admin, campaign, db):
     return client
 
 
-def post_file(client, route: str, data: bytes, filename: str):  # noqa: ANN001
+def post_file(client, route: str, data: bytes, filename: str):
     url, fields = ROUTES[route]
     form = {**fields, "file": (io.BytesIO(data), filename)}
     return client.post(url, data=form, content_type="multipart/form-data")
@@ -381,7 +381,7 @@ MULTI_HEADER = ["单位名称", "科室", *OBJECTS_HEADER]
 PHONE_COLUMN = "E 列（手机号码）"  # in MULTI_HEADER
 
 
-def first_section(db, campaign) -> dict:  # noqa: ANN001
+def first_section(db, campaign) -> dict:
     return sections_frame(db, campaign).iloc[0].to_dict()
 
 

@@ -40,7 +40,7 @@ class World:
     job_id: int
     ballot: dict[str, str]
 
-    def params(self, db) -> dict[str, object]:  # noqa: ANN001
+    def params(self, db) -> dict[str, object]:
         return {
             "kind": ComponentKind.platform.value, "entry_id": self.entry_id, "import_id": self.import_id,
             "evaluator_id": self.evaluator_ids[0], "invitation_id": self.invitations[0].id,
@@ -50,7 +50,7 @@ class World:
         }
 
 
-def build(app, db, campaign, admin) -> World:  # noqa: ANN001
+def build(app, db, campaign, admin) -> World:
     survey = open_round(app, db, campaign)
     online = open_online_round(db, campaign)
     listed = invitations(db, survey)
@@ -71,11 +71,11 @@ def build(app, db, campaign, admin) -> World:  # noqa: ANN001
     )
 
 
-def post_rules(app) -> list:  # noqa: ANN001
+def post_rules(app) -> list:
     return sorted((r for r in app.url_map.iter_rules() if "POST" in r.methods), key=lambda r: r.rule)
 
 
-def url_of(app, rule, params: dict, method: str = "POST") -> str:  # noqa: ANN001
+def url_of(app, rule, params: dict, method: str = "POST") -> str:
     """The rule's path with every parameter filled from `params` (a KeyError names a
     parameter this battery does not know yet)."""
     return app.url_map.bind("localhost").build(rule.endpoint, {name: params[name] for name in rule.arguments},
@@ -99,7 +99,7 @@ def entry_page(rule: str) -> str:
         rule, "/office/users/" if who(rule) == "admin" else "/login")
 
 
-def session_for(app, db, world: World, rule: str, n: int = 0):  # noqa: ANN001
+def session_for(app, db, world: World, rule: str, n: int = 0):
     """The n-th browser of someone who may use `rule`, after it loaded the form's page."""
     client = app.test_client()
     role = who(rule)

@@ -243,7 +243,7 @@ def import_representatives(
         raise ImportRejected(filename, [RowError(0, "", "表头下没有任何评价人")])
     errors: list[RowError] = []
 
-    def flag(mask: pd.Series, key: str, reason) -> None:  # noqa: ANN001
+    def flag(mask: pd.Series, key: str, reason) -> None:
         for record in frame.loc[mask].to_dict("records"):
             errors.append(RowError(record[ROW], table.where(key), reason(record) if callable(reason) else reason))
 
@@ -744,7 +744,7 @@ def turnout(session: Session, online: OnlineRound) -> list[Turnout]:
     return [*parts, total]
 
 
-def _due_a_reminder(online: OnlineRound):  # noqa: ANN202
+def _due_a_reminder(online: OnlineRound):
     """The condition on Evaluator of those a reminder goes to: a live password, not
     locked, not reminded yet, no ballot."""
     return and_(

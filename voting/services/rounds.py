@@ -844,7 +844,7 @@ def unlock_code(session: Session, invitation: Invitation) -> None:
 
 
 
-def _count_where(condition):  # noqa: ANN001, ANN202 - a SQL condition in, a SQL sum out
+def _count_where(condition):  # a SQL condition in, a SQL sum out
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 

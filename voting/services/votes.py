@@ -87,7 +87,7 @@ def check_votable(session: Session, invitation: Invitation, now: datetime | None
         raise refused
 
 
-def _cast_vote_statement(insert):  # noqa: ANN001 - the dialect's insert()
+def _cast_vote_statement(insert):  # the dialect's insert()
     now = bindparam("now", type_=Vote.created_at.type)
     source = (
         select(

@@ -204,7 +204,7 @@ def _invitation_key() -> str:
     return f"no-invitation:{get_remote_address()}"
 
 
-def _wrong_attempt(response) -> bool:  # noqa: ANN001
+def _wrong_attempt(response) -> bool:
     """A code that opened an invitation (303) does not count against the address."""
     return response.status_code != 303
 

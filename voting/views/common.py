@@ -59,7 +59,7 @@ def own_unit_id() -> int | None:
     return current_user.unit_id if current_user.role == Role.liaison else None
 
 
-def read_upload(field) -> tuple[bytes, str]:  # noqa: ANN001
+def read_upload(field) -> tuple[bytes, str]:
     storage = field.data
     return storage.read(), storage.filename or "upload"
 

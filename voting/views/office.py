@@ -394,7 +394,7 @@ class ObjectsUploadForm(Form):
                                   "只上传一个科室的名单时，请在“科室”中选择“一个科室”。")
 
 
-def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
+def _objects_form(campaign) -> ObjectsUploadForm:
     """The upload form, its sections those the user may upload for (not exempt; a
     liaison's own unit's). Up to SHORT_LIST of them are picked from the <select> (with
     MULTI), as before. More are typed: a text box offers them as "单位 · 科室" in a
@@ -427,7 +427,7 @@ def _objects_form(campaign) -> ObjectsUploadForm:  # noqa: ANN001
     return form
 
 
-def _round_refused(form: ObjectsUploadForm, campaign, section_id: int | None) -> str | None:  # noqa: ANN001
+def _round_refused(form: ObjectsUploadForm, campaign, section_id: int | None) -> str | None:
     """Why the chosen round (and section) takes no list now, said before the file is read."""
     return objects.round_refusal(get_session(), campaign, RoundKind(form.round_kind.data),
                                  [section_id] if section_id is not None else [])

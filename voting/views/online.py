@@ -154,7 +154,7 @@ def import_pool():
 # and again for the POST (the confirmation page): the numbers are worked out here only.
 
 
-def issue_confirmation(session, online, place: dict) -> Confirmation:  # noqa: ANN001
+def issue_confirmation(session, online, place: dict) -> Confirmation:
     """发送账号短信: what evaluators.issue_accounts does. Raises the DomainError that
     issuing would (nothing to issue, the round over)."""
     waiting = evaluators.check_issuable(session, online)
@@ -182,11 +182,11 @@ def issue_confirmation(session, online, place: dict) -> Confirmation:  # noqa: A
     )
 
 
-def _whose(row) -> str:  # noqa: ANN001
+def _whose(row) -> str:
     return f"账号 {row.login}（{row.name}，手机 {mask_phone(row.phone)}）。"
 
 
-def _new_password(row) -> str:  # noqa: ANN001
+def _new_password(row) -> str:
     """What a resend and a reissue both do (evaluators._send_password)."""
     return (f"生成新的一次性密码，短信写入发件箱，发往 {mask_phone(row.phone)}；"
             "原密码立即作废，发件箱中尚未发出的旧密码短信不再发出。")
@@ -195,7 +195,7 @@ def _new_password(row) -> str:  # noqa: ANN001
 _CHECK_WHO = "原密码作废后不能恢复。请先核实来人确为评价人本人：新密码只发往名单上的这个号码。"
 
 
-def resend_confirmation(row, place: dict) -> Confirmation:  # noqa: ANN001
+def resend_confirmation(row, place: dict) -> Confirmation:
     """重发密码 to one evaluator (an Evaluator or a PoolRow): what evaluators.resend does."""
     left = max(0, MAX_FAILED_LOGINS - row.failed_logins)
     return Confirmation(
@@ -210,7 +210,7 @@ def resend_confirmation(row, place: dict) -> Confirmation:  # noqa: ANN001
     )
 
 
-def reissue_confirmation(row, locked: bool, place: dict) -> Confirmation:  # noqa: ANN001
+def reissue_confirmation(row, locked: bool, place: dict) -> Confirmation:
     """重新开通 one evaluator's account: what evaluators.reissue does."""
     return Confirmation(
         title=f"重新开通账号 {row.login}",
@@ -226,7 +226,7 @@ def reissue_confirmation(row, locked: bool, place: dict) -> Confirmation:  # noq
     )
 
 
-def _act(act, done: str, confirmation=None):  # noqa: ANN001
+def _act(act, done: str, confirmation=None):
     """A button's POST: the CSRF token, the round, the step confirmed (when
     `confirmation(session, online)` makes what to ask), one service call, one commit."""
     if not EmptyForm().validate_on_submit():

@@ -57,7 +57,7 @@ def monitor():
     return render_template("online_monitor.html", **context)
 
 
-def _scores(session, online: OnlineRound, card) -> dict:  # noqa: ANN001
+def _scores(session, online: OnlineRound, card) -> dict:
     """Each candidate's counts and online score, in the ballot's order: the round's
     ballots, the NET counts stored as a component (a file or a hand entry), and their
     sum, from which the scoring computed the score (scorecards.year_inputs); each row's
@@ -89,7 +89,7 @@ def _scores(session, online: OnlineRound, card) -> dict:  # noqa: ANN001
     return {"scores": rows, "imported": bool(imported), "sums": sums, "votes": sum(r["votes"] for r in rows)}
 
 
-def _formula(counts: dict[str, int], network, settings) -> str:  # noqa: ANN001
+def _formula(counts: dict[str, int], network, settings) -> str:
     """How the scoring made the online score (scoring.votes.network_scores), with its
     numbers: (满意 × weight + 基本满意 × weight) ÷ 票数 × network_points."""
     votes = sum(counts.values())
@@ -108,14 +108,14 @@ def _formula(counts: dict[str, int], network, settings) -> str:  # noqa: ANN001
 # Each raises the DomainError the step itself would (a 400 with its reason).
 
 
-def _turnout_fact(session, online: OnlineRound) -> str:  # noqa: ANN001
+def _turnout_fact(session, online: OnlineRound) -> str:
     total = evaluators.turnout(session, online)[-1]
     rate = f"{100 * total.rate:.1f}%" if total.rate is not None else "—"
     return (f"参评情况：{total.evaluators} 位评价人中已有 {total.voted} 位投票（参评率 {rate}），"
             f"还有 {total.evaluators - total.voted} 位未投票。")
 
 
-def remind_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: ANN001
+def remind_confirmation(session, online: OnlineRound) -> Confirmation:
     """提醒: what evaluators.remind does."""
     evaluators.check_remindable(online)
     due = evaluators.reminders_due(session, online)
@@ -133,7 +133,7 @@ def remind_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: 
     )
 
 
-def close_confirmation(session, online: OnlineRound) -> Confirmation:  # noqa: ANN001
+def close_confirmation(session, online: OnlineRound) -> Confirmation:
     """结束网络评价: what ballots.close does."""
     ballots.check_closable(online)
     n = ballots.ballots_in(session, online)
@@ -160,7 +160,7 @@ def _list_sizes(lists: dict[str, list]) -> str:
             f"最不满意单位 {len(lists['most_unsatisfied'])} 个")
 
 
-def publish_confirmation(session, online: OnlineRound, card) -> Confirmation:  # noqa: ANN001
+def publish_confirmation(session, online: OnlineRound, card) -> Confirmation:
     """公布评议结果 / 重新公布: what scorecards.publish does, with the lists as decided now."""
     scorecards.check_publishable(online, card)
     lists = scorecards.final_lists(session, online.campaign, card)
@@ -184,7 +184,7 @@ def publish_confirmation(session, online: OnlineRound, card) -> Confirmation:  #
     )
 
 
-def _act(act, done: str, confirmation):  # noqa: ANN001
+def _act(act, done: str, confirmation):
     """A button's POST: the CSRF token, the round, the step confirmed
     (`confirmation(session, online)` makes what to ask), one service call, one commit."""
     if not EmptyForm().validate_on_submit():
@@ -234,7 +234,7 @@ def publish():
     )
 
 
-def _card_to_publish(online: OnlineRound):  # noqa: ANN202
+def _card_to_publish(online: OnlineRound):
     """The scorecard the lists would be published from, for the confirmation's words
     only (scorecards.publish works the lists out again in its own transaction, so the
     score cache is not read for a write); its reason (400) when the round is not closed

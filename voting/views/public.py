@@ -71,7 +71,7 @@ def refuse_repeated_fields() -> None:
             raise DomainError(f"提交的内容中“{name[:40]}”出现了 {len(values)} 次，每项只能提交一次。请刷新页面后重新提交。")
 
 
-def _private(response):  # noqa: ANN001, ANN202
+def _private(response):
     response.headers.update(SECURITY_HEADERS)
     return response
 
@@ -92,14 +92,14 @@ def make_public(
     bp.before_request(refuse_repeated_fields)
     bp.after_request(_private)
 
-    def csrf_failed(_error: CSRFError):  # noqa: ANN202
+    def csrf_failed(_error: CSRFError):
         return csrf_page() if csrf_page else page(400, "页面已过期", csrf_message)
 
-    def domain(error: DomainError):  # noqa: ANN202
+    def domain(error: DomainError):
         get_session().rollback()
         return page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
 
-    def http(error: HTTPException):  # noqa: ANN202
+    def http(error: HTTPException):
         status = error.code or 500
         title, message = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
         if status == 429 and isinstance(error.description, str):
@@ -108,7 +108,7 @@ def make_public(
             return too_many_page(message)
         return page(status, title, message)
 
-    def unexpected(_error: Exception):  # noqa: ANN202
+    def unexpected(_error: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         get_session().rollback()
         return page(500, "系统繁忙", unexpected_message)

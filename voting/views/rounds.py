@@ -150,11 +150,11 @@ class Figures:
     waiting: int  # messages not sent yet
 
     @classmethod
-    def of(cls, session, survey) -> Figures:  # noqa: ANN001
+    def of(cls, session, survey) -> Figures:
         return cls(*rounds.round_totals(session, survey), rounds.waiting_messages(session, survey))
 
 
-def _cost(survey, ready: rounds.Readiness) -> str:  # noqa: ANN001
+def _cost(survey, ready: rounds.Readiness) -> str:
     """How long the longest invitation is, and what that costs where a provider bills
     per 70 characters."""
     words = wording(current_app, request.url_root)
@@ -166,7 +166,7 @@ def _cost(survey, ready: rounds.Readiness) -> str:  # noqa: ANN001
     return said
 
 
-def open_confirmation(session, campaign, survey, ready: rounds.Readiness | None = None) -> Confirmation:  # noqa: ANN001
+def open_confirmation(session, campaign, survey, ready: rounds.Readiness | None = None) -> Confirmation:
     """开始发送: how many messages to how many sections, and the sections still without a
     list, by unit, with what happens to them."""
     ready = ready or rounds.readiness(session, campaign, survey)
@@ -192,7 +192,7 @@ def open_confirmation(session, campaign, survey, ready: rounds.Readiness | None 
     )
 
 
-def remind_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
+def remind_confirmation(session, survey) -> Confirmation:
     due = rounds.reminders_due(session, survey)
     return Confirmation(
         title=f"提醒 {survey.kind.value} 轮尚未评价的市民",
@@ -204,7 +204,7 @@ def remind_confirmation(session, survey) -> Confirmation:  # noqa: ANN001
     )
 
 
-def close_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:  # noqa: ANN001
+def close_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:
     figures = figures or Figures.of(session, survey)
     invited, voted, waiting = figures.invited, figures.voted, figures.waiting
     facts = [f"现已评价 {voted} 人，共邀请 {invited} 人，回复率 {_percent(voted, invited)}。",
@@ -218,7 +218,7 @@ def close_confirmation(session, survey, figures: Figures | None = None) -> Confi
     )
 
 
-def cancel_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:  # noqa: ANN001
+def cancel_confirmation(session, survey, figures: Figures | None = None) -> Confirmation:
     figures = figures or Figures.of(session, survey)
     invited, waiting = figures.invited, figures.waiting
     facts = [f"本轮尚未收到评价；已生成邀请 {invited} 份。"]
@@ -234,7 +234,7 @@ def cancel_confirmation(session, survey, figures: Figures | None = None) -> Conf
     )
 
 
-def _confirmations(session, campaign, survey, ready: rounds.Readiness | None) -> dict[str, Confirmation]:  # noqa: ANN001
+def _confirmations(session, campaign, survey, ready: rounds.Readiness | None) -> dict[str, Confirmation]:
     """The steps the round's page offers an admin now, each with its confirmation (the
     counts read once for all of them)."""
     if current_user.role != Role.admin or survey.status not in (RoundStatus.draft, RoundStatus.open):
@@ -252,7 +252,7 @@ def _confirmations(session, campaign, survey, ready: rounds.Readiness | None) ->
     return found
 
 
-def _act(round_id: int, confirmation, act, done: str):  # noqa: ANN001
+def _act(round_id: int, confirmation, act, done: str):
     """Run one round step once confirmed: `act(session, campaign, survey, actor)`, which
     puts it in the audit log (naming the staff user) in the same transaction."""
     form = ConfirmForm()

@@ -72,7 +72,7 @@ def index():
                            mask_phone=mask_phone), status
 
 
-def liaisons_confirmation(campaign) -> Confirmation:  # noqa: ANN001
+def liaisons_confirmation(campaign) -> Confirmation:
     waiting = users.units_without_liaison(get_session(), campaign.id)
     named = "、".join(u.name for u in waiting[:8]) + (f" 等 {len(waiting)} 个单位" if len(waiting) > 8 else "")
     return Confirmation(
