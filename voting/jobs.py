@@ -40,7 +40,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from voting.errors import DomainError
 from voting.models import Job, JobStatus, utcnow
@@ -124,6 +124,21 @@ def later(app: Flask, name: str, **params: Any) -> None:
         huey_of(app).pingyi_run_task(name, params)
     except Exception:  # noqa: BLE001 - the sweep makes up for it
         _log.exception("task %s could not be queued; its sweep will do the work", name)
+
+
+def get_job(session: Session, job_id: int) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def recent(session: Session, limit: int) -> list[Job]:
+    """The latest `limit` jobs, newest first, without their results (a report's carries its file)."""
+    return list(session.scalars(select(Job).options(defer(Job.result)).order_by(Job.id.desc()).limit(limit)))
+
+
+def latest(session: Session, kind_name: str, campaign_id: int) -> Job | None:
+    """The campaign's newest job of this kind."""
+    return session.scalar(select(Job).where(Job.kind == kind_name, Job.campaign_id == campaign_id)
+                          .order_by(Job.id.desc()).limit(1))
 
 
 def submit(session: Session, kind_name: str, params: dict[str, Any], *, title: str, key: str | None = None,

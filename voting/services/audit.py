@@ -120,6 +120,10 @@ class Verification:
         return self.broken is None
 
 
+def get_entry(session: Session, entry_id: int) -> AuditEntry | None:
+    return session.get(AuditEntry, entry_id)
+
+
 def verify(session: Session) -> Verification:
     """Walk the log in id order: each entry's hash must be that of its content, and its
     prev_hash the hash of the entry before it (GENESIS for the first). Stops at the

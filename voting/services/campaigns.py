@@ -43,6 +43,19 @@ def get_campaign(session: Session, year: int | None = None) -> Campaign:
     return campaign
 
 
+def years(session: Session) -> list[tuple[int, int]]:
+    """(id, year) of every campaign, the latest year first."""
+    return [(cid, year) for cid, year in session.execute(select(Campaign.id, Campaign.year)
+                                                         .order_by(Campaign.year.desc()))]
+
+
+def year_of(session: Session, campaign_id: int | None) -> int | None:
+    """The year of the campaign with this id (None for none)."""
+    if campaign_id is None:
+        return None
+    return session.scalar(select(Campaign.year).where(Campaign.id == campaign_id))
+
+
 def change_settings(
     session: Session, campaign: Campaign, changes: dict[str, str], *, actor: str = "system"
 ) -> RuleSettings:

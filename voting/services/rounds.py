@@ -65,6 +65,9 @@ from voting.vault import vault_of
 ROUND_NAMES = {kind: labels.ROUND_NAMES[kind.value] for kind in RoundKind}
 SENT_STATES = (OutboxStatus.sent, OutboxStatus.delivered, OutboxStatus.undelivered)
 FAILED_STATES = (OutboxStatus.failed, OutboxStatus.undelivered)
+# A unit sees its sections' counts of answers below this as "<5": a small count could
+# reveal a person's vote (docs/rules.md §4.13).
+UNIT_MIN_COUNT = 5
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,11 @@ def decide(
     return decision
 
 
+def recorded_decision(session: Session, section_id: int) -> ResultDecision | None:
+    """The review office's decision on the section's final list, if it made one."""
+    return session.get(ResultDecision, section_id)
+
+
 def fixed_candidates(session: Session, campaign: Campaign) -> pd.DataFrame | None:
     """The candidate list the review office fixed (UNIT, SECTION, SHORTLIST), or None."""
     rows = session.execute(

@@ -11,13 +11,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from sqlalchemy import select
 
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import DomainError, NotFoundError
-from voting.models import AuditEntry, Campaign, Role
+from voting.models import Role
 from voting.services import audit, audit_text
+from voting.services.campaigns import year_of, years
 from voting.views.common import current_campaign, local_time, query_number
 
 bp = Blueprint("audit", __name__, url_prefix="/office/audit")
@@ -133,7 +133,7 @@ def index():
     session = get_session()
     chosen = filters()
     page = audit.entries(session, **chosen.arguments(), page=query_number("page", 1), per_page=PER_PAGE)
-    campaigns = session.execute(select(Campaign.id, Campaign.year).order_by(Campaign.year.desc())).all()
+    campaigns = years(session)
     names = audit_text.look_up(session, page.entries, local_time)
     return render_template(
         "audit.html", verification=audit.verify(session), page=page, chosen=chosen, keep=chosen.query(),
@@ -148,12 +148,11 @@ def entry(entry_id: int):
     """One entry: its sentence, every section (or account) it touched by name, and the
     record as stored (what the hash chain covers)."""
     session = get_session()
-    found = session.get(AuditEntry, entry_id)
+    found = audit.get_entry(session, entry_id)
     if found is None:
         abort(404)
     names = audit_text.look_up(session, [found], local_time, whole_lists=True)
-    year = session.scalar(select(Campaign.year).where(Campaign.id == found.campaign_id)) \
-        if found.campaign_id is not None else None
+    year = year_of(session, found.campaign_id)
     return render_template(
         "audit_entry.html", entry=found, description=audit_text.describe(found, names), year=year,
         listing=audit_text.listing(found, names), stored=audit_text.stored(found), label=audit.action_label,

@@ -42,7 +42,7 @@ from voting.services.exports import PERCENT_FORMAT, XLSX, Column, Sheet, workboo
 from voting.views.audit import DETAIL_LABELS, READERS, filters as audit_filters
 from voting.views.common import OFFICE, STAFF, current_campaign, local_time, own_unit_id, query_number
 from voting.views.phone import CALLERS
-from voting.views.rounds import UNIT_MIN_COUNT
+from voting.services.rounds import UNIT_MIN_COUNT
 
 bp = Blueprint("exports", __name__, url_prefix="/office/export")
 

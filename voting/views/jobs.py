@@ -10,9 +10,8 @@ from datetime import timezone
 
 from flask import Blueprint, abort, render_template, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import defer
 
+from voting import jobs
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.models import Job, JobStatus, utcnow
@@ -26,7 +25,7 @@ NO_WORKER = "还没有后台进程接手这个任务：请技术人员确认 pin
 
 
 def _job(job_id: int) -> Job:
-    job = get_session().get(Job, job_id)
+    job = jobs.get_job(get_session(), job_id)
     if job is None:
         abort(404, "没有这个后台任务")
     return job
@@ -112,6 +111,4 @@ def progress(job_id: int):
 @bp.get("/")
 @roles_required(*OFFICE)
 def index():
-    # Not their results: a report's carries its file.
-    jobs = get_session().scalars(select(Job).options(defer(Job.result)).order_by(Job.id.desc()).limit(RECENT)).all()
-    return render_template("jobs.html", jobs=jobs)
+    return render_template("jobs.html", jobs=jobs.recent(get_session(), RECENT))

@@ -23,12 +23,12 @@ from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.links import link_tokens, wording
 from voting.models import InviteMode, Role, RoundKind, RoundStatus
 from voting.services import rounds, votes
+from voting.services.rounds import UNIT_MIN_COUNT
 from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, own_unit_id
 from voting.views.confirm import ConfirmForm, Confirmation, ask
 
 bp = Blueprint("rounds", __name__, url_prefix="/office/rounds")
 REFRESH_SECONDS = 30  # an open round's page reloads itself: counts move as people vote
-UNIT_MIN_COUNT = 5  # docs/rules.md §4: unit-facing counts below this show as "<5"
 
 
 class RoundForm(Form):
@@ -126,12 +126,6 @@ def _liaison_unit() -> int | None:
     if unit_id is None and current_user.role == Role.liaison:
         abort(403)
     return unit_id
-
-
-@bp.app_template_filter("unit_count")
-def unit_count(value: int, unit_view: bool) -> str:
-    """A count as a unit may see it: below UNIT_MIN_COUNT, "<5"."""
-    return f"<{UNIT_MIN_COUNT}" if unit_view and int(value) < UNIT_MIN_COUNT else str(int(value))
 
 
 # ---- what each irreversible step says before it acts (voting/views/confirm.py) -------------

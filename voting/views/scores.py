@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -32,7 +31,7 @@ from voting import charts, jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
-from voting.models import Campaign, Job, Result, ResultDecision
+from voting.models import Campaign, Result
 from voting.services import scorecards
 from voting.services.report import is_missing
 from voting.views import jobs as job_views
@@ -198,7 +197,7 @@ def _section_page(section_id: int, form: DecisionForm | None = None, status: int
     return render_template(
         "scores_section.html", campaign=campaign, card=card, row=row, groups=groups,
         chart=charts.section_components(row, card.settings), decision=form if can_decide else None,
-        undo=EmptyForm(formdata=None), recorded=get_session().get(ResultDecision, section_id),
+        undo=EmptyForm(formdata=None), recorded=scorecards.recorded_decision(get_session(), section_id),
         tie_messages=[t.message for t in card.ties if (row[C.UNIT], row[C.SECTION]) in t.sections],
     ), status
 
@@ -288,8 +287,7 @@ def report():
     sheets with charts: a second and more at county size) is a background job
     (voting/tasks.py, report), whose page offers the file."""
     campaign = current_campaign()
-    latest = get_session().scalar(select(Job).where(Job.kind == tasks.REPORT, Job.campaign_id == campaign.id)
-                                  .order_by(Job.id.desc()).limit(1))
+    latest = jobs.latest(get_session(), tasks.REPORT, campaign.id)
     return render_template("report.html", campaign=campaign, latest=latest,
                            latest_state=job_views.state(latest) if latest else None,
                            file=job_views.produced_file(latest) if latest else None, action=EmptyForm(formdata=None))

@@ -14,6 +14,7 @@ from voting.errors import NotFoundError
 from voting.forms import EmptyForm
 from voting.services import overview
 from voting.services.report import is_missing
+from voting.services.rounds import UNIT_MIN_COUNT
 from voting.views.common import current_campaign, local_time, score_figure
 from voting.views.public import PUBLIC_BLUEPRINTS
 
@@ -28,7 +29,8 @@ def init_app(app: Flask) -> None:
     app.context_processor(office_contact)
     app.context_processor(staff_menu)
     for name, function in (("local_time", local_time), ("score", score_filter), ("sort_value", sort_value),
-                           ("result_label", result_label), ("shortlist_label", shortlist_label)):
+                           ("result_label", result_label), ("shortlist_label", shortlist_label),
+                           ("unit_count", unit_count)):
         app.add_template_filter(function, name)
 
 
@@ -98,3 +100,8 @@ def result_label(code: object) -> str:
 
 def shortlist_label(code: object) -> str:
     return code_label(L.SHORTLISTS, code)
+
+
+def unit_count(value: int, unit_view: bool) -> str:
+    """A count as a unit may see it: below UNIT_MIN_COUNT, "<5"."""
+    return f"<{UNIT_MIN_COUNT}" if unit_view and int(value) < UNIT_MIN_COUNT else str(int(value))
