@@ -62,6 +62,20 @@ def open_survey(app, db, campaign, rows, kind=RoundKind.H1, size=10) -> SurveyRo
     return survey
 
 
+def closed_and_current(app, db, campaign) -> tuple[Invitation, Invitation]:
+    """The citizen's invitation of a closed H1 round and of an open H2 round, their
+    codes different."""
+    first = open_survey(app, db, campaign, [(PLANNING, "张三", CITIZEN)], RoundKind.H1)
+    old = invitation_of(db, CITIZEN, PLANNING)
+    rounds.close_round(db, first)
+    db.commit()
+    open_survey(app, db, campaign, [(REFORM, "张三", CITIZEN)], RoundKind.H2)
+    current = db.scalar(select(Invitation).where(Invitation.round_id != first.id))
+    if old.code == current.code:  # one chance in 31^8
+        pytest.skip("the two rounds drew the same code")
+    return old, current
+
+
 def invitation_of(db, phone: str, place: tuple[str, str]) -> Invitation:
     return db.scalar(
         select(Invitation).join(Section, Invitation.section_id == Section.id).join(Unit)
@@ -240,14 +254,7 @@ def test_a_past_closing_time_closes_the_round_for_replies(client, db, one_invita
 
 
 def test_the_code_of_a_closed_rounds_invitation_says_closed(app, client, db, campaign, signed):
-    first = open_survey(app, db, campaign, [(PLANNING, "张三", CITIZEN)], RoundKind.H1)
-    old = invitation_of(db, CITIZEN, PLANNING)
-    rounds.close_round(db, first)
-    db.commit()
-    open_survey(app, db, campaign, [(REFORM, "张三", CITIZEN)], RoundKind.H2)
-    current = db.scalar(select(Invitation).where(Invitation.round_id != first.id))
-    if old.code == current.code:  # one chance in 31^8
-        pytest.skip("the two rounds drew the same code")
+    old, current = closed_and_current(app, db, campaign)
     assert "评价已截止" in answer(reply(client, f"{old.code} 1"))
     assert votes(db) == []
     assert "经济体制综合改革科的评价：满意" in answer(reply(client, "1"))

@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from sms.webhook import NOT_UNDERSTOOD
-from tests.test_sms_inbound import CITIZEN, NEIGHBOUR, PLANNING, REFORM, invitation_of, open_survey, votes
+from tests.test_sms_inbound import (
+    CITIZEN, NEIGHBOUR, PLANNING, REFORM, closed_and_current, invitation_of, open_survey, votes,
+)
 from voting.clock import aware
-from voting.models import Channel, Choice, Invitation, RoundKind, SurveyRound
+from voting.models import Channel, Choice, Invitation, SurveyRound
 from voting.services import rounds, sms_replies
 from voting.services.sms_replies import (
     ALREADY_VOTED,
@@ -149,14 +150,7 @@ def test_the_closing_time_counts_at_the_moment_given(db, one_invitation):
 
 
 def test_the_code_of_a_closed_rounds_invitation_says_closed(app, db, campaign):
-    first = open_survey(app, db, campaign, [(PLANNING, "张三", CITIZEN)], RoundKind.H1)
-    old = invitation_of(db, CITIZEN, PLANNING)
-    rounds.close_round(db, first)
-    db.commit()
-    open_survey(app, db, campaign, [(REFORM, "张三", CITIZEN)], RoundKind.H2)
-    current = db.scalar(select(Invitation).where(Invitation.round_id != first.id))
-    if old.code == current.code:  # one chance in 31^8
-        pytest.skip("the two rounds drew the same code")
+    old, current = closed_and_current(app, db, campaign)
     error = refused(db, f"{old.code} 1")
     assert isinstance(error, RoundClosedError) and answer_for(error) == ROUND_CLOSED
     assert match_reply(db, CITIZEN, "1").invitation.id == current.id
