@@ -30,12 +30,13 @@ import random
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import ColumnElement, String, and_, case, func, select, type_coerce, update
+from sqlalchemy import ColumnElement, String, Table, and_, case, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -222,7 +223,9 @@ class PoolImport:
 
 
 def _pool_phones(session: Session, online: OnlineRound) -> dict[str, Evaluator]:
-    return {e.phone: e for e in session.scalars(select(Evaluator).where(Evaluator.round_id == online.id))}
+    """The pool's evaluators by phone (a phone erased by retention matches no row of a file)."""
+    return {e.phone: e for e in session.scalars(select(Evaluator).where(Evaluator.round_id == online.id))
+            if e.phone is not None}
 
 
 def import_representatives(
@@ -243,7 +246,7 @@ def import_representatives(
         raise ImportRejected(filename, [RowError(0, "", "表头下没有任何评价人")])
     errors: list[RowError] = []
 
-    def flag(mask: pd.Series, key: str, reason) -> None:
+    def flag(mask: pd.Series, key: str, reason: str | Callable[[dict[Hashable, Any]], str]) -> None:
         for record in frame.loc[mask].to_dict("records"):
             errors.append(RowError(record[ROW], table.where(key), reason(record) if callable(reason) else reason))
 
@@ -301,7 +304,7 @@ def _candidate_lists(session: Session, online: OnlineRound) -> tuple[list[int], 
     ).all()
     lists: dict[int, list[tuple[int, str]]] = {sid: [] for sid in section_ids}
     for section_id, phone, object_id in rows:
-        lists[section_id].append((object_id, phone))
+        lists[section_id].append((object_id, cast(str, phone)))  # the query keeps only rows with a hash
     return section_ids, lists
 
 
@@ -387,7 +390,9 @@ def mix(session: Session, online: OnlineRound) -> Mix:
         .group_by(ServiceObject.phone_hash).subquery()
     )
     in_pool = select(Evaluator.phone_hash).where(Evaluator.round_id == online.id, Evaluator.phone_hash.is_not(None))
-    available = session.scalar(select(func.count()).select_from(on_lists).where(on_lists.c.phone_hash.not_in(in_pool)))
+    available = session.execute(
+        select(func.count()).select_from(on_lists).where(on_lists.c.phone_hash.not_in(in_pool))
+    ).scalar_one()
     has_list = select(ServiceObject.id).where(ServiceObject.section_id == Candidate.section_id,
                                               ServiceObject.phone_hash.is_not(None)).exists()
     candidate_sections, with_list = session.execute(
@@ -484,8 +489,9 @@ def _send_password(session: Session, online: OnlineRound, evaluator: Evaluator, 
     evaluator.password_hash = hash_password(vault_of(session), password)
     evaluator.password_issued_at = now
     params = _account_params(online, wording, evaluator.login, password)
+    # A round that still changes has its phones: retention erases them after the publication.
     message = outbox.enqueue(
-        session, key=_account_key(evaluator.id), phone=evaluator.phone, template=ONLINE_ACCOUNT,
+        session, key=_account_key(evaluator.id), phone=cast(str, evaluator.phone), template=ONLINE_ACCOUNT,
         params=params, campaign_id=online.campaign_id, not_before=now,
     )
     evaluator.message_id = message.id
@@ -506,8 +512,9 @@ def _account_key(evaluator_id: int) -> str:
 
 def waiting_accounts(session: Session, online: OnlineRound) -> int:
     """Evaluators of the pool that have had no account yet."""
-    return session.scalar(select(func.count()).select_from(Evaluator)
-                          .where(Evaluator.round_id == online.id, Evaluator.message_id.is_(None)))
+    return session.execute(
+        select(func.count()).select_from(Evaluator).where(Evaluator.round_id == online.id, Evaluator.message_id.is_(None))
+    ).scalar_one()
 
 
 def waiting_by_kind(session: Session, online: OnlineRound) -> dict[EvaluatorKind, int]:
@@ -589,7 +596,8 @@ def issue_accounts(
         if n % 500 == 0:
             report(done=n)
     report(done=len(waiting), stage="写入数据库")
-    bulk_insert(session, OutboxMessage.__table__, _ACCOUNT_MESSAGE_COLUMNS, messages, stored=("phone",))
+    # A mapped class's __table__ is its Table (typed as the FromClause it may be).
+    bulk_insert(session, cast(Table, OutboxMessage.__table__), _ACCOUNT_MESSAGE_COLUMNS, messages, stored=("phone",))
     report(done=len(waiting) * 3 // 2)  # the messages written, half the writing
     session.execute(update(Evaluator), accounts)  # by primary key: one executemany
     session.expire_all()  # the round and its evaluators as now written
@@ -653,12 +661,13 @@ def reissue(
 
 @dataclass
 class PoolRow:
-    """One line of the office's evaluator list (the phone in full: mask it to show it)."""
+    """One line of the office's evaluator list (the phone in full: mask it to show it;
+    None once retention erased it)."""
 
     id: int
     kind: EvaluatorKind
     name: str
-    phone: str
+    phone: str | None
     login: str
     sms: OutboxStatus | None
     issued_at: datetime | None
@@ -672,7 +681,7 @@ def pool(session: Session, online: OnlineRound, *, limit: int, offset: int = 0,
     """The evaluators (representatives first, in import order) and how many in all;
     `where`: further conditions on Evaluator (the page's filters, services/listings.py)."""
     conditions = [Evaluator.round_id == online.id, *where]
-    total = session.scalar(select(func.count(Evaluator.id)).where(*conditions))
+    total = session.execute(select(func.count(Evaluator.id)).where(*conditions)).scalar_one()
     order = (Evaluator.kind == EvaluatorKind.service_object), Evaluator.id
     # The page's evaluators first, then their SMS and ballot: sorting every evaluator
     # joined to its message read the whole outbox (a county's 90,000 messages) for 50 rows.
@@ -744,7 +753,7 @@ def turnout(session: Session, online: OnlineRound) -> list[Turnout]:
     return [*parts, total]
 
 
-def _due_a_reminder(online: OnlineRound):
+def _due_a_reminder(online: OnlineRound) -> ColumnElement[bool]:
     """The condition on Evaluator of those a reminder goes to: a live password, not
     locked, not reminded yet, no ballot."""
     return and_(
@@ -777,8 +786,9 @@ def remind(
     due = session.scalars(select(Evaluator).where(_due_a_reminder(online)).order_by(Evaluator.id)).all()
     closes = short_local_time(online.closes_at, timezone_name)
     for evaluator in due:
+        # Due only with a live password, which retention erases with the phone.
         message = outbox.enqueue(
-            session, key=f"online-remind:{evaluator.id}", phone=evaluator.phone, template=ONLINE_REMINDER,
+            session, key=f"online-remind:{evaluator.id}", phone=cast(str, evaluator.phone), template=ONLINE_REMINDER,
             params={"sign": sign, "year": str(online.campaign.year), "closes": closes, "link": login_link,
                     "login": evaluator.login},
             campaign_id=online.campaign_id, not_before=now,

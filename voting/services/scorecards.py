@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
@@ -42,9 +42,11 @@ from voting.services.rounds import vote_counts
 from voting.services.sections import sections_frame
 
 T = TypeVar("T")
+# The models of one section's events that `_frame` reads (each has a section_id).
+SectionRows: TypeAlias = type[VoteCount] | type[PlatformEvent] | type[SupervisorScore] | type[InspectionEvent] | type[BonusItem]
 
 
-def _frame(session: Session, campaign: Campaign, model, columns: dict[str, str]) -> pd.DataFrame:
+def _frame(session: Session, campaign: Campaign, model: SectionRows, columns: dict[str, str]) -> pd.DataFrame:
     attributes = [getattr(model, attr) for attr in columns.values()]
     rows = session.execute(
         select(Unit.name, Section.name, *attributes)
@@ -268,7 +270,8 @@ def unfix_candidates(session: Session, campaign: Campaign, *, actor: str = "syst
     online = online_round(session, campaign)
     if online is not None and online.status is not RoundStatus.draft:  # evaluators hold ballots over this list
         raise DomainError("网络评价已经开始，候选名单不能撤销")
-    removed = session.execute(delete(Candidate).where(Candidate.campaign_id == campaign.id)).rowcount
+    # A DELETE's result is a CursorResult, which has the rowcount.
+    removed = cast(CursorResult, session.execute(delete(Candidate).where(Candidate.campaign_id == campaign.id))).rowcount
     session.flush()
     audit.record(session, "candidates.unfix", actor=actor, campaign_id=campaign.id, detail={"candidates": removed})
 
@@ -361,6 +364,6 @@ def published_results(session: Session, year: int) -> tuple[Campaign, OnlineRoun
     """The campaign of `year` and its round, if its results are published."""
     campaign = session.scalar(select(Campaign).where(Campaign.year == year))
     online = online_round(session, campaign) if campaign else None
-    if online is None or online.published_at is None or online.published is None:
+    if campaign is None or online is None or online.published_at is None or online.published is None:
         raise NotFoundError(f"{year} 年度的评议结果尚未公布。")
     return campaign, online

@@ -9,10 +9,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn, Protocol
+from typing import NoReturn, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -277,7 +277,7 @@ def claim_attempt(session: Session, user: User, policy: LoginPolicy, now: dateti
 def attempt_failed(session: Session, user: User, policy: LoginPolicy, now: datetime) -> LoginRefusedError:
     """The claimed attempt was wrong: it stays counted, and the one that reaches
     `lock_failures` locks the account. The error to answer with."""
-    failures = session.scalar(select(User.failed_logins).where(User.id == user.id))  # under the claim's row lock
+    failures = session.execute(select(User.failed_logins).where(User.id == user.id)).scalar_one()  # under the claim's row lock
     if failures >= policy.lock_failures:
         session.execute(update(User).where(User.id == user.id, User.locked_at.is_(None)).values(locked_at=now)
                         .execution_options(synchronize_session=False))
@@ -294,12 +294,13 @@ def claim_totp_step(session: Session, user: User, step: int) -> bool:
     """Store `step` as the user's last used second-factor time step, unless it already
     is (or a later one is): one UPDATE, so that two requests with the same code cannot
     both log in. False when another request claimed it first."""
-    result = session.execute(
+    # An UPDATE's result is a CursorResult, which has the rowcount.
+    result = cast(CursorResult, session.execute(
         update(User)
         .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
-    )
+    ))
     return result.rowcount == 1
 
 
