@@ -231,7 +231,6 @@ def platform_scores(
     complaint, floor 0."""
     s = settings
     part = s.platform_part_points
-    per_point = part / s.platform_base  # a 100-point deduction's worth in the part
     hot = events[C.PLATFORM] == C.HOTLINE
     conduct = hot & (events[C.ITEM] == C.CONDUCT)
     handling = hot & (events[C.ITEM] == C.HANDLING)
@@ -247,12 +246,34 @@ def platform_scores(
     network = (s.network_supervision_points - net_sum).clip(lower=0.0)
     score = hotline + network
 
-    hotline_name = L.label(L.PLATFORMS, C.HOTLINE)
-    net_name = L.label(L.PLATFORMS, C.SUPERVISION_NET)
-    base = [
+    explained = [
+        *_platform_base_lines(keys, s),
+        _platform_event_lines(events, effective, hot, s),
+        *_hotline_cap_lines(keys, events, effective, conduct, conduct_sum, s.conduct_cap, C.CONDUCT, s),
+        *_hotline_cap_lines(keys, events, effective, handling, handling_sum, s.handling_cap, C.HANDLING, s),
+        *_network_floor_lines(keys, events, effective, ~hot, net_sum, s),
+    ]
+    return score, pd.concat(explained, ignore_index=True)
+
+
+def _platform_base_lines(keys: pd.Index, settings: RuleSettings) -> list[pd.DataFrame]:
+    """Every section's two base scores, one line per platform."""
+    s = settings
+    part = s.platform_part_points
+    return [
         lines(keys, C.PLATFORM_SCORE, [f"统一政务咨询投诉举报平台基础分 {fmt(part)} 分（百分制 {fmt(s.platform_base)} 分）"] * len(keys), [part] * len(keys)),
         lines(keys, C.PLATFORM_SCORE, [f"网络监督投诉平台基础分 {fmt(s.network_supervision_points)} 分"] * len(keys), [s.network_supervision_points] * len(keys)),
     ]
+
+
+def _platform_event_lines(
+    events: pd.DataFrame, effective: pd.Series, hot: pd.Series, settings: RuleSettings
+) -> pd.DataFrame:
+    """One line per deduction, before any cap: a hotline deduction (on its 100-point
+    scale, halved for a co-handler) converted into points of the 5-point part; a network
+    supervision deduction as it is."""
+    s = settings
+    per_point = s.platform_part_points / s.platform_base  # a 100-point deduction's worth in the part
     texts = []
     points = np.where(hot, -effective * per_point, -effective)
     for platform, item, role, raw, eff in zip(
@@ -268,36 +289,50 @@ def platform_scores(
         else:
             text = f"{name}扣 {fmt(raw)} 分"
         texts.append(text)
-    event_lines = lines(_event_keys(events), C.PLATFORM_SCORE, texts, points, _rows(events))
+    return lines(_event_keys(events), C.PLATFORM_SCORE, texts, points, _rows(events))
 
-    adjust = []
-    for total, capped, cap, item, mask in (
-        (conduct_sum, conduct_capped, s.conduct_cap, C.CONDUCT, conduct),
-        (handling_sum, handling_capped, s.handling_cap, C.HANDLING, handling),
-    ):
-        over = total > cap
-        if over.any():
-            k = keys[over.to_numpy()]
-            terms = _terms(effective, events, mask)
-            texts = [
-                f"{hotline_name}平台 {L.label(L.ITEMS, item)}合计扣 {sum_text(terms.get(key, []), t)}（百分制），"
-                f"超过上限 {fmt(cap)} 分，按 {fmt(cap)} 分计，"
-                f"加回 ({fmt(t)} {MINUS} {fmt(cap)}) × {_per_point(s)} = {fmt((t - cap) * per_point)} 分"
-                for key, t in zip(k, total[over])
-            ]
-            adjust.append(lines(k, C.PLATFORM_SCORE, texts, ((total - capped)[over] * per_point).to_numpy()))
-    floored = net_sum > s.network_supervision_points
-    if floored.any():
-        k = keys[floored.to_numpy()]
-        terms = _terms(effective, events, ~hot)
-        full = s.network_supervision_points
-        texts = [
-            f"{net_name}平台合计扣 {sum_text(terms.get(key, []), t)}，超过基础分 {fmt(full)} 分，最低 0 分，"
-            f"加回 {fmt(t)} {MINUS} {fmt(full)} = {fmt(t - full)} 分"
-            for key, t in zip(k, net_sum[floored])
-        ]
-        adjust.append(lines(k, C.PLATFORM_SCORE, texts, (net_sum - full)[floored].to_numpy()))
-    return score, pd.concat([*base, event_lines, *adjust], ignore_index=True)
+
+def _hotline_cap_lines(
+    keys: pd.Index, events: pd.DataFrame, effective: pd.Series, mask: pd.Series, total: pd.Series, cap: float,
+    item: str, settings: RuleSettings,
+) -> list[pd.DataFrame]:
+    """The points given back to the sections whose hotline deductions of one `item`
+    (the events in `mask`, `total` per section) exceed its `cap`: no line when none do."""
+    s = settings
+    per_point = s.platform_part_points / s.platform_base
+    over = total > cap
+    if not over.any():
+        return []
+    k = keys[over.to_numpy()]
+    terms = _terms(effective, events, mask)
+    texts = [
+        f"{L.label(L.PLATFORMS, C.HOTLINE)}平台 {L.label(L.ITEMS, item)}合计扣 {sum_text(terms.get(key, []), t)}（百分制），"
+        f"超过上限 {fmt(cap)} 分，按 {fmt(cap)} 分计，"
+        f"加回 ({fmt(t)} {MINUS} {fmt(cap)}) × {_per_point(s)} = {fmt((t - cap) * per_point)} 分"
+        for key, t in zip(k, total[over])
+    ]
+    return [lines(k, C.PLATFORM_SCORE, texts, ((total - total.clip(upper=cap))[over] * per_point).to_numpy())]
+
+
+def _network_floor_lines(
+    keys: pd.Index, events: pd.DataFrame, effective: pd.Series, mask: pd.Series, total: pd.Series,
+    settings: RuleSettings,
+) -> list[pd.DataFrame]:
+    """The points given back to the sections whose network supervision deductions (the
+    events in `mask`, `total` per section) exceed the part's points, which floor at 0:
+    no line when none do."""
+    full = settings.network_supervision_points
+    floored = total > full
+    if not floored.any():
+        return []
+    k = keys[floored.to_numpy()]
+    terms = _terms(effective, events, mask)
+    texts = [
+        f"{L.label(L.PLATFORMS, C.SUPERVISION_NET)}平台合计扣 {sum_text(terms.get(key, []), t)}，超过基础分 {fmt(full)} 分，最低 0 分，"
+        f"加回 {fmt(t)} {MINUS} {fmt(full)} = {fmt(t - full)} 分"
+        for key, t in zip(k, total[floored])
+    ]
+    return [lines(k, C.PLATFORM_SCORE, texts, (total - full)[floored].to_numpy())]
 
 
 # ---- 监督检查 ------------------------------------------------------------------------

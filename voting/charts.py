@@ -520,61 +520,78 @@ def final_ranking(card: Scorecard) -> Markup:
     frame = ranked_candidates(card)
     if frame.empty:
         return _notice(RANKING_TITLE, NO_DATA, "chart-ranking")
-
     body, y = _legend([(COMPONENT_COLOURS[c], L.COMPONENTS[c]) for c in COMPONENTS], 16)
     markers, y = _legend([(_MARKERS[c], L.label(L.RESULTS, c)) for c in RESULT_CODES], y, swatch="marker")
     body += markers
     axis_top = y + 4
     top = axis_top + 8
     bottom = top + len(frame) * RANK_ROW
-    height = bottom + 44
-
-    step = 20
-    limit = max(highest_total(card.settings), float(frame[C.TOTAL].max()))
     right_end = ranking_right_end(card)
-    for tick in range(0, int(limit) + 1, step):
+    body += _total_axis(card, frame, axis_top, top, bottom, right_end)
+    body += [_ranking_bar(card, record, top + i * RANK_ROW, right_end)
+             for i, record in enumerate(frame.to_dict("records"))]
+    return _svg(bottom + 44, RANKING_TITLE, _ranking_summary(frame), body, "chart-ranking")
+
+
+def _total_axis(card: Scorecard, frame: pd.DataFrame, axis_top: float, top: float, bottom: float,
+                right_end: float) -> list[str]:
+    """A grid line every 20 points, labelled above and below the bars, and the axis' title."""
+    parts = []
+    limit = max(highest_total(card.settings), float(frame[C.TOTAL].max()))
+    for tick in range(0, int(limit) + 1, 20):
         x = ranking_x(card, tick, right_end)
-        body.append(f'<line x1="{_n(x)}" y1="{_n(top)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="{GRID}" '
-                    f'stroke-width="1"/>')
+        parts.append(f'<line x1="{_n(x)}" y1="{_n(top)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="{GRID}" '
+                     f'stroke-width="1"/>')
         for ty in (axis_top, bottom + 14):
-            body.append(_text(x, ty, str(tick), size=SMALL, anchor="middle", fill=MUTED))
-    body.append(_text((RANK_LEFT + RANK_RIGHT) / 2, bottom + 34, "总成绩（分）", size=SMALL, anchor="middle",
-                      cls="axis-title"))
+            parts.append(_text(x, ty, str(tick), size=SMALL, anchor="middle", fill=MUTED))
+    parts.append(_text((RANK_LEFT + RANK_RIGHT) / 2, bottom + 34, "总成绩（分）", size=SMALL, anchor="middle",
+                       cls="axis-title"))
+    return parts
 
-    for i, record in enumerate(frame.to_dict("records")):
-        y0 = top + i * RANK_ROW
-        name = _name(record)
-        result = _code(record.get(C.RESULT))
-        rank = record.get(C.TOTAL_RANK)
-        parts_text = "、".join(
-            f"{L.COMPONENTS[c]} {display_text(record[c], _decimals(c))}" for c in COMPONENTS if not _missing(record.get(c)))
-        tip = f"{'' if _missing(rank) else f'第 {int(rank)} 名 '}{name}：总成绩 {display_text(record[C.TOTAL])}（{parts_text}）"
-        if result:
-            tip += f"；{L.label(L.RESULTS, result)}"
-        decision = record.get(C.DECISION)
-        if not _missing(decision) and decision:
-            tip += f"；{decision}"
-        parts = [f"<title>{_e(tip)}</title>",
-                 _text(RANK_LABEL_RIGHT, y0 + 13, fit(name, RANK_LABEL_RIGHT - 4, 12), size=12, anchor="end")]
-        if result in _MARKERS:
-            parts.append(_MARKERS[result].format(cx=_n(RANK_MARKER_X), cy=_n(y0 + 9)))
-        level = 0.0
-        for c in COMPONENTS:
-            value = 0.0 if _missing(record.get(c)) else max(float(record[c]), 0.0)
-            if value > 0:
-                x0, x1 = ranking_x(card, level, right_end), ranking_x(card, level + value, right_end)
-                parts.append(f'<rect x="{_n(x0)}" y="{_n(y0 + 3)}" width="{_n(x1 - x0)}" height="12" '
-                             f'fill="{COMPONENT_COLOURS[c]}" data-component="{c}"/>')
-                level += value
-        parts.append(_text(ranking_x(card, level, right_end) + 3, y0 + 13, display_text(record[C.TOTAL]), size=SMALL))
-        body.append(f'<g class="bar" data-result="{_e(result or "")}" data-total="{display_text(record[C.TOTAL])}">'
-                    f'{"".join(parts)}</g>')
 
+def _ranking_tip(record: Mapping[str, Any], result: str | None) -> str:
+    """A bar's tooltip: rank, name, total and its components, the result and the decision."""
+    rank = record.get(C.TOTAL_RANK)
+    parts_text = "、".join(
+        f"{L.COMPONENTS[c]} {display_text(record[c], _decimals(c))}" for c in COMPONENTS if not _missing(record.get(c)))
+    tip = f"{'' if _missing(rank) else f'第 {int(rank)} 名 '}{_name(record)}：总成绩 {display_text(record[C.TOTAL])}（{parts_text}）"
+    if result:
+        tip += f"；{L.label(L.RESULTS, result)}"
+    decision = record.get(C.DECISION)
+    if not _missing(decision) and decision:
+        tip += f"；{decision}"
+    return tip
+
+
+def _ranking_bar(card: Scorecard, record: Mapping[str, Any], y0: float, right_end: float) -> str:
+    """One candidate's row at `y0`: its name, its result's marker, its components
+    stacked left to right (a negative one drawn as nothing), and its total."""
+    result = _code(record.get(C.RESULT))
+    name = _name(record)
+    parts = [f"<title>{_e(_ranking_tip(record, result))}</title>",
+             _text(RANK_LABEL_RIGHT, y0 + 13, fit(name, RANK_LABEL_RIGHT - 4, 12), size=12, anchor="end")]
+    if result in _MARKERS:
+        parts.append(_MARKERS[result].format(cx=_n(RANK_MARKER_X), cy=_n(y0 + 9)))
+    level = 0.0
+    for c in COMPONENTS:
+        value = 0.0 if _missing(record.get(c)) else max(float(record[c]), 0.0)
+        if value > 0:
+            x0, x1 = ranking_x(card, level, right_end), ranking_x(card, level + value, right_end)
+            parts.append(f'<rect x="{_n(x0)}" y="{_n(y0 + 3)}" width="{_n(x1 - x0)}" height="12" '
+                         f'fill="{COMPONENT_COLOURS[c]}" data-component="{c}"/>')
+            level += value
+    parts.append(_text(ranking_x(card, level, right_end) + 3, y0 + 13, display_text(record[C.TOTAL]), size=SMALL))
+    return (f'<g class="bar" data-result="{_e(result or "")}" data-total="{display_text(record[C.TOTAL])}">'
+            f'{"".join(parts)}</g>')
+
+
+def _ranking_summary(frame: pd.DataFrame) -> str:
+    """The chart's text for a screen reader: how many candidates, the highest and lowest
+    total, the candidates in each result."""
     best, worst = frame.iloc[0], frame.iloc[-1]
     counts = "、".join(
         f"{L.label(L.RESULTS, c)} {int((frame[C.RESULT] == c).sum())} 个" for c in RESULT_CODES)
-    summary = (
+    return (
         f"{len(frame)} 个候选科室按总成绩从高到低排列；最高 {_name(best)} {display_text(best[C.TOTAL])}，"
         f"最低 {_name(worst)} {display_text(worst[C.TOTAL])}；{counts}"
     )
-    return _svg(height, RANKING_TITLE, summary, body, "chart-ranking")
