@@ -41,7 +41,7 @@ from voting.services.evaluators import turnout
 from voting.views import exports as export_views
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PHONE = re.compile(rb"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+PHONE = re.compile(rb"(?<![0-9.])1[3-9][0-9]{9}(?![0-9])")  # not the fraction of a date serial (46363.13845…)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 A, B, C = "13812345678", "13987654321", "15011112222"
 OTHER_UNIT = ("县经信局", "投资规划科")
