@@ -202,18 +202,17 @@ def test_moves_and_ballots_at_the_same_time_lose_and_double_nothing(app, db, cam
     online = open_online_round(db, campaign, kinds={EvaluatorKind.deputy: 60})
     voters = evaluators(db, online)
     found = candidates(db, online)
-    engine = app.extensions["pingyi.engine"]
     sessions = app.extensions["pingyi.sessions"]
     casting = threading.Event()
     errors: list[BaseException] = []
 
     def cast(part: list) -> None:
         try:
-            with engine.connect() as connection:
+            with sessions() as session:
                 for i, evaluator in part:
                     chosen = {sid: Choice(v) for sid, v in marks(found, offset=i % len(found)).items()}
-                    ballots.store_ballot(connection, evaluator.id, online.id, chosen)
-                    connection.commit()
+                    ballots.store_ballot(session, evaluator.id, online.id, chosen)
+                    session.commit()
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 

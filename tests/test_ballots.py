@@ -397,10 +397,10 @@ def test_store_ballot_decides_in_the_database(db, online, voter):
     evaluator is refused, and so is any ballot once the round is closed (the first
     one's refusal says it is in); each refusal stores nothing."""
     chosen = _checked(online, candidates(db, online))
-    ballots.store_ballot(db.connection(), voter.id, online.id, chosen)
+    ballots.store_ballot(db, voter.id, online.id, chosen)
     db.commit()
     with pytest.raises(ballots.AlreadyCastError):
-        ballots.store_ballot(db.connection(), voter.id, online.id, chosen)
+        ballots.store_ballot(db, voter.id, online.id, chosen)
     db.rollback()
     assert counts(db) == (1, 30, 1)
     db.execute(update(OnlineRound).where(OnlineRound.id == online.id)
@@ -408,9 +408,9 @@ def test_store_ballot_decides_in_the_database(db, online, voter):
     db.commit()
     other = next(e for e in db.scalars(select(Evaluator).where(Evaluator.round_id == online.id)) if e.id != voter.id)
     with pytest.raises(ballots.OnlineRoundClosedError):
-        ballots.store_ballot(db.connection(), other.id, online.id, chosen)
+        ballots.store_ballot(db, other.id, online.id, chosen)
     with pytest.raises(ballots.AlreadyCastError):
-        ballots.store_ballot(db.connection(), voter.id, online.id, chosen)
+        ballots.store_ballot(db, voter.id, online.id, chosen)
     db.rollback()
     assert counts(db) == (1, 30, 1)
     assert password_hash(db, other) is not None
@@ -432,8 +432,7 @@ def test_a_close_waits_for_a_ballot_being_stored_and_counts_it(app, db, online, 
             closed["ballots"] = ballots.close(office, office.get(OnlineRound, online.id), actor="test")
             office.commit()
 
-    with engine.connect() as storing:
-        storing.begin()
+    with sessions() as storing:  # its transaction open until the commit below
         ballots.store_ballot(storing, voter.id, online.id, chosen)
         closing = threading.Thread(target=close)
         closing.start()
@@ -455,9 +454,10 @@ def test_a_ballot_stored_while_a_close_is_under_way_waits_and_is_refused(app, db
     refused: list[Exception] = []
 
     def store() -> None:
-        with app.extensions["pingyi.autocommit"].connect() as connection:
+        with app.extensions["pingyi.sessions"]() as session:
             try:
-                ballots.store_ballot(connection, voter.id, online.id, chosen)
+                ballots.store_ballot(session, voter.id, online.id, chosen)
+                session.commit()
             except ballots.OnlineRoundClosedError as error:
                 refused.append(error)
 

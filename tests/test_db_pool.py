@@ -108,4 +108,4 @@ def test_a_quick_read_on_a_lost_connection_fails_as_sqlalchemy_does(app, db, cam
         assert raised.value.connection_invalidated
     with twin.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
-        assert rounds.load_invitation(connection, invitation.id)[0].id == invitation.id
+        assert QuickRead(rounds._VISIT).first(connection, {"invitation_id": invitation.id})[0] == invitation.id

@@ -72,6 +72,7 @@ from markupsafe import Markup
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from voting import db
 from voting.db import get_session
 from voting.extensions import csrf, limiter, login_manager
 from voting.forms import EmptyForm, Form
@@ -296,14 +297,12 @@ def login():
         return redirect(url_for("office.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
-        db = get_session()
         try:
-            user = users.authenticate(db, form.username.data, form.password.data, policy(), _moment(),
+            user = users.authenticate(get_session(), form.username.data, form.password.data, policy(), _moment(),
                                       current_app.extensions["pingyi.login_strangers"])
         except users.LoginRefusedError as error:
-            db.commit()  # a failure counts although the login fails
+            db.keep_writes()  # a failure counts although the login fails
             return _refused(error, "login.html", form=form)
-        db.commit()
         if user.totp_secret:
             session.pop(ENROL_SECRET, None)
             session[PENDING] = {"user": user.id, "epoch": user.session_epoch, "at": int(now()), "tries": 0}
@@ -480,23 +479,22 @@ def verify_code():
     form = CodeForm()
     step, used, failed = None, False, None
     if form.validate_on_submit():
-        db, moment = get_session(), _moment()
+        database, moment = get_session(), _moment()
         try:
-            users.claim_attempt(db, user, policy(), moment)  # a code counts as a password does
+            users.claim_attempt(database, user, policy(), moment)  # a code counts as a password does
         except users.AccountLockedError as error:
             return _start_over(str(error))
         except users.LoginDelayedError as error:
             return _refused(error, "login_2fa.html", form=form, action=_code_action())
         step, used = totp_step(user.totp_secret, form.code.data, now(), user.totp_last_step)
-        if step is not None and not users.claim_totp_step(db, user, step):
+        if step is not None and not users.claim_totp_step(database, user, step):
             step, used = None, True  # another request used this code a moment ago
         if step is not None:
-            users.attempt_succeeded(db, user)
-            db.commit()
+            users.attempt_succeeded(database, user)
             _log_in(user)
             return redirect(_safe_next() or url_for("office.dashboard"))
-        failed = users.attempt_failed(db, user, policy(), moment)
-        db.commit()
+        failed = users.attempt_failed(database, user, policy(), moment)
+        db.keep_writes()  # the wrong code counts although the page says it was wrong (401)
         if isinstance(failed, users.AccountLockedError):
             return _start_over(str(failed))
     g.wrong_code = True
@@ -518,11 +516,9 @@ def verify_code():
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
-        db = get_session()
         # Every session of the account ends, not only this browser's: a copy of this
         # cookie (saved, stolen) must not outlive the logout.
-        users.end_sessions(db, current_user._get_current_object())
-        db.commit()
+        users.end_sessions(get_session(), current_user._get_current_object())
         _end_staff_session()
         flash("已退出登录。", "info")
     return redirect(url_for("auth.login"))
@@ -590,9 +586,7 @@ def enrol():
     if step is None:
         flash("验证码不正确：请检查验证器中添加的密钥和手机的时间，再输入当前显示的 6 位数字。", "error")
         return _enrol_page(form, 400)
-    db = get_session()
-    users.enrol_second_factor(db, current_user._get_current_object(), secret, step)
-    db.commit()
+    users.enrol_second_factor(get_session(), current_user._get_current_object(), secret, step)
     session.pop(ENROL_SECRET, None)
     flash("两步验证已启用：以后登录时，输入密码后还要输入验证器中的 6 位验证码。", "info")
     return redirect(url_for("office.dashboard"))

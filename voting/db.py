@@ -1,16 +1,31 @@
 """Engine and per-request session, without Flask-SQLAlchemy so that models and
-services work the same in the web app, the CLI, Alembic and the tests."""
+services work the same in the web app, the CLI, Alembic and the tests.
+
+A web request is one unit of work (`init_app` registers it, "the request's unit of
+work" below): services take the request's Session and never commit; the request
+commits once, when its view has returned a success (status below 400), and rolls
+back otherwise. A view says otherwise with `keep_writes()` (a counted failure: a
+wrong password or code) or `discard_writes()` (a refusal shown as a flash and a
+redirect), never with commit() or rollback(). `after_commit(callback)` runs what
+must see the committed rows (waking a job's worker). The CLI's commands, the jobs
+(voting/jobs.py, voting/tasks.py) and the outbox's dispatcher are not requests:
+each command or job step is its own unit of work and commits itself."""
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Callable, Collection, Sequence
+from functools import wraps
+from typing import Any
 
-from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
+from flask import Flask, current_app, g, has_request_context
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from voting.vault import PhoneVault, attach
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, phone_key: str | None = None, **options) -> Engine:
@@ -72,6 +87,7 @@ def init_app(app: Flask) -> None:
     app.extensions["pingyi.engine"] = engine
     app.extensions["pingyi.autocommit"] = _autocommit_twin(engine, url, key)
     app.extensions["pingyi.sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.dispatch_request = _unit_of_work(app)  # type: ignore[method-assign]
     app.teardown_appcontext(_close_session)
 
 
@@ -94,10 +110,18 @@ def get_engine() -> Engine:
 
 
 def get_session() -> Session:
-    """The session of this request or command; the caller commits once at the end."""
+    """The session of this request or command. A request's is committed (or rolled
+    back) by the request's unit of work (`init_app`); a command commits its own."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["pingyi.sessions"]()
     return g.db_session
+
+
+def ping() -> None:
+    """One `SELECT 1` on a connection of its own (the readiness check, /readyz): raises
+    whatever stops the database from answering."""
+    with get_engine().connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def get_autocommit() -> Connection:
@@ -109,13 +133,118 @@ def get_autocommit() -> Connection:
     return g.db_autocommit
 
 
+def single_statement_connection(session: Session) -> Connection:
+    """Where a service runs work that is one statement and the only database work of
+    its request (a citizen's vote and page reads, the evaluator's read, the ballot on
+    PostgreSQL): the request's autocommit connection (get_autocommit) when `session`
+    is the request's session and has no transaction open, so that the statement
+    commits by itself, with no BEGIN and COMMIT round trips around it (measured: the
+    vote became one round trip instead of three, and the citizens' votes per second
+    doubled; bench/README.md, vote_bench and ballot_bench). Otherwise, `session`'s own
+    connection, the statement joining its transaction: a command's, a job's or a
+    test's session, or a request that has read or written through it already, whose
+    work the statement must share the fate of."""
+    if not session.in_transaction() and has_request_context() and g.get("db_session") is session:
+        return get_autocommit()
+    return session.connection()
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    # A session that never began a transaction holds nothing to give back (a citizen's
+    # page, whose statement ran on the autocommit connection): closing it would cost
+    # more CPU than making it did.
+    if session is not None and (session.in_transaction() or session.identity_map):
         session.close()  # rolls back whatever was not committed
     connection = g.pop("db_autocommit", None)
     if connection is not None:
         connection.close()
+
+
+# ---- the request's unit of work ------------------------------------------------------------
+
+_KEEP, _DISCARD = "keep", "discard"
+
+
+def keep_writes() -> None:
+    """Commit this request's writes although the response its view returns is an error
+    (4xx): a wrong password or code that must be counted although the login fails. An
+    exception out of the view still rolls them back."""
+    g.db_outcome = _KEEP
+
+
+def discard_writes() -> None:
+    """Roll this request's writes back although its response is a success: a view that
+    catches a refusal, flashes it and redirects (303)."""
+    g.db_outcome = _DISCARD
+
+
+def after_commit(callback: Callable[[], Any]) -> None:
+    """Run `callback` once this request's writes are committed (never if they are rolled
+    back): waking the worker of a job the request submitted, which must find its row."""
+    g.setdefault("db_after_commit", []).append(callback)
+
+
+def _unit_of_work(app: Flask) -> Callable[[], Any]:
+    """`app.dispatch_request`, ending the request's unit of work as the view returns:
+    the view's response made (as Flask would make it next), then its writes committed
+    or rolled back (`_finish`). Not an after_request function: an exception raised
+    there (a commit that fails) skips the error handlers of the app and of the
+    blueprints (Flask 3's finalize_request re-raises it; wsgi_app's handle_exception
+    re-raises it under TESTING or DEBUG, otherwise answers with the generic 500
+    handler and runs the after_request functions again). Raised here, inside
+    full_dispatch_request, it reaches them as a view's exception does: the error page
+    voting/errors_web.py (or the public blueprint, voting/views/public.py) gives it.
+    An exception out of the view rolls back before its error handler runs, so the
+    handler's page reads from a usable session."""
+    dispatch = app.dispatch_request
+
+    @wraps(dispatch)
+    def dispatch_request() -> Any:
+        try:
+            returned = dispatch()
+        except BaseException:
+            rollback_request()
+            raise
+        response = app.make_response(returned)
+        _finish(response.status_code)
+        return response
+
+    return dispatch_request
+
+
+def _finish(status: int) -> None:
+    """Commit the request's session if the response is a success and the view did not
+    discard its writes, or if the view kept them; roll it back otherwise. A commit that
+    fails is rolled back and raised: the error handlers answer it."""
+    outcome = g.pop("db_outcome", None)
+    callbacks = g.pop("db_after_commit", ())
+    if outcome != _KEEP and (status >= 400 or outcome == _DISCARD):
+        rollback_request()
+        return
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
+        try:
+            session.commit()
+        except BaseException:
+            rollback_request()
+            raise
+    for callback in callbacks:
+        callback()
+
+
+def rollback_request() -> None:
+    """Roll the request's session back now (before an error page: a failed flush leaves
+    it unusable until then, and the page's own reads would fail again). A rollback
+    that fails (the database is gone too) is logged: the page is tried anyway."""
+    g.pop("db_after_commit", None)
+    session = g.get("db_session")
+    if session is None or not session.in_transaction():
+        return
+    try:
+        session.rollback()
+    except Exception:  # the error page is tried anyway
+        log.warning("rollback of the request's session failed", exc_info=True)
 
 
 def bulk_insert(

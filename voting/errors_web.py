@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from voting.db import rollback_request
 from voting.errors import DomainError, TooLargeError
 
 log = logging.getLogger(__name__)
@@ -81,18 +82,9 @@ def init_app(app: Flask) -> None:
         from voting.logs import redact
 
         log.exception("unhandled error on %s %s", request.method, redact(request.path))
-        _discard_transaction()
+        # Done already for a view's error or a failed commit (voting/db.py, the request's
+        # unit of work); not for one raised before the view (a before_request function).
+        # The page's own reads (the user in the navigation) need a usable session, or
+        # the WSGI server's bare page would be all that is left.
+        rollback_request()
         return error_page(500)
-
-
-def _discard_transaction() -> None:
-    """Roll the request's session back before the error page: a failed flush leaves
-    it unusable until then, and the page's own reads (the user in the navigation)
-    would fail again, leaving the WSGI server's bare page instead of this one."""
-    session = g.get("db_session")
-    if session is None:
-        return
-    try:
-        session.rollback()
-    except Exception:  # the database is gone too: the page tries anyway
-        log.warning("rollback after an unhandled error failed", exc_info=True)

@@ -17,12 +17,28 @@ from __future__ import annotations
 import hmac
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import Connection, String, and_, bindparam, case, func, or_, select, text, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Row,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
@@ -33,7 +49,7 @@ from sms.templates import (
 )
 from sms.tokens import LinkTokens, new_code, new_nonce
 from voting.clock import aware, short_local_time
-from voting.db import QuickRead, bulk_insert
+from voting.db import QuickRead, bulk_insert, single_statement_connection
 from voting.errors import DomainError, NotFoundError
 from voting.models import (
     CallAttempt,
@@ -221,10 +237,10 @@ def open_round(
     invitation_ids, message_ids, invitations, messages = _make_invitations(
         session, campaign, survey, chosen, tokens, wording, now, report)
     # The round's row: from here the round is ours, so nobody else opens it.
-    taken = session.execute(
+    taken = cast(CursorResult, session.execute(  # an UPDATE's result: a CursorResult, with the rowcount
         update(SurveyRound).where(SurveyRound.id == survey.id, SurveyRound.status == RoundStatus.draft)
         .values(status=RoundStatus.open, opened_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if taken != 1:
         raise DomainError(f"{survey.kind.value} 轮调查刚刚已由他人开始，不能再次开始")
     session.refresh(survey)
@@ -316,7 +332,8 @@ def _sample(session: Session, survey: SurveyRound, statuses: pd.DataFrame) -> tu
 
 
 def _make_invitations(session: Session, campaign: Campaign, survey: SurveyRound, chosen: list, tokens: LinkTokens,
-                      wording: Wording, now: datetime, report: Callable[..., None]):
+                      wording: Wording, now: datetime, report: Callable[..., None],
+                      ) -> tuple[list[int], list[int], list[tuple], list[tuple]]:
     """The rows of the chosen invitations and their messages, made before anything is
     written: on SQLite a write locks the whole database, the job's progress reports
     included, so it comes last and is short."""
@@ -355,9 +372,10 @@ def _write(session: Session, invitations: list, messages: list, report: Callable
         written += n
         report(done=written)
 
-    bulk_insert(session, OutboxMessage.__table__, _MESSAGE_COLUMNS, messages, chunk=_CHUNK, progress=inserted,
-                stored=("phone",))
-    bulk_insert(session, Invitation.__table__, _INVITATION_COLUMNS, invitations, chunk=_CHUNK, progress=inserted,
+    # A mapped class's __table__ is its Table (typed as the FromClause it may be).
+    bulk_insert(session, cast(Table, OutboxMessage.__table__), _MESSAGE_COLUMNS, messages, chunk=_CHUNK,
+                progress=inserted, stored=("phone",))
+    bulk_insert(session, cast(Table, Invitation.__table__), _INVITATION_COLUMNS, invitations, chunk=_CHUNK, progress=inserted,
                 stored=("phone",))
 
 
@@ -368,17 +386,17 @@ _INVITATION_COLUMNS = ["id", "round_id", "section_id", "service_object_id", "pho
                        "code_hash", "message_id", "code_failures", "created_at"]
 
 
-def next_ids(session: Session, model: type, n: int) -> list[int]:
+def next_ids(session: Session, model: type[Invitation] | type[OutboxMessage], n: int) -> list[int]:
     """`n` ids for new rows of `model`: from the table's sequence on PostgreSQL (nobody
     else will take them); on SQLite after the largest, for `_still_free` to confirm
     once the write lock is held."""
     if n == 0:
         return []
-    table = model.__table__.name
+    table = cast(Table, model.__table__).name
     if session.get_bind().dialect.name == "postgresql":
         return list(session.scalars(
             text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": n}))
-    start = session.scalar(select(func.coalesce(func.max(model.id), 0))) + 1
+    start = session.execute(select(func.coalesce(func.max(model.id), 0))).scalar_one() + 1
     return list(range(start, start + n))
 
 
@@ -387,7 +405,7 @@ def _still_free(session: Session, invitation_ids: list[int], message_ids: list[i
     ids were taken (on PostgreSQL the sequence saw to that)."""
     if session.get_bind().dialect.name == "postgresql" or not invitation_ids:
         return True
-    return all(session.scalar(select(func.coalesce(func.max(model.id), 0))) < ids[0]
+    return all(session.execute(select(func.coalesce(func.max(model.id), 0))).scalar_one() < ids[0]
                for model, ids in ((Invitation, invitation_ids), (OutboxMessage, message_ids)))
 
 
@@ -410,7 +428,8 @@ def remind(session: Session, campaign: Campaign, survey: SurveyRound, tokens: Li
         select(Invitation.phone_hash).where(Invitation.round_id == survey.id, Invitation.id.not_in(voted))
     ).all())
     for invitation, unit, section in due:
-        template, params = _params(survey, invitation.id, invitation.nonce, invitation.code, unit, section, "",
+        code = cast(str, invitation.code)  # erased only once its round has ended (retention)
+        template, params = _params(survey, invitation.id, invitation.nonce, code, unit, section, "",
                                    per_phone[invitation.phone_hash] > 1, tokens, wording, reminder=True)
         message = OutboxMessage(
             key=f"remind:{survey.id}:{invitation.id}", campaign_id=campaign.id, round_id=survey.id, phone=invitation.phone,
@@ -439,16 +458,17 @@ def _reminder_due(survey: SurveyRound, now: datetime) -> tuple:
 
 def reminders_due(session: Session, survey: SurveyRound, now: datetime | None = None) -> int:
     """How many reminders `remind` would write now."""
-    return session.scalar(
+    return session.execute(
         select(func.count()).select_from(Invitation).join(OutboxMessage, Invitation.message_id == OutboxMessage.id)
         .where(*_reminder_due(survey, now or utcnow()))
-    )
+    ).scalar_one()
 
 
 def waiting_messages(session: Session, survey: SurveyRound) -> int:
     """The round's messages not sent yet (a close or cancel voids them)."""
-    return session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.round_id == survey.id, OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending))))
+    return session.execute(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.round_id == survey.id, OutboxMessage.status.in_((OutboxStatus.pending, OutboxStatus.sending)))
+    ).scalar_one()
 
 
 def close_round(session: Session, survey: SurveyRound, now: datetime | None = None, *, actor: str = "system") -> int:
@@ -489,9 +509,10 @@ def cancel_round(session: Session, survey: SurveyRound, now: datetime | None = N
     survey.status, survey.closed_at = RoundStatus.cancelled, now
     session.flush()
     voided = void_messages(session, survey, "调查已取消，未发送", now)
-    invitations = session.scalar(select(func.count()).select_from(Invitation).where(Invitation.round_id == survey.id))
-    sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.round_id == survey.id, OutboxMessage.status.in_(SENT_STATES)))
+    invitations = session.execute(
+        select(func.count()).select_from(Invitation).where(Invitation.round_id == survey.id)).scalar_one()
+    sent = session.execute(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.round_id == survey.id, OutboxMessage.status.in_(SENT_STATES))).scalar_one()
     audit.record(session, "round.cancel", actor=actor, campaign_id=survey.campaign_id, detail={
         **_round_detail(survey), "invitations": invitations, "voided_messages": voided, "sent_messages": sent,
     })
@@ -502,12 +523,12 @@ def void_messages(session: Session, survey: SurveyRound, reason: str, now: datet
     """Mark the round's messages that are still waiting as void, with the reason: a
     dispatch worker never claims them (outbox.claim sends only messages of rounds that
     take answers). One in a worker's hands right now is voided by that worker."""
-    return session.execute(
+    return cast(CursorResult, session.execute(  # an UPDATE's result: a CursorResult, with the rowcount
         update(OutboxMessage)
         .where(OutboxMessage.round_id == survey.id, OutboxMessage.status == OutboxStatus.pending)
         .values(status=OutboxStatus.void, last_error=reason, status_at=now or utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
 
 
 def void_ended(session: Session, now: datetime | None = None) -> int:
@@ -515,12 +536,12 @@ def void_ended(session: Session, now: datetime | None = None) -> int:
     (a sweep's work: the close does it at once)."""
     now = now or utcnow()
     ended = select(SurveyRound.id).where(SurveyRound.status == RoundStatus.open, SurveyRound.closes_at <= now)
-    return session.execute(
+    return cast(CursorResult, session.execute(  # an UPDATE's result: a CursorResult, with the rowcount
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.round_id.in_(ended))
         .values(status=OutboxStatus.void, last_error="调查已截止，未发送", status_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
 
 
 # ---- before the start: what is missing ---------------------------------------------------
@@ -636,14 +657,12 @@ _VISIT = (
 _VISIT_READ = QuickRead(_VISIT)
 
 
-def load_invitation(db: Session | Connection, invitation_id: int) -> tuple[CitizenInvitation | None, bool]:
+def load_invitation(session: Session, invitation_id: int) -> tuple[CitizenInvitation | None, bool]:
     """An invitation as its page shows it (a CitizenInvitation), and whether it has a
-    vote; (None, False) if there is none. On a Connection (the citizens' pages'
-    autocommit one) a QuickRead: each of their requests runs it."""
-    if isinstance(db, Connection):
-        row = _VISIT_READ.first(db, {"invitation_id": invitation_id})
-    else:
-        row = db.execute(_VISIT, {"invitation_id": invitation_id}).first()
+    vote; (None, False) if there is none. A QuickRead, each of the citizens' requests
+    runs it: on the autocommit connection where it is the request's only work
+    (voting.db.single_statement_connection)."""
+    row = _VISIT_READ.first(single_statement_connection(session), {"invitation_id": invitation_id})
     if row is None:
         return None, False
     (id_, round_id, section_id, nonce, status, closes_at, year, kind, unit, section, matter, vote_id) = row
@@ -652,10 +671,11 @@ def load_invitation(db: Session | Connection, invitation_id: int) -> tuple[Citiz
     return found, vote_id is not None
 
 
-def mark_opened(db: Session | Connection, invitation_id: int) -> None:
+def mark_opened(session: Session, invitation_id: int) -> None:
     """The first time a person's browser showed the page (opened_at), set once:
-    concurrent beacons cannot move it."""
-    db.execute(
+    concurrent beacons cannot move it. One statement (the beacon's only work: it
+    commits by itself, voting.db.single_statement_connection)."""
+    single_statement_connection(session).execute(
         update(Invitation).where(Invitation.id == invitation_id, Invitation.opened_at.is_(None)).values(opened_at=utcnow())
     )
 
@@ -682,7 +702,7 @@ class PhoneFilter:
 
 
 def unanswered(session: Session, campaign: Campaign, where: PhoneFilter | None = None, *, limit: int,
-               offset: int = 0):
+               offset: int = 0) -> tuple[Sequence[Row[Any]], int]:
     """The phone survey's list: invitations of the campaign's open rounds without a
     vote, by unit and section (rows with id, unit, section, name, matter, phone, sms
     status, the last call's outcome and the number of calls; the phone in full: mask it
@@ -714,7 +734,7 @@ def unanswered(session: Session, campaign: Campaign, where: PhoneFilter | None =
         query = query.where(or_(last_call.is_(None), last_call == CallOutcome.no_answer))
     elif where.call in {o.value for o in CallOutcome}:
         query = query.where(last_call == CallOutcome(where.call))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     listed = session.execute(
         query.add_columns(Unit.name.label("unit"), Section.name.label("section"), ServiceObject.name.label("name"),
                           ServiceObject.matter, Invitation.phone, OutboxMessage.status.label("sms"),
@@ -744,27 +764,19 @@ def find_invitation(session: Session, invitation_id: int) -> Invitation | None:
     return session.get(Invitation, invitation_id)
 
 
-def unit_choices(session: Session, campaign: Campaign) -> list:
+def unit_choices(session: Session, campaign: Campaign) -> Sequence[Row[int, str]]:
     """The campaign's units as a filter offers them: rows of id and name, in order."""
     return session.execute(
         select(Unit.id, Unit.name).where(Unit.campaign_id == campaign.id).order_by(Unit.number, Unit.id)
     ).all()
 
 
-def section_choices(session: Session, unit_id: int) -> list:
+def section_choices(session: Session, unit_id: int) -> Sequence[Row[int, str]]:
     """A unit's sections as a filter offers them once the unit is chosen (not all 363
     at once): rows of id and name, in order."""
     return session.execute(
         select(Section.id, Section.name).where(Section.unit_id == unit_id).order_by(Section.number, Section.id)
     ).all()
-
-
-def campaign_section_ids(session: Session, campaign: Campaign) -> set[int]:
-    return set(session.scalars(select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)))
-
-
-def unit_section_ids(session: Session, unit_id: int) -> list[int]:
-    return list(session.scalars(select(Section.id).where(Section.unit_id == unit_id)))
 
 
 def calls_of(session: Session, invitation: Invitation) -> list[tuple[CallAttempt, str | None]]:
@@ -818,7 +830,8 @@ def enter_code(session: Session, code: str, phone_tail: str, now: datetime | Non
         raise CodeMismatchError()
     if invitation.code_locked_at is not None:
         raise CodeLockedError()
-    if hmac.compare_digest(invitation.phone[-4:].encode(), phone_tail.encode()):
+    phone = cast(str, invitation.phone)  # erased only once its round has ended (retention)
+    if hmac.compare_digest(phone[-4:].encode(), phone_tail.encode()):
         return invitation
     failures = session.execute(
         update(Invitation)
@@ -847,7 +860,7 @@ def unlock_code(session: Session, invitation: Invitation) -> None:
 
 
 
-def _count_where(condition):  # a SQL condition in, a SQL sum out
+def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:  # a SQL condition in, a SQL sum out
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 

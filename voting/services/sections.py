@@ -251,3 +251,21 @@ def find_section_id(session: Session, campaign: Campaign, unit: str, section: st
     if section_id is None:
         raise NotFoundError(f"{campaign.year} 年度参评科室名单中没有“{fold(unit)} {fold(section)}”")
     return section_id
+
+
+def get_section(session: Session, section_id: int) -> Section | None:
+    return session.get(Section, section_id)
+
+
+def get_unit(session: Session, unit_id: int) -> Unit | None:
+    return session.get(Unit, unit_id)
+
+
+def campaign_section_ids(session: Session, campaign: Campaign) -> set[int]:
+    """The ids of every section of the campaign."""
+    return set(session.scalars(select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)))
+
+
+def unit_section_ids(session: Session, unit_id: int) -> list[int]:
+    """The ids of the unit's sections."""
+    return list(session.scalars(select(Section.id).where(Section.unit_id == unit_id)))

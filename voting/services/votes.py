@@ -13,12 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from typing import Any
+
 from sqlalchemy import Connection, Integer, Text, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from voting.clock import aware
+from voting.db import single_statement_connection
 from voting.errors import DomainError, NotFoundError
 from voting.models import Channel, Choice, Invitation, RoundStatus, SurveyRound, User, Vote, utcnow
 
@@ -87,7 +90,7 @@ def check_votable(session: Session, invitation: Invitation, now: datetime | None
         raise refused
 
 
-def _cast_vote_statement(insert):  # the dialect's insert()
+def _cast_vote_statement(insert: Any) -> Any:  # the dialect's insert(); its Insert … RETURNING
     now = bindparam("now", type_=Vote.created_at.type)
     source = (
         select(
@@ -115,7 +118,7 @@ _CAST_VOTE = {"postgresql": _cast_vote_statement(postgresql_insert), "sqlite": _
 
 
 def cast_vote(
-    db: Session | Connection, invitation_id: int, choice: Choice, channel: Channel, comment: str = "",
+    session: Session, invitation_id: int, choice: Choice, channel: Channel, comment: str = "",
     operator: User | None = None, now: datetime | None = None,
 ) -> int:
     """Record the invitation's one vote, by `channel` (the phone survey's with its
@@ -124,18 +127,19 @@ def cast_vote(
     NOTHING, RETURNING the id, on PostgreSQL and SQLite alike. So the database decides
     between concurrent submits and a round closing at the same moment, the losers get
     AlreadyVotedError or RoundClosedError (UnknownInvitationError for no such
-    invitation) with the session still usable, and a vote by link costs one round trip.
-    On a Session it joins the session's transaction (the caller commits); on an
-    autocommit Connection (the citizens' pages) it commits by itself."""
+    invitation) with the session still usable, and a vote by link costs one round trip:
+    where it is the request's only work (the citizens' pages), it commits by itself on
+    the autocommit connection (voting.db.single_statement_connection); otherwise it
+    joins the session's transaction (the request or the command commits)."""
     now = now or utcnow()
     comment = (comment or "").strip()
     if len(comment) > COMMENT_MAX:
         raise DomainError(f"意见建议不超过 {COMMENT_MAX} 字")
-    connection = db.connection() if isinstance(db, Session) else db
+    connection = single_statement_connection(session)
     statement = _CAST_VOTE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
     parameters = {"invitation_id": invitation_id, "choice": choice, "channel": channel, "comment": comment,
                   "operator_id": operator.id if operator else None, "now": now}
-    vote_id = connection.execute(statement, parameters).scalar()
+    vote_id: int | None = connection.execute(statement, parameters).scalar()
     if vote_id is None:
         raise _refused(connection, invitation_id)
     return vote_id

@@ -1,4 +1,5 @@
-"""Web flows. Each view validates its form, calls one service, commits once, redirects."""
+"""Web flows. Each view validates its form, calls one service and redirects; the request
+commits once, as it ends (voting/db.py, the request's unit of work)."""
 from flask import Flask
 
 
@@ -40,13 +41,10 @@ def init_app(app: Flask) -> None:
     @app.get("/readyz")
     def readyz():
         """Readiness: the database answers. 503 otherwise, without the error's text."""
-        from sqlalchemy import text
-
-        from voting.db import get_engine
+        from voting.db import ping
 
         try:
-            with get_engine().connect() as connection:
-                connection.execute(text("SELECT 1"))
+            ping()
         except Exception:  # any failure means: do not send traffic here
             app.logger.warning("readiness check: the database did not answer", exc_info=True)
             return {"status": "unavailable", "database": "unreachable"}, 503

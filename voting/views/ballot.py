@@ -36,9 +36,9 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
 from sms.tokens import normalize_code
-from voting import jobs
+from voting import db, jobs
 from voting.extensions import limiter
-from voting.db import get_autocommit, get_engine, get_session
+from voting.db import get_session
 from voting.errors import DomainError
 from voting.forms import Form
 from voting.models import Choice
@@ -51,7 +51,7 @@ from voting.services.ballots import (
     NoCandidatesError,
 )
 from voting.tasks import MOVE_BALLOTS
-from voting.views.evaluator import LoggedIn, SeatRound, logged_in
+from voting.views.evaluator import LoggedIn, logged_in
 from voting.views.public import make_public
 
 bp = Blueprint("ballot", __name__)
@@ -164,7 +164,7 @@ class _Listed:
     fresh_rows: Markup  # the untouched ballot's rows
 
 
-def _candidates(online: SeatRound) -> _Listed:
+def _candidates(online: ballots.SeatRound) -> _Listed:
     cache = current_app.extensions.setdefault("pingyi.ballot_candidates", {})
     now = time.monotonic()
     held = cache.get(online.id)
@@ -180,7 +180,7 @@ def _candidates(online: SeatRound) -> _Listed:
 @limiter.limit(BALLOT_LIMIT, key_func=_evaluator_key, error_message=TOO_MANY)
 def ballot_page():
     # The evaluator as plain columns, one statement without a transaction or a lock
-    # (evaluator.logged_in): a POST's store decides again in the database. None also
+    # (evaluator.logged_in, ballots.seat_of): a POST's store decides again in the database. None also
     # when the round is not open: the login page says why.
     seat = logged_in()
     if seat is None:
@@ -204,17 +204,13 @@ def _cast_ballot(seat: LoggedIn, listed: _Listed, rules: ballots.BallotRules):
     except BallotInvalidError as error:
         sent = {sid: value for sid, value in _sent() if value in Choice._value2member_map_}  # shown again
         return _ballot_page(online.id, online.year, seat.id, listed, rules, sent, str(error), 422)
-    # PostgreSQL: one statement on the autocommit connection, atomic by itself;
-    # elsewhere the steps in the session's transaction, committed here.
-    session = None if get_engine().dialect.name == "postgresql" else get_session()
     try:
-        stored = ballots.store_ballot(session.connection() if session else get_autocommit(), seat.id, online.id, chosen)
+        stored = ballots.store_ballot(get_session(), seat.id, online.id, chosen)
     except AlreadyCastError:  # also the loser of concurrent submits: the first ballot stands
         return _already()
-    if session is not None:
-        session.commit()
     if stored.move_due:  # enough sealed ballots wait: a worker moves them into the ballot box
-        jobs.later(current_app._get_current_object(), MOVE_BALLOTS, round_id=online.id)
+        app = current_app._get_current_object()
+        db.after_commit(lambda: jobs.later(app, MOVE_BALLOTS, round_id=online.id))
     receipt = stored.receipt
     # The evaluator's part is over: the browser keeps only the receipt.
     for key in ("evaluator", "evaluator_seen", "evaluator_login"):

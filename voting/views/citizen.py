@@ -30,7 +30,8 @@ from wtforms.validators import InputRequired, Length, Regexp
 
 from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
 from voting.extensions import limiter
-from voting.db import get_autocommit, get_session
+from voting import db
+from voting.db import get_session
 from voting.forms import Form
 from voting.links import link_tokens
 from voting.models import Channel, Choice, Invitation
@@ -161,7 +162,7 @@ def _current_invitation() -> tuple[CitizenInvitation | None, bool]:
     invitation_id = _invitation_id()
     if invitation_id is None:
         return None, False
-    return rounds.load_invitation(get_autocommit(), invitation_id)
+    return rounds.load_invitation(get_session(), invitation_id)
 
 
 def _refusal(invitation: CitizenInvitation, voted: bool):
@@ -230,7 +231,7 @@ def open_link(token: str):
         return _page(400, "链接无效", str(error))
     except TokenExpired as error:
         return _page(410, "评价已截止", str(error))
-    invitation, voted = rounds.load_invitation(get_autocommit(), claim.invitation_id)
+    invitation, voted = rounds.load_invitation(get_session(), claim.invitation_id)
     if invitation is None or invitation.round_id != claim.round_id or not same_nonce(claim.nonce, invitation.nonce):
         return _unknown_link()
     refused = _refusal(invitation, voted)
@@ -254,9 +255,9 @@ def vote_page():
 @limiter.limit(INVITATION_LIMIT, key_func=_invitation_key, error_message=TOO_MANY)
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def cast():
-    """The vote: the form is checked first, then one autocommit statement records it
-    if the invitation has none and its round is open (votes.cast_vote); only a
-    refusal or a form to show again reads the invitation."""
+    """The vote: the form is checked first, then one statement records it if the
+    invitation has none and its round is open (votes.cast_vote, which commits it by
+    itself); only a refusal or a form to show again reads the invitation."""
     invitation_id = _invitation_id()
     if invitation_id is None:
         return _no_invitation()
@@ -268,7 +269,7 @@ def cast():
         return _refusal(invitation, voted) or _vote_page(invitation, vote, 422)
     channel = Channel.code if visit.get("channel") == Channel.code.value else Channel.link
     try:
-        votes.cast_vote(get_autocommit(), invitation_id, Choice(vote.choice), channel, vote.comment)
+        votes.cast_vote(get_session(), invitation_id, Choice(vote.choice), channel, vote.comment)
     except AlreadyVotedError:  # also the loser of a concurrent submit: the other vote stands
         _done()
         return _voted()
@@ -294,7 +295,7 @@ def seen():
     invitation_id = _invitation_id()
     if invitation_id is None:
         return "", 400
-    rounds.mark_opened(get_autocommit(), invitation_id)
+    rounds.mark_opened(get_session(), invitation_id)
     return "", 204
 
 
@@ -322,11 +323,10 @@ def enter_code():
     if not is_code(form.code.data):
         error = "评价码是 8 位字母和数字（不含 0、O、1、I、L），请核对短信后重新输入。"
         return render_template("citizen_code.html", form=form, error=error, privacy=PRIVACY), 422
-    session = get_session()
     try:
-        invitation = rounds.enter_code(session, normalize_code(form.code.data), form.phone_tail.data)
+        invitation = rounds.enter_code(get_session(), normalize_code(form.code.data), form.phone_tail.data)
     except (CodeMismatchError, CodeLockedError) as error:
-        session.commit()  # the wrong attempt is counted against the code
+        db.keep_writes()  # the wrong attempt counts against the code (docs/rules.md §4.4)
         return render_template("citizen_code.html", form=form, error=str(error), privacy=PRIVACY), error.status
     _enter(invitation, Channel.code)
     return redirect(url_for(".vote_page"), 303)

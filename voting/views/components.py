@@ -22,8 +22,8 @@ from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import ImportRejected
 from voting.forms import EmptyForm, Form
-from voting.models import Campaign, ComponentKind, Role, Section
-from voting.services import components, history
+from voting.models import Campaign, ComponentKind, Role
+from voting.services import components, history, sections
 from voting.views.common import (
     ADMIN,
     FILE_TYPES,
@@ -328,7 +328,6 @@ def import_file(kind: str):
                                               actor=current_user.username)
     except ImportRejected as error:
         return rejected("component_kind.html", error, **_kind_page(campaign, component, upload_form=form))
-    get_session().commit()
     flash(
         f"已导入 {filename}（{component.label}）：共 {summary.rows} 行，保存 {summary.stored} 行，"
         f"替换原有 {summary.replaced} 行。",
@@ -370,7 +369,6 @@ def add_entry(kind: str):
         return refused(general)
     components.add_entry(session, campaign, component, section_id, values, current_user, form.note.data or "",
                          actor=current_user.username)
-    session.commit()
     shown = next(choice.label for choice in form.section.choices if choice.value == form.section.data)
     flash(f"已录入{component.label}：{shown}。", "info")
     return redirect(url_for(".kind_page", kind=component.value))
@@ -391,9 +389,8 @@ def delete_entry(kind: str, entry_id: int):
             "请修改文件后重新导入，新文件会替换原文件的全部数据。"
         )
         return render_template("component_kind.html", **_kind_page(campaign, component, message=message)), 409
-    section = session.get(Section, entry.section_id)
+    section = sections.get_section(session, entry.section_id)
     shown = f"{section.unit.name} · {section.name}"
     components.delete_entry(session, campaign, component, entry_id, actor=current_user.username)
-    session.commit()
     flash(f"已删除一条手工录入的{component.label}：{shown}。", "info")
     return redirect(url_for(".kind_page", kind=component.value))

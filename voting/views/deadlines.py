@@ -107,10 +107,8 @@ def save(kind: str):
         deadlines.set_deadline(session, current_campaign(), deadline_kind, form.due_on.data, form.remind_days.data,
                                current_user.username)
     except DomainError as error:
-        session.rollback()
         form.due_on.errors = [str(error)]
         return _render({deadline_kind: form}, 400)
-    session.commit()
     due = form.due_on.data
     flash(f"已设定：{deadline_kind.label}{due.month}月{due.day}日截止，提前 {form.remind_days.data} 天自动提醒未报齐单位的联络员。",
           "info")
@@ -134,7 +132,6 @@ def remind(kind: str):
     done = deadlines.remind(session, campaign, deadline_kind, due_on=plan.due_on, today=_today(),
                             sign=current_app.config["SMS_SIGN"], login_url=login_url(current_app, request.host_url),
                             actor=current_user.username)
-    session.commit()
     said = f"已向 {done.units} 个单位的联络员写入 {done.messages} 条提醒短信，由发送进程发出。"
     if done.already:
         said += f"{done.already} 位联络员今天已提醒过，未重复发送。"

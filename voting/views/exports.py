@@ -29,15 +29,15 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, send_file
 from flask_login import current_user
-from sqlalchemy import select
 
 from sms.phones import mask_phone
 from sms.templates import scrub
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import NotFoundError
-from voting.models import Campaign, OutboxStatus, Role, RoundKind, Section
-from voting.services import audit, audit_text, ballots, evaluators, history, objects, outbox, rounds
+from voting.models import Campaign, OutboxStatus, Role, RoundKind
+from voting.services import audit, audit_text, ballots, campaigns, evaluators, history, objects, outbox, rounds
+from voting.services.sections import get_section, unit_section_ids
 from voting.services.exports import PERCENT_FORMAT, XLSX, Column, Sheet, workbook
 from voting.views.audit import DETAIL_LABELS, READERS, filters as audit_filters
 from voting.views.common import OFFICE, STAFF, current_campaign, local_time, own_unit_id, query_number
@@ -142,7 +142,7 @@ def section_objects(section_id: int, round_kind: str):
     the file's own row numbers, phones masked (the page's columns)."""
     session = get_session()
     campaign = current_campaign()
-    section = session.get(Section, section_id)
+    section = get_section(session, section_id)
     if section is None or section.unit.campaign_id != campaign.id or round_kind not in RoundKind.__members__:
         abort(404)
     unit_id = _unit_scope()
@@ -198,7 +198,7 @@ def round_progress(round_id: int):
     survey = rounds.get_round(session, campaign, round_id)
     progress = rounds.section_progress(session, survey)
     if unit_id is not None:
-        own = list(session.scalars(select(Section.id).where(Section.unit_id == unit_id)))
+        own = unit_section_ids(session, unit_id)
         progress = progress[progress["section_id"].isin(own)]
     unit_view = unit_id is not None
     records = progress.to_dict("records")
@@ -357,7 +357,7 @@ def audit_log():
     chosen = audit_filters()
     found = audit.entries(session, **chosen.arguments(), page=1, per_page=AUDIT_ROWS)
     names = audit_text.look_up(session, found.entries, local_time)
-    years = dict(session.execute(select(Campaign.id, Campaign.year)).all())
+    years = dict(campaigns.years(session))
     verification = audit.verify(session)
     checked = (f"审计日志完整：共 {verification.checked} 条，哈希链逐条核对无误。" if verification.ok
                else f"审计日志已被破坏：{verification.broken.message}。")

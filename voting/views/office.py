@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, NumberRange, ValidationError
 
 from scoring import columns as C
 from sms.phones import mask_phone
-from voting import uploads
+from voting import db, uploads
 from voting.auth import roles_required
 from voting.forms import LABEL_PARTS, Form, LabelField, WholeNumberField
 from voting.db import get_session
@@ -89,7 +89,6 @@ def create_campaign():
                 flash(error, "error")
         return redirect(url_for(".dashboard"))
     campaigns.create_campaign(get_session(), form.year.data)
-    get_session().commit()
     flash(f"已建立 {form.year.data} 年度评议活动。", "info")
     return redirect(url_for(".dashboard"))
 
@@ -264,7 +263,6 @@ def confirm_sections():
     listed = sections.listed_from_json(payload["sections"])
     diff = sections.apply_sections(get_session(), campaign, listed, payload["fingerprint"],
                                    filename=payload.get("filename", ""), actor=current_user.username)
-    get_session().commit()
     if diff.is_empty:
         flash("名单与现有名单相同，没有任何改动。", "info")
     else:
@@ -340,7 +338,6 @@ def confirm_history():
     filename = payload.get("filename", "")
     summary = history.store_history(get_session(), campaign, history.parsed_from_json(payload["rows"]),
                                     payload["fingerprint"], filename=filename, actor=current_user.username)
-    get_session().commit()
     flash(
         f"已导入 {filename}：共 {summary.rows} 行，新增 {summary.added}，更新 {summary.updated}，未变 {summary.unchanged}。",
         "info",
@@ -454,8 +451,7 @@ def import_objects():
             all_penalized_reported=form.all_penalized_reported.data, uploaded_by_id=current_user.id,
             actor=current_user.username,
         )
-        get_session().commit()
-        wake(current_app._get_current_object(), job.id)
+        db.after_commit(lambda: wake(current_app._get_current_object(), job.id))
         return redirect(url_for("jobs.page", job_id=job.id))
     data, filename = _read_upload(form.file)
     try:
@@ -468,13 +464,12 @@ def import_objects():
     except ImportRejected as error:
         return _rejected("import_objects.html", error, form=form)
     except DomainError as error:  # the round changed while the file was read: nothing stored
-        get_session().rollback()
         form.round_kind.errors = [str(error)]
         return render_template("import_objects.html", form=form), 422
-    get_session().commit()
     flash(f"已导入 {filename}：读取 {summary.rows_read} 行，保存 {summary.stored} 人，重复 {len(summary.duplicates)} 行。", "info")
     if summary.late_round_id is not None:
-        later(current_app._get_current_object(), INVITE_LATE, round_id=summary.late_round_id)
+        late_round_id = summary.late_round_id
+        db.after_commit(lambda: later(current_app._get_current_object(), INVITE_LATE, round_id=late_round_id))
         flash(f"{form.round_kind.data} 轮调查正在进行：这些科室的邀请短信即将按本轮的抽样规则写入发件箱并发出。", "info")
     return redirect(url_for(".import_report", import_id=summary.import_id))
 

@@ -14,7 +14,7 @@ from wtforms import DateTimeLocalField
 from wtforms.validators import DataRequired
 
 from sms.phones import mask_phone
-from voting import jobs, tasks
+from voting import db, jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.errors import DomainError, ImportRejected
@@ -119,12 +119,10 @@ def create():
     try:
         online = evaluators.create_round(session, current_campaign(), closes_at, actor=current_user.username)
     except DomainError as error:
-        session.rollback()
         form.closes_at.errors = [str(error)]
         if ballots.online_round(session, current_campaign()) is not None:
             flash(str(error), "error")  # the page shows the round, not the form
         return _render(round_form=form, status=422)
-    session.commit()
     flash(f"已建立网络评价（抽样种子 {online.seed}）。请导入代表名单，再抽取服务对象。", "info")
     return redirect(url_for(".index"), 303)
 
@@ -141,9 +139,7 @@ def import_pool():
     try:
         summary = evaluators.import_representatives(session, online, data, filename, actor=current_user.username)
     except ImportRejected as error:
-        session.rollback()
         return _render(pool_form=form, status=422, rejected=error)
-    session.commit()
     parts = "、".join(f"{kind.label} {n} 人" for kind, n in summary.by_kind.items())
     flash(f"已导入 {filename}：{summary.stored} 名代表（{parts}）。", "info")
     return redirect(url_for(".index"), 303)
@@ -239,10 +235,9 @@ def _act(act, done: str, confirmation=None):
             return answer
         result = act(session, online)
     except DomainError as error:
-        session.rollback()
+        db.discard_writes()  # refused: the page it goes back to says why, nothing of the step stays
         flash(str(error), "error")
         return back
-    session.commit()
     flash(done.format(result=result), "info")
     return back
 
@@ -275,11 +270,10 @@ def issue():
             return answer
         job = tasks.issue_accounts_job(session, online, request.url_root, current_user.username)
     except DomainError as error:
-        session.rollback()
+        db.discard_writes()  # refused: the page it goes back to says why, nothing of the step stays
         flash(str(error), "error")
         return back
-    session.commit()
-    jobs.wake(current_app, job.id)
+    db.after_commit(lambda: jobs.wake(current_app, job.id))
     return redirect(url_for("jobs.page", job_id=job.id), 303)
 
 

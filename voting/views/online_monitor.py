@@ -194,7 +194,6 @@ def _act(act, done: str, confirmation):
     if (answer := ask(confirmation(session, online))) is not None:
         return answer
     result = act(session, online)
-    session.commit()
     flash(done.format(result=result), "info")
     return redirect(url_for(".monitor"), 303)
 

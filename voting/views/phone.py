@@ -132,7 +132,6 @@ def unlock(invitation_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     rounds.unlock_code(get_session(), invitation)
-    get_session().commit()
     log.info("phone survey: %s unlocked the code of invitation %s", current_user.username, invitation.id)
     flash("评价码已解锁，服务对象可以重新在网页输入评价码。", "info")
     return redirect(url_for(".invitation", invitation_id=invitation.id))
@@ -149,7 +148,6 @@ def outcome(invitation_id: int):
     session = get_session()
     found = CallOutcome(form.outcome.data)
     rounds.record_call(session, invitation, found, current_user)
-    session.commit()
     web_session.pop(REVEALED, None)
     log.info("phone survey: %s recorded %s for invitation %s", current_user.username, found.value, invitation.id)
     flash(f"已记录：{found.label}（未记录回答）。", "info")
@@ -190,7 +188,6 @@ def answer(invitation_id: int):
     choice = Choice(form.choice.data)
     session = get_session()
     votes.cast_vote(session, invitation.id, choice, Channel.phone, operator=current_user)
-    session.commit()
     web_session.pop(REVEALED, None)
     section = invitation.section
     flash(f"已记录 {section.unit.name} {section.name} 一位服务对象的电话调查回答：{choice.label}。", "info")

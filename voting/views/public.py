@@ -26,7 +26,6 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
-from voting.db import get_session
 from voting.errors import DomainError
 from voting.errors_web import MESSAGES
 from voting.extensions import csrf
@@ -95,8 +94,9 @@ def make_public(
     def csrf_failed(_error: CSRFError):
         return csrf_page() if csrf_page else page(400, "页面已过期", csrf_message)
 
+    # A view's error has rolled the request's writes back before these run (voting/db.py,
+    # the request's unit of work).
     def domain(error: DomainError):
-        get_session().rollback()
         return page(error.status, MESSAGES.get(error.status, MESSAGES[400])[0], str(error))
 
     def http(error: HTTPException):
@@ -110,7 +110,6 @@ def make_public(
 
     def unexpected(_error: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        get_session().rollback()
         return page(500, "系统繁忙", unexpected_message)
 
     bp.register_error_handler(CSRFError, csrf_failed)

@@ -22,7 +22,8 @@ from voting.errors import DomainError
 from voting.forms import EmptyForm, Form, WholeNumberField
 from voting.links import link_tokens, wording
 from voting.models import InviteMode, Role, RoundKind, RoundStatus
-from voting.services import rounds, votes
+from voting import db
+from voting.services import rounds, sections, votes
 from voting.services.rounds import UNIT_MIN_COUNT
 from voting.views.common import ADMIN, OFFICE, current_campaign, local_time, own_unit_id
 from voting.views.confirm import ConfirmForm, Confirmation, ask
@@ -84,7 +85,6 @@ def create():
     except DomainError as error:
         form.kind.errors = [str(error)]
         return _render_index(form, 422)
-    session.commit()
     flash(f"已建立 {survey.kind.value} 轮调查（抽样种子 {survey.seed}），核对后点“开始发送”。", "info")
     return redirect(url_for(".detail", round_id=survey.id), 303)
 
@@ -101,7 +101,7 @@ def detail(round_id: int):
     progress = rounds.section_progress(session, survey)
     unit_id = _liaison_unit()
     if unit_id is not None:
-        progress = progress[progress["section_id"].isin(rounds.unit_section_ids(session, unit_id))]
+        progress = progress[progress["section_id"].isin(sections.unit_section_ids(session, unit_id))]
     totals = {column: int(progress[column].sum()) if len(progress) else 0
               for column in ("invited", "sent", "delivered", "failed", "opened", "voted")}
     sort = request.args.get("sort", "")
@@ -258,7 +258,6 @@ def _act(round_id: int, confirmation, act, done: str):
     if (page := ask(confirmation(session, campaign, survey), form)) is not None:
         return page
     result = act(session, campaign, survey, current_user.username)
-    session.commit()
     flash(done.format(result=result), "info")
     return redirect(url_for(".detail", round_id=round_id), 303)
 
@@ -278,8 +277,7 @@ def open_(round_id: int):
     if survey.status is RoundStatus.draft and (page := ask(open_confirmation(session, campaign, survey), form)):
         return page
     job = tasks.open_round_job(session, survey, request.url_root, current_user.username)
-    session.commit()
-    jobs.wake(current_app, job.id)
+    db.after_commit(lambda: jobs.wake(current_app, job.id))
     return redirect(url_for("jobs.page", job_id=job.id), 303)
 
 

@@ -27,7 +27,7 @@ from scoring import columns as C
 from scoring import labels as L
 from scoring.engine import Scorecard
 from scoring.rounding import display_text
-from voting import charts, jobs, tasks
+from voting import charts, db, jobs, tasks
 from voting.auth import roles_required
 from voting.db import get_session
 from voting.forms import EmptyForm, Form
@@ -231,7 +231,6 @@ def fix_shortlist():
         abort(400)
     session = get_session()
     n = scorecards.fix_candidates(session, current_campaign(), current_user, actor=current_user.username)
-    session.commit()
     flash(f"已确定候选名单：{n} 个科室。此后日常评价数据的更正只影响得分，不再改变候选名单。", "info")
     return redirect(url_for(".shortlist"), 303)
 
@@ -243,7 +242,6 @@ def unfix_shortlist():
         abort(400)
     session = get_session()
     scorecards.unfix_candidates(session, current_campaign(), actor=current_user.username)
-    session.commit()
     flash("已撤销候选名单，候选名单重新按日常评价产生。", "info")
     return redirect(url_for(".shortlist"), 303)
 
@@ -300,8 +298,7 @@ def make_report():
         abort(400)
     session = get_session()
     job = tasks.report_job(session, current_campaign(), current_user.username)
-    session.commit()
-    jobs.wake(current_app, job.id)
+    db.after_commit(lambda: jobs.wake(current_app, job.id))
     return redirect(url_for("jobs.page", job_id=job.id), 303)
 
 
@@ -507,7 +504,6 @@ def decide(section_id: int):
     session = get_session()
     decision = scorecards.decide(session, current_campaign(), section_id, result, form.reason.data, current_user,
                                  actor=current_user.username)
-    session.commit()
     shown = result.label if result else "不列入任何名单"
     flash(f"已记录评议办决定：{decision.section.unit.name} {decision.section.name} → {shown}。", "info")
     return redirect(url_for(".section", section_id=section_id)), 303
@@ -520,6 +516,5 @@ def undo(section_id: int):
         abort(400)
     session = get_session()
     scorecards.undo_decision(session, current_campaign(), section_id, actor=current_user.username)
-    session.commit()
     flash("已撤销评议办决定，恢复为系统拟定结果。", "info")
     return redirect(url_for(".section", section_id=section_id)), 303

@@ -20,7 +20,8 @@ from voting.db import get_session
 from voting.errors import NotFoundError
 from voting.extensions import csrf, limiter
 from voting.models import Campaign, OutboxStatus
-from voting.services import listings, outbox, rounds, sms_replies
+from voting import db
+from voting.services import listings, outbox, rounds, sections, sms_replies
 from voting.vault import vault_of
 from voting.views.common import OFFICE, current_campaign
 from voting.views.listing import QueryFilters, paged
@@ -54,9 +55,7 @@ def _signed_form() -> dict[str, str]:
 def status_callback():
     """Twilio's delivery report for one message: delivered, undelivered, failed."""
     params = _signed_form()
-    session = get_session()
-    outbox.record_status(session, params.get("MessageSid", ""), params.get("MessageStatus", ""))
-    session.commit()
+    outbox.record_status(get_session(), params.get("MessageSid", ""), params.get("MessageStatus", ""))
     return "", 204
 
 
@@ -86,12 +85,11 @@ def inbound():
     invitation (sms_replies.vote_by_reply), answered in TwiML. Anything else is
     answered politely and changes nothing."""
     params = _signed_form()
-    session = get_session()
     try:
-        voted = sms_replies.vote_by_reply(session, params.get("From", ""), params.get("Body"))
+        voted = sms_replies.vote_by_reply(get_session(), params.get("From", ""), params.get("Body"))
     except sms_replies.REFUSALS as refused:
+        db.discard_writes()  # a refused reply changes nothing, though Twilio gets its answer (200)
         return _answer(sms_replies.answer_for(refused))
-    session.commit()
     log.info("SMS reply recorded the vote of invitation %s", voted.invitation_id)
     return _answer(voted.answer)
 
@@ -110,17 +108,17 @@ def _outbox_filter(session: Session, campaign: Campaign | None,
     kind = filters.choice("kind", listings.MESSAGE_KINDS)
     round_id = filters.number("round", {r.id for r in surveys})
     unit_id = filters.number("unit", {u.id for u in units})
-    sections = rounds.section_choices(session, unit_id) if unit_id is not None else []
+    unit_sections = rounds.section_choices(session, unit_id) if unit_id is not None else []
     # The section counts within the chosen unit; another unit's (what the form sends
     # once its unit was changed, or set back to all) is dropped without a word.
-    section_id = filters.number("section", rounds.campaign_section_ids(session, campaign)) if unit_id is not None else None
-    if section_id is not None and section_id not in {s.id for s in sections}:
+    section_id = filters.number("section", sections.campaign_section_ids(session, campaign)) if unit_id is not None else None
+    if section_id is not None and section_id not in {s.id for s in unit_sections}:
         filters.keep.pop("section")
         section_id = None
     where = listings.OutboxFilter(status=OutboxStatus(status) if status else None, kind=kind, round_id=round_id,
                                   unit_id=unit_id, section_id=section_id)
     return where, {"statuses": list(OutboxStatus), "kinds": listings.MESSAGE_KINDS, "surveys": surveys,
-                   "units": units, "sections": sections}
+                   "units": units, "sections": unit_sections}
 
 
 @bp.get("/office/outbox")

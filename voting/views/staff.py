@@ -57,7 +57,6 @@ def index():
         user = users.create_user(
             session, form.username.data.strip(), password, Role(form.role.data), unit, (form.display_name.data or "").strip()
         )
-        session.commit()
         return _show_password(user, password)
     if form.errors:
         status = 400
@@ -100,7 +99,6 @@ def create_liaisons():
     made = users.create_liaisons(session, campaign.id)
     audit.record(session, "users.liaisons", actor=current_user.username, campaign_id=campaign.id,
                  detail={"accounts": [user.username for user, _ in made]})
-    session.commit()
     login = (current_app.config.get("PUBLIC_URL") or request.url_root).rstrip("/") + url_for("auth.login")
     response = make_response(render_template("liaison_slips.html", made=made, login=login, campaign=campaign))
     response.headers["Cache-Control"] = "no-store"
@@ -121,7 +119,6 @@ def toggle_active(user_id: int):
         abort(400)
     user = _user(user_id)
     users.set_active(get_session(), user, not user.active, current_user)
-    get_session().commit()
     flash(f"已{'启用' if user.active else '停用'} {user.username}。", "info")
     return redirect(url_for(".index"))
 
@@ -133,7 +130,6 @@ def reset_password(user_id: int):
         abort(400)
     user = _user(user_id)
     password = users.reset_password(get_session(), user)
-    get_session().commit()
     return _show_password(user, password, reset=True)
 
 
@@ -145,7 +141,6 @@ def unlock(user_id: int):
         abort(400)
     user = _user(user_id)
     if users.unlock(get_session(), user, current_user.username):
-        get_session().commit()
         flash(f"已解锁 {user.username}：登录失败次数已清零，可以重新登录。", "info")
     else:
         flash(f"{user.username} 没有被锁定，无需解锁。", "info")
@@ -171,7 +166,6 @@ def set_phone(user_id: int):
     if not clear and not (form.phone.data or "").strip():
         raise DomainError(f"请填写 {user.username} 的手机号码（要删除已登记的号码，请点“删除”）")
     users.set_phone(get_session(), user, "" if clear else form.phone.data, current_user.username)
-    get_session().commit()
     flash(f"已登记 {user.username} 的手机号码 {mask_phone(user.phone)}。" if user.phone
           else f"已删除 {user.username} 的手机号码。", "info")
     return redirect(url_for(".index"))
@@ -185,7 +179,6 @@ def end_sessions(user_id: int):
         abort(400)
     user = _user(user_id)
     users.end_all_sessions(get_session(), user, current_user.username)
-    get_session().commit()
     if user.id == current_user.id:
         flash("已结束您本人的全部登录（包括本浏览器），请重新登录。", "info")
         return redirect(url_for("auth.login"))

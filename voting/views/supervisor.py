@@ -18,7 +18,7 @@ from voting.db import get_session
 from voting.errors import DomainError
 from voting.forms import EmptyForm
 from voting.models import Campaign, Role, Unit
-from voting.services import components
+from voting.services import components, sections
 from voting.views.common import OFFICE, current_campaign, own_unit_id
 
 bp = Blueprint("supervisor", __name__, url_prefix="/office/supervisor")
@@ -65,7 +65,7 @@ def _unit(unit_id: int) -> tuple[Campaign, Unit]:
     """The campaign and its unit, if the user may see it: 404 for an unknown unit or
     one of another campaign, 403 for a liaison's look at another unit."""
     campaign = current_campaign()
-    unit = get_session().get(Unit, unit_id)
+    unit = sections.get_unit(get_session(), unit_id)
     if unit is None or unit.campaign_id != campaign.id:
         abort(404)
     own = own_unit_id()
@@ -164,6 +164,5 @@ def save(unit_id: int):
         return _render(campaign, unit, rows, form, error.messages, 422)
     except DomainError as error:  # e.g. the unit's sections changed since the form was opened
         return _render(campaign, unit, rows, form, [str(error)], 422)
-    session.commit()
     flash(f"已保存 {saved} 个科室的主管单位评分", "info")
     return redirect(url_for(".unit_form", unit_id=unit.id))
