@@ -74,12 +74,15 @@ def setup(url: str, n: int, secret: str = SECRET) -> tuple[list[tuple[str, str]]
 
     from scoring import columns as C
     from sms.tokens import new_code
-    from voting.db import make_engine
-    from voting.models import Base, Campaign, Candidate, Evaluator, EvaluatorKind, OnlineRound, RoundStatus, Section, Unit
-    from voting.resources import DATA_DIR
-    from voting.services import campaigns, sections
-    from voting.services.evaluators import LOGIN_LENGTH, PASSWORD_LENGTH, hash_password
-    from voting.vault import vault_of
+    from voting.core.db import make_engine
+    from voting.schema import Base
+    from voting.lists.models import Campaign, Section, Unit
+    from voting.online.models import Candidate, Evaluator, EvaluatorKind, OnlineRound
+    from voting.survey.models import RoundStatus
+    from voting.core.resources import DATA_DIR
+    from voting.lists import campaigns, sections
+    from voting.online.evaluators import LOGIN_LENGTH, PASSWORD_LENGTH, hash_password
+    from voting.core.vault import vault_of
 
     engine = make_engine(url, secret)  # the served app's FLASK_PHONE_KEY (bench/loadgen.py)
     Base.metadata.create_all(engine)
@@ -257,12 +260,14 @@ def check_database(url: str, posted: int, candidates: int, secret: str = SECRET)
     from sqlalchemy import and_, func, or_, select
     from sqlalchemy.orm import Session
 
-    from voting.models import Ballot, BallotCast, BallotMark, Campaign, Choice, Evaluator
-    from voting.services.ballots import ballot_rules
+    from voting.online.models import Ballot, BallotCast, BallotMark, Evaluator
+    from voting.lists.models import Campaign
+    from voting.survey.models import Choice
+    from voting.online.ballots import ballot_rules
 
-    from voting.db import make_engine
-    from voting.models import OnlineRound, PendingBallot
-    from voting.services import ballots
+    from voting.core.db import make_engine
+    from voting.online.models import OnlineRound, PendingBallot
+    from voting.online import ballots
 
     engine = make_engine(url, secret)
     with engine.connect() as connection:

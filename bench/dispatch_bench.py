@@ -1,4 +1,4 @@
-"""Benchmark of the SMS dispatch worker (`voting.services.outbox.dispatch`) into the
+"""Benchmark of the SMS dispatch worker (`voting.outbox.outbox.dispatch`) into the
 console sender, against the floor any durable sender has: a bare loop inserting the
 same console rows, one transaction each.
 
@@ -38,9 +38,10 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from sms.senders import ConsoleSender  # noqa: E402
 from sms.templates import INVITE_LINK, render  # noqa: E402
-from voting.db import make_engine  # noqa: E402
-from voting.models import Base, ConsoleMessage, OutboxMessage, OutboxStatus  # noqa: E402
-from voting.services.outbox import DispatchSettings, console_sink, dispatch  # noqa: E402
+from voting.core.db import make_engine  # noqa: E402
+from voting.schema import Base  # noqa: E402
+from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus  # noqa: E402
+from voting.outbox.outbox import DispatchSettings, console_sink, dispatch  # noqa: E402
 
 POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

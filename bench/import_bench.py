@@ -1,13 +1,13 @@
 """Benchmark of the service-object import (服务对象名单) at full county size.
 
 Builds an xlsx of every section's list (363 sections x 500 objects = 181,500 rows by
-default, realistic names, phones and matters from `voting.demo.synth_objects`) and
+default, realistic names, phones and matters from `voting.demo.campaign.synth_objects`) and
 times, each phase in a fresh Python process so that one phase's memory does not
 count towards another's peak:
 
 * plain pandas `read_excel(path)` with the default engine (openpyxl): the baseline;
 * plain pandas `read_excel(path, engine="calamine")`: for comparison;
-* the project's full import (`voting.services.objects.import_objects`: read, validate,
+* the project's full import (`voting.lists.objects.import_objects`: read, validate,
   dedupe, insert, then commit) on SQLite and on PostgreSQL.
 
 Targets: the full import within 1.5x the plain openpyxl read, and under 1 GiB peak RSS.
@@ -53,13 +53,13 @@ MIB = 1024 * 1024
 def sections_csv() -> bytes:
     """The real 2021 Pingyang section list (voting/data/pingyang-2021-sections.csv) with
     the demo's 管理执法类 marks, so that the enforcement rule (>= 100 penalized) runs."""
-    from voting.demo import demo_sections_csv
+    from voting.demo.campaign import demo_sections_csv
 
     return demo_sections_csv()
 
 
 def listed_sections():
-    from voting.services.sections import parse_sections
+    from voting.lists.sections import parse_sections
 
     return parse_sections(sections_csv(), "pingyang-2021-sections.csv")
 
@@ -73,7 +73,7 @@ def build_xlsx(path: Path, sections: int, rows: int, duplicates: int, seed: int 
     rows of each section repeat an earlier phone of that section, written another way."""
     import pandas as pd
 
-    from voting.demo import synth_objects
+    from voting.demo.campaign import synth_objects
 
     rng = random.Random(seed)
     parts = []
@@ -135,10 +135,11 @@ def child_import(path: Path, url: str, expect_rows: int, expect_stored: int, con
     from sqlalchemy import func, select
     from sqlalchemy.orm import sessionmaker
 
-    from voting.db import make_engine
-    from voting.errors import ImportRejected
-    from voting.models import Base, RoundKind, ServiceObject
-    from voting.services import campaigns, objects, sections
+    from voting.core.db import make_engine
+    from voting.core.errors import ImportRejected
+    from voting.schema import Base
+    from voting.lists.models import RoundKind, ServiceObject
+    from voting.lists import campaigns, objects, sections
 
     engine = make_engine(url, phone_key="import bench phone key")
     Base.metadata.create_all(engine)

@@ -15,7 +15,7 @@ Phases, for each file:
 
 * `read, calamine frame` (the baseline of the old path): `pd.read_excel(engine="calamine",
   dtype=str)`, what the import used to do before checking anything;
-* `read, stream`: every row of the file through `voting.services.tables.stream_table`
+* `read, stream`: every row of the file through `voting.core.tables.stream_table`
   (the reader the import uses now), nothing kept;
 * `import`: `objects.import_objects` + commit on SQLite, as the web request (small
   files) or the job (big ones) calls it; the figures are then ratios to the baselines.
@@ -65,7 +65,7 @@ FILES = {
 
 
 def _rows(sections: int, rows: int, duplicates: int, seed: int = SEED):
-    from voting.demo import synth_objects
+    from voting.demo.campaign import synth_objects
 
     rng = random.Random(seed)
     yield HEADER
@@ -160,8 +160,8 @@ def child_read_frame(path: Path) -> dict:
 
 
 def child_read_stream(path: Path) -> dict:
-    from voting.services.objects import COLUMNS
-    from voting.services.tables import stream_table
+    from voting.lists.objects import COLUMNS
+    from voting.core.tables import stream_table
 
     gc.collect()
     base = _rss_mib()
@@ -178,10 +178,11 @@ def child_import(path: Path, url: str) -> dict:
     from sqlalchemy import func, select
     from sqlalchemy.orm import sessionmaker
 
-    from voting.db import make_engine
-    from voting.errors import ImportRejected
-    from voting.models import Base, RoundKind, ServiceObject
-    from voting.services import campaigns, objects, sections
+    from voting.core.db import make_engine
+    from voting.core.errors import ImportRejected
+    from voting.schema import Base
+    from voting.lists.models import RoundKind, ServiceObject
+    from voting.lists import campaigns, objects, sections
 
     engine = make_engine(url, phone_key="import bench phone key")
     Base.metadata.create_all(engine)
@@ -214,7 +215,7 @@ def child_import(path: Path, url: str) -> dict:
 def _upload(path: Path):
     import inspect
 
-    from voting.services import objects
+    from voting.lists import objects
 
     if "path" in str(inspect.signature(objects.import_objects).parameters.get("data", "")):
         return path

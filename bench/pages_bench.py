@@ -1,7 +1,7 @@
 """Benchmark: every staff page at a county's size, under gunicorn on PostgreSQL.
 
 Builds a county year in a fresh PostgreSQL schema (dropped at the end), through the
-services the pages and `pingyi demo-year` use (voting/simulate.py's steps):
+services the pages and `pingyi demo-year` use (voting/demo/simulate.py's steps):
 
 * the real 2021 list (44 units, 363 sections), a synthetic history, H1 and H2
   service-object lists (about 2 x --per-section people a section);
@@ -68,10 +68,10 @@ def _answer(session, survey_id: int, response: float, quality: dict[int, float],
     import numpy as np
     from sqlalchemy import select
 
-    from voting.models import Choice, Invitation
-    from voting.services import votes
-    from voting.simulate import CHANNELS
-    from voting.synthetic import _choice_probabilities
+    from voting.survey.models import Choice, Invitation
+    from voting.survey import votes
+    from voting.demo.simulate import CHANNELS
+    from voting.demo.synthetic import _choice_probabilities
 
     invited = session.execute(select(Invitation.id, Invitation.section_id).where(Invitation.round_id == survey_id)).all()
     choices = list(Choice)
@@ -91,13 +91,21 @@ def build_year(app, per_section: int, response: float, ballots: int, echo=print)
     import numpy as np
     from sqlalchemy import func, select, text, update
 
-    from voting import jobs, tasks
-    from voting.demo import demo_sections_csv
-    from voting.links import link_tokens, wording
-    from voting.models import Base, Invitation, OutboxMessage, OutboxStatus, Role, RoundKind, utcnow
-    from voting.services import campaigns, history, rounds, sections, users
-    from voting.simulate import _components, _lists, _quality, online_stage
-    from voting.synthetic import pingyang_sections, synthetic_year, write_bundle
+    from voting.jobs import jobs
+    from voting import tasks
+    from voting.demo.campaign import demo_sections_csv
+    from voting.survey.links import link_tokens, wording
+    from voting.schema import Base
+    from voting.survey.models import Invitation
+    from voting.outbox.models import OutboxMessage, OutboxStatus
+    from voting.staff.models import Role
+    from voting.lists.models import RoundKind
+    from voting.core.models import utcnow
+    from voting.lists import campaigns, history, sections
+    from voting.survey import rounds
+    from voting.staff import users
+    from voting.demo.simulate import _components, _lists, _quality, online_stage
+    from voting.demo.synthetic import pingyang_sections, synthetic_year, write_bundle
 
     Base.metadata.create_all(app.extensions["pingyi.engine"])
     sessions = app.extensions["pingyi.sessions"]
@@ -175,17 +183,11 @@ def staff_pages(app) -> list[tuple[str, str]]:
     from sqlalchemy import func, select
 
     from voting import tasks
-    from voting.models import (
-        Candidate,
-        ComponentKind,
-        Invitation,
-        Job,
-        ObjectImport,
-        RoundStatus,
-        Section,
-        SurveyRound,
-        Vote,
-    )
+    from voting.online.models import Candidate
+    from voting.components.models import ComponentKind
+    from voting.survey.models import Invitation, RoundStatus, SurveyRound, Vote
+    from voting.jobs.models import Job
+    from voting.lists.models import ObjectImport, Section
 
     with app.extensions["pingyi.sessions"]() as session:
         lists_import = session.scalar(select(ObjectImport.id).order_by(ObjectImport.id.desc()).limit(1))  # H2's lists

@@ -45,9 +45,12 @@ def set_up(app, per_section: int) -> tuple[int, int]:
     """Sections, lists and a draft round; (round id, objects listed)."""
     import pandas as pd
 
-    from voting.demo import demo_sections_csv, synth_objects
-    from voting.models import Base, RoundKind, utcnow
-    from voting.services import campaigns, history, objects, rounds, sections
+    from voting.demo.campaign import demo_sections_csv, synth_objects
+    from voting.schema import Base
+    from voting.lists.models import RoundKind
+    from voting.core.models import utcnow
+    from voting.lists import campaigns, history, objects, sections
+    from voting.survey import rounds
 
     Base.metadata.create_all(app.extensions["pingyi.engine"])
     with app.extensions["pingyi.sessions"]() as session:
@@ -70,8 +73,10 @@ def set_up(app, per_section: int) -> tuple[int, int]:
 
 def run_job(app, url: str, instance: Path, round_id: int) -> tuple[float, float, int]:
     """Open the round through a real worker: (job seconds, wall seconds, worker peak KiB)."""
-    from voting import jobs, tasks
-    from voting.models import Job, JobStatus, SurveyRound
+    from voting.jobs import jobs
+    from voting import tasks
+    from voting.jobs.models import Job, JobStatus
+    from voting.survey.models import SurveyRound
 
     environment = {**os.environ, "DATABASE_URL": url, "PINGYI_INSTANCE_PATH": str(instance),
                    "FLASK_SECRET_KEY": SECRET, "FLASK_PHONE_KEY": SECRET, "FLASK_JOBS_URL": app.config["JOBS_URL"],

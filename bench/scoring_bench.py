@@ -1,6 +1,6 @@
 """Benchmark of one year's full scoring (`scoring.engine.score_year`) at county size.
 
-A synthetic year (`voting.synthetic`) for the real 363 Pingyang sections: 200,000
+A synthetic year (`voting.demo.synthetic`) for the real 363 Pingyang sections: 200,000
 H1/H2 votes, 3,000 platform, inspection and bonus events, and an online round of
 5,000 ballots over the 110 shortlisted sections (550,000 NET votes), every vote one
 row of a DataFrame, as the platform will hold them. Times, best of --repeat runs in
@@ -62,7 +62,7 @@ def main() -> int:
     from scoring import columns as C
     from scoring.engine import score_year
     from scoring.settings import PINGYANG_2021
-    from voting.synthetic import pingyang_sections, synthetic_year
+    from voting.demo.synthetic import pingyang_sections, synthetic_year
 
     start = time.perf_counter()
     inputs = synthetic_year(

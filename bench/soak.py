@@ -78,8 +78,8 @@ ADMIN_USER, ADMIN_PASSWORD = "soak-admin", "soak admin password, not for product
 MIX = ("vote", "ballot", "webhook", "admin", "vote", "ballot", "vote", "webhook")
 ADMIN_PAGES = (("dashboard", "/office/"), ("rounds", "/office/rounds/"), ("outbox", "/office/outbox"),
                ("monitor", "/office/online/monitor"), ("scores", "/office/scores/"))
-CONFIRMED = "已收到您对"  # voting/services/sms_replies.py CONFIRMED: the reply recorded a vote
-ALREADY = "已经评价过"  # voting/services/sms_replies.py ALREADY_VOTED
+CONFIRMED = "已收到您对"  # voting/survey/sms_replies.py CONFIRMED: the reply recorded a vote
+ALREADY = "已经评价过"  # voting/survey/sms_replies.py ALREADY_VOTED
 # Per request kind: the statuses that are success, and the 4xx the client provokes on purpose.
 EXPECTED = {
     "vote_link": (303,), "vote_page": (200,), "vote_post": (303,), "vote_repost": (409,),
@@ -383,7 +383,7 @@ class Dispatcher:
 def _outbox_counts(sessions) -> Counter:
     from sqlalchemy import func, select
 
-    from voting.models import OutboxMessage
+    from voting.outbox.models import OutboxMessage
 
     with sessions() as session:
         return Counter({status.value: n for status, n in
@@ -393,7 +393,7 @@ def _outbox_counts(sessions) -> Counter:
 def _console_count(sessions) -> int:
     from sqlalchemy import func, select
 
-    from voting.models import ConsoleMessage
+    from voting.outbox.models import ConsoleMessage
 
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(ConsoleMessage))
@@ -414,9 +414,9 @@ def setup(url: str, invitations: int, evaluators: int, outbox: int) -> tuple[lis
     """The other benches' setups in one schema, the office admin, the first messages."""
     from sqlalchemy.orm import sessionmaker
 
-    from voting.db import make_engine
-    from voting.models import Role
-    from voting.services.users import create_user
+    from voting.core.db import make_engine
+    from voting.staff.models import Role
+    from voting.staff.users import create_user
 
     links = vote_bench.setup(url, invitations)
     accounts, candidates = ballot_bench.setup(url, evaluators, secret=SECRET)
@@ -457,7 +457,9 @@ def check(url: str, links: list[str], acked_votes: list[int], acked_ballots: lis
     from sqlalchemy import create_engine, distinct, func, select
 
     from sms.tokens import LinkTokens
-    from voting.models import BallotCast, Ballot, ConsoleMessage, Evaluator, OutboxMessage, Vote
+    from voting.online.models import BallotCast, Ballot, Evaluator
+    from voting.outbox.models import ConsoleMessage, OutboxMessage
+    from voting.survey.models import Vote
 
     tokens = LinkTokens(SECRET)
     acked_ids = Counter(tokens.read(links[i]).invitation_id for i in acked_votes)
@@ -519,7 +521,7 @@ def main() -> None:
 
     from sqlalchemy.orm import sessionmaker
 
-    from voting.db import make_engine
+    from voting.core.db import make_engine
 
     admin, schema, url = create_schema()
     folder = Path(tempfile.mkdtemp(prefix="soak-"))

@@ -51,10 +51,12 @@ def setup(url: str, n: int) -> list[str]:
     from sqlalchemy.orm import sessionmaker
 
     from sms.tokens import LinkTokens, new_code, new_nonce
-    from voting.db import make_engine
-    from voting.models import Base, Invitation, RoundKind, RoundStatus, Section, ServiceObject, SurveyRound, Unit
-    from voting.resources import DATA_DIR
-    from voting.services import campaigns, sections
+    from voting.core.db import make_engine
+    from voting.schema import Base
+    from voting.survey.models import Invitation, RoundStatus, SurveyRound
+    from voting.lists.models import RoundKind, Section, ServiceObject, Unit
+    from voting.core.resources import DATA_DIR
+    from voting.lists import campaigns, sections
 
     engine = make_engine(url, SECRET)  # the served app's FLASK_PHONE_KEY (bench/loadgen.py)
     Base.metadata.create_all(engine)
@@ -68,7 +70,7 @@ def setup(url: str, n: int) -> list[str]:
     session.add(survey)
     session.flush()
     section_ids = session.scalars(select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id)).all()
-    from voting.models import ObjectImport
+    from voting.lists.models import ObjectImport
 
     upload = ObjectImport(campaign_id=campaign.id, round=RoundKind.H1, filename="bench.csv", rows_read=n, stored=n,
                           duplicates=0, report={})
@@ -186,7 +188,7 @@ def main() -> None:
 
     from sqlalchemy import create_engine, func, select
 
-    from voting.models import Vote
+    from voting.survey.models import Vote
 
     admin, schema, url = create_schema()
     server = None

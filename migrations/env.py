@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from voting.models import Base
+from voting.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

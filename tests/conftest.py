@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from voting import create_app
-from voting.models import Base, Role
-from voting.resources import DATA_DIR
-from voting.services import campaigns, sections, users
+from voting.schema import Base
+from voting.staff.models import Role
+from voting.core.resources import DATA_DIR
+from voting.lists import campaigns, sections
+from voting.staff import users
 
 REQUIRE_ALL = os.environ.get("PINGYI_REQUIRE_ALL") == "1"
 POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -128,7 +130,7 @@ def campaign(db):
     return created
 
 
-# ---- an example year (voting.synthetic.example_bundle) --------------------------------------
+# ---- an example year (voting.demo.synthetic.example_bundle) --------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +138,7 @@ def bundle_dir(request, tmp_path_factory) -> Path:
     """An example year's bundle, made once per test module: with the module's
     BUNDLE_SEED (11 unless it sets one), and its online round's votes unless the module
     sets BUNDLE_NETWORK = False."""
-    from voting.synthetic import example_bundle
+    from voting.demo.synthetic import example_bundle
 
     directory = tmp_path_factory.mktemp("bundle")
     example_bundle(directory, seed=getattr(request.module, "BUNDLE_SEED", 11),
@@ -147,7 +149,7 @@ def bundle_dir(request, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def offline_year(bundle_dir) -> pd.DataFrame:
     """The example year's sections as the offline scoring scores them."""
-    from voting.services.bundle import score_bundle
+    from voting.components.bundle import score_bundle
 
     return score_bundle(bundle_dir).sections
 
@@ -155,7 +157,7 @@ def offline_year(bundle_dir) -> pd.DataFrame:
 @pytest.fixture
 def year(db, campaign, bundle_dir):
     """The campaign with the example year loaded through the platform's imports."""
-    from voting.demo import load_bundle
+    from voting.demo.campaign import load_bundle
 
     load_bundle(db, campaign, bundle_dir)
     db.commit()
@@ -200,6 +202,6 @@ def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:
     return frame.to_csv(index=False).encode(encoding)
 
 
-# The browser fixtures, once for every test module (see tests/browser.py). Imported last:
-# tests.browser imports `missing` from here.
-from tests.browser import browser, live_server, page  # noqa: E402, F401
+# The browser fixtures, once for every test module (see tests/support/browser.py). Imported last:
+# tests.support.browser imports `missing` from here.
+from tests.support.browser import browser, live_server, page  # noqa: E402, F401

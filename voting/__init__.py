@@ -8,19 +8,16 @@ from typing import Any
 
 from flask import Flask
 
-from voting.numbers import WholeNumberConverter
-from voting.resources import resource_dir
-
-
-class ConfigError(RuntimeError):
-    """The configuration cannot run: said at start-up, not at the first request."""
+from voting.core.config import ConfigError
+from voting.core.numbers import WholeNumberConverter
+from voting.core.resources import resource_dir
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = configured_flask(test_config)
     _finish_config(app)
     # Before any rule is added: every `<int:…>` in the app's URLs is checked as
-    # voting.numbers checks numbers (ASCII digits, at most a column's range), else 404.
+    # voting.core.numbers checks numbers (ASCII digits, at most a column's range), else 404.
     app.url_map.converters["int"] = WholeNumberConverter
     hops = proxy_hops(app.config.get("PROXY_FIX"))
     if hops:
@@ -32,24 +29,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
-    from voting import auth, cli, db, errors_web, jobs, logs, views
-    from voting.extensions import csrf, limiter, login_manager
+    from voting.staff import auth
+    from voting import blueprints, cli
+    import voting.schema  # noqa: F401 - every package's tables mapped before the first query
+    from voting.core import db, errors_web, logs
+    from voting.jobs import jobs
+    from voting.core.extensions import csrf, limiter, login_manager
 
     logs.init_app(app)
     db.init_app(app)
     # Each campaign's scorecard (and figures like it), computed once per change for the
     # pages that read it.
-    from voting.services.scorecards import ScoreCache
+    from voting.scores.scorecards import ScoreCache
 
     app.extensions["pingyi.score_cache"] = ScoreCache()
     cli.init_app(app)
-    # Without Flask-Login's context processor: voting/views/templating.py says why.
+    # Without Flask-Login's context processor: voting/web/templating.py says why.
     login_manager.init_app(app, add_context_processor=False)
     csrf.init_app(app)
     limiter.init_app(app)
     auth.init_app(app)
     errors_web.init_app(app)
-    views.init_app(app)
+    blueprints.init_app(app)
     jobs.init_app(app)
     _init_sms(app)
     return app
@@ -82,7 +83,7 @@ def configured_flask(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(resource_dir("templates")),
         static_folder=str(resource_dir("templates") / "static"),
     )
-    app.config.from_object("voting.config")
+    app.config.from_object("voting.core.config")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env()
@@ -95,7 +96,7 @@ def configured_flask(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_sms(app: Flask) -> None:
     from sms.senders import SenderConfigError, sender_from_env
-    from voting.services.outbox import console_sink
+    from voting.outbox.outbox import console_sink
 
     environ = {**os.environ, **app.config.get("SMS_ENV", {})}
     try:

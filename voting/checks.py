@@ -1,7 +1,7 @@
 """`pingyi check-config`: the configuration checked before the service starts, every
 problem at once, in Chinese.
 
-The configuration is loaded as the app loads it (voting/config.py, the instance
+The configuration is loaded as the app loads it (voting/core/config.py, the instance
 folder's config.py, FLASK_ variables, DATABASE_URL; voting.configured_flask), then:
 
 - with FLASK_PRODUCTION=true each of these is an error (exit status 1): the secret key
@@ -61,7 +61,8 @@ class Report:
 
 
 def run_checks() -> Report:
-    from voting import ConfigError, configured_flask, create_app
+    from voting import configured_flask, create_app
+    from voting.core.config import ConfigError
 
     try:
         app = configured_flask()
@@ -172,7 +173,7 @@ def _rate_limits(config, report: Report) -> None:
 
 
 def _jobs(config, report: Report) -> None:
-    """The background jobs' queue (voting/jobs.py): a Redis that answers, or, on one
+    """The background jobs' queue (voting/jobs/jobs.py): a Redis that answers, or, on one
     machine only, the SQLite file."""
     url = config.get("JOBS_URL") or ""
     scheme = urlsplit(url).scheme.lower()
@@ -216,7 +217,8 @@ def _cookies(config, report: Report) -> None:
 
 
 def _proxy(config, report: Report) -> None:
-    from voting import ConfigError, proxy_hops
+    from voting import proxy_hops
+    from voting.core.config import ConfigError
 
     try:
         hops = proxy_hops(config.get("PROXY_FIX"))

@@ -21,11 +21,15 @@ from tqdm import tqdm
 
 from voting import create_app
 from voting.checks import check_config
-from voting.db import get_session
-from voting.errors import DomainError, ImportRejected, NotFoundError, RowError
-from voting.migrate import alembic_config
-from voting.models import ComponentKind, Role, RoundKind, Unit, User
-from voting.services import audit, campaigns, history, sections, users
+from voting.core.db import get_session
+from voting.core.errors import DomainError, ImportRejected, NotFoundError, RowError
+from voting.core.migrate import alembic_config
+from voting.components.models import ComponentKind
+from voting.staff.models import Role, User
+from voting.lists.models import RoundKind, Unit
+from voting.audit import audit
+from voting.lists import campaigns, history, sections
+from voting.staff import users
 
 # Flask's own commands: listed apart, after the platform's (`pingyi --help`).
 FLASK_COMMANDS = {"routes", "run", "shell", "limiter"}
@@ -234,7 +238,7 @@ def import_history(file: str, year: int | None) -> None:
 @domain_errors
 def import_component(kind: str, file: str, year: int | None) -> None:
     """导入评分数据（文件格式见 docs/rules.md §6）：votes、platform、supervisor、inspection 或 bonus。新文件替换同类旧文件的数据。"""
-    from voting.services import components
+    from voting.components import components
 
     session = get_session()
     target = campaigns.get_campaign(session, year)
@@ -267,7 +271,7 @@ def import_objects(file: str, round_kind: str, unit: str | None, section: str | 
     path = Path(file)
     if not path.is_file():
         raise DomainError(f"找不到文件 {file}")
-    from voting.models import ObjectImport
+    from voting.lists.models import ObjectImport
     from voting.tasks import import_objects_job
 
     # The same job a big upload on the web runs, here in the foreground with a progress bar.
@@ -364,7 +368,7 @@ def bundle_score(directory: Path, as_json: bool, year: int | None, out: Path | N
     """给 DIRECTORY 中的评议数据评分：日常评价、候选名单、网络评价、综合评价、评议结果、单位考绩。"""
     import json
 
-    from voting.services.bundle import BundleRejected, score_bundle, scorecard_json
+    from voting.components.bundle import BundleRejected, score_bundle, scorecard_json
 
     try:
         card = score_bundle(directory, year)
@@ -380,7 +384,7 @@ def bundle_score(directory: Path, as_json: bool, year: int | None, out: Path | N
     if as_json:
         click.echo(json.dumps(scorecard_json(card), ensure_ascii=False, indent=2))
         return
-    from voting.services.report import write_report
+    from voting.scores.report import write_report
 
     out = out or Path(f"评议结果-{card.year}.xlsx")
     try:
@@ -398,7 +402,7 @@ def bundle_score(directory: Path, as_json: bool, year: int | None, out: Path | N
 @click.option("--network/--no-network", default=True, show_default=True, help="是否包含网络评价票")
 def bundle_example(directory: Path, seed: int, network: bool) -> None:
     """在 DIRECTORY 写一个示例评议数据目录：平阳 2021 年真实科室名单，合成的投票和事项。"""
-    from voting.synthetic import example_bundle
+    from voting.demo.synthetic import example_bundle
 
     directory.mkdir(parents=True, exist_ok=True)
     example_bundle(directory, seed=seed, network=network)
@@ -424,7 +428,7 @@ def sms_dispatch(rate: float | None, batch: int, lease: float | None, forever: b
     from datetime import timedelta
 
     from voting import sms_sender
-    from voting.services.outbox import DispatchSettings, dispatch, pending_count
+    from voting.outbox.outbox import DispatchSettings, dispatch, pending_count
 
     app = current_app._get_current_object()
     settings = DispatchSettings.from_config(
@@ -453,7 +457,7 @@ jobs_group = AppGroup("jobs", help="后台任务：开始调查、发放账号�
 def jobs_worker(threads: int) -> None:
     """运行后台任务进程，直到被停止（Ctrl-C 或 SIGTERM 后做完手头的任务再退出；被强行结束时，
     未完成的任务由下一个后台进程重新开始）。可在多台服务器上各运行一个。"""
-    from voting.jobs import run_worker
+    from voting.jobs.jobs import run_worker
 
     run_worker(current_app._get_current_object(), workers=threads)
 
@@ -463,7 +467,7 @@ def jobs_worker(threads: int) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 def jobs_list(limit: int) -> None:
     """最近的后台任务及其状态。"""
-    from voting.models import Job
+    from voting.jobs.models import Job
 
     from sqlalchemy.orm import defer
 
@@ -477,7 +481,7 @@ def jobs_list(limit: int) -> None:
 def _progress_bar(unit: str = "份"):  # yields a jobs.Progress
     """A terminal progress bar that follows a jobs.Progress (done of total, the stage
     as its description); hidden when the output is no terminal."""
-    from voting.jobs import Progress
+    from voting.jobs.jobs import Progress
 
     with tqdm(total=0, unit=unit, desc="处理", disable=None) as bar:
         def show(progress: Progress) -> None:
@@ -490,8 +494,8 @@ def _progress_bar(unit: str = "份"):  # yields a jobs.Progress
 
 def _run_job_here(job_id: int, unit: str = "份"):  # the job's row
     """Run a submitted job in this process with a progress bar; exit 1 if it failed."""
-    from voting.jobs import run_here
-    from voting.models import JobStatus
+    from voting.jobs.jobs import run_here
+    from voting.jobs.models import JobStatus
 
     with _progress_bar(unit) as progress:
         job = run_here(current_app._get_current_object(), job_id, on_change=progress.on_change)
@@ -522,7 +526,7 @@ rounds_group = AppGroup("rounds", help="服务对象调查轮次。")
 def rounds_open(round_kind: str, year: int | None) -> None:
     """开始一轮已建立的调查：抽样、生成邀请、写入短信发件箱（与网页上的“开始发送”是同一个后台任务，
     在这里前台运行并显示进度）。"""
-    from voting.models import SurveyRound
+    from voting.survey.models import SurveyRound
     from voting.tasks import open_round_job
 
     session = get_session()
@@ -550,8 +554,8 @@ def _retention_days(days: int | None) -> int:
 @domain_errors
 def retention_list(days: int | None) -> None:
     """列出每个年度评议活动的个人信息保存情况。"""
-    from voting.models import utcnow
-    from voting.services import retention
+    from voting.core.models import utcnow
+    from voting.office import retention
 
     now = utcnow()
     for due in retention.campaigns_due(get_session(), _retention_days(days)):
@@ -567,8 +571,8 @@ def retention_erase(days: int | None, year: int | None, yes: bool) -> None:
     """删除已到期年度（结果公布后满保存期限）的服务对象、调查邀请、评价人和短信中的个人信息
     （姓名、手机号码、办理事项、留言、短信内容），保留投票、选票、评分和统计；不可恢复。
     每个年度一个后台任务，在这里前台运行并显示进度；中断后再运行一次即可（每个年度一次完成或完全不做）。"""
-    from voting.models import utcnow
-    from voting.services import retention
+    from voting.core.models import utcnow
+    from voting.office import retention
 
     session = get_session()
     now = utcnow()
@@ -621,8 +625,8 @@ def audit_list(limit: int, year: int | None, raw: bool) -> None:
     """显示最近的审计日志记录（新的在前），每条一句话，与审计日志页面相同。"""
     import json
 
-    from voting.services import audit_text
-    from voting.views.common import local_time  # the pages' own rendering of a time
+    from voting.office import audit_text
+    from voting.web.common import local_time  # the pages' own rendering of a time
 
     session = get_session()
     campaign_id = campaigns.get_campaign(session, year).id if year else None
@@ -644,7 +648,7 @@ def audit_list(limit: int, year: int | None, raw: bool) -> None:
 @domain_errors
 def audit_ballots(year: int | None) -> None:
     """核对网络评价票箱：用每张选票的选择和盐值重新计算回执码，与保存的回执码比对；有选票在投入票箱后被改动过时以状态 1 退出。"""
-    from voting.services import ballots, evaluators
+    from voting.online import ballots, evaluators
 
     session = get_session()
     campaign = campaigns.get_campaign(session, year)
@@ -669,7 +673,7 @@ def audit_ballots(year: int | None) -> None:
 @click.option("--no-serve", is_flag=True, help="只准备演示数据，不启动网站")
 def demo(host: str, port: int, no_serve: bool) -> None:
     """准备演示活动（2021 年平阳真实科室名单、合成的服务对象）并启动网站。"""
-    from voting.demo import prepare_demo
+    from voting.demo.campaign import prepare_demo
 
     # The terminal shows the demo's own lines, not the libraries' (migrations, every
     # request, every job).
@@ -691,7 +695,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         # Not app.run(): Flask ignores it inside a CLI command.
         from werkzeug.serving import run_simple
 
-        from voting.jobs import start_worker_thread
+        from voting.jobs.jobs import start_worker_thread
 
         app = current_app._get_current_object()
         _demo_dispatcher(app)
@@ -713,10 +717,10 @@ def demo_year(year: int, seed: int, database_url: str | None) -> None:
 
     from sqlalchemy.orm import sessionmaker
 
-    from voting.db import make_engine
-    from voting.migrate import upgrade
-    from voting.models import RESULT_LABELS, Result
-    from voting.simulate import simulate_year
+    from voting.core.db import make_engine
+    from voting.core.migrate import upgrade
+    from voting.lists.models import RESULT_LABELS, Result
+    from voting.demo.simulate import simulate_year
 
     if database_url is None:
         folder = tempfile.mkdtemp(prefix="pingyi-demo-year-")
@@ -753,7 +757,7 @@ def _demo_dispatcher(app: Flask) -> None:
     from datetime import time
 
     from voting import sms_sender
-    from voting.services.outbox import DispatchSettings, dispatch
+    from voting.outbox.outbox import DispatchSettings, dispatch
 
     settings = DispatchSettings.from_config(app.config, window_start=time(0, 0), window_end=time(0, 0), daily_cap=0,
                                             campaign_limits=False)

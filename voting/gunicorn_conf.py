@@ -6,7 +6,7 @@ Command-line options still win (-b, -w, --timeout, ...). The access and error lo
 to stdout and stderr through `RedactingLogger`: the citizens' link tokens, phone
 numbers and secret parameters are taken out of every line (the path of `GET /v/<token>`
 is logged as `/v/[已隐去]`), and with FLASK_LOG_FORMAT=json each line is a JSON object,
-like the app's own lines (voting/logs.py), with the request's X-Request-ID.
+like the app's own lines (voting/core/logs.py), with the request's X-Request-ID.
 
 Environment: WEB_CONCURRENCY (workers; default 2 × CPUs + 1, at most 8), GUNICORN_THREADS
 (threads per worker, default 1), GUNICORN_MAX_REQUESTS and GUNICORN_MAX_REQUESTS_JITTER
@@ -24,7 +24,7 @@ import os
 
 from gunicorn import glogging
 
-from voting import logs
+from voting.core import logs
 
 LOG_FORMAT = str(os.environ.get("FLASK_LOG_FORMAT") or "text").strip().lower()
 

@@ -1,4 +1,4 @@
-"""The kinds of background job (voting/jobs.py): each opens its own session, calls the
+"""The kinds of background job (voting/jobs/jobs.py): each opens its own session, calls the
 services, commits once, and returns what the job's page shows. Each is restartable: a
 worker killed before the commit left nothing, and one killed after it finds its work
 done and says so.
@@ -14,11 +14,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from voting.errors import DomainError
-from voting.jobs import Progress, kind, later, submit, sweep, task
-from voting.links import link_tokens, wording
-from voting.models import Invitation, RoundStatus, SurveyRound, utcnow
-from voting.services import ballots, rounds, votes
+from voting.core.errors import DomainError
+from voting.jobs.jobs import Progress, kind, later, submit, sweep, task
+from voting.survey.links import link_tokens, wording
+from voting.survey.models import Invitation, RoundStatus, SurveyRound
+from voting.core.models import utcnow
+from voting.online import ballots
+from voting.survey import rounds, votes
 
 OPEN_ROUND = "open_round"
 MOVE_BALLOTS = "move_ballots"
@@ -100,7 +102,7 @@ def login_url(app: Flask, fallback_url: str | None = None) -> str:
 def deadline_reminders(app: Flask) -> None:
     """Every minute: the automatic reminder of each deadline whose day has come, once
     (deadlines.remind_automatically), one transaction per deadline."""
-    from voting.services import deadlines
+    from voting.deadlines import deadlines
 
     sessions = app.extensions["pingyi.sessions"]
     today = deadlines.local_today(app.config["TIMEZONE"], utcnow())
@@ -143,7 +145,7 @@ def issue_accounts_job(session, online, public_url: str | None, actor: str):
     """Submit the issuing of the online round's accounts (in the caller's transaction):
     the job, or the one already under way for this round. Nothing to issue (everyone
     has an account, an empty pool, the round over) is refused at once."""
-    from voting.services import evaluators
+    from voting.online import evaluators
 
     waiting = evaluators.check_issuable(session, online)
     return submit(session, ISSUE_ACCOUNTS, {"round_id": online.id, "public_url": public_url, "actor": actor},
@@ -155,8 +157,8 @@ def issue_accounts_job(session, online, public_url: str | None, actor: str):
 def issue_accounts(app: Flask, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Every waiting evaluator's account and SMS, the round open, the audit entry: one
     transaction (evaluators.issue_accounts)."""
-    from voting.models import Evaluator, OnlineRound
-    from voting.services import evaluators
+    from voting.online.models import Evaluator, OnlineRound
+    from voting.online import evaluators
 
     with app.extensions["pingyi.sessions"]() as session:
         online = session.get(OnlineRound, int(params["round_id"]))
@@ -202,9 +204,10 @@ def make_report(app: Flask, params: dict[str, Any], progress: Progress) -> dict[
     import base64
     import io
 
-    from voting.models import Campaign, Job, JobStatus
-    from voting.services import scorecards
-    from voting.services.report import write_report
+    from voting.lists.models import Campaign
+    from voting.jobs.models import Job, JobStatus
+    from voting.scores import scorecards
+    from voting.scores.report import write_report
 
     with app.extensions["pingyi.sessions"]() as session:
         campaign = session.get(Campaign, int(params["campaign_id"]))
@@ -236,7 +239,7 @@ def retention_erase_job(session, due, actor: str, now=None):
     """Submit the erasing of a campaign's personal data (in the caller's transaction;
     `due`: retention.campaigns_due's entry for it): the job, or the one under way. A
     campaign not due is refused at once."""
-    from voting.models import utcnow
+    from voting.core.models import utcnow
 
     now = now or utcnow()
     if not due.is_due(now):
@@ -250,8 +253,8 @@ def retention_erase_job(session, due, actor: str, now=None):
 @kind(RETENTION_ERASE)
 def retention_erase(app: Flask, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Blank the campaign's personal data and audit it: one transaction (retention.erase)."""
-    from voting.models import Campaign
-    from voting.services import retention
+    from voting.lists.models import Campaign
+    from voting.office import retention
 
     with app.extensions["pingyi.sessions"]() as session:
         campaign = session.get(Campaign, int(params["campaign_id"]))
@@ -279,7 +282,7 @@ def import_objects_job(session, campaign, round_kind, filename: str, *, upload: 
                        path: str | None = None, section_id: int | None = None, unit_id: int | None = None,
                        all_penalized_reported: bool = False, uploaded_by_id: int | None = None, actor: str = ""):
     """Submit the import of a service-object file (in the caller's transaction): a big
-    upload saved by voting/uploads.py (`upload`, removed when the job ends), or a file
+    upload saved by voting/core/uploads.py (`upload`, removed when the job ends), or a file
     of the command line's (`path`, left alone)."""
     import uuid
 
@@ -306,10 +309,11 @@ def import_objects(app: Flask, params: dict[str, Any], progress: Progress) -> di
     file fails the job with every bad row (up to SHOWN_ERRORS) on its page."""
     import os
 
-    from voting import uploads
-    from voting.errors import ImportRejected
-    from voting.models import Campaign, ObjectImport, RoundKind, User
-    from voting.services import objects
+    from voting.core import uploads
+    from voting.core.errors import ImportRejected
+    from voting.lists.models import Campaign, ObjectImport, RoundKind
+    from voting.staff.models import User
+    from voting.lists import objects
 
     upload = params.get("upload")
     try:

@@ -4,7 +4,7 @@ Revision ID: 7b1c9d3e5f20
 Revises: f7a3c9d2b614
 Create Date: 2026-12-06 02:00:00
 
-An invitation's code is sealed like a phone number (voting/vault.py) and found by
+An invitation's code is sealed like a phone number (voting/core/vault.py) and found by
 `code_hash`; the one-code-per-round rule moves to the hash. Codes already stored are
 sealed in place with the app's PHONE_KEY, so with any invitation stored this must run
 as `pingyi db upgrade`; downgrading opens them again.
@@ -22,7 +22,7 @@ depends_on = None
 def _vault():
     from flask import current_app, has_app_context
 
-    from voting.vault import PhoneVault
+    from voting.core.vault import PhoneVault
 
     if not has_app_context() or not current_app.config.get('PHONE_KEY'):
         raise RuntimeError('数据库中已有评价码:请用 pingyi db upgrade 迁移(需要 PHONE_KEY 来加密它们)')
@@ -30,7 +30,7 @@ def _vault():
 
 
 def _convert(forward: bool) -> None:
-    from voting.vault import EncryptedCode
+    from voting.core.vault import EncryptedCode
 
     connection = op.get_bind()
     rows = connection.execute(sa.text('SELECT id, code FROM invitation WHERE code IS NOT NULL')).all()

@@ -4,7 +4,7 @@ Revision ID: 9d4e2a7c1b38
 Revises: 7b1c9d3e5f20
 Create Date: 2026-12-06 02:40:00
 
-The `job` table (voting/jobs.py): each background job's kind, parameters, progress and
+The `job` table (voting/jobs/jobs.py): each background job's kind, parameters, progress and
 outcome.
 """
 from alembic import op

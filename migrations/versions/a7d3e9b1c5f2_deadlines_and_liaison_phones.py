@@ -4,7 +4,7 @@ Revision ID: a7d3e9b1c5f2
 Revises: f2a6c8e0b4d7
 Create Date: 2026-12-06 11:40:00
 
-The user table gains `phone`, sealed like every phone column (voting/vault.py); it is
+The user table gains `phone`, sealed like every phone column (voting/core/vault.py); it is
 empty after the upgrade, so no number needs sealing here.
 """
 from alembic import op

@@ -6,7 +6,7 @@ Create Date: 2026-12-06 05:00:00
 
 A ballot is no longer written in the transaction that marks its evaluator as having
 voted: it is sealed into `pending_ballot` there, and moved into `ballot` with at least
-20 others in a shuffled order (voting/services/ballots.py). Ballots keep no time (their
+20 others in a shuffled order (voting/online/ballots.py). Ballots keep no time (their
 hour is dropped) and say which move brought them (`batch`).
 
 The ballots already stored were written next to their evaluators' "has voted" rows: the

@@ -4,12 +4,12 @@ Revision ID: e5b8d0a4c7f3
 Revises: c4e2f7a91b10
 Create Date: 2026-12-05 05:10:00
 
-Every phone column becomes a sealed value (voting/vault.py) and, but for the console
+Every phone column becomes a sealed value (voting/core/vault.py) and, but for the console
 sender's table, gains `phone_hash`; the unique rules and lookups move to the hash.
 Rows already stored are sealed in place with the app's PHONE_KEY, so this must run as
 `pingyi db upgrade` (which has the app's configuration) when the database holds any
 phone number; downgrading opens them again. And the campaign's `personal_data_erased_at`
-(the retention command, voting/services/retention.py).
+(the retention command, voting/office/retention.py).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -33,7 +33,7 @@ TABLES = [
 def _vault():
     from flask import current_app, has_app_context
 
-    from voting.vault import PhoneVault
+    from voting.core.vault import PhoneVault
 
     if not has_app_context() or not current_app.config.get('PHONE_KEY'):
         raise RuntimeError('数据库中已有手机号码:请用 pingyi db upgrade 迁移(需要 PHONE_KEY 来加密它们)')

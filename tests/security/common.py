@@ -10,7 +10,7 @@ import openpyxl
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD
-from voting.models import Base
+from voting.schema import Base
 from tests.support.web import text
 
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -1,5 +1,5 @@
 """Guessing an evaluator's password, on SQLite and PostgreSQL. The single
-cases (new cookie jars; one resend) are in tests/test_evaluator_login.py; here the
+cases (new cookie jars; one resend) are in tests/online/test_evaluator_login.py; here the
 combination: every guess from a fresh cookie jar, resends in between, the old and the
 resent passwords mixed in. The count lives in the database: it survives every resend,
 and after five the account is locked whatever the jar, the right password included."""
@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.online_pool import PUBLIC_URL, issue, passwords, pooled_round
+from tests.support.online_pool import PUBLIC_URL, issue, passwords, pooled_round
 from tests.security.common import changed, snapshot
-from voting.links import wording
-from voting.models import Evaluator
-from voting.services import evaluators
+from voting.survey.links import wording
+from voting.online.models import Evaluator
+from voting.online import evaluators
 from tests.support.web import in_session, text
 
 WRONG = "账号或密码不正确"

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.exceptions import MethodNotAllowed
 
-from tests.citizens import link_path, vote_count
+from tests.support.citizens import link_path, vote_count
 from tests.security.common import changed, snapshot
 from tests.support.web import text
 from tests.security.world import build, form_for, post_rules, session_for, url_of

@@ -7,8 +7,8 @@ every form field that carries a number (the ballot's c<id> names too), as the ad
 and anonymously: never a 500; the URL's part is 404, the query's parameter 400 naming
 it, the form's field refused with the form's own answer; nothing is stored.
 
-One check does it (voting/numbers.py): the app's `int` URL converter, query_number
-(voting/views/common.py), WholeNumberField (voting/forms.py) and the readers' counts.
+One check does it (voting/core/numbers.py): the app's `int` URL converter, query_number
+(voting/web/common.py), WholeNumberField (voting/core/forms.py) and the readers' counts.
 """
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from tests.ballots import log_in
+from tests.support.ballots import log_in
 from tests.security.common import changed, snapshot, staff_login
 from tests.security.world import build, form_for
-from voting.errors import ImportRejected
-from voting.models import Evaluator
-from voting.services import bundle, history, sections
+from voting.core.errors import ImportRejected
+from voting.online.models import Evaluator
+from voting.components import bundle
+from voting.lists import history, sections
 
 BAD = {
     "2**64": str(2**64),
@@ -251,10 +252,10 @@ def test_a_ballot_field_named_with_a_hostile_number_is_refused_with_400(app, db,
 
 
 def test_no_view_or_form_reads_a_number_its_own_way():
-    """The views and forms read numbers from requests through voting/numbers.py only."""
+    """The views and forms read numbers from requests through voting/core/numbers.py only."""
     own_ways = re.compile(r"type=int\b|int\(request\.|IntegerField\(")
     found = [f"{source.relative_to(VOTING)}: {line.strip()}"
-             for source in [VOTING / "forms.py", *(VOTING / "views").glob("*.py")]
+             for source in [VOTING / "core" / "forms.py", *VOTING.glob("*/views.py"), *VOTING.glob("*/*_views.py")]
              for line in source.read_text().splitlines() if own_ways.search(line) and "class " not in line]
     assert found == []
 

@@ -12,15 +12,20 @@ import pytest
 from sqlalchemy import select
 
 from scoring import columns as C
-from tests.ballots import box, candidates, counts, evaluators, form, log_in, marks, open_online_round
-from tests.citizens import invitations, open_round
+from tests.support.ballots import box, candidates, counts, evaluators, form, log_in, marks, open_online_round
+from tests.support.citizens import invitations, open_round
 from tests.conftest import PASSWORD, SECTIONS_CSV
 from tests.security.common import changed, snapshot, staff_login
 from tests.support.web import text
-from voting.models import (
-    Ballot, BallotCast, ComponentKind, ObjectImport, OnlineRound, Role, RoundKind, RoundStatus, Section, Unit, utcnow,
-)
-from voting.services import campaigns, components, sections, users
+from voting.online.models import Ballot, BallotCast, OnlineRound
+from voting.components.models import ComponentKind
+from voting.lists.models import ObjectImport, RoundKind, Section, Unit
+from voting.staff.models import Role
+from voting.survey.models import RoundStatus
+from voting.core.models import utcnow
+from voting.lists import campaigns, sections
+from voting.components import components
+from voting.staff import users
 
 FORBIDDEN = "您的账号没有访问这个页面的权限。"
 NOT_FOUND = "您要找的页面不存在，或已被删除。"

@@ -1,5 +1,5 @@
 """Where a staff login goes afterwards (`next`), on SQLite and PostgreSQL: only ever a
-path of this site (voting.auth.local_path), through the password form and through the
+path of this site (voting.staff.auth.local_path), through the password form and through the
 second step, never a 500.
 
 The sweep is of what a browser reads differently from a plain "starts with one /"
@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from werkzeug.security import generate_password_hash
 
 from tests.conftest import PASSWORD
-from voting import auth
-from voting.auth import local_path
-from voting.errors_web import NUL_REFUSED
+from voting.staff import auth
+from voting.staff.auth import local_path
+from voting.core.errors_web import NUL_REFUSED
 
 DASHBOARD = "/office/"
 T0 = 1_800_000_000.0
@@ -89,7 +89,7 @@ def quick_admin(db, admin):
 
 def landed(response, raw: str) -> str | None:
     """What is wrong with where a login with `next={raw}` went, if anything. A NUL byte
-    in the query is refused before any view (voting.errors_web.check_input): a 400."""
+    in the query is refused before any view (voting.core.errors_web.check_input): a 400."""
     location = response.headers.get("Location", "")
     if "%00" in raw and response.status_code == 400 and NUL_REFUSED in response.get_data(as_text=True):
         return None

@@ -2,7 +2,7 @@
 PostgreSQL; the JSON format; gunicorn's access log.
 
 The full flow runs in-process at DEBUG with the root logger's handler made by
-voting.logs.configure (what production installs: the redaction and request filters,
+voting.core.logs.configure (what production installs: the redaction and request filters,
 the text format) writing into a buffer: a failed and a good staff login, the sections
 and service-object lists uploaded, a link round and a code round opened, an online
 round's accounts issued, the outbox dispatched by the console sender, a citizen's link
@@ -28,25 +28,22 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from tests.ballots import form, marks
+from tests.support.ballots import form, marks
 from tests.conftest import PASSWORD, SECTIONS_CSV, make_app
-from tests.online_pool import ANY_TIME, fix_candidates, reps_frame, upload_lists
+from tests.support.online_pool import ANY_TIME, fix_candidates, reps_frame, upload_lists
 from tests.security.common import staff_login
-from voting import ConfigError, logs, sms_sender
-from voting.demo import synth_objects
-from voting.models import (
-    Base,
-    Campaign,
-    ConsoleMessage,
-    Evaluator,
-    Invitation,
-    OnlineRound,
-    OutboxMessage,
-    ServiceObject,
-    SurveyRound,
-    Vote,
-)
-from voting.services import ballots, history, outbox
+from voting import sms_sender
+from voting.core.config import ConfigError
+from voting.core import logs
+from voting.demo.campaign import synth_objects
+from voting.schema import Base
+from voting.lists.models import Campaign, ServiceObject
+from voting.outbox.models import ConsoleMessage, OutboxMessage
+from voting.online.models import Evaluator, OnlineRound
+from voting.survey.models import Invitation, SurveyRound, Vote
+from voting.online import ballots
+from voting.lists import history
+from voting.outbox import outbox
 from tests.support.web import text
 
 PUBLIC_URL = "https://pingyi.example.cn"
@@ -65,7 +62,7 @@ def app_config() -> dict:
 
 @contextmanager
 def root_logger(fmt: str = "text"):
-    """The root logger as production has it (voting.logs.configure), at DEBUG, into a
+    """The root logger as production has it (voting.core.logs.configure), at DEBUG, into a
     buffer; removed afterwards. Its handler filters a copy of each record: caplog's,
     beside it, keeps the raw log."""
     root = logging.getLogger()
@@ -267,8 +264,8 @@ def test_a_rate_limit_breach_is_logged_without_the_sender(database_url, tmp_path
         app.extensions["pingyi.engine"].dispose()
     assert statuses[:20] == [200] * 20 and statuses[20] == 429
     with app.app_context():
-        from voting.db import get_session
-        from voting.vault import vault_of
+        from voting.core.db import get_session
+        from voting.core.vault import vault_of
 
         hashed = vault_of(get_session()).lookup("13812345678")
     assert f"sms-from:{hashed}" in caplog.text and "13812345678" not in caplog.text  # the raw record

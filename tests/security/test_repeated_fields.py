@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from tests.citizens import invitations, open_round, vote_count
+from tests.support.citizens import invitations, open_round, vote_count
 from tests.security.common import changed, snapshot
 from tests.support.web import text
 from tests.security.world import build, form_for, session_for
-from voting.models import InviteMode
-from voting.views.public import PUBLIC_BLUEPRINTS
+from voting.survey.models import InviteMode
+from voting.web.public import PUBLIC_BLUEPRINTS
 
 # What a second value of a field is: another answer, as a tampered form would send.
 OTHER = {"choice": "unsatisfied", "comment": "另一条意见", "password": "WRONGPASS2", "code": "ZZZZ ZZZZ",

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.ballots import PASSWORD, candidates, counts, evaluators, form, marks, open_online_round
-from tests.citizens import invitations, link_path, open_round, votes
+from tests.support.ballots import PASSWORD, candidates, counts, evaluators, form, marks, open_online_round
+from tests.support.citizens import invitations, link_path, open_round, votes
 from tests.security.common import changed, snapshot
-from voting.models import Channel, Choice
+from voting.survey.models import Channel, Choice
 from tests.support.web import in_session, text
 
 VOTED = "这份邀请已经评价过了，每份邀请只能评价一次"

@@ -15,14 +15,16 @@ from sqlalchemy import select, text
 
 from sms.senders import ConsoleSender, Message, PermanentSendError
 from sms.templates import SCRUBBED, mask, scrub
-from tests.citizens import PUBLIC_URL, invitations, open_round
+from tests.support.citizens import PUBLIC_URL, invitations, open_round
 from tests.conftest import make_app
-from tests.online_pool import ANY_TIME, issue, pooled_round
-from tests.test_phones_at_rest import dump
-from voting.models import ConsoleMessage, Invitation, InviteMode, OutboxMessage, OutboxStatus, utcnow
-from voting.services import rounds
-from voting.services.outbox import console_sink, dispatch
-from voting.vault import vault_of
+from tests.support.online_pool import ANY_TIME, issue, pooled_round
+from tests.survey.test_phones_at_rest import dump
+from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus
+from voting.survey.models import Invitation, InviteMode
+from voting.core.models import utcnow
+from voting.survey import rounds
+from voting.outbox.outbox import console_sink, dispatch
+from voting.core.vault import vault_of
 
 TOKEN_IN_LINK = re.compile(r"/v/([A-Za-z0-9_.\-]+)")
 

@@ -1,4 +1,4 @@
-"""Guessing a staff password or code, on SQLite and PostgreSQL (voting/services/users.py,
+"""Guessing a staff password or code, on SQLite and PostgreSQL (voting/staff/users.py,
 LoginPolicy; the settings STAFF_LOGIN_*): counted per account in the database, whatever
 address the guesses come from; after 5 failures in a row each attempt waits (30 s,
 doubling, at most 15 min; an earlier one gets 429, its password unchecked); 20 lock the
@@ -20,12 +20,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from tests.conftest import PASSWORD, login, make_app
 from tests.security.common import csrf_of
 from tests.support.web import text
-from tests.test_staff_security import T0, clock  # noqa: F401 - the staff clock's fixture
-from voting import ConfigError
-from voting.models import AuditEntry, Base, Role, User
-from voting.services import users
+from tests.staff.test_staff_security import T0, clock  # noqa: F401 - the staff clock's fixture
+from voting.core.config import ConfigError
+from voting.audit.models import AuditEntry
+from voting.schema import Base
+from voting.staff.models import Role, User
+from voting.staff import users
 
-# T0 (tests.test_staff_security) is 2027-01-15 08:00:00 UTC, 16:00:00 in Asia/Shanghai.
+# T0 (tests.staff.test_staff_security) is 2027-01-15 08:00:00 UTC, 16:00:00 in Asia/Shanghai.
 WRONG = "用户名或密码错误。"
 WAIT = "为了账号安全，请在"
 LOCKED = "已被锁定"

@@ -1,6 +1,6 @@
 """Ending staff sessions on the server, on SQLite and PostgreSQL. The session is a signed
 cookie: a copy of it (saved, stolen) is as good as the browser's own until the account's
-session epoch is raised (voting/auth.py): by a logout, a password reset, deactivating and
+session epoch is raised (voting/staff/auth.py): by a logout, a password reset, deactivating and
 reactivating, an admin's "end all logins". Each case replays a cookie saved before and
 is sent to the login page; a remember cookie alone is no login either. And the CSRF
 token is made anew at each login."""
@@ -14,10 +14,11 @@ from sqlalchemy import select
 from tests.conftest import PASSWORD, login
 from tests.security.common import csrf_of
 from tests.support.web import text
-from voting import auth
-from voting.auth import ENDED
-from voting.models import AuditEntry, Role, User
-from voting.services import users
+from voting.staff import auth
+from voting.staff.auth import ENDED
+from voting.audit.models import AuditEntry
+from voting.staff.models import Role, User
+from voting.staff import users
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ Each is either stored exactly as given (within its length limit: SQL-looking tex
 text) or refused with a Chinese message and the exact status (400, 401, 404, 413, 422),
 never a 500 and never partly stored. A NUL byte never reaches the database (PostgreSQL
 raises on one): a form value holding one is refused with 400 before any view runs
-(voting.errors_web.check_input), an imported cell holding one refuses the whole file
-with its row and column (voting.services.tables).
+(voting.core.errors_web.check_input), an imported cell holding one refuses the whole file
+with its row and column (voting.core.tables).
 """
 from __future__ import annotations
 
@@ -17,17 +17,21 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.citizens import invitations, link_path, open_round
+from tests.support.citizens import invitations, link_path, open_round
 from tests.conftest import PASSWORD, login
-from tests.online_pool import KINDS, make_round
+from tests.support.online_pool import KINDS, make_round
 from tests.security.common import changed, snapshot, workbook
 from tests.support.web import text
-from voting.errors import ImportRejected, RowError
-from voting.errors_web import NUL_REFUSED
-from voting.models import Evaluator, ServiceObject, User, Vote
-from voting.services import evaluators, objects
-from voting.services.sections import sections_frame
-from voting.services.tables import fold
+from voting.core.errors import ImportRejected, RowError
+from voting.core.errors_web import NUL_REFUSED
+from voting.online.models import Evaluator
+from voting.lists.models import ServiceObject
+from voting.staff.models import User
+from voting.survey.models import Vote
+from voting.online import evaluators
+from voting.lists import objects
+from voting.lists.sections import sections_frame
+from voting.core.tables import fold
 
 SQL = "'); DROP TABLE users; -- \" OR 1=1 /*"
 ZERO_WIDTH = "张\u200b三\u200c\u200d\ufeff"
@@ -73,7 +77,7 @@ def test_staff_login_with_hostile_text_is_a_plain_failure(client, admin, db, fie
     if field == "username":  # no such account: nothing stored
         refused(response, 401, "用户名或密码错误。", db, before)
         return
-    # A wrong password for an account counts against it (voting/services/users.py),
+    # A wrong password for an account counts against it (voting/staff/users.py),
     # and that count is all that changes.
     body = page(response)
     assert response.status_code == 401 and "用户名或密码错误。" in body
@@ -183,11 +187,11 @@ def test_component_entry_text_stored_exactly(staff, db, campaign, field, kind):
     response = staff.post("/office/components/bonus/entries", data=bonus_form(sid, **{field: KEPT[kind]}))
     assert response.status_code == 302, page(response)[:3000]
     db.rollback()
-    from voting.models import BonusItem
+    from voting.components.models import BonusItem
 
     (item,) = db.scalars(select(BonusItem)).all()
     # A matter is stored folded (NFKC, no white space: the same matter counts once,
-    # voting/services/bundle.py); zero-width and direction marks are kept as given.
+    # voting/components/bundle.py); zero-width and direction marks are kept as given.
     assert getattr(item, field) == (fold(KEPT[kind]) if field == "matter" else KEPT[kind])
 
 
@@ -250,13 +254,13 @@ def test_round_creation_nul_and_10_mb_refused(staff, db, campaign, field):
 
 @pytest.fixture
 def decided_section(db, campaign, tmp_path):
-    from voting.demo import load_bundle
-    from voting.synthetic import example_bundle
+    from voting.demo.campaign import load_bundle
+    from voting.demo.synthetic import example_bundle
 
     example_bundle(tmp_path / "bundle", seed=11)
     load_bundle(db, campaign, tmp_path / "bundle")
     db.commit()
-    from voting.services.scorecards import campaign_scorecard
+    from voting.scores.scorecards import campaign_scorecard
 
     card = campaign_scorecard(db, campaign)
     satisfied = card.sections[card.sections["result"] == "satisfied"] if "result" in card.sections else None
@@ -270,7 +274,7 @@ def decided_section(db, campaign, tmp_path):
 
 @pytest.mark.parametrize("kind", list(KEPT))
 def test_decision_reason_stored_exactly(staff, db, decided_section, kind):
-    from voting.models import ResultDecision
+    from voting.scores.models import ResultDecision
 
     response = staff.post(f"/office/scores/sections/{decided_section}/decision", data={"result": "none", "reason": KEPT[kind]})
     assert response.status_code == 303, page(response)[:3000]

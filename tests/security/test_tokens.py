@@ -10,10 +10,10 @@ import pytest
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
 from sms.tokens import LINK_PURPOSE, LinkTokens
-from tests.citizens import invitations, link_path, open_round
+from tests.support.citizens import invitations, link_path, open_round
 from tests.conftest import make_app
 from tests.security.common import changed, snapshot
-from voting.models import utcnow
+from voting.core.models import utcnow
 from tests.support.web import in_session, text
 
 INVALID = "链接无效：可能不完整或被改动过。请直接点击短信中的链接，不要手工修改。"

@@ -25,15 +25,17 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, login
-from tests.online_pool import KINDS, make_round
+from tests.support.online_pool import KINDS, make_round
 from tests.security.common import changed, snapshot, workbook
 from tests.support.web import text
-from tests.reports import excel_report
-from voting.errors import ImportRejected, RowError
-from voting.models import Evaluator, RoundKind, ServiceObject, Unit
-from voting.services import campaigns, evaluators, objects, sections
-from voting.services.sections import sections_frame
-from voting.services.tables import MACRO_REFUSED, SCAN_CHUNK, check_xlsx
+from tests.support.reports import excel_report
+from voting.core.errors import ImportRejected, RowError
+from voting.online.models import Evaluator
+from voting.lists.models import RoundKind, ServiceObject, Unit
+from voting.lists import campaigns, objects, sections
+from voting.online import evaluators
+from voting.lists.sections import sections_frame
+from voting.core.tables import MACRO_REFUSED, SCAN_CHUNK, check_xlsx
 
 OBJECTS_HEADER = ["姓名", "单位(职务)", "手机号码", "事项内容(处罚类案件名称)", "是否处罚对象"]
 NOT_XLSX = "不是有效的 xlsx 文件（文件可能已损坏或只是改了扩展名）"

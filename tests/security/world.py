@@ -9,13 +9,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from scoring import columns as C
-from tests.ballots import PASSWORD as EVALUATOR_PASSWORD
-from tests.ballots import candidates, evaluators, form, log_in, marks, open_online_round
-from tests.citizens import invitations, link_path, open_round
+from tests.support.ballots import PASSWORD as EVALUATOR_PASSWORD
+from tests.support.ballots import candidates, evaluators, form, log_in, marks, open_online_round
+from tests.support.citizens import invitations, link_path, open_round
 from tests.security.common import staff_login
 from tests.support.web import text
-from voting.models import ComponentKind, Evaluator, Invitation, Job, ObjectImport, Role
-from voting.services import components, users
+from voting.components.models import ComponentKind
+from voting.online.models import Evaluator
+from voting.survey.models import Invitation
+from voting.jobs.models import Job
+from voting.lists.models import ObjectImport
+from voting.staff.models import Role
+from voting.components import components
+from voting.staff import users
 
 APP_CSRF = "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。"
 CITIZEN_CSRF = "页面已过期或校验未通过，请重新点击短信中的链接（或重新输入评价码）后再提交。"

@@ -1,0 +1,143 @@
+"""The shape of the code: which package may import which (README, "The code").
+
+The platform is `scoring` (pure scoring), `sms` (senders, tokens, webhooks) and `voting` (the
+app), whose feature packages each hold their models, services, views and templates. These
+rules keep the layers apart; a new dependency between packages is a design decision, made
+by adding it to `SERVICES_MAY_IMPORT` below with the reason in the commit.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VOTING = ROOT / "voting"
+
+# What each feature package's services and models may import from the other packages of
+# voting/ (core is open to everyone). The pages (views) may use any package's services.
+SERVICES_MAY_IMPORT = {
+    "audit": set(),
+    "components": {"audit", "lists", "staff"},
+    "deadlines": {"audit", "lists", "office", "outbox", "scores", "staff", "survey"},
+    "demo": {"components", "lists", "online", "scores", "staff", "survey"},
+    "jobs": {"tasks"},  # a worker imports voting/tasks.py to know the kinds of job
+    "lists": {"audit", "online", "staff", "survey"},
+    "office": {"audit", "components", "lists", "online", "outbox", "schema", "scores", "survey"},
+    "online": {"audit", "lists", "outbox", "scores", "staff", "survey"},
+    "outbox": {"lists", "survey"},
+    "scores": {"audit", "components", "lists", "online", "staff", "survey"},
+    "staff": {"audit", "lists"},
+    "survey": {"audit", "lists", "outbox", "staff"},
+    "web": {"lists", "office", "scores", "staff", "survey"},
+}
+# The composition: the app factory, its CLI, its blueprints, the kinds of job, the tables and
+# the deployment's checks put the packages together and may import any of them.
+COMPOSITION = {"__init__", "blueprints", "checks", "cli", "gunicorn_conf", "schema", "tasks"}
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of each import in `path`; `from a import b` gives a.b."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+    return found
+
+
+def is_view(path: Path) -> bool:
+    return path.stem == "views" or path.stem.endswith("_views") or path.name == "auth.py"
+
+
+def voting_modules() -> list[tuple[str, Path]]:
+    """(package, file) of every module of voting/; a top-level module is its own package."""
+    out = []
+    for path in sorted(VOTING.rglob("*.py")):
+        parts = path.relative_to(VOTING).parts
+        out.append((parts[0] if len(parts) > 1 else path.stem, path))
+    return out
+
+
+def voting_imports(path: Path) -> list[tuple[int, str, str]]:
+    """(line, package, module) of each import of another module of voting/."""
+    out = []
+    for line, module in imports(path):
+        parts = module.split(".")
+        if parts[0] == "voting" and len(parts) > 1:
+            out.append((line, parts[1], module))
+    return out
+
+
+def where(path: Path, line: int) -> str:
+    return f"{path.relative_to(ROOT)}:{line}"
+
+
+@pytest.mark.parametrize("package", ["scoring", "sms"])
+def test_scoring_and_sms_know_nothing_of_the_app(package):
+    wrong = [f"{where(path, line)} imports {module}"
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for line, module in imports(path) if module.split(".")[0] == "voting"]
+    assert wrong == []
+
+
+def test_core_knows_no_feature():
+    wrong = [f"{where(path, line)} imports {module}"
+             for package, path in voting_modules() if package == "core"
+             for line, other, module in voting_imports(path) if other != "core"]
+    assert wrong == []
+
+
+def test_models_import_only_core_and_other_models():
+    wrong = [f"{where(path, line)} imports {module}"
+             for _, path in voting_modules() if path.name == "models.py"
+             for line, other, module in voting_imports(path)
+             if other != "core" and module.split(".")[2:3] != ["models"]]
+    assert wrong == []
+
+
+def test_services_import_no_pages():
+    """A service is called by pages, commands and jobs alike: it imports no view, no
+    shared page piece (voting/web/) and none of the composition."""
+    wrong = []
+    for package, path in voting_modules():
+        if is_view(path) or package in COMPOSITION or package == "web":
+            continue
+        for line, other, module in voting_imports(path):
+            target = module.split(".")
+            view = len(target) > 2 and (target[2] == "views" or target[2].endswith("_views") or target[2] == "auth")
+            if view or other == "web" or (other in COMPOSITION - {"tasks", "schema"}):
+                wrong.append(f"{where(path, line)} imports {module}")
+    assert wrong == []
+
+
+def test_each_package_imports_only_what_the_table_allows():
+    wrong = []
+    packages = {package for package, _ in voting_modules()}
+    assert set(SERVICES_MAY_IMPORT) == packages - COMPOSITION - {"core", "data"}, "every package has its line in the table"
+    for package, path in voting_modules():
+        if package in COMPOSITION or package in ("core", "data") or is_view(path):
+            continue
+        allowed = SERVICES_MAY_IMPORT[package] | {package, "core"}
+        wrong += [f"{where(path, line)} imports {module}"
+                  for line, other, module in voting_imports(path) if other not in allowed]
+    assert wrong == []
+
+
+def test_the_table_has_no_edge_left_unused():
+    """An allowed import no module makes any more is taken out of the table."""
+    used: dict[str, set[str]] = {package: set() for package in SERVICES_MAY_IMPORT}
+    for package, path in voting_modules():
+        if package in used and not is_view(path):  # the composition and core have no line
+            used[package] |= {other for _, other, _ in voting_imports(path)}
+    assert {p: sorted(allowed - used[p]) for p, allowed in SERVICES_MAY_IMPORT.items() if allowed - used[p]} == {}
+
+
+def test_templates_live_with_their_feature():
+    """Only the shared layouts sit at the top of templates/; each page is in its package's folder."""
+    top = sorted(p.name for p in (ROOT / "templates").glob("*.html"))
+    assert top == ["_confirm.html", "_macros.html", "base.html", "citizen_base.html", "confirm.html", "error.html"]
+    folders = {p.name for p in (ROOT / "templates").iterdir() if p.is_dir()} - {"static"}
+    assert folders <= set(SERVICES_MAY_IMPORT)

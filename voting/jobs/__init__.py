@@ -1,0 +1,1 @@
+"""Background jobs: the queue, the job rows with their progress, the jobs pages."""

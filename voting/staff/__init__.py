@@ -1,0 +1,1 @@
+"""Staff accounts, their login, second factor and roles (docs/rules.md §1.3)."""
