@@ -61,8 +61,9 @@ WHERE
     \\x00), an HTML entity (&amp;) or an HTML tag inside a string (tags are read past,
     as in a template: '优秀</b>:4.0' converts like the template does).
       - docstrings and comments: only when written in Chinese (starting with Chinese,
-        more ideographs than ASCII letters: voting/cli.py's click help texts, "# 0 优秀,
-        1 良好"); the English ones naming Chinese terms are left as they are.
+        more ideographs than ASCII letters: the click help texts of the packages'
+        commands.py, "# 0 优秀, 1 良好"); the English ones naming Chinese terms are left
+        as they are.
       - skipped strings: bytes; SQL (text(...)/execute(...) arguments, bodies starting
         with SELECT/INSERT/UPDATE/DELETE/CREATE/ALTER/DROP/BEGIN/WITH); strftime/strptime
         arguments; CSV text (a literal with a line break whose lines are comma-separated
@@ -227,7 +228,7 @@ EXPLICIT_EDITS: list[tuple[str, str, str]] = [
     # A test that cuts the column name off "A 列(单位序号)", a UI text that is now full-width.
     ("tests/security/test_hostile_numbers.py", 'e.column.split("(")[0]', 'e.column.split("（")[0]'),
     # Between an ASCII name and a digit no rule sees Chinese.
-    ("voting/cli.py", "默认取设置 SMS_RATE;0 为不限", "默认取设置 SMS_RATE；0 为不限"),
+    ("voting/outbox/commands.py", "默认取设置 SMS_RATE;0 为不限", "默认取设置 SMS_RATE；0 为不限"),
     # A job's stage (Chinese) in parentheses, drawn by the page and redrawn by job.js.
     ("templates/jobs/job.html", "({{ state.stage }})", "（{{ state.stage }}）"),
     ("templates/static/job.js", '"(" + state.stage + ")"', '"（" + state.stage + "）"'),

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from scoring import columns as C
-from voting.cli import bundle as bundle_group
+from voting.components.commands import bundle as bundle_group
 from voting.jobs.jobs import Progress
 from voting.online.models import Ballot, BallotCast, BallotMark, Evaluator, EvaluatorKind
 from voting.survey.models import Channel, Invitation, RoundStatus, Vote
