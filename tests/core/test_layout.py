@@ -1,4 +1,4 @@
-"""The shape of the code: which package may import which (README, "The code").
+"""The shape of the code: which package may import which (README, "Layout").
 
 The platform is `scoring` (pure scoring), `sms` (senders, tokens, webhooks) and `voting` (the
 app), whose feature packages each hold their models, services, views and templates. These
@@ -152,3 +152,35 @@ def test_templates_live_with_their_feature():
     assert top == ["_confirm.html", "_macros.html", "base.html", "citizen_base.html", "confirm.html", "error.html"]
     folders = {p.name for p in (ROOT / "templates").iterdir() if p.is_dir()} - {"static"}
     assert folders <= set(SERVICES_MAY_IMPORT)
+
+
+def test_no_module_imports_itself_in_a_circle():
+    """The packages' table allows some pairs both ways (lists and survey, online and
+    scores); the modules themselves still import in one direction only, at module level
+    (an import inside a function, done when it runs, is how a rare use crosses back)."""
+    names = {}
+    for _, path in voting_modules():
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {
+        name: {target for target in (module if module in names else module.rpartition(".")[0]
+                                     for _, module in imports(path, top_level=True))
+               if target in names and target != name}
+        for name, path in names.items()
+    }
+    circles = []
+
+    def visit(name: str, trail: list[str], done: set[str]) -> None:
+        for target in sorted(graph[name]):
+            if target in trail:
+                circles.append(" -> ".join(trail[trail.index(target):] + [target]))
+            elif target not in done:
+                done.add(target)
+                visit(target, [*trail, target], done)
+
+    finished: set[str] = set()
+    for name in sorted(graph):
+        if name not in finished:
+            finished.add(name)
+            visit(name, [name], finished)
+    assert circles == []
