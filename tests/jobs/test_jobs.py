@@ -184,6 +184,20 @@ def test_the_command_line_opens_a_round_as_the_same_job(app, db, campaign, runne
     assert db.scalar(select(func.count()).select_from(Job)) == 1
 
 
+def test_the_command_line_opens_the_round_set_up_again_not_the_cancelled_one(app, db, campaign, runner):
+    objects.import_objects(db, campaign, RoundKind.H1, _one_list(db, campaign), "o.csv")
+    cancelled = rounds.create_round(db, campaign, RoundKind.H1, utcnow() + timedelta(days=7), 3)
+    rounds.cancel_round(db, cancelled, actor="test")
+    again = rounds.create_round(db, campaign, RoundKind.H1, utcnow() + timedelta(days=7), 3)
+    db.commit()
+    result = runner.invoke(args=["rounds", "open", "--round", "H1"])
+    assert result.exit_code == 0, result.output
+    db.rollback()
+    db.expire_all()
+    assert db.get(SurveyRound, again.id).status is RoundStatus.open
+    assert db.get(SurveyRound, cancelled.id).status is RoundStatus.cancelled
+
+
 def _one_list(db, campaign) -> bytes:
     """The first ordinary section's H1 list of 3 objects, as a CSV file."""
     row = next(r for r in history.section_statuses(db, campaign).to_dict("records") if not r["is_enforcement"])

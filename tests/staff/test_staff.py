@@ -96,3 +96,16 @@ def test_every_units_liaison_account_in_one_step_with_printable_slips(admin_clie
     again = admin_client.post("/office/users/liaisons", data={"confirmed": "1"}).get_data(as_text=True)
     assert "每个单位都已有联络员账号" in again
     assert len(db.scalars(select(User).where(User.username.like("liaison-%"))).all()) == len(made)
+
+
+def test_the_command_line_creates_a_liaison_of_a_unit_named_and_refuses_an_unknown_unit(db, campaign, runner):
+    unit = db.scalar(select(Unit).where(Unit.campaign_id == campaign.id).order_by(Unit.id))
+    result = runner.invoke(args=["users", "create", "lianluo", "--role", "liaison", "--unit", unit.name,
+                                 "--password", "a-long-enough-passphrase-1"])
+    assert result.exit_code == 0, result.output
+    db.expire_all()
+    created = db.scalar(select(User).where(User.username == "lianluo"))
+    assert (created.role, created.unit_id) == (Role.liaison, unit.id)
+    unknown = runner.invoke(args=["users", "create", "other", "--role", "liaison", "--unit", "没有这个局"])
+    assert unknown.exit_code == 1 and "2021 年度没有单位“没有这个局”" in unknown.output
+    assert db.scalar(select(User).where(User.username == "other")) is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
 
 from voting.core.db import get_session
 
@@ -28,12 +27,9 @@ def jobs_worker(threads: int) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 def jobs_list(limit: int) -> None:
     """最近的后台任务及其状态。"""
-    from voting.jobs.models import Job
+    from voting.jobs import jobs
 
-    from sqlalchemy.orm import defer
-
-    # Not their results: a report's carries its file.
-    for job in get_session().scalars(select(Job).options(defer(Job.result)).order_by(Job.id.desc()).limit(limit)):
+    for job in jobs.recent(get_session(), limit):
         progress = f"{job.done}/{job.total}" if job.total else ""
         click.echo(f"{job.id}\t{job.status.label}\t{progress}\t{job.title}\t{job.error}")
 

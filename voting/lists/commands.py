@@ -130,7 +130,7 @@ def import_objects(file: str, round_kind: str, unit: str | None, section: str | 
     path = Path(file)
     if not path.is_file():
         raise DomainError(f"找不到文件 {file}")
-    from voting.lists.models import ObjectImport
+    from voting.lists import objects
     from voting.tasks import import_objects_job
 
     # The same job a big upload on the web runs, here in the foreground with a progress bar.
@@ -138,7 +138,7 @@ def import_objects(file: str, round_kind: str, unit: str | None, section: str | 
                              section_id=section_id, all_penalized_reported=all_penalized_reported, actor="cli")
     session.commit()
     job = run_job_here(job.id, unit="行")
-    done = session.get(ObjectImport, (job.result or {}).get("import_id", 0))
+    done = objects.get_import(session, (job.result or {}).get("import_id", 0))
     if done is None:
         return
     click.echo(f"读取 {done.rows_read} 行，保存 {done.stored} 人，重复 {done.duplicates} 行，拒绝 0 行。")

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from voting.core.commands import domain_errors, year_option
 from voting.core.db import get_session
 from voting.core.errors import DomainError, NotFoundError
-from voting.staff.models import Role, User
-from voting.lists.models import Unit
+from voting.staff.models import Role
 from voting.lists import campaigns
 from voting.staff import users
 
@@ -32,7 +30,7 @@ def users_create(username: str, role: str, unit: str | None, display_name: str,
     unit_row = None
     if unit:
         target = campaigns.get_campaign(session, year)
-        unit_row = session.scalar(select(Unit).where(Unit.campaign_id == target.id, Unit.name == unit))
+        unit_row = users.find_unit(session, target.id, unit)
         if unit_row is None:
             raise DomainError(f"{target.year} 年度没有单位“{unit}”")
     password = password or users.new_password()
@@ -47,14 +45,12 @@ def users_create(username: str, role: str, unit: str | None, display_name: str,
 def users_reset_2fa(username: str) -> None:
     """取消账号的两步验证（手机丢失时）；下次登录只要密码，之后可重新启用。"""
     session = get_session()
-    user = session.scalar(select(User).where(User.username == username))
+    user = users.find_user(session, username)
     if user is None:
         raise NotFoundError(f"没有账号 {username}")
-    if not user.totp_secret:
+    if not users.reset_second_factor(session, user):
         click.echo(f"{username} 没有启用两步验证。")
         return
-    user.totp_secret = None
-    user.totp_last_step = None
     session.commit()
     click.echo(f"已取消 {username} 的两步验证。")
 
@@ -65,7 +61,7 @@ def users_reset_2fa(username: str) -> None:
 def users_unlock(username: str) -> None:
     """解锁因连续登录失败被锁定（或需等待）的账号，失败次数清零（记入审计日志）。"""
     session = get_session()
-    user = session.scalar(select(User).where(User.username == username))
+    user = users.find_user(session, username)
     if user is None:
         raise NotFoundError(f"没有账号 {username}")
     failures = user.failed_logins

@@ -146,6 +146,15 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def find_unit(session: Session, campaign_id: int, name: str) -> Unit | None:
+    """The campaign's unit of this name, for a liaison's account."""
+    return session.scalar(select(Unit).where(Unit.campaign_id == campaign_id, Unit.name == name))
+
+
 def campaign_units(session: Session, campaign_id: int) -> list[Unit]:
     """The campaign's units, a liaison account's choices, by number, then name."""
     return list(session.scalars(select(Unit).where(Unit.campaign_id == campaign_id).order_by(Unit.number, Unit.name)))
@@ -354,6 +363,16 @@ def enrol_second_factor(session: Session, user: User, secret: str, step: int) ->
     user.totp_secret = secret
     user.totp_last_step = step
     session.flush()
+
+
+def reset_second_factor(session: Session, user: User) -> bool:
+    """Turn the account's second factor off (a lost phone): the next login asks for the
+    password alone, and the user can enrol again. False when it was not on."""
+    if not user.totp_secret:
+        return False
+    user.totp_secret = None
+    user.totp_last_step = None
+    return True
 
 
 def new_password() -> str:
