@@ -8,7 +8,7 @@ with `pingyi jobs worker` on as many machines as wanted. Huey was chosen because
 the one well-kept job library that runs on both (RQ and Dramatiq need Redis or
 RabbitMQ, procrastinate needs PostgreSQL).
 
-The `job` table (voting/<package>/models.py, Job) is the truth about each job; Huey's queue only
+The `job` table (voting/jobs/models.py, Job) is the truth about each job; Huey's queue only
 wakes a worker, so a lost message is no lost job:
 - `submit` adds the row in the caller's transaction; after the commit, `wake` puts its
   id on Huey's queue.
