@@ -7,6 +7,7 @@ reason; with PINGYI_REQUIRE_ALL=1 (set by .ci/run) those skips are failures.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -204,4 +205,21 @@ def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:
 
 # The browser fixtures, once for every test module (see tests/support/browser.py). Imported last:
 # tests.support.browser imports `missing` from here.
+@pytest.fixture(autouse=True)
+def logger_levels():
+    """Each test starts with the loggers as they were: a command run in the test's process
+    (`pingyi demo` quietens werkzeug, alembic and huey for its terminal) must not silence
+    the lines a later test reads. A logger made during the test is set back to its
+    defaults (no level of its own, enabled)."""
+    def loggers() -> list[logging.Logger]:
+        return [logging.getLogger(), *(logger for logger in logging.root.manager.loggerDict.values()
+                                       if isinstance(logger, logging.Logger))]
+
+    before = {logger: (logger.level, logger.disabled) for logger in loggers()}
+    yield
+    for logger in loggers():
+        logger.setLevel(before.get(logger, (logging.NOTSET, False))[0])
+        logger.disabled = before.get(logger, (logging.NOTSET, False))[1]
+
+
 from tests.support.browser import browser, live_server, page  # noqa: E402, F401
