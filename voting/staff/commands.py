@@ -6,7 +6,7 @@ from flask.cli import AppGroup
 
 from voting.core.commands import domain_errors, year_option
 from voting.core.db import get_session
-from voting.core.errors import DomainError, NotFoundError
+from voting.core.errors import DomainError
 from voting.staff.models import Role
 from voting.lists import campaigns
 from voting.staff import users
@@ -45,9 +45,7 @@ def users_create(username: str, role: str, unit: str | None, display_name: str,
 def users_reset_2fa(username: str) -> None:
     """取消账号的两步验证（手机丢失时）；下次登录只要密码，之后可重新启用。"""
     session = get_session()
-    user = users.find_user(session, username)
-    if user is None:
-        raise NotFoundError(f"没有账号 {username}")
+    user = users.user_named(session, username)
     if not users.reset_second_factor(session, user):
         click.echo(f"{username} 没有启用两步验证。")
         return
@@ -61,9 +59,7 @@ def users_reset_2fa(username: str) -> None:
 def users_unlock(username: str) -> None:
     """解锁因连续登录失败被锁定（或需等待）的账号，失败次数清零（记入审计日志）。"""
     session = get_session()
-    user = users.find_user(session, username)
-    if user is None:
-        raise NotFoundError(f"没有账号 {username}")
+    user = users.user_named(session, username)
     failures = user.failed_logins
     if not users.unlock(session, user, actor="cli"):
         click.echo(f"{username} 没有被锁定，无需解锁。")

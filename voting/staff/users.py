@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from sms.phones import PhoneError, normalize_phone
 from voting.core.clock import aware
-from voting.core.errors import DomainError
+from voting.core.errors import DomainError, NotFoundError
 from voting.staff.models import Role, User
 from voting.lists.models import Unit
 from voting.audit import audit
@@ -146,8 +146,12 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username))
+def user_named(session: Session, username: str) -> User:
+    """The account of this user name; NotFoundError if there is none."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"没有账号 {username}")
+    return user
 
 
 def find_unit(session: Session, campaign_id: int, name: str) -> Unit | None:
