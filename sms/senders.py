@@ -1,11 +1,17 @@
-"""SMS senders: the interface the outbox worker calls, and its two senders.
+"""SMS senders: the interface the outbox worker calls, and the console and Twilio senders
+(the mainland providers' are in sms/aliyun.py and sms/tencent.py).
 
-The worker hands a `Sender` one `Message` at a time and learns one of three outcomes:
-`Sent` (the provider took it), `TransientSendError` (429, 5xx, a timeout or a broken
-connection: retry later with backoff) or `PermanentSendError` (any other refusal: never
-retry). A message carries a template id and its parameters as well as the rendered
-text, because mainland carriers want registered templates and block many messages
-with a URL in them; a sender that needs free text (Twilio) sends `text`.
+The worker hands a sender the messages that are due, and the sender says how they go
+out: `calls` splits them into provider calls (one message each for a sender without
+batches), and `send_batch` makes one such call and gives each message its own outcome:
+`Sent` (the provider took it) or a `SendError`: `TransientSendError` (429, 5xx, a
+timeout or a broken connection: retry later with backoff), `PermanentSendError` (any
+other refusal: never retry), `HeldSendError` (a provider limit per number or per day:
+hold the message to the next allowed time, never fail it) or `UncertainSendError` (the
+request may have reached the provider and no answer came: never resend it blindly). A
+message carries a template id and its parameters as well as the rendered text, because
+mainland carriers want registered templates and block many messages with a URL in them;
+a sender that needs free text (Twilio) sends `text`.
 
 Links carry one-time tokens, so neither the text nor the full phone number reaches a
 log or an error's `reason`; at most the masked number (138****5678) does.
@@ -20,8 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,19 +85,65 @@ class PermanentSendError(SendError):
     """Any other refusal (4xx, a request the API's spec rejects): never retry."""
 
 
+class HeldSendError(SendError):
+    """A provider limit per number (so many a minute, an hour, a day) or on the account
+    per day: the message waits and goes later, it is never failed for it. `wait` is how
+    long the limit lasts when the provider says so; None means until the next day."""
+
+    def __init__(self, reason: str, *, wait: timedelta | None = None, status: int | None = None,
+                 code: int | None = None) -> None:
+        super().__init__(reason, status=status, code=code)
+        self.wait = wait
+
+
 class UncertainSendError(SendError):
     """The request reached the provider and no answer came (a read timeout): the
     message may have been sent. Twilio's API has no idempotency key, so sending it
     again may deliver it twice: never resend it blindly."""
 
 
+Outcome = Sent | SendError
+
+
 class Sender(Protocol):
     name: str
+    # The most messages the worker hands over at once (it claims at least this many rows).
+    max_batch: int
 
-    def send(self, message: Message) -> Sent: ...
+    def calls(self, messages: Sequence[Message]) -> list[list[Message]]:
+        """`messages` split into the provider's calls, each sent with one `send_batch`."""
+        ...
+
+    def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+        """One provider call: each message's outcome, in order. Raises nothing but for a
+        bug: a failure of the whole call is every message's outcome."""
+        ...
 
 
-class ConsoleSender:
+class OneAtATime:
+    """The base of a sender without batches: each message its own call, through `send`
+    (which raises a SendError for a message not sent)."""
+
+    name = "?"
+    max_batch = 1
+
+    def send(self, message: Message) -> Sent:
+        raise NotImplementedError
+
+    def calls(self, messages: Sequence[Message]) -> list[list[Message]]:
+        return [[message] for message in messages]
+
+    def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for message in messages:
+            try:
+                outcomes.append(self.send(message))
+            except SendError as error:
+                outcomes.append(error)
+        return outcomes
+
+
+class ConsoleSender(OneAtATime):
     """Sends nothing: hands each message to `sink` (the platform stores it for the review
     office's outbox page, where a newcomer can click the citizens' links)."""
 
@@ -169,7 +222,7 @@ def _refusal(error: TwilioRestException | TwilioServiceException) -> SendError:
     return kind(reason[:300], status=status, code=code)
 
 
-class TwilioSender:
+class TwilioSender(OneAtATime):
     """Sends through Twilio's Messages API with the official client.
 
     Twilio takes free text, so `Message.text` goes out as the body; the number gets +86.
@@ -233,11 +286,12 @@ class SenderConfigError(ValueError):
     """The environment does not say how to send; the message names what is missing."""
 
 
-SENDERS = ("console", "twilio")
+SENDERS = ("console", "twilio", "aliyun", "tencent")
 
 
 def sender_from_env(environ: Mapping[str, str], *, sink: Callable[[Message], None] | None = None) -> Sender:
-    """The sender `PINGYI_SMS_SENDER` names (`console` by default), configured from
+    """The sender `PINGYI_SMS_SENDER` names (`console` by default; `twilio`, or the
+    mainland providers `aliyun` and `tencent`: sms/mainland.py), configured from
     `environ`; `sink` goes to the console sender. Raises SenderConfigError at start-up
     rather than failing on the first message."""
 
@@ -247,6 +301,13 @@ def sender_from_env(environ: Mapping[str, str], *, sink: Callable[[Message], Non
     chosen = (value("PINGYI_SMS_SENDER") or "console").lower()
     if chosen == "console":
         return ConsoleSender(sink)
+    if chosen in ("aliyun", "tencent"):
+        from sms.mainland import SettingError, mainland_sender  # mainland imports this module
+
+        try:
+            return mainland_sender(chosen, environ)
+        except SettingError as error:
+            raise SenderConfigError(str(error)) from error
     if chosen != "twilio":
         raise SenderConfigError(
             f"未知的短信发送方式 / unknown SMS sender: PINGYI_SMS_SENDER={chosen!r} (可选 / one of: {', '.join(SENDERS)})"
