@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import delete, func, select
 
-from sms.senders import ConsoleSender, PermanentSendError
+from sms.senders import ConsoleSender, OneAtATime, PermanentSendError
 from sms.templates import ONLINE_ACCOUNT, SCRUBBED
 from tests.conftest import PASSWORD, login, xlsx_bytes
 from tests.support.online_pool import (
@@ -315,7 +315,7 @@ def test_a_message_that_fails_for_good_loses_its_password_too(app, db, campaign)
     online = pooled_round(db, campaign, reps=2)
     secrets = issue(app, db, online)
 
-    class Refusing:
+    class Refusing(OneAtATime):
         name = "refusing"
 
         def send(self, message):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from sms.senders import ConsoleSender, PermanentSendError, Sent, TransientSendError
+from sms.senders import ConsoleSender, OneAtATime, PermanentSendError, Sent, TransientSendError
 from sms.templates import INVITE_LINK, SCRUBBED
 from tests.conftest import PASSWORD, login
 from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus
@@ -57,22 +57,22 @@ class Clock:
         return self.now
 
 
-class Scripted:
+class Scripted(OneAtATime):
     """A provider that answers as scripted, one outcome per call, then accepts."""
 
     name = "scripted"
 
     def __init__(self, *outcomes):
         self.outcomes = list(outcomes)
-        self.calls = 0
+        self.tries = 0
 
     def send(self, message):
-        self.calls += 1
+        self.tries += 1
         if self.outcomes:
             outcome = self.outcomes.pop(0)
             if isinstance(outcome, Exception):
                 raise outcome
-        return Sent(f"SM{self.calls}", "queued")
+        return Sent(f"SM{self.tries}", "queued")
 
 
 def test_enqueue_renders_the_template_and_a_key_announces_once(db):
@@ -117,7 +117,7 @@ def test_transient_errors_are_retried_with_backoff(app, db):
     clock.now += wait
     dispatch(sessions(app), sender, "w1", settings, now=clock, sleep=lambda s: None)
     (message,) = rows(db)
-    assert message.status == OutboxStatus.sent and message.attempts == 3 and sender.calls == 3
+    assert message.status == OutboxStatus.sent and message.attempts == 3 and sender.tries == 3
     assert message.last_error == "" and message.provider_id == "SM3"
 
 
@@ -127,7 +127,7 @@ def test_a_permanent_error_is_never_retried(app, db):
     report = dispatch(sessions(app), sender, "w1", DispatchSettings(**ANY_TIME), sleep=lambda s: None)
     dispatch(sessions(app), sender, "w1", DispatchSettings(**ANY_TIME), sleep=lambda s: None)
     (message,) = rows(db)
-    assert report.failed == 1 and sender.calls == 1
+    assert report.failed == 1 and sender.tries == 1
     assert message.status == OutboxStatus.failed and "21211" in message.last_error
 
 
@@ -140,7 +140,7 @@ def test_out_of_attempts_is_failed(app, db):
         dispatch(sessions(app), sender, "w1", settings, now=clock, sleep=lambda s: None)
         clock.now += timedelta(hours=2)
     (message,) = rows(db)
-    assert message.status == OutboxStatus.failed and message.attempts == 3 and sender.calls == 3
+    assert message.status == OutboxStatus.failed and message.attempts == 3 and sender.tries == 3
 
 
 def test_outside_the_send_window_messages_wait_for_it(app, db):
@@ -148,7 +148,7 @@ def test_outside_the_send_window_messages_wait_for_it(app, db):
     late = datetime(2021, 6, 1, 13, 30, tzinfo=timezone.utc)  # 21:30 in Shanghai
     sender = Scripted()
     report = dispatch(sessions(app), sender, "w1", DispatchSettings(daily_cap=0), now=Clock(late), sleep=lambda s: None)
-    assert report.held == 2 and sender.calls == 0
+    assert report.held == 2 and sender.tries == 0
     opens = datetime(2021, 6, 2, 0, 0, tzinfo=timezone.utc)  # 08:00 next morning in Shanghai
     assert all(m.status == OutboxStatus.pending and m.not_before.replace(tzinfo=timezone.utc) == opens for m in rows(db))
     report = dispatch(sessions(app), sender, "w1", DispatchSettings(daily_cap=0), now=Clock(opens), sleep=lambda s: None)

@@ -13,7 +13,7 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from sms.senders import ConsoleSender, Message, PermanentSendError
+from sms.senders import ConsoleSender, Message, OneAtATime, PermanentSendError
 from sms.templates import SCRUBBED, mask, scrub
 from tests.support.citizens import PUBLIC_URL, invitations, open_round
 from tests.conftest import make_app
@@ -29,7 +29,7 @@ from voting.core.vault import vault_of
 TOKEN_IN_LINK = re.compile(r"/v/([A-Za-z0-9_.\-]+)")
 
 
-class Recording:
+class Recording(OneAtATime):
     """The production console sender (it keeps masked copies) that also remembers what
     it was handed: the secrets the phones got, for the test to look for."""
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from sms.senders import Message, Sent
+from sms.senders import Message, OneAtATime, Sent
 from tests.survey.test_rounds import CLOSES, NOW, PLANNING, PRICE, TOKENS, WORDING, opened, upload
 from voting.demo.campaign import synth_objects
 from voting.core.errors import DomainError
@@ -34,7 +34,7 @@ def count(db, model, *where) -> int:
     return db.scalar(select(func.count()).select_from(model).where(*where))
 
 
-class Recorder:
+class Recorder(OneAtATime):
     name = "recorder"
 
     def __init__(self):
@@ -243,11 +243,13 @@ def test_a_message_claimed_before_the_close_is_voided_not_sent(app, db, campaign
     db.commit()
     sender = Recorder()
     report = outbox.DispatchReport()
-    with sessions() as session:
-        for message in session.scalars(select(OutboxMessage)):
-            outbox.send_one(session, message, sender, NOW, DispatchSettings(**ANY_TIME), report)
+    settings = DispatchSettings(**ANY_TIME)
+    with sessions() as session:  # the claimed rows made ready to send: their round is over
+        rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_([m.id for m in claimed]))))
+        ready = outbox.prepare(session, rows, NOW, {None: settings}, settings, report)
         session.commit()
-    assert sender.sent == [] and report.sent == 0
+    outbox.send_ready(sessions, sender, "w1", ready, {None: settings}, settings, report, now=lambda: NOW)
+    assert ready == [] and sender.sent == [] and report.sent == 0
     db.expire_all()
     assert {m.status for m in db.scalars(select(OutboxMessage))} == {OutboxStatus.void}
 

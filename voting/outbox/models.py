@@ -80,8 +80,16 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # The sender that sent it ("aliyun", "tencent", "twilio", "console") and its id
+    # there (Alibaba's BizId is one per call: a receipt names it with the number).
+    provider: Mapped[str | None] = mapped_column(String(16))
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # When the worker handed it to the provider, before the call: a worker that dies
+    # between this and the outcome leaves it uncertain, never sent a second time.
+    handed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # The carrier's reason when a receipt says it did not arrive ("MK:0001 …").
+    delivery_error: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

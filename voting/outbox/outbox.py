@@ -6,15 +6,20 @@ How a worker goes (`dispatch`):
    expired lease: a worker that died), marking them `sending` with its name and the
    time, and commit. On PostgreSQL the claim reads with FOR UPDATE SKIP LOCKED, so
    several workers on several machines never claim the same row.
-2. for each claimed row, in its own transaction: hold it back if it falls outside the
-   send window or its phone reached the daily cap (back to pending, `not_before` at the
-   next allowed time: held, never dropped); otherwise send it and record the outcome:
-   sent; a transient error (429, 5xx, network) retried with exponential backoff until
-   `max_attempts`; a permanent one failed at once, never retried.
+2. make the claimed rows ready, in one transaction: hold back those outside the send
+   window or whose phone reached the daily cap (back to pending, `not_before` at the
+   next allowed time: held, never dropped), void those whose round ended.
+3. the sender splits the ready messages into provider calls (a batch where the
+   provider takes one: sms/senders.py); for each call, mark its rows handed over and
+   commit, call, then record each message's outcome and commit: sent; a transient
+   error (429, 5xx, network) retried with exponential backoff until `max_attempts`; a
+   permanent one failed at once; a provider's limit per number or per day held to the
+   next allowed time; an uncertain one (no answer) failed for the office to check.
 
-A worker killed at any point leaves at most the message in flight sent but not marked
-sent: its row is claimed again when the lease ends and sent a second time. Every other
-claimed row was either recorded or never handed to the provider.
+A worker killed at any point loses nothing: a row claimed and not yet handed over is
+claimed again when the lease ends; a row handed over with no outcome recorded may have
+reached the provider, so it is set aside as uncertain (`give_up_on_handed`) and never
+sent a second time.
 """
 from __future__ import annotations
 
@@ -22,21 +27,25 @@ import logging
 import random
 import time as clock
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from sms.senders import Message, PermanentSendError, Sender, TransientSendError, UncertainSendError
+from sms.mainland import Receipt
+from sms.senders import HeldSendError, Message, Outcome, Sender, Sent, TransientSendError, UncertainSendError
 from sms.templates import render, scrub
 from voting.lists.models import Campaign
 from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus
 from voting.survey.models import RoundStatus, SurveyRound
+from voting.core.clock import aware
 from voting.core.models import utcnow
+from voting.core.vault import vault_of
 
 
 _log = logging.getLogger(__name__)
@@ -86,6 +95,7 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     held: int = 0
+    uncertain: int = 0  # handed over by a worker that died: set aside, not resent
     errors: list[str] = field(default_factory=list)
 
 
@@ -117,24 +127,52 @@ def _round_live(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.round_id.is_(None), OutboxMessage.round_id.in_(_live_rounds(now)))
 
 
-def claim(session: Session, worker: str, now: datetime, settings: DispatchSettings) -> list[OutboxMessage]:
-    """Claim up to `settings.batch` due rows for `worker` (flush; the caller commits).
+def claim(session: Session, worker: str, now: datetime, settings: DispatchSettings,
+          size: int | None = None) -> list[OutboxMessage]:
+    """Claim up to `size` (`settings.batch`) due rows for `worker` (flush; the caller
+    commits). A row handed to the provider by a worker that died is not claimed again
+    (`give_up_on_handed` sets it aside).
     A message of a survey round that no longer takes answers is never claimed (the
     close or cancel, or the sweep `rounds.void_ended`, marks it void)."""
     due = and_(or_(
         and_(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.not_before <= now),
-        and_(OutboxMessage.status == OutboxStatus.sending, OutboxMessage.claimed_at < now - settings.lease),
+        and_(OutboxMessage.status == OutboxStatus.sending, OutboxMessage.claimed_at < now - settings.lease,
+             OutboxMessage.handed_at.is_(None)),
     ), _round_live(now))
-    query = select(OutboxMessage).where(due).order_by(OutboxMessage.not_before, OutboxMessage.id).limit(settings.batch)
+    chosen = select(OutboxMessage.id).where(due).order_by(OutboxMessage.not_before, OutboxMessage.id)
+    chosen = chosen.limit(size or settings.batch)
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    # One statement: the rows chosen, marked ours and read back.
+    rows = session.scalars(
+        update(OutboxMessage).where(OutboxMessage.id.in_(chosen.scalar_subquery()))
+        .values(status=OutboxStatus.sending, claimed_at=now, claimed_by=worker, handed_at=None)
+        .returning(OutboxMessage), execution_options={"populate_existing": True, "synchronize_session": False},
+    ).all()
+    return sorted(rows, key=lambda row: (aware(row.not_before), row.id))
+
+
+HANDED_AND_LOST = "发送进程在交给服务商之后、记下结果之前中断"
+
+
+def give_up_on_handed(session: Session, now: datetime, settings: DispatchSettings) -> int:
+    """Rows a worker handed to the provider and then died on (its lease over, no
+    outcome): uncertain, failed for the office to check, never sent again; how many
+    (flush; the caller commits). Their `claimed_by` stays, so that a worker that was
+    only slow still records the provider's answer when it comes."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.status == OutboxStatus.sending, OutboxMessage.handed_at.is_not(None),
+        OutboxMessage.claimed_at < now - settings.lease,
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = session.scalars(query).all()
-    for row in rows:
-        row.status = OutboxStatus.sending
-        row.claimed_at = now
-        row.claimed_by = worker
+    lost = session.scalars(query).all()
+    for row in lost:
+        row.status, row.status_at = OutboxStatus.failed, now
+        row.last_error = f"{UNCERTAIN}: {HANDED_AND_LOST}"[:500]
+        forget_secrets(row)
     session.flush()
-    return list(rows)
+    return len(lost)
 
 
 def next_window(now: datetime, settings: DispatchSettings) -> datetime | None:
@@ -180,24 +218,11 @@ def limits_for(session: Session, campaign_ids: Iterable[int | None], settings: D
     return limits
 
 
-def held_until(session: Session, message: OutboxMessage, now: datetime, settings: DispatchSettings) -> datetime | None:
-    """When a message may go if not now: the send window, then the phone's daily cap
-    (`settings` as `limits_for` gives them for the message's campaign)."""
-    opens = next_window(now, settings)
-    if opens is not None:
-        return opens
-    if settings.daily_cap:
-        begin, end = _local_day(now, settings)
-        sent_today = session.execute(
-            select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.phone_hash == message.phone_hash, OutboxMessage.sent_at >= begin,
-                OutboxMessage.sent_at < end,
-            )
-        ).scalar_one()
-        if sent_today >= settings.daily_cap:
-            tomorrow = end + timedelta(seconds=1)
-            return next_window(tomorrow, settings) or tomorrow
-    return None
+def next_day(now: datetime, settings: DispatchSettings) -> datetime:
+    """The first allowed time of the next local day (a provider's limit per day)."""
+    _, end = _local_day(now, settings)
+    tomorrow = end + timedelta(seconds=1)
+    return next_window(tomorrow, settings) or tomorrow
 
 
 def backoff(attempts: int, settings: DispatchSettings, rng: random.Random | None = None) -> timedelta:
@@ -206,77 +231,196 @@ def backoff(attempts: int, settings: DispatchSettings, rng: random.Random | None
     return timedelta(seconds=base * (0.5 + (rng or random).random() / 2))
 
 
-def send_one(session: Session, message: OutboxMessage, sender: Sender, now: datetime, settings: DispatchSettings,
-             report: DispatchReport) -> None:
-    """Send one claimed message and record the outcome (flush; the caller commits)."""
-    if message.round_id is not None and not _takes_answers(session, message.round_id, now):
-        # Its round closed or was cancelled since the claim: it lost its purpose.
-        message.status, message.last_error, message.status_at = OutboxStatus.void, "调查已结束或已取消，未发送", now
-        message.claimed_at = message.claimed_by = None
-        forget_secrets(message)
-        session.flush()
-        return
-    hold = held_until(session, message, now, settings)
-    if hold is not None:
-        message.status, message.not_before = OutboxStatus.pending, hold
-        message.claimed_at = message.claimed_by = None
-        report.held += 1
-        session.flush()
-        return
-    message.attempts += 1
-    try:
-        # A claimed message has its phone: retention erases the numbers and fails every
-        # pending or sending message in one transaction.
-        outgoing = Message(to=cast(str, message.phone), template=message.template, params=message.params,
-                           text=message.text, key=message.key)
-    except ValueError as error:  # a stored row no sender can take: fail it, keep going
-        message.status, message.last_error = OutboxStatus.failed, str(error)[:500]
-        message.claimed_at = message.claimed_by = None
-        report.failed += 1
-        forget_secrets(message)
-        session.flush()
-        return
-    try:
-        try:
-            sent = sender.send(outgoing)
-        except (TransientSendError, PermanentSendError, UncertainSendError):
-            raise
-        except Exception as error:  # noqa: BLE001 - a sender's own failure: retry, never crash the worker
-            # The type and the place only: a sender's exception may quote the number or the text.
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            _log.error("SMS sender %s failed on outbox message %s: %s at %s:%s", getattr(sender, "name", "?"),
-                       message.id, type(error).__name__, where.filename, where.lineno)
-            raise TransientSendError(f"{type(error).__name__}") from None
-    except TransientSendError as error:
-        message.last_error = str(error)[:500]
-        if message.attempts >= settings.max_attempts:
-            message.status = OutboxStatus.failed
-            report.failed += 1
-        else:
-            message.status = OutboxStatus.pending
-            message.not_before = now + backoff(message.attempts, settings)
-            report.retried += 1
-    except PermanentSendError as error:
-        message.status, message.last_error = OutboxStatus.failed, str(error)[:500]
-        report.failed += 1
-    except UncertainSendError as error:
-        # The provider may have it: set aside for the office to check, never resent blindly.
-        message.status = OutboxStatus.failed
-        message.last_error = f"{UNCERTAIN}: {error}"[:500]
-        report.failed += 1
-    else:
-        message.status, message.provider_id = OutboxStatus.sent, sent.provider_id
-        message.sent_at = message.status_at = now
-        message.last_error = ""
-        report.sent += 1
+def _release(message: OutboxMessage) -> None:
     message.claimed_at = message.claimed_by = None
-    if message.status in (OutboxStatus.sent, OutboxStatus.failed):
-        forget_secrets(message)
+
+
+@dataclass(frozen=True)
+class Going:
+    """A claimed message ready to hand over: its row's facts as they were claimed (the
+    worker owns the row until it records an outcome) and the Message for the sender."""
+
+    id: int
+    campaign_id: int | None
+    attempts: int  # before this attempt
+    message: Message
+
+
+def prepare(session: Session, rows: list[OutboxMessage], now: datetime,
+            limits: Mapping[int | None, DispatchSettings], settings: DispatchSettings,
+            report: DispatchReport) -> list[Going]:
+    """The claimed rows that go now, in order; the others (flush; the caller commits)
+    voided (their round ended since the claim), held (the send window or the phone's
+    daily cap: back to pending until the next allowed time) or failed (a stored row no
+    sender can take). What this needs from the database is read once for all rows."""
+    live = set(session.scalars(_live_rounds(now).where(
+        SurveyRound.id.in_({row.round_id for row in rows if row.round_id is not None}))))
+    begin, end = _local_day(now, settings)
+    hashes = {row.phone_hash for row in rows if row.phone_hash is not None}
+    sent_today: Counter[str | None] = Counter(dict(session.execute(
+        select(OutboxMessage.phone_hash, func.count()).where(
+            OutboxMessage.phone_hash.in_(hashes), OutboxMessage.sent_at >= begin, OutboxMessage.sent_at < end,
+        ).group_by(OutboxMessage.phone_hash)).all()) if hashes else {})
+    going: list[Going] = []
+    for row in rows:
+        limit = limits.get(row.campaign_id, settings)
+        if row.round_id is not None and row.round_id not in live:
+            row.status, row.last_error, row.status_at = OutboxStatus.void, "调查已结束或已取消，未发送", now
+            _release(row)
+            forget_secrets(row)
+            continue
+        hold = next_window(now, limit)
+        if hold is None and limit.daily_cap and sent_today[row.phone_hash] >= limit.daily_cap:
+            hold = next_day(now, limit)
+        if hold is not None:
+            row.status, row.not_before = OutboxStatus.pending, hold
+            _release(row)
+            report.held += 1
+            continue
+        try:
+            # A claimed message has its phone: retention erases the numbers and fails every
+            # pending or sending message in one transaction.
+            message = Message(to=cast(str, row.phone), template=row.template, params=row.params, text=row.text,
+                              key=row.key)
+        except ValueError as error:
+            row.attempts += 1
+            row.status, row.last_error = OutboxStatus.failed, str(error)[:500]
+            _release(row)
+            report.failed += 1
+            forget_secrets(row)
+            continue
+        sent_today[row.phone_hash] += 1  # the cap counts what goes in this batch too
+        going.append(Going(row.id, row.campaign_id, row.attempts, message))
     session.flush()
+    return going
 
 
-def _takes_answers(session: Session, round_id: int, now: datetime) -> bool:
-    return session.scalar(_live_rounds(now).where(SurveyRound.id == round_id)) is not None
+def hand_over(session: Session, going: list[Going], sender: Sender, worker: str, now: datetime) -> set[int]:
+    """Mark messages as given to the provider, before the call (the caller commits at
+    once): from here a worker that dies leaves them uncertain (`give_up_on_handed`),
+    never sent again. The lease starts again here: a call takes at most one timeout.
+    One statement; the ids of the rows still ours (a row whose lease ran out and that
+    another worker claimed is left to it)."""
+    if not going:
+        return set()
+    handed = session.execute(
+        update(OutboxMessage).where(
+            OutboxMessage.id.in_([g.id for g in going]), OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == OutboxStatus.sending,
+        ).values(handed_at=now, claimed_at=now, provider=sender.name, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id).execution_options(synchronize_session=False)
+    ).scalars()
+    return set(handed)
+
+
+def send_call(sender: Sender, messages: list[Message]) -> list[Outcome]:
+    """One provider call: each message's outcome. A sender's own failure (a bug, an
+    exception it should have mapped) is every message's transient error, logged with
+    its type and place only (a sender's exception may quote a number or the text)."""
+    try:
+        outcomes = sender.send_batch(messages)
+    except Exception as error:  # noqa: BLE001 - a sender's own failure: retry, never crash the worker
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        _log.error("SMS sender %s failed on %d message(s): %s at %s:%s", getattr(sender, "name", "?"),
+                   len(messages), type(error).__name__, where.filename, where.lineno)
+        return [TransientSendError(type(error).__name__) for _ in messages]
+    if len(outcomes) != len(messages):
+        _log.error("SMS sender %s gave %d outcomes for %d messages", sender.name, len(outcomes), len(messages))
+        return [UncertainSendError(f"短信服务商的回答与所发条数不符（{len(outcomes)} / {len(messages)}）")
+                for _ in messages]
+    return outcomes
+
+
+def outcome_values(going: Going, outcome: Outcome, now: datetime, settings: DispatchSettings,
+                   report: DispatchReport) -> dict[str, Any]:
+    """The columns a handed-over message's row changes with its outcome."""
+    attempts = going.attempts + 1
+    if isinstance(outcome, Sent):
+        report.sent += 1
+        values: dict[str, Any] = {"status": OutboxStatus.sent, "attempts": attempts, "provider_id": outcome.provider_id,
+                                  "sent_at": now, "status_at": now, "last_error": ""}
+    elif isinstance(outcome, HeldSendError):
+        # A provider's limit per number or per day: not an attempt, and never a failure.
+        report.held += 1
+        wait = now + outcome.wait if outcome.wait is not None else next_day(now, settings)
+        return {"status": OutboxStatus.pending, "attempts": going.attempts, "not_before": wait,
+                "last_error": str(outcome)[:500]}
+    elif isinstance(outcome, TransientSendError) and attempts < settings.max_attempts:
+        report.retried += 1
+        return {"status": OutboxStatus.pending, "attempts": attempts, "not_before": now + backoff(attempts, settings),
+                "last_error": str(outcome)[:500]}
+    else:
+        # Refused for good, out of attempts, or uncertain (the provider may have it: set
+        # aside for the office to check, never resent blindly).
+        report.failed += 1
+        said = f"{UNCERTAIN}: {outcome}" if isinstance(outcome, UncertainSendError) else str(outcome)
+        values = {"status": OutboxStatus.failed, "attempts": attempts, "status_at": now, "last_error": said[:500]}
+    # Sent, or never will be: the secrets go (the link's token, the code, a password).
+    message = going.message
+    scrubbed = scrub(message.template, message.params)
+    if scrubbed is not None:
+        values["params"], values["text"] = scrubbed
+    return values
+
+
+def record_outcomes(session: Session, answered: list[tuple[Going, Outcome]], worker: str, now: datetime,
+                    limits: Mapping[int | None, DispatchSettings], settings: DispatchSettings,
+                    report: DispatchReport) -> None:
+    """The outcomes of a call, each on its row, one statement for the rows that change
+    the same columns (the caller commits). A row is written while `worker` holds it:
+    still sending, or set aside as uncertain while the call lasted (claimed_by is
+    cleared only by an outcome, so the provider's answer, the truth, wins)."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for going, outcome in answered:
+        values = outcome_values(going, outcome, now, limits.get(going.campaign_id, settings), report)
+        shapes.setdefault(tuple(sorted(values)), []).append({"row_id": going.id, **values})
+    table = cast(Table, OutboxMessage.__table__)
+    for names, rows in shapes.items():
+        statement = (table.update().where(table.c.id == bindparam("row_id"), table.c.claimed_by == worker)
+                     .values({**{name: bindparam(name) for name in names}, "claimed_at": None, "claimed_by": None}))
+        session.execute(statement, rows)
+
+
+def send_ready(sessions: sessionmaker, sender: Sender, worker: str, ready: list[Going],
+               limits: Mapping[int | None, DispatchSettings], settings: DispatchSettings, report: DispatchReport,
+               *, now: Callable[[], datetime] = utcnow, pace: Callable[[int], float] = lambda n: 0.0,
+               sleep: Callable[[float], None] = clock.sleep, progress: Callable[[int], None] | None = None) -> None:
+    """Send the messages `worker` claimed and `prepare` made ready: for each provider
+    call the sender makes of them, hand them over (commit), call, and record each
+    message's outcome. One transaction records a call's outcomes and hands the next
+    call's messages over, so that sending costs one commit a call; before a wait
+    (`pace(n)`: the seconds to wait before a call of n messages) the outcomes are
+    committed alone, so that no answer waits unrecorded."""
+    by_key = {going.message.key: going for going in ready}
+    answered: list[tuple[Going, Outcome]] = []  # the last call's outcomes, not yet recorded
+
+    def record_answered(session: Session) -> None:
+        nonlocal answered
+        record_outcomes(session, answered, worker, now(), limits, settings, report)
+        if progress and answered:
+            progress(len(answered))
+        answered = []
+
+    for call in sender.calls([going.message for going in ready]):
+        wait = pace(len(call))
+        if wait > 0:
+            if answered:
+                with sessions() as session:
+                    record_answered(session)
+                    session.commit()
+            sleep(wait)
+        group = [by_key[message.key] for message in call]
+        with sessions() as session:
+            record_answered(session)
+            ours = hand_over(session, group, sender, worker, now())
+            session.commit()
+        going = [g for g in group if g.id in ours]
+        if going:
+            answered = list(zip(going, send_call(sender, [g.message for g in going])))
+    if answered:
+        with sessions() as session:
+            record_answered(session)
+            session.commit()
 
 
 def forget_secrets(message: OutboxMessage) -> None:
@@ -309,34 +453,36 @@ def dispatch(
 ) -> DispatchReport:
     """Send what is due until nothing is left (`drain`) or `stop()` says so."""
     report = DispatchReport()
-    last = 0.0
+    allowed = [0.0]  # when the next call may start
+
+    def pace(count: int) -> float:
+        """At most `settings.rate` messages a second: the seconds to wait before a call
+        of `count` (a call of n messages lets the next one start n / rate later)."""
+        if not settings.rate:
+            return 0.0
+        start = max(allowed[0], clock.monotonic())
+        allowed[0] = start + count / settings.rate
+        return start - clock.monotonic()
+
+    size = max(settings.batch, sender.max_batch)
     while not stop():
         with sessions() as session:
-            rows = claim(session, worker, now(), settings)
-            claimed = [row.id for row in rows]
+            report.uncertain += give_up_on_handed(session, now(), settings)
+            rows = claim(session, worker, now(), settings, size)
             limits = limits_for(session, [row.campaign_id for row in rows], settings)
+            ready = prepare(session, rows, now(), limits, settings, report)
             session.commit()
-        if not claimed:
+        if not rows:
             if drain:
                 with sessions() as session:
                     if not outstanding(session, now()):
                         return report
             sleep(settings.poll)
             continue
-        for message_id in claimed:
-            if settings.rate:
-                wait = last + 1.0 / settings.rate - clock.monotonic()
-                if wait > 0:
-                    sleep(wait)
-            last = clock.monotonic()
-            with sessions() as session:
-                message = session.get(OutboxMessage, message_id)
-                if message is None or message.claimed_by != worker or message.status != OutboxStatus.sending:
-                    continue  # our lease ended and another worker took it
-                send_one(session, message, sender, now(), limits.get(message.campaign_id, settings), report)
-                session.commit()
-            if progress:
-                progress(1)
+        if progress and len(rows) > len(ready):
+            progress(len(rows) - len(ready))
+        send_ready(sessions, sender, worker, ready, limits, settings, report, now=now, pace=pace, sleep=sleep,
+                   progress=progress)
     return report
 
 
@@ -391,6 +537,72 @@ def record_status(session: Session, provider_id: str, status: str, now: datetime
     message.status, message.status_at = new, now or utcnow()
     session.flush()
     return message
+
+
+@dataclass
+class ReceiptReport:
+    delivered: int = 0
+    undelivered: int = 0
+    unchanged: int = 0  # a replay, or a message already delivered
+    unknown: int = 0  # no message of this provider with that id and number
+
+
+def record_receipts(session: Session, provider: str, receipts: Iterable[Receipt],
+                    now: datetime | None = None) -> ReceiptReport:
+    """A mainland provider's delivery receipts (pushed or pulled): each one finds its
+    message by the provider, its id there and the number (Alibaba's BizId is one per
+    call), and marks it delivered, or undelivered with the carrier's reason. A receipt
+    for an unknown message, a replayed one, or any receipt for a message already
+    delivered changes nothing. Flush; the caller commits."""
+    report = ReceiptReport()
+    lookup = vault_of(session).lookup
+    for receipt in receipts:
+        message = session.scalar(select(OutboxMessage).where(
+            OutboxMessage.provider == provider, OutboxMessage.provider_id == receipt.provider_id,
+            OutboxMessage.phone_hash == lookup(receipt.phone),
+        ).limit(1))
+        if message is None:
+            report.unknown += 1
+            continue
+        new = OutboxStatus.delivered if receipt.delivered else OutboxStatus.undelivered
+        # Only forward: sent → delivered or undelivered, undelivered → delivered (a
+        # carrier that retried); never back from delivered.
+        if message.status not in (OutboxStatus.sent, OutboxStatus.undelivered) or message.status == new:
+            report.unchanged += 1
+            continue
+        message.status, message.status_at = new, receipt.at or now or utcnow()
+        message.delivery_error = "" if receipt.delivered else f"{receipt.code} {receipt.reason}".strip()[:500]
+        if receipt.delivered:
+            report.delivered += 1
+        else:
+            report.undelivered += 1
+    session.flush()
+    return report
+
+
+@dataclass(frozen=True)
+class AwaitingReceipt:
+    """A message sent through a provider whose receipt has not come: what asking for it takes."""
+
+    id: int
+    phone: str
+    provider_id: str
+    sent_at: datetime
+
+
+def awaiting_receipts(session: Session, provider: str, now: datetime, *, after: timedelta,
+                      within: timedelta, limit: int = 1000) -> list[AwaitingReceipt]:
+    """Messages `provider` took between `within` and `after` ago that no receipt has
+    reached yet (oldest first): for a provider whose receipts can be asked for one by
+    one (Alibaba's QuerySendDetails) when its push did not come."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.phone, OutboxMessage.provider_id, OutboxMessage.sent_at).where(
+            OutboxMessage.provider == provider, OutboxMessage.status == OutboxStatus.sent,
+            OutboxMessage.provider_id.is_not(None), OutboxMessage.phone.is_not(None),
+            OutboxMessage.sent_at <= now - after, OutboxMessage.sent_at > now - within,
+        ).order_by(OutboxMessage.sent_at, OutboxMessage.id).limit(limit)
+    ).all()
+    return [AwaitingReceipt(row.id, row.phone, row.provider_id, aware(row.sent_at)) for row in rows]
 
 
 def recent(session: Session, campaign_id: int | None, limit: int = 200) -> Iterable[OutboxMessage]:
