@@ -196,7 +196,31 @@ def _sms(config, report: Report) -> None:
         report.error(f"短信发送设置无效：{error}")
         return
     if isinstance(sender, ConsoleSender) and report.production:
-        report.warnings.append("短信发送方式是 console（PINGYI_SMS_SENDER 未设为 twilio）：短信不会真正发出，只显示在发件箱页面")
+        report.warnings.append("短信发送方式是 console（PINGYI_SMS_SENDER 未设为 twilio、aliyun 或 tencent）：短信不会真正发出，只显示在发件箱页面")
+    if sender.name in ("aliyun", "tencent"):
+        _mainland_sms(environ, sender.name, report)
+
+
+def _mainland_sms(environ, provider: str, report: Report) -> None:
+    """A mainland provider's templates and callbacks (its credentials, signature,
+    template settings and callback networks were checked by sender_from_env): every
+    kind the platform sends has a template, the callback secret is long enough."""
+    from sms.mainland import (
+        CALLBACK_NETWORKS, CALLBACK_SECRET, KIND_LABELS, SENT_KINDS, template_variable, templates_from_env,
+    )
+
+    templates = templates_from_env(environ)
+    missing = [f"{template_variable(kind)}（{KIND_LABELS[kind]}）" for kind in SENT_KINDS if kind not in templates]
+    if missing:
+        report.warnings.append(f"短信服务商 {provider} 未配置以下短信模板，这些短信将发送失败：" + "、".join(missing))
+    secret = (environ.get(CALLBACK_SECRET) or "").strip()
+    if not secret:
+        report.warnings.append(f"未设置 {CALLBACK_SECRET}：服务商无法推送送达回执和市民的回复短信（回复投票不可用）")
+    elif len(secret) < MIN_KEY_LENGTH:
+        report.error(f"{CALLBACK_SECRET} 太短：回调地址中的密钥至少 {MIN_KEY_LENGTH} 个字符（可用 python -c \"import secrets; print(secrets.token_urlsafe(32))\" 生成）")
+    networks = (environ.get(CALLBACK_NETWORKS) or "").strip()
+    if secret and not networks and report.production:
+        report.warnings.append(f"未设置 {CALLBACK_NETWORKS}：回调只凭地址中的密钥认证；请填写服务商公布的推送来源网段")
 
 
 def _public_url(config, report: Report) -> None:

@@ -26,7 +26,7 @@ def env(monkeypatch, tmp_path):
     """A clean environment: no setting of the machine's leaks in; an instance folder of
     the test's own. Returns a setter."""
     for name in list(os.environ):
-        if name.startswith(("FLASK_", "TWILIO_", "PINGYI_")) or name == "DATABASE_URL":
+        if name.startswith(("FLASK_", "TWILIO_", "PINGYI_", "ALIBABA_CLOUD_", "TENCENTCLOUD_")) or name == "DATABASE_URL":
             monkeypatch.delenv(name)
     monkeypatch.setenv("PINGYI_INSTANCE_PATH", str(tmp_path / "instance"))
 
@@ -269,3 +269,22 @@ def test_pingyi_help_lists_the_platforms_commands_apart_from_flasks_own(env, tmp
     ours, flasks = result.output.split("平台命令:")[1].split("Flask 自带的命令（开发与排错用）:")
     assert {"demo", "rounds", "import", "check-config"} <= {line.split()[0] for line in ours.splitlines() if line.strip()}
     assert {line.split()[0] for line in flasks.splitlines() if line.strip()} == {"limiter", "routes", "run", "shell"}
+
+
+def test_a_mainland_providers_templates_and_callbacks_are_checked(env, tmp_path):
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite'}", PINGYI_SMS_SENDER="tencent",
+        TENCENTCLOUD_SECRET_ID="AKIDtest", TENCENTCLOUD_SECRET_KEY="k", PINGYI_TENCENT_SMS_APP_ID="1400787878",
+        FLASK_SMS_SIGN="平阳县评议办", PINGYI_SMS_TEMPLATE_INVITATION="1843201:unit,section,code,closes")
+    result = run()
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("警告")]
+    # The kinds the platform sends with no template, each named by its variable; no callback secret.
+    assert any("PINGYI_SMS_TEMPLATE_REMINDER（调查提醒）" in line and "PINGYI_SMS_TEMPLATE_ACCOUNT" in line
+               and "PINGYI_SMS_TEMPLATE_INVITATION" not in line for line in warnings)
+    assert any("PINGYI_SMS_CALLBACK_SECRET" in line for line in warnings)
+    env(PINGYI_SMS_CALLBACK_SECRET="short")
+    result = run()
+    assert result.exit_code == 1 and "PINGYI_SMS_CALLBACK_SECRET 太短" in result.output
+    env(PINGYI_SMS_CALLBACK_SECRET="c" * 40, PINGYI_SMS_CALLBACK_NETWORKS="203.0.113.0/24,nowhere")
+    result = run()
+    assert result.exit_code == 1 and "“nowhere”不是网段" in result.output

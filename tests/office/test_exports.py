@@ -320,16 +320,16 @@ def test_outbox_masks_phones_and_the_secrets_of_waiting_messages(app, admin_clie
     book, data = download(admin_client, "/office/export/outbox.xlsx")
     assert book.sheetnames == ["短信", "状态统计"]
     header, rows = table(book["短信"])
-    assert header == ["编号", "手机", "模板", "状态", "尝试", "下次发送", "发送时间", "最后错误", "内容"]
+    assert header == ["编号", "手机", "模板", "状态", "尝试", "下次发送", "发送时间", "服务商", "最后错误", "未送达原因", "内容"]
     messages = outbox.recent(db, campaign.id)
     assert [r[0] for r in rows] == [m.id for m in messages] and len(rows) == 2
     assert {r[1] for r in rows} == {mask_phone(A), mask_phone(B)} and {r[3] for r in rows} == {"待发送"}
-    assert {r[7] for r in rows} == {"'=1+1", None}
+    assert {r[8] for r in rows} == {"'=1+1", None}
     assert all(isinstance(r[5], datetime) for r in rows)  # a waiting message's next try
     # The stored text still holds the link (the message is waiting); the export does not.
     assert link in db.get(OutboxMessage, first.message_id).text
     assert link.encode() not in contents(data) and link.rsplit("/", 1)[1].encode() not in contents(data)
-    assert all("/v/******" in r[8] and "张三" not in r[8] for r in rows)
+    assert all("/v/******" in r[10] and "张三" not in r[10] for r in rows)
     _, counts = table(book["状态统计"])
     assert ["待发送", 2] in counts and counts[-1] == ["合计", 2]
 

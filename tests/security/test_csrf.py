@@ -11,7 +11,7 @@ import pytest
 
 from tests.security.common import changed, csrf_of, snapshot
 from tests.support.web import text
-from tests.security.world import TWILIO, build, csrf_message, form_for, post_rules, session_for, url_of, who
+from tests.security.world import PUSHES, TWILIO, build, csrf_message, form_for, post_rules, session_for, url_of, who
 
 pytestmark = pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "SMS_ENV": {"TWILIO_AUTH_TOKEN": "twilio secret"}}])
 
@@ -23,7 +23,7 @@ def world(app, db, campaign, admin, app_config):
 
 def test_every_post_route_refuses_a_missing_or_foreign_token_and_stores_nothing(app, db, world, app_config):
     params = world.params(db)
-    rules = [r for r in post_rules(app) if r.rule not in TWILIO]
+    rules = [r for r in post_rules(app) if r.rule not in TWILIO + PUSHES]
     assert len(rules) >= 40 and {who(r.rule) for r in rules} == {"admin", "citizen", "evaluator", "anonymous"}
     failures = []
     for rule in rules:
@@ -73,4 +73,18 @@ def test_the_twilio_webhooks_refuse_unsigned_requests(app, client, db, world, pa
     before = snapshot(db)
     response = client.post(path, data=data, headers=headers)
     assert response.status_code == 403
+    assert changed(before, snapshot(db)) == []
+
+
+@pytest.mark.parametrize("path", PUSHES)
+def test_the_mainland_pushes_do_not_exist_without_their_secret(app, client, db, world, path):
+    """No PINGYI_SMS_CALLBACK_SECRET in this app: the addresses answer 404, whatever
+    secret is tried, and nothing changes (tests/outbox/test_mainland_round.py has them
+    configured)."""
+    invitation = world.invitations[0]
+    before = snapshot(db)
+    for secret in ("s" * 40, "", "None"):
+        url = path.replace("<provider>", "aliyun").replace("<secret>", secret)
+        body = f'[{{"phone_number": "{invitation.phone}", "content": "1", "sequence_id": 1}}]'
+        assert client.post(url, data=body, headers={"Content-Type": "application/json"}).status_code == 404
     assert changed(before, snapshot(db)) == []

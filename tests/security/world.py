@@ -28,6 +28,8 @@ CITIZEN_CSRF = "页面已过期或校验未通过，请重新点击短信中的�
 EVALUATOR_CSRF = "页面已过期，请重新输入账号和密码登录。"
 BALLOT_CSRF = "页面已过期或校验未通过，请刷新页面后重新提交。"
 TWILIO = ("/sms/inbound", "/sms/status")
+# The mainland providers' pushes: no form token either, the secret in the address instead.
+PUSHES = ("/sms/<provider>/<secret>/reply", "/sms/<provider>/<secret>/report")
 
 
 @dataclass
@@ -53,6 +55,7 @@ class World:
             "round_id": self.survey_id, "section_id": self.section_id, "unit_id": self.unit_id,
             "user_id": self.user_id, "job_id": self.job_id, "year": 2021, "round_kind": "H1",
             "token": link_path(db, self.invitations[0]).removeprefix("/v/"), "filename": "seen.js",
+            "provider": "aliyun", "secret": "s" * 40,
         }
 
 

@@ -80,7 +80,7 @@ DEFAULT_CAMPAIGN_YEAR = None
 # Times are stored in UTC and shown in the office's time zone.
 TIMEZONE = "Asia/Shanghai"
 # SMS. The sender comes from the environment at start-up (see
-# sms.senders.sender_from_env: PINGYI_SMS_SENDER=console|twilio and TWILIO_*; SMS_ENV
+# sms.senders.sender_from_env: PINGYI_SMS_SENDER=console|twilio|aliyun|tencent and their variables; SMS_ENV
 # overrides those variables, for tests). These are the dispatch workers' limits: the
 # send window in local time and the per-phone daily cap for messages of no campaign (a
 # campaign's messages follow its own settings), the rate, attempts and lease.

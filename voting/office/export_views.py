@@ -329,9 +329,11 @@ def outbox_messages():
     total = sum(counts.values())
     messages = outbox.recent(session, campaign_id, limit=OUTBOX_ROWS)
     columns = [Column("编号", "0"), Column("手机"), Column("模板"), Column("状态"), Column("尝试", "0"),
-               Column("下次发送"), Column("发送时间"), Column("最后错误"), Column("内容", width=60)]
+               Column("下次发送"), Column("发送时间"), Column("服务商"), Column("最后错误"), Column("未送达原因"),
+               Column("内容", width=60)]
     rows = ([m.id, mask_phone(m.phone), m.template, m.status.label, m.attempts,
-             m.not_before if m.status is OutboxStatus.pending else None, m.sent_at, m.last_error, _message_text(m)]
+             m.not_before if m.status is OutboxStatus.pending else None, m.sent_at, m.provider or "", m.last_error,
+             m.delivery_error, _message_text(m)]
             for m in messages)
     notes = ["手机号码隐去中间四位；短信内容中的链接、评价码和密码已隐去。", *_cut(len(messages), total)]
     year = campaign.year if campaign else None

@@ -14,9 +14,10 @@ from wtforms import DateTimeLocalField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from sms.mainland import MAINLAND
 from sms.templates import segments
 from voting.jobs import jobs
-from voting import tasks
+from voting import sms_sender, tasks
 from voting.staff.auth import roles_required
 from voting.core.db import get_session
 from voting.core.errors import DomainError
@@ -70,7 +71,9 @@ def _render_index(form: RoundForm, status: int = 200):
 @roles_required(*OFFICE, Role.liaison)
 def index():
     default_close = (datetime.now(_zone()) + timedelta(days=14)).replace(hour=18, minute=0, second=0, microsecond=0)
-    return _render_index(RoundForm(formdata=None, closes_at=default_close.replace(tzinfo=None)))[0]
+    # Mainland providers refuse links in template variables: code mode is their default.
+    mode = InviteMode.code if sms_sender(current_app).name in MAINLAND else InviteMode.link
+    return _render_index(RoundForm(formdata=None, closes_at=default_close.replace(tzinfo=None), mode=mode.value))[0]
 
 
 @bp.post("/")

@@ -9,12 +9,14 @@ checks Twilio's signature and wraps the answer in TwiML.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sms.mainland import Reply
 from sms.phones import PhoneError, normalize_phone
 from sms.webhook import parse_reply
 from voting.core.errors import DomainError
@@ -176,6 +178,28 @@ def vote_by_reply(session: Session, sender: str, body: str | None, now: datetime
     section = match.invitation.section
     answer = CONFIRMED.format(unit=section.unit.name, section=section.name, choice=match.choice.label)
     return ReplyVote(vote_id, match.invitation.id, answer)
+
+
+@dataclass
+class RepliesReport:
+    voted: int = 0
+    refused: int = 0
+
+
+def record_replies(session: Session, replies: Iterable[Reply], now: datetime | None = None) -> RepliesReport:
+    """Replies a mainland provider pushed or that were pulled from it: each one's vote
+    (vote_by_reply) in the session's transaction (the caller commits). A refused reply
+    writes nothing and is only counted: its SMS answer would need a template of its
+    own registered with the provider, so none is sent."""
+    report = RepliesReport()
+    for reply in replies:
+        try:
+            vote_by_reply(session, reply.phone, reply.text, now)
+        except REFUSALS:
+            report.refused += 1
+        else:
+            report.voted += 1
+    return report
 
 
 def console_messages(session: Session, limit: int = 50) -> list[ConsoleMessage]:
