@@ -15,12 +15,28 @@ It prints messages per second of each and the ratio. The dispatcher does about t
 transactions per message (its claim is per batch), so a ratio near 3 means that the
 worker adds nothing beyond its own bookkeeping.
 
+Then, for each mainland provider (Alibaba Cloud, Tencent Cloud), with --provider-messages
+code-mode invitations (default 2,000, each citizen's own code) against the provider's
+loopback fake (tests/support/fake_aliyun.py, fake_tencent.py: every request's signature
+checked), on the same databases:
+
+* bare SDK: a loop calling the official SDK directly with the same calls the sender
+  makes of the messages (Alibaba: SendBatchSms of 100; Tencent: one SendSms each, as
+  its calls share one set of values), no database;
+* worker: the dispatch worker through the platform's sender (claim, hand-over and
+  outcome per call).
+
+It prints messages per second of each and the worker's share of the bare loop's rate
+(target: at least 60 %).
+
     .venv/bin/python bench/dispatch_bench.py
     .venv/bin/python bench/dispatch_bench.py --messages 1000 --repeat 1 --no-postgres
+    .venv/bin/python bench/dispatch_bench.py --messages 0 --provider-messages 500   # providers only
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -36,8 +52,8 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 from sqlalchemy import create_engine, delete, insert, text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
-from sms.senders import ConsoleSender  # noqa: E402
-from sms.templates import INVITE_LINK, render  # noqa: E402
+from sms.senders import ConsoleSender, Message, Sender, sender_from_env  # noqa: E402
+from sms.templates import INVITE_CODE, INVITE_LINK, render  # noqa: E402
 from voting.core.db import make_engine  # noqa: E402
 from voting.schema import Base  # noqa: E402
 from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus  # noqa: E402
@@ -103,11 +119,121 @@ def bench(name: str, url: str, n: int, repeat: int, schema: str | None = None) -
     return best_base, best_dispatch
 
 
+# ---- the mainland providers -----------------------------------------------------------------
+
+SIGN = "平阳县评议办"
+VARIABLES = ("unit", "section", "code", "closes")
+
+
+def code_params(i: int) -> dict[str, str]:
+    return {"sign": SIGN, "date": "2021年上半年", "unit": "县发改局", "section": "价格科", "matter": "咨询价格政策",
+            "address": "pingyi.example.gov.cn/p", "code": f"K{i:07d}"[-8:], "reply_hint": "", "closes": "6月30日"}
+
+
+def fill_codes(sessions, n: int) -> list[Message]:
+    """n pending code-mode invitations, each with its own code; the same as Messages."""
+    now = datetime.now(timezone.utc)
+    rows = [{"key": f"invite:{i}", "phone": f"138{i:08d}", "template": INVITE_CODE, "params": code_params(i),
+             "text": render(INVITE_CODE, code_params(i)), "status": OutboxStatus.pending, "attempts": 0,
+             "not_before": now, "last_error": "", "created_at": now} for i in range(n)]
+    with sessions() as session:
+        session.execute(delete(OutboxMessage))
+        session.execute(insert(OutboxMessage), rows)
+        session.commit()
+    return [Message(to=r["phone"], template=INVITE_CODE, params=r["params"], text=r["text"], key=r["key"])
+            for r in rows]
+
+
+def aliyun_fake():
+    from tests.support.fake_aliyun import FakeAliyun
+
+    fake = FakeAliyun(sign_names=(SIGN,), templates={"SMS_460755001": VARIABLES}, param_max_length=None)
+    env = {"PINGYI_SMS_SENDER": "aliyun", "ALIBABA_CLOUD_ACCESS_KEY_ID": fake.access_key_id,
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": fake.access_key_secret, "FLASK_SMS_SIGN": SIGN,
+           "PINGYI_SMS_TEMPLATE_INVITATION": "SMS_460755001:" + ",".join(VARIABLES)}
+    return fake, env, "PINGYI_ALIYUN_ENDPOINT"
+
+
+def tencent_fake():
+    from tests.support.fake_tencent import FakeTencent
+
+    fake = FakeTencent(secret_id="AKIDbench", secret_key="bench key", sdk_app_id="1400787878", sign_name=SIGN,
+                       templates={"1843201": len(VARIABLES)})
+    env = {"PINGYI_SMS_SENDER": "tencent", "TENCENTCLOUD_SECRET_ID": fake.secret_id,
+           "TENCENTCLOUD_SECRET_KEY": fake.secret_key, "PINGYI_TENCENT_SMS_APP_ID": fake.sdk_app_id,
+           "FLASK_SMS_SIGN": SIGN, "PINGYI_SMS_TEMPLATE_INVITATION": "1843201:" + ",".join(VARIABLES)}
+    return fake, env, "PINGYI_TENCENT_ENDPOINT"
+
+
+def bare_aliyun(fake, calls: list[list[Message]]) -> float:
+    """The same SendBatchSms calls through the official SDK, nothing else."""
+    from alibabacloud_dysmsapi20170525 import models
+    from alibabacloud_dysmsapi20170525.client import Client
+    from alibabacloud_tea_openapi.models import Config
+    from darabonba.runtime import RuntimeOptions
+
+    client = Client(Config(access_key_id=fake.access_key_id, access_key_secret=fake.access_key_secret,
+                           endpoint=fake.endpoint, protocol="http"))
+    runtime = RuntimeOptions(autoretry=False, max_attempts=1)
+    start = time.perf_counter()
+    for call in calls:
+        request = models.SendBatchSmsRequest(
+            phone_number_json=json.dumps([m.to for m in call]), sign_name_json=json.dumps([SIGN] * len(call)),
+            template_code="SMS_460755001",
+            template_param_json=json.dumps([{v: m.params[v] for v in VARIABLES} for m in call], ensure_ascii=False))
+        assert client.send_batch_sms_with_options(request, runtime).body.code == "OK"
+    return time.perf_counter() - start
+
+
+def bare_tencent(fake, calls: list[list[Message]]) -> float:
+    """The same SendSms calls through the official SDK, nothing else."""
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.sms.v20210111 import models, sms_client
+
+    profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=fake.endpoint), retryer=None,
+                            disable_region_breaker=True)
+    client = sms_client.SmsClient(credential.Credential(fake.secret_id, fake.secret_key), "ap-guangzhou", profile)
+    start = time.perf_counter()
+    for call in calls:
+        request = models.SendSmsRequest()
+        request.PhoneNumberSet = ["+86" + m.to for m in call]
+        request.SmsSdkAppId, request.SignName, request.TemplateId = fake.sdk_app_id, SIGN, "1843201"
+        request.TemplateParamSet = [call[0].params[v] for v in VARIABLES]
+        assert all(s.Code == "Ok" for s in client.SendSms(request).SendStatusSet)
+    return time.perf_counter() - start
+
+
+def bench_provider(url: str, make_fake, n: int, repeat: int) -> tuple[float, float]:
+    """(bare SDK seconds, worker seconds), the best of `repeat` each."""
+    engine = make_engine(url, phone_key="dispatch bench phone key")
+    Base.metadata.create_all(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    settings = DispatchSettings(window_start=clock_time(0), window_end=clock_time(0), daily_cap=0, batch=20)
+    best_bare = best_worker = float("inf")
+    fake, env, endpoint = make_fake()
+    with fake:
+        sender: Sender = sender_from_env({**env, endpoint: "http://" + fake.endpoint})
+        for _ in range(repeat):
+            messages = fill_codes(sessions, n)
+            calls = sender.calls(messages)
+            best_bare = min(best_bare, (bare_aliyun if sender.name == "aliyun" else bare_tencent)(fake, calls))
+            fill_codes(sessions, n)
+            start = time.perf_counter()
+            report = dispatch(sessions, sender, "bench", settings, sleep=lambda s: None)
+            best_worker = min(best_worker, time.perf_counter() - start)
+            assert report.sent == n, report
+    engine.dispose()
+    return best_bare, best_worker
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--provider-messages", type=int, default=2000)
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"messages: {args.messages:,}, best of {args.repeat}")
@@ -125,9 +251,18 @@ def main() -> None:
             except Exception as error:  # noqa: BLE001
                 print(f"(PostgreSQL skipped: {type(error).__name__})")
                 admin = None
-        for name, url, schema in targets:
+        for name, url, schema in targets if args.messages else []:
             base, sent = bench(name, url, args.messages, args.repeat, schema)
             print(f"{name:<12}{args.messages / base:>16,.0f}{args.messages / sent:>16,.0f}{sent / base:>17.2f}")
+        n = args.provider_messages
+        if n:
+            print()
+            print(f"providers: {n:,} code-mode invitations (each its own code), best of {args.repeat}")
+            print(f"{'database':<12}{'provider':<10}{'bare SDK msg/s':>16}{'worker msg/s':>14}{'worker / bare':>15}")
+            for name, url, _ in targets:
+                for provider, make_fake in (("aliyun", aliyun_fake), ("tencent", tencent_fake)):
+                    bare, worker = bench_provider(url, make_fake, n, args.repeat)
+                    print(f"{name:<12}{provider:<10}{n / bare:>16,.0f}{n / worker:>14,.0f}{bare / worker:>14.0%}")
         if not args.no_postgres and admin is not None:
             with admin.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -303,14 +303,20 @@ def hand_over(session: Session, going: list[Going], sender: Sender, worker: str,
     another worker claimed is left to it)."""
     if not going:
         return set()
-    handed = session.execute(
-        update(OutboxMessage).where(
-            OutboxMessage.id.in_([g.id for g in going]), OutboxMessage.claimed_by == worker,
-            OutboxMessage.status == OutboxStatus.sending,
-        ).values(handed_at=now, claimed_at=now, provider=sender.name, attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id).execution_options(synchronize_session=False)
-    ).scalars()
+    handed = session.execute(_HAND_OVER, {"ids": [g.id for g in going], "worker": worker, "now": now,
+                                          "provider": sender.name}).scalars()
     return set(handed)
+
+
+# Core, with an expanding IN: compiled once, whatever the number of ids.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_HAND_OVER = (
+    _OUTBOX.update().where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.claimed_by == bindparam("worker"),
+                           _OUTBOX.c.status == OutboxStatus.sending)
+    .values(handed_at=bindparam("now"), claimed_at=bindparam("now"), provider=bindparam("provider"),
+            attempts=_OUTBOX.c.attempts + 1)
+    .returning(_OUTBOX.c.id)
+)
 
 
 def send_call(sender: Sender, messages: list[Message]) -> list[Outcome]:
@@ -374,9 +380,8 @@ def record_outcomes(session: Session, answered: list[tuple[Going, Outcome]], wor
     for going, outcome in answered:
         values = outcome_values(going, outcome, now, limits.get(going.campaign_id, settings), report)
         shapes.setdefault(tuple(sorted(values)), []).append({"row_id": going.id, **values})
-    table = cast(Table, OutboxMessage.__table__)
     for names, rows in shapes.items():
-        statement = (table.update().where(table.c.id == bindparam("row_id"), table.c.claimed_by == worker)
+        statement = (_OUTBOX.update().where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.claimed_by == worker)
                      .values({**{name: bindparam(name) for name in names}, "claimed_at": None, "claimed_by": None}))
         session.execute(statement, rows)
 
