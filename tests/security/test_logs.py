@@ -278,6 +278,9 @@ def test_the_redaction():
     assert logs.redact(f"GET /v/{token} HTTP/1.1") == "GET /v/[已隐去] HTTP/1.1"
     assert logs.redact(f"{PUBLIC_URL}/v/{token} 也可") == f"{PUBLIC_URL}/v/[已隐去] 也可"
     assert logs.redact("/v/thanks /v/seen /v") == "/v/thanks /v/seen /v"
+    assert logs.redact("POST /sms/aliyun/Sx-9_q.Zz/report HTTP/1.1") == "POST /sms/aliyun/[已隐去]/report HTTP/1.1"
+    assert logs.redact("https://p.cn/sms/tencent/abc/reply?x=1") == "https://p.cn/sms/tencent/[已隐去]/reply?x=1"
+    assert logs.redact("/sms/inbound /sms/status") == "/sms/inbound /sms/status"
     assert logs.redact("to +86 138-1234-5678, 13912345678 and 8613712345678") == \
         "to 138****5678, 139****5678 and 137****5678"
     assert logs.redact("To=%2B8613812345678&Body=1") == "To=[已隐去]&Body=[已隐去]"

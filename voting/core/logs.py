@@ -41,6 +41,9 @@ FORMATS = ("text", "json")
 # /v/<token>: the citizens' one-time link (voting/survey/citizen_views.py), also inside a full
 # URL in an SMS text. /v/thanks and /v/seen are pages, not tokens.
 _LINK = re.compile(r"(/v/)(?!(?:thanks|seen)(?![^\s?#\"'<>/\\]))[^\s?#\"'<>/\\]+")
+# /sms/<provider>/<secret>/report|reply: the mainland providers' callback addresses
+# (voting/outbox/callback_views.py), whose secret is what authenticates a push.
+_CALLBACK = re.compile(r"(/sms/[A-Za-z0-9_-]+/)[^\s?#\"'<>/\\]+(?=/(?:report|reply)\b)")
 # 11-digit mainland mobile numbers, with +86 / 0086 / 86 (or %2B86 url-encoded) before
 # them, and written 138-1234-5678 or 138 1234 5678; not inside a longer run of digits.
 _PHONE = re.compile(r"(?<![0-9])(?:(?:\+|%2[Bb]|00)?86[\s-]?)?(1[3-9][0-9])[\s-]?([0-9]{4})[\s-]?([0-9]{4})(?![0-9])")
@@ -60,11 +63,12 @@ def _mask(found: re.Match[str]) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` without link tokens, phone numbers (masked), secret parameters, codes and
+    """`text` without link tokens, callback secrets, phone numbers (masked), secret parameters, codes and
     passwords after their words, and SQL parameters."""
     if not text:
         return text
     text = _LINK.sub(r"\1" + HIDDEN, text)
+    text = _CALLBACK.sub(r"\1" + HIDDEN, text)
     text = _PARAM.sub(r"\1" + HIDDEN, text)
     text = _JSON_PARAM.sub(r"\1" + HIDDEN, text)
     text = _AFTER_WORD.sub(r"\1" + HIDDEN, text)
