@@ -45,15 +45,17 @@ def _messages(db) -> list[OutboxMessage]:
     return list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def test_a_round_goes_out_through_the_provider_and_comes_back_as_votes(app, db, campaign, provider, live_server):
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_a_round_goes_out_through_the_provider_and_comes_back_as_votes(app, db, campaign, provider, live_server,
+                                                                       parallel):
     assert sms_sender(app).name == provider.name
     survey = open_round(app, db, campaign, sections=2, per_section=PER_SECTION, mode=InviteMode.code)
     invited = invitations(db, survey)
     assert len(invited) == 2 * PER_SECTION
     codes = {invitation.phone: invitation.code for invitation in invited}
 
-    report = dispatch(app.extensions["pingyi.sessions"], sms_sender(app), "w1", DispatchSettings(**ANY_TIME),
-                      sleep=lambda s: None)
+    report = dispatch(app.extensions["pingyi.sessions"], sms_sender(app), "w1",
+                      DispatchSettings(**ANY_TIME, parallel=parallel), sleep=lambda s: None)
     assert (report.sent, report.failed, report.held, report.retried) == (len(invited), 0, 0, 0)
 
     # Each citizen got the registered template with their own code, once.

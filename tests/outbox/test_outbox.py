@@ -273,3 +273,23 @@ def test_a_campaigns_own_window_and_cap_apply_to_its_messages(app, db, campaign)
     report = dispatch(sessions(app), sender, "w1", DispatchSettings(campaign_limits=False, **ANY_TIME),
                       now=Clock(datetime(2021, 6, 3, 1, 0, tzinfo=timezone.utc)), sleep=lambda s: None)
     assert report.sent == 1 and all(m.status == OutboxStatus.sent for m in rows(db))
+
+
+def test_waves_are_consecutive_calls_made_at_once_within_both_limits():
+    def calls(*sizes):
+        made, n = [], 0
+        for size in sizes:
+            made.append([outbox.Going(n + i, None, 0, None) for i in range(size)])
+            n += size
+        return made
+
+    def shape(found):
+        return [[len(call) for call in wave] for wave in found]
+
+    assert shape(outbox.waves(calls(1, 1, 1, 1, 1), 4, 200)) == [[1, 1, 1, 1], [1]]
+    assert shape(outbox.waves(calls(100, 100, 50), 4, 1000)) == [[100, 100, 50]]
+    assert shape(outbox.waves(calls(100, 100, 50), 4, 150)) == [[100], [100, 50]]
+    assert shape(outbox.waves(calls(1, 1, 1), 1, 200)) == [[1], [1], [1]]
+    assert shape(outbox.waves(calls(1, 1), 4, 1)) == [[1], [1]]  # a sender without batches: one call at a time
+    flat = [g.id for wave in outbox.waves(calls(3, 2, 5, 1), 2, 8) for call in wave for g in call]
+    assert flat == list(range(11))  # every message once, in order

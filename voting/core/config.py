@@ -91,6 +91,9 @@ SMS_DAILY_CAP = 5
 SMS_RATE = 0.0  # messages per second per worker; 0: as fast as the provider takes them
 SMS_MAX_ATTEMPTS = 8
 SMS_LEASE_SECONDS = 120
+# Provider calls each dispatch worker makes at once (a provider answers in tens of
+# milliseconds; a call of one number, Tencent's for a citizen's own code, waits that long).
+SMS_PARALLEL = 4
 # Behind N reverse proxies (a load balancer, an nginx): trust N hops of X-Forwarded-*
 # headers (0 to 5). 0: none is believed, the client's address is the connection's.
 # With N > 0 the app server must be reachable only through those proxies (gunicorn on

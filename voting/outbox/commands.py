@@ -14,10 +14,12 @@ sms_group = AppGroup("sms", help="短信发件箱。")
 @click.option("--rate", type=float, help="每秒最多发送条数（默认取设置 SMS_RATE；0 为不限）")
 @click.option("--batch", type=int, default=20, show_default=True, help="每次领取的条数")
 @click.option("--lease", type=float, help="领取后多少秒未完成即可由其他发送进程接手（默认取设置 SMS_LEASE_SECONDS）")
+@click.option("--parallel", type=click.IntRange(1, 32), help="同时向服务商发出的请求数（默认取设置 SMS_PARALLEL）")
 @click.option("--forever", is_flag=True, help="发完后继续等待新短信（否则发完即退出）")
 @click.option("--name", help="发送进程名称（默认 主机名:进程号）")
 @with_appcontext
-def sms_dispatch(rate: float | None, batch: int, lease: float | None, forever: bool, name: str | None) -> None:
+def sms_dispatch(rate: float | None, batch: int, lease: float | None, parallel: int | None, forever: bool,
+                 name: str | None) -> None:
     """发送发件箱中到期的短信：失败的暂时性错误按退避重试，永久性错误不重试；可同时运行多个。"""
     import os
     import socket
@@ -29,6 +31,7 @@ def sms_dispatch(rate: float | None, batch: int, lease: float | None, forever: b
     app = current_app._get_current_object()
     settings = DispatchSettings.from_config(
         app.config, rate=rate, batch=batch, lease=timedelta(seconds=lease) if lease is not None else None,
+        parallel=parallel,
     )
     worker = name or f"{socket.gethostname()}:{os.getpid()}"
     sessions = app.extensions["pingyi.sessions"]

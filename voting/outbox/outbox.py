@@ -28,6 +28,7 @@ import random
 import time as clock
 import traceback
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
@@ -72,6 +73,9 @@ class DispatchSettings:
     timezone: str = "Asia/Shanghai"
     daily_cap: int = 5  # messages per phone per local day (0: no cap)
     rate: float = 0.0  # messages per second per worker (0: as fast as the sender goes)
+    # Provider calls a worker makes at once (a wave, handed over in one commit): a
+    # worker that dies leaves at most one wave uncertain.
+    parallel: int = 1
     # A campaign's own window and cap (its settings) win over the two above, which are
     # for messages of no campaign; False: these for every message (the demo's worker).
     campaign_limits: bool = True
@@ -84,6 +88,7 @@ class DispatchSettings:
             window_start=clock_time(config["SMS_WINDOW_START"]), window_end=clock_time(config["SMS_WINDOW_END"]),
             timezone=config["TIMEZONE"], daily_cap=int(config["SMS_DAILY_CAP"]), rate=float(config["SMS_RATE"]),
             max_attempts=int(config["SMS_MAX_ATTEMPTS"]), lease=timedelta(seconds=float(config["SMS_LEASE_SECONDS"])),
+            parallel=int(config["SMS_PARALLEL"]),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -389,13 +394,16 @@ def record_outcomes(session: Session, answered: list[tuple[Going, Outcome]], wor
 def send_ready(sessions: sessionmaker, sender: Sender, worker: str, ready: list[Going],
                limits: Mapping[int | None, DispatchSettings], settings: DispatchSettings, report: DispatchReport,
                *, now: Callable[[], datetime] = utcnow, pace: Callable[[int], float] = lambda n: 0.0,
-               sleep: Callable[[float], None] = clock.sleep, progress: Callable[[int], None] | None = None) -> None:
-    """Send the messages `worker` claimed and `prepare` made ready: for each provider
-    call the sender makes of them, hand them over (commit), call, and record each
-    message's outcome. One transaction records a call's outcomes and hands the next
-    call's messages over, so that sending costs one commit a call; before a wait
-    (`pace(n)`: the seconds to wait before a call of n messages) the outcomes are
-    committed alone, so that no answer waits unrecorded."""
+               sleep: Callable[[float], None] = clock.sleep, progress: Callable[[int], None] | None = None,
+               pool: ThreadPoolExecutor | None = None) -> None:
+    """Send the messages `worker` claimed and `prepare` made ready: for each wave of
+    the provider calls the sender makes of them (`waves`: several at once with a
+    `pool`), hand its messages over (commit), make the calls, and record each message's
+    outcome. One transaction records a wave's outcomes and hands the next wave's
+    messages over, so that sending costs one commit a wave; before a wait (`pace(n)`:
+    the seconds to wait before n messages) the outcomes are committed alone, so that no
+    answer waits unrecorded. Only this thread touches the database: the pool's threads
+    make the provider calls."""
     by_key = {going.message.key: going for going in ready}
     answered: list[tuple[Going, Outcome]] = []  # the last call's outcomes, not yet recorded
 
@@ -406,26 +414,43 @@ def send_ready(sessions: sessionmaker, sender: Sender, worker: str, ready: list[
             progress(len(answered))
         answered = []
 
-    for call in sender.calls([going.message for going in ready]):
-        wait = pace(len(call))
+    calls = [[by_key[message.key] for message in call] for call in sender.calls([going.message for going in ready])]
+    for wave in waves(calls, settings.parallel, sender.max_batch):
+        wait = pace(sum(len(call) for call in wave))
         if wait > 0:
             if answered:
                 with sessions() as session:
                     record_answered(session)
                     session.commit()
             sleep(wait)
-        group = [by_key[message.key] for message in call]
         with sessions() as session:
             record_answered(session)
-            ours = hand_over(session, group, sender, worker, now())
+            ours = hand_over(session, [going for call in wave for going in call], sender, worker, now())
             session.commit()
-        going = [g for g in group if g.id in ours]
-        if going:
-            answered = list(zip(going, send_call(sender, [g.message for g in going])))
+        handed = [mine for mine in ([g for g in call if g.id in ours] for call in wave) if mine]
+        if len(handed) > 1 and pool is not None:
+            results = list(pool.map(lambda call: send_call(sender, [g.message for g in call]), handed))
+        else:
+            results = [send_call(sender, [g.message for g in call]) for call in handed]
+        answered = [pair for call, outcomes in zip(handed, results) for pair in zip(call, outcomes)]
     if answered:
         with sessions() as session:
             record_answered(session)
             session.commit()
+
+
+def waves(calls: list[list[Going]], parallel: int, most: int) -> list[list[list[Going]]]:
+    """Consecutive calls made at once: up to `parallel` calls of at most `most`
+    messages in all. A wave is handed over in one commit and its calls go in
+    parallel, so a worker that dies leaves at most one wave uncertain."""
+    found: list[list[list[Going]]] = []
+    for call in calls:
+        last = found[-1] if found else None
+        if last is not None and len(last) < parallel and sum(len(c) for c in last) + len(call) <= most:
+            last.append(call)
+        else:
+            found.append([call])
+    return found
 
 
 def forget_secrets(message: OutboxMessage) -> None:
@@ -469,26 +494,34 @@ def dispatch(
         allowed[0] = start + count / settings.rate
         return start - clock.monotonic()
 
-    size = max(settings.batch, sender.max_batch)
-    while not stop():
-        with sessions() as session:
-            report.uncertain += give_up_on_handed(session, now(), settings)
-            rows = claim(session, worker, now(), settings, size)
-            limits = limits_for(session, [row.campaign_id for row in rows], settings)
-            ready = prepare(session, rows, now(), limits, settings, report)
-            session.commit()
-        if not rows:
-            if drain:
-                with sessions() as session:
-                    if not outstanding(session, now()):
-                        return report
-            sleep(settings.poll)
-            continue
-        if progress and len(rows) > len(ready):
-            progress(len(rows) - len(ready))
-        send_ready(sessions, sender, worker, ready, limits, settings, report, now=now, pace=pace, sleep=sleep,
-                   progress=progress)
-    return report
+    if settings.parallel < 1:
+        raise ValueError(f"parallel must be at least 1, not {settings.parallel}")
+    # The provider calls of a wave go at once on these threads; the database stays on this one.
+    pool = ThreadPoolExecutor(settings.parallel, thread_name_prefix="sms-call") if settings.parallel > 1 else None
+    try:
+        size = max(settings.batch, sender.max_batch)
+        while not stop():
+            with sessions() as session:
+                report.uncertain += give_up_on_handed(session, now(), settings)
+                rows = claim(session, worker, now(), settings, size)
+                limits = limits_for(session, [row.campaign_id for row in rows], settings)
+                ready = prepare(session, rows, now(), limits, settings, report)
+                session.commit()
+            if not rows:
+                if drain:
+                    with sessions() as session:
+                        if not outstanding(session, now()):
+                            return report
+                sleep(settings.poll)
+                continue
+            if progress and len(rows) > len(ready):
+                progress(len(rows) - len(ready))
+            send_ready(sessions, sender, worker, ready, limits, settings, report, now=now, pace=pace, sleep=sleep,
+                       progress=progress, pool=pool)
+        return report
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def console_sink(sessions: sessionmaker, keep_secrets: bool) -> Callable[[Message], None]:
