@@ -67,7 +67,7 @@ from sms.mainland import (
     TemplateSpec,
     template_variable,
 )
-from sms.phones import PhoneError, mask_phone, mask_phone_text, normalize_phone
+from sms.phones import PhoneError, blank_values, mask_phone, mask_phones_in, normalize_phone
 from sms.senders import (
     HeldSendError,
     Message,
@@ -175,21 +175,9 @@ _LIMIT_WAITS: tuple[tuple[re.Pattern[str], timedelta | None], ...] = (
 )
 _UNKNOWN_LIMIT_WAIT = timedelta(hours=1)
 
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s\-]{5,}\d")
-
-
 def _scrub(text: str, values: Iterable[str] = ()) -> str:
     """Alibaba's message, safe for a reason: the call's values blanked, digit runs masked."""
-    for value in sorted({v for v in values if len(v) >= 3}, key=len, reverse=True):
-        text = text.replace(value, "***")
-
-    def mask(found: re.Match[str]) -> str:
-        try:
-            return mask_phone(normalize_phone(found.group()))
-        except PhoneError:
-            return mask_phone_text(found.group())
-
-    return _DIGIT_RUN.sub(mask, " ".join(text.split()))
+    return mask_phones_in(" ".join(blank_values(text, values, 3).split()))
 
 
 def _limit_wait(said: str) -> timedelta | None:

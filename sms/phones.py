@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 import phonenumbers
 import pandas as pd
@@ -103,3 +104,28 @@ def mask_phone_text(raw: str) -> str:
         return text
     hidden = set(positions[3:-4])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
+
+
+# A run of digits a phone number could hide in, with its +86, spaces or dashes (a
+# provider's error message quoting the number it refused).
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s\-]{5,}\d")
+
+
+def mask_phones_in(text: str) -> str:
+    """`text` with every phone-like run of digits masked, a mainland number as 138****5678."""
+
+    def mask(found: re.Match[str]) -> str:
+        try:
+            return mask_phone(normalize_phone(found.group()))
+        except PhoneError:
+            return mask_phone_text(found.group())
+
+    return _DIGIT_RUN.sub(mask, text)
+
+
+def blank_values(text: str, values: Iterable[str], shortest: int) -> str:
+    """`text` with each of `values` at least `shortest` long (a call's template values:
+    a code, a password) replaced by ***, the longest first."""
+    for value in sorted({v for v in values if len(v) >= shortest}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text

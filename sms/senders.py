@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,7 +36,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from sms.phones import PhoneError, mask_phone, mask_phone_text, normalize_phone, phone_problem
+from sms.phones import mask_phone, mask_phones_in, phone_problem
 
 _log = logging.getLogger(__name__)
 
@@ -193,22 +192,6 @@ def _base_url_parts(base_url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
-# Twilio's messages may quote the number ("The 'To' number +8613812345678 is not ...").
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s\-]{5,}\d")
-
-
-def _redact(text: str) -> str:
-    """`text` with every phone-like run of digits masked, a mainland number as 138****5678."""
-
-    def mask(found: re.Match[str]) -> str:
-        try:
-            return mask_phone(normalize_phone(found.group()))
-        except PhoneError:
-            return mask_phone_text(found.group())
-
-    return _DIGIT_RUN.sub(mask, text)
-
-
 def _refusal(error: TwilioRestException | TwilioServiceException) -> SendError:
     """The client's exception for an HTTP error answer, as the worker's outcome."""
     try:
@@ -217,7 +200,8 @@ def _refusal(error: TwilioRestException | TwilioServiceException) -> SendError:
         status = 0
     said = (error.detail or error.title) if isinstance(error, TwilioServiceException) else error.msg
     code = error.code if isinstance(error.code, int) and error.code != status else None
-    reason = f"Twilio HTTP {status}" + (f" error {code}" if code else "") + f": {_redact(str(said))}"
+    # Twilio's messages may quote the number ("The 'To' number +8613812345678 is not ...").
+    reason = f"Twilio HTTP {status}" + (f" error {code}" if code else "") + f": {mask_phones_in(str(said))}"
     kind = TransientSendError if status == 429 or status >= 500 else PermanentSendError
     return kind(reason[:300], status=status, code=code)
 

@@ -87,7 +87,7 @@ from sms.mainland import (
     TemplateSpec,
     template_variable,
 )
-from sms.phones import PhoneError, mask_phone, mask_phone_text, normalize_phone
+from sms.phones import PhoneError, blank_values, mask_phone, mask_phones_in, normalize_phone
 from sms.senders import (
     HeldSendError,
     Message,
@@ -187,24 +187,13 @@ _FAMILIES: dict[str, str] = {
     "UnsupportedOperation": "不支持的操作",
 }
 _CODE_CHARS = re.compile(r"[^A-Za-z0-9._]")
-# A run of digits a phone number could hide in (with its +86, spaces or dashes).
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s\-]{5,}\d")
 _SECRET_MIN = 4  # shorter template values ("1", "否") would blank ordinary words
 
 
 def _redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` without the call's template values and with every phone-like run of digits
     masked (a mainland number as 138****5678)."""
-    for secret in sorted({s for s in secrets if len(s) >= _SECRET_MIN}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-
-    def mask(found: re.Match[str]) -> str:
-        try:
-            return mask_phone(normalize_phone(found.group()))
-        except PhoneError:
-            return mask_phone_text(found.group())
-
-    return _DIGIT_RUN.sub(mask, text)
+    return mask_phones_in(blank_values(text, secrets, _SECRET_MIN))
 
 
 def _short_reason(code: str) -> str:
