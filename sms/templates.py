@@ -14,6 +14,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from sms.tokens import CODE_ALPHABET
 
@@ -46,7 +47,7 @@ class Template:
     # link's token, a code, a password): `scrub` masks them.
     secret: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def params(self) -> frozenset[str]:
         return frozenset(name for _, name, _, _ in string.Formatter().parse(self.text) if name)
 
