@@ -22,6 +22,7 @@ from voting.jobs import commands as jobs_commands
 from voting.lists import commands as lists_commands
 from voting.office import commands as office_commands
 from voting.outbox import commands as outbox_commands
+from voting.schemes import commands as schemes_commands
 from voting.staff import commands as staff_commands
 from voting.survey import commands as survey_commands
 
@@ -57,7 +58,7 @@ def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
     for package in (core_commands, lists_commands, staff_commands, components_commands, outbox_commands,
-                    office_commands, jobs_commands, survey_commands, demo_commands):
+                    office_commands, jobs_commands, survey_commands, demo_commands, schemes_commands):
         for command in package.COMMANDS:
             app.cli.add_command(command)
     app.cli.add_command(check_config)

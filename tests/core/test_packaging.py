@@ -23,6 +23,9 @@ def test_wheel_carries_templates_migrations_and_data(tmp_path):
     assert templates and templates <= names
     assert migrations and migrations <= names
     assert {"voting/data/pingyang-2021-sections.csv", "voting/data/pingyang-2021-sections.xlsx"} <= names
+    schemes = {f"voting/data/{p.relative_to(ROOT / 'voting/data')}" for p in (ROOT / "voting/data/schemes").rglob("*")
+               if p.suffix in (".yaml", ".csv")}
+    assert len(schemes) >= 4 + 8 and schemes <= names  # the built-in schemes and their seeds' items
     assert not any(name.startswith(("templates/", "migrations/", "tests/")) for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "pingyi = voting.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -1,0 +1,240 @@
+"""Schemes and their data as files (docs/schemes.md): a scheme's YAML, the built-in
+schemes of the four seed documents, and a folder of entities, items and comparison
+figures read into the frames `scoring.schemes` takes. A bad row anywhere: every bad
+cell of every file listed, nothing scored (BundleRejected, as for the bundle)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from scoring.engine import InputError
+from scoring.schemes import columns as S
+from scoring.schemes.engine import COMPARISON_COLUMNS, ENTITY_COLUMNS, RECORD_COLUMNS, check_inputs
+from scoring.schemes.exact import NotExact, to_milli
+from scoring.schemes.scheme import KINDS, Scheme, load_scheme
+from voting.components.bundle import BundleRejected
+from voting.core.errors import DomainError, ImportRejected, RowError
+from voting.core.tables import ROW, Column, read_table
+
+BUILTIN = {"enyang": "恩阳区", "miyi": "米易县", "jinjiang": "晋江市", "genhe": "根河市"}
+KIND_OF_LABEL = {**{label: kind for kind, label in KINDS.items()}, **{kind: kind for kind in KINDS},
+                 "镇": "town", "街道": "town", "镇（街道）": "town", "单位": "department", "员工": "staff"}
+
+ENTITY_FILE = [
+    Column("order", ("序号", "order", "no"), required=False),
+    Column("group", ("分组", "group"), required=False),
+    Column("entity", ("对象", "entity", "名称", "被考核单位", "窗口")),
+    Column("kind", ("类型", "kind", "type"), required=False),
+    Column("window", ("所属窗口", "window"), required=False),
+]
+ITEM_FILE = [
+    Column("entity", ("对象", "entity", "名称", "被考核单位", "窗口")),
+    Column("period", ("期间", "period"), required=False),
+    Column("indicator", ("指标", "indicator")),
+    Column("date", ("日期", "date"), required=False),
+    Column("count", ("数量", "count"), required=False),
+    Column("value", ("数值", "value"), required=False),
+    Column("points", ("分值", "points"), required=False),
+    Column("note", ("说明", "note", "原因"), required=False),
+]
+COMPARISON_FILE = [
+    Column("entity", ("对象", "entity", "名称")),
+    Column("period", ("期间", "period"), required=False),
+    Column("indicator", ("指标", "indicator")),
+    Column("place", ("比较方", "place")),
+    Column("value", ("数值", "value")),
+]
+_PERIOD = re.compile(r"(\d{4})(?:-(\d{2})|-Q([1-4])|-H([12]))?")
+
+
+class SchemeNotFound(DomainError):
+    status = 404
+
+
+@dataclass
+class SchemeData:
+    """A folder's frames for `scoring.schemes.engine.score`."""
+
+    entities: pd.DataFrame
+    records: pd.DataFrame
+    comparison: pd.DataFrame
+
+
+def builtin_folder() -> Path:
+    return Path(str(resources.files("voting.data") / "schemes"))
+
+
+def read_scheme(reference: str) -> Scheme:
+    """A built-in scheme by its name (enyang, miyi, jinjiang, genhe) or a YAML file's path."""
+    path = builtin_folder() / f"{reference}.yaml" if reference in BUILTIN else Path(reference)
+    if not path.is_file():
+        raise SchemeNotFound(f"没有方案“{reference}”：应为内置方案 {'、'.join(BUILTIN)} 之一，或一个 YAML 文件的路径")
+    return load_scheme(path.read_text(encoding="utf-8"), path.name)
+
+
+def period_label(text: str) -> str:
+    """"2020-07", "2023-Q1", "2021-H2" or "2021" as written; ValueError otherwise."""
+    cleaned = str(text).strip().upper()
+    match = _PERIOD.fullmatch(cleaned)
+    if not match or (match.group(2) and not 1 <= int(match.group(2)) <= 12):
+        raise ValueError(f"“{text}”不是期间：应为 2020-07（月）、2023-Q1（季度）、2021-H2（半年）或 2021（年度）")
+    return cleaned
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for suffix in (".xlsx", ".csv"):
+        if (folder / f"{stem}{suffix}").is_file():
+            return folder / f"{stem}{suffix}"
+    return None
+
+
+def read_data(scheme: Scheme, folder: Path, period: str | None = None) -> SchemeData:
+    """The folder's entities, items (of `period`, when given) and comparison figures,
+    checked against the scheme: BundleRejected listing every bad cell of every file."""
+    if not folder.is_dir():
+        raise SchemeNotFound(f"没有目录 {folder}")
+    rejected: list[ImportRejected] = []
+    frames: dict[str, pd.DataFrame] = {}
+    for stem, reader in (("entities", _entities), ("items", _items), ("comparison", _comparison)):
+        path = _find(folder, stem)
+        if path is None:
+            if stem == "entities":
+                rejected.append(ImportRejected("entities.csv", [RowError(0, "", "目录中没有对象名单 entities.csv 或 entities.xlsx")]))
+            frames[stem] = pd.DataFrame(columns=ENTITY_COLUMNS if stem == "entities" else
+                                        RECORD_COLUMNS if stem == "items" else COMPARISON_COLUMNS)
+            continue
+        try:
+            frames[stem] = reader(scheme, path.read_bytes(), path.name, period)
+        except ImportRejected as error:
+            rejected.append(error)
+    if not rejected:
+        try:
+            check_inputs(scheme, frames["entities"], frames["items"])
+        except InputError as error:
+            name = (_find(folder, "items") or Path("items.csv")).name
+            rejected.append(ImportRejected(name, [RowError(row or 0, "", message) for row, message in error.problems]))
+    if rejected:
+        raise BundleRejected(folder, rejected)
+    return SchemeData(frames["entities"], frames["items"], frames["comparison"])
+
+
+def _period_of(cells: dict, errors: list[RowError], row: int, where: str, period: str | None) -> str | None:
+    text = (cells.get("period") or "").strip()
+    if not text:
+        if period is None:
+            errors.append(RowError(row, where, "没有期间：请填写期间，或在命令中给出 --period"))
+        return period
+    try:
+        return period_label(text)
+    except ValueError as error:
+        errors.append(RowError(row, where, str(error)))
+        return None
+
+
+def _entities(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd.DataFrame:
+    table = read_table(data, filename, ENTITY_FILE)
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    only_group = scheme.groups[0].id if len(scheme.groups) == 1 else None
+    only_kind = scheme.kinds[0] if len(scheme.kinds) == 1 else None
+    for cells in table.frame.to_dict("records"):
+        row = int(cells[ROW])
+        name = (cells.get("entity") or "").strip()
+        group_text = (cells.get("group") or "").strip()
+        group = scheme.group(group_text) if group_text else None
+        if group_text and group is None:
+            errors.append(RowError(row, table.where("group"), f"方案中没有分组“{group_text}”：可用的有 "
+                                   + "、".join(g.name for g in scheme.groups)))
+        elif not group_text and only_group is None:
+            errors.append(RowError(row, table.where("group"), "方案有多个分组：请填写分组"))
+        kind_text = (cells.get("kind") or "").strip()
+        kind = KIND_OF_LABEL.get(kind_text) if kind_text else only_kind
+        if kind is None:
+            errors.append(RowError(row, table.where("kind"), f"类型“{kind_text}”应为 窗口、部门、镇街 或 人员"
+                                   if kind_text else "方案考核多种对象：请填写类型"))
+        order_text = (cells.get("order") or "").strip()
+        if order_text and not order_text.isdigit():
+            errors.append(RowError(row, table.where("order"), f"序号“{order_text}”应为整数"))
+        if not name:
+            errors.append(RowError(row, table.where("entity"), "对象名称为空"))
+        rows.append({S.ENTITY: name, S.GROUP: group.id if group else only_group, S.KIND: kind,
+                     S.ORDER: int(order_text) if order_text.isdigit() else row, S.WINDOW: (cells.get("window") or "").strip()})
+    if errors:
+        raise ImportRejected(filename, errors, len(rows))
+    return pd.DataFrame(rows, columns=ENTITY_COLUMNS)
+
+
+def _items(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd.DataFrame:
+    table = read_table(data, filename, ITEM_FILE)
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    for cells in table.frame.to_dict("records"):
+        row = int(cells[ROW])
+        found = _period_of(cells, errors, row, table.where("period"), period)
+        if period is not None and found is not None and found != period:
+            continue
+        reference = (cells.get("indicator") or "").strip()
+        indicator = scheme.indicator(reference)
+        if indicator is None:
+            errors.append(RowError(row, table.where("indicator"), f"方案中没有指标“{reference}”"))
+        count_text = (cells.get("count") or "").strip() or "1"
+        if not count_text.isdigit():
+            errors.append(RowError(row, table.where("count"), f"数量“{count_text}”应为不小于 0 的整数"))
+        value_text = (cells.get("value") or "").strip()
+        value = _number(value_text)
+        points_text = (cells.get("points") or "").strip()
+        points = None
+        if points_text:
+            try:
+                points = to_milli(points_text)
+            except NotExact as error:
+                errors.append(RowError(row, table.where("points"), f"分值{error}"))
+        rows.append({S.PERIOD: found, S.ENTITY: (cells.get("entity") or "").strip(),
+                     S.INDICATOR: indicator.id if indicator else reference,
+                     S.COUNT: int(count_text) if count_text.isdigit() else 1, S.VALUE: value, S.LEVEL: value_text,
+                     S.POINTS: points, S.NOTE: (cells.get("note") or "").strip(), S.ROW: row})
+    if errors:
+        raise ImportRejected(filename, errors, len(rows))
+    frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    return frame.astype({S.VALUE: "Int64", S.POINTS: "Int64", S.COUNT: "int64", S.ROW: "int64"})
+
+
+def _number(text: str) -> int | None:
+    """A 数值 that is a figure (85.71%, 1040) in thousandths; None for a level's name."""
+    if not text:
+        return None
+    try:
+        return to_milli(text)
+    except NotExact:
+        return None
+
+
+def _comparison(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd.DataFrame:
+    table = read_table(data, filename, COMPARISON_FILE)
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    for cells in table.frame.to_dict("records"):
+        row = int(cells[ROW])
+        found = _period_of(cells, errors, row, table.where("period"), period)
+        if period is not None and found is not None and found != period:
+            continue
+        reference = (cells.get("indicator") or "").strip()
+        indicator = scheme.indicator(reference)
+        if indicator is None or indicator.rule.kind != "rank":
+            errors.append(RowError(row, table.where("indicator"), f"方案中没有对比名次的指标“{reference}”"))
+        value_text = (cells.get("value") or "").strip()
+        try:
+            value = to_milli(value_text)
+        except NotExact as error:
+            errors.append(RowError(row, table.where("value"), f"数值{error}"))
+            value = 0
+        rows.append({S.PERIOD: found, S.ENTITY: (cells.get("entity") or "").strip(),
+                     S.INDICATOR: indicator.id if indicator else reference,
+                     S.PLACE: (cells.get("place") or "").strip(), S.OTHER: value})
+    if errors:
+        raise ImportRejected(filename, errors, len(rows))
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({S.OTHER: "int64"})
