@@ -63,8 +63,7 @@ def check_inputs(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame) 
     """InputError listing every record that names an unknown entity or indicator, one
     the indicator does not apply to, or lacks what its rule needs."""
     problems: list[tuple[int | None, str]] = []
-    kinds = dict(zip(entities[ENTITY], entities[KIND]))
-    for entity, kind in kinds.items():
+    for entity, kind in zip(entities[ENTITY], entities[KIND]):
         if kind not in scheme.kinds:
             problems.append((None, f"对象“{entity}”的类型“{KINDS.get(kind, kind)}”不在方案的考核对象中"))
     for entity in entities[ENTITY][entities[ENTITY].duplicated()]:
@@ -73,49 +72,49 @@ def check_inputs(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame) 
     for entity, group in zip(entities[ENTITY], entities[GROUP]):
         if group not in groups:
             problems.append((None, f"对象“{entity}”的分组“{group}”不在方案中"))
+    kind_of = records[ENTITY].map(entities.drop_duplicates(ENTITY).set_index(ENTITY)[KIND])
+    unknown = kind_of.isna()
+    problems += [(row, f"对象“{name}”不在对象名单中") for row, name in zip(records[ROW][unknown], records[ENTITY][unknown])]
     indicators = {indicator.id: indicator for indicator in scheme.indicators}
-    for row in records.itertuples(index=False):
-        record = row._asdict()
-        where, name = record[ROW], record[ENTITY]
-        indicator = indicators.get(record[INDICATOR])
-        if name not in kinds:
-            problems.append((where, f"对象“{name}”不在对象名单中"))
-            continue
-        if indicator is None:
-            problems.append((where, f"方案中没有指标“{record[INDICATOR]}”"))
-            continue
-        if not indicator.applies_to(kinds[name]):
-            problems.append((where, f"指标“{indicator.name}”不考核{KINDS.get(kinds[name], kinds[name])}"))
-        problem = _record_problem(indicator, record)
-        if problem:
-            problems.append((where, problem))
+    known = records[INDICATOR].isin(list(indicators))
+    nameless = ~unknown & ~known
+    problems += [(row, f"方案中没有指标“{name}”") for row, name in zip(records[ROW][nameless], records[INDICATOR][nameless])]
+    for indicator_id, rows in records[~unknown & known].groupby(INDICATOR, sort=False):
+        indicator = indicators[str(indicator_id)]
+        if indicator.kinds is not None:
+            kinds = kind_of[rows.index]
+            wrong = ~kinds.isin(list(indicator.kinds))
+            problems += [(row, f"指标“{indicator.name}”不考核{KINDS.get(kind, kind)}")
+                         for row, kind in zip(rows[ROW][wrong], kinds[wrong])]
+        for mask, message in _rule_problems(indicator, rows):
+            problems += [(row, message.replace("{level}", str(level)))
+                         for row, level in zip(rows[ROW][mask], rows[LEVEL][mask])]
     if problems:
-        raise InputError("items", problems)
+        raise InputError("items", sorted(problems, key=lambda problem: (problem[0] or 0)))
 
 
-def _record_problem(indicator: Indicator, record: dict) -> str:
-    rule = indicator.rule
-    has_value, level = pd.notna(record[VALUE]), str(record[LEVEL] or "")
-    if rule.kind == "observed" or (rule.kind == "rate" and rule.below == "observed" and has_value
-                                   and not any(record[VALUE] >= at for at, _ in rule.table)):
-        if pd.isna(record[POINTS]):
-            return f"指标“{indicator.name}”的分值据实录入：请填写分值"
-        if rule.kind == "observed" and not str(record[NOTE] or "").strip():
-            return f"指标“{indicator.name}”据实录入的分值要写明原因（说明）"
-    if rule.kind == "rate" and rule.below == "observed" and not has_value and pd.isna(record[POINTS]):
-        return f"指标“{indicator.name}”需要数值（百分比），或据实录入的分值"
-    needs_value = rule.kind in ("rank", "bottom", "staff_mean") or (rule.kind == "rate" and rule.below != "observed")
-    if needs_value and not has_value:
-        return f"指标“{indicator.name}”需要数值"
-    if rule.kind == "per_event" and rule.tiers and not has_value:
-        return f"指标“{indicator.name}”按数值分档：请填写数值"
-    if rule.kind == "bands" and rule.of == "value" and not has_value:
-        return f"指标“{indicator.name}”需要数值"
-    if rule.kind in ("choice", "carried") and level not in rule.levels:
-        return f"指标“{indicator.name}”的数值“{level}”不是可选的一档：" + "、".join(rule.levels)
-    if record[COUNT] < 0:
-        return "数量不能为负数"
-    return ""
+def _rule_problems(indicator: Indicator, rows: pd.DataFrame) -> list[tuple[pd.Series, str]]:
+    """What the indicator's rule needs of its records: (the records lacking it, why)."""
+    rule, name = indicator.rule, indicator.name
+    value, points = rows[VALUE].notna(), rows[POINTS].notna()
+    found = [(rows[COUNT] < 0, "数量不能为负数")]
+    if rule.kind == "observed":
+        found.append((~points, f"指标“{name}”的分值据实录入：请填写分值"))
+        found.append((points & (rows[NOTE].fillna("").astype(str).str.strip() == ""),
+                      f"指标“{name}”据实录入的分值要写明原因（说明）"))
+    elif rule.kind == "rate" and rule.below == "observed":
+        lowest = min(at for at, _ in rule.table)
+        below = value & (rows[VALUE].fillna(0) < lowest)
+        found.append((below & ~points, f"指标“{name}”的分值据实录入：请填写分值"))
+        found.append((~value & ~points, f"指标“{name}”需要数值（百分比），或据实录入的分值"))
+    elif rule.kind in ("rate", "rank", "bottom", "staff_mean") or (rule.kind == "bands" and rule.of == "value"):
+        found.append((~value, f"指标“{name}”需要数值"))
+    elif rule.kind == "per_event" and rule.tiers:
+        found.append((~value, f"指标“{name}”按数值分档：请填写数值"))
+    elif rule.kind in ("choice", "carried"):
+        found.append((~rows[LEVEL].isin(list(rule.levels)),
+                      f"指标“{name}”的数值“{{level}}”不是可选的一档：" + "、".join(rule.levels)))
+    return [(mask.fillna(False).astype(bool), message) for mask, message in found]
 
 
 def score(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame,
@@ -162,7 +161,7 @@ def _score(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame, compar
     def items_of(indicators: list[Indicator], context_extra: dict) -> pd.DataFrame:
         parts = []
         for indicator in indicators:
-            applies = cells[cells[KIND].map(indicator.applies_to)]
+            applies = cells if indicator.kinds is None else cells[cells[KIND].isin(list(indicator.kinds))]
             rows = by_indicator.get(indicator.id, empty)
             context = Context(cells=applies, comparison=comparison, previous_flags=previous_flags, **context_extra)
             found = RULE_FUNCTIONS[indicator.rule.kind](indicator, rows, context)
@@ -188,8 +187,8 @@ def _score(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame, compar
     items = pd.concat([items, floor_items], ignore_index=True)
     vetoed = _recorded(records, scheme, "veto")
     table[VETOED] = pd.MultiIndex.from_frame(table[KEY]).isin(vetoed)
-    table = _ranked(scheme, table, warnings)
-    table[FLAGS] = _flags(scheme, table, items, records, warnings)
+    table = ranked(scheme, table, warnings)
+    table[FLAGS] = flagged(scheme, table, items, records, warnings)
     measures = records[KEY + [INDICATOR, VALUE, LEVEL]]
     items = items.sort_values([PERIOD, ENTITY, ROW], kind="stable", na_position="last").reset_index(drop=True)
     return Result(scheme, table.reset_index(drop=True), items[[PERIOD, ENTITY, MODULE, INDICATOR, POINTS, NOTE, ROW]],
@@ -205,17 +204,15 @@ def _stated_differs(indicator: Indicator, rows: pd.DataFrame, found: pd.DataFram
     record's row is named."""
     if indicator.rule.kind in ("observed", "measure", "veto", "mark") or rows.empty:
         return []
-    stated = rows[rows[POINTS].notna()][[ROW, POINTS]]
+    stated = rows[rows[POINTS].notna()]
     if stated.empty:
         return []
     given = found.dropna(subset=[ROW]).groupby(ROW)[POINTS].sum()
-    warnings = []
-    for row, points in zip(stated[ROW], stated[POINTS]):
-        rule_points = int(given.get(row, 0))
-        if rule_points != int(points):
-            warnings.append(f"第 {row} 行：{indicator.name} 记录的分值 {exact.text(int(points))} 与规则算出的 "
-                            f"{exact.text(rule_points)} 不同，按规则计分")
-    return warnings
+    rule_points = stated[ROW].map(given).fillna(0).astype("int64")
+    differs = rule_points.to_numpy() != stated[POINTS].astype("int64").to_numpy()
+    return [f"第 {row} 行：{indicator.name} 记录的分值 {exact.text(int(points))} 与规则算出的 "
+            f"{exact.text(int(computed))} 不同，按规则计分"
+            for row, points, computed in zip(stated[ROW][differs], stated[POINTS][differs], rule_points[differs])]
 
 
 def _capped(indicator: Indicator, found: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
@@ -229,7 +226,13 @@ def _capped(indicator: Indicator, found: pd.DataFrame, cells: pd.DataFrame) -> p
     cap = indicator.rule.cap
     if cap is None and indicator.max is None and indicator.min is None:
         return items.assign(**{INDICATOR: indicator.id})
-    sums = found.groupby(KEY)[POINTS].sum().reindex(pd.MultiIndex.from_frame(cells[KEY]), fill_value=0)
+    sums = found.groupby(KEY)[POINTS].sum()
+    bare_total = max(indicator.start, indicator.min) if indicator.min is not None else indicator.start
+    bare_total = min(bare_total, indicator.max) if indicator.max is not None else bare_total
+    if bare_total != indicator.start:
+        # A cell with no item stands at the start, which the bounds move (帮办代办：
+        # 无办件的得基础分 1 分, as `min: 1`): every cell's sum, not only those with items.
+        sums = sums.reindex(pd.MultiIndex.from_frame(cells[KEY]), fill_value=0)
     capped = sums.clip(-cap, cap) if cap is not None else sums
     capped = capped + indicator.start
     if indicator.max is not None:
@@ -250,17 +253,18 @@ def _capped(indicator: Indicator, found: pd.DataFrame, cells: pd.DataFrame) -> p
 def _module_adjustments(scheme: Scheme, items: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Each module's start, and the difference its max or min takes off its sum."""
     parts = []
-    index = pd.MultiIndex.from_frame(cells[KEY])
+    bounded = [module for module in scheme.modules if module.max is not None or module.min is not None]
+    sums = items.groupby(KEY + [MODULE])[POINTS].sum() if bounded else None
     for module in scheme.modules:
         if module.start:
             parts.append(cells[KEY].assign(**{MODULE: module.id, INDICATOR: "", POINTS: module.start,
                                               NOTE: f"{module.name} 起始分", ROW: pd.NA}))
-        if module.max is None and module.min is None:
+        if module not in bounded or sums is None:
             continue
-        sums = items[items[MODULE] == module.id].groupby(KEY)[POINTS].sum().reindex(index, fill_value=0)
-        sums = sums + module.start
-        capped = sums.clip(lower=module.min, upper=module.max)
-        cut = (capped - sums)
+        # A cell with no item of the module holds its start, within its bounds.
+        own = sums.xs(module.id, level=MODULE) + module.start if module.id in sums.index.get_level_values(MODULE) \
+            else pd.Series(dtype="int64")
+        cut = own.clip(lower=module.min, upper=module.max) - own
         cut = cut[cut != 0]
         if not cut.empty:
             limit = exact.text(module.max) if module.max is not None and (cut < 0).any() else exact.text(module.min or 0)
@@ -291,15 +295,15 @@ def _table(scheme: Scheme, items: pd.DataFrame, cells: pd.DataFrame) -> pd.DataF
 
 def _floor(scheme: Scheme, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     if scheme.floor is None:
-        return _rounded(scheme, table), pd.DataFrame(columns=ITEM_COLUMNS + [MODULE, INDICATOR])
+        return rounded(scheme, table), pd.DataFrame(columns=ITEM_COLUMNS + [MODULE, INDICATOR])
     low = table[table[TOTAL] < scheme.floor]
     lifted = low[KEY].assign(**{MODULE: "", INDICATOR: "", POINTS: scheme.floor - low[TOTAL],
                                 NOTE: f"总分不低于 {exact.text(scheme.floor)} 分", ROW: pd.NA})
     table[TOTAL] = table[TOTAL].clip(lower=scheme.floor)
-    return _rounded(scheme, table), lifted
+    return rounded(scheme, table), lifted
 
 
-def _rounded(scheme: Scheme, table: pd.DataFrame) -> pd.DataFrame:
+def rounded(scheme: Scheme, table: pd.DataFrame) -> pd.DataFrame:
     table[ROUNDED] = table[TOTAL].map(lambda total: exact.round_half_up(int(total), scheme.decimals)).astype("int64")
     return table
 
@@ -309,7 +313,7 @@ def _recorded(records: pd.DataFrame, scheme: Scheme, kind: str) -> pd.MultiIndex
     return pd.MultiIndex.from_frame(records[records[INDICATOR].isin(ids)][KEY])
 
 
-def _ranked(scheme: Scheme, table: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+def ranked(scheme: Scheme, table: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     """Ranks within each period and group by the rounded total (what people read), the
     scheme's method; for ordinal ranks, the tie-break modules, then the entities' order.
     TIED marks entities whose place no rule of the scheme decides."""
@@ -328,42 +332,42 @@ def _ranked(scheme: Scheme, table: pd.DataFrame, warnings: list[str]) -> pd.Data
     return table
 
 
-def _flags(scheme: Scheme, table: pd.DataFrame, items: pd.DataFrame, records: pd.DataFrame,
-           warnings: list[str]) -> list[tuple[str, ...]]:
+def flagged(scheme: Scheme, table: pd.DataFrame, items: pd.DataFrame, records: pd.DataFrame,
+            warnings: list[str]) -> list[tuple[str, ...]]:
     """The flags (红旗窗口, stars) taken in rank order within each period and group: the
     vetoed, those a mark blocks, those with a deduction (where the flag says so) and
     those given the flag it comes after are passed over and the next one taken."""
-    given: dict[tuple[str, str], list[str]] = {key: [] for key in zip(table[PERIOD], table[ENTITY])}
-    deducted = set(map(tuple, items[items[POINTS] < 0][KEY].drop_duplicates().itertuples(index=False)))
-    blocked: dict[tuple[str, str], set[str]] = {}
+    order = table.sort_values([PERIOD, GROUP, RANK], kind="stable").index
+    ordered = table.loc[order]
+    keys = pd.MultiIndex.from_frame(ordered[KEY])
+    deducted = keys.isin(pd.MultiIndex.from_frame(items.loc[items[POINTS] < 0, KEY]))
     marks = {i.id: i.rule.blocks for i in scheme.indicators if i.rule.kind == "mark"}
-    for period, entity, indicator in zip(records[PERIOD], records[ENTITY], records[INDICATOR]):
-        if indicator in marks:
-            blocked.setdefault((period, entity), set()).update(marks[indicator])
+    marked = records[records[INDICATOR].isin(list(marks))]
+    given: dict[str, pd.Series] = {}
     for flag in scheme.flags:
-        for (period, group), members in table.groupby([PERIOD, GROUP], sort=False):
-            members = members.sort_values(RANK, kind="stable")
-            if flag.of is not None:
-                members = members[members[KIND].isin(flag.of)]
-            if members.empty:
-                continue
-            count = _flag_count(flag, len(members))
-            taken = 0
-            last_rank = None
-            for entity, rank_, vetoed in zip(members[ENTITY], members[RANK], members[VETOED]):
-                key = (period, entity)
-                if taken >= count:
-                    if rank_ == last_rank:
-                        warnings.append(f"{period} {scheme.group_name(group)}：{flag.name}名额的最后一名与“{entity}”"
-                                        f"名次相同，请办公室决定")
-                    break
-                if vetoed or flag.id in blocked.get(key, ()) or (flag.skip_deducted and key in deducted) \
-                        or (flag.after and flag.after in given[key]):
-                    continue
-                given[key].append(flag.id)
-                taken += 1
-                last_rank = rank_
-    return [tuple(given[key]) for key in zip(table[PERIOD], table[ENTITY])]
+        members = ordered[KIND].isin(list(flag.of)) if flag.of is not None else pd.Series(True, index=order)
+        blocking = [indicator for indicator, blocks in marks.items() if flag.id in blocks]
+        blocked = keys.isin(pd.MultiIndex.from_frame(marked.loc[marked[INDICATOR].isin(blocking), KEY]))
+        eligible = members & ~ordered[VETOED].astype(bool) & ~blocked
+        if flag.skip_deducted:
+            eligible &= ~deducted
+        if flag.after:
+            eligible &= ~given[flag.after]
+        groups = [ordered[PERIOD], ordered[GROUP]]
+        quota = members.groupby(groups).transform("sum").map(lambda size, flag=flag: _flag_count(flag, int(size)))
+        place = eligible.astype("int64").groupby(groups).cumsum()
+        taken = eligible & (place <= quota)
+        given[flag.id] = taken
+        # A quota that splits equal ranks: the office decides.
+        last = ordered[RANK].where(taken).groupby(groups).transform("max")
+        split = eligible & ~taken & (place == quota + 1) & (ordered[RANK] == last)
+        for period, group, entity in zip(ordered[PERIOD][split], ordered[GROUP][split], ordered[ENTITY][split]):
+            warnings.append(f"{period} {scheme.group_name(group)}：{flag.name}名额的最后一名与“{entity}”"
+                            f"名次相同，请办公室决定")
+    flags = pd.Series([()] * len(ordered), index=order, dtype=object)
+    for flag_id, taken in given.items():
+        flags[taken] = flags[taken].map(lambda found, f=flag_id: (*found, f))
+    return flags.reindex(table.index).tolist()
 
 
 def _flag_count(flag: Flag, members: int) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -48,7 +47,7 @@ def test_builtin_schemes_load(seed):
 def test_scheme_errors_name_line_and_field(text, line, where, message):
     with pytest.raises(SchemeError) as caught:
         load_scheme(text, "x.yaml")
-    found = [(l, w, m) for l, w, m in caught.value.problems if message in m]
+    found = [(at, w, m) for at, w, m in caught.value.problems if message in m]
     assert found and found[0][:2] == (line, where), caught.value.problems
 
 
