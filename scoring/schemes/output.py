@@ -75,3 +75,20 @@ def periods(result: Result) -> list[str]:
     return sorted(set(result.table[PERIOD]))
 
 
+
+
+def period_text(period: str) -> str:
+    """2020-07 → 2020年7月, 2023-Q1 → 2023年第1季度, 2021-H2 → 2021年下半年, 2021 → 2021年度."""
+    year, _, part = period.partition("-")
+    if not part:
+        return f"{year}年度"
+    if part.startswith("Q"):
+        return f"{year}年第{part[1]}季度"
+    if part.startswith("H"):
+        return f"{year}年{'上' if part[1] == '1' else '下'}半年"
+    return f"{year}年{int(part)}月"
+
+
+def title(result: Result, period: str) -> str:
+    scheme = result.scheme
+    return (scheme.title or "{period}" + scheme.name).replace("{period}", period_text(period))

@@ -129,6 +129,8 @@ class Scheme:
     ranking: str = "competition"
     tie_break: tuple[str, ...] = ()
     flags: tuple[Flag, ...] = ()
+    title: str = ""  # the published table's title ({period} stands for the period)
+    signatures: tuple[str, ...] = ()  # the signature lines printed above the table
 
     @property
     def indicators(self) -> list[Indicator]:
@@ -380,6 +382,7 @@ def load_scheme(text: str, source: str = "方案") -> Scheme:
     keys = reader.mapping(root, "", {
         "name": True, "source": False, "kinds": True, "groups": False, "period": True, "rollup": False,
         "base": False, "floor": False, "decimals": False, "ranking": False, "modules": True, "flags": False,
+        "title": False, "signatures": False,
     })
     if keys is None:
         raise SchemeError(source, reader.problems)
@@ -435,6 +438,9 @@ def load_scheme(text: str, source: str = "方案") -> Scheme:
         decimals=min(decimals, 3),
         ranking=reader.choice(ranking_keys.get("method"), "ranking.method", RANKINGS, "competition"),
         tie_break=tie_break, modules=tuple(modules), flags=tuple(flags),
+        title=reader.text(keys.get("title"), "title"),
+        signatures=tuple(reader.text(item, f"signatures[{i}]") for i, item in
+                         enumerate(reader.sequence(keys["signatures"], "signatures") if "signatures" in keys else [])),
     )
     if reader.problems:
         raise SchemeError(source, sorted(reader.problems))

@@ -106,3 +106,10 @@ def test_score_command_with_a_scheme_file_and_a_bad_period(tmp_path):
     done = pingyi("scheme", "score", "miyi", str(builtin_folder() / "miyi"), "--period", "2020-7", cwd=tmp_path,
                   instance=tmp_path / "instance")
     assert done.returncode == 1 and "不是期间" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_score_command_writes_the_workbook(tmp_path):
+    out = tmp_path / "名次表.xlsx"
+    done = pingyi("scheme", "reproduce", "jinjiang", "--out", str(out), cwd=tmp_path, instance=tmp_path / "instance")
+    assert done.returncode == 0, done.stderr
+    assert out.is_file() and "已写入" in done.stdout and "2023年第1季度" in done.stdout

@@ -28,7 +28,8 @@ def _scheme(reference: str):
         sys.exit(1)
 
 
-def _score_and_print(reference: str, directory: Path, period: str | None, as_json: bool) -> None:
+def _score_and_print(reference: str, directory: Path, period: str | None, as_json: bool,
+                     out: Path | None) -> None:
     from scoring.schemes.engine import score
     from scoring.schemes.output import as_json as result_json
     from voting.components.bundle import BundleRejected
@@ -58,21 +59,18 @@ def _score_and_print(reference: str, directory: Path, period: str | None, as_jso
     if as_json:
         click.echo(json.dumps(result_json(result, period), ensure_ascii=False, indent=2))
         return
-    from scoring.schemes import exact
-    from scoring.schemes.engine import FLAGS, RANK, ROUNDED, TIED
-    flag_names = {flag.id: flag.name for flag in scheme.flags}
-    click.echo(f"{scheme.name}　{period}")
-    for group in scheme.groups:
-        rows = result.table[result.table["group"] == group.id]
-        if rows.empty:
-            continue
-        click.echo(f"\n{group.name}")
-        for row in rows.to_dict("records"):
-            tied = "（并列，顺序未定）" if row[TIED] else ""
-            flags = "、".join(flag_names[f] for f in row[FLAGS])
-            click.echo(f"  {row[RANK]:>3}  {row['entity']}  {exact.text(row[ROUNDED])}{tied}{'　' + flags if flags else ''}")
+    from scoring.schemes.output import period_text
+    from voting.schemes.tables import write_tables
+
+    out = out or Path(f"{scheme.name}-{period}.xlsx")
+    months = score(scheme, data.entities, data.records, data.comparison) if len(found) > 1 else None
+    try:
+        write_tables(result, period, out, months)
+    except OSError as error:
+        raise DomainError(f"无法写入 {out}：{error.strerror or error}") from None
     for warning in result.warnings:
         click.echo(f"提示：{warning}", err=True)
+    click.echo(f"已写入 {out}（{scheme.name}，{period_text(period)}，{len(result.table)} 个对象）")
 
 
 @scheme_group.command("check", with_appcontext=False)
@@ -96,22 +94,24 @@ def scheme_check(scheme: str) -> None:
 @click.argument("scheme")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--period", help="期间：2020-07（月）、2023-Q1（季度）、2021-H2（半年）或 2021（年度）")
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON（总分未取整和取整）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（总分未取整和取整），不写 Excel")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Excel 的路径（默认：方案名-期间.xlsx）")
 @domain_errors
-def scheme_score(scheme: str, directory: Path, period: str | None, as_json: bool) -> None:
-    """按方案 SCHEME（内置方案名或 YAML 文件）给 DIRECTORY 中的数据评分：得分、排名、一票否决、评优。"""
-    _score_and_print(scheme, directory, period, as_json)
+def scheme_score(scheme: str, directory: Path, period: str | None, as_json: bool, out: Path | None) -> None:
+    """按方案 SCHEME（内置方案名或 YAML 文件）给 DIRECTORY 中的数据评分，写出汇总表、名次表、加减分明细、指标表和图表（Excel）。"""
+    _score_and_print(scheme, directory, period, as_json, out)
 
 
 @scheme_group.command("reproduce", with_appcontext=False)
 @click.argument("seed", type=click.Choice(["enyang", "miyi", "jinjiang", "genhe"]))
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON（总分未取整和取整）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（总分未取整和取整），不写 Excel")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Excel 的路径（默认：方案名-期间.xlsx）")
 @domain_errors
-def scheme_reproduce(seed: str, as_json: bool) -> None:
+def scheme_reproduce(seed: str, as_json: bool, out: Path | None) -> None:
     """用内置方案给示例文件自己的加扣分事项评分，复现其公布的得分和排名。"""
     from voting.schemes.files import builtin_folder
 
-    _score_and_print(seed, builtin_folder() / seed, None, as_json)
+    _score_and_print(seed, builtin_folder() / seed, None, as_json, out)
 
 
 COMMANDS = (scheme_group,)
