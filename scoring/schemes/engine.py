@@ -42,7 +42,8 @@ class Result:
     """A scheme's results for one or more periods."""
 
     scheme: Scheme
-    # One row per period and entity: PERIOD, ENTITY, GROUP, KIND, ORDER, TOTAL, ROUNDED,
+    # One row per period and entity: PERIOD, ENTITY, GROUP, KIND, ORDER, WINDOW (a staff
+    # member's), TOTAL, ROUNDED,
     # RANK, TIED, VETOED, FLAGS (a tuple of flag ids), and each module's points
     # (`module_column`).
     table: pd.DataFrame
@@ -284,7 +285,7 @@ def _totals(scheme: Scheme, items: pd.DataFrame, cells: pd.DataFrame) -> pd.Data
 
 def _table(scheme: Scheme, items: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     index = pd.MultiIndex.from_frame(cells[KEY])
-    table = cells[KEY + [GROUP, KIND, ORDER]].copy()
+    table = cells[KEY + [GROUP, KIND, ORDER, WINDOW]].copy()
     by_module = items.groupby(KEY + [MODULE])[POINTS].sum().unstack(MODULE, fill_value=0)
     for module in scheme.modules:
         column = by_module[module.id] if module.id in by_module else pd.Series(0, index=by_module.index)

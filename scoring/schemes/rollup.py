@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from scoring.schemes import exact
-from scoring.schemes.columns import ENTITY, GROUP, INDICATOR, KIND, MODULE, NOTE, ORDER, PERIOD, POINTS, ROW
+from scoring.schemes.columns import ENTITY, GROUP, INDICATOR, KIND, MODULE, NOTE, ORDER, PERIOD, POINTS, ROW, WINDOW
 from scoring.schemes.engine import FLAGS, TOTAL, VETOED, Result, flagged, module_column, ranked, rounded
 
 LEVELS = {"month": 1, "quarter": 3, "half-year": 6, "year": 12}
@@ -28,7 +28,7 @@ def months_of(period: str) -> list[str]:
     return [f"{year}-{month:02d}" for month in range(first, first + length)]
 
 
-def _inside(scheme_period: str, label: str, period: str) -> bool:
+def _inside(label: str, period: str) -> bool:
     """Whether `label` (one of the scheme's periods) lies inside `period`."""
     wanted = set(months_of(period))
     return set(months_of(label)) <= wanted and label != period
@@ -37,7 +37,7 @@ def _inside(scheme_period: str, label: str, period: str) -> bool:
 def roll_up(result: Result, period: str) -> Result:
     """`period`'s results from the scheme's periods inside it that `result` holds."""
     scheme = result.scheme
-    labels = sorted({label for label in result.table[PERIOD] if _inside(scheme.period, label, period)})
+    labels = sorted({label for label in result.table[PERIOD] if _inside(label, period)})
     if not labels:
         raise ValueError(f"没有 {period} 之内的考核期结果")
     parts = result.table[result.table[PERIOD].isin(labels)]
@@ -48,7 +48,7 @@ def roll_up(result: Result, period: str) -> Result:
         figures = grouped[columns].sum()
     else:
         figures = grouped[columns].agg(lambda values: exact.mean([int(v) for v in values]))
-    table = parts.drop_duplicates(ENTITY)[[ENTITY, GROUP, KIND, ORDER]].set_index(ENTITY)
+    table = parts.drop_duplicates(ENTITY)[[ENTITY, GROUP, KIND, ORDER, WINDOW]].set_index(ENTITY)
     table = table.join(figures.astype("int64")).reset_index()
     table.insert(0, PERIOD, period)
     table = rounded(scheme, table)

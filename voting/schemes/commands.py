@@ -28,10 +28,10 @@ def _scheme(reference: str):
         sys.exit(1)
 
 
-def _score_and_print(reference: str, directory: Path, period: str | None, as_json: bool,
-                     out: Path | None) -> None:
+def _scored(reference: str, directory: Path, period: str | None):
+    """The scheme, its data from `directory`, the period and the period's result; every
+    bad file listed and exit 1."""
     from scoring.schemes.engine import score
-    from scoring.schemes.output import as_json as result_json
     from voting.components.bundle import BundleRejected
     from voting.schemes.files import period_label, read_data
 
@@ -55,7 +55,16 @@ def _score_and_print(reference: str, directory: Path, period: str | None, as_jso
             raise DomainError("数据中有多个期间（" + "、".join(found) + "）：请用 --period 指定一个" if found
                               else "数据中没有任何记录：请用 --period 指定期间")
         period = found[0]
-    result = score(scheme, data.entities, data.records, data.comparison, periods=[period])
+    return scheme, data, period, score(scheme, data.entities, data.records, data.comparison, periods=[period])
+
+
+def _score_and_print(reference: str, directory: Path, period: str | None, as_json: bool,
+                     out: Path | None) -> None:
+    from scoring.schemes.engine import score
+    from scoring.schemes.output import as_json as result_json
+
+    scheme, data, period, result = _scored(reference, directory, period)
+    found = sorted(set(data.records["period"]))
     if as_json:
         click.echo(json.dumps(result_json(result, period), ensure_ascii=False, indent=2))
         return
@@ -112,6 +121,31 @@ def scheme_reproduce(seed: str, as_json: bool, out: Path | None) -> None:
     from voting.schemes.files import builtin_folder
 
     _score_and_print(seed, builtin_folder() / seed, None, as_json, out)
+
+
+@scheme_group.command("report", with_appcontext=False)
+@click.argument("scheme")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--period", help="期间（默认：数据中唯一的期间）")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Word 文件的路径（默认：政务服务月报-期间.docx）")
+@domain_errors
+def scheme_report(scheme: str, directory: Path | None, period: str | None, out: Path | None) -> None:
+    """写出政务服务月报（Word）：办件情况、好差评情况、窗口考核、人员考核、工作动态和附件表格。DIRECTORY 省略时用内置方案自带的示例数据；目录中的 report.yaml 提供办公室自己写的段落。"""
+    from scoring.schemes.output import period_text
+    from voting.schemes.files import BUILTIN, builtin_folder
+    from voting.schemes.report import read_texts, write_report
+
+    if directory is None:
+        if scheme not in BUILTIN:
+            raise DomainError("请给出数据目录（只有内置方案自带示例数据）")
+        directory = builtin_folder() / scheme
+    loaded, data, period, result = _scored(scheme, directory, period)
+    out = out or Path(f"政务服务月报-{period}.docx")
+    try:
+        write_report(result, period, read_texts(directory), out)
+    except OSError as error:
+        raise DomainError(f"无法写入 {out}：{error.strerror or error}") from None
+    click.echo(f"已写入 {out}（{loaded.name}，{period_text(period)}）")
 
 
 COMMANDS = (scheme_group,)
