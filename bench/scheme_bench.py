@@ -48,46 +48,46 @@ MONTHS = [f"2025-{month:02d}" for month in range(1, 13)]
 # Ten indicators of each of four modules: 40 in all, every record-driven rule kind.
 MODULE_TEMPLATE = """
   - id: {module}
-    name: 模块{module}
+    name: '模块{module}'
     start: {start}
     max: {start_or_20}
     indicators:
-      - {{id: {module}_miss, name: 缺岗{module}, for: [window, staff], rule: {{kind: per_event, points: -0.5, cap: 3}}}}
-      - {{id: {module}_late, name: 迟到{module}, for: [window, staff], rule: {{kind: per_event, points: -0.1, cap: 1}}}}
-      - {{id: {module}_over, name: 延时{module}, for: [window, staff], rule: {{kind: per_event, tiers: [[5, 0.1], [20, 0.2]], cap: 2}}}}
-      - {{id: {module}_told, name: 告知{module}, for: [window], rule: {{kind: fixed, points: 1}}}}
-      - {{id: {module}_info, name: 信息{module}, for: [window], rule: {{kind: choice, levels: {{好: 2, 较好: 1.5, 一般: 1, 差: 0}}}}}}
-      - {{id: {module}_quarrel, name: 争吵{module}, for: [window, staff], rule: {{kind: escalating, steps: [[1, -2], [2, -5]]}}}}
-      - {{id: {module}_online, name: 网办{module}, for: [window], rule: {{kind: bands, bands: [[1, 5, 0.5], [6, 10, 1], [11, null, 1.5]]}}}}
-      - {{id: {module}_rate, name: 满意率{module}, for: [window], rule: {{kind: rate, table: [[100, 1], [95, 0.5]], below: 0}}}}
-      - {{id: {module}_lump, name: 其他{module}, for: [window, staff], rule: observed}}
-      - {{id: {module}_praise, name: 表扬{module}, for: [window, staff], rule: {{kind: per_event, points: 0.3, cap: 1.5}}}}
+      - {{id: {module}_miss, name: '缺岗{module}', for: [window, staff], rule: {{kind: per_event, points: -0.5, cap: 3}}}}
+      - {{id: {module}_late, name: '迟到{module}', for: [window, staff], rule: {{kind: per_event, points: -0.1, cap: 1}}}}
+      - {{id: {module}_over, name: '延时{module}', for: [window, staff], rule: {{kind: per_event, tiers: [[5, 0.1], [20, 0.2]], cap: 2}}}}
+      - {{id: {module}_told, name: '告知{module}', for: [window], rule: {{kind: fixed, points: 1}}}}
+      - {{id: {module}_info, name: '信息{module}', for: [window], rule: {{kind: choice, levels: {{'好': 2, '较好': 1.5, '一般': 1, '差': 0}}}}}}
+      - {{id: {module}_quarrel, name: '争吵{module}', for: [window, staff], rule: {{kind: escalating, steps: [[1, -2], [2, -5]]}}}}
+      - {{id: {module}_online, name: '网办{module}', for: [window], rule: {{kind: bands, bands: [[1, 5, 0.5], [6, 10, 1], [11, null, 1.5]]}}}}
+      - {{id: {module}_rate, name: '满意率{module}', for: [window], rule: {{kind: rate, table: [[100, 1], [95, 0.5]], below: 0}}}}
+      - {{id: {module}_lump, name: '其他{module}', for: [window, staff], rule: observed}}
+      - {{id: {module}_praise, name: '表扬{module}', for: [window, staff], rule: {{kind: per_event, points: 0.3, cap: 1.5}}}}
 """
 HEAD = """
-name: 基准方案
+name: '基准方案'
 kinds: [window, staff]
 groups:
-  - {id: a, name: 甲组}
-  - {id: b, name: 乙组}
-  - {id: s, name: 工作人员}
+  - {id: a, name: '甲组'}
+  - {id: b, name: '乙组'}
+  - {id: s, name: '工作人员'}
 period: month
 base: 100
 decimals: 2
 ranking: {method: ordinal, tie_break: [m1]}
 flags:
-  - {id: red, name: 红旗窗口, kind: top_fraction, fraction: 0.3, count: half_up, of: [window]}
-  - {id: gold, name: 综合优胜星, kind: top_n, n: 10, of: [staff], skip_deducted: true}
-  - {id: blue, name: 规范服务星, kind: top_n, n: 5, of: [staff], skip_deducted: true, after: gold}
+  - {id: red, name: '红旗窗口', kind: top_fraction, fraction: 0.3, count: half_up, of: [window]}
+  - {id: gold, name: '综合优胜星', kind: top_n, n: 10, of: [staff], skip_deducted: true}
+  - {id: blue, name: '规范服务星', kind: top_n, n: 5, of: [staff], skip_deducted: true, after: gold}
 modules:
 """
 EXTRA = """
   - id: staff
-    name: 人员
+    name: '人员'
     indicators:
-      - {id: staff_cut, name: 人员扣分计入窗口, for: [window], rule: staff_deductions}
-      - {id: staff_mean, name: 人员表现, for: [window], rule: {kind: staff_mean, weight: 0.03}}
-      - {id: veto, name: 一票否决, rule: veto}
-      - {id: nostar, name: 取消评优, for: [staff], rule: {kind: mark, blocks: [gold, blue]}}
+      - {id: staff_cut, name: '人员扣分计入窗口', for: [window], rule: staff_deductions}
+      - {id: staff_mean, name: '人员表现', for: [window], rule: {kind: staff_mean, weight: 0.03}}
+      - {id: veto, name: '一票否决', rule: veto}
+      - {id: nostar, name: '取消评优', for: [staff], rule: {kind: mark, blocks: [gold, blue]}}
 """
 
 
