@@ -60,7 +60,7 @@ def explanation(items: pd.DataFrame) -> str:
     for item in items.to_dict("records"):
         if item[POINTS] == 0 and not item[NOTE]:
             continue
-        note = str(item[NOTE]).rstrip("。；;，, ")
+        note = str(item[NOTE]).rstrip("。；，" + ";, ")
         points = int(item[POINTS])
         stated = exact.text(points)
         if stated.lstrip("-") in note:
@@ -78,7 +78,7 @@ def periods(result: Result) -> list[str]:
 
 
 def period_text(period: str) -> str:
-    """2020-07 → 2020年7月, 2023-Q1 → 2023年第1季度, 2021-H2 → 2021年下半年, 2021 → 2021年度."""
+    """2020-07 → 2020年7月，2023-Q1 → 2023年第1季度，2021-H2 → 2021年下半年，2021 → 2021年度."""
     year, _, part = period.partition("-")
     if not part:
         return f"{year}年度"

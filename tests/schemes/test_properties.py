@@ -13,7 +13,7 @@ from tests.schemes.support import entities, records, run, scheme_of, totals
 
 SCHEME = scheme_of("", base=100, modules="""
   - id: d
-    name: 扣分
+    name: '扣分'
     start: 10
     max: 10
     min: 0
@@ -22,7 +22,7 @@ SCHEME = scheme_of("", base=100, modules="""
       - {id: late, name: '迟到', rule: {kind: per_event, points: -0.5}}
       - {id: fight, name: '争吵', rule: {kind: escalating, steps: [[1, -2], [2, -5]]}}
   - id: b
-    name: 奖励
+    name: '奖励'
     max: 5
     indicators:
       - {id: info, name: '信息', max: 2, rule: {kind: per_event, points: 0.1}}

@@ -14,14 +14,14 @@ from voting.components.bundle import BundleRejected
 from voting.schemes.files import BUILTIN, builtin_folder, read_data, read_scheme
 
 GOOD = """\
-name: 测试
+name: '测试'
 kinds: [window]
 period: month
 modules:
   - id: m
-    name: 模块
+    name: '模块'
     indicators:
-      - {id: x, name: 事项, rule: observed}
+      - {id: x, name: '事项', rule: observed}
 """
 
 
@@ -40,8 +40,8 @@ def test_builtin_schemes_load(seed):
     (GOOD.replace("rule: observed", "rule: {kind: fixed, points: 0.0001}"), 8,
      "modules[0].indicators[0].rule.points", "小数超过 3 位"),
     (GOOD.replace("kinds: [window]", "kinds: [window, shop]"), 2, "kinds[1]", "“shop”不可用"),
-    (GOOD + "      - {id: x, name: 重复, rule: observed}\n", 9, "modules[0].indicators[1].id", "重复"),
-    (GOOD.replace("    name: 模块\n", ""), 5, "modules[0]", "缺少 name"),
+    (GOOD + "      - {id: x, name: '重复', rule: observed}\n", 9, "modules[0].indicators[1].id", "重复"),
+    (GOOD.replace("    name: '模块'\n", ""), 5, "modules[0]", "缺少 name"),
     ("name: [unclosed\n", 2, "", "YAML 格式错误"),
 ])
 def test_scheme_errors_name_line_and_field(text, line, where, message):
@@ -51,13 +51,18 @@ def test_scheme_errors_name_line_and_field(text, line, where, message):
     assert found and found[0][:2] == (line, where), caught.value.problems
 
 
+def csv_row(*cells: str) -> str:
+    """A row of items.csv (对象, 期间, 指标, 日期, 数量, 数值, 分值, 说明)."""
+    return ",".join([*cells, *[""] * (8 - len(cells))])
+
+
 def test_bad_data_rows_are_all_listed_and_nothing_is_scored(tmp_path):
     folder = tmp_path / "data"
     shutil.copytree(builtin_folder() / "enyang", folder)
     items = (folder / "items.csv").read_text(encoding="utf-8").splitlines()
-    items.insert(3, "不存在的镇,2021-H2,sanhua,,,,,")
-    items.insert(4, "登科街道,2021-H2,sanhua,,二,,,")
-    items.insert(5, "登科街道,2021-13,sanhua,,,,,")
+    items.insert(3, csv_row("不存在的镇", "2021-H2", "sanhua"))
+    items.insert(4, csv_row("登科街道", "2021-H2", "sanhua", "", "二"))
+    items.insert(5, csv_row("登科街道", "2021-13", "sanhua"))
     (folder / "items.csv").write_text("\n".join(items) + "\n", encoding="utf-8")
     with pytest.raises(BundleRejected) as caught:
         read_data(read_scheme("enyang"), folder)
@@ -70,7 +75,7 @@ def test_unknown_entity_is_named_with_its_row(tmp_path):
     folder = tmp_path / "data"
     shutil.copytree(builtin_folder() / "enyang", folder)
     with open(folder / "items.csv", "a", encoding="utf-8") as file:
-        file.write("不存在的镇,2021-H2,sanhua,,,,,\n")
+        file.write(csv_row("不存在的镇", "2021-H2", "sanhua") + "\n")
     rows = len((folder / "items.csv").read_text(encoding="utf-8").splitlines())
     with pytest.raises(BundleRejected) as caught:
         read_data(read_scheme("enyang"), folder)
