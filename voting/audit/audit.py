@@ -96,6 +96,14 @@ ACTION_LABELS = {
     "user.phone": "登记联络员手机号码",
     "deadline.set": "设定报送截止日期",
     "deadline.remind": "提醒联络员报送",
+    "assessment.create": "建立窗口绩效考核",
+    "assessment.entities": "导入考核对象",
+    "assessment.period_open": "建立考核期间",
+    "assessment.records_import": "导入考核记录",
+    "assessment.record_add": "录入一条考核记录",
+    "assessment.record_delete": "删除一条考核记录",
+    "assessment.period_close": "结束考核期间",
+    "assessment.period_reopen": "重新开启考核期间",
 }
 
 

@@ -669,6 +669,76 @@ def _user_phone(entry: AuditEntry, names: Names) -> list[Part]:
     return [f"{'登记' if d['set'] else '删除'}联络员账号 {d['user']}{unit}的手机号码。"]
 
 
+@describes("assessment.create")
+def _assessment_create(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    source = d["source"].removeprefix("builtin:")
+    text = f"建立窗口绩效考核“{d['assessment']}”，方案“{d['scheme']}”（{'内置方案 ' + source if d['source'].startswith('builtin:') else '文件“' + source + '”'}）"
+    return [text + ("，载入示例数据。" if d.get("examples") else "。")]
+
+
+@describes("assessment.entities")
+def _assessment_entities(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"导入考核“{d['assessment']}”的考核对象{_about(_file(d))}：共 {d['rows']} 个，其中新增 {d['added']} 个。"]
+
+
+@describes("assessment.period_open")
+def _assessment_period_open(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"建立考核“{d['assessment']}”的期间 {d['period']}。"]
+
+
+@describes("assessment.records_import")
+def _assessment_records_import(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"导入考核“{d['assessment']}”{d['period']} 的记录{_about(_file(d))}：共 {d['records']} 条。"]
+
+
+def _assessment_values(d: dict) -> str:
+    parts = [f"{d['entity']}，{d['indicator']}"]
+    if d.get("count") not in (None, 1):
+        parts.append(f"数量 {d['count']}")
+    if d.get("value"):
+        parts.append(f"数值 {d['value']}")
+    if d.get("points") not in (None, ""):
+        parts.append(f"分值 {d['points']}")
+    if d.get("note"):
+        parts.append(f"说明：{d['note']}")
+    return "，".join(parts)
+
+
+@describes("assessment.record_add")
+def _assessment_record_add(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"录入考核“{d['assessment']}”{d['period']} 的一条记录：{_assessment_values(d)}。"]
+
+
+@describes("assessment.record_delete")
+def _assessment_record_delete(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    shown = dict(d, points=None if d.get("points") is None else _milli_text(d["points"]))
+    return [f"删除考核“{d['assessment']}”{d['period']} 的一条记录：{_assessment_values(shown)}；原因：{d['reason']}。"]
+
+
+def _milli_text(milli: object) -> str:
+    from scoring.schemes.exact import text
+
+    return text(int(str(milli)))
+
+
+@describes("assessment.period_close")
+def _assessment_period_close(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"结束考核“{d['assessment']}”的期间 {d['period']}：此后记录不能再改，除非重新开启。"]
+
+
+@describes("assessment.period_reopen")
+def _assessment_period_reopen(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"重新开启考核“{d['assessment']}”的期间 {d['period']}；原因：{d['reason']}。"]
+
+
 @describes("deadline.set")
 def _deadline_set(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail

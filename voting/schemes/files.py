@@ -5,6 +5,7 @@ cell of every file listed, nothing scored (BundleRejected, as for the bundle).""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -99,7 +100,7 @@ def read_data(scheme: Scheme, folder: Path, period: str | None = None) -> Scheme
         raise SchemeNotFound(f"没有目录 {folder}")
     rejected: list[ImportRejected] = []
     frames: dict[str, pd.DataFrame] = {}
-    for stem, reader in (("entities", _entities), ("items", _items), ("comparison", _comparison)):
+    for stem, reader in (("entities", parse_entities), ("items", parse_items), ("comparison", parse_comparison)):
         path = _find(folder, stem)
         if path is None:
             if stem == "entities":
@@ -135,7 +136,8 @@ def _period_of(cells: dict, errors: list[RowError], row: int, where: str, period
         return None
 
 
-def _entities(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd.DataFrame:
+def parse_entities(scheme: Scheme, data: bytes, filename: str, period: str | None = None) -> pd.DataFrame:
+    """The entities of an entities file, in the engine's columns (`period` unused)."""
     table = read_table(data, filename, ENTITY_FILE)
     rows: list[dict] = []
     errors: list[RowError] = []
@@ -168,7 +170,11 @@ def _entities(scheme: Scheme, data: bytes, filename: str, period: str | None) ->
     return pd.DataFrame(rows, columns=ENTITY_COLUMNS)
 
 
-def _items(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd.DataFrame:
+def parse_items(scheme: Scheme, data: bytes, filename: str, period: str | None, *,
+                strict: bool = False, known: Collection[str] | None = None) -> pd.DataFrame:
+    """The records of an items file (of `period` when given: rows of other periods are
+    left out, or with `strict` each one is an error), in the engine's columns; with
+    `known`, a row naming another entity is an error of its cell."""
     table = read_table(data, filename, ITEM_FILE)
     rows: list[dict] = []
     errors: list[RowError] = []
@@ -176,7 +182,12 @@ def _items(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd
         row = int(cells[ROW])
         found = _period_of(cells, errors, row, table.where("period"), period)
         if period is not None and found is not None and found != period:
+            if strict:
+                errors.append(RowError(row, table.where("period"), f"期间 {found} 不是所选的 {period}"))
             continue
+        name = (cells.get("entity") or "").strip()
+        if known is not None and name not in known:
+            errors.append(RowError(row, table.where("entity"), f"对象“{name}”不在对象名单中"))
         reference = (cells.get("indicator") or "").strip()
         indicator = scheme.indicator(reference)
         if indicator is None:
@@ -213,7 +224,8 @@ def _number(text: str) -> int | None:
         return None
 
 
-def _comparison(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd.DataFrame:
+def parse_comparison(scheme: Scheme, data: bytes, filename: str, period: str | None) -> pd.DataFrame:
+    """Other places' figures for `rank` indicators, in the engine's columns."""
     table = read_table(data, filename, COMPARISON_FILE)
     rows: list[dict] = []
     errors: list[RowError] = []
