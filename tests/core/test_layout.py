@@ -28,7 +28,7 @@ SERVICES_MAY_IMPORT = {
     "office": {"audit", "components", "lists", "online", "outbox", "schema", "scores", "survey"},
     "online": {"audit", "lists", "outbox", "scores", "staff", "survey"},
     "outbox": {"lists", "survey"},
-    "schemes": {"components"},  # BundleRejected: a folder of data files, every bad file listed
+    "schemes": {"audit", "components"},  # BundleRejected: a folder of data files, every bad file listed
     "scores": {"audit", "components", "lists", "online", "staff", "survey"},
     "staff": {"audit", "lists"},
     "survey": {"audit", "lists", "outbox", "staff"},

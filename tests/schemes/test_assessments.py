@@ -42,8 +42,10 @@ def test_miyi_examples_keep_the_comparison_figures(db):
                                                           "农业农村局"}
 
 
-def records_csv(*rows: str) -> bytes:
-    return ("对象,指标,数量,数值,分值,说明\n" + "\n".join(rows) + "\n").encode("utf-8")
+def records_csv(*rows: tuple[str, ...]) -> bytes:
+    """items.csv's columns 对象, 指标, 数量, 数值, 分值, 说明."""
+    lines = [("对象", "指标", "数量", "数值", "分值", "说明"), *rows]
+    return "".join(",".join([*row, *[""] * (6 - len(row))]) + "\n" for row in lines).encode("utf-8")
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def genhe(db):
 
 def test_a_bad_file_stores_nothing_and_names_every_row(db, genhe):
     assessment, period = genhe
-    data = records_csv("公安局窗口,leader_duty,2,,,", "无名窗口,leader_duty,1,,,", "公安局窗口,nope,1,,,")
+    data = records_csv(("公安局窗口", "leader_duty", "2"), ("无名窗口", "leader_duty", "1"), ("公安局窗口", "nope", "1"))
     with pytest.raises(ImportRejected) as caught:
         A.import_records(db, assessment, period, data, "三月.csv", "admin")
     db.rollback()
