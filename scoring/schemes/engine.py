@@ -151,6 +151,37 @@ def _flag_names(scheme: Scheme, ids: Iterable[str]) -> frozenset[str]:
 
 def _score(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame, comparison: pd.DataFrame,
            periods: list[str], previous_flags: Mapping[str, frozenset[str]]) -> Result:
+    """The periods' results, worked on integer codes of the periods and entities (their
+    positions in `periods` and `entities`): grouping and joining on numbers instead
+    of names, then the names put back."""
+    names = entities[ENTITY].tolist()
+    entity_code = {name: code for code, name in enumerate(names)}
+    period_code = {label: code for code, label in enumerate(periods)}
+
+    def coded(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[frame[PERIOD].isin(periods)]
+        return frame.assign(**{PERIOD: frame[PERIOD].map(period_code).astype("int64"),
+                               ENTITY: frame[ENTITY].map(entity_code).astype("int64")})
+
+    people = entities.assign(**{ENTITY: range(len(names)),
+                                WINDOW: entities[WINDOW].map(entity_code).fillna(-1).astype("int64")})
+    flags_before = {entity_code[name]: found for name, found in previous_flags.items() if name in entity_code}
+    result = _score_coded(scheme, people, coded(records), coded(comparison), list(range(len(periods))),
+                          flags_before, names)
+    entity_names, period_names = pd.Series(names, dtype=object), pd.Series(periods, dtype=object)
+
+    def named(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(**{PERIOD: period_names.to_numpy()[frame[PERIOD].to_numpy(dtype="int64")],
+                               ENTITY: entity_names.to_numpy()[frame[ENTITY].to_numpy(dtype="int64")]})
+
+    table = named(result.table)
+    table[WINDOW] = entities[WINDOW].to_numpy()[table[ENTITY].map(entity_code).to_numpy()]
+    return Result(scheme, table, named(result.items), named(result.measures), result.warnings)
+
+
+def _score_coded(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame, comparison: pd.DataFrame,
+                 periods: list[int], previous_flags: Mapping[int, frozenset[str]], names: list[str]) -> Result:
+    """`_score` on codes; `names` are the entities' names (for the warnings)."""
     records = records[records[PERIOD].isin(periods)]
     comparison = comparison[comparison[PERIOD].isin(periods)]
     cells = pd.MultiIndex.from_product([periods, entities[ENTITY]], names=KEY).to_frame(index=False)
@@ -189,7 +220,7 @@ def _score(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame, compar
     vetoed = _recorded(records, scheme, "veto")
     table[VETOED] = pd.MultiIndex.from_frame(table[KEY]).isin(vetoed)
     table = ranked(scheme, table, warnings)
-    table[FLAGS] = flagged(scheme, table, items, records, warnings)
+    table[FLAGS] = flagged(scheme, table, items, records, warnings, names)
     measures = records[KEY + [INDICATOR, VALUE, LEVEL]]
     items = items.sort_values([PERIOD, ENTITY, ROW], kind="stable", na_position="last").reset_index(drop=True)
     return Result(scheme, table.reset_index(drop=True), items[[PERIOD, ENTITY, MODULE, INDICATOR, POINTS, NOTE, ROW]],
@@ -334,7 +365,7 @@ def ranked(scheme: Scheme, table: pd.DataFrame, warnings: list[str]) -> pd.DataF
 
 
 def flagged(scheme: Scheme, table: pd.DataFrame, items: pd.DataFrame, records: pd.DataFrame,
-            warnings: list[str]) -> list[tuple[str, ...]]:
+            warnings: list[str], names: list[str] | None = None) -> list[tuple[str, ...]]:
     """The flags (红旗窗口, stars) taken in rank order within each period and group: the
     vetoed, those a mark blocks, those with a deduction (where the flag says so) and
     those given the flag it comes after are passed over and the next one taken."""
@@ -355,16 +386,17 @@ def flagged(scheme: Scheme, table: pd.DataFrame, items: pd.DataFrame, records: p
         if flag.after:
             eligible &= ~given[flag.after]
         groups = [ordered[PERIOD], ordered[GROUP]]
-        quota = members.groupby(groups).transform("sum").map(lambda size, flag=flag: _flag_count(flag, int(size)))
+        sizes = members.astype("int64").groupby(groups).transform("sum")
+        quota = sizes.map({size: _flag_count(flag, int(size)) for size in sizes.unique()})
         place = eligible.astype("int64").groupby(groups).cumsum()
         taken = eligible & (place <= quota)
         given[flag.id] = taken
         # A quota that splits equal ranks: the office decides.
         last = ordered[RANK].where(taken).groupby(groups).transform("max")
         split = eligible & ~taken & (place == quota + 1) & (ordered[RANK] == last)
-        for period, group, entity in zip(ordered[PERIOD][split], ordered[GROUP][split], ordered[ENTITY][split]):
-            warnings.append(f"{period} {scheme.group_name(group)}：{flag.name}名额的最后一名与“{entity}”"
-                            f"名次相同，请办公室决定")
+        for group, entity in zip(ordered[GROUP][split], ordered[ENTITY][split]):
+            shown = names[entity] if names is not None else entity
+            warnings.append(f"{scheme.group_name(group)}：{flag.name}名额的最后一名与“{shown}”名次相同，请办公室决定")
     flags = pd.Series([()] * len(ordered), index=order, dtype=object)
     for flag_id, taken in given.items():
         flags[taken] = flags[taken].map(lambda found, f=flag_id: (*found, f))
