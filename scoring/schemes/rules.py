@@ -28,7 +28,7 @@ class Context:
 
     cells: pd.DataFrame  # PERIOD, ENTITY, GROUP, WINDOW of the entities the indicator applies to
     comparison: pd.DataFrame  # PERIOD, ENTITY, INDICATOR, PLACE, OTHER
-    previous_flags: Mapping[str, frozenset[str]]  # entity -> flags (ids and names) of the previous period
+    previous_flags: Mapping[int, frozenset[str]]  # entity (its code) -> flags (ids and names) of the previous period
     staff_items: pd.DataFrame | None = None  # PERIOD, ENTITY (the staff member), WINDOW, POINTS
     staff_totals: pd.DataFrame | None = None  # PERIOD, ENTITY, WINDOW, POINTS (total)
 
