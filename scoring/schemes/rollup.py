@@ -5,6 +5,7 @@ ranks and flags are taken again within each group; an entity vetoed in any of th
 periods is vetoed for the longer one."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from scoring.schemes import exact
@@ -37,17 +38,16 @@ def _inside(label: str, period: str) -> bool:
 def roll_up(result: Result, period: str) -> Result:
     """`period`'s results from the scheme's periods inside it that `result` holds."""
     scheme = result.scheme
-    labels = sorted({label for label in result.table[PERIOD] if _inside(label, period)})
+    labels = sorted(label for label in set(result.table[PERIOD]) if _inside(label, period))
     if not labels:
         raise ValueError(f"没有 {period} 之内的考核期结果")
     parts = result.table[result.table[PERIOD].isin(labels)]
     columns = [TOTAL, *(module_column(m.id) for m in scheme.modules)]
     how = "sum" if scheme.rollup == "sum" else "mean"
     grouped = parts.groupby(ENTITY, sort=False)
-    if how == "sum":
-        figures = grouped[columns].sum()
-    else:
-        figures = grouped[columns].agg(lambda values: exact.mean([int(v) for v in values]))
+    figures = grouped[columns].sum()
+    if how == "mean":
+        figures = _mean_half_up(figures, grouped.size())
     table = parts.drop_duplicates(ENTITY)[[ENTITY, GROUP, KIND, ORDER, WINDOW]].set_index(ENTITY)
     table = table.join(figures.astype("int64")).reset_index()
     table.insert(0, PERIOD, period)
@@ -67,3 +67,13 @@ def roll_up(result: Result, period: str) -> Result:
     marks = result.measures[result.measures[PERIOD].isin(labels)].assign(**{PERIOD: period})
     table[FLAGS] = flagged(scheme, table, flag_items, marks, warnings)
     return Result(scheme, table.reset_index(drop=True), items, result.measures.iloc[0:0], warnings)
+
+
+def _mean_half_up(sums: pd.DataFrame, counts: pd.Series) -> pd.DataFrame:
+    """Each column's sum ÷ the count, in thousandths, rounded half up (away from zero
+    at .5, as `exact.mean`), on whole columns of integers."""
+    size = counts.to_numpy(dtype="int64")[:, None]
+    values = sums.to_numpy(dtype="int64")
+    whole, rest = np.divmod(np.abs(values), size)
+    rounded = (whole + (2 * rest >= size)) * np.sign(values)
+    return pd.DataFrame(rounded, index=sums.index, columns=sums.columns)

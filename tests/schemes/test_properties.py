@@ -98,3 +98,14 @@ def test_quarter_rolls_up_as_the_mean_of_its_months_and_keeps_a_veto():
     table = quarter.table.set_index("entity")
     assert table.loc["甲", RANK] == 1 and table.loc["乙", VETOED] and table.loc["甲", FLAGS] == ("red",)
     assert pd.Series(quarter.items["note"]).str.contains("2023-02：102.5 分").any()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.integers(-10**9, 10**9), min_size=1, max_size=12), min_size=1, max_size=20))
+def test_roll_up_mean_on_columns_is_the_exact_half_up_mean(groups):
+    from scoring.schemes import exact
+    from scoring.schemes.rollup import _mean_half_up
+
+    sums = pd.DataFrame({"total": [sum(g) for g in groups]})
+    found = _mean_half_up(sums, pd.Series([len(g) for g in groups]))["total"].tolist()
+    assert found == [exact.mean(g) for g in groups]
