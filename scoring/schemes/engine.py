@@ -175,7 +175,7 @@ def _score(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame, compar
                                ENTITY: entity_names.to_numpy()[frame[ENTITY].to_numpy(dtype="int64")]})
 
     table = named(result.table)
-    table[WINDOW] = entities[WINDOW].to_numpy()[table[ENTITY].map(entity_code).to_numpy()]
+    table[WINDOW] = entities[WINDOW].to_numpy()[table[ENTITY].map(entity_code).to_numpy(dtype="int64")]
     return Result(scheme, table, named(result.items), named(result.measures), result.warnings)
 
 

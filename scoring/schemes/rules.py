@@ -75,7 +75,7 @@ def choice(indicator: Indicator, rows: pd.DataFrame, context: Context) -> pd.Dat
     rule = indicator.rule
     found = _last(rows)
     points = found[LEVEL].map(rule.levels)
-    parts = [_items(found, points, _note(found, indicator.name + "：" + found[LEVEL]))]
+    parts = [_items(found, points, _note(found, indicator.name + "：" + found[LEVEL].astype(str)))]
     if rule.missing is not None:
         missing = rule.levels[rule.missing] if isinstance(rule.missing, str) else rule.missing
         label = f"{indicator.name}：无记录，按“{rule.missing}”" if isinstance(rule.missing, str) \
@@ -160,7 +160,7 @@ def rate(indicator: Indicator, rows: pd.DataFrame, context: Context) -> pd.DataF
         points = points.fillna(found[POINTS])
     elif rule.below is not None:
         points = points.fillna(rule.below)
-    shown = values.map(lambda v: exact.text(v) + "%" if pd.notna(v) else "")
+    shown = values.map(lambda v: exact.text(v) + "%" if pd.notna(v) else "").astype(str)
     items = _items(found, points, _note(found, indicator.name + " " + shown))
     return items[items[POINTS].notna()]
 
@@ -206,7 +206,7 @@ def carried(indicator: Indicator, rows: pd.DataFrame, context: Context) -> pd.Da
     else the record naming it."""
     levels = indicator.rule.levels
     found = _last(rows)
-    parts = [_items(found, found[LEVEL].map(levels), _note(found, indicator.name + "：" + found[LEVEL]))]
+    parts = [_items(found, found[LEVEL].map(levels), _note(found, indicator.name + "：" + found[LEVEL].astype(str)))]
     if context.previous_flags:
         none = _unrecorded(context.cells, rows)
         named = none[ENTITY].map(lambda e: next((f for f in context.previous_flags.get(e, ()) if f in levels), None))

@@ -46,6 +46,9 @@ STAFF_RULES = {"staff_deductions", "staff_mean"}
 FLAG_KINDS = {"top_n": {"n": True}, "top_fraction": {"fraction": True, "count": False}}
 COUNT_ROUNDING = ("half_up", "floor", "ceil")
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# The largest figure a scheme may hold, in thousandths (a million points): sums of a
+# county's records stay far inside 64-bit integers.
+MOST = 10**9
 
 
 @dataclass(frozen=True)
@@ -230,10 +233,14 @@ class _Reader:
         if value.strip().lower() in ("null", "~", ""):
             return None
         try:
-            return to_milli(value)
+            milli = to_milli(value)
         except NotExact as error:
             self.fail(node, where, str(error))
             return default
+        if abs(milli) > MOST:
+            self.fail(node, where, f"“{value}”过大：绝对值不超过 {MOST // 1000}")
+            return default
+        return milli
 
     def count(self, node: yaml.Node | None, where: str, default: int = 0) -> int:
         milli = self.points(node, where)

@@ -118,3 +118,27 @@ def test_score_command_writes_the_workbook(tmp_path):
     done = pingyi("scheme", "reproduce", "jinjiang", "--out", str(out), cwd=tmp_path, instance=tmp_path / "instance")
     assert done.returncode == 0, done.stderr
     assert out.is_file() and "已写入" in done.stdout and "2023年第1季度" in done.stdout
+
+
+def test_a_number_too_large_for_a_scheme_is_refused():
+    with pytest.raises(SchemeError) as caught:
+        load_scheme(GOOD.replace("period: month", "period: month\nbase: 1e20"), "big.yaml")
+    assert any(where == "base" and "过大" in message for _, where, message in caught.value.problems)
+
+
+@pytest.mark.parametrize("seed", sorted(BUILTIN))
+def test_a_period_with_no_records_or_no_entities_scores(seed):
+    import pandas as pd
+
+    from scoring.schemes.engine import RECORD_COLUMNS, score
+    from voting.schemes.files import parse_entities
+
+    scheme = read_scheme(seed)
+    people = parse_entities(scheme, (builtin_folder() / seed / "entities.csv").read_bytes(), "entities.csv")
+    none = pd.DataFrame(columns=RECORD_COLUMNS).astype({"value": "Int64", "points": "Int64", "count": "int64"})
+    result = score(scheme, people, none, periods=["2023-01"])
+    sums = result.items.groupby("entity")["points"].sum()
+    assert len(result.table) == len(people)
+    assert all(total == scheme.base + int(sums.get(entity, 0))
+               for entity, total in zip(result.table["entity"], result.table["total"]))
+    assert score(scheme, people.iloc[0:0], none, periods=["2023-01"]).table.empty

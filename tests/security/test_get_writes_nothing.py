@@ -34,6 +34,7 @@ PAGES = {
     "/office/phone/<int:invitation_id>": (200, "满意"),
     "/office/supervisor/<int:unit_id>": (200, "主管单位"),
     "/office/scores/report": (200, "Excel 报告"),
+    "/office/assessments/": (200, "新建考核"),
 }
 
 

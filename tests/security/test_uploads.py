@@ -18,6 +18,7 @@ import functools
 import html
 import io
 import random
+import re
 import zipfile
 
 import openpyxl
@@ -66,7 +67,12 @@ def rezip(base: bytes, replace: dict[str, bytes | str] = {}, add: dict[str, byte
 
 
 def part(name: str) -> str:
-    return zipfile.ZipFile(io.BytesIO(BASE)).read(name).decode()
+    """A part of BASE as text, the characters a writer may store as references (newer
+    openpyxl writes 张三 as &#24352;&#19977;) written out, so that the hostile files
+    below can find the cells they change whatever the writer."""
+    text = zipfile.ZipFile(io.BytesIO(BASE)).read(name).decode()
+    return re.sub(r"&#(\d+);", lambda found: chr(int(found.group(1))) if int(found.group(1)) > 127 else found.group(0),
+                  text)
 
 
 LAUGHS_DTD = (

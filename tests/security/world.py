@@ -1,7 +1,8 @@
 """A campaign with something behind every id a URL can carry: an open survey round
 with its invitations and import, an open online round with evaluators, a component
-entry made by hand, a second staff account, a background job; the values that fill each URL parameter;
-and, per route, a browser session of someone who may use it."""
+entry made by hand, a second staff account, a background job, a window assessment with
+an open month and a record; the values that fill each URL parameter; and, per route, a
+browser session of someone who may use it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from voting.jobs.models import Job
 from voting.lists.models import ObjectImport
 from voting.staff.models import Role
 from voting.components import components
+from voting.schemes import assessments
+from voting.schemes.files import builtin_folder
 from voting.staff import users
 
 APP_CSRF = "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。"
@@ -30,6 +33,8 @@ BALLOT_CSRF = "页面已过期或校验未通过，请刷新页面后重新提�
 TWILIO = ("/sms/inbound", "/sms/status")
 # The mainland providers' pushes: no form token either, the secret in the address instead.
 PUSHES = ("/sms/<provider>/<secret>/reply", "/sms/<provider>/<secret>/report")
+ASSESSMENT_PERIOD = "2023-03"  # the window assessment's open month (Genhe's scheme)
+ASSESSMENTS = "/office/assessments/<int:assessment_id>/periods/<label>"
 
 
 @dataclass
@@ -47,6 +52,8 @@ class World:
     user_id: int
     job_id: int
     ballot: dict[str, str]
+    assessment_id: int
+    record_id: int
 
     def params(self, db) -> dict[str, object]:
         return {
@@ -56,6 +63,7 @@ class World:
             "user_id": self.user_id, "job_id": self.job_id, "year": 2021, "round_kind": "H1",
             "token": link_path(db, self.invitations[0]).removeprefix("/v/"), "filename": "seen.js",
             "provider": "aliyun", "secret": "s" * 40,
+            "assessment_id": self.assessment_id, "label": ASSESSMENT_PERIOD, "record_id": self.record_id,
         }
 
 
@@ -69,6 +77,11 @@ def build(app, db, campaign, admin) -> World:
     operator = users.create_user(db, "operator1", "operator password", Role.operator)
     job = Job(kind="open_round", params={"round_id": survey.id}, title="开始调查", campaign_id=campaign.id)
     db.add(job)
+    assessment = assessments.create_assessment(db, "根河月度考核", builtin="genhe", actor="admin")
+    assessments.import_entities(db, assessment, (builtin_folder() / "genhe" / "entities.csv").read_bytes(),
+                                "entities.csv", "admin")
+    month = assessments.open_period(db, assessment, ASSESSMENT_PERIOD, "admin")
+    record = assessments.add_record(db, assessment, month, assessments.RecordInput("公安局窗口", "leader_duty"), "admin")
     db.commit()
     pool = evaluators(db, online)
     return World(
@@ -76,7 +89,7 @@ def build(app, db, campaign, admin) -> World:
         evaluator_ids=[e.id for e in pool], evaluator_logins=[e.login for e in pool],
         import_id=db.scalar(select(ObjectImport.id).where(ObjectImport.campaign_id == campaign.id)),
         entry_id=entry.id, section_id=section_id, unit_id=listed[0].section.unit_id, user_id=operator.id,
-        job_id=job.id, ballot=form(marks(candidates(db, online))),
+        job_id=job.id, ballot=form(marks(candidates(db, online))), assessment_id=assessment.id, record_id=record.id,
     )
 
 
@@ -141,6 +154,12 @@ def form_for(world: World, rule: str) -> dict:
         "/office/phone/<int:invitation_id>": {"choice": "satisfied"},
         "/office/components/<kind>/entries": {"section": "1", "platform": C.HOTLINE, "item": C.CONDUCT,
                                               "deduction": "4", "role": C.LEAD},
+        "/office/assessments/": {"name": "新的考核", "scheme": "genhe"},
+        "/office/assessments/<int:assessment_id>/periods": {"label": "2023-04"},
+        f"{ASSESSMENTS}/records": {"entity": "公安局窗口", "indicator": "leader_duty", "count": "1", "note": "带班未到位"},
+        f"{ASSESSMENTS}/records/<int:record_id>/delete": {"reason": "录错了窗口"},
+        f"{ASSESSMENTS}/close": {"confirmed": "1"},
+        f"{ASSESSMENTS}/reopen": {"reason": "补录投诉"},
     }.get(rule, {})
 
 

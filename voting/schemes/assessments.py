@@ -21,7 +21,10 @@ from scoring.schemes.scheme import PERIODS, Scheme, SchemeError, load_scheme
 from voting.audit import audit
 from voting.core.errors import DomainError, ImportRejected, RowError
 from voting.core.models import utcnow
-from voting.schemes.files import BUILTIN, builtin_folder, parse_comparison, parse_entities, parse_items, period_label
+from voting.core.numbers import INT_MAX
+from voting.core.tables import ROW, read_table
+from voting.schemes.files import (BUILTIN, ENTITY_FILE, ITEM_FILE, builtin_folder, parse_comparison, parse_entities,
+                                  parse_items, period_label)
 from voting.schemes.models import AssessedEntity, Assessment, AssessmentPeriod, AssessmentRecord, ComparisonFigure
 
 MAX_NAME = 200
@@ -105,6 +108,11 @@ def get_assessment(session: Session, assessment_id: int) -> Assessment:
     if found is None:
         raise DomainError("没有这个考核")
     return found
+
+
+def find_assessment(session: Session, assessment_id: int) -> Assessment | None:
+    """The assessment, or None (get_assessment's refusal is a 400: a page's 404 needs this)."""
+    return session.get(Assessment, assessment_id)
 
 
 def assessments(session: Session) -> list[Assessment]:
@@ -379,3 +387,70 @@ def record_count(session: Session, period: AssessmentPeriod) -> int:
     return session.scalar(select(func.count()).select_from(AssessmentRecord)
                           .where(AssessmentRecord.period_id == period.id)) or 0
 
+
+def record_in(session: Session, period: AssessmentPeriod, record_id: int) -> tuple[str, str] | None:
+    """The entity's name and the indicator's id of the period's record `record_id`; None
+    when the period has no such record."""
+    row = session.execute(select(AssessedEntity.name, AssessmentRecord.indicator)
+                          .join(AssessedEntity, AssessedEntity.id == AssessmentRecord.entity_id)
+                          .where(AssessmentRecord.id == record_id, AssessmentRecord.period_id == period.id)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+# What the tables hold (models.py) and the scores add up safely: a cell past one of these
+# is its row's error, found before a reader turns it into a number or the database
+# refuses it (the readers take any digits and any length).
+MAX_POINTS = 10**9  # thousandths: a record's 分值, a million points either way
+MAX_FIGURE = 10**15  # thousandths: a record's 数值 when it is a figure
+MAX_COUNT = 1_000_000  # a record's 数量
+_ENTITY_TEXT = {"entity": 200, "window": 200}
+_RECORD_TEXT = {"value": 60, "note": 500}
+
+
+def _readable(number: str, most: int) -> bool:
+    """Whether the readers' int() takes a whole number (str.isdigit() also says yes to
+    "²", which int() refuses) and it is at most `most`; text that is no number at all
+    is the import's to refuse."""
+    if not number.isdigit():
+        return True
+    if len(number) > len(str(most)) + 10:  # int() of thousands of digits: slow, then refused
+        return False
+    try:
+        return int(number) <= most
+    except ValueError:
+        return False
+
+
+def cells_past_limits(data: bytes, filename: str, *, entities: bool) -> list[RowError]:
+    """The cells of an entities file (`entities`) or a records file that the tables
+    cannot hold, or that the readers would take for numbers they cannot store: text
+    longer than its column, a 序号 or 数量 in other digits or too large, a 分值 or 数值
+    too large. Each is its row's error. Nothing for a file that cannot be read at all:
+    its import says why (the import checks everything else)."""
+    try:
+        table = read_table(data, filename, ENTITY_FILE if entities else ITEM_FILE)
+    except ImportRejected:
+        return []
+    problems = []
+    for cells in table.frame.to_dict("records"):
+        row = int(cells[ROW])
+
+        def text(key: str, cells: dict = cells) -> str:
+            return (cells.get(key) or "").strip()
+
+        for key, most in (_ENTITY_TEXT if entities else _RECORD_TEXT).items():
+            if len(text(key)) > most:
+                problems.append(RowError(row, table.where(key), f"超过 {most} 个字"))
+        for key, most in (("order", INT_MAX),) if entities else (("count", MAX_COUNT),):
+            if not _readable(text(key), most):
+                problems.append(RowError(row, table.where(key), f"“{text(key)[:20]}”应为 0 到 {most} 的整数"))
+        if entities:
+            continue
+        for key, most in (("points", MAX_POINTS), ("value", MAX_FIGURE)):
+            try:
+                figure = to_milli(text(key)) if text(key) else 0
+            except NotExact:
+                continue
+            if abs(figure) > most:
+                problems.append(RowError(row, table.where(key), f"数字太大：应在 -{most // 1000} 到 {most // 1000} 之间"))
+    return problems
