@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from scoring.schemes import exact
-from scoring.schemes.columns import ENTITY, GROUP, INDICATOR, MODULE, NOTE, PERIOD, POINTS, ROW
+from scoring.schemes.columns import ENTITY, GROUP, INDICATOR, MODULE, NOTE, POINTS, ROW
 from scoring.schemes.engine import FLAGS, RANK, ROUNDED, TIED, TOTAL, VETOED, Result, module_column
 
 
@@ -69,10 +69,6 @@ def explanation(items: pd.DataFrame) -> str:
             verb = "加" if points > 0 else "扣"
             lines.append(f"{note}，{verb}{exact.text(abs(points))}分。")
     return "\n".join(lines) if lines else "无加扣分"
-
-
-def periods(result: Result) -> list[str]:
-    return sorted(set(result.table[PERIOD]))
 
 
 

@@ -21,10 +21,8 @@ from scoring.schemes.scheme import PERIODS, Scheme, SchemeError, load_scheme
 from voting.audit import audit
 from voting.core.errors import DomainError, ImportRejected, RowError
 from voting.core.models import utcnow
-from voting.core.numbers import INT_MAX
-from voting.core.tables import ROW, read_table
-from voting.schemes.files import (BUILTIN, ENTITY_FILE, ITEM_FILE, builtin_folder, parse_comparison, parse_entities,
-                                  parse_items, period_label)
+from voting.schemes.files import (BUILTIN, builtin_folder, figure_of, parse_comparison, parse_entities, parse_items,
+                                  period_label)
 from voting.schemes.models import AssessedEntity, Assessment, AssessmentPeriod, AssessmentRecord, ComparisonFigure
 
 MAX_NAME = 200
@@ -103,15 +101,8 @@ def _load_examples(session: Session, assessment: Assessment, scheme: Scheme, bui
                        comparison=comparison.read_bytes() if comparison.is_file() else None, skip_others=True)
 
 
-def get_assessment(session: Session, assessment_id: int) -> Assessment:
-    found = session.get(Assessment, assessment_id)
-    if found is None:
-        raise DomainError("没有这个考核")
-    return found
-
-
 def find_assessment(session: Session, assessment_id: int) -> Assessment | None:
-    """The assessment, or None (get_assessment's refusal is a 400: a page's 404 needs this)."""
+    """The assessment, or None (the page answers 404)."""
     return session.get(Assessment, assessment_id)
 
 
@@ -268,10 +259,7 @@ def add_record(session: Session, assessment: Assessment, period: AssessmentPerio
     except NotExact as error:
         raise AssessmentError(f"分值{error}") from None
     value = given.value.strip()
-    try:
-        figure = to_milli(value) if value else None
-    except NotExact:
-        figure = None
+    figure = figure_of(value)
     frame = pd.DataFrame([{S.PERIOD: period.label, S.ENTITY: given.entity.strip(), S.INDICATOR: indicator.id,
                            S.COUNT: given.count, S.VALUE: figure, S.LEVEL: value, S.POINTS: points,
                            S.NOTE: given.note.strip(), S.ROW: 0}], columns=RECORD_COLUMNS)
@@ -348,12 +336,8 @@ def _frames(session: Session, assessment: Assessment, labels: list[str]) -> tupl
              .where(AssessmentPeriod.assessment_id == assessment.id, AssessmentPeriod.label.in_(labels)))
     rows = []
     for label, name, found in session.execute(query).all():
-        try:
-            figure = to_milli(found.value) if found.value else None
-        except NotExact:
-            figure = None
         rows.append({S.PERIOD: label, S.ENTITY: name, S.INDICATOR: found.indicator, S.COUNT: found.count,
-                     S.VALUE: figure, S.LEVEL: found.value, S.POINTS: found.points, S.NOTE: found.note,
+                     S.VALUE: figure_of(found.value), S.LEVEL: found.value, S.POINTS: found.points, S.NOTE: found.note,
                      S.ROW: found.id})
     frame = pd.DataFrame(rows, columns=RECORD_COLUMNS).astype({S.VALUE: "Int64", S.POINTS: "Int64", S.COUNT: "int64"})
     others = session.execute(
@@ -396,61 +380,3 @@ def record_in(session: Session, period: AssessmentPeriod, record_id: int) -> tup
                           .where(AssessmentRecord.id == record_id, AssessmentRecord.period_id == period.id)).first()
     return (row[0], row[1]) if row is not None else None
 
-
-# What the tables hold (models.py) and the scores add up safely: a cell past one of these
-# is its row's error, found before a reader turns it into a number or the database
-# refuses it (the readers take any digits and any length).
-MAX_POINTS = 10**9  # thousandths: a record's 分值, a million points either way
-MAX_FIGURE = 10**15  # thousandths: a record's 数值 when it is a figure
-MAX_COUNT = 1_000_000  # a record's 数量
-_ENTITY_TEXT = {"entity": 200, "window": 200}
-_RECORD_TEXT = {"value": 60, "note": 500}
-
-
-def _readable(number: str, most: int) -> bool:
-    """Whether the readers' int() takes a whole number (str.isdigit() also says yes to
-    "²", which int() refuses) and it is at most `most`; text that is no number at all
-    is the import's to refuse."""
-    if not number.isdigit():
-        return True
-    if len(number) > len(str(most)) + 10:  # int() of thousands of digits: slow, then refused
-        return False
-    try:
-        return int(number) <= most
-    except ValueError:
-        return False
-
-
-def cells_past_limits(data: bytes, filename: str, *, entities: bool) -> list[RowError]:
-    """The cells of an entities file (`entities`) or a records file that the tables
-    cannot hold, or that the readers would take for numbers they cannot store: text
-    longer than its column, a 序号 or 数量 in other digits or too large, a 分值 or 数值
-    too large. Each is its row's error. Nothing for a file that cannot be read at all:
-    its import says why (the import checks everything else)."""
-    try:
-        table = read_table(data, filename, ENTITY_FILE if entities else ITEM_FILE)
-    except ImportRejected:
-        return []
-    problems = []
-    for cells in table.frame.to_dict("records"):
-        row = int(cells[ROW])
-
-        def text(key: str, cells: dict = cells) -> str:
-            return (cells.get(key) or "").strip()
-
-        for key, most in (_ENTITY_TEXT if entities else _RECORD_TEXT).items():
-            if len(text(key)) > most:
-                problems.append(RowError(row, table.where(key), f"超过 {most} 个字"))
-        for key, most in (("order", INT_MAX),) if entities else (("count", MAX_COUNT),):
-            if not _readable(text(key), most):
-                problems.append(RowError(row, table.where(key), f"“{text(key)[:20]}”应为 0 到 {most} 的整数"))
-        if entities:
-            continue
-        for key, most in (("points", MAX_POINTS), ("value", MAX_FIGURE)):
-            try:
-                figure = to_milli(text(key)) if text(key) else 0
-            except NotExact:
-                continue
-            if abs(figure) > most:
-                problems.append(RowError(row, table.where(key), f"数字太大：应在 -{most // 1000} 到 {most // 1000} 之间"))
-    return problems

@@ -5,6 +5,7 @@ cell of every file listed, nothing scored (BundleRejected, as for the bundle).""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
@@ -19,6 +20,7 @@ from scoring.schemes.exact import NotExact, to_milli
 from scoring.schemes.scheme import KINDS, Scheme, load_scheme
 from voting.components.bundle import BundleRejected
 from voting.core.errors import DomainError, ImportRejected, RowError
+from voting.core.numbers import INT_MAX, whole_number
 from voting.core.tables import ROW, Column, read_table
 
 BUILTIN = {"enyang": "恩阳区", "miyi": "米易县", "jinjiang": "晋江市", "genhe": "根河市"}
@@ -49,6 +51,12 @@ COMPARISON_FILE = [
     Column("place", ("比较方", "place")),
     Column("value", ("数值", "value")),
 ]
+# What the tables hold (voting/schemes/models.py) and the scores add up safely: a cell
+# past one of these is its row's error.
+MAX_POINTS = 10**9  # thousandths: a record's 分值, a million points either way
+MAX_FIGURE = 10**15  # thousandths: a record's 数值 when it is a figure
+MAX_COUNT = 1_000_000  # a record's 数量
+TEXT_LIMITS = {"entity": 200, "window": 200, "value": 60, "note": 500}
 _PERIOD = re.compile(r"(\d{4})(?:-(\d{2})|-Q([1-4])|-H([12]))?")
 
 
@@ -84,6 +92,27 @@ def period_label(text: str) -> str:
     if not match or (match.group(2) and not 1 <= int(match.group(2)) <= 12):
         raise ValueError(f"“{text}”不是期间：应为 2020-07（月）、2023-Q1（季度）、2021-H2（半年）或 2021（年度）")
     return cleaned
+
+
+def _text(cells: dict, key: str, errors: list[RowError], row: int, where: str) -> str:
+    """A cell's text, stripped; longer than its column holds: its row's error."""
+    text = (cells.get(key) or "").strip()
+    most = TEXT_LIMITS.get(key)
+    if most is not None and len(text) > most:
+        errors.append(RowError(row, where, f"超过 {most} 个字"))
+    return text
+
+
+def _whole(text: str, most: int = INT_MAX) -> int | None:
+    """A whole number from 0 to `most` in any script's decimal digits (an office's
+    full-width １２), or None; never a superscript (² is a digit, not a decimal)."""
+    return whole_number(unicodedata.normalize("NFKC", text), most) if text.isdecimal() else None
+
+
+def _within(figure: int | None, most: int, errors: list[RowError], row: int, where: str, what: str) -> None:
+    """A figure (thousandths) past `most` in size: its row's error."""
+    if figure is not None and abs(figure) > most:
+        errors.append(RowError(row, where, f"{what}数字太大：应在 -{most // 1000} 到 {most // 1000} 之间"))
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -145,7 +174,7 @@ def parse_entities(scheme: Scheme, data: bytes, filename: str, period: str | Non
     only_kind = scheme.kinds[0] if len(scheme.kinds) == 1 else None
     for cells in table.frame.to_dict("records"):
         row = int(cells[ROW])
-        name = (cells.get("entity") or "").strip()
+        name = _text(cells, "entity", errors, row, table.where("entity"))
         group_text = (cells.get("group") or "").strip()
         group = scheme.group(group_text) if group_text else None
         if group_text and group is None:
@@ -159,12 +188,14 @@ def parse_entities(scheme: Scheme, data: bytes, filename: str, period: str | Non
             errors.append(RowError(row, table.where("kind"), f"类型“{kind_text}”应为 窗口、部门、镇街 或 人员"
                                    if kind_text else "方案考核多种对象：请填写类型"))
         order_text = (cells.get("order") or "").strip()
-        if order_text and not order_text.isdigit():
-            errors.append(RowError(row, table.where("order"), f"序号“{order_text}”应为整数"))
+        order = _whole(order_text) if order_text else row
+        if order is None:
+            errors.append(RowError(row, table.where("order"), f"序号“{order_text[:20]}”应为整数" if not order_text.isdigit()
+                                   else f"“{order_text[:20]}”应为 0 到 {INT_MAX} 的整数"))
         if not name:
             errors.append(RowError(row, table.where("entity"), "对象名称为空"))
-        rows.append({S.ENTITY: name, S.GROUP: group.id if group else only_group, S.KIND: kind,
-                     S.ORDER: int(order_text) if order_text.isdigit() else row, S.WINDOW: (cells.get("window") or "").strip()})
+        rows.append({S.ENTITY: name, S.GROUP: group.id if group else only_group, S.KIND: kind, S.ORDER: order or 0,
+                     S.WINDOW: _text(cells, "window", errors, row, table.where("window"))})
     if errors:
         raise ImportRejected(filename, errors, len(rows))
     return pd.DataFrame(rows, columns=ENTITY_COLUMNS)
@@ -185,7 +216,7 @@ def parse_items(scheme: Scheme, data: bytes, filename: str, period: str | None, 
             if strict:
                 errors.append(RowError(row, table.where("period"), f"期间 {found} 不是所选的 {period}"))
             continue
-        name = (cells.get("entity") or "").strip()
+        name = _text(cells, "entity", errors, row, table.where("entity"))
         if known is not None and name not in known:
             errors.append(RowError(row, table.where("entity"), f"对象“{name}”不在对象名单中"))
         reference = (cells.get("indicator") or "").strip()
@@ -193,33 +224,33 @@ def parse_items(scheme: Scheme, data: bytes, filename: str, period: str | None, 
         if indicator is None:
             errors.append(RowError(row, table.where("indicator"), f"方案中没有指标“{reference}”"))
         count_text = (cells.get("count") or "").strip() or "1"
-        if not count_text.isdigit():
-            errors.append(RowError(row, table.where("count"), f"数量“{count_text}”应为不小于 0 的整数"))
-        value_text = (cells.get("value") or "").strip()
-        value = _number(value_text)
+        count = _whole(count_text, MAX_COUNT)
+        if count is None:
+            errors.append(RowError(row, table.where("count"), f"数量“{count_text[:20]}”应为不小于 0 的整数"
+                                   if not count_text.isdigit() else f"“{count_text[:20]}”应为 0 到 {MAX_COUNT} 的整数"))
+        value_text = _text(cells, "value", errors, row, table.where("value"))
+        value = figure_of(value_text)
+        _within(value, MAX_FIGURE, errors, row, table.where("value"), "数值")
         points_text = (cells.get("points") or "").strip()
         points = None
-        if points_text:
-            try:
-                points = to_milli(points_text)
-            except NotExact as error:
-                errors.append(RowError(row, table.where("points"), f"分值{error}"))
-        rows.append({S.PERIOD: found, S.ENTITY: (cells.get("entity") or "").strip(),
-                     S.INDICATOR: indicator.id if indicator else reference,
-                     S.COUNT: int(count_text) if count_text.isdigit() else 1, S.VALUE: value, S.LEVEL: value_text,
-                     S.POINTS: points, S.NOTE: (cells.get("note") or "").strip(), S.ROW: row})
+        try:
+            points = to_milli(points_text) if points_text else None
+        except NotExact as error:
+            errors.append(RowError(row, table.where("points"), f"分值{error}"))
+        _within(points, MAX_POINTS, errors, row, table.where("points"), "分值")
+        rows.append({S.PERIOD: found, S.ENTITY: name, S.INDICATOR: indicator.id if indicator else reference,
+                     S.COUNT: count or 0, S.VALUE: value, S.LEVEL: value_text, S.POINTS: points,
+                     S.NOTE: _text(cells, "note", errors, row, table.where("note")), S.ROW: row})
     if errors:
         raise ImportRejected(filename, errors, len(rows))
     frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     return frame.astype({S.VALUE: "Int64", S.POINTS: "Int64", S.COUNT: "int64", S.ROW: "int64"})
 
 
-def _number(text: str) -> int | None:
+def figure_of(text: str) -> int | None:
     """A 数值 that is a figure (85.71%, 1040) in thousandths; None for a level's name."""
-    if not text:
-        return None
     try:
-        return to_milli(text)
+        return to_milli(text) if text else None
     except NotExact:
         return None
 

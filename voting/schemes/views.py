@@ -39,7 +39,7 @@ from voting.core.errors import DomainError, ImportRejected, NotFoundError
 from voting.core.forms import Form, WholeNumberField
 from voting.office.exports import XLSX
 from voting.schemes import assessments
-from voting.schemes.files import BUILTIN, period_label
+from voting.schemes.files import BUILTIN, MAX_COUNT, MAX_FIGURE, MAX_POINTS, period_label
 from voting.schemes.models import Assessment, AssessmentPeriod
 from voting.schemes.report import write_report
 from voting.schemes.tables import write_tables
@@ -91,7 +91,7 @@ class PeriodForm(Form):
 
 
 def _within(most: int, what: str):
-    """A 分值 or 数值 the tables can hold (assessments.cells_past_limits); the service
+    """A 分值 or 数值 the tables can hold (voting/schemes/files.py); the service
     says what else is wrong with it."""
 
     def check(form: Form, field: StringField) -> None:
@@ -113,12 +113,12 @@ class RecordForm(Form):
         DataRequired("请选择指标"), Length(max=60, message="指标最多 60 个字符")])
     count = WholeNumberField("数量", default=1, validators=[
         InputRequired("请填写数量（不小于 0 的整数）"),
-        NumberRange(0, assessments.MAX_COUNT, f"数量应在 0 到 {assessments.MAX_COUNT} 之间")])
+        NumberRange(0, MAX_COUNT, f"数量应在 0 到 {MAX_COUNT} 之间")])
     value = StringField("数值", validators=[Length(max=60, message="数值最多 60 个字"),
-                                          _within(assessments.MAX_FIGURE, "数值")],
+                                          _within(MAX_FIGURE, "数值")],
                         description="分档评定的档次名称，或比率、件数等数字（如 98.5%）；不需要时不填")
     points = StringField("分值", validators=[Length(max=20, message="分值最多 20 个字符"),
-                                           _within(assessments.MAX_POINTS, "分值")],
+                                           _within(MAX_POINTS, "分值")],
                          description="据实录入的指标必填（如 -0.5）；按规则计分的指标不填，由规则计算")
     note = StringField("说明", validators=[Length(max=500, message="说明最多 500 个字")],
                        description="事由、依据、文号")
@@ -433,8 +433,6 @@ def import_entities(assessment_id: int):
         return _render_overview(assessment, upload_form=form, status=400)
     data, filename = read_upload(form.file)
     try:
-        if past := assessments.cells_past_limits(data, filename, entities=True):
-            raise ImportRejected(filename, past)
         count = assessments.import_entities(get_session(), assessment, data, filename, current_user.username)
     except ImportRejected as error:
         return _render_overview(assessment, upload_form=form, rejected=error, status=422)
@@ -524,9 +522,6 @@ def import_records(assessment_id: int, label: str):
         return _render_period(assessment, found, upload_form=form, status=400)
     data, filename = read_upload(form.file)
     try:
-        writable = found.closed_at is None and not assessments.is_rolled_up(assessment, found)
-        if writable and (past := assessments.cells_past_limits(data, filename, entities=False)):
-            raise ImportRejected(filename, past)
         count = assessments.import_records(get_session(), assessment, found, data, filename, current_user.username)
     except ImportRejected as error:
         return _render_period(assessment, found, upload_form=form, rejected=error, status=422)
