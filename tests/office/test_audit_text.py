@@ -212,6 +212,23 @@ SENTENCES = [
      "建立窗口绩效考核“本中心考核”，方案“本中心方案”（文件“方案.yaml”）。"),
     ("assessment.entities", {"assessment": "本中心考核", "filename": "对象.xlsx", "rows": 25, "added": 3},
      "导入考核“本中心考核”的考核对象（文件“对象.xlsx”）：共 25 个，其中新增 3 个。"),
+    ("assessment.entities",
+     {"assessment": "本中心考核", "filename": "对象.csv", "rows": 3, "added": 0,
+      "units": [{"entity": "公安局窗口", "unit": "县发改局", "previous_unit": None},
+                {"entity": "税务局窗口", "unit": None, "previous_unit": "县税务局"}]},
+     "导入考核“本中心考核”的考核对象（文件“对象.csv”）：共 3 个，其中新增 0 个；"
+     "所属单位有变动的对象：公安局窗口（县发改局，原为不指定）、税务局窗口（不指定单位，原为县税务局）。"),
+    ("assessment.entities", {"assessment": "本中心考核", "filename": "对象.csv", "rows": 3, "added": 0, "units": []},
+     "导入考核“本中心考核”的考核对象（文件“对象.csv”）：共 3 个，其中新增 0 个；所属单位没有变动。"),
+    ("assessment.unit_link",
+     {"assessment": "本中心考核", "entity": "公安局窗口", "unit_id": 5, "unit": "发改局", "previous_unit": "县公安局"},
+     "将考核“本中心考核”的对象“公安局窗口”指定给单位“县发改局”（原为“县公安局”）："
+     "该单位的联络员可以查看这个对象的得分、名次和加减分明细。"),
+    ("assessment.unit_link",
+     {"assessment": "本中心考核", "entity": "公安局窗口", "unit_id": 99, "unit": "县林业局", "previous_unit": None},
+     "将考核“本中心考核”的对象“公安局窗口”指定给单位“县林业局”：该单位的联络员可以查看这个对象的得分、名次和加减分明细。"),
+    ("assessment.unit_unlink", {"assessment": "本中心考核", "entity": "公安局窗口", "unit_id": 5, "unit": "县发改局"},
+     "取消考核“本中心考核”的对象“公安局窗口”所属的单位“县发改局”：该单位的联络员不再能查看这个对象的得分。"),
     ("assessment.period_open", {"assessment": "本中心考核", "period": "2023-Q1"}, "建立考核“本中心考核”的期间 2023-Q1。"),
     ("assessment.records_import", {"assessment": "本中心考核", "period": "2023-Q1", "filename": "一季度.csv",
                                    "records": 201},
@@ -342,6 +359,10 @@ def test_listings_name_what_an_entry_touched():
     scored = entry("supervisor.save", {"unit_id": 5, "unit": "县发改局", "scores": [
         {"section_id": 13, "section": "价格科", "score": 4.5}, {"section_id": 77, "section": "旧科", "score": 3}]})
     assert audit_text.listing(scored, found).rows == [["县发改局 · 价格科", "4.5"], ["旧科", "3.0"]]
+    units = entry("assessment.entities", {"assessment": "本中心考核", "rows": 2, "added": 0, "units": [
+        {"entity": "公安局窗口", "unit": "县公安局", "previous_unit": None}]})
+    assert audit_text.listing(units, found) == audit_text.Listing(
+        "所属单位有变动的对象（1 个）", ["对象", "单位", "原单位"], [["公安局窗口", "县公安局", "不指定单位"]])
     changed = entry("sections.import", {"removed_sections": ["县发改局 价格科"], "changed_sections": ["县公安局 户政科"]})
     assert audit_text.listing(changed, found).rows == [["县发改局 价格科", "删除"], ["县公安局 户政科", "修改"]]
     fixed = entry("candidates.fix", {"candidates": 2, "lists": {}, "section_ids": [14, 11]})

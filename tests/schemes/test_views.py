@@ -394,6 +394,20 @@ def test_the_downloads_open(admin_client, db):
     assert any("2023年第1季度政务服务月报" in p.text for p in document.paragraphs)
 
 
+def test_the_indicator_table_downloads_as_the_printed_layout(admin_client, db, genhe):
+    assert f"{BASE}/{genhe.id}/indicators.xlsx" in page(admin_client.get(f"{BASE}/{genhe.id}"))
+    response = admin_client.get(f"{BASE}/{genhe.id}/indicators.xlsx")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == ["指标表"]
+    cells = [row for row in book["指标表"].iter_rows(values_only=True)]
+    assert cells[1] == ("一级指标", "二级指标", "分值", "具体考核内容", "计分规则", "责任科室")
+    scheme = A.scheme_of(genhe)
+    names = [row[1] for row in cells[2:]]
+    assert names == [indicator.name for module in scheme.modules for indicator in module.indicators]
+    assert admin_client.get(f"{BASE}/999999/indicators.xlsx").status_code == 404
+
+
 def test_unknown_ids_and_labels_are_404(admin_client, db, genhe):
     for path in (f"{BASE}/{genhe.id + 1}", f"{BASE}/{genhe.id + 1}/periods/2023-03", f"{BASE}/{genhe.id}/periods/2023-04",
                  f"{BASE}/{genhe.id}/periods/abc", f"{BASE}/{genhe.id}/periods/2023-03%00",

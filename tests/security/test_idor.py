@@ -1,6 +1,6 @@
 """Ids in URLs, on SQLite and PostgreSQL: a unit liaison asking for another
-unit's pages (supervisor sheet, section list, import report) gets 403, and the office's
-pages are closed to them; the admin asking for an id of another campaign gets 404 where
+unit's pages (supervisor sheet, section list, import report, a window assessment none
+of whose entities is the unit's) gets 403, and the office's pages are closed to them; the admin asking for an id of another campaign gets 404 where
 the pages work on one campaign; an evaluator reaches nothing of another evaluator (the
 ballot is by session only, /e/done shows the own receipt). Nothing is stored."""
 from __future__ import annotations
@@ -25,6 +25,7 @@ from voting.survey.models import RoundStatus
 from voting.core.models import utcnow
 from voting.lists import campaigns, sections
 from voting.components import components
+from voting.schemes import assessments
 from voting.staff import users
 
 FORBIDDEN = "您的账号没有访问这个页面的权限。"
@@ -86,6 +87,35 @@ def test_a_liaison_reaches_only_the_own_unit(app, db, campaign, admin, survey):
         ("GET", "/office/online/monitor"), ("GET", "/office/outbox"),
     ]:
         refused(client, db, method, path, 403, FORBIDDEN)
+
+
+def test_a_liaison_reaches_only_the_own_units_window_results(app, db, campaign, admin):
+    """The window assessments (voting/schemes/unit_views.py): the own unit's entities
+    only; another unit's assessment is 403 whatever the period, the office's
+    assessment pages and their actions too, and nothing is stored."""
+    own_unit, other_unit = db.scalars(select(Unit).where(Unit.campaign_id == campaign.id).order_by(Unit.number).limit(2))
+    ours = assessments.create_assessment(db, "本单位的考核", builtin="genhe", with_examples=True, actor="admin")
+    theirs = assessments.create_assessment(db, "别的单位的考核", builtin="genhe", with_examples=True, actor="admin")
+    for assessment, unit in ((ours, own_unit), (theirs, other_unit)):
+        window = next(e for e in assessments.entities(db, assessment) if e.name == "公安局窗口")
+        assessments.set_unit(db, assessment, window, unit, "admin")
+    users.create_user(db, "liaison1", PASSWORD, Role.liaison, unit=own_unit)
+    db.commit()
+    client = app.test_client()
+    staff_login(client, "liaison1")
+    mine = client.get(f"/office/window-results/{ours.id}/periods/2023-03")
+    assert mine.status_code == 200 and "公安局窗口" in text(mine) and "市场监管局窗口" not in text(mine)
+    assert "别的单位的考核" not in text(client.get("/office/window-results/"))
+    theirs_window = next(e for e in assessments.entities(db, theirs) if e.name == "公安局窗口")
+    refused(client, db, "GET", f"/office/window-results/{theirs.id}/periods/2023-03", 403, FORBIDDEN)
+    refused(client, db, "GET", f"/office/window-results/{theirs.id}/periods/2099-01", 403, FORBIDDEN)
+    for method, path in [
+        ("GET", f"/office/assessments/{theirs.id}"), ("GET", f"/office/assessments/{ours.id}/periods/2023-03"),
+        ("GET", f"/office/assessments/{ours.id}/periods/2023-03/tables.xlsx"),
+        ("POST", f"/office/assessments/{theirs.id}/entities/{theirs_window.id}/unit"),
+        ("POST", f"/office/assessments/{ours.id}/periods/2023-03/close"),
+    ]:
+        refused(client, db, method, path, 403, FORBIDDEN, {"unit": str(own_unit.id), "confirmed": "1"})
 
 
 # ---- the admin and an id of another campaign ---------------------------------------------------

@@ -1,7 +1,7 @@
 """A campaign with something behind every id a URL can carry: an open survey round
 with its invitations and import, an open online round with evaluators, a component
 entry made by hand, a second staff account, a background job, a window assessment with
-an open month and a record; the values that fill each URL parameter; and, per route, a
+an open month and a record, and a window given to the unit; the values that fill each URL parameter; and, per route, a
 browser session of someone who may use it."""
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ class World:
     ballot: dict[str, str]
     assessment_id: int
     record_id: int
+    entity_id: int
 
     def params(self, db) -> dict[str, object]:
         return {
@@ -64,6 +65,7 @@ class World:
             "token": link_path(db, self.invitations[0]).removeprefix("/v/"), "filename": "seen.js",
             "provider": "aliyun", "secret": "s" * 40,
             "assessment_id": self.assessment_id, "label": ASSESSMENT_PERIOD, "record_id": self.record_id,
+            "entity_id": self.entity_id,
         }
 
 
@@ -82,6 +84,8 @@ def build(app, db, campaign, admin) -> World:
                                 "entities.csv", "admin")
     month = assessments.open_period(db, assessment, ASSESSMENT_PERIOD, "admin")
     record = assessments.add_record(db, assessment, month, assessments.RecordInput("公安局窗口", "leader_duty"), "admin")
+    window = assessments.entities(db, assessment)[0]
+    assessments.set_unit(db, assessment, window, listed[0].section.unit, "admin")
     db.commit()
     pool = evaluators(db, online)
     return World(
@@ -90,6 +94,7 @@ def build(app, db, campaign, admin) -> World:
         import_id=db.scalar(select(ObjectImport.id).where(ObjectImport.campaign_id == campaign.id)),
         entry_id=entry.id, section_id=section_id, unit_id=listed[0].section.unit_id, user_id=operator.id,
         job_id=job.id, ballot=form(marks(candidates(db, online))), assessment_id=assessment.id, record_id=record.id,
+        entity_id=window.id,
     )
 
 
@@ -160,6 +165,7 @@ def form_for(world: World, rule: str) -> dict:
         f"{ASSESSMENTS}/records/<int:record_id>/delete": {"reason": "录错了窗口"},
         f"{ASSESSMENTS}/close": {"confirmed": "1"},
         f"{ASSESSMENTS}/reopen": {"reason": "补录投诉"},
+        "/office/assessments/<int:assessment_id>/entities/<int:entity_id>/unit": {"unit": "0"},
     }.get(rule, {})
 
 

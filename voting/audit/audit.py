@@ -104,6 +104,8 @@ ACTION_LABELS = {
     "assessment.record_delete": "删除一条考核记录",
     "assessment.period_close": "结束考核期间",
     "assessment.period_reopen": "重新开启考核期间",
+    "assessment.unit_link": "指定考核对象的所属单位",
+    "assessment.unit_unlink": "取消考核对象的所属单位",
 }
 
 

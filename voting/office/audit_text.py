@@ -58,7 +58,7 @@ DETAIL_LABELS = {
     "accounts": "账号", "by_kind": "各类人数", "evaluator_id": "评价人编号", "was_locked": "原已锁定",
     "reminded": "提醒人数", "ballots": "选票", "evaluators": "评价人", "service_objects": "服务对象",
     "representatives": "代表", "target": "规则要求的服务对象", "objects": "服务对象", "penalized": "处罚对象",
-    "score": "评分", "from": "原值", "to": "新值", **{result.value: result.label for result in Result},
+    "score": "评分", "from": "原值", "to": "新值", "previous_unit": "原单位", "units": "所属单位变动", **{result.value: result.label for result in Result},
     **{name: label for name, label in STEP_LABELS.items() if name not in ("service_objects", "evaluators")},
 }
 # The rule settings a clerk is likely to change, in words; any other shows its name.
@@ -680,7 +680,16 @@ def _assessment_create(entry: AuditEntry, names: Names) -> list[Part]:
 @describes("assessment.entities")
 def _assessment_entities(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
-    return [f"导入考核“{d['assessment']}”的考核对象{_about(_file(d))}：共 {d['rows']} 个，其中新增 {d['added']} 个。"]
+    parts: list[Part] = [f"导入考核“{d['assessment']}”的考核对象{_about(_file(d))}：共 {d['rows']} 个，其中新增 {d['added']} 个"]
+    if "units" in d:  # the file had a 单位 column
+        moved = [_moved(change) for change in d["units"]]
+        parts += ["；", *_named(entry, moved, "所属单位有变动的对象")] if moved else ["；所属单位没有变动"]
+    return [*parts, "。"]
+
+
+def _moved(change: dict) -> str:
+    """"公安局窗口（县公安局，原为不指定）": an entity's unit as an import set it."""
+    return f"{change['entity']}（{change['unit'] or '不指定单位'}，原为{change['previous_unit'] or '不指定'}）"
 
 
 @describes("assessment.period_open")
@@ -737,6 +746,21 @@ def _assessment_period_close(entry: AuditEntry, names: Names) -> list[Part]:
 def _assessment_period_reopen(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
     return [f"重新开启考核“{d['assessment']}”的期间 {d['period']}；原因：{d['reason']}。"]
+
+
+@describes("assessment.unit_link")
+def _assessment_unit_link(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    before = f"（原为“{d['previous_unit']}”）" if d.get("previous_unit") else ""
+    return [f"将考核“{d['assessment']}”的对象“{d['entity']}”指定给单位“{_unit(names, d['unit_id'], d['unit'])}”{before}："
+            "该单位的联络员可以查看这个对象的得分、名次和加减分明细。"]
+
+
+@describes("assessment.unit_unlink")
+def _assessment_unit_unlink(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"取消考核“{d['assessment']}”的对象“{d['entity']}”所属的单位“{_unit(names, d['unit_id'], d['unit'])}”："
+            "该单位的联络员不再能查看这个对象的得分。"]
 
 
 @describes("deadline.set")
@@ -862,6 +886,10 @@ def _listing(entry: AuditEntry, names: Names) -> Listing | None:
         return Listing(f"删除和修改的科室（{len(rows)} 个）", ["科室", "变动"], rows) if rows else None
     if entry.action == "users.liaisons" and isinstance(d.get("accounts"), list):
         return Listing(f"建立的联络员账号（{len(d['accounts'])} 个）", ["账号"], [[str(a)] for a in d["accounts"]])
+    if entry.action == "assessment.entities" and isinstance(d.get("units"), list) and d["units"]:
+        rows = [[str(c.get("entity", "")), str(c.get("unit") or "不指定单位"), str(c.get("previous_unit") or "不指定单位")]
+                for c in d["units"] if isinstance(c, dict)]
+        return Listing(f"所属单位有变动的对象（{len(rows)} 个）", ["对象", "单位", "原单位"], rows)
     if entry.action == "deadline.remind" and isinstance(d.get("unreachable"), list):
         return Listing(f"未能提醒的单位（{len(d['unreachable'])} 个）", ["单位"], [[str(u)] for u in d["unreachable"]])
     return _sections_listing(entry, names)

@@ -19,10 +19,11 @@ from scoring.schemes.exact import NotExact, to_milli
 from scoring.schemes.rollup import LEVELS, months_of, roll_up
 from scoring.schemes.scheme import PERIODS, Scheme, SchemeError, load_scheme
 from voting.audit import audit
-from voting.core.errors import DomainError, ImportRejected, RowError
+from voting.core.errors import DomainError, ImportRejected, NotFoundError, RowError
 from voting.core.models import utcnow
-from voting.schemes.files import (BUILTIN, builtin_folder, figure_of, parse_comparison, parse_entities, parse_items,
-                                  period_label)
+from voting.lists.models import Campaign, Unit
+from voting.schemes.files import (BUILTIN, UNIT, builtin_folder, figure_of, parse_comparison, parse_entities,
+                                  parse_items, period_label)
 from voting.schemes.models import AssessedEntity, Assessment, AssessmentPeriod, AssessmentRecord, ComparisonFigure
 
 MAX_NAME = 200
@@ -115,15 +116,21 @@ def entities(session: Session, assessment: Assessment) -> list[AssessedEntity]:
                                 .order_by(AssessedEntity.position, AssessedEntity.id)))
 
 
-def import_entities(session: Session, assessment: Assessment, data: bytes, filename: str, actor: str) -> int:
-    """The entities of an Excel/CSV file (序号, 分组, 对象, 类型, 所属窗口): new names
-    added, known ones updated; every bad row listed and nothing stored. How many."""
+def import_entities(session: Session, assessment: Assessment, data: bytes, filename: str, actor: str, *,
+                    campaign: Campaign | None = None) -> int:
+    """The entities of an Excel/CSV file (序号, 分组, 对象, 类型, 所属窗口, 单位): new names
+    added, known ones updated; every bad row listed and nothing stored. A 单位 is the
+    exact name of a unit of `campaign` (the pages' current one), empty for none; a file
+    without that column leaves the entities' units as they are. How many."""
     scheme = scheme_of(assessment)
-    frame = parse_entities(scheme, data, filename)
+    units = {unit.name: unit for unit in campaign.units} if campaign is not None else {}
+    frame = parse_entities(scheme, data, filename, units=units)
     problems = [RowError(0, "", message) for _, message in _entity_problems(scheme, frame)]
     if problems:
         raise ImportRejected(filename, problems, len(frame))
     known = {entity.name: entity for entity in entities(session, assessment)}
+    before = _unit_names(session, [e.unit_id for e in known.values() if e.unit_id is not None])
+    moved = []
     for row in frame.to_dict("records"):
         entity = known.get(row[S.ENTITY])
         if entity is None:
@@ -131,10 +138,18 @@ def import_entities(session: Session, assessment: Assessment, data: bytes, filen
             session.add(entity)
         entity.group_id, entity.kind, entity.position = row[S.GROUP], row[S.KIND], int(row[S.ORDER])
         entity.window = row[S.WINDOW]
+        if UNIT in row:
+            unit = units.get(row[UNIT]) if row[UNIT] else None
+            if entity.unit_id != (unit.id if unit else None):
+                moved.append({"entity": entity.name, "unit": unit.name if unit else None,
+                              "previous_unit": before.get(entity.unit_id) if entity.unit_id else None})
+                entity.unit_id = unit.id if unit else None
     session.flush()
-    audit.record(session, "assessment.entities", actor=actor, detail={
-        "assessment": assessment.name, "filename": filename, "rows": len(frame),
-        "added": len(set(frame[S.ENTITY]) - set(known))})
+    detail: dict[str, object] = {"assessment": assessment.name, "filename": filename, "rows": len(frame),
+                                 "added": len(set(frame[S.ENTITY]) - set(known))}
+    if UNIT in frame.columns:
+        detail["units"] = moved
+    audit.record(session, "assessment.entities", actor=actor, detail=detail)
     return len(frame)
 
 
@@ -144,6 +159,71 @@ def _entity_problems(scheme: Scheme, frame: pd.DataFrame) -> list[tuple[int | No
     except InputError as error:
         return error.problems
     return []
+
+
+# ---- an entity's unit: its liaison sees its results (voting/schemes/unit_views.py) -----------------
+
+
+def _unit_names(session: Session, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {unit_id: name for unit_id, name in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))}
+
+
+def find_entity(session: Session, assessment: Assessment, entity_id: int) -> AssessedEntity | None:
+    """The assessment's entity, or None (the page answers 404)."""
+    found = session.get(AssessedEntity, entity_id)
+    return found if found is not None and found.assessment_id == assessment.id else None
+
+
+def entity_units(session: Session, assessment: Assessment) -> dict[int, Unit]:
+    """Each entity's unit (by the entity's id), for those that have one."""
+    query = (select(AssessedEntity.id, Unit).join(Unit, Unit.id == AssessedEntity.unit_id)
+             .where(AssessedEntity.assessment_id == assessment.id))
+    return {entity_id: unit for entity_id, unit in session.execute(query).all()}
+
+
+def set_unit(session: Session, assessment: Assessment, entity: AssessedEntity, unit: Unit | None, actor: str) -> None:
+    """Give the entity to `unit`, whose liaison then sees its scores, rank and items (and
+    nothing of the other entities), or to none (None: the office alone sees it)."""
+    if entity.assessment_id != assessment.id:
+        raise NotFoundError(f"考核“{assessment.name}”没有对象“{entity.name}”")
+    previous = session.get(Unit, entity.unit_id) if entity.unit_id is not None else None
+    if unit is None and previous is None:
+        raise AssessmentError(f"对象“{entity.name}”没有指定单位，不需要取消")
+    if unit is not None and previous is not None and unit.id == previous.id:
+        raise AssessmentError(f"对象“{entity.name}”已经属于单位“{unit.name}”")
+    entity.unit_id = unit.id if unit is not None else None
+    session.flush()
+    if unit is None and previous is not None:
+        audit.record(session, "assessment.unit_unlink", actor=actor, detail={
+            "assessment": assessment.name, "entity": entity.name, "unit_id": previous.id, "unit": previous.name})
+    elif unit is not None:
+        audit.record(session, "assessment.unit_link", actor=actor, detail={
+            "assessment": assessment.name, "entity": entity.name, "unit_id": unit.id, "unit": unit.name,
+            "previous_unit": previous.name if previous is not None else None})
+
+
+def unit_assessments(session: Session, unit_id: int) -> list[tuple[Assessment, list[AssessedEntity]]]:
+    """The assessments with at least one entity of the unit, newest first, each with
+    those entities (what the unit's liaison may see; never the others)."""
+    query = (select(Assessment, AssessedEntity).join(AssessedEntity, AssessedEntity.assessment_id == Assessment.id)
+             .where(AssessedEntity.unit_id == unit_id)
+             .order_by(Assessment.created_at.desc(), Assessment.id.desc(), AssessedEntity.position, AssessedEntity.id))
+    found: dict[int, tuple[Assessment, list[AssessedEntity]]] = {}
+    for assessment, entity in session.execute(query).all():
+        found.setdefault(assessment.id, (assessment, []))[1].append(entity)
+    return list(found.values())
+
+
+def unit_entities(session: Session, assessment: Assessment, unit_id: int) -> list[AssessedEntity]:
+    """The assessment's entities of the unit, in their order."""
+    return list(session.scalars(select(AssessedEntity).where(AssessedEntity.assessment_id == assessment.id,
+                                                             AssessedEntity.unit_id == unit_id)
+                                .order_by(AssessedEntity.position, AssessedEntity.id)))
+
+
+# ---- periods, records, results --------------------------------------------------------------------
 
 
 def periods(session: Session, assessment: Assessment) -> list[AssessmentPeriod]:
@@ -157,6 +237,18 @@ def get_period(session: Session, assessment: Assessment, label: str) -> Assessme
     if found is None:
         raise DomainError(f"没有期间 {label}")
     return found
+
+
+def find_period(session: Session, assessment: Assessment, label: str) -> AssessmentPeriod | None:
+    """The assessment's period `label` exactly as written (2023-Q1), or None; a label
+    written any other way is none, without a query (an address's label, for a page's 404)."""
+    try:
+        if period_label(label) != label:
+            return None
+    except ValueError:
+        return None
+    return session.scalar(select(AssessmentPeriod).where(AssessmentPeriod.assessment_id == assessment.id,
+                                                         AssessmentPeriod.label == label))
 
 
 def period_kind(label: str) -> str:
@@ -187,6 +279,16 @@ def open_period(session: Session, assessment: Assessment, label: str, actor: str
 def is_rolled_up(assessment: Assessment, period: AssessmentPeriod) -> bool:
     """A period longer than the scheme's: its results are its periods', rolled up."""
     return period_kind(period.label) != scheme_of(assessment).period
+
+
+def finished(assessment: Assessment, period: AssessmentPeriod, every: list[AssessmentPeriod]) -> bool:
+    """Whether the period's results are final: it is closed, or (a longer one) every one
+    of the scheme's periods inside it is among `every` (the assessment's) and closed."""
+    if not is_rolled_up(assessment, period):
+        return period.closed_at is not None
+    kind, months = scheme_of(assessment).period, set(months_of(period.label))
+    inside = [p for p in every if period_kind(p.label) == kind and set(months_of(p.label)) <= months]
+    return len(inside) == LEVELS[period_kind(period.label)] // LEVELS[kind] and all(p.closed_at for p in inside)
 
 
 def _writable(assessment: Assessment, period: AssessmentPeriod) -> None:
@@ -354,17 +456,26 @@ def results(session: Session, assessment: Assessment, period: AssessmentPeriod) 
     """The period's results: scored from its records, or (a longer period) rolled up
     from the results of the scheme's periods inside it that the assessment has. The
     records' ROW is the record's id, which the explanations quote."""
+    return results_and_parts(session, assessment, period)[0]
+
+
+def results_and_parts(session: Session, assessment: Assessment,
+                      period: AssessmentPeriod) -> tuple[Result, Result | None]:
+    """The period's results and, for a longer period, the results of the scheme's
+    periods inside it, scored together: what it is rolled up from (the trend of its
+    months on the page and in the workbook). None for a period of the scheme's own kind."""
     scheme = scheme_of(assessment)
     people = _entity_frame(session, assessment)
     if not is_rolled_up(assessment, period):
         frame, comparison = _frames(session, assessment, [period.label])
-        return score(scheme, people, frame, comparison, periods=[period.label])
+        return score(scheme, people, frame, comparison, periods=[period.label]), None
     inside = [p.label for p in periods(session, assessment)
               if period_kind(p.label) == scheme.period and set(months_of(p.label)) <= set(months_of(period.label))]
     if not inside:
         raise AssessmentError(f"{period.label} 之内还没有任何考核期")
     frame, comparison = _frames(session, assessment, inside)
-    return roll_up(score(scheme, people, frame, comparison, periods=inside), period.label)
+    parts = score(scheme, people, frame, comparison, periods=inside)
+    return roll_up(parts, period.label), parts
 
 
 def record_count(session: Session, period: AssessmentPeriod) -> int:

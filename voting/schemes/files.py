@@ -33,6 +33,7 @@ ENTITY_FILE = [
     Column("entity", ("对象", "entity", "名称", "被考核单位", "窗口")),
     Column("kind", ("类型", "kind", "type"), required=False),
     Column("window", ("所属窗口", "window"), required=False),
+    Column("unit", ("单位", "所属单位", "unit"), required=False),
 ]
 ITEM_FILE = [
     Column("entity", ("对象", "entity", "名称", "被考核单位", "窗口")),
@@ -57,6 +58,9 @@ MAX_POINTS = 10**9  # thousandths: a record's 分值, a million points either wa
 MAX_FIGURE = 10**15  # thousandths: a record's 数值 when it is a figure
 MAX_COUNT = 1_000_000  # a record's 数量
 TEXT_LIMITS = {"entity": 200, "window": 200, "value": 60, "note": 500}
+# An entities file's 单位, by name, in the frame parse_entities returns when the file has
+# the column (the engine's columns do not hold it: a unit is the platform's, not the scheme's).
+UNIT = "unit"
 _PERIOD = re.compile(r"(\d{4})(?:-(\d{2})|-Q([1-4])|-H([12]))?")
 
 
@@ -165,9 +169,13 @@ def _period_of(cells: dict, errors: list[RowError], row: int, where: str, period
         return None
 
 
-def parse_entities(scheme: Scheme, data: bytes, filename: str, period: str | None = None) -> pd.DataFrame:
-    """The entities of an entities file, in the engine's columns (`period` unused)."""
+def parse_entities(scheme: Scheme, data: bytes, filename: str, period: str | None = None, *,
+                   units: Collection[str] | None = None) -> pd.DataFrame:
+    """The entities of an entities file, in the engine's columns (`period` unused), and
+    UNIT (the 单位 as written, "" for none) when the file has that column; with `units`,
+    a 单位 that is none of these names is an error of its cell."""
     table = read_table(data, filename, ENTITY_FILE)
+    has_unit = bool(table.where("unit"))
     rows: list[dict] = []
     errors: list[RowError] = []
     only_group = scheme.groups[0].id if len(scheme.groups) == 1 else None
@@ -194,11 +202,15 @@ def parse_entities(scheme: Scheme, data: bytes, filename: str, period: str | Non
                                    else f"“{order_text[:20]}”应为 0 到 {INT_MAX} 的整数"))
         if not name:
             errors.append(RowError(row, table.where("entity"), "对象名称为空"))
+        unit = (cells.get("unit") or "").strip()
+        if unit and units is not None and unit not in units:
+            shown = unit if len(unit) <= 50 else unit[:50] + "…"
+            errors.append(RowError(row, table.where("unit"), f"当前评议活动中没有名为“{shown}”的单位：名称应与单位名单完全一致"))
         rows.append({S.ENTITY: name, S.GROUP: group.id if group else only_group, S.KIND: kind, S.ORDER: order or 0,
-                     S.WINDOW: _text(cells, "window", errors, row, table.where("window"))})
+                     S.WINDOW: _text(cells, "window", errors, row, table.where("window")), UNIT: unit})
     if errors:
         raise ImportRejected(filename, errors, len(rows))
-    return pd.DataFrame(rows, columns=ENTITY_COLUMNS)
+    return pd.DataFrame(rows, columns=[*ENTITY_COLUMNS, UNIT] if has_unit else ENTITY_COLUMNS)
 
 
 def parse_items(scheme: Scheme, data: bytes, filename: str, period: str | None, *,

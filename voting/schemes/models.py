@@ -39,6 +39,8 @@ class AssessedEntity(Base):
     kind: Mapped[str] = mapped_column(String(20))
     position: Mapped[int] = mapped_column(Integer)  # 序号
     window: Mapped[str] = mapped_column(String(200), default="")  # a staff member's window
+    # The unit (单位) whose liaison sees this entity's scores and items; none: the office only.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id", ondelete="SET NULL"), index=True)
 
 
 class AssessmentPeriod(Base):

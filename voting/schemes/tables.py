@@ -55,6 +55,21 @@ def write_tables(result: Result, period: str, target: str | os.PathLike[str] | I
     _details(workbook.create_sheet("加减分明细"), one, period)
     _indicators(workbook.create_sheet("指标表"), result.scheme)
     _charts(workbook.create_sheet("图表"), one, period, months)
+    _save(workbook, target)
+
+
+def write_indicator_table(scheme: Scheme, target: str | os.PathLike[str] | IO[bytes]) -> None:
+    """The scheme's indicator table alone (the 考核任务分解表 offices print), as in the
+    period workbook's 指标表."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    workbook.properties.title = f"{scheme.name}考核任务分解表"
+    _indicators(workbook.create_sheet("指标表"), scheme)
+    _save(workbook, target)
+
+
+def _save(workbook: Workbook, target: str | os.PathLike[str] | IO[bytes]) -> None:
+    """Every sheet printed on A4, as wide as the page, numbered; then written."""
     for sheet in workbook.worksheets:
         sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
         sheet.page_setup.fitToWidth = 1

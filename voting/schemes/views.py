@@ -5,10 +5,13 @@ docs/schemes.md).
   scheme (with its seed's data as examples, if asked) or by an uploaded YAML file, whose
   every error is listed by line and field (422, nothing stored);
 - /office/assessments/<id>: the scheme's indicators, the entities (imported from a
-  file, every bad row listed), the periods and a form to open one;
-- /office/assessments/<id>/periods/<label>: the period's results per group (rank, each
-  module's points, the total, veto and flags), each entity's items in a <details>, the
-  warnings; for a period of the scheme's own kind its records, entered one by one or
+  file, every bad row listed) with their units (单位, set or cleared one by one: the
+  unit's liaison sees the entity's results, voting/schemes/unit_views.py), the periods
+  and a form to open one; the indicator table alone as Excel (indicators.xlsx);
+- /office/assessments/<id>/periods/<label>: the period's results per group (a ranking
+  chart, voting/schemes/charts.py; rank, each module's points, the total, veto and
+  flags), each entity's items in a <details>, the warnings; a longer period's trend over
+  the periods it rolls up; for a period of the scheme's own kind its records, entered one by one or
   imported, removed with a reason, and the period closed (confirmed) or reopened (with
   a reason); the published tables (Excel) and the monthly report (Word) to download.
 
@@ -37,15 +40,16 @@ from scoring.schemes.scheme import KINDS, PERIODS, RANKINGS, RULE_LABELS, Scheme
 from voting.core.db import get_session
 from voting.core.errors import DomainError, ImportRejected, NotFoundError
 from voting.core.forms import Form, WholeNumberField
+from voting.lists.models import Campaign, Unit
 from voting.office.exports import XLSX
-from voting.schemes import assessments
-from voting.schemes.files import BUILTIN, MAX_COUNT, MAX_FIGURE, MAX_POINTS, period_label
-from voting.schemes.models import Assessment, AssessmentPeriod
+from voting.schemes import assessments, charts
+from voting.schemes.files import BUILTIN, MAX_COUNT, MAX_FIGURE, MAX_POINTS
+from voting.schemes.models import AssessedEntity, Assessment, AssessmentPeriod
 from voting.schemes.report import write_report
-from voting.schemes.tables import write_tables
+from voting.schemes.tables import write_indicator_table, write_tables
 from voting.staff.auth import roles_required
 from voting.staff.models import Role
-from voting.web.common import ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, read_upload
+from voting.web.common import ADMIN, FILE_TYPES, OFFICE, SHOWN_ERRORS, current_campaign, read_upload
 from voting.web.confirm import ConfirmForm, Confirmation, ask
 
 bp = Blueprint("assessments", __name__, url_prefix="/office/assessments")
@@ -53,6 +57,7 @@ bp = Blueprint("assessments", __name__, url_prefix="/office/assessments")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 UPLOADED = "file"  # the scheme select's value for "the uploaded YAML file"
 SOURCE_LENGTH = Assessment.__table__.c.scheme_source.type.length  # an uploaded scheme's file name, kept
+NO_UNIT = "0"  # the unit select's value for "no unit: the office alone sees the entity"
 
 
 # ---- forms ------------------------------------------------------------------------------------
@@ -130,6 +135,18 @@ class DeleteForm(Form):
                                              Length(max=500, message="原因最多 500 个字")])
 
 
+class UnitForm(Form):
+    """An entity's unit: one of the current campaign's (`units`, by id as text), or none."""
+
+    unit = SelectField("所属单位", choices=[], validate_choice=False, validators=[DataRequired("请选择单位")])
+
+    units: dict[str, Unit]
+
+    def validate_unit(self, field: SelectField) -> None:
+        if field.data != NO_UNIT and field.data not in self.units:
+            raise ValidationError("没有这个单位：请从列表中选择当前评议活动的单位")
+
+
 class ReopenForm(Form):
     reason = StringField("重新开启的原因", validators=[DataRequired("请写明重新开启的原因"),
                                                 Length(max=500, message="原因最多 500 个字")])
@@ -147,25 +164,44 @@ def _assessment(assessment_id: int) -> Assessment:
 
 def _period(assessment: Assessment, label: str) -> AssessmentPeriod:
     """The assessment's period `label` as written in its address (2023-Q1); 404 for
-    anything else, before any query (a label is never more than a few ASCII characters)."""
-    try:
-        canonical = period_label(label)
-    except ValueError:
-        canonical = None
-    if canonical != label:
+    anything else."""
+    found = assessments.find_period(get_session(), assessment, label)
+    if found is None:
         raise NotFoundError(f"考核“{assessment.name}”没有这个期间。")
-    try:
-        return assessments.get_period(get_session(), assessment, label)
-    except DomainError:
-        raise NotFoundError(f"考核“{assessment.name}”没有期间 {label}。") from None
+    return found
 
 
-def _results(assessment: Assessment, period: AssessmentPeriod) -> Result:
-    """The period's results; none before the assessment has entities (nothing to rank)."""
+def _results(assessment: Assessment, period: AssessmentPeriod) -> tuple[Result, Result | None]:
+    """The period's results and those of the periods it rolls up (`results_and_parts`);
+    none before the assessment has entities (nothing to rank)."""
     session = get_session()
     if not assessments.entities(session, assessment):
         raise DomainError(f"考核“{assessment.name}”还没有考核对象：请先在考核页面导入对象名单，再看结果。")
-    return assessments.results(session, assessment, period)
+    return assessments.results_and_parts(session, assessment, period)
+
+
+def _entity(assessment: Assessment, entity_id: int) -> AssessedEntity:
+    found = assessments.find_entity(get_session(), assessment, entity_id)
+    if found is None:
+        raise NotFoundError(f"考核“{assessment.name}”没有这个考核对象：它可能已被删除，或链接有误。")
+    return found
+
+
+def _campaign() -> Campaign | None:
+    """The campaign whose units the entities are given to; None before there is one."""
+    try:
+        return current_campaign()
+    except NotFoundError:
+        return None
+
+
+def _unit_form(campaign: Campaign | None, bound: bool = True) -> UnitForm:
+    form = UnitForm() if bound else UnitForm(formdata=None)
+    units = list(campaign.units) if campaign is not None else []
+    form.units = {str(unit.id): unit for unit in units}
+    form.unit.choices = [SelectChoice(NO_UNIT, "不指定（仅评议办可见）")] + [
+        SelectChoice(str(unit.id), unit.name) for unit in units]
+    return form
 
 
 def _is_admin() -> bool:
@@ -231,8 +267,9 @@ def _record_id(value: object) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def _ranking(one: Result) -> list[dict]:
-    """Per group: its name and its members in rank order, each with its cells and items."""
+def ranking(one: Result) -> list[dict]:
+    """Per group: its name and its members in rank order, each with its cells and items
+    (the liaisons' page shows their own entities' of these, voting/schemes/unit_views.py)."""
     scheme = one.scheme
     flag_names = {flag.id: flag.name for flag in scheme.flags}
     by_entity = {name: frame for name, frame in one.items.groupby(ENTITY, sort=False)}
@@ -245,6 +282,7 @@ def _ranking(one: Result) -> list[dict]:
             members.append({
                 "entity": row[ENTITY],
                 "rank": f"{row[RANK]}（并列）" if row[TIED] else str(row[RANK]),
+                "place": int(row[RANK]), "tied": bool(row[TIED]),
                 "modules": [exact.text(int(row[module_column(m.id)])) for m in scheme.modules],
                 "total": exact.text(int(row[ROUNDED])),
                 "vetoed": bool(row[VETOED]),
@@ -268,20 +306,36 @@ def _render_index(form: CreateForm | None = None, status: int = 200, scheme_line
                            message=message, period_text=period_text), status
 
 
+def _unit_text(unit: Unit | None, campaign: Campaign | None) -> str:
+    """An entity's unit as the overview names it: with its year when it is a unit of
+    another campaign than the pages' (its liaison, if any, still sees the entity)."""
+    if unit is None:
+        return ""
+    if campaign is None or unit.campaign_id != campaign.id:
+        return f"{unit.name}（{unit.campaign.year} 年度）"
+    return unit.name
+
+
 def _render_overview(assessment: Assessment, *, upload_form: UploadForm | None = None,
                      period_form: PeriodForm | None = None, rejected: ImportRejected | None = None,
-                     status: int = 200):
+                     unit_form: UnitForm | None = None, unit_entity: int | None = None, status: int = 200):
     session = get_session()
     scheme = assessments.scheme_of(assessment)
+    campaign = _campaign()
     periods = [{"period": p, "text": period_text(p.label), "rolled": assessments.is_rolled_up(assessment, p),
                 "records": assessments.record_count(session, p)} for p in assessments.periods(session, assessment)]
-    entities = [{"entity": e, "group": scheme.group_name(e.group_id), "kind": KINDS.get(e.kind, e.kind)}
+    units = assessments.entity_units(session, assessment)
+    entities = [{"entity": e, "group": scheme.group_name(e.group_id), "kind": KINDS.get(e.kind, e.kind),
+                 "unit": _unit_text(units.get(e.id), campaign),
+                 "chosen": str(e.unit_id) if e.unit_id is not None else NO_UNIT}
                 for e in assessments.entities(session, assessment)]
+    blank = _unit_form(campaign, bound=False)
     return render_template(
         "schemes/overview.html", assessment=assessment, scheme=scheme, facts=_scheme_facts(scheme),
         indicators=_indicator_rows(scheme), entities=entities, periods=periods, admin=_is_admin(),
         upload_form=upload_form or UploadForm(formdata=None), period_form=period_form or PeriodForm(formdata=None),
-        rejected=rejected, shown=rejected.errors[:SHOWN_ERRORS] if rejected else [],
+        unit_form=unit_form or blank, unit_entity=unit_entity, unit_choices=blank.unit.choices,
+        campaign=campaign, rejected=rejected, shown=rejected.errors[:SHOWN_ERRORS] if rejected else [],
         builtin=assessment.scheme_source.removeprefix("builtin:") if assessment.scheme_source.startswith("builtin:")
         else None, places=BUILTIN), status
 
@@ -320,16 +374,18 @@ def _render_period(assessment: Assessment, period: AssessmentPeriod, *, status: 
     rolled = assessments.is_rolled_up(assessment, period)
     admin = _is_admin()
     problem = None
-    ranking: list[dict] = []
+    groups: list[dict] = []
+    figures: dict[str, charts.GroupCharts] = {}
     warnings: list[str] = []
     heading = f"{period_text(period.label)}{scheme.name}"
     try:
-        result = _results(assessment, period)
+        result, parts = _results(assessment, period)
     except DomainError as error:
         problem = str(error)
     else:
         one = result.period(period.label)
-        ranking, warnings, heading = _ranking(one), list(one.warnings), title(one, period.label)
+        groups, warnings, heading = ranking(one), list(one.warnings), title(one, period.label)
+        figures = charts.for_period(one, parts)
     people = {e.name: e.id for e in assessments.entities(session, assessment)}
     names = {i.id: i.name for i in scheme.indicators}
     records = [] if rolled else [
@@ -346,7 +402,7 @@ def _render_period(assessment: Assessment, period: AssessmentPeriod, *, status: 
     return render_template(
         "schemes/period.html", assessment=assessment, period=period, scheme=scheme, label=period.label,
         shown_label=period_text(period.label), heading=heading, rolled=rolled, admin=admin, writable=writable,
-        problem=problem, ranking=ranking, modules=[m.name for m in scheme.modules], warnings=warnings,
+        problem=problem, ranking=groups, charts=figures, modules=[m.name for m in scheme.modules], warnings=warnings,
         entity_ids=people, records=records, message=message,
         record_form=record_form or (_record_form(assessment, scheme, bound=False) if writable else None),
         record_errors=record_errors or [], upload_form=upload_form or UploadForm(formdata=None),
@@ -433,11 +489,33 @@ def import_entities(assessment_id: int):
         return _render_overview(assessment, upload_form=form, status=400)
     data, filename = read_upload(form.file)
     try:
-        count = assessments.import_entities(get_session(), assessment, data, filename, current_user.username)
+        count = assessments.import_entities(get_session(), assessment, data, filename, current_user.username,
+                                            campaign=_campaign())
     except ImportRejected as error:
         return _render_overview(assessment, upload_form=form, rejected=error, status=422)
     flash(f"已导入 {filename}：{count} 个考核对象（已有的按名称更新）。", "info")
     return redirect(url_for(".overview", assessment_id=assessment.id, _anchor="entities"))
+
+
+@bp.post("/<int:assessment_id>/entities/<int:entity_id>/unit")
+@roles_required(*ADMIN)
+def set_unit(assessment_id: int, entity_id: int):
+    """Give an entity to a unit of the current campaign, whose liaison then sees its
+    results and nothing of the others' (audited), or to none."""
+    assessment = _assessment(assessment_id)
+    entity = _entity(assessment, entity_id)
+    form = _unit_form(_campaign())
+    if not form.validate_on_submit():
+        return _render_overview(assessment, unit_form=form, unit_entity=entity.id, status=400)
+    unit = form.units.get(form.unit.data)
+    try:
+        assessments.set_unit(get_session(), assessment, entity, unit, current_user.username)
+    except DomainError as error:
+        form.unit.errors.append(str(error))
+        return _render_overview(assessment, unit_form=form, unit_entity=entity.id, status=error.status)
+    flash(f"已将“{entity.name}”指定给单位“{unit.name}”：该单位的联络员可以查看它的得分、名次和加减分明细。" if unit
+          else f"已取消“{entity.name}”的所属单位：只有评议办可以查看它的得分。", "info")
+    return redirect(url_for(".overview", assessment_id=assessment.id, _anchor=f"entity-{entity.id}"))
 
 
 @bp.post("/<int:assessment_id>/periods")
@@ -579,15 +657,25 @@ def _download(data: bytes, mimetype: str, name: str):
     return response
 
 
+@bp.get("/<int:assessment_id>/indicators.xlsx")
+@roles_required(*OFFICE)
+def indicator_table(assessment_id: int):
+    """The scheme's indicator table (考核任务分解表) to print."""
+    assessment = _assessment(assessment_id)
+    buffer = io.BytesIO()
+    write_indicator_table(assessments.scheme_of(assessment), buffer)
+    return _download(buffer.getvalue(), XLSX, f"{assessment.name}-指标表.xlsx")
+
+
 @bp.get("/<int:assessment_id>/periods/<label>/tables.xlsx")
 @roles_required(*OFFICE)
 def tables(assessment_id: int, label: str):
     """The published tables (汇总表, 名次表, 加减分明细, 指标表, 图表) of the period."""
     assessment = _assessment(assessment_id)
     found = _period(assessment, label)
-    result = _results(assessment, found)
+    result, parts = _results(assessment, found)
     buffer = io.BytesIO()
-    write_tables(result, found.label, buffer)
+    write_tables(result, found.label, buffer, months=parts)
     return _download(buffer.getvalue(), XLSX, f"{assessment.name}-{found.label}.xlsx")
 
 
@@ -597,7 +685,7 @@ def report(assessment_id: int, label: str):
     """The period's report (政务服务月报, Miyi's shape) as Word, the office's own text left to fill in."""
     assessment = _assessment(assessment_id)
     found = _period(assessment, label)
-    result = _results(assessment, found)
+    result, _ = _results(assessment, found)
     buffer = io.BytesIO()
     write_report(result, found.label, {}, buffer)
     return _download(buffer.getvalue(), DOCX, f"{assessment.name}-{found.label}.docx")

@@ -2,11 +2,13 @@
 
 Plain strings, no JavaScript, no chart library: each function returns the `Markup` of
 one `<svg>` that a template drops in as it is. Every chart is drawn on a 360-unit wide
-viewBox (a phone's width, so the fonts below are close to their nominal size on a
+viewBox (a phone's width, so the fonts are close to their nominal size on a
 phone) and shown with `width="100%"` up to 40rem on a desktop (app.css, `svg.chart`:
 the staff pages' CSP allows no inline style); it never overflows sideways. A chart is
 `role="img"` with a Chinese `aria-label` that carries the title and a short summary
 (also in `<title>` and `<desc>`), because a screen reader sees nothing inside an image.
+The drawing pieces (the viewBox, escaping, text fitting, legends) are voting/core/svg.py,
+shared with the assessments' charts (voting/schemes/charts.py).
 
 Every text that goes into the SVG is escaped: unit and section names come from
 uploaded files. Colour is never the only carrier of meaning: the histogram's zones lie
@@ -29,13 +31,11 @@ Decisions:
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pandas as pd
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from scoring import columns as C
 from scoring import labels as L
@@ -43,15 +43,7 @@ from scoring.engine import Scorecard
 from scoring.ranking import ABOVE, BELOW, BETWEEN, cutoff_zone, order
 from scoring.rounding import display, display_text
 from scoring.settings import RuleSettings
-
-WIDTH = 360  # viewBox width of every chart
-FONT_FAMILY = "'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
-FONT_SIZE = 13
-SMALL = 11
-INK = "#212529"
-MUTED = "#495057"
-GRID = "#dee2e6"
-TRACK = "#f1f3f5"
+from voting.core.svg import GRID, MUTED, SMALL, TRACK, WIDTH, esc, fit, legend, notice, num, svg, text, text_width
 
 SATISFIED_COLOUR = "#2b8a3e"
 UNSATISFIED_COLOUR = "#c92a2a"
@@ -88,22 +80,8 @@ NO_DATA = "暂无数据"
 EXEMPT_NOTE = "免评"
 NETWORK_NOT_HELD = "网络评价尚未进行"
 
-# Characters that XML 1.0 does not allow, even escaped (an uploaded name may hold one).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
-
-# ---- text and numbers ----------------------------------------------------------------
-
-
-def _e(value: object) -> str:
-    """Escaped text for an element or an attribute, without characters XML refuses."""
-    return str(escape(_NOT_XML.sub("", str(value))))
-
-
-def _n(value: float) -> str:
-    """A coordinate: at most 2 decimals, no trailing zeros."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+# ---- numbers -------------------------------------------------------------------------
 
 
 def _missing(value: object) -> bool:
@@ -118,68 +96,6 @@ def _missing(value: object) -> bool:
 def _max_text(value: float) -> str:
     """A maximum as the rules say it: 50, 10, 0.5."""
     return display_text(value, 2).rstrip("0").rstrip(".")
-
-
-def text_width(text: str, size: float) -> float:
-    """Estimated drawn width: CJK and other wide characters one em, the rest 0.6 em.
-    Ambiguous ones (…, ×, Greek) count as wide: a CJK font draws them so."""
-    return sum(size if unicodedata.east_asian_width(ch) in "WFA" else 0.6 * size for ch in text)
-
-
-def fit(text: str, width: float, size: float) -> str:
-    """`text`, cut with an ellipsis to fit `width` at font `size`."""
-    if text_width(text, size) <= width:
-        return text
-    room = width - text_width("…", size)
-    kept = ""
-    for ch in text:
-        if text_width(kept + ch, size) > room:
-            break
-        kept += ch
-    return kept + "…"
-
-
-def _text(x: float, y: float, content: str, *, size: int = FONT_SIZE, anchor: str = "start",
-          fill: str = INK, cls: str = "") -> str:
-    attrs = f' class="{cls}"' if cls else ""
-    anchor_attr = f' text-anchor="{anchor}"' if anchor != "start" else ""
-    return (f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" fill="{fill}"{anchor_attr}{attrs}>'
-            f"{_e(content)}</text>")
-
-
-def _svg(height: float, title: str, summary: str, body: list[str], cls: str) -> Markup:
-    label = f"{title}。{summary}" if summary else title
-    return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_n(height)}" width="100%" '
-        f'role="img" aria-label="{_e(label)}" class="chart {cls}" '
-        f'font-family="{FONT_FAMILY}" font-size="{FONT_SIZE}">'
-        f"<title>{_e(title)}</title><desc>{_e(summary)}</desc>"
-        + "".join(body)
-        + "</svg>"
-    )
-
-
-def _notice(title: str, message: str, cls: str) -> Markup:
-    """A small chart that only says why there is nothing to draw."""
-    body = [_text(WIDTH / 2, 28, message, anchor="middle", fill=MUTED, cls="notice")]
-    return _svg(44, title, message, body, f"{cls} chart-empty")
-
-
-def _legend(items: list[tuple[str, str]], y: float, *, swatch: str = "rect") -> tuple[list[str], float]:
-    """Swatches and labels flowing over as many rows as the width needs; returns the
-    drawn items and the y below them."""
-    parts, x, row_h = [], 4.0, 16.0
-    for colour_or_shape, label in items:
-        width = 14 + text_width(label, SMALL) + 12
-        if x + width > WIDTH - 4 and x > 4:
-            x, y = 4.0, y + row_h
-        if swatch == "rect":
-            parts.append(f'<rect x="{_n(x)}" y="{_n(y - 9)}" width="10" height="10" fill="{colour_or_shape}"/>')
-        else:
-            parts.append(colour_or_shape.format(cx=_n(x + 5), cy=_n(y - 4)))
-        parts.append(_text(x + 14, y, label, size=SMALL, cls="legend"))
-        x += width
-    return [f'<g class="legend">{"".join(parts)}</g>'], y + row_h
 
 
 # ---- 1. daily-score histogram --------------------------------------------------------
@@ -259,9 +175,9 @@ def daily_distribution(card: Scorecard) -> Markup:
     both shortlist cut-offs drawn as labelled dashed lines."""
     bins = daily_bins(card)
     if bins is None:
-        return _notice(DAILY_TITLE, NO_DATA, "chart-daily")
+        return notice(DAILY_TITLE, NO_DATA, "chart-daily")
     cutoffs = _drawn_cutoffs(card)
-    body, y = _legend([(colour, label) for _, label, colour in ZONES], 16)
+    body, y = legend([(colour, label) for _, label, colour in ZONES], 16)
     label_rows = y + 2  # one row per cut-off label
     axis_title_y = label_rows + 16 * len(cutoffs)
     plot = _count_scale(bins, top=axis_title_y + 10)
@@ -269,7 +185,7 @@ def daily_distribution(card: Scorecard) -> Markup:
     body += _daily_bars(bins, plot)
     body += _score_axis(bins, plot.bottom)
     body += _cutoff_lines(bins, cutoffs, label_rows, plot.bottom)
-    return _svg(plot.bottom + 44, DAILY_TITLE, _daily_summary(card, bins, cutoffs), body, "chart-daily")
+    return svg(plot.bottom + 44, DAILY_TITLE, _daily_summary(card, bins, cutoffs), body, "chart-daily")
 
 
 def _drawn_cutoffs(card: Scorecard) -> list[tuple[str, str, str, float]]:
@@ -304,10 +220,10 @@ def _count_axis(plot: _CountScale, title_y: float) -> list[str]:
     parts = []
     for tick in range(0, plot.y_max + 1, plot.step):
         ty = plot.y(tick)
-        parts.append(f'<line x1="{_n(DAILY_LEFT)}" y1="{_n(ty)}" x2="{_n(DAILY_RIGHT)}" y2="{_n(ty)}" '
+        parts.append(f'<line x1="{num(DAILY_LEFT)}" y1="{num(ty)}" x2="{num(DAILY_RIGHT)}" y2="{num(ty)}" '
                      f'stroke="{GRID}" stroke-width="1"/>')
-        parts.append(_text(DAILY_LEFT - 4, ty + 4, str(tick), size=SMALL, anchor="end", fill=MUTED))
-    parts.append(_text(4, title_y, "科室数", size=SMALL, fill=MUTED, cls="axis-title"))
+        parts.append(text(DAILY_LEFT - 4, ty + 4, str(tick), size=SMALL, anchor="end", fill=MUTED))
+    parts.append(text(4, title_y, "科室数", size=SMALL, fill=MUTED, cls="axis-title"))
     return parts
 
 
@@ -322,13 +238,13 @@ def _daily_bars(bins: DailyBins, plot: _CountScale) -> list[str]:
         total = sum(counts.values())
         tip = f"{start}–{start + bins.width} 分：{total} 个科室" + "".join(
             f"，{label} {counts[code]}" for code, label, _ in ZONES if counts[code] and counts[code] != total)
-        parts = [f"<title>{_e(tip)}</title>"]
+        parts = [f"<title>{esc(tip)}</title>"]
         level = 0
         for code, _, colour in reversed(ZONES):
             if counts[code]:
                 y0, y1 = plot.y(level + counts[code]), plot.y(level)
-                parts.append(f'<rect x="{_n(x0 + gap)}" y="{_n(y0)}" width="{_n(x1 - x0 - 2 * gap)}" '
-                             f'height="{_n(y1 - y0)}" fill="{colour}" data-zone="{code}"/>')
+                parts.append(f'<rect x="{num(x0 + gap)}" y="{num(y0)}" width="{num(x1 - x0 - 2 * gap)}" '
+                             f'height="{num(y1 - y0)}" fill="{colour}" data-zone="{code}"/>')
                 level += counts[code]
         groups.append(f'<g class="bin" data-from="{start}" data-to="{start + bins.width}" '
                       f'data-count="{total}">{"".join(parts)}</g>')
@@ -337,17 +253,17 @@ def _daily_bars(bins: DailyBins, plot: _CountScale) -> list[str]:
 
 def _score_axis(bins: DailyBins, bottom: float) -> list[str]:
     """The score axis: a tick at bin edges, at most about 8 labels, and its title."""
-    parts = [f'<line x1="{_n(DAILY_LEFT)}" y1="{_n(bottom)}" x2="{_n(DAILY_RIGHT)}" y2="{_n(bottom)}" '
+    parts = [f'<line x1="{num(DAILY_LEFT)}" y1="{num(bottom)}" x2="{num(DAILY_RIGHT)}" y2="{num(bottom)}" '
              f'stroke="{MUTED}" stroke-width="1"/>']
     n_edges = int(round((bins.hi - bins.lo) / bins.width)) + 1
     every = max(1, math.ceil(n_edges / 8))
     for k in range(0, n_edges, every):
         score = bins.lo + k * bins.width
         x = daily_x(bins, score)
-        parts.append(f'<line x1="{_n(x)}" y1="{_n(bottom)}" x2="{_n(x)}" y2="{_n(bottom + 4)}" stroke="{MUTED}"/>')
-        parts.append(_text(x, bottom + 16, f"{score:g}", size=SMALL, anchor="middle", fill=MUTED))
+        parts.append(f'<line x1="{num(x)}" y1="{num(bottom)}" x2="{num(x)}" y2="{num(bottom + 4)}" stroke="{MUTED}"/>')
+        parts.append(text(x, bottom + 16, f"{score:g}", size=SMALL, anchor="middle", fill=MUTED))
     axis = "日常评价得分" + (f"（每段 {bins.width} 分，含下限）" if bins.width > 1 else "（每段含下限）")
-    parts.append(_text((DAILY_LEFT + DAILY_RIGHT) / 2, bottom + 36, axis, size=SMALL, anchor="middle",
+    parts.append(text((DAILY_LEFT + DAILY_RIGHT) / 2, bottom + 36, axis, size=SMALL, anchor="middle",
                        cls="axis-title"))
     return parts
 
@@ -367,12 +283,12 @@ def _cutoff_lines(bins: DailyBins, cutoffs: list[tuple[str, str, str, float]], l
         else:
             tx, anchor = max(x - 3, w + 2), "end"
         parts.append(
-            f'<g class="cutoff" data-list="{code}" data-value="{_n(value)}">'
-            f'<line x1="{_n(x)}" y1="{_n(label_y - 10)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="#fff" '
+            f'<g class="cutoff" data-list="{code}" data-value="{num(value)}">'
+            f'<line x1="{num(x)}" y1="{num(label_y - 10)}" x2="{num(x)}" y2="{num(bottom)}" stroke="#fff" '
             f'stroke-width="3.5" stroke-opacity="0.8"/>'  # a halo: the line stays visible on a bar
-            f'<line x1="{_n(x)}" y1="{_n(label_y - 10)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="{colour}" '
+            f'<line x1="{num(x)}" y1="{num(label_y - 10)}" x2="{num(x)}" y2="{num(bottom)}" stroke="{colour}" '
             f'stroke-width="1.5" stroke-dasharray="4 3"/>'
-            + _text(tx, label_y, label, size=SMALL, anchor=anchor, fill=colour)
+            + text(tx, label_y, label, size=SMALL, anchor=anchor, fill=colour)
             + "</g>"
         )
     return parts
@@ -427,11 +343,11 @@ def section_components(row: Mapping[str, Any] | pd.Series, settings: RuleSetting
     row = row.to_dict() if isinstance(row, pd.Series) else dict(row)
     title = f"{_name(row)} 得分构成"
     if not _missing(row.get(C.EXEMPT)) and bool(row.get(C.EXEMPT)):
-        return _notice(title, EXEMPT_NOTE, "chart-components")
+        return notice(title, EXEMPT_NOTE, "chart-components")
     maxima = component_maxima(settings)
     shown = [(code, float(row[code])) for code in COMPONENTS if not _missing(row.get(code))]
     if not shown:
-        return _notice(title, NO_DATA, "chart-components")
+        return notice(title, NO_DATA, "chart-components")
     left, right, row_h = 100.0, WIDTH - 78.0, 28.0
     body = []
     texts = []
@@ -444,19 +360,19 @@ def section_components(row: Mapping[str, Any] | pd.Series, settings: RuleSetting
         texts.append(f"{label} {score}")
         body.append(
             f'<g class="component" data-component="{code}">'
-            f"<title>{_e(f'{label} {score} 分')}</title>"
-            + _text(4, y + 14, label)
-            + f'<rect x="{_n(left)}" y="{_n(y + 3)}" width="{_n(right - left)}" height="14" fill="{TRACK}" '
+            f"<title>{esc(f'{label} {score} 分')}</title>"
+            + text(4, y + 14, label)
+            + f'<rect x="{num(left)}" y="{num(y + 3)}" width="{num(right - left)}" height="14" fill="{TRACK}" '
               f'stroke="{GRID}" stroke-width="1"/>'
-            + f'<rect class="value" x="{_n(left)}" y="{_n(y + 3)}" width="{_n((right - left) * fraction)}" '
+            + f'<rect class="value" x="{num(left)}" y="{num(y + 3)}" width="{num((right - left) * fraction)}" '
               f'height="14" fill="{COMPONENT_COLOURS[code]}"/>'
-            + _text(WIDTH - 4, y + 14, score, size=12, anchor="end")
+            + text(WIDTH - 4, y + 14, score, size=12, anchor="end")
             + "</g>"
         )
-    summary = ";".join(texts)
+    summary = "；".join(texts)
     if _missing(row.get(C.NETWORK)):
         summary += "；暂无网络评价"
-    return _svg(16 + len(shown) * row_h, title, summary, body, "chart-components")
+    return svg(16 + len(shown) * row_h, title, summary, body, "chart-components")
 
 
 # ---- 3. the candidates' totals -------------------------------------------------------
@@ -516,12 +432,12 @@ def final_ranking(card: Scorecard) -> Markup:
     """The candidates' totals as bars stacked by component, best first, with the
     result (as decided) marked; a note instead while the online round is pending."""
     if not card.network_held:
-        return _notice(RANKING_TITLE, NETWORK_NOT_HELD, "chart-ranking")
+        return notice(RANKING_TITLE, NETWORK_NOT_HELD, "chart-ranking")
     frame = ranked_candidates(card)
     if frame.empty:
-        return _notice(RANKING_TITLE, NO_DATA, "chart-ranking")
-    body, y = _legend([(COMPONENT_COLOURS[c], L.COMPONENTS[c]) for c in COMPONENTS], 16)
-    markers, y = _legend([(_MARKERS[c], L.label(L.RESULTS, c)) for c in RESULT_CODES], y, swatch="marker")
+        return notice(RANKING_TITLE, NO_DATA, "chart-ranking")
+    body, y = legend([(COMPONENT_COLOURS[c], L.COMPONENTS[c]) for c in COMPONENTS], 16)
+    markers, y = legend([(_MARKERS[c], L.label(L.RESULTS, c)) for c in RESULT_CODES], y, swatch="marker")
     body += markers
     axis_top = y + 4
     top = axis_top + 8
@@ -530,7 +446,7 @@ def final_ranking(card: Scorecard) -> Markup:
     body += _total_axis(card, frame, axis_top, top, bottom, right_end)
     body += [_ranking_bar(card, record, top + i * RANK_ROW, right_end)
              for i, record in enumerate(frame.to_dict("records"))]
-    return _svg(bottom + 44, RANKING_TITLE, _ranking_summary(frame), body, "chart-ranking")
+    return svg(bottom + 44, RANKING_TITLE, _ranking_summary(frame), body, "chart-ranking")
 
 
 def _total_axis(card: Scorecard, frame: pd.DataFrame, axis_top: float, top: float, bottom: float,
@@ -540,11 +456,11 @@ def _total_axis(card: Scorecard, frame: pd.DataFrame, axis_top: float, top: floa
     limit = max(highest_total(card.settings), float(frame[C.TOTAL].max()))
     for tick in range(0, int(limit) + 1, 20):
         x = ranking_x(card, tick, right_end)
-        parts.append(f'<line x1="{_n(x)}" y1="{_n(top)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="{GRID}" '
+        parts.append(f'<line x1="{num(x)}" y1="{num(top)}" x2="{num(x)}" y2="{num(bottom)}" stroke="{GRID}" '
                      f'stroke-width="1"/>')
         for ty in (axis_top, bottom + 14):
-            parts.append(_text(x, ty, str(tick), size=SMALL, anchor="middle", fill=MUTED))
-    parts.append(_text((RANK_LEFT + RANK_RIGHT) / 2, bottom + 34, "总成绩（分）", size=SMALL, anchor="middle",
+            parts.append(text(x, ty, str(tick), size=SMALL, anchor="middle", fill=MUTED))
+    parts.append(text((RANK_LEFT + RANK_RIGHT) / 2, bottom + 34, "总成绩（分）", size=SMALL, anchor="middle",
                        cls="axis-title"))
     return parts
 
@@ -568,20 +484,20 @@ def _ranking_bar(card: Scorecard, record: Mapping[str, Any], y0: float, right_en
     stacked left to right (a negative one drawn as nothing), and its total."""
     result = _code(record.get(C.RESULT))
     name = _name(record)
-    parts = [f"<title>{_e(_ranking_tip(record, result))}</title>",
-             _text(RANK_LABEL_RIGHT, y0 + 13, fit(name, RANK_LABEL_RIGHT - 4, 12), size=12, anchor="end")]
+    parts = [f"<title>{esc(_ranking_tip(record, result))}</title>",
+             text(RANK_LABEL_RIGHT, y0 + 13, fit(name, RANK_LABEL_RIGHT - 4, 12), size=12, anchor="end")]
     if result in _MARKERS:
-        parts.append(_MARKERS[result].format(cx=_n(RANK_MARKER_X), cy=_n(y0 + 9)))
+        parts.append(_MARKERS[result].format(cx=num(RANK_MARKER_X), cy=num(y0 + 9)))
     level = 0.0
     for c in COMPONENTS:
         value = 0.0 if _missing(record.get(c)) else max(float(record[c]), 0.0)
         if value > 0:
             x0, x1 = ranking_x(card, level, right_end), ranking_x(card, level + value, right_end)
-            parts.append(f'<rect x="{_n(x0)}" y="{_n(y0 + 3)}" width="{_n(x1 - x0)}" height="12" '
+            parts.append(f'<rect x="{num(x0)}" y="{num(y0 + 3)}" width="{num(x1 - x0)}" height="12" '
                          f'fill="{COMPONENT_COLOURS[c]}" data-component="{c}"/>')
             level += value
-    parts.append(_text(ranking_x(card, level, right_end) + 3, y0 + 13, display_text(record[C.TOTAL]), size=SMALL))
-    return (f'<g class="bar" data-result="{_e(result or "")}" data-total="{display_text(record[C.TOTAL])}">'
+    parts.append(text(ranking_x(card, level, right_end) + 3, y0 + 13, display_text(record[C.TOTAL]), size=SMALL))
+    return (f'<g class="bar" data-result="{esc(result or "")}" data-total="{display_text(record[C.TOTAL])}">'
             f'{"".join(parts)}</g>')
 
 
