@@ -30,6 +30,12 @@ checked) served by a process of its own, as a real provider is, on the same data
 It prints messages per second of each and the worker's share of the bare loop's rate
 (target: at least 60 %).
 
+On PostgreSQL it also measures the floor of any worker that records each message's
+state durably: the same three writes per message (claimed; handed over, in waves of
+400; the outcome) as set-based statements in plain SQL, each committed, with no ORM,
+no sender and no call, and prints the share of the bare loop a worker could reach at
+best if the writes cost nothing more than that: bare / (bare + floor).
+
     .venv/bin/python bench/dispatch_bench.py
     .venv/bin/python bench/dispatch_bench.py --messages 1000 --repeat 1 --no-postgres
     .venv/bin/python bench/dispatch_bench.py --messages 0 --provider-messages 500   # providers only
@@ -264,6 +270,51 @@ def bench_provider(url: str, name: str, n: int, repeat: int, parallel: int) -> t
     return best_bare, best_worker
 
 
+_FLOOR_CLAIM = text("""
+    UPDATE sms_outbox SET status = 'sending', claimed_at = now(), claimed_by = 'floor'
+    WHERE id IN (SELECT id FROM sms_outbox WHERE status = 'pending' AND not_before <= now()
+                 ORDER BY not_before, id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+    RETURNING id, phone, params, text""")
+_FLOOR_HAND_OVER = text("""
+    UPDATE sms_outbox SET handed_at = now(), claimed_at = now(), provider = 'aliyun', attempts = attempts + 1
+    WHERE id = ANY(:ids) AND claimed_by = 'floor' RETURNING id""")
+_FLOOR_OUTCOME = text("""
+    UPDATE sms_outbox SET status = 'sent', provider_id = o.provider_id, params = o.params::json, text = o.text,
+           sent_at = now(), status_at = now(), last_error = '', claimed_at = NULL, claimed_by = NULL
+    FROM unnest(CAST(:ids AS integer[]), CAST(:provider_ids AS text[]), CAST(:params AS text[]),
+                CAST(:texts AS text[])) AS o(id, provider_id, params, text)
+    WHERE sms_outbox.id = o.id AND sms_outbox.claimed_by = 'floor'""")
+
+
+def database_floor(url: str, n: int, repeat: int) -> float:
+    """Seconds for the three writes per message of n messages, set-based, plain SQL
+    (PostgreSQL): the least any durable worker spends in the database."""
+    engine = make_engine(url, phone_key="dispatch bench phone key")
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    best = float("inf")
+    for _ in range(repeat):
+        fill_codes(sessions, n)
+        start = time.perf_counter()
+        with engine.connect() as connection:
+            while True:
+                claimed = connection.execute(_FLOOR_CLAIM).all()
+                connection.commit()
+                if not claimed:
+                    break
+                for first in range(0, len(claimed), 400):
+                    wave = claimed[first:first + 400]
+                    ids = [row.id for row in wave]
+                    connection.execute(_FLOOR_HAND_OVER, {"ids": ids}).all()
+                    connection.commit()
+                    connection.execute(_FLOOR_OUTCOME, {
+                        "ids": ids, "provider_ids": ["900619746936518^0"] * len(ids),
+                        "params": [json.dumps(row.params) for row in wave], "texts": [row.text for row in wave]})
+                connection.commit()
+        best = min(best, time.perf_counter() - start)
+    engine.dispose()
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=5000)
@@ -296,6 +347,7 @@ def main() -> None:
         if n:
             print()
             print(f"providers: {n:,} code-mode invitations (each its own code), best of {args.repeat}")
+            best_bare: dict[str, float] = {}  # PostgreSQL's runs: the floor's comparison
             print(f"{'database':<12}{'provider':<10}{'parallel':>9}{'bare SDK msg/s':>16}{'worker msg/s':>14}"
                   f"{'worker / bare':>15}")
             for name, url, _ in targets:
@@ -304,6 +356,14 @@ def main() -> None:
                         bare, worker = bench_provider(url, provider, n, args.repeat, parallel)
                         print(f"{name:<12}{provider:<10}{parallel:>9}{n / bare:>16,.0f}{n / worker:>14,.0f}"
                               f"{bare / worker:>14.0%}")
+                        if name == "PostgreSQL":
+                            best_bare[provider] = min(best_bare.get(provider, bare), bare)
+            postgres = [url for name, url, _ in targets if name == "PostgreSQL"]
+            if postgres:
+                floor = database_floor(postgres[0], n, args.repeat)
+                print(f"\nPostgreSQL floor: the three writes per message, set-based plain SQL: {n / floor:,.0f} msg/s;")
+                print("at best, a worker on it reaches " + ", ".join(
+                    f"{provider} {bare / (bare + floor):.0%}" for provider, bare in best_bare.items()) + " of the bare loop")
         if not args.no_postgres and admin is not None:
             with admin.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
