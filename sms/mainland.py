@@ -33,6 +33,7 @@ from sms.templates import (
     REMINDER_CODE,
     REMINDER_CODE_SHORT,
     REMINDER_LINK,
+    VERIFICATION_CODE,
 )
 
 # The kinds of message a county registers a template for, and the environment variable
@@ -54,6 +55,7 @@ KIND_OF_TEMPLATE = {
     INVITE_LINK: INVITATION, INVITE_CODE: INVITATION, INVITE_CODE_SHORT: INVITATION,
     REMINDER_LINK: REMINDER, REMINDER_CODE: REMINDER, REMINDER_CODE_SHORT: REMINDER,
     ONLINE_ACCOUNT: ACCOUNT, ONLINE_REMINDER: ACCOUNT_REMINDER, LIAISON_REMINDER: LIAISON,
+    VERIFICATION_CODE: VERIFICATION,
     **{kind: kind for kind in KINDS},
 }
 # The kinds the platform sends today (the window ratings will send the other two).

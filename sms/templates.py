@@ -25,6 +25,7 @@ REMINDER_CODE = "reminder_code"
 ONLINE_ACCOUNT = "online_account"  # an online-round evaluator's account and one-time password
 ONLINE_REMINDER = "online_reminder"  # an evaluator who has not voted yet: never the password
 LIAISON_REMINDER = "liaison_reminder"  # a unit's liaison: what the unit still owes the office, by when
+VERIFICATION_CODE = "verification_code"  # a 6-digit code confirming a citizen's phone (the window ratings)
 # Code mode's invitation and reminder in one SMS (70 characters, the signature included)
 # for providers that bill per 70: no reply hint, no matter, the place shortened to fit.
 INVITE_CODE_SHORT = "invite_code_short"
@@ -105,6 +106,11 @@ TEMPLATES = {
         Template(
             LIAISON_REMINDER,
             "【{sign}】{unit}联络员您好：{what}尚有{missing}，{due}截止。请登录 {link} 办理。",
+        ),
+        Template(
+            VERIFICATION_CODE,
+            "【{sign}】您的验证码为{code}，10分钟内有效，请勿告诉他人。",
+            secret=frozenset({"code"}),
         ),
     )
 }

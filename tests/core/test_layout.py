@@ -28,6 +28,7 @@ SERVICES_MAY_IMPORT = {
     "office": {"audit", "components", "lists", "online", "outbox", "schema", "scores", "survey"},
     "online": {"audit", "lists", "outbox", "scores", "staff", "survey"},
     "outbox": {"lists", "survey"},
+    "ratings": {"audit", "lists", "outbox", "schemes"},  # a code's section or window; the verification SMS
     "schemes": {"audit", "components", "lists"},  # BundleRejected: a folder of data files, every bad file listed; an entity's unit
     "scores": {"audit", "components", "lists", "online", "staff", "survey"},
     "staff": {"audit", "lists"},

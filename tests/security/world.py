@@ -1,7 +1,7 @@
 """A campaign with something behind every id a URL can carry: an open survey round
 with its invitations and import, an open online round with evaluators, a component
 entry made by hand, a second staff account, a background job, a window assessment with
-an open month and a record, and a window given to the unit; the values that fill each URL parameter; and, per route, a
+an open month and a record, and a window given to the unit, a rating code (评议二维码) of a section; the values that fill each URL parameter; and, per route, a
 browser session of someone who may use it."""
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from voting.jobs.models import Job
 from voting.lists.models import ObjectImport
 from voting.staff.models import Role
 from voting.components import components
+from voting.ratings import codes as rating_codes
 from voting.schemes import assessments
 from voting.schemes.files import builtin_folder
 from voting.staff import users
@@ -55,6 +56,7 @@ class World:
     assessment_id: int
     record_id: int
     entity_id: int
+    code_id: int
 
     def params(self, db) -> dict[str, object]:
         return {
@@ -65,7 +67,7 @@ class World:
             "token": link_path(db, self.invitations[0]).removeprefix("/v/"), "filename": "seen.js",
             "provider": "aliyun", "secret": "s" * 40,
             "assessment_id": self.assessment_id, "label": ASSESSMENT_PERIOD, "record_id": self.record_id,
-            "entity_id": self.entity_id,
+            "entity_id": self.entity_id, "code_id": self.code_id,
         }
 
 
@@ -86,6 +88,7 @@ def build(app, db, campaign, admin) -> World:
     record = assessments.add_record(db, assessment, month, assessments.RecordInput("公安局窗口", "leader_duty"), "admin")
     window = assessments.entities(db, assessment)[0]
     assessments.set_unit(db, assessment, window, listed[0].section.unit, "admin")
+    code = rating_codes.issue(db, actor="admin", section_id=section_id)
     db.commit()
     pool = evaluators(db, online)
     return World(
@@ -94,7 +97,7 @@ def build(app, db, campaign, admin) -> World:
         import_id=db.scalar(select(ObjectImport.id).where(ObjectImport.campaign_id == campaign.id)),
         entry_id=entry.id, section_id=section_id, unit_id=listed[0].section.unit_id, user_id=operator.id,
         job_id=job.id, ballot=form(marks(candidates(db, online))), assessment_id=assessment.id, record_id=record.id,
-        entity_id=window.id,
+        entity_id=window.id, code_id=code.id,
     )
 
 
@@ -166,6 +169,9 @@ def form_for(world: World, rule: str) -> dict:
         f"{ASSESSMENTS}/close": {"confirmed": "1"},
         f"{ASSESSMENTS}/reopen": {"reason": "补录投诉"},
         "/office/assessments/<int:assessment_id>/entities/<int:entity_id>/unit": {"unit": "0"},
+        "/office/ratings/cases": {"place": f"s-{world.section_id}", "case_ref": "PY2021-0001"},
+        "/office/ratings/codes/<int:code_id>/revoke": {"reason": "海报损坏", "confirmed": "1"},
+        "/office/ratings/codes/<int:code_id>/reissue": {"confirmed": "1"},
     }.get(rule, {})
 
 

@@ -106,6 +106,12 @@ ACTION_LABELS = {
     "assessment.period_reopen": "重新开启考核期间",
     "assessment.unit_link": "指定考核对象的所属单位",
     "assessment.unit_unlink": "取消考核对象的所属单位",
+    "rating_code.issue": "生成评议二维码",
+    "rating_code.revoke": "停用评议二维码",
+    "rating_code.reissue": "重新生成评议二维码",
+    "followup.callback": "记录差评回访",
+    "followup.rectify": "记录差评整改",
+    "followup.close": "办结差评",
 }
 
 

@@ -763,6 +763,54 @@ def _assessment_unit_unlink(entry: AuditEntry, names: Names) -> list[Part]:
             "该单位的联络员不再能查看这个对象的得分。"]
 
 
+def _rating_place(d: dict, names: Names) -> str:
+    """"科室“县发改局 · 价格科”" or "窗口“公安局窗口”", and "的一件办件" for a case's code."""
+    where = (f"科室“{_section(names, d['section_id'], d.get('section'))}”" if d.get("section_id") is not None
+             else f"窗口“{d.get('entity') or '已删除的窗口'}”")
+    return where + ("的一件办件" if d.get("kind") == "case" else "")
+
+
+@describes("rating_code.issue")
+def _rating_code_issue(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"为{_rating_place(d, names)}生成评议二维码（编号 {d['code_id']}）。"]
+
+
+@describes("rating_code.revoke")
+def _rating_code_revoke(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"停用{_rating_place(d, names)}的评议二维码（编号 {d['code_id']}），此后扫码不能再评价；原因：{d['reason']}。"]
+
+
+@describes("rating_code.reissue")
+def _rating_code_reissue(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"重新生成{_rating_place(d, names)}的评议二维码：停用编号 {d['code_id']}，新编号 {d['new_code_id']}，"
+            f"原二维码此后不能再评价；原因：{d['reason']}。"]
+
+
+def _case(d: dict, names: Names) -> str:
+    """"差评（编号 3，科室“县发改局 · 价格科”）", and "，已超过整改时限" when it was late."""
+    late = "，已超过整改时限" if d.get("overdue") is True else ""
+    return f"差评（编号 {int(d['case_id'])}，{_rating_place(d, names)}{late}）"
+
+
+@describes("followup.callback")
+def _followup_callback(entry: AuditEntry, names: Names) -> list[Part]:
+    return [f"记录{_case(entry.detail, names)}的回访情况。"]
+
+
+@describes("followup.rectify")
+def _followup_rectify(entry: AuditEntry, names: Names) -> list[Part]:
+    return [f"记录{_case(entry.detail, names)}的整改情况。"]
+
+
+@describes("followup.close")
+def _followup_close(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"办结{_case(d, names)}" + ("。" if d.get("rectified") else "，未记录整改情况。")]
+
+
 @describes("deadline.set")
 def _deadline_set(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail

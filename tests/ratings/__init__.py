@@ -1,0 +1,1 @@
+"""Citizens' ratings at the window: rating addresses, phone verification, working days."""

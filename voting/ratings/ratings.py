@@ -1,0 +1,296 @@
+"""A citizen's rating at a window (好差评), from a rating address (voting/ratings/codes.py):
+`submit_rating` stores it, opens the follow-up case of a counted 差评 in the same
+transaction (voting/ratings/followups.py carries it on), and answers with the thanks the
+page shows, the same whether the rating counts or not.
+
+**Levels.** Five, 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意; 2 and 1 are 差评,
+which ask what went wrong: at least one of `CATEGORIES` (and only a 差评 takes them),
+and a text of at most 500 characters (any level may leave one). Each rating stores the
+three-level result of Pingyang's rules (满意, 基本满意, 不满意) as the mapping said at
+the time (`RATING_LEVEL_MAP`, default 非常满意 and 满意 → 满意, 基本满意 → 基本满意, 不满意
+and 非常不满意 → 不满意): a rating is a fact of its day, and a month's figures must not
+change afterwards because the office changed the mapping.
+
+**Counted or not.** A rating is always stored (the office can see what was tried: a
+burst of ratings from one device is evidence), and `counted` says whether it goes into
+the figures. It does not count when it is a duplicate (the confirmed phone's second
+rating of the same place, section or window, the same local day: the first one stands)
+or over a limit; the citizen is never told, so an abuser learns nothing about what
+counted. The limits (settings of the app, defaults here) count the counted ratings:
+`RATING_DEVICE_DAILY` (20 a local day per device), `RATING_NETWORK_HOURLY` (200 an hour
+per network: a service hall's Wi-Fi or a carrier's NAT puts many citizens behind one
+address), `RATING_PHONE_DAILY` (10 a local day per confirmed phone, all places).
+
+**The database decides the duplicates.** A partial unique index keeps one counted
+rating per phone, place and local day; the counted insert is INSERT … ON CONFLICT DO
+NOTHING, and when it inserts nothing the rating is stored uncounted: a hundred submits
+at once from one phone give one counted rating and no error. On PostgreSQL the
+submits of one phone, one device or one network also take turns (transaction-scoped
+advisory locks), so that the limits are exact under concurrency too; SQLite writes one
+at a time anyway. The flood itself (thousands of requests) is the HTTP rate limiter's
+business (Flask-Limiter on the page), not this module's.
+
+**Device and network.** `device` is the value of the long-lived random cookie the page
+sets; a missing or malformed one counts as the network's cookie-less device, so
+clearing the cookie does not escape the device limit. `network` is the client's
+address, reduced as verification.py does (an IPv4 address, an IPv6 /64). Both, and the
+phone, are stored only as keyed hashes (voting/core/vault.py): no address, cookie or
+number is in the rating's row. The confirmed number itself is kept, sealed, only on a
+差评's follow-up case, for the SMS that asks the citizen to rate the handling.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy import text as sql
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from sms.phones import PhoneError, normalize_phone
+from voting.core.errors import DomainError
+from voting.core.vault import PhoneVault, vault_of
+from voting.ratings.codes import RevokedCodeError
+from voting.ratings.models import RATING_TEXT_MAX, FollowupCase, Rating, RatingCode, RatingResult
+from voting.ratings.verification import network_of
+from voting.ratings.workdays import FOLLOW_UP_DAYS, add_working_days
+
+# The five levels, best first, as the page lists them.
+LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+POOR = frozenset({2, 1})  # 差评
+# What went wrong (差评原因): the keys the page sends, and their labels.
+CATEGORIES = {
+    "attitude": "态度不好",
+    "slow": "效率低",
+    "repeat_visits": "多次跑",
+    "buck_passing": "推诿扯皮",
+    "fees": "收费问题",
+    "facilities": "环境设施",
+    "other": "其他",
+}
+_RESULTS_BY_LABEL = {result.label: result for result in RatingResult}
+DEFAULT_LEVEL_MAP = {"非常满意": "满意", "满意": "满意", "基本满意": "基本满意", "不满意": "不满意", "非常不满意": "不满意"}
+
+THANKS = "感谢您的评价！您的意见将帮助我们改进工作。"
+THANKS_POOR = "感谢您的评价！您反映的问题已转交有关单位核实整改。"
+
+_DEVICE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_DEVICE_PREFIX = "rating-device:"
+_NO_DEVICE_PREFIX = "rating-no-device:"
+_NETWORK_PREFIX = "rating-network:"
+_LOCK_CLASS = 0x72617469  # "rati": the ratings' advisory locks, apart from the one-key locks
+
+
+def level_map(config: Mapping[Any, Any]) -> dict[int, RatingResult]:
+    """RATING_LEVEL_MAP as each level's result: every one of the five levels (by its
+    name, 非常满意 …, or its number, 5 …) to one of 满意, 基本满意, 不满意. ValueError
+    for a map that leaves a level out or names anything else (the app refuses to start)."""
+    by_name = {name: level for level, name in LEVELS.items()}
+    mapped: dict[int, RatingResult] = {}
+    for key, value in config.items():
+        level = by_name.get(key) if isinstance(key, str) and not key.isdigit() else int(key)
+        if level not in LEVELS:
+            raise ValueError(f"RATING_LEVEL_MAP: unknown level {key!r}")
+        result = _RESULTS_BY_LABEL.get(value) if isinstance(value, str) else None
+        if result is None:
+            result = RatingResult(value) if value in {r.value for r in RatingResult} else None
+        if result is None:
+            raise ValueError(f"RATING_LEVEL_MAP: {value!r} is not one of 满意，基本满意，不满意")
+        mapped[level] = result
+    if set(mapped) != set(LEVELS):
+        raise ValueError(f"RATING_LEVEL_MAP must map all five levels: {sorted(set(LEVELS) - set(mapped))} missing")
+    return mapped
+
+
+@dataclass(frozen=True)
+class RatingSettings:
+    timezone: str = "Asia/Shanghai"  # TIMEZONE: the local day of the limits and the duplicates
+    levels: Mapping[int, RatingResult] = field(default_factory=lambda: level_map(DEFAULT_LEVEL_MAP))
+    device_daily: int = 20  # RATING_DEVICE_DAILY
+    network_hourly: int = 200  # RATING_NETWORK_HOURLY
+    phone_daily: int = 10  # RATING_PHONE_DAILY
+    follow_up_days: int = FOLLOW_UP_DAYS  # RATING_FOLLOW_UP_WORKING_DAYS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RatingSettings:
+        default = cls()
+        return cls(
+            timezone=str(config.get("TIMEZONE", default.timezone)),
+            levels=level_map(config.get("RATING_LEVEL_MAP", DEFAULT_LEVEL_MAP)),
+            device_daily=int(config.get("RATING_DEVICE_DAILY", default.device_daily)),
+            network_hourly=int(config.get("RATING_NETWORK_HOURLY", default.network_hourly)),
+            phone_daily=int(config.get("RATING_PHONE_DAILY", default.phone_daily)),
+            follow_up_days=int(config.get("RATING_FOLLOW_UP_WORKING_DAYS", default.follow_up_days)),
+        )
+
+
+DEFAULTS = RatingSettings()
+
+
+@dataclass(frozen=True)
+class Thanks:
+    """What the page shows (`message`: the same whether the rating counted or not);
+    `rating_id` is for the caller's own use, never to be shown."""
+
+    message: str
+    rating_id: int
+
+
+# ---- checking the input ----------------------------------------------------------------------
+
+def checked_level(level: object) -> int:
+    """The level as 1–5 (an int, or its digits as a form sends them); 400 otherwise."""
+    if isinstance(level, bool):
+        raise DomainError("请选择一个评价等级。")
+    if isinstance(level, str) and level.strip().isascii() and level.strip().isdigit():
+        level = int(level.strip())
+    if not isinstance(level, int) or level not in LEVELS:
+        raise DomainError("请选择一个评价等级（非常满意、满意、基本满意、不满意、非常不满意）。")
+    return level
+
+
+def checked_categories(level: int, categories: Iterable[str] | None) -> list[str]:
+    """The 差评's categories, each once, in `CATEGORIES` order; none for a better level."""
+    chosen = [str(c).strip() for c in (categories or ()) if str(c).strip()]
+    unknown = [c for c in chosen if c not in CATEGORIES]
+    if unknown:
+        raise DomainError("不满意的原因只能从列出的选项中选择。")
+    if level not in POOR:
+        if chosen:
+            raise DomainError("只有选择“不满意”或“非常不满意”时才需要选择不满意的原因。")
+        return []
+    if not chosen:
+        raise DomainError("请至少选择一项不满意的原因。")
+    return [key for key in CATEGORIES if key in chosen]
+
+
+def checked_text(value: str | None, limit: int = RATING_TEXT_MAX) -> str:
+    """Trimmed, without control characters but line breaks; at most `limit` characters."""
+    cleaned = "".join(ch for ch in (value or "") if ch in "\n" or unicodedata.category(ch)[0] != "C").strip()
+    if len(cleaned) > limit:
+        raise DomainError(f"文字太长：最多 {limit} 个字，现在是 {len(cleaned)} 个字。")
+    return cleaned
+
+
+def _phone(raw: str) -> str:
+    try:
+        return normalize_phone(raw)
+    except PhoneError as error:
+        raise DomainError(f"手机号码有误：{error}。") from None
+
+
+# ---- places, days, hashes --------------------------------------------------------------------
+
+def place_of(section_id: int | None, entity_id: int | None) -> str:
+    """The rated place as one value: "section:12" or "entity:5"."""
+    return f"section:{section_id}" if section_id is not None else f"entity:{entity_id}"
+
+
+def local_day(moment: datetime, zone: str) -> date:
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def end_of_day(day: date, zone: str) -> datetime:
+    """The end of the local `day` (the next day's start), in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0, 0), ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def device_hash(vault: PhoneVault, device: str | None, address: str | None) -> str:
+    """The keyed hash a device is counted by: its cookie's value, or, for a missing or
+    malformed cookie, the network's cookie-less device."""
+    if device and _DEVICE.fullmatch(device):
+        return vault.lookup(_DEVICE_PREFIX + device)
+    return vault.lookup(_NO_DEVICE_PREFIX + network_of(address))
+
+
+def rating_network_hash(vault: PhoneVault, address: str | None) -> str:
+    return vault.lookup(_NETWORK_PREFIX + network_of(address))
+
+
+def _take_turns(session: Session, *hashes: str) -> None:
+    """PostgreSQL: one submit at a time per phone, device and network (until the
+    transaction ends), taken in one order so that two submits never wait on each other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({int(h[:8], 16) - 2 ** 31 for h in hashes}):
+        session.execute(sql("SELECT pg_advisory_xact_lock(CAST(:class AS integer), CAST(:key AS integer))"), {"class": _LOCK_CLASS, "key": key})
+
+
+def _count(session: Session, *conditions: Any) -> int:
+    return session.scalar(select(func.count()).select_from(Rating).where(Rating.counted.is_(True), *conditions)) or 0
+
+
+def _within_limits(session: Session, *, device: str, network: str, phone_hash: str | None, day: date,
+                   now: datetime, settings: RatingSettings) -> bool:
+    if _count(session, Rating.device == device, Rating.day == day) >= settings.device_daily:
+        return False
+    if _count(session, Rating.network == network, Rating.created_at > now - timedelta(hours=1)) >= settings.network_hourly:
+        return False
+    return phone_hash is None or _count(session, Rating.phone_hash == phone_hash, Rating.day == day) < settings.phone_daily
+
+
+# ---- submitting ------------------------------------------------------------------------------
+
+def submit_rating(session: Session, code: RatingCode, level: object, categories: Iterable[str] | None,
+                  text: str | None, *, phone: str | None = None, device: str | None, network: str | None,
+                  now: datetime, settings: RatingSettings = DEFAULTS) -> Thanks:
+    """Store a citizen's rating of `code`'s place (flush, never commit; the request
+    commits): `level` 1–5, `categories` (keys of CATEGORIES, a 差评's only), `text`;
+    `phone` the number the citizen confirmed by its SMS code (check_code), or None;
+    `device` the rating cookie's value; `network` the client's address; `now` aware.
+    Refused (DomainError, 400, nothing stored) for bad input or a stopped code
+    (RevokedCodeError, 410). Otherwise stored, counted or not (the module's
+    docstring), a counted 差评 with its follow-up case; the thanks are the same."""
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    now = now.astimezone(timezone.utc)
+    level = checked_level(level)
+    chosen = checked_categories(level, categories)
+    comment = checked_text(text)
+    if code.revoked_at is not None:
+        raise RevokedCodeError()
+    number = _phone(phone) if phone else None
+    vault = vault_of(session)
+    phone_hash = vault.lookup(number) if number else None
+    device_key, network_key = device_hash(vault, device, network), rating_network_hash(vault, network)
+    day = local_day(now, settings.timezone)
+    _take_turns(session, device_key, network_key, *([phone_hash] if phone_hash else []))
+    values = {
+        "code_id": code.id, "section_id": code.section_id, "entity_id": code.entity_id,
+        "place": place_of(code.section_id, code.entity_id), "level": level, "result": settings.levels[level],
+        "categories": chosen, "text": comment, "created_at": now, "day": day, "phone_hash": phone_hash,
+        "device": device_key, "network": network_key,
+    }
+    rating_id: int | None = None
+    if _within_limits(session, device=device_key, network=network_key, phone_hash=phone_hash, day=day, now=now,
+                      settings=settings):
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        rating_id = session.execute(insert(Rating).values(**values, counted=True).on_conflict_do_nothing()
+                                    .returning(Rating.id)).scalar()
+        if rating_id is not None and level in POOR:
+            open_case(session, rating_id, code, number, now, settings)
+    if rating_id is None:
+        rating = Rating(**values, counted=False)
+        session.add(rating)
+        session.flush()
+        rating_id = rating.id
+    return Thanks(THANKS_POOR if level in POOR else THANKS, rating_id)
+
+
+def open_case(session: Session, rating_id: int, code: RatingCode, phone: str | None, now: datetime,
+              settings: RatingSettings = DEFAULTS) -> FollowupCase:
+    """The follow-up case of a counted 差评 (flush): due at the end of the local day
+    `follow_up_days` working days after the rating's day."""
+    due = add_working_days(local_day(now, settings.timezone), settings.follow_up_days)
+    case = FollowupCase(rating_id=rating_id, section_id=code.section_id, entity_id=code.entity_id, opened_at=now,
+                        due_at=end_of_day(due.day, settings.timezone), due_estimated=due.estimated, phone=phone)
+    session.add(case)
+    session.flush()
+    return case
