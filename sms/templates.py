@@ -14,6 +14,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 
 from sms.tokens import CODE_ALPHABET
@@ -26,6 +27,7 @@ ONLINE_ACCOUNT = "online_account"  # an online-round evaluator's account and one
 ONLINE_REMINDER = "online_reminder"  # an evaluator who has not voted yet: never the password
 LIAISON_REMINDER = "liaison_reminder"  # a unit's liaison: what the unit still owes the office, by when
 VERIFICATION_CODE = "verification_code"  # a 6-digit code confirming a citizen's phone (the window ratings)
+VERIFICATION_VALIDITY = timedelta(minutes=10)  # what its text says: the code is good this long
 # Code mode's invitation and reminder in one SMS (70 characters, the signature included)
 # for providers that bill per 70: no reply hint, no matter, the place shortened to fit.
 INVITE_CODE_SHORT = "invite_code_short"
@@ -47,6 +49,10 @@ class Template:
     # Parameters that must not outlive the send, since they open a vote or a login (a
     # link's token, a code, a password): `scrub` masks them.
     secret: frozenset[str] = frozenset()
+    # A message someone is waiting for and that is worth sending only this long after it
+    # was asked for (a verification code): the outbox never holds it to the next send
+    # window or day, and voids it once it is older (voting/outbox/outbox.py, `prepare`).
+    lifetime: timedelta | None = None
 
     @cached_property
     def params(self) -> frozenset[str]:
@@ -111,6 +117,7 @@ TEMPLATES = {
             VERIFICATION_CODE,
             "【{sign}】您的验证码为{code}，10分钟内有效，请勿告诉他人。",
             secret=frozenset({"code"}),
+            lifetime=VERIFICATION_VALIDITY,
         ),
     )
 }

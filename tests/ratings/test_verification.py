@@ -265,3 +265,32 @@ def test_a_hundred_wrong_tries_at_once_count_five_on_postgresql(app, db):
     assert db.scalars(select(PhoneVerification)).one().tries == 5
     with pytest.raises(TooManyRequestsError):
         check(db, code)
+
+
+def test_a_code_goes_at_night_and_past_the_daily_cap_or_not_at_all_once_stale(app, db):
+    """The send window (08:00–21:00) and the daily cap keep unasked messages from
+    waking people; a code someone just asked for goes at once, and a code the outbox
+    could not send within its 10 minutes is void, never sent late (its code masked)."""
+    night = datetime(2026, 6, 1, 14, 30, tzinfo=timezone.utc)  # 22:30 in Asia/Shanghai
+    earlier = outbox.enqueue(db, key="earlier", phone=PHONE, template=VERIFICATION_CODE,
+                             params={"sign": "县千人评议办", "code": "000000"})
+    earlier.status, earlier.sent_at = OutboxStatus.sent, night - timedelta(hours=1)  # the day's cap of 1 is used
+    send(db, now=night)
+    fresh = db.scalars(select(OutboxMessage).where(OutboxMessage.key != "earlier")).one()
+    fresh.created_at = night
+    db.commit()
+    sessions = app.extensions["pingyi.sessions"]
+    sender = ConsoleSender(outbox.console_sink(sessions, keep_secrets=False))
+    settings = DispatchSettings(daily_cap=1)  # the default window, 08:00–21:00
+    report = dispatch(sessions, sender, "w1", settings, now=lambda: night + timedelta(minutes=1), sleep=lambda s: None)
+    assert (report.sent, report.held) == (1, 0)
+    _, code = send(db, now=night + timedelta(minutes=2))
+    stale = db.scalars(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.pending)).one()
+    stale.created_at = night + timedelta(minutes=2)
+    db.commit()
+    report = dispatch(sessions, sender, "w1", settings, now=lambda: night + timedelta(minutes=13), sleep=lambda s: None)
+    assert (report.sent, report.held) == (0, 0)
+    db.expire_all()
+    stale = db.get(OutboxMessage, stale.id)
+    assert stale.status == OutboxStatus.void and stale.last_error == outbox.STALE
+    assert stale.params["code"] == SCRUBBED and code not in stale.text

@@ -8,7 +8,9 @@ How a worker goes (`dispatch`):
    several workers on several machines never claim the same row.
 2. make the claimed rows ready, in one transaction: hold back those outside the send
    window or whose phone reached the daily cap (back to pending, `not_before` at the
-   next allowed time: held, never dropped), void those whose round ended.
+   next allowed time: held, never dropped), void those whose round ended. A message of a
+   template with a lifetime (a verification code someone is waiting for) is never held:
+   it goes at once, whatever the hour, or is void once older than its lifetime.
 3. the sender splits the ready messages into provider calls (a batch where the
    provider takes one: sms/senders.py); for each call, mark its rows handed over and
    commit, call, then record each message's outcome and commit: sent; a transient
@@ -40,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sms.mainland import Receipt
 from sms.senders import HeldSendError, Message, Outcome, Sender, Sent, TransientSendError, UncertainSendError
-from sms.templates import render, scrub
+from sms.templates import TEMPLATES, render, scrub
 from voting.lists.models import Campaign
 from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus
 from voting.survey.models import RoundStatus, SurveyRound
@@ -158,6 +160,7 @@ def claim(session: Session, worker: str, now: datetime, settings: DispatchSettin
 
 
 HANDED_AND_LOST = "发送进程在交给服务商之后、记下结果之前中断"
+STALE = "已过有效期（如验证码），未发送"
 
 
 def give_up_on_handed(session: Session, now: datetime, settings: DispatchSettings) -> int:
@@ -255,7 +258,8 @@ def prepare(session: Session, rows: list[OutboxMessage], now: datetime,
             limits: Mapping[int | None, DispatchSettings], settings: DispatchSettings,
             report: DispatchReport) -> list[Going]:
     """The claimed rows that go now, in order; the others (flush; the caller commits)
-    voided (their round ended since the claim), held (the send window or the phone's
+    voided (their round ended since the claim, or a message with a lifetime older than
+    it), held (the send window or the phone's
     daily cap: back to pending until the next allowed time) or failed (a stored row no
     sender can take). What this needs from the database is read once for all rows."""
     live = set(session.scalars(_live_rounds(now).where(
@@ -274,9 +278,18 @@ def prepare(session: Session, rows: list[OutboxMessage], now: datetime,
             _release(row)
             forget_secrets(row)
             continue
-        hold = next_window(now, limit)
-        if hold is None and limit.daily_cap and sent_today[row.phone_hash] >= limit.daily_cap:
-            hold = next_day(now, limit)
+        template = TEMPLATES.get(row.template)
+        lifetime = template.lifetime if template is not None else None
+        if lifetime is not None and now - aware(row.created_at) > lifetime:
+            row.status, row.last_error, row.status_at = OutboxStatus.void, STALE, now
+            _release(row)
+            forget_secrets(row)
+            continue
+        hold = None
+        if lifetime is None:  # a message someone waits for now goes now, or not at all
+            hold = next_window(now, limit)
+            if hold is None and limit.daily_cap and sent_today[row.phone_hash] >= limit.daily_cap:
+                hold = next_day(now, limit)
         if hold is not None:
             row.status, row.not_before = OutboxStatus.pending, hold
             _release(row)

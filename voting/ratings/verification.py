@@ -61,14 +61,14 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from sms.phones import PhoneError, normalize_phone
-from sms.templates import VERIFICATION_CODE
+from sms.templates import VERIFICATION_CODE, VERIFICATION_VALIDITY
 from voting.core.clock import aware
 from voting.core.errors import DomainError
 from voting.core.vault import PhoneVault, vault_of
 from voting.outbox.outbox import enqueue
 from voting.ratings.models import PhoneVerification
 
-VALIDITY = timedelta(minutes=10)  # written in the registered SMS template: not a setting
+VALIDITY = VERIFICATION_VALIDITY  # written in the registered SMS template: not a setting
 CODE_DIGITS = 6
 SCHEME = "hmac-sha256"
 _SALT_PREFIX = "phone-verification:"  # apart from the evaluators' salts under the same key
