@@ -103,8 +103,11 @@ def garbled(token: str) -> list[str]:
     """A token cut short, with a character changed in its payload and in its signature,
     doubled, with spaces, and other shapes."""
     flip = {"A": "B"}.get(token[0], "A")
-    last = "A" if token[-1] != "A" else "B"
-    return [token[:-3], token[:20], flip + token[1:], token[:-1] + last, token + token, f" {token}", token.upper(),
+    # The signature's last base64 character carries two unused bits (20 bytes in 27
+    # characters): changing it may decode to the same bytes. Its second to last does not.
+    other = "A" if token[-2] != "A" else "B"
+    return [token[:-3], token[:20], flip + token[1:], token[:-2] + other + token[-1], token + token, f" {token}",
+            token.upper(),
             "", "x", "." * 10, "a" * 300]
 
 
