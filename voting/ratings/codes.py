@@ -170,10 +170,16 @@ def checked_reason(reason: str) -> str:
     return reason
 
 
-def _live(session: Session, code_id: int) -> RatingCode:
+def find_code(session: Session, code_id: int) -> RatingCode:
+    """A code by its id, live or stopped; NotFoundError for none."""
     code = session.get(RatingCode, code_id)
     if code is None:
         raise NotFoundError(f"没有编号为 {code_id} 的评议二维码。")
+    return code
+
+
+def _live(session: Session, code_id: int) -> RatingCode:
+    code = find_code(session, code_id)
     if code.revoked_at is not None:
         raise DomainError(f"评议二维码 {code_id} 已经停用。")
     return code

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Section, Unit
+from voting.ratings import codes
 from voting.ratings.models import CodeKind, RatingCode
 from voting.schemes.models import AssessedEntity, Assessment
 
@@ -137,13 +138,6 @@ def find_entity(session: Session, entity_id: int) -> AssessedEntity:
     return entity
 
 
-def find_code(session: Session, code_id: int) -> RatingCode:
-    code = session.get(RatingCode, code_id)
-    if code is None:
-        raise NotFoundError(f"没有编号为 {code_id} 的评议二维码。")
-    return code
-
-
 class StoppedCodeError(DomainError):
     status = 410
 
@@ -151,7 +145,7 @@ class StoppedCodeError(DomainError):
 def live_code(session: Session, code_id: int) -> RatingCode:
     """A live code by its id, for its poster: NotFoundError for none, StoppedCodeError
     (410) for a stopped one, whose poster must not be printed again."""
-    code = find_code(session, code_id)
+    code = codes.find_code(session, code_id)
     if code.revoked_at is not None:
         raise StoppedCodeError(f"评议二维码 {code_id} 已停用，它的海报不能再打印。")
     return code

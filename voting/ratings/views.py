@@ -107,7 +107,7 @@ def _entity(entity_id: int) -> AssessedEntity:
 
 
 def _code(code_id: int) -> RatingCode:
-    return places.find_code(get_session(), code_id)
+    return codes.find_code(get_session(), code_id)
 
 
 def _place_choices(campaign: Campaign | None) -> list[tuple[str, str]]:
