@@ -7,23 +7,20 @@ holiday, and estimated for 2027); a hundred submits at once from one phone on
 PostgreSQL counted once."""
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import func, select
 
 from voting.core.errors import DomainError
-from voting.core.vault import attach, vault_of
+from voting.core.vault import vault_of
 from voting.ratings import codes
 from voting.ratings import ratings as r
 from voting.ratings.models import FollowupCase, Rating, RatingResult
 from voting.ratings.ratings import RatingSettings
 
-from tests.ratings.support import places
+from tests.ratings.support import at_once, places
 
 PHONE = "13812345678"
 ADDRESS = "203.0.113.7"
@@ -231,32 +228,13 @@ def test_the_clock_is_a_setting(app, db, spots):
 # ---- concurrency --------------------------------------------------------------------------------
 
 def test_a_hundred_submits_at_once_from_one_phone_count_once_on_postgresql(app, db, spots):
-    engine = app.extensions["pingyi.engine"]
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers: the parallel submits are a PostgreSQL test")
     code = spots[0]  # loaded, detached: read only by the threads
-    db.close()
-    engine.dispose()  # its idle connection back to the server
-    # 100 threads released at once over 80 connections: the server's max_connections (100
-    # by default) is shared with the fixtures and whatever else runs.
-    wide = create_engine(engine.url, pool_size=80, max_overflow=0, pool_timeout=120)
-    attach(wide, vault_of(engine))
-    sessions = sessionmaker(wide, expire_on_commit=False)
-    start = threading.Barrier(100, timeout=60)
 
-    def attempt(n: int) -> str:
-        with sessions() as session:
-            start.wait()
-            thanks = r.submit_rating(session, code, 1, ["slow"], "", phone=PHONE, device=f"device-{n:03d}-abcdefghij",
-                                     network=f"198.51.100.{n}", now=MORNING)
-            session.commit()
-            return thanks.message
+    def attempt(session, n: int) -> str:
+        return r.submit_rating(session, code, 1, ["slow"], "", phone=PHONE, device=f"device-{n:03d}-abcdefghij",
+                               network=f"198.51.100.{n}", now=MORNING).message
 
-    try:
-        with ThreadPoolExecutor(max_workers=100) as pool:
-            outcomes = Counter(pool.map(attempt, range(100)))
-    finally:
-        wide.dispose()
+    outcomes = at_once(app, db, attempt, "SQLite serialises writers: the parallel submits are a PostgreSQL test")
     assert outcomes == {r.THANKS_POOR: 100}
     assert Counter(counted(db)) == {True: 1, False: 99}
     assert db.scalar(select(func.count()).select_from(FollowupCase)) == 1

@@ -7,25 +7,23 @@ stored; a hundred wrong tries at once on PostgreSQL counted five."""
 from __future__ import annotations
 
 import re
-import threading
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import func, inspect, select, text
 
 from sms.senders import ConsoleSender
 from sms.templates import SCRUBBED, VERIFICATION_CODE, render
 from voting.core.errors import DomainError
-from voting.core.vault import attach, vault_of
+from voting.core.vault import vault_of
 from voting.outbox import outbox
 from voting.outbox.models import OutboxMessage, OutboxStatus
 from voting.outbox.outbox import DispatchSettings, dispatch
 from voting.ratings import verification as v
 from voting.ratings.models import PhoneVerification
 from voting.ratings.verification import CodeRefusedError, TooManyRequestsError, WrongCodeError
+
+from tests.ratings.support import at_once
 
 PHONE = "13812345678"
 ADDRESS = "203.0.113.7"
@@ -232,35 +230,18 @@ def test_settings_come_from_the_app_config(app):
 
 
 def test_a_hundred_wrong_tries_at_once_count_five_on_postgresql(app, db):
-    engine = app.extensions["pingyi.engine"]
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers: the parallel tries are a PostgreSQL test")
     _, code = send(db)
-    db.close()
-    engine.dispose()  # its idle connections back to the server (100 at most, the test suite's others among them)
-    wide = create_engine(engine.url, pool_size=80, max_overflow=0, pool_timeout=120)
-    attach(wide, vault_of(engine))
-    sessions = sessionmaker(wide, expire_on_commit=False)
-    start = threading.Barrier(100, timeout=60)
 
-    def attempt(_n: int) -> str:
-        with sessions() as session:
-            start.wait()
-            try:
-                v.check_code(session, PHONE, wrong(code), MORNING)
-                return "accepted"
-            except WrongCodeError:
-                return "wrong"
-            except TooManyRequestsError:
-                return "refused"
-            finally:
-                session.commit()
+    def attempt(session, _n: int) -> str:
+        try:
+            v.check_code(session, PHONE, wrong(code), MORNING)
+            return "accepted"
+        except WrongCodeError:
+            return "wrong"
+        except TooManyRequestsError:
+            return "refused"
 
-    try:
-        with ThreadPoolExecutor(max_workers=100) as pool:
-            outcomes = Counter(pool.map(attempt, range(100)))
-    finally:
-        wide.dispose()
+    outcomes = at_once(app, db, attempt, "SQLite serialises writers: the parallel tries are a PostgreSQL test")
     assert outcomes == {"wrong": 5, "refused": 95}, outcomes
     assert db.scalars(select(PhoneVerification)).one().tries == 5
     with pytest.raises(TooManyRequestsError):
