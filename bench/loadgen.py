@@ -1,10 +1,12 @@
-"""What the load benchmarks (vote_bench.py, ballot_bench.py) share: the PostgreSQL
-they use, the app started under gunicorn on a free loopback port, and a client
-request timed."""
+"""What the load benchmarks (vote_bench.py, rating_bench.py, ballot_bench.py) share:
+the PostgreSQL they use, the app started under gunicorn on a free loopback port, a
+client request timed, and the client processes that drive a workload or the
+/healthz ceiling."""
 from __future__ import annotations
 
 import atexit
 import http.client
+import multiprocessing
 import os
 import re
 import shutil
@@ -12,11 +14,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 POSTGRES_URL = os.environ.get("PINGYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -155,6 +159,70 @@ def pct(values: list[float], q: float) -> float:
     """The q-quantile of `values` (seconds) in milliseconds."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+# A client thread: (base URL, its share of the work, the queue it puts its
+# (timings by request kind, errors, successes) on).
+Worker = Callable[[str, object, "multiprocessing.Queue"], None]
+
+
+def health_worker(base: str, seconds: float, out) -> None:
+    """GET /healthz as fast as one client goes, for `seconds`."""
+    browser = Browser(base)
+    timings, errors = [], []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        status, took, _ = browser.get("/healthz")
+        timings.append(took)
+        if status != 200:
+            errors.append(str(status))
+    out.put(({"health": timings}, errors, 0))
+
+
+def _process(worker: Worker, base: str, work, threads: int, split: bool, out) -> None:
+    """A client process running `threads` threads (the GIL would make one process the
+    bottleneck); with `split`, each thread takes its share of the list `work`."""
+    pool = [threading.Thread(target=worker, args=(base, work[i::threads] if split else work, out))
+            for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def drive(worker: Worker, base: str, work, processes: int, threads: int,
+          split: bool = True) -> tuple[dict[str, list[float]], list[str], int, float]:
+    """`worker` in `processes` × `threads` client threads: the list `work` shared out
+    (`split`), or the same `work` for each (the ceiling's seconds). The timings by
+    request kind, the errors, the successes and the elapsed seconds."""
+    out = multiprocessing.Queue()
+    parts = [work[i::processes] for i in range(processes)] if split else [work] * processes
+    start = time.perf_counter()
+    procs = [multiprocessing.Process(target=_process, args=(worker, base, part, threads, split, out)) for part in parts]
+    for proc in procs:
+        proc.start()
+    results = [out.get() for _ in range(processes * threads)]
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - start
+    timings: dict[str, list[float]] = {}
+    errors: list[str] = []
+    done = 0
+    for part_timings, part_errors, part_done in results:
+        for name, values in part_timings.items():
+            timings.setdefault(name, []).extend(values)
+        errors += part_errors
+        done += part_done
+    return timings, errors, done, elapsed
+
+
+def ceiling(base: str, seconds: float, processes: int, threads: int, label: str) -> float:
+    """GET /healthz's requests/s with the same clients (printed with its latencies)."""
+    timings, errors, _, elapsed = drive(health_worker, base, seconds, processes, threads, split=False)
+    found = len(timings["health"]) / elapsed
+    print(f"ceiling  GET /healthz ({label}): {found:,.0f} requests/s, p50 {pct(timings['health'], .5):.1f} ms, "
+          f"p99 {pct(timings['health'], .99):.1f} ms, errors {len(errors)}")
+    return found
 
 
 def create_schema():

@@ -27,11 +27,9 @@ Afterwards it checks that the database holds exactly one vote per successful POS
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import random
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -40,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 
-from loadgen import Browser, create_schema, csrf_token, drop_schema, gunicorn_path, pct, serve  # noqa: E402
+from loadgen import Browser, ceiling, create_schema, csrf_token, drive, drop_schema, gunicorn_path, pct, serve  # noqa: E402
 
 SECRET = "vote bench secret key, not for production"
 
@@ -94,9 +92,6 @@ def setup(url: str, n: int) -> list[str]:
     return links
 
 
-
-
-
 def _vote_worker(base: str, tokens: list[str], out) -> None:
     """One client thread: a citizen's visit per token, each a browser of its own."""
     timings: dict[str, list[float]] = {"link": [], "page": [], "post": []}
@@ -123,55 +118,6 @@ def _vote_worker(base: str, tokens: list[str], out) -> None:
             continue
         posted += 1
     out.put((timings, errors, posted))
-
-
-def _health_worker(base: str, seconds: float, out) -> None:
-    browser = Browser(base)
-    timings, errors = [], []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        status, took, _ = browser.get("/healthz")
-        timings.append(took)
-        if status != 200:
-            errors.append(str(status))
-    out.put(({"health": timings}, errors, 0))
-
-
-def _process(kind: str, base: str, work, threads: int, out) -> None:
-    """A client process running `threads` threads (the GIL would make one process the
-    bottleneck)."""
-    pool = []
-    for i in range(threads):
-        args = (base, work[i::threads], out) if kind == "vote" else (base, work, out)
-        target = _vote_worker if kind == "vote" else _health_worker
-        pool.append(threading.Thread(target=target, args=args))
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-
-
-def drive(kind: str, base: str, work, processes: int, threads: int) -> tuple[dict[str, list[float]], list[str], int, float]:
-    out = multiprocessing.Queue()
-    parts = [work[i::processes] for i in range(processes)] if kind == "vote" else [work] * processes
-    start = time.perf_counter()
-    procs = [multiprocessing.Process(target=_process, args=(kind, base, part, threads, out)) for part in parts]
-    for proc in procs:
-        proc.start()
-    results = [out.get() for _ in range(processes * threads)]
-    for proc in procs:
-        proc.join()
-    elapsed = time.perf_counter() - start
-    timings: dict[str, list[float]] = {}
-    errors: list[str] = []
-    posted = 0
-    for part_timings, part_errors, part_posted in results:
-        for name, values in part_timings.items():
-            timings.setdefault(name, []).extend(values)
-        errors += part_errors
-        posted += part_posted
-    return timings, errors, posted, elapsed
-
 
 
 def main() -> None:
@@ -201,17 +147,10 @@ def main() -> None:
         print(f"server: gunicorn, {args.workers} sync workers; clients: {args.processes} processes x {args.threads} threads")
         print()
 
-        def measure_ceiling(label: str) -> float:
-            timings, errors, _, elapsed = drive("health", base, args.seconds, args.processes, args.threads)
-            found = len(timings["health"]) / elapsed
-            print(f"ceiling  GET /healthz ({label}): {found:,.0f} requests/s, p50 {pct(timings['health'], .5):.1f} ms, "
-                  f"p99 {pct(timings['health'], .99):.1f} ms, errors {len(errors)}")
-            return found
-
-        before = measure_ceiling("before the votes")
+        before = ceiling(base, args.seconds, args.processes, args.threads, "before the votes")
 
         chosen = random.Random(1).sample(links, min(args.votes, len(links)))
-        timings, errors, posted, elapsed = drive("vote", base, chosen, args.processes, args.threads)
+        timings, errors, posted, elapsed = drive(_vote_worker, base, chosen, args.processes, args.threads)
         requests = sum(len(v) for v in timings.values())
         every = [t for v in timings.values() for t in v]
         print(f"votes    {posted:,} in {elapsed:.1f} s: {posted / elapsed:,.1f} votes/s ({requests / elapsed:,.0f} requests/s), "
@@ -219,11 +158,11 @@ def main() -> None:
         for name, label in (("link", "GET /v/<token>"), ("page", "GET /v"), ("post", "POST /v")):
             print(f"         {label:<15} p50 {pct(timings.get(name, []), .5):6.1f} ms   p99 {pct(timings.get(name, []), .99):6.1f} ms")
         print(f"         all requests    p50 {pct(every, .5):6.1f} ms   p99 {pct(every, .99):6.1f} ms")
-        after = measure_ceiling("after the votes")
-        ceiling = max(before, after)
-        share = (posted / elapsed) / (ceiling / 3) if ceiling else float("nan")
+        after = ceiling(base, args.seconds, args.processes, args.threads, "after the votes")
+        top = max(before, after)
+        share = (posted / elapsed) / (top / 3) if top else float("nan")
         print()
-        print(f"ceiling: {ceiling:,.0f} requests/s, the higher of the runs before and after the votes")
+        print(f"ceiling: {top:,.0f} requests/s, the higher of the runs before and after the votes")
         print(f"votes/s as a share of the ceiling (requests/s / 3 requests per vote): {share:.1%}  (target >= 40 %: {'met' if share >= 0.40 else 'NOT met'})")
         print(f"p99 of all vote requests: {pct(every, .99):.1f} ms  (target < 100 ms); errors: {len(errors)}  (target 0)")
 
