@@ -6,7 +6,8 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
+                        UniqueConstraint)
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -118,7 +119,8 @@ class Rating(Base):
     false for a duplicate (the phone's second rating of the place that local day) or a
     rating over a limit, stored but kept out of the figures. `phone_hash` only for a
     confirmed phone; `device` and `network` keyed hashes (voting/ratings/ratings.py).
-    The database keeps one counted rating per phone per place per local day (`day`)."""
+    The database keeps one counted rating per phone per place per local day (`day`),
+    and one per case code (`case_code_id`)."""
 
     __tablename__ = "rating"
     __table_args__ = (
@@ -127,6 +129,10 @@ class Rating(Base):
         Index("uq_rating_counted_phone_place_day", "phone_hash", "place", "day", unique=True,
               postgresql_where=sql("counted AND phone_hash IS NOT NULL"),
               sqlite_where=sql("counted AND phone_hash IS NOT NULL")),
+        # A case code (办件) counts one rating, whoever gives it, whenever.
+        Index("uq_rating_counted_case_code", "case_code_id", unique=True,
+              postgresql_where=sql("counted AND case_code_id IS NOT NULL"),
+              sqlite_where=sql("counted AND case_code_id IS NOT NULL")),
         Index("ix_rating_device_day", "device", "day"),
         Index("ix_rating_network_created_at", "network", "created_at"),
         Index("ix_rating_section_id_day", "section_id", "day"),
@@ -135,6 +141,9 @@ class Rating(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_id: Mapped[int] = mapped_column(ForeignKey("rating_code.id", ondelete="CASCADE"), index=True)
+    # The code again when it is a case's (kind case), else null: the one column the
+    # one-counted-rating-per-case index is over.
+    case_code_id: Mapped[int | None] = mapped_column(ForeignKey("rating_code.id", ondelete="CASCADE"))
     section_id: Mapped[int | None] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"))
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("assessed_entity.id", ondelete="CASCADE"))
     place: Mapped[str] = mapped_column(String(PLACE_MAX))
@@ -158,9 +167,10 @@ class FollowupCase(Base):
     end of the local day that many working days after the rating; `due_estimated` when
     a year the holiday calendar does not know was counted Monday to Friday), the
     office's call-back (回访), the unit's rectification (整改), the closing, and the
-    citizen's verdict on the handling (from an SMS reply; null until then). `phone`:
-    the confirmed number, sealed, for that SMS (none when the citizen gave none).
-    Overdue: not closed and now past `due_at`."""
+    citizen's verdict on the handling (from the page the closing's SMS links to; null
+    until then). `phone`: the confirmed number, sealed, for that SMS (none when the
+    citizen gave none; cleared once the SMS is in the outbox). Overdue: not closed and
+    now past `due_at`."""
 
     __tablename__ = "followup_case"
     __table_args__ = (
@@ -192,3 +202,100 @@ class FollowupCase(Base):
     closed_by: Mapped[str | None] = mapped_column(String(80))
     citizen_satisfied: Mapped[bool | None] = mapped_column(Boolean)
     citizen_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The random nonce the verdict link carries (voting/ratings/cases.py), set when the
+    # closing sends it; null for a case closed without a phone.
+    verdict_nonce: Mapped[str | None] = mapped_column(String(32))
+
+
+MONTH_LENGTH = 7  # "2024-05"
+
+
+class ServedCount(Base):
+    """The cases a section or a window served in a month (办件数), imported
+    (voting/ratings/imports.py): the denominator of its 主动评价率 (voting/ratings/figures.py).
+    `place` as Rating's ("section:12" or "entity:5"), the one column the uniqueness is
+    over: importing a place's month again replaces its count."""
+
+    __tablename__ = "rating_served_count"
+    __table_args__ = (
+        CheckConstraint("(section_id IS NULL) <> (entity_id IS NULL)", name="one_place"),
+        CheckConstraint("served >= 0", name="served"),
+        UniqueConstraint("place", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("assessed_entity.id", ondelete="CASCADE"), index=True)
+    place: Mapped[str] = mapped_column(String(PLACE_MAX))
+    month: Mapped[str] = mapped_column(String(MONTH_LENGTH))  # "2024-05"
+    served: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(80))
+
+
+class HotlineLevel(str, enum.Enum):
+    """The 12345 hotline's cases by who assigned them."""
+
+    province = "province"  # 省级件
+    city = "city"  # 市级件
+
+    @property
+    def label(self) -> str:
+        return HOTLINE_LEVEL_LABELS[self]
+
+
+HOTLINE_LEVEL_LABELS = {HotlineLevel.province: "省级件", HotlineLevel.city: "市级件"}
+
+
+class HotlineRate(Base):
+    """A unit's 12345 hotline revisits (回访) of a month and level, imported as counts
+    (回访数, 满意数): the rate (回访满意率) is computed from them, exactly, and a longer
+    period's is its months' counts added up. Importing a unit's month and level again
+    replaces them."""
+
+    __tablename__ = "rating_hotline_rate"
+    __table_args__ = (
+        CheckConstraint("revisits >= 0 AND satisfied >= 0 AND satisfied <= revisits", name="counts"),
+        UniqueConstraint("unit_id", "month", "level"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), index=True)
+    month: Mapped[str] = mapped_column(String(MONTH_LENGTH))  # "2024-05"
+    level: Mapped[HotlineLevel] = mapped_column(enum_column(HotlineLevel, "rating_hotline_level"))
+    revisits: Mapped[int] = mapped_column(Integer)  # 回访数
+    satisfied: Mapped[int] = mapped_column(Integer)  # 满意数
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(80))
+
+
+COMPLAINT_REASON_MAX = 200
+
+
+class ComplaintDecision(Base):
+    """The office's decision on a complaint (投诉: a counted 差评 of a section,
+    voting/ratings/complaints.py): 有效 or 无效 (`valid`) with its reason, who and when;
+    a valid one's 网络监督 有效投诉 deduction (`platform_event_id`: the component entry it
+    made, null once that entry is deleted on the components' page). `unit_text`: the text
+    the unit sees, as the office set it (null: the citizen's text as redact.for_unit leaves
+    it). A row may hold only `unit_text` (set before a decision, or kept when one is undone):
+    `valid` null is undecided. One row per rating, whoever decides at the same moment."""
+
+    __tablename__ = "complaint_decision"
+    __table_args__ = (
+        CheckConstraint(
+            "(valid IS NULL AND reason IS NULL AND decided_by IS NULL AND decided_at IS NULL)"
+            " OR (valid IS NOT NULL AND reason IS NOT NULL AND decided_by IS NOT NULL AND decided_at IS NOT NULL)",
+            name="decided_complete"),
+        CheckConstraint("platform_event_id IS NULL OR valid = true", name="event_when_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("rating.id", ondelete="CASCADE"), unique=True)
+    valid: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(COMPLAINT_REASON_MAX))
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    platform_event_id: Mapped[int | None] = mapped_column(ForeignKey("platform_event.id", ondelete="SET NULL"),
+                                                          index=True)
+    unit_text: Mapped[str | None] = mapped_column(String(RATING_TEXT_MAX))
