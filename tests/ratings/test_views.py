@@ -22,7 +22,6 @@ from tests.security.common import changed, snapshot
 from tests.support.web import text
 from voting.audit.models import AuditEntry
 from voting.ratings import codes
-from voting.ratings.citizen_views import NOT_OPEN
 from voting.ratings.models import RatingCode
 from voting.ratings.posters import qr_matrix
 from voting.staff import users
@@ -89,7 +88,7 @@ def test_an_admin_issues_a_section_and_a_window_code_and_downloads_their_posters
     # The public address names the place.
     public = app.test_client().get(f"/r/{token_of(app, at_section)}")
     assert public.status_code == 200
-    assert "价格科" in text(public) and "县发改局" in text(public) and NOT_OPEN in text(public)
+    assert "价格科" in text(public) and "县发改局" in text(public) and "非常满意" in text(public)
     assert public.headers["Cache-Control"] == "no-store" and "退出" not in text(public)
 
 

@@ -14,17 +14,24 @@ change afterwards because the office changed the mapping.
 **Counted or not.** A rating is always stored (the office can see what was tried: a
 burst of ratings from one device is evidence), and `counted` says whether it goes into
 the figures. It does not count when it is a duplicate (the confirmed phone's second
-rating of the same place, section or window, the same local day: the first one stands)
-or over a limit; the citizen is never told, so an abuser learns nothing about what
-counted. The limits (settings of the app, defaults here) count the counted ratings:
-`RATING_DEVICE_DAILY` (20 a local day per device), `RATING_NETWORK_HOURLY` (200 an hour
-per network: a service hall's Wi-Fi or a carrier's NAT puts many citizens behind one
-address), `RATING_PHONE_DAILY` (10 a local day per confirmed phone, all places).
+rating of the same place, section or window, the same local day: the first one stands;
+a case code's second rating) or over a limit; the citizen is never told, so an abuser
+learns nothing about what counted. The limits (settings of the app, defaults here)
+count the counted ratings: `RATING_DEVICE_DAILY` (20 a local day per device),
+`RATING_NETWORK_HOURLY` (200 an hour per network: a service hall's Wi-Fi or a
+carrier's NAT puts many citizens behind one address), `RATING_PHONE_DAILY` (10 a local
+day per confirmed phone, all places).
 
-**The database decides the duplicates.** A partial unique index keeps one counted
-rating per phone, place and local day; the counted insert is INSERT … ON CONFLICT DO
-NOTHING, and when it inserts nothing the rating is stored uncounted: a hundred submits
-at once from one phone give one counted rating and no error. On PostgreSQL the
+**A case code counts once.** A code printed for one served case (办件, CodeKind.case)
+counts one rating, whoever scans it and whenever: a second rating of the same case is
+stored uncounted, with the same thanks (a receipt passed around must not rate a
+window a hundred times).
+
+**The database decides the duplicates.** Partial unique indexes keep one counted
+rating per phone, place and local day, and one per case code (`case_code_id`, set for
+a case code's ratings only); the counted insert is INSERT … ON CONFLICT DO NOTHING,
+and when it inserts nothing the rating is stored uncounted: a hundred submits at once
+from one phone, or of one case, give one counted rating and no error. On PostgreSQL the
 submits of one phone, one device or one network also take turns (transaction-scoped
 advisory locks), so that the limits are exact under concurrency too; SQLite writes one
 at a time anyway. The flood itself (thousands of requests) is the HTTP rate limiter's
@@ -58,7 +65,7 @@ from sms.phones import PhoneError, normalize_phone
 from voting.core.errors import DomainError
 from voting.core.vault import PhoneVault, vault_of
 from voting.ratings.codes import RevokedCodeError
-from voting.ratings.models import RATING_TEXT_MAX, FollowupCase, Rating, RatingCode, RatingResult
+from voting.ratings.models import RATING_TEXT_MAX, CodeKind, FollowupCase, Rating, RatingCode, RatingResult
 from voting.ratings.verification import network_of
 from voting.ratings.workdays import FOLLOW_UP_DAYS, add_working_days
 
@@ -149,8 +156,8 @@ def checked_level(level: object) -> int:
     """The level as 1–5 (an int, or its digits as a form sends them); 400 otherwise."""
     if isinstance(level, bool):
         raise DomainError("请选择一个评价等级。")
-    if isinstance(level, str) and level.strip().isascii() and level.strip().isdigit():
-        level = int(level.strip())
+    if isinstance(level, str) and len(level.strip()) <= 2 and level.strip().isascii() and level.strip().isdigit():
+        level = int(level.strip())  # a few digits only: int() of thousands is slow, past 4,300 a ValueError
     if not isinstance(level, int) or level not in LEVELS:
         raise DomainError("请选择一个评价等级（非常满意、满意、基本满意、不满意、非常不满意）。")
     return level
@@ -202,10 +209,16 @@ def end_of_day(day: date, zone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0, 0), ZoneInfo(zone)).astimezone(timezone.utc)
 
 
+def valid_device(device: str | None) -> bool:
+    """`device` is a rating cookie's value as the page makes them (anything else counts
+    as the network's cookie-less device, and the page gives the browser a new one)."""
+    return bool(device and _DEVICE.fullmatch(device))
+
+
 def device_hash(vault: PhoneVault, device: str | None, address: str | None) -> str:
     """The keyed hash a device is counted by: its cookie's value, or, for a missing or
     malformed cookie, the network's cookie-less device."""
-    if device and _DEVICE.fullmatch(device):
+    if device and valid_device(device):
         return vault.lookup(_DEVICE_PREFIX + device)
     return vault.lookup(_NO_DEVICE_PREFIX + network_of(address))
 
@@ -263,7 +276,8 @@ def submit_rating(session: Session, code: RatingCode, level: object, categories:
     day = local_day(now, settings.timezone)
     _take_turns(session, device_key, network_key, *([phone_hash] if phone_hash else []))
     values = {
-        "code_id": code.id, "section_id": code.section_id, "entity_id": code.entity_id,
+        "code_id": code.id, "case_code_id": code.id if code.kind == CodeKind.case else None,
+        "section_id": code.section_id, "entity_id": code.entity_id,
         "place": place_of(code.section_id, code.entity_id), "level": level, "result": settings.levels[level],
         "categories": chosen, "text": comment, "created_at": now, "day": day, "phone_hash": phone_hash,
         "device": device_key, "network": network_key,
