@@ -28,7 +28,9 @@ SERVICES_MAY_IMPORT = {
     "office": {"audit", "components", "lists", "online", "outbox", "schema", "scores", "survey"},
     "online": {"audit", "lists", "outbox", "scores", "staff", "survey"},
     "outbox": {"lists", "survey"},
-    "ratings": {"audit", "lists", "outbox", "schemes"},  # a code's section or window; the verification SMS
+    # a code's section or window; the verification SMS; a valid complaint's 网络监督 deduction
+    # (a component entry) and the administrator who entered it
+    "ratings": {"audit", "components", "lists", "outbox", "schemes", "staff"},
     "schemes": {"audit", "components", "lists"},  # BundleRejected: a folder of data files, every bad file listed; an entity's unit
     "scores": {"audit", "components", "lists", "online", "staff", "survey"},
     "staff": {"audit", "lists"},
