@@ -24,6 +24,7 @@ from datetime import datetime
 
 from sms.senders import Sender
 from sms.templates import (
+    FOLLOWUP_VERDICT,
     INVITE_CODE,
     INVITE_CODE_SHORT,
     INVITE_LINK,
@@ -55,17 +56,17 @@ KIND_OF_TEMPLATE = {
     INVITE_LINK: INVITATION, INVITE_CODE: INVITATION, INVITE_CODE_SHORT: INVITATION,
     REMINDER_LINK: REMINDER, REMINDER_CODE: REMINDER, REMINDER_CODE_SHORT: REMINDER,
     ONLINE_ACCOUNT: ACCOUNT, ONLINE_REMINDER: ACCOUNT_REMINDER, LIAISON_REMINDER: LIAISON,
-    VERIFICATION_CODE: VERIFICATION,
+    VERIFICATION_CODE: VERIFICATION, FOLLOWUP_VERDICT: FOLLOW_UP,
     **{kind: kind for kind in KINDS},
 }
-# The kinds the platform sends today (the window ratings will send the other two).
-SENT_KINDS = (INVITATION, REMINDER, ACCOUNT, ACCOUNT_REMINDER, LIAISON)
+# The kinds the platform sends (all of them): `pingyi check-config` names any without a template.
+SENT_KINDS = KINDS
 # Values for a test message (`pingyi sms test-send`), by the platform's parameter name.
 SAMPLE_VALUES = {
     "unit": "县行政审批局", "section": "综合窗口", "place": "县行政审批局综合窗口", "date": "2021年上半年",
     "matter": "营业执照办理", "address": "pingyi.example.gov.cn/p", "code": "K7M4Q9PX", "closes": "6月30日18:00",
     "year": "2021", "login": "PY000123", "password": "8KQ2MX7A", "what": "服务对象名单", "missing": "2个科室",
-    "due": "5月20日", "link": "pingyi.example.gov.cn/e", "reply_hint": "",
+    "due": "5月20日", "link": "pingyi.example.gov.cn/e", "reply_hint": "", "token": "WzEyLCJrN3F4In0.Zm9sbG93dXA",
 }
 
 

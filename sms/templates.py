@@ -28,6 +28,11 @@ ONLINE_REMINDER = "online_reminder"  # an evaluator who has not voted yet: never
 LIAISON_REMINDER = "liaison_reminder"  # a unit's liaison: what the unit still owes the office, by when
 VERIFICATION_CODE = "verification_code"  # a 6-digit code confirming a citizen's phone (the window ratings)
 VERIFICATION_VALIDITY = timedelta(minutes=10)  # what its text says: the code is good this long
+# A 差评's citizen, once the office closed its case: the address of the page that asks
+# whether the handling satisfied them. The fixed part of the address (`address`, the
+# same in every message: registered in the template's text with a mainland provider,
+# which refuses links in variables) and the token (`token`, the message's own).
+FOLLOWUP_VERDICT = "followup_verdict"
 # Code mode's invitation and reminder in one SMS (70 characters, the signature included)
 # for providers that bill per 70: no reply hint, no matter, the place shortened to fit.
 INVITE_CODE_SHORT = "invite_code_short"
@@ -118,6 +123,11 @@ TEMPLATES = {
             "【{sign}】您的验证码为{code}，10分钟内有效，请勿告诉他人。",
             secret=frozenset({"code"}),
             lifetime=VERIFICATION_VALIDITY,
+        ),
+        Template(
+            FOLLOWUP_VERDICT,
+            "【{sign}】您对{place}提出的意见已办理完毕，请打开 {address}{token} 评价处理结果是否满意，有效期至{closes}。",
+            secret=frozenset({"token"}),
         ),
     )
 }

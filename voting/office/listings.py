@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from sms.templates import (
-    INVITE_CODE, INVITE_LINK, LIAISON_REMINDER, ONLINE_ACCOUNT, ONLINE_REMINDER, REMINDER_CODE, REMINDER_LINK,
+    FOLLOWUP_VERDICT, INVITE_CODE, INVITE_LINK, LIAISON_REMINDER, ONLINE_ACCOUNT, ONLINE_REMINDER, REMINDER_CODE,
+    REMINDER_LINK, VERIFICATION_CODE,
 )
 from voting.online.models import BallotCast, Evaluator, EvaluatorKind, OnlineRound
 from voting.survey.models import Invitation
@@ -34,6 +35,8 @@ MESSAGE_KINDS = {
     "account": ("网络评价账号", (ONLINE_ACCOUNT,)),
     "online_remind": ("网络评价提醒", (ONLINE_REMINDER,)),
     "liaison_remind": ("报送提醒（联络员）", (LIAISON_REMINDER,)),
+    "verification": ("手机验证码（扫码评价）", (VERIFICATION_CODE,)),
+    "followup_verdict": ("差评处理结果评价", (FOLLOWUP_VERDICT,)),
 }
 TEMPLATE_LABELS = {template: label for label, templates in MESSAGE_KINDS.values() for template in templates}
 

@@ -6,18 +6,23 @@ The office calls the citizen back (回访) and records what it found (`record_ca
 the unit of the rated section or window records its rectification (整改,
 `record_rectification`: only its own unit's cases, another unit's are "not found", so
 that a unit learns nothing of the others'); the office closes the case once the call-back
-is recorded (`close_case`); the citizen's verdict on the handling, from the SMS reply
-that asks it, is stored by `record_verdict`. A case is overdue when it is not closed and
-its due time has passed (`is_overdue`, `overdue`). The staff's steps are audited by the
-case's id and place only: no phone number, no finding or rectification text (the audit
-log is kept for ever, and a citizen's complaint may name people). Every step flushes and
-never commits.
+is recorded (`close_case`; voting/ratings/cases.py closes with the SMS that asks the
+citizen's verdict, and clears the case's phone once that SMS is in the outbox); the
+citizen's verdict on the handling, from the page that SMS links to, is stored once by
+`record_verdict` (`answer_verdict`: the first answer stands, however many come at once).
+A case is overdue when it is not closed and its due time has passed (`is_overdue`,
+`overdue`). The staff's steps are audited by the case's id and place only: no phone
+number, no finding or rectification text (the audit log is kept for ever, and a
+citizen's complaint may name people); the closing says whether the verdict SMS went.
+The citizen's verdict is not audited (it is no staff step; it stays on the case). Every
+step flushes and never commits.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from voting.audit import audit
@@ -131,27 +136,43 @@ def record_rectification(session: Session, case_id: int, *, unit_id: int, actor:
     return case
 
 
-def close_case(session: Session, case_id: int, *, actor: str, now: datetime) -> FollowupCase:
+def close_case(session: Session, case_id: int, *, actor: str, now: datetime,
+               ask_verdict: Callable[[FollowupCase], bool] | None = None) -> FollowupCase:
     """The office closes a case whose call-back is recorded (the rectification is not
-    required: a call-back may find nothing to rectify)."""
+    required: a call-back may find nothing to rectify). `ask_verdict(case)`, called once
+    the case is closed, asks the citizen's verdict (voting/ratings/cases.py) and says
+    whether it did: the audit entry records that, never the number."""
     now = _utc(now)
     case = _open_case(session, case_id)
     if case.callback_at is None:
         raise DomainError("请先记录回访情况，再办结。")
     case.closed_at, case.closed_by = now, actor
     session.flush()
+    asked = ask_verdict(case) if ask_verdict is not None else False
+    session.flush()
     audit.record(session, "followup.close", actor=actor,
-                 detail={**_detail(session, case, now), "rectified": case.rectified_at is not None})
+                 detail={**_detail(session, case, now), "rectified": case.rectified_at is not None,
+                         "verdict_sms": asked})
     return case
 
 
-def record_verdict(session: Session, case_id: int, *, satisfied: bool, now: datetime) -> FollowupCase:
-    """The citizen's verdict on the handling of a closed case (from the SMS reply),
-    once: a later reply does not change it."""
+def answer_verdict(session: Session, case_id: int, *, satisfied: bool, now: datetime) -> bool:
+    """The citizen's verdict on the handling of a closed case, once: whether this answer
+    was recorded (False: an earlier one stands and nothing changes). One conditional
+    UPDATE, so that two answers at once record one."""
     case = get_case(session, case_id)
     if case.closed_at is None:
         raise DomainError("这件差评还没有办结，不能评价处理结果。")
-    if case.citizen_satisfied is None:
-        case.citizen_satisfied, case.citizen_answered_at = satisfied, _utc(now)
-        session.flush()
-    return case
+    done = session.execute(
+        update(FollowupCase).where(FollowupCase.id == case.id, FollowupCase.citizen_satisfied.is_(None))
+        .values(citizen_satisfied=satisfied, citizen_answered_at=_utc(now))
+        .execution_options(synchronize_session=False))
+    session.refresh(case, ["citizen_satisfied", "citizen_answered_at"])
+    return bool(getattr(done, "rowcount", 0) == 1)
+
+
+def record_verdict(session: Session, case_id: int, *, satisfied: bool, now: datetime) -> FollowupCase:
+    """The citizen's verdict on the handling of a closed case (from the page the closing's
+    SMS links to), once: a later answer does not change it."""
+    answer_verdict(session, case_id, satisfied=satisfied, now=now)
+    return get_case(session, case_id)

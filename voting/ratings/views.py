@@ -34,7 +34,8 @@ from voting.core.db import get_session
 from voting.core.errors import DomainError, NotFoundError
 from voting.core.forms import EmptyForm, Form
 from voting.lists.models import Campaign, Section
-from voting.ratings import codes, places, posters
+from voting.core.models import utcnow
+from voting.ratings import cases, codes, places, posters
 from voting.ratings.models import CASE_REF_MAX, CodeKind, RatingCode
 from voting.schemes.models import AssessedEntity
 from voting.staff.auth import roles_required
@@ -140,6 +141,7 @@ def _render_index(*, case_form: CaseForm | None = None, error: str | None = None
         "ratings/index.html", campaign=campaign, units=units, windows=windows, by_section=by_section,
         by_entity=by_entity, case_codes=case_codes, case_places=places.places_of(session, case_codes),
         admin=_is_admin(), form=EmptyForm(), case_form=case_form or _case_form(campaign, bound=False), error=error,
+        overdue_cases=cases.overdue_count(session, utcnow()),
     ), status
 
 
