@@ -45,6 +45,10 @@ RULE_LABELS = {
 STAFF_RULES = {"staff_deductions", "staff_mean"}
 FLAG_KINDS = {"top_n": {"n": True}, "top_fraction": {"fraction": True, "count": False}}
 COUNT_ROUNDING = ("half_up", "floor", "ceil")
+# The citizen ratings' figures (好差评, voting/ratings/figures.py) an indicator may take its
+# records from (`figure:`): the platform writes the entity's figure of the period as the
+# record's 数值 (a rate as a percentage, 差评数 as the count).
+FIGURES = ("好评率", "差评数", "差评整改率", "回访满意率", "主动评价率", "12345省级件回访满意率", "12345市级件回访满意率")
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # The largest figure a scheme may hold, in thousandths (a million points): sums of a
 # county's records stay far inside 64-bit integers.
@@ -83,6 +87,7 @@ class Indicator:
     office: str = ""
     kinds: frozenset[str] | None = None  # None: every kind
     line: int = 0
+    figure: str = ""  # one of FIGURES: the records come from the citizen ratings' figures; "" none
 
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
@@ -463,7 +468,8 @@ def _module(reader: _Reader, node: yaml.Node, where: str, seen: dict[str, int]) 
                                  if "indicators" in keys else []):
         at = f"{where}.indicators[{index}]"
         entry = reader.mapping(item, at, {"id": True, "name": True, "rule": True, "start": False, "max": False,
-                                          "min": False, "content": False, "office": False, "for": False})
+                                          "min": False, "content": False, "office": False, "for": False,
+                                          "figure": False})
         if not entry:
             continue
         indicator_id = reader.ident(entry.get("id"), f"{at}.id")
@@ -479,12 +485,22 @@ def _module(reader: _Reader, node: yaml.Node, where: str, seen: dict[str, int]) 
             content=reader.text(entry.get("content"), f"{at}.content"),
             office=reader.text(entry.get("office"), f"{at}.office"),
             kinds=reader.kinds(entry.get("for"), f"{at}.for"), line=line,
+            figure=_figure(reader, entry.get("figure"), f"{at}.figure"),
         ))
     return Module(
         id=module_id, name=reader.text(keys.get("name"), f"{where}.name"), indicators=tuple(indicators),
         start=reader.points(keys.get("start"), f"{where}.start", 0) or 0,
         max=reader.points(keys.get("max"), f"{where}.max"), min=reader.points(keys.get("min"), f"{where}.min"),
     )
+
+
+def _figure(reader: _Reader, node: yaml.Node | None, where: str) -> str:
+    """An indicator's `figure`: one of FIGURES, or "" when it has none."""
+    if node is None:
+        return ""
+    if not isinstance(node, yaml.ScalarNode):
+        return reader.text(node, where)  # "应为单个值"
+    return reader.choice(node, where, FIGURES, "")
 
 
 def _flag(reader: _Reader, node: yaml.Node, where: str) -> Flag | None:

@@ -39,9 +39,10 @@ from scoring.schemes.output import period_text, title
 from scoring.schemes.scheme import KINDS, PERIODS, RANKINGS, RULE_LABELS, Scheme
 from voting.core.db import get_session
 from voting.core.errors import DomainError, ImportRejected, NotFoundError
-from voting.core.forms import Form, WholeNumberField
+from voting.core.forms import EmptyForm, Form, WholeNumberField
 from voting.lists.models import Campaign, Unit
 from voting.office.exports import XLSX
+from voting.ratings import figures as rating_figures
 from voting.schemes import assessments, charts
 from voting.schemes.files import BUILTIN, MAX_COUNT, MAX_FIGURE, MAX_POINTS
 from voting.schemes.models import AssessedEntity, Assessment, AssessmentPeriod
@@ -411,6 +412,7 @@ def _render_period(assessment: Assessment, period: AssessmentPeriod, *, status: 
         blank_delete=DeleteForm(formdata=None), scheme_period=PERIODS[scheme.period],
         reopen_form=reopen_form or ReopenForm(formdata=None), confirm_form=ConfirmForm(formdata=None),
         close=_close_confirmation(assessment, period) if admin and not rolled and period.closed_at is None else None,
+        figure_indicators=[i.name for i in scheme.indicators if i.figure],
     ), status
 
 
@@ -607,6 +609,23 @@ def import_records(assessment_id: int, label: str):
         form.file.errors.append(str(error))
         return _render_period(assessment, found, upload_form=form, status=error.status)
     flash(f"已导入 {filename}：{count} 条记录。", "info")
+    return _back_to_period(assessment, found, "records")
+
+
+@bp.post("/<int:assessment_id>/periods/<label>/figures")
+@roles_required(*ADMIN)
+def fill_figures(assessment_id: int, label: str):
+    """The records of the indicators with `figure:` from the citizen ratings' figures of
+    the period's months (voting/ratings/figures.py), replacing the earlier filled ones."""
+    assessment = _assessment(assessment_id)
+    found = _period(assessment, label)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        summary = rating_figures.fill_from_figures(get_session(), found, current_user.username)
+    except DomainError as error:
+        return _render_period(assessment, found, message=str(error), status=error.status)
+    flash(summary.message(), "info")
     return _back_to_period(assessment, found, "records")
 
 
