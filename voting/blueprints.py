@@ -13,6 +13,8 @@ def init_app(app: Flask) -> None:
     from voting.online import ballot_views, evaluator_views, monitor_views, round_views as online_round_views
     from voting.outbox import callback_views, views as outbox_views
     from voting.ratings import citizen_views as rating_citizen_views, views as rating_views
+    from voting.ratings import figure_views as rating_figure_views
+    from voting.ratings import case_views as rating_case_views, verdict_views as rating_verdict_views
     from voting.schemes import unit_views as scheme_unit_views, views as scheme_views
     from voting.scores import views as score_views
     from voting.staff import views as staff_views
@@ -23,8 +25,12 @@ def init_app(app: Flask) -> None:
         list_views, score_views, component_views, supervisor_views, survey_round_views, outbox_views, staff_views,
         phone_views, citizen_views, online_round_views, monitor_views, evaluator_views, ballot_views, audit_views,
         job_views, export_views, deadline_views, template_views, callback_views, scheme_views, scheme_unit_views,
-        rating_views, rating_citizen_views,
+        rating_views, rating_citizen_views, rating_case_views, rating_verdict_views,
+        rating_figure_views,
     )
+    from voting.ratings import complaint_views as rating_complaint_views, unit_views as rating_unit_views
+
+    pages += (rating_complaint_views, rating_unit_views)
     for module in pages:
         app.register_blueprint(module.bp)
     templating.init_app(app)

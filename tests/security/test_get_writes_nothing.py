@@ -35,6 +35,10 @@ PAGES = {
     "/office/supervisor/<int:unit_id>": (200, "主管单位"),
     "/office/scores/report": (200, "Excel 报告"),
     "/office/assessments/": (200, "新建考核"),
+    # The world's token is a vote link's: not a verdict link, nor a rating code's address
+    # (tests/ratings/test_verdict.py and tests/ratings/test_rating_page.py have the real ones).
+    "/r/case/<token>": (404, "没有找到这个评价链接"),
+    "/r/<token>": (404, "没有找到这个评议二维码"),
 }
 
 

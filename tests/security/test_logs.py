@@ -278,6 +278,8 @@ def test_the_redaction():
     assert logs.redact(f"GET /v/{token} HTTP/1.1") == "GET /v/[已隐去] HTTP/1.1"
     assert logs.redact(f"{PUBLIC_URL}/v/{token} 也可") == f"{PUBLIC_URL}/v/[已隐去] 也可"
     assert logs.redact("/v/thanks /v/seen /v") == "/v/thanks /v/seen /v"
+    assert logs.redact(f"POST /r/{token}/confirm HTTP/1.1") == "POST /r/[已隐去]/confirm HTTP/1.1"
+    assert logs.redact(f"{PUBLIC_URL}/r/case/{token} 评价") == f"{PUBLIC_URL}/r/case/[已隐去] 评价"
     assert logs.redact("POST /sms/aliyun/Sx-9_q.Zz/report HTTP/1.1") == "POST /sms/aliyun/[已隐去]/report HTTP/1.1"
     assert logs.redact("https://p.cn/sms/tencent/abc/reply?x=1") == "https://p.cn/sms/tencent/[已隐去]/reply?x=1"
     assert logs.redact("/sms/inbound /sms/status") == "/sms/inbound /sms/status"

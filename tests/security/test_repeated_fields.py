@@ -1,6 +1,7 @@
 """A field sent twice on a public form (security review, class B), on SQLite and
 PostgreSQL: the citizens' vote, code and beacon, the evaluators' login and logout, the
-ballot, the receipt check. Each form's fields appear once in a browser's request, and
+ballot, the receipt check, the citizen's verdict on a 差评's handling, the rating page and its
+phone step. Each form's fields appear once in a browser's request, and
 the readers took the first of two values (two choices made a vote of the first; a
 right and a wrong password, a login). Now every field sent twice, whichever, is
 refused with 400 and the page's own Chinese message naming it; nothing is stored and
@@ -19,7 +20,8 @@ from voting.web.public import PUBLIC_BLUEPRINTS
 
 # What a second value of a field is: another answer, as a tampered form would send.
 OTHER = {"choice": "unsatisfied", "comment": "另一条意见", "password": "WRONGPASS2", "code": "ZZZZ ZZZZ",
-         "phone_tail": "0000", "csrf_token": "another token"}
+         "phone_tail": "0000", "csrf_token": "another token", "answer": "unsatisfied", "level": "1",
+         "category_slow": "", "text": "另一条意见", "phone": "13900000000", "pending": "p1.another", "action": "skip"}
 
 
 @pytest.fixture
@@ -47,7 +49,8 @@ def other(world, name: str, value: str) -> str:
 def test_every_field_of_every_public_form_sent_twice_is_refused(app, db, world):
     public = sorted({r.rule for r in app.url_map.iter_rules()
                      if "POST" in r.methods and r.endpoint.split(".")[0] in PUBLIC_BLUEPRINTS})
-    assert public == ["/c", "/e/ballot", "/e/login", "/e/logout", "/receipt", "/v", "/v/seen"]
+    assert public == ["/c", "/e/ballot", "/e/login", "/e/logout", "/r/<token>", "/r/<token>/confirm", "/r/case/<token>",
+                      "/receipt", "/v", "/v/seen"]
     failures = []
     for rule in public:
         form = {"csrf_token": "a token", **form_for(world, rule)}

@@ -369,7 +369,8 @@ def test_imported_10_mb_cell_refused_with_row_and_column(db, campaign):
 
 
 def test_imported_nul_refused_on_the_upload_pages(staff, db, campaign):
-    """Sections, history, a component and service objects: the page names row and column."""
+    """Sections, history, a component, service objects and the ratings' 办件数 and 12345
+    revisits: the page names row and column."""
     section = sections_frame(db, campaign).iloc[0]
     reason = "含有空字符（NUL,\\x00），请删除后重新导入"
     files = {
@@ -381,6 +382,11 @@ def test_imported_nul_refused_on_the_upload_pages(staff, db, campaign):
                                             "E 列（事项）", {}),
         "/office/import/objects": ([OBJECTS_HEADER, [section["unit"], section["section"], "张\x00三", "某公司", "13812345670",
                                                      "事项", "否"]], "C 列（姓名）", {"round_kind": "H1", "section": "0"}),
+        "/office/ratings/figures/served": ([["窗口", "单位名称", "科室", "月份", "办件数"],
+                                            ["", section["unit"], section["section"], "2024-05", "1\x002"]],
+                                           "E 列（办件数）", {"assessment": ""}),
+        "/office/ratings/figures/hotline": ([["单位名称", "月份", "级别", "回访数", "满意数"],
+                                             [section["unit"], "2024-05", "省级\x00件", "2", "1"]], "C 列（级别）", {}),
     }
     before = snapshot(db)
     for url, (rows, column, fields) in files.items():

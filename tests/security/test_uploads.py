@@ -270,6 +270,8 @@ ROUTES = {
     **{f"component {kind}": (f"/office/components/{kind}/import", {})
        for kind in ("votes", "platform", "supervisor", "inspection", "bonus")},
     "representatives": ("/office/online/pool", {}),
+    "rating served": ("/office/ratings/figures/served", {"assessment": ""}),
+    "rating hotline": ("/office/ratings/figures/hotline", {}),
 }
 # name: the command's arguments before/after the file
 COMMANDS = {

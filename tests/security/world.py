@@ -1,7 +1,8 @@
 """A campaign with something behind every id a URL can carry: an open survey round
 with its invitations and import, an open online round with evaluators, a component
 entry made by hand, a second staff account, a background job, a window assessment with
-an open month and a record, and a window given to the unit, a rating code (评议二维码) of a section; the values that fill each URL parameter; and, per route, a
+an open month and a record, and a window given to the unit, a rating code (评议二维码) of a section and a
+差评 of it with its follow-up case; the values that fill each URL parameter; and, per route, a
 browser session of someone who may use it."""
 from __future__ import annotations
 
@@ -18,17 +19,22 @@ from tests.support.web import text
 from voting.components.models import ComponentKind
 from voting.online.models import Evaluator
 from voting.survey.models import Invitation
+from voting.ratings.models import FollowupCase
 from voting.jobs.models import Job
 from voting.lists.models import ObjectImport
 from voting.staff.models import Role
 from voting.components import components
+from voting.core.models import utcnow
 from voting.ratings import codes as rating_codes
+from voting.ratings import ratings as citizen_ratings
 from voting.schemes import assessments
 from voting.schemes.files import builtin_folder
 from voting.staff import users
 
 APP_CSRF = "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。"
 CITIZEN_CSRF = "页面已过期或校验未通过，请重新点击短信中的链接（或重新输入评价码）后再提交。"
+VERDICT_CSRF = "页面已过期，请重新点击短信中的链接后再评价。"
+RATING_CSRF = "页面已过期，请重新扫描窗口张贴的二维码。"
 EVALUATOR_CSRF = "页面已过期，请重新输入账号和密码登录。"
 BALLOT_CSRF = "页面已过期或校验未通过，请刷新页面后重新提交。"
 TWILIO = ("/sms/inbound", "/sms/status")
@@ -57,6 +63,8 @@ class World:
     record_id: int
     entity_id: int
     code_id: int
+    case_id: int
+    rating_id: int  # the 差评's rating: a complaint of the section (voting/ratings/complaints.py)
 
     def params(self, db) -> dict[str, object]:
         return {
@@ -67,7 +75,8 @@ class World:
             "token": link_path(db, self.invitations[0]).removeprefix("/v/"), "filename": "seen.js",
             "provider": "aliyun", "secret": "s" * 40,
             "assessment_id": self.assessment_id, "label": ASSESSMENT_PERIOD, "record_id": self.record_id,
-            "entity_id": self.entity_id, "code_id": self.code_id,
+            "entity_id": self.entity_id, "code_id": self.code_id, "case_id": self.case_id,
+            "rating_id": self.rating_id,
         }
 
 
@@ -89,6 +98,8 @@ def build(app, db, campaign, admin) -> World:
     window = assessments.entities(db, assessment)[0]
     assessments.set_unit(db, assessment, window, listed[0].section.unit, "admin")
     code = rating_codes.issue(db, actor="admin", section_id=section_id)
+    poor = citizen_ratings.submit_rating(db, code, 1, ["attitude"], "态度不好。", phone="13812345678", device="w" * 20,
+                                         network="203.0.113.9", now=utcnow())
     db.commit()
     pool = evaluators(db, online)
     return World(
@@ -98,6 +109,8 @@ def build(app, db, campaign, admin) -> World:
         entry_id=entry.id, section_id=section_id, unit_id=listed[0].section.unit_id, user_id=operator.id,
         job_id=job.id, ballot=form(marks(candidates(db, online))), assessment_id=assessment.id, record_id=record.id,
         entity_id=window.id, code_id=code.id,
+        case_id=db.scalar(select(FollowupCase.id).where(FollowupCase.rating_id == poor.rating_id)),
+        rating_id=poor.rating_id,
     )
 
 
@@ -172,6 +185,15 @@ def form_for(world: World, rule: str) -> dict:
         "/office/ratings/cases": {"place": f"s-{world.section_id}", "case_ref": "PY2021-0001"},
         "/office/ratings/codes/<int:code_id>/revoke": {"reason": "海报损坏", "confirmed": "1"},
         "/office/ratings/codes/<int:code_id>/reissue": {"confirmed": "1"},
+        "/office/rating-cases/<int:case_id>/callback": {"finding": "已致电群众核实。"},
+        "/office/rating-cases/<int:case_id>/close": {"confirmed": "1"},
+        "/office/unit-rating-cases/<int:case_id>/rectify": {"rectification": "已整改。"},
+        "/office/ratings/complaints/<int:rating_id>/decide": {"verdict": "valid", "reason": "经核实属实。"},
+        "/office/ratings/complaints/<int:rating_id>/undo": {"reason": "复核有误。", "confirmed": "1"},
+        "/office/ratings/complaints/<int:rating_id>/unit-text": {"text": "态度不好。"},
+        "/r/case/<token>": {"answer": "satisfied"},
+        "/r/<token>": {"level": "2", "category_slow": "1", "text": "等了很久", "phone": "13812345678"},
+        "/r/<token>/confirm": {"pending": "p1.sealed", "code": "123456", "action": "confirm"},
     }.get(rule, {})
 
 
@@ -182,4 +204,8 @@ def csrf_message(rule: str) -> str:
         return EVALUATOR_CSRF
     if rule in ("/e/ballot", "/receipt"):
         return BALLOT_CSRF
+    if rule == "/r/case/<token>":
+        return VERDICT_CSRF
+    if rule in ("/r/<token>", "/r/<token>/confirm"):
+        return RATING_CSRF
     return APP_CSRF

@@ -112,6 +112,12 @@ ACTION_LABELS = {
     "followup.callback": "记录差评回访",
     "followup.rectify": "记录差评整改",
     "followup.close": "办结差评",
+    "rating.complaint_decide": "认定评议二维码投诉",
+    "rating.complaint_undo": "撤销投诉认定",
+    "rating.complaint_unit_text": "修改投诉的单位可见内容",
+    "rating.served_import": "导入办件数",
+    "rating.hotline_import": "导入12345热线回访",
+    "assessment.records_fill": "从好差评数据取数",
 }
 
 

@@ -41,6 +41,9 @@ FORMATS = ("text", "json")
 # /v/<token>: the citizens' one-time link (voting/survey/citizen_views.py), also inside a full
 # URL in an SMS text. /v/thanks and /v/seen are pages, not tokens.
 _LINK = re.compile(r"(/v/)(?!(?:thanks|seen)(?![^\s?#\"'<>/\\]))[^\s?#\"'<>/\\]+")
+# /r/<token> and /r/case/<token>: a rating address (a case's is sent to one citizen) and a
+# 差评 verdict link (voting/ratings/citizen_views.py, verdict_views.py).
+_RATING = re.compile(r"(/r/(?:case/)?)[^\s?#\"'<>/\\]+")
 # /sms/<provider>/<secret>/report|reply: the mainland providers' callback addresses
 # (voting/outbox/callback_views.py), whose secret is what authenticates a push.
 _CALLBACK = re.compile(r"(/sms/[A-Za-z0-9_-]+/)[^\s?#\"'<>/\\]+(?=/(?:report|reply)\b)")
@@ -63,11 +66,12 @@ def _mask(found: re.Match[str]) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` without link tokens, callback secrets, phone numbers (masked), secret parameters, codes and
+    """`text` without link tokens (votes, ratings, verdicts), callback secrets, phone numbers (masked), secret parameters, codes and
     passwords after their words, and SQL parameters."""
     if not text:
         return text
     text = _LINK.sub(r"\1" + HIDDEN, text)
+    text = _RATING.sub(r"\1" + HIDDEN, text)
     text = _CALLBACK.sub(r"\1" + HIDDEN, text)
     text = _PARAM.sub(r"\1" + HIDDEN, text)
     text = _JSON_PARAM.sub(r"\1" + HIDDEN, text)

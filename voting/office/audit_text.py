@@ -811,6 +811,66 @@ def _followup_close(entry: AuditEntry, names: Names) -> list[Part]:
     return [f"办结{_case(d, names)}" + ("。" if d.get("rectified") else "，未记录整改情况。")]
 
 
+def _complaint(d: dict, names: Names) -> str:
+    """"投诉（编号 7，科室“县发改局 · 价格科”）"."""
+    return f"投诉（编号 {int(d['rating_id'])}，科室“{_section(names, d['section_id'], d.get('section'))}”）"
+
+
+@describes("rating.complaint_decide")
+def _rating_complaint_decide(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    if d.get("valid"):
+        return [f"认定{_complaint(d, names)}为有效，扣网络监督投诉平台 {_number(d.get('deduction'))} 分；"
+                f"理由：{d['reason']}。"]
+    return [f"认定{_complaint(d, names)}为无效，不扣分；理由：{d['reason']}。"]
+
+
+@describes("rating.complaint_undo")
+def _rating_complaint_undo(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    was = "有效，删除其扣分" if d.get("was_valid") else "无效"
+    return [f"撤销{_complaint(d, names)}的认定（原认定为{was}）；原因：{d['reason']}。"]
+
+
+@describes("rating.complaint_unit_text")
+def _rating_complaint_unit_text(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    if d.get("default"):
+        return [f"恢复{_complaint(d, names)}的单位可见内容为自动隐去个人信息后的原文。"]
+    return [f"修改{_complaint(d, names)}的单位可见内容：改写为 {d['length']} 个字。"]
+
+
+def _months(d: dict) -> str:
+    months = [str(m) for m in d.get("months") or []]
+    if not months:
+        return ""
+    return f"{months[0]}至{months[-1]}" if len(months) > 1 and months[0] != months[-1] else months[0]
+
+
+@describes("rating.served_import")
+def _rating_served_import(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    where = f"考核“{d['assessment']}”的窗口" if d.get("assessment") else "科室"
+    return [f"导入{where}办件数{_about(_file(d), _months(d))}：共 {d['rows']} 行，新增 {d['added']} 个，"
+            f"替换 {d['replaced']} 个。"]
+
+
+@describes("rating.hotline_import")
+def _rating_hotline_import(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"导入12345热线回访满意情况{_about(_file(d), _months(d))}：{d['units']} 个单位，共 {d['rows']} 行，"
+            f"新增 {d['added']} 个，替换 {d['replaced']} 个。"]
+
+
+@describes("assessment.records_fill")
+def _assessment_records_fill(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    skipped = [f"{what} {d[key]} 项" for key, what in (("kept", "已手工录入"), ("no_data", "无数据"), ("zero", "为零"),
+                                                    ("refused", "不符合指标要求")) if d.get(key)]
+    return [f"从好差评数据为考核“{d['assessment']}”的期间 {d['period']} 取数：写入 {d['written']} 条记录，"
+            f"替换原取数 {d['replaced']} 条" + (f"；未取数：{'，'.join(skipped)}" if skipped else "") + "。"]
+
+
 @describes("deadline.set")
 def _deadline_set(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
