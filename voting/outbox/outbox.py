@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, update
@@ -46,7 +46,7 @@ from sms.templates import TEMPLATES, render, scrub
 from voting.lists.models import Campaign
 from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus
 from voting.survey.models import RoundStatus, SurveyRound
-from voting.core.clock import aware
+from voting.core.clock import aware, day_bounds
 from voting.core.models import utcnow
 from voting.core.vault import vault_of
 
@@ -199,13 +199,6 @@ def next_window(now: datetime, settings: DispatchSettings) -> datetime | None:
     return opens.astimezone(timezone.utc)
 
 
-def _local_day(now: datetime, settings: DispatchSettings) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(settings.timezone)
-    day: date = now.astimezone(zone).date()
-    begin = datetime.combine(day, time(0, 0), zone)
-    return begin.astimezone(timezone.utc), (begin + timedelta(days=1)).astimezone(timezone.utc)
-
-
 def limits_for(session: Session, campaign_ids: Iterable[int | None], settings: DispatchSettings) -> dict[int | None, DispatchSettings]:
     """The window and cap for messages of each campaign: its own settings, or the
     worker's for messages of no campaign (and for all when `campaign_limits` is off).
@@ -228,7 +221,7 @@ def limits_for(session: Session, campaign_ids: Iterable[int | None], settings: D
 
 def next_day(now: datetime, settings: DispatchSettings) -> datetime:
     """The first allowed time of the next local day (a provider's limit per day)."""
-    _, end = _local_day(now, settings)
+    _, end = day_bounds(now, settings.timezone)
     tomorrow = end + timedelta(seconds=1)
     return next_window(tomorrow, settings) or tomorrow
 
@@ -264,7 +257,7 @@ def prepare(session: Session, rows: list[OutboxMessage], now: datetime,
     sender can take). What this needs from the database is read once for all rows."""
     live = set(session.scalars(_live_rounds(now).where(
         SurveyRound.id.in_({row.round_id for row in rows if row.round_id is not None}))))
-    begin, end = _local_day(now, settings)
+    begin, end = day_bounds(now, settings.timezone)
     hashes = {row.phone_hash for row in rows if row.phone_hash is not None}
     sent_today: Counter[str | None] = Counter(dict(session.execute(
         select(OutboxMessage.phone_hash, func.count()).where(

@@ -45,13 +45,13 @@ from sqlalchemy.orm import Session
 
 from sms.templates import FOLLOWUP_VERDICT, places, shorten
 from sms.tokens import new_nonce, same_nonce
-from voting.core.clock import aware
+from voting.core.clock import aware, end_of_day, local_day
 from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Campaign, Section, Unit
 from voting.outbox.outbox import enqueue
 from voting.ratings import followups
 from voting.ratings.models import FollowupCase, Rating
-from voting.ratings.ratings import CATEGORIES, LEVELS, end_of_day, local_day
+from voting.ratings.ratings import CATEGORIES, LEVELS
 from voting.ratings.workdays import working_days_between
 from voting.schemes.models import AssessedEntity, Assessment
 

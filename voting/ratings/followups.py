@@ -20,13 +20,13 @@ step flushes and never commits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from voting.audit import audit
-from voting.core.clock import aware
+from voting.core.clock import aware, in_utc
 from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Section
 from voting.ratings.models import FOLLOWUP_TEXT_MAX, FollowupCase
@@ -39,12 +39,6 @@ class CaseClosedError(DomainError):
 
     def __init__(self) -> None:
         super().__init__("这件差评已经办结，不能再修改。")
-
-
-def _utc(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
-    return now.astimezone(timezone.utc)
 
 
 def get_case(session: Session, case_id: int) -> FollowupCase:
@@ -72,14 +66,14 @@ def unit_of(session: Session, case: FollowupCase) -> int | None:
 
 
 def is_overdue(case: FollowupCase, now: datetime) -> bool:
-    return case.closed_at is None and _utc(now) > aware(case.due_at)
+    return case.closed_at is None and in_utc(now) > aware(case.due_at)
 
 
 def overdue(session: Session, now: datetime, *, unit_id: int | None = None) -> list[FollowupCase]:
     """The open cases past their due time, the longest overdue first; with `unit_id`,
     that unit's only."""
     cases = session.scalars(select(FollowupCase).where(FollowupCase.closed_at.is_(None),
-                                                       FollowupCase.due_at < _utc(now))
+                                                       FollowupCase.due_at < in_utc(now))
                             .order_by(FollowupCase.due_at, FollowupCase.id)).all()
     if unit_id is None:
         return list(cases)
@@ -96,7 +90,7 @@ def _detail(session: Session, case: FollowupCase, now: datetime) -> dict:
     else:
         entity = session.get(AssessedEntity, case.entity_id)
         detail |= {"entity_id": case.entity_id, "entity": entity.name if entity is not None else None}
-    detail["overdue"] = _utc(now) > aware(case.due_at)
+    detail["overdue"] = in_utc(now) > aware(case.due_at)
     return detail
 
 
@@ -110,7 +104,7 @@ def _required(value: str | None, what: str) -> str:
 def record_callback(session: Session, case_id: int, *, actor: str, finding: str, now: datetime) -> FollowupCase:
     """The office's call-back (回访) of an open case and what it found; recording it
     again replaces it (audited each time)."""
-    now = _utc(now)
+    now = in_utc(now)
     finding = _required(finding, "回访情况")
     case = _open_case(session, case_id)
     case.callback_at, case.callback_by, case.callback_finding = now, actor, finding
@@ -123,7 +117,7 @@ def record_rectification(session: Session, case_id: int, *, unit_id: int, actor:
                          now: datetime) -> FollowupCase:
     """The unit's rectification (整改) of an open case of its own section or window;
     another unit's case is not found (404, as a case that does not exist)."""
-    now = _utc(now)
+    now = in_utc(now)
     text = _required(text, "整改情况")
     case = get_case(session, case_id)
     if unit_of(session, case) != unit_id:
@@ -142,7 +136,7 @@ def close_case(session: Session, case_id: int, *, actor: str, now: datetime,
     required: a call-back may find nothing to rectify). `ask_verdict(case)`, called once
     the case is closed, asks the citizen's verdict (voting/ratings/cases.py) and says
     whether it did: the audit entry records that, never the number."""
-    now = _utc(now)
+    now = in_utc(now)
     case = _open_case(session, case_id)
     if case.callback_at is None:
         raise DomainError("请先记录回访情况，再办结。")
@@ -165,7 +159,7 @@ def answer_verdict(session: Session, case_id: int, *, satisfied: bool, now: date
         raise DomainError("这件差评还没有办结，不能评价处理结果。")
     done = session.execute(
         update(FollowupCase).where(FollowupCase.id == case.id, FollowupCase.citizen_satisfied.is_(None))
-        .values(citizen_satisfied=satisfied, citizen_answered_at=_utc(now))
+        .values(citizen_satisfied=satisfied, citizen_answered_at=in_utc(now))
         .execution_options(synchronize_session=False))
     session.refresh(case, ["citizen_satisfied", "citizen_answered_at"])
     return bool(getattr(done, "rowcount", 0) == 1)

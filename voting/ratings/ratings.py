@@ -51,9 +51,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
@@ -62,6 +61,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sms.phones import PhoneError, normalize_phone
+from voting.core.clock import end_of_day, in_utc, local_day
 from voting.core.errors import DomainError
 from voting.core.vault import PhoneVault, vault_of
 from voting.ratings.codes import RevokedCodeError
@@ -200,15 +200,6 @@ def place_of(section_id: int | None, entity_id: int | None) -> str:
     return f"section:{section_id}" if section_id is not None else f"entity:{entity_id}"
 
 
-def local_day(moment: datetime, zone: str) -> date:
-    return moment.astimezone(ZoneInfo(zone)).date()
-
-
-def end_of_day(day: date, zone: str) -> datetime:
-    """The end of the local `day` (the next day's start), in UTC."""
-    return datetime.combine(day + timedelta(days=1), time(0, 0), ZoneInfo(zone)).astimezone(timezone.utc)
-
-
 def valid_device(device: str | None) -> bool:
     """`device` is a rating cookie's value as the page makes them (anything else counts
     as the network's cookie-less device, and the page gives the browser a new one)."""
@@ -261,9 +252,7 @@ def submit_rating(session: Session, code: RatingCode, level: object, categories:
     Refused (DomainError, 400, nothing stored) for bad input or a stopped code
     (RevokedCodeError, 410). Otherwise stored, counted or not (the module's
     docstring), a counted 差评 with its follow-up case; the thanks are the same."""
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
-    now = now.astimezone(timezone.utc)
+    now = in_utc(now)
     level = checked_level(level)
     chosen = checked_categories(level, categories)
     comment = checked_text(text)

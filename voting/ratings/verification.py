@@ -53,7 +53,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,7 +62,7 @@ from sqlalchemy.orm import Session
 
 from sms.phones import PhoneError, normalize_phone
 from sms.templates import VERIFICATION_CODE, VERIFICATION_VALIDITY
-from voting.core.clock import aware
+from voting.core.clock import aware, day_bounds, in_utc
 from voting.core.errors import DomainError
 from voting.core.vault import PhoneVault, vault_of
 from voting.outbox.outbox import enqueue
@@ -125,19 +125,6 @@ class WrongCodeError(CodeRefusedError):
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-def _utc(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
-    return now.astimezone(timezone.utc)
-
-
-def _day(now: datetime, settings: VerificationSettings) -> tuple[datetime, datetime]:
-    """The local day of `now`: its start and the next day's, in UTC."""
-    zone = ZoneInfo(settings.timezone)
-    start = datetime.combine(now.astimezone(zone).date(), time(0, 0), zone)
-    return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)
-
 
 def _local_clock(moment: datetime, settings: VerificationSettings) -> str:
     local = moment.astimezone(ZoneInfo(settings.timezone))
@@ -211,12 +198,12 @@ def request_code(session: Session, phone: str, network: str | None, now: datetim
     behind the configured proxies): the row (flush; its SMS in the outbox in the same
     transaction). Refused, storing nothing: a number that is not a mainland mobile
     (400), a limit reached (TooManyRequestsError, 429, saying when to try again)."""
-    now = _utc(now)
+    now = in_utc(now)
     number = _phone(phone)
     vault = vault_of(session)
     phone_hash, net = vault.lookup(number), network_hash(vault, network)
     _lock_phone(session, phone_hash)
-    day_start, day_end = _day(now, settings)
+    day_start, day_end = day_bounds(now, settings.timezone)
     mine = select(PhoneVerification.created_at).where(PhoneVerification.phone_hash == phone_hash)
     last = session.scalar(mine.order_by(PhoneVerification.created_at.desc()).limit(1))
     if last is not None:
@@ -272,7 +259,7 @@ def check_code(session: Session, phone: str, code: str, now: datetime,
     WrongCodeError (a wrong try, counted), TooManyRequestsError (the day's wrong tries
     used: refused uncompared), CodeRefusedError (no code sent, expired, used, or not
     six digits: nothing counted)."""
-    now = _utc(now)
+    now = in_utc(now)
     number = _phone(phone)
     typed = _typed(code)
     vault = vault_of(session)
@@ -312,5 +299,5 @@ def _why_not(session: Session, phone_hash: str, now: datetime, settings: Verific
     if row.used_at is not None:
         return CodeRefusedError("这个验证码已经用过，请重新获取。")
     if row.tries >= settings.max_tries:
-        return _out_of_tries(settings, _day(now, settings)[1])
+        return _out_of_tries(settings, day_bounds(now, settings.timezone)[1])
     return CodeRefusedError(f"验证码已过期（{int(VALIDITY.total_seconds() // 60)} 分钟内有效），请重新获取。")
