@@ -5,12 +5,16 @@ ranks and flags are taken again within each group; an entity vetoed in any of th
 periods is vetoed for the longer one."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from scoring.schemes import exact
 from scoring.schemes.columns import ENTITY, GROUP, INDICATOR, KIND, MODULE, NOTE, ORDER, PERIOD, POINTS, ROW, WINDOW
-from scoring.schemes.engine import FLAGS, TOTAL, VETOED, Result, flagged, module_column, ranked, rounded
+from scoring.schemes.engine import (BLOCKED, DEDUCTED, ROUNDED, TOTAL, VETOED, Result, blocked_flags, frame,
+                                    module_column, ranked)
+from scoring.schemes.rules import repeated
 
 LEVELS = {"month": 1, "quarter": 3, "half-year": 6, "year": 12}
 
@@ -38,42 +42,55 @@ def _inside(label: str, period: str) -> bool:
 def roll_up(result: Result, period: str) -> Result:
     """`period`'s results from the scheme's periods inside it that `result` holds."""
     scheme = result.scheme
-    labels = sorted(label for label in set(result.table[PERIOD]) if _inside(label, period))
-    if not labels:
+    found, labels = pd.factorize(result.table[PERIOD])
+    wanted = [code for code, label in enumerate(labels) if _inside(label, period)]
+    if not wanted:
         raise ValueError(f"没有 {period} 之内的考核期结果")
-    parts = result.table[result.table[PERIOD].isin(labels)]
+    inside = np.flatnonzero(np.isin(found, wanted))  # the rows of those periods
     columns = [TOTAL, *(module_column(m.id) for m in scheme.modules)]
-    how = "sum" if scheme.rollup == "sum" else "mean"
-    grouped = parts.groupby(ENTITY, sort=False)
-    figures = grouped[columns].sum()
-    if how == "mean":
-        figures = _mean_half_up(figures, grouped.size())
-    table = parts.drop_duplicates(ENTITY)[[ENTITY, GROUP, KIND, ORDER, WINDOW]].set_index(ENTITY)
-    table = table.join(figures.astype("int64")).reset_index()
-    table.insert(0, PERIOD, period)
-    table = rounded(scheme, table)
-    vetoed = set(parts[parts[VETOED]][ENTITY])
-    table[VETOED] = table[ENTITY].isin(vetoed)
+    parts = {column: result.table[column].to_numpy()[inside] for column in
+             (PERIOD, ENTITY, GROUP, KIND, ORDER, WINDOW, *columns, VETOED, DEDUCTED, BLOCKED)}
+    # Each entity (a code, in the order of its first row) and the sums of its periods' figures.
+    entity, names = pd.factorize(parts[ENTITY])
+    count = len(names)
+    first = np.unique(entity, return_index=True)[1]
+    flat = np.zeros(count * len(columns), dtype="int64")
+    for at, column in enumerate(columns):
+        np.add.at(flat, entity * len(columns) + at, parts[column].astype("int64"))
+    sums = flat.reshape(count, len(columns))
+    if scheme.rollup != "sum":
+        sums = _mean_half_up(sums, np.bincount(entity, minlength=count))
+    # Vetoed, deducted (an item or a period's total below zero) or marked in any of its periods.
+    blocked = np.flatnonzero(parts[BLOCKED].astype(bool))
+    table = {PERIOD: repeated(period, count),
+             **{column: parts[column][first] for column in (ENTITY, GROUP, KIND, ORDER, WINDOW)},
+             **{column: sums[:, at] for at, column in enumerate(columns)},
+             ROUNDED: exact.rounds_half_up(sums[:, 0], scheme.decimals),
+             VETOED: _any(entity, parts[VETOED].astype(bool), count),
+             DEDUCTED: _any(entity, parts[DEDUCTED].astype(bool) | (parts[TOTAL] < 0), count),
+             BLOCKED: blocked_flags(scheme, entity[blocked], parts[BLOCKED][blocked], count)}
     warnings: list[str] = []
     table = ranked(scheme, table, warnings)
-    items = pd.DataFrame({PERIOD: period, ENTITY: parts[ENTITY].to_numpy(), MODULE: "", INDICATOR: "",
-                          POINTS: parts[TOTAL].to_numpy(),
-                          NOTE: [f"{label}：{exact.text(int(total))} 分" for label, total in zip(parts[PERIOD], parts[TOTAL])],
-                          ROW: pd.NA})
-    # The longer period's own deductions: any the entity had in its periods (for the
-    # flags that skip the deducted).
-    deducted = result.items[result.items[PERIOD].isin(labels) & (result.items[POINTS] < 0)][[ENTITY, POINTS]]
-    flag_items = pd.concat([items, deducted.assign(**{PERIOD: period})], ignore_index=True)
-    marks = result.measures[result.measures[PERIOD].isin(labels)].assign(**{PERIOD: period})
-    table[FLAGS] = flagged(scheme, table, flag_items, marks, warnings)
-    return Result(scheme, table.reset_index(drop=True), items, result.measures.iloc[0:0], warnings)
+    # An item for each of its periods: the period's total (2023-02：102.5 分).
+    totals = parts[TOTAL].astype("int64")
+    heads = np.array([f"{label}：" for label in labels], dtype=object)[found[inside]]
+    items = frame({PERIOD: repeated(period, len(totals)), ENTITY: parts[ENTITY],
+                   MODULE: repeated("", len(totals)), INDICATOR: repeated("", len(totals)), POINTS: totals,
+                   NOTE: exact.texts(totals, before=heads.tolist(), after=" 分"),
+                   ROW: pd.arrays.IntegerArray(np.zeros(len(totals), dtype="int64"), np.ones(len(totals), dtype=bool))})
+    return Result(scheme, frame(table), items, result.measures.iloc[0:0], warnings)
 
 
-def _mean_half_up(sums: pd.DataFrame, counts: pd.Series) -> pd.DataFrame:
-    """Each column's sum ÷ the count, in thousandths, rounded half up (away from zero
-    at .5, as `exact.mean`), on whole columns of integers."""
-    size = counts.to_numpy(dtype="int64")[:, None]
-    values = sums.to_numpy(dtype="int64")
-    whole, rest = np.divmod(np.abs(values), size)
-    rounded = (whole + (2 * rest >= size)) * np.sign(values)
-    return pd.DataFrame(rounded, index=sums.index, columns=sums.columns)
+def _any(entity: np.ndarray, marked: np.ndarray, count: int) -> np.ndarray:
+    """Whether each of `count` entities has a marked row (rows by entity code)."""
+    found = np.zeros(count, dtype=bool)
+    found[entity[marked]] = True
+    return found
+
+
+def _mean_half_up(sums: Any, counts: Any) -> Any:
+    """Each row's sums ÷ its count, in thousandths, rounded half up (away from zero at
+    .5, as `exact.mean`), on whole columns of integers (an array, or a frame and a
+    series)."""
+    means = exact.divide_half_up(np.asarray(sums, dtype="int64"), np.asarray(counts, dtype="int64")[:, None])
+    return pd.DataFrame(means, index=sums.index, columns=sums.columns) if isinstance(sums, pd.DataFrame) else means
