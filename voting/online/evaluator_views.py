@@ -58,7 +58,7 @@ from voting.core.forms import Form
 from voting.online import ballots, evaluators
 from voting.online.ballots import SeatRound
 from voting.online.evaluators import MAX_FAILED_LOGINS, AccountLockedError, LoginFailedError
-from voting.web.public import make_public
+from voting.web.public import make_public, message_page
 
 bp = Blueprint("evaluator", __name__)
 
@@ -169,12 +169,8 @@ def _login_page(form: LoginForm, status: int = 200, error: str | None = None):
                            privacy=PRIVACY), status
 
 
-def _page(status: int, title: str, message: str):
-    return render_template("survey/citizen_message.html", title=title, message=message, status=status), status
-
-
 make_public(
-    bp, _page,
+    bp, message_page,
     csrf_message="页面已过期，请重新输入账号和密码登录。",
     unexpected_message="系统暂时出现问题，请稍后重新登录再试。",
     csrf_page=lambda: _login_page(LoginForm(formdata=None), 400, "页面已过期，请重新输入账号和密码登录。"),
@@ -235,7 +231,7 @@ def login():
         return _login_page(form, error.status, message)
     except DomainError as error:  # the ballot is in, or the round is not open
         _forget()
-        return _page(error.status, "无法登录", str(error))
+        return message_page(error.status, "无法登录", str(error))
     # A fresh session: nothing of what this browser held before (another evaluator, a
     # citizen's invitation, a staff login) carries over into the evaluator's.
     visit.clear()

@@ -49,7 +49,7 @@ from voting.ratings import codes, pending, places, ratings, verification
 from voting.ratings.models import RATING_TEXT_MAX, RatingCode
 from voting.ratings.pending import PendingRating
 from voting.ratings.verification import CodeRefusedError, TooManyRequestsError, VerificationSettings
-from voting.web.public import make_public
+from voting.web.public import make_public, message_page
 
 bp = Blueprint("ratings", __name__)
 
@@ -70,12 +70,8 @@ RESENT = f"新的验证码已发送至 {{phone}}，{_MINUTES} 分钟内有效，
 CHOOSE_ACTION = "请点击“确认并提交评价”“重新获取验证码”或“不验证手机，直接提交评价”中的一项。"
 
 
-def _page(status: int, title: str, message: str):
-    return render_template("survey/citizen_message.html", title=title, message=message, status=status), status
-
-
 make_public(
-    bp, _page,
+    bp, message_page,
     csrf_message="页面已过期，请重新扫描窗口张贴的二维码。",
     unexpected_message="系统暂时出现问题，请稍后重新扫描二维码再试。",
 )
@@ -83,12 +79,12 @@ make_public(
 
 @bp.errorhandler(codes.UnknownCodeError)
 def _unknown(error: codes.UnknownCodeError):
-    return _page(404, "二维码无效", str(error))
+    return message_page(404, "二维码无效", str(error))
 
 
 @bp.errorhandler(codes.RevokedCodeError)
 def _revoked(error: codes.RevokedCodeError):
-    return _page(410, "二维码已停用", str(error))
+    return message_page(410, "二维码已停用", str(error))
 
 
 # ---- the device cookie and the limits' keys --------------------------------------------------

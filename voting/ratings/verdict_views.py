@@ -29,7 +29,7 @@ from voting.core.models import utcnow
 from voting.ratings import cases
 from voting.ratings.models import FollowupCase
 from voting.ratings.views import public_base
-from voting.web.public import make_public
+from voting.web.public import make_public, message_page
 
 bp = Blueprint("rating_verdict", __name__)
 
@@ -40,12 +40,8 @@ ANSWERS = {"satisfied": True, "unsatisfied": False}
 CHOOSE = "请点击“满意”或“不满意”。"
 
 
-def _page(status: int, title: str, message: str):
-    return render_template("survey/citizen_message.html", title=title, message=message, status=status), status
-
-
 make_public(
-    bp, _page,
+    bp, message_page,
     csrf_message="页面已过期，请重新点击短信中的链接后再评价。",
     unexpected_message="系统暂时出现问题，请稍后重新点击短信中的链接再试。",
 )

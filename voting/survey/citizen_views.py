@@ -45,7 +45,7 @@ from voting.survey.votes import (
     RoundClosedError,
     UnknownInvitationError,
 )
-from voting.web.public import make_public
+from voting.web.public import make_public, message_page
 
 bp = Blueprint("citizen", __name__)
 
@@ -115,30 +115,26 @@ class CodeForm(Form):
 # ---- pages -----------------------------------------------------------------------------
 
 
-def _page(status: int, title: str, message: str):
-    return render_template("survey/citizen_message.html", title=title, message=message, status=status), status
-
-
 def _voted():
-    return _page(409, "您已评价过", str(AlreadyVotedError()))
+    return message_page(409, "您已评价过", str(AlreadyVotedError()))
 
 
 def _closed():
-    return _page(410, "评价已截止", str(RoundClosedError()))
+    return message_page(410, "评价已截止", str(RoundClosedError()))
 
 
 def _cancelled():
-    return _page(410, "本轮调查已取消", "本轮调查已由县千人评议办取消，这份邀请不再使用，无需评价。感谢您的关注！")
+    return message_page(410, "本轮调查已取消", "本轮调查已由县千人评议办取消，这份邀请不再使用，无需评价。感谢您的关注！")
 
 
 def _unknown_link():
-    return _page(404, "链接无效或已作废", "这个链接无效或已作废。请核对短信中的链接；如有疑问，请联系县千人评议办。")
+    return message_page(404, "链接无效或已作废", "这个链接无效或已作废。请核对短信中的链接；如有疑问，请联系县千人评议办。")
 
 
 def _no_invitation():
     if visit.get("voted"):
         return _voted()
-    return _page(400, "请重新打开短信链接", "没有找到您的评价邀请：页面可能已过期。请重新点击短信中的链接，或在评价码页面输入短信中的评价码。")
+    return message_page(400, "请重新打开短信链接", "没有找到您的评价邀请：页面可能已过期。请重新点击短信中的链接，或在评价码页面输入短信中的评价码。")
 
 
 def _vote_page(invitation: CitizenInvitation, vote: VoteInput, status: int = 200, error: str | None = None):
@@ -212,7 +208,7 @@ def _wrong_attempt(response) -> bool:
 
 
 make_public(
-    bp, _page,
+    bp, message_page,
     csrf_message="页面已过期或校验未通过，请重新点击短信中的链接（或重新输入评价码）后再提交。",
     unexpected_message="系统暂时出现问题，您的评价可能没有提交。请稍后重新点击短信中的链接再试。",
 )
@@ -229,9 +225,9 @@ def open_link(token: str):
     try:
         claim = link_tokens(current_app).read(token)
     except TokenInvalid as error:
-        return _page(400, "链接无效", str(error))
+        return message_page(400, "链接无效", str(error))
     except TokenExpired as error:
-        return _page(410, "评价已截止", str(error))
+        return message_page(410, "评价已截止", str(error))
     invitation, voted = rounds.load_invitation(get_session(), claim.invitation_id)
     if invitation is None or invitation.round_id != claim.round_id or not same_nonce(claim.nonce, invitation.nonce):
         return _unknown_link()
@@ -285,7 +281,7 @@ def cast():
 
 @bp.get("/v/thanks")
 def thanks():
-    return _page(200, "感谢您的评价", "您的评价已经提交。感谢您对机关作风建设的支持！现在可以关闭这个页面了。")
+    return message_page(200, "感谢您的评价", "您的评价已经提交。感谢您对机关作风建设的支持！现在可以关闭这个页面了。")
 
 
 @bp.post("/v/seen")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
@@ -73,6 +73,12 @@ def refuse_repeated_fields() -> None:
 def _private(response):
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def message_page(status: int, title: str, message: str):
+    """A public page that says one thing (a refusal, an error, a thanks) with `status`:
+    the `page` most public blueprints give make_public."""
+    return render_template("survey/citizen_message.html", title=title, message=message, status=status), status
 
 
 def make_public(
