@@ -38,8 +38,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask import Flask
 from sqlalchemy import Select, case as when, func, select
 from sqlalchemy.orm import Session
 
@@ -50,6 +49,7 @@ from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Campaign, Section, Unit
 from voting.outbox.outbox import enqueue
 from voting.ratings import followups
+from voting.ratings.codes import IdTokens
 from voting.ratings.models import FollowupCase, Rating
 from voting.ratings.ratings import CATEGORIES, LEVELS
 from voting.ratings.workdays import working_days_between
@@ -58,7 +58,6 @@ from voting.schemes.models import AssessedEntity, Assessment
 PURPOSE = "pingyi.followup-verdict"
 VERDICT_PATH = "/r/case/"  # the public page's address (voting/ratings/verdict_views.py)
 VERDICT_DAYS = 30  # RATING_VERDICT_LINK_DAYS: how long after the closing the link answers
-TOKEN_MAX = 256  # a genuine token is about 70 characters
 PLACE_MAX = 24  # the place as the SMS names it (sms/templates.py MATTER_MAX)
 
 # The states the lists filter by (the query string's `status`).
@@ -256,37 +255,20 @@ class VerdictGivenError(DomainError):
         super().__init__("您已经评价过这次处理结果，评价已记录，不能更改。感谢您的反馈！")
 
 
-class VerdictTokens:
-    """Sign and read verdict links with the platform's keys (newest last)."""
+class VerdictTokens(IdTokens):
+    """Verdict links: a closed case's id and its verdict nonce."""
 
-    def __init__(self, keys: str | Sequence[str]) -> None:
-        keys = [keys] if isinstance(keys, str) else list(keys)
-        if not keys or not all(keys):
-            raise ValueError("at least one non-empty key is needed")
-        self._serializer = URLSafeSerializer(keys, salt=PURPOSE)
+    salt = PURPOSE
+    unknown = UnknownLinkError
 
     def sign(self, case: FollowupCase) -> str:
         if not case.verdict_nonce:
             raise ValueError("the case has no verdict nonce")
-        return self._serializer.dumps([int(case.id), case.verdict_nonce])
-
-    def read(self, token: str) -> tuple[int, str]:
-        """(case id, nonce) of a genuine token; UnknownLinkError otherwise."""
-        if not isinstance(token, str) or not token or len(token) > TOKEN_MAX:
-            raise UnknownLinkError()
-        try:
-            payload = self._serializer.loads(token)
-        except (BadSignature, UnicodeError, ValueError):
-            raise UnknownLinkError() from None
-        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)
-                and not isinstance(payload[0], bool) and isinstance(payload[1], str)):
-            raise UnknownLinkError()
-        return payload[0], payload[1]
+        return self.dumps(case.id, case.verdict_nonce)
 
 
 def verdict_tokens(app: Flask | None = None) -> VerdictTokens:
-    config = (app or current_app).config
-    return VerdictTokens([*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]])
+    return VerdictTokens.of_app(app)
 
 
 @dataclass(frozen=True)

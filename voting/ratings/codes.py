@@ -20,6 +20,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar, Self
 
 from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -36,7 +37,7 @@ from voting.ratings.models import CASE_REF_MAX, CodeKind, RatingCode
 from voting.schemes.models import AssessedEntity
 
 PURPOSE = "pingyi.rating-code"
-TOKEN_MAX = 256  # a genuine token is about 60 characters
+TOKEN_MAX = 256  # a genuine token is about 60 characters (a verdict link's 70)
 REASON_MAX = 200
 REISSUED = "重新生成二维码"
 
@@ -59,37 +60,58 @@ class AlreadyLiveError(DomainError):
     status = 409
 
 
-class RatingTokens:
-    """Sign and read rating addresses with the platform's keys (newest last)."""
+class IdTokens:
+    """Sign and read tokens of a row's id and random nonce ("[12, "k3…"]") with the
+    platform's keys (newest last) under a salt of their own (`salt`), so that no other
+    signed token of the platform reads as one; anything else is refused with `unknown`.
+    Rating addresses (RatingTokens) and verdict links (voting/ratings/cases.py) are such."""
+
+    salt: ClassVar[str]
+    unknown: ClassVar[type[Exception]]
 
     def __init__(self, keys: str | Sequence[str]) -> None:
         keys = [keys] if isinstance(keys, str) else list(keys)
         if not keys or not all(keys):
             raise ValueError("at least one non-empty key is needed")
-        self._serializer = URLSafeSerializer(keys, salt=PURPOSE)
+        self._serializer = URLSafeSerializer(keys, salt=self.salt)
 
-    def sign(self, code: RatingCode) -> str:
-        return self._serializer.dumps([int(code.id), code.nonce])
+    @classmethod
+    def of_app(cls, app: Flask | None = None) -> Self:
+        """With the app's keys (the current app's by default): SECRET_KEY signs, it and
+        SECRET_KEY_FALLBACKS read."""
+        config = (app or current_app).config
+        return cls([*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]])
+
+    def dumps(self, row_id: int, nonce: str) -> str:
+        return self._serializer.dumps([int(row_id), nonce])
 
     def read(self, token: str) -> tuple[int, str]:
-        """(code id, nonce) of a genuine token; UnknownCodeError otherwise."""
+        """(id, nonce) of a genuine token; `unknown` otherwise."""
         if not isinstance(token, str) or not token or len(token) > TOKEN_MAX:
-            raise UnknownCodeError()
+            raise self.unknown()
         try:
             payload = self._serializer.loads(token)
         except (BadSignature, UnicodeError, ValueError):
-            raise UnknownCodeError() from None
+            raise self.unknown() from None
         if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)
                 and not isinstance(payload[0], bool) and isinstance(payload[1], str)):
-            raise UnknownCodeError()
+            raise self.unknown()
         return payload[0], payload[1]
 
 
+class RatingTokens(IdTokens):
+    """Rating addresses: a code's id and nonce."""
+
+    salt = PURPOSE
+    unknown = UnknownCodeError
+
+    def sign(self, code: RatingCode) -> str:
+        return self.dumps(code.id, code.nonce)
+
+
 def rating_tokens(app: Flask | None = None) -> RatingTokens:
-    """The app's keys (the current app's by default): SECRET_KEY signs, it and
-    SECRET_KEY_FALLBACKS read."""
-    config = (app or current_app).config
-    return RatingTokens([*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]])
+    """The app's rating addresses (the current app's by default)."""
+    return RatingTokens.of_app(app)
 
 
 # ---- issuing ---------------------------------------------------------------------------------
