@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy import text as sql
@@ -146,6 +147,17 @@ def _take_turns(session: Session, which: int) -> None:
                         {"class": _LOCK_CLASS, "key": which})
 
 
+def _remove_named(session: Session, model: type[ServedCount] | type[HotlineRate], keys: tuple[Any, ...],
+                  named: set[tuple], months: list[str]) -> int:
+    """Delete the stored rows of `model` whose `keys` (its place, month and level columns)
+    the file names again (`named`): the file's rows replace them. How many there were."""
+    earlier = [found[0] for found in session.execute(select(model.id, *keys).where(model.month.in_(months)))
+               if tuple(found[1:]) in named]
+    if earlier:
+        session.execute(delete(model).where(model.id.in_(earlier)).execution_options(synchronize_session="fetch"))
+    return len(earlier)
+
+
 # ---- 办件数 ------------------------------------------------------------------------------------------------
 
 
@@ -232,19 +244,13 @@ def import_served(session: Session, data: bytes, filename: str, actor: str, *, c
                         year=campaign.year if campaign else None, assessment=assessment.name if assessment else None)
     _take_turns(session, _SERVED_LOCK)
     months = sorted({row.month for row in rows})
-    wanted = {(row.place, row.month) for row in rows}
-    earlier = [(found_id, place, month) for found_id, place, month in session.execute(
-        select(ServedCount.id, ServedCount.place, ServedCount.month).where(ServedCount.month.in_(months)))
-        if (place, month) in wanted]
-    if earlier:
-        session.execute(delete(ServedCount).where(ServedCount.id.in_([found_id for found_id, _, _ in earlier]))
-                        .execution_options(synchronize_session="fetch"))
+    replaced = _remove_named(session, ServedCount, (ServedCount.place, ServedCount.month),
+                             {(row.place, row.month) for row in rows}, months)
     now = utcnow()
     session.add_all([ServedCount(section_id=row.section_id, entity_id=row.entity_id, place=row.place, month=row.month,
                                  served=row.served, imported_at=now, imported_by=actor) for row in rows])
     session.flush()
-    summary = ImportSummary(filename, rows=len(rows), added=len(rows) - len(earlier), replaced=len(earlier),
-                            months=months)
+    summary = ImportSummary(filename, rows=len(rows), added=len(rows) - replaced, replaced=replaced, months=months)
     audit.record(session, "rating.served_import", actor=actor, campaign_id=campaign.id if campaign else None, detail={
         "filename": filename, "rows": summary.rows, "added": summary.added, "replaced": summary.replaced,
         "months": months, "assessment": assessment.name if assessment else None,
@@ -312,19 +318,13 @@ def import_hotline(session: Session, data: bytes, filename: str, actor: str, *, 
     rows = parse_hotline(data, filename, units=campaign_units(session, campaign), year=campaign.year)
     _take_turns(session, _HOTLINE_LOCK)
     months = sorted({row.month for row in rows})
-    wanted = {(row.unit_id, row.month, row.level) for row in rows}
-    earlier = [found_id for found_id, unit_id, month, level in session.execute(
-        select(HotlineRate.id, HotlineRate.unit_id, HotlineRate.month, HotlineRate.level)
-        .where(HotlineRate.month.in_(months))) if (unit_id, month, level) in wanted]
-    if earlier:
-        session.execute(delete(HotlineRate).where(HotlineRate.id.in_(earlier))
-                        .execution_options(synchronize_session="fetch"))
+    replaced = _remove_named(session, HotlineRate, (HotlineRate.unit_id, HotlineRate.month, HotlineRate.level),
+                             {(row.unit_id, row.month, row.level) for row in rows}, months)
     now = utcnow()
     session.add_all([HotlineRate(unit_id=row.unit_id, month=row.month, level=row.level, revisits=row.revisits,
                                  satisfied=row.satisfied, imported_at=now, imported_by=actor) for row in rows])
     session.flush()
-    summary = ImportSummary(filename, rows=len(rows), added=len(rows) - len(earlier), replaced=len(earlier),
-                            months=months)
+    summary = ImportSummary(filename, rows=len(rows), added=len(rows) - replaced, replaced=replaced, months=months)
     audit.record(session, "rating.hotline_import", actor=actor, campaign_id=campaign.id, detail={
         "filename": filename, "rows": summary.rows, "added": summary.added, "replaced": summary.replaced,
         "months": months, "units": len({row.unit_id for row in rows})})
