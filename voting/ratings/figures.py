@@ -1,4 +1,4 @@
-"""The citizen ratings' figures (好差评数据, SPEC §8): per section, per window (an entity of
+"""The citizen ratings' figures (好差评数据, docs/rules.md §7.7): per section, per window (an entity of
 a window assessment), per unit (its sections and the windows given to it,
 `AssessedEntity.unit_id`) and per month (the local month of `Rating.day`), over one month
 or a range of months; and the records a window assessment takes from them
