@@ -169,10 +169,11 @@ def _verification_settings() -> VerificationSettings:
     return VerificationSettings.from_config(current_app.config)
 
 
-def _form_page(token: str, code: RatingCode, shown: RateInput, status: int = 200, error: str | None = None):
+def _form_page(token: str, code: RatingCode, shown: RateInput, status: int = 200, error: str | None = None,
+               place: places.Place | None = None):
     problems = shown.problems + ((error,) if error else ())
     response = current_app.make_response((render_template(
-        "ratings/rate.html", token=token, code=code, place=places.place_of(get_session(), code), form=shown,
+        "ratings/rate.html", token=token, code=code, place=place or places.place_of(get_session(), code), form=shown,
         problems=problems, levels=list(ratings.LEVELS.items()), categories=list(ratings.CATEGORIES.items()),
         poor=sorted(ratings.POOR), category_field=CATEGORY_FIELD, text_max=RATING_TEXT_MAX, privacy=PRIVACY,
     ), status))
@@ -203,8 +204,8 @@ def _store(token: str, code: RatingCode, level: int, categories: list[str] | tup
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def rate(token: str):
     """The form for a live code; 404 for an unknown address, 410 for a stopped code."""
-    code = codes.code_from_token(get_session(), token)
-    return _form_page(token, code, RateInput())
+    code, place = places.scanned(get_session(), token)
+    return _form_page(token, code, RateInput(), place=place)
 
 
 @bp.post("/r/<token>")

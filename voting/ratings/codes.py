@@ -248,7 +248,11 @@ def code_from_token(session: Session, token: str, tokens: RatingTokens | None = 
     reissue is stopped with its code, so this means a made-up one); RevokedCodeError
     (410) for a stopped code."""
     code_id, nonce = (tokens or rating_tokens()).read(token)
-    code = session.get(RatingCode, code_id, populate_existing=True)
+    return live_code(session.get(RatingCode, code_id, populate_existing=True), nonce)
+
+
+def live_code(code: RatingCode | None, nonce: str) -> RatingCode:
+    """`code` if the address's `nonce` is its own and it is live (code_from_token's checks)."""
     if code is None or not same_nonce(nonce, code.nonce):
         raise UnknownCodeError()
     if code.revoked_at is not None:

@@ -133,8 +133,12 @@ class Rating(Base):
         Index("uq_rating_counted_case_code", "case_code_id", unique=True,
               postgresql_where=sql("counted AND case_code_id IS NOT NULL"),
               sqlite_where=sql("counted AND case_code_id IS NOT NULL")),
-        Index("ix_rating_device_day", "device", "day"),
-        Index("ix_rating_network_created_at", "network", "created_at"),
+        # The limits count counted ratings only (voting/ratings/ratings.py): partial
+        # indexes answer those counts from the index alone.
+        Index("ix_rating_counted_device_day", "device", "day",
+              postgresql_where=sql("counted"), sqlite_where=sql("counted")),
+        Index("ix_rating_counted_network_created_at", "network", "created_at",
+              postgresql_where=sql("counted"), sqlite_where=sql("counted")),
         Index("ix_rating_section_id_day", "section_id", "day"),
         Index("ix_rating_entity_id_day", "entity_id", "day"),
     )

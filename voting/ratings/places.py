@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Section, Unit
@@ -113,6 +113,29 @@ def places_of(session: Session, codes: Sequence[RatingCode]) -> dict[int, Place]
             name, unit = windows[code.entity_id]
             found[code.id] = Place(name, unit, CodeKind.window)
     return found
+
+
+def scanned(session: Session, token: str) -> tuple[RatingCode, Place]:
+    """The live code a scanned address names (codes.code_from_token: 404, 410) and its
+    place in words, in one query: the rating page's, the busiest of them."""
+    code_id, nonce = codes.rating_tokens().read(token)
+    window_unit = aliased(Unit)
+    row = session.execute(
+        select(RatingCode, Section.name, Unit.name, AssessedEntity.name, window_unit.name, Assessment.name)
+        .outerjoin(Section, Section.id == RatingCode.section_id).outerjoin(Unit, Unit.id == Section.unit_id)
+        .outerjoin(AssessedEntity, AssessedEntity.id == RatingCode.entity_id)
+        .outerjoin(Assessment, Assessment.id == AssessedEntity.assessment_id)
+        .outerjoin(window_unit, window_unit.id == AssessedEntity.unit_id)
+        .where(RatingCode.id == code_id).execution_options(populate_existing=True)).first()
+    if row is None:
+        raise codes.UnknownCodeError()
+    code = codes.live_code(row[0], nonce)
+    _, section, unit, window, window_unit_name, assessment = row
+    if code.section_id is not None and section is not None:
+        return code, Place(section, unit, CodeKind.section)
+    if code.entity_id is not None and window is not None:
+        return code, Place(window, window_unit_name or assessment, CodeKind.window)
+    raise NotFoundError(f"评议二维码 {code.id} 的科室或窗口已不存在。")  # the foreign keys cascade: not reached
 
 
 def place_of(session: Session, code: RatingCode) -> Place:
