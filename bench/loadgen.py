@@ -101,14 +101,17 @@ class Browser:
     clients that share the server's cores. (urllib with a CookieJar cost the vote
     requests twice the client CPU of a ceiling request.)"""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
         parts = urllib.parse.urlsplit(base)
         self.host, self.port = parts.hostname, parts.port
         self.cookies: dict[str, str] = {}
+        self.headers = headers or {}  # sent with every request (X-Forwarded-For behind a proxy)
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, float, bytes]:
         """(status, seconds, body) of one request; `form` is sent url-encoded."""
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        headers = dict(self.headers)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
         if form is not None:
             body = urllib.parse.urlencode(form).encode()

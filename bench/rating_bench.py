@@ -13,18 +13,24 @@ Then, in the same run, against the same server:
   CSRF token and the device cookie), POST /r/<token> (the rating: one of the five
   levels, a 差评 with a category and a line of text, no phone), 303 to the thanks.
 
+Where the citizens are: by default each one rates from a phone on a carrier's
+network, so each request comes through the production's reverse proxy (FLASK_PROXY_FIX=1)
+with its own client address in X-Forwarded-For, drawn from 2,000 carrier-NAT addresses
+(100.64.0.0/10), and the limits keep their defaults. With --one-network, every citizen
+is on one network (a service hall's Wi-Fi, the worst case): all clients are 127.0.0.1,
+the per-network limit is raised for the run (RATING_NETWORK_HOURLY; over it a rating is
+still stored, uncounted, and this measures the counted path), and on PostgreSQL every
+submit takes its turn behind the network's advisory lock (docs/rules.md §7).
+
 It prints ratings/s, p50/p99 latency per request kind, errors, and ratings/s as a
-share of the ceiling's requests/s divided by 2 (a rating is two requests). Every
-client comes from 127.0.0.1, so the per-network limit is raised for the run
-(RATING_NETWORK_HOURLY): over it a rating is still stored, uncounted, and this
-measures the counted path. On PostgreSQL the submits from one network take turns (an
-advisory lock per network, docs/rules.md §7): here all of them do, the worst case of a
-service hall's Wi-Fi. Afterwards it checks that the database holds exactly one rating
-per successful POST, and how many of them counted.
+share of the ceiling's requests/s divided by 2 (a rating is two requests). Afterwards
+it checks that the database holds exactly one rating per successful POST, and how many
+of them counted.
 
     .venv/bin/pip install '.[bench]'        # gunicorn
     .venv/bin/python bench/rating_bench.py
     .venv/bin/python bench/rating_bench.py --ratings 500 --seconds 5
+    .venv/bin/python bench/rating_bench.py --one-network
 """
 from __future__ import annotations
 
@@ -84,8 +90,8 @@ def _rating_worker(base: str, tokens: list[str], out) -> None:
     errors: list[str] = []
     posted = 0
     choose = random.Random(os.getpid() * 7919 + len(tokens))
-    for token in tokens:
-        browser = Browser(base)
+    for token, address in tokens:
+        browser = Browser(base, {"X-Forwarded-For": address} if address else None)
         status, seconds, body = browser.get(f"/r/{token}")
         timings["page"].append(seconds)
         csrf = csrf_token(body)
@@ -113,6 +119,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="client threads per process")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-threads", type=int, default=1, help="threads per gunicorn worker (gthread when > 1)")
+    parser.add_argument("--one-network", action="store_true", help="every citizen on one network (a hall's Wi-Fi)")
     args = parser.parse_args()
     gunicorn = gunicorn_path()
 
@@ -120,7 +127,10 @@ def main() -> None:
 
     from voting.ratings.models import Rating
 
-    os.environ["FLASK_RATING_NETWORK_HOURLY"] = str(10 * args.ratings)  # every client is 127.0.0.1
+    if args.one_network:
+        os.environ["FLASK_RATING_NETWORK_HOURLY"] = str(10 * args.ratings)  # every client is 127.0.0.1
+    else:
+        os.environ["FLASK_PROXY_FIX"] = "1"  # the client's address from X-Forwarded-For, as behind nginx
     admin, schema, url = create_schema()
     server = None
     try:
@@ -130,11 +140,14 @@ def main() -> None:
         print(f"setup: {len(tokens):,} live rating codes, one per section, in {time.perf_counter() - started:.1f} s")
         server, base = serve(gunicorn, url, SECRET, args.workers, args.worker_threads)
         print(f"server: gunicorn, {args.workers} sync workers; clients: {args.processes} processes x {args.threads} threads")
+        print("citizens: " + ("all on one network (127.0.0.1), its limit raised" if args.one_network
+                              else "each from a carrier address of 2,000 through the proxy (X-Forwarded-For), default limits"))
         print()
         before = ceiling(base, args.seconds, args.processes, args.threads, "before the ratings")
 
         draw = random.Random(1)
-        chosen = [draw.choice(tokens) for _ in range(args.ratings)]
+        carriers = [f"100.{64 + draw.randrange(64)}.{draw.randrange(256)}.{draw.randrange(1, 255)}" for _ in range(2_000)]
+        chosen = [(draw.choice(tokens), None if args.one_network else draw.choice(carriers)) for _ in range(args.ratings)]
         timings, errors, posted, elapsed = drive(_rating_worker, base, chosen, args.processes, args.threads)
         requests = sum(len(v) for v in timings.values())
         every = [t for v in timings.values() for t in v]
