@@ -19,8 +19,9 @@ How it works, on whole columns (numpy arrays) rather than indicator by indicator
 2. `_score_coded`: each rule kind applied to all its indicators at once
    (scoring.schemes.rules), then every indicator's start and caps, the modules' starts
    and caps, the totals and the floor;
-3. `ranked`: the ranks and flags; `_in_order`: the items by period, entity and row,
-   the names put back.
+3. `ranked`: the ranks and flags (on the codes); `_in_order`: the items by period,
+   entity and row, the names put back. The table's codes stay with the results
+   (`Codes`): a roll-up works on them instead of looking the names up again.
 """
 from __future__ import annotations
 
@@ -67,11 +68,34 @@ class Result:
     # The figures of `measure` indicators (and every record's value): PERIOD, ENTITY, INDICATOR, LEVEL.
     measures: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    # The table's periods and entities as codes, kept by the engine for the roll-ups;
+    # None for a table made otherwise (`table_codes` then finds them from the names).
+    # The table is not to be changed in place once they are kept.
+    codes: Codes | None = field(default=None, repr=False, compare=False)
 
     def period(self, period: str) -> Result:
         return Result(self.scheme, self.table[self.table[PERIOD] == period].reset_index(drop=True),
                       self.items[self.items[PERIOD] == period].reset_index(drop=True),
                       self.measures[self.measures[PERIOD] == period].reset_index(drop=True), list(self.warnings))
+
+    def table_codes(self) -> Codes:
+        """The table's periods and entities as codes (`Codes`)."""
+        if self.codes is not None:
+            return self.codes
+        period, periods = pd.factorize(self.table[PERIOD])
+        entity, entities = pd.factorize(self.table[ENTITY])
+        return Codes(period, np.asarray(periods, dtype=object), entity, np.asarray(entities, dtype=object))
+
+
+@dataclass
+class Codes:
+    """A results table's periods and entities as codes: row r is of the period
+    periods[period[r]] and the entity entities[entity[r]]."""
+
+    period: np.ndarray
+    periods: np.ndarray  # the periods' labels (object array)
+    entity: np.ndarray
+    entities: np.ndarray  # the entities' names (object array)
 
 
 # ---- checking the inputs ------------------------------------------------------------------
@@ -216,9 +240,10 @@ def _failing(test: str, records: pd.DataFrame, mine: np.ndarray, which: np.ndarr
         return value & (figures < lowest[which]) & ~points
     failing = np.zeros(len(records), dtype=bool)
     at = np.flatnonzero(mine)
-    if test == "reason":  # a note missing or of spaces only
-        notes = records[NOTE].iloc[at].fillna("").tolist()
-        failing[at] = points[at] & np.array([not str(note).strip() for note in notes], dtype=bool)
+    if test == "reason":  # a note missing or of spaces only: each distinct note looked at once
+        codes, notes = pd.factorize(records[NOTE].to_numpy(dtype=object)[at])  # a missing note: -1
+        blank = np.array([not str(note).strip() for note in notes] + [True], dtype=bool)  # the last: missing
+        failing[at] = points[at] & blank[codes]
     else:  # "level": the 数值 names none of the indicator's levels
         known = words(lambda code, level: level in indicators[code].rule.levels, which[at],
                       records[LEVEL].to_numpy(dtype=object)[at])
@@ -282,13 +307,13 @@ def _score(scheme: Scheme, entities: pd.DataFrame, records: pd.DataFrame, codes:
                       previous_flags={code_of[name]: found for name, found in previous_flags.items() if name in code_of})
     table, items, warnings = _score_coded(scheme, context, rows)
     period_names, entity_names = np.array(periods, dtype=object), np.array(names, dtype=object)
-    entity = table[ENTITY]
-    table.update({ENTITY: entity_names[entity], WINDOW: entities[WINDOW].to_numpy(dtype=object)[entity]})
-    table = ranked(scheme, table, warnings)  # by the periods' codes, in the periods' order
-    table[PERIOD] = period_names[table[PERIOD]]
+    table = ranked(scheme, table, entity_names, warnings)
+    coded = Codes(table[PERIOD], period_names, table[ENTITY], entity_names)
+    table.update({PERIOD: period_names[coded.period], ENTITY: entity_names[coded.entity],
+                  WINDOW: entities[WINDOW].to_numpy(dtype=object)[coded.entity]})
     measures = chosen[[PERIOD, ENTITY, INDICATOR, VALUE, LEVEL]].reset_index(drop=True)
     return Result(scheme, frame(table), _in_order(scheme, items, len(cells), period_names, entity_names), measures,
-                  warnings)
+                  warnings, coded)
 
 
 def frame(columns: dict[str, Any]) -> pd.DataFrame:
@@ -355,12 +380,16 @@ def _score_coded(scheme: Scheme, context: Context, records: Records) -> tuple[di
     by_kind = _by_kind(context, records)
     stated: list[tuple[int, int, str]] = []  # (indicator's place, record's position, warning)
     parts = _indicator_items(scheme, context, plain, by_kind, records, place, stated)
-    if staff_bound:
-        context.staff_items, context.staff_totals = _staff_results(scheme, context, parts)
-        parts += _indicator_items(scheme, context, staff_bound, by_kind, records, place, stated)
-    warnings = [warning for _, _, warning in sorted(stated, key=lambda found: found[:2])]
     cell, module, points = _columns(parts)
     by_module = _module_sums(scheme, cell, module, points, cell_count)
+    if staff_bound:
+        context.staff_items, context.staff_totals = _staff_results(scheme, context, cell, module, points, by_module)
+        more = _indicator_items(scheme, context, staff_bound, by_kind, records, place, stated)
+        parts += more
+        more_columns = _columns(more)
+        by_module += _module_sums(scheme, *more_columns, cell_count)
+        cell, module, points = (np.concatenate(pair) for pair in zip((cell, module, points), more_columns))
+    warnings = [warning for _, _, warning in sorted(stated, key=lambda found: found[:2])]
     parts.append(_module_adjustments(scheme, cell, module, by_module, np.arange(cell_count)))
     by_module += _module_sums(scheme, *_columns(parts[-1:]), cell_count)
     table = {column: cells[column].to_numpy() for column in (PERIOD, ENTITY, GROUP, KIND, ORDER, WINDOW)}
@@ -377,23 +406,22 @@ def _score_coded(scheme: Scheme, context: Context, records: Records) -> tuple[di
     return table, items, warnings
 
 
-def _staff_results(scheme: Scheme, context: Context, parts: list[Items]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _staff_results(scheme: Scheme, context: Context, cell: np.ndarray, module: np.ndarray, points: np.ndarray,
+                   sums: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The staff's items and totals (base + items, with the modules' starts and caps),
     for the rules that need them: each with its staff member's window's cell (CELL, -1
-    for none) and POINTS."""
+    for none) and POINTS. `cell`, `module`, `points`: the items so far (every cell's);
+    `sums`: their points by cell and module."""
     cells, cell_count = context.cells, len(context.cells)
     window = np.where(cells[WINDOW].to_numpy() >= 0, cells[PERIOD].to_numpy() * context.entity_count
                       + cells[WINDOW].to_numpy(), -1)
     staff = np.flatnonzero(cells[KIND].to_numpy(dtype=object) == "staff")
     is_staff = np.zeros(cell_count, dtype=bool)
     is_staff[staff] = True
-    cell, module, points = _columns(parts)
-    mine = is_staff[cell]
-    cell, module, points = cell[mine], module[mine], points[mine]
-    sums = _module_sums(scheme, cell, module, points, cell_count)
-    sums += _module_sums(scheme, *_columns([_module_adjustments(scheme, cell, module, sums, staff)]), cell_count)
-    return (pd.DataFrame({CELL: window[cell], POINTS: points}),
-            pd.DataFrame({CELL: window[staff], POINTS: scheme.base + sums[staff].sum(axis=1)}))
+    mine = np.flatnonzero(is_staff[cell])
+    bounds = _module_sums(scheme, *_columns([_module_adjustments(scheme, cell, module, sums, staff)]), cell_count)
+    return (pd.DataFrame({CELL: window[cell[mine]], POINTS: points[mine]}),
+            pd.DataFrame({CELL: window[staff], POINTS: scheme.base + (sums[staff] + bounds[staff]).sum(axis=1)}))
 
 
 def _by_kind(context: Context, records: Records) -> dict[str, Records]:
@@ -473,7 +501,8 @@ def _bounds(context: Context, found: list[Items], codes: list[int], place: np.nd
                                for name in ("indicator", "cell", "points"))
     mine = is_bounded[indicator]
     indicator, cell, points = indicator[mine], cell[mine], points[mine]
-    deducting = set(np.unique(indicator[points < 0]).tolist())  # a cap of these: 最多扣
+    deducting = np.zeros(len(indicators), dtype=bool)  # a cap of these: 最多扣
+    deducting[indicator[points < 0]] = True
     cell_count = len(context.cells)
     codes_of, slots = pd.factorize(indicator * cell_count + cell)  # each (indicator, cell) as one code
     total = np.zeros(len(slots), dtype="int64")
@@ -493,7 +522,7 @@ def _bounds(context: Context, found: list[Items], codes: list[int], place: np.nd
     capped = np.maximum(capped, column(context, lambda i: -FAR if i.min is None else i.min)[indicator])
     cut = capped - (total + start[indicator])
     cutting = cut != 0
-    notes = np.array([_cap_words(i, code in deducting) for code, i in enumerate(indicators)], dtype=object)
+    notes = np.array([_cap_words(i, deducting[code]) for code, i in enumerate(indicators)], dtype=object)
     indicator = indicator[cutting]
     parts.append(make_items(cell[cutting], indicator, cut[cutting], notes[indicator]))
     parts[-1].stage = 3 * place[indicator] + 2
@@ -530,8 +559,8 @@ def _columns(parts: list[Items]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _module_adjustments(scheme: Scheme, cell: np.ndarray, module: np.ndarray, sums: np.ndarray,
                         cells: np.ndarray) -> Items:
     """Each module's start (an item for each of `cells`), and the difference its max
-    or min takes off its sum (`sums`: [cell, module]) in a cell that has items of it
-    (`cell`, `module`: the items')."""
+    or min takes off its sum (`sums`: [cell, module]) in each of `cells` that has items
+    of it (`cell`, `module`: the items')."""
     flat = np.zeros(sums.size, dtype=bool)
     flat[cell * len(scheme.modules) + module] = True
     held = flat.reshape(sums.shape)
@@ -544,7 +573,7 @@ def _module_adjustments(scheme: Scheme, cell: np.ndarray, module: np.ndarray, su
         if each.max is None and each.min is None:
             continue
         # A cell with no item of the module holds its start, within its bounds.
-        within = np.flatnonzero(held[:, code])
+        within = cells[held[cells, code]]
         own = sums[within, code] + each.start
         cut = np.clip(own, -FAR if each.min is None else each.min, FAR if each.max is None else each.max) - own
         within, cut = within[cut != 0], cut[cut != 0]
@@ -623,13 +652,15 @@ def _stable_order(key: np.ndarray) -> np.ndarray:
 
 # ---- ranks and flags ----------------------------------------------------------------------
 
-def ranked(scheme: Scheme, table: dict[str, np.ndarray], warnings: list[str]) -> dict[str, np.ndarray]:
-    """The table (its columns) in rank order within each period and group (the groups
-    in the scheme's order), with RANK, TIED and FLAGS. Ranks by the rounded total
-    (what people read), the scheme's method; for ordinal ranks, the tie-break modules,
-    then the entities' order; TIED marks entities whose place no rule of the scheme
-    decides. The flags: `_flags`."""
-    period = pd.factorize(table[PERIOD], sort=True)[0]
+def ranked(scheme: Scheme, table: dict[str, np.ndarray], names: np.ndarray,
+           warnings: list[str]) -> dict[str, np.ndarray]:
+    """The table (its columns; PERIOD and ENTITY as codes, the periods' in the
+    periods' order, `names` the entities') in rank order within each period and group
+    (the groups in the scheme's order), with RANK, TIED and FLAGS. Ranks by the
+    rounded total (what people read), the scheme's method; for ordinal ranks, the
+    tie-break modules, then the entities' order; TIED marks entities whose place no
+    rule of the scheme decides. The flags: `_flags`."""
+    period = table[PERIOD]
     group, ids = pd.factorize(table[GROUP])
     in_order = {found.id: place for place, found in enumerate(scheme.groups)}
     alphabetical = {found: place for place, found in enumerate(sorted(ids))}
@@ -657,7 +688,7 @@ def ranked(scheme: Scheme, table: dict[str, np.ndarray], warnings: list[str]) ->
             first = np.maximum.accumulate(np.where(changes, np.arange(len(changes)), 0))
             table[RANK] = first - runs.first[runs.run] + 1
         table[TIED] = np.zeros(len(changes), dtype=bool)
-    table[FLAGS] = _flags(scheme, table, period, by_id, warnings)
+    table[FLAGS] = _flags(scheme, table, period, by_id, names, warnings)
     return table
 
 
@@ -681,9 +712,9 @@ class _Runs:
 
 
 def _flags(scheme: Scheme, table: dict[str, np.ndarray], period: np.ndarray, group: np.ndarray,
-           warnings: list[str]) -> np.ndarray:
+           names: np.ndarray, warnings: list[str]) -> np.ndarray:
     """The flags (红旗窗口, stars) taken in rank order within each period and group (`period`,
-    `group`: codes, the groups by their ids' order): the vetoed, those a mark blocks
+    `group`: codes, the groups by their ids' order; `names`: the entities'): the vetoed, those a mark blocks
     (BLOCKED), those with a deduction (DEDUCTED, where the flag says so) and those given
     the flag it comes after are passed over and the next one taken. Each row's flags (a
     tuple of ids), in the table's order."""
@@ -714,7 +745,7 @@ def _flags(scheme: Scheme, table: dict[str, np.ndarray], period: np.ndarray, gro
         np.maximum.at(last, runs.run[taken], rank[taken])
         split = eligible & ~taken & (place == quota + 1) & (rank == last[runs.run])
         for at in order[split]:
-            warnings.append(f"{scheme.group_name(table[GROUP][at])}：{flag.name}名额的最后一名与“{table[ENTITY][at]}”"
+            warnings.append(f"{scheme.group_name(table[GROUP][at])}：{flag.name}名额的最后一名与“{names[table[ENTITY][at]]}”"
                             "名次相同，请办公室决定")
     flags = repeated((), len(order))
     if not given:

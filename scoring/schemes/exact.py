@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import numpy as np
+import pandas as pd
 
 MILLI = 1000  # thousandths in one point
 DIGITS = 3  # the finest decimal a figure may have
@@ -77,17 +78,21 @@ _SIGNS = np.array(["", "-"], dtype=object)  # of a figure ≥ 0, < 0
 _DECIMALS = np.array([""] + [f".{part:03d}".rstrip("0") for part in range(1, MILLI)], dtype=object)
 
 
-def texts(milli: np.ndarray, before: str | Sequence[str] = "", after: str = "") -> np.ndarray:
+def texts(milli: np.ndarray, before: str | Sequence[str] | np.ndarray = "", after: str = "") -> np.ndarray:
     """`text` of each figure of an array of thousandths: an object array of str
     (107562 → "107.562", -500 → "-0.5", 2000 → "2"), after `before` (the same words
     for all, or each figure's own) and before `after` ("2023-01：" … " 分")."""
     milli = np.asarray(milli, dtype="int64")
-    whole, part = np.divmod(np.abs(milli), MILLI)
-    heads = [before] * len(milli) if isinstance(before, str) else before
-    found = np.empty(len(milli), dtype=object)
-    found[:] = [f"{head}{sign}{number}{decimals}{after}" for head, sign, number, decimals in
-                zip(heads, _SIGNS[(milli < 0).astype("int64")].tolist(), whole.tolist(), _DECIMALS[part].tolist())]
-    return found
+    # Each distinct figure written once (a year's totals repeat), then spread.
+    codes, figures = pd.factorize(milli)
+    whole, part = np.divmod(np.abs(figures), MILLI)
+    common = before if isinstance(before, str) else ""
+    written = np.empty(len(figures), dtype=object)
+    written[:] = [f"{common}{sign}{number}{decimals}{after}" for sign, number, decimals in
+                  zip(_SIGNS[(figures < 0).astype("int64")].tolist(), whole.tolist(), _DECIMALS[part].tolist())]
+    if isinstance(before, str):
+        return written[codes]
+    return np.asarray(before, dtype=object) + written[codes]  # each one's own words: numpy adds the str pairwise
 
 
 def divide_half_up(numerators: np.ndarray, divisors: np.ndarray | int) -> np.ndarray:

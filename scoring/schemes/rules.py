@@ -202,8 +202,8 @@ def no_items() -> Items:
 
 
 def distinct(*keys: Any) -> tuple[np.ndarray, list[tuple]]:
-    """The distinct rows of the key columns (tuples of their values, in the order they
-    first come) and each row's code among them (its position)."""
+    """The distinct rows of the key columns (tuples of their values, in no particular
+    order) and each row's code among them (its position)."""
     keys = tuple(np.asarray(key) for key in keys)
     combined = np.zeros(len(keys[0]), dtype="int64")
     for key in keys:  # the keys so far as one code (from 0), then with the next key
@@ -211,10 +211,17 @@ def distinct(*keys: Any) -> tuple[np.ndarray, list[tuple]]:
         if int(combined.max(initial=0)) >= 2**62 // count:
             combined = pd.factorize(combined)[0]  # kept small
         combined = combined * count + codes
-    codes, found = pd.factorize(combined)
-    first = np.full(len(found), len(combined))
-    np.minimum.at(first, codes, np.arange(len(combined)))  # each distinct row's first
-    return codes, list(zip(*(key[first].tolist() for key in keys)))
+    span = int(combined.max(initial=-1)) + 1
+    if span <= 2 * len(combined):  # few codes possible (the usual case): a table of them, no hashing
+        present = np.zeros(span, dtype=bool)
+        present[combined] = True
+        codes, count = (np.cumsum(present) - 1)[combined], int(present.sum())  # each one's place among those present
+    else:
+        codes, found = pd.factorize(combined)
+        count = len(found)
+    some = np.zeros(count, dtype="int64")
+    some[codes] = np.arange(len(combined))  # a row of each code (any: they all hold the same keys)
+    return codes, list(zip(*(key[some].tolist() for key in keys)))
 
 
 def words(write: Callable[..., Any], *keys: Any) -> np.ndarray:
@@ -273,10 +280,12 @@ def _slot_counts(rows: Records, context: Context) -> tuple[np.ndarray, np.ndarra
     codes, slots = pd.factorize(rows.slot(context))
     counts = np.zeros(len(slots), dtype="int64")
     np.add.at(counts, codes, rows.count)
-    first_row, has_row = np.zeros(len(slots), dtype="int64"), np.zeros(len(slots), dtype=bool)
+    first = np.full(len(slots), len(rows))  # each slot's first record with a row (none: past the end)
     with_row = np.flatnonzero(rows.has_row)
-    found, first = np.unique(codes[with_row], return_index=True)
-    first_row[found], has_row[found] = rows.row[with_row[first]], True
+    np.minimum.at(first, codes[with_row], with_row)
+    has_row = first < len(rows)
+    first_row = np.zeros(len(slots), dtype="int64")
+    first_row[has_row] = rows.row[first[has_row]]
     return np.asarray(slots, dtype="int64"), counts, first_row, has_row
 
 
