@@ -53,6 +53,14 @@ PERSON = "person"  # cases only
 PRINCIPAL, DEPUTY, STAFF, COLLECTIVE = "principal", "deputy", "staff", "collective"
 CURRENT_YEAR = "current_year"  # bool; cases only: conduct in the evaluation year
 DATE = "date"  # datetime64; required for cases and bonus items
+# Deductions the review office records for a unit (docs/rules.md §2.7): 应报未报 (a section
+# found missing from the list: the setting `unreported_deduction` for every section of its
+# unit, MISSING naming the section found) and 影响评议工作 (a discretionary deduction of
+# DEDUCTION points). Both carry REASON; DATE is when it was found or decided (optional,
+# no window). Optional columns of the inspection frame: absent, no such events.
+UNREPORTED, DISCRETIONARY = "unreported", "discretionary"  # KIND values
+REASON = "reason"  # text: why (both kinds)
+MISSING = "missing_section"  # text: the section found missing (unreported only), of the same unit
 
 # bonus: UNIT, SECTION, KIND, LEVEL, MATTER, DATE.
 COMMENDATION, PUBLICITY = "commendation", "publicity"  # KIND values

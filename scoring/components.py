@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -350,20 +351,54 @@ _CASE_POINTS = {
 }
 
 
+def _optional(events: pd.DataFrame, column: str, empty: object) -> list:
+    """An optional column's values (`empty` for every event when the frame lacks it)."""
+    if column not in events.columns:
+        return [empty] * len(events)
+    return [empty if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in events[column]]
+
+
+def _office_deduction(kind: str, deduction: Any, reason: str, missing: str, date: str,
+                      settings: RuleSettings) -> tuple[float, str]:
+    """A deduction the review office records for a unit (docs/rules.md §2.7), outside the
+    case window: 应报未报 costs `unreported_deduction` to every section of the unit (this
+    event is one of them), 影响评议工作 the points recorded with it."""
+    because = f"（事由：{reason}）" if reason else ""
+    if kind == C.UNREPORTED:
+        points = settings.unreported_deduction
+        found = f"，{date} 发现并补录参评" if date else "，已补录参评"
+        return points, (
+            f"应报未报：本单位科室“{missing}”应报未报{found}，本单位各参评科室扣 {fmt(points)} 分{because}"
+        )
+    points = float(deduction)
+    on = f"（{date}）" if date else ""
+    return points, f"影响评议工作{on}：因参评单位原因导致评议工作受到影响，扣 {fmt(points)} 分{because}"
+
+
 def inspection_deductions(events: pd.DataFrame, year: int, settings: RuleSettings) -> tuple[pd.Series, list[str]]:
     """Each event's deduction and its explanation. A verified problem costs 1 (county),
     2 (city) or 1 (complaint), doubled when serious; a case (立案查处) filed in the case
     window costs 20 / 10 / 5 / 20 (principal, deputy, other staff, the section) for
     conduct in the evaluation year, 6 / 4 / 2 / 10 for earlier conduct; a case filed
-    outside the window costs nothing."""
+    outside the window costs nothing. The review office's own deductions: 应报未报 costs
+    `unreported_deduction` (1) to each section of the unit, 影响评议工作 the points recorded
+    (C.DEDUCTION); neither depends on the window."""
     s = settings
     in_window = _in_window(events[C.DATE], year, settings).to_numpy()
     dates = _date_text(events[C.DATE])
+    deductions = _optional(events, C.DEDUCTION, None)
+    reasons = _optional(events, C.REASON, "")
+    missing = _optional(events, C.MISSING, "")
     values, texts = [], []
     for i, (kind, serious, person, current) in enumerate(
         zip(events[C.KIND], events[C.SERIOUS], events[C.PERSON], events[C.CURRENT_YEAR])
     ):
         label = L.label(L.INSPECTION_KINDS, kind)
+        if kind in L.OFFICE_DEDUCTIONS:
+            value, text = _office_deduction(kind, deductions[i], str(reasons[i]), str(missing[i]), dates[i], s)
+            values.append(value)
+            texts.append(text)
+            continue
         if kind == C.CASE:
             who = L.label(L.PERSONS, person)
             when = "本年度" if current else "以前年度"

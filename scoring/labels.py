@@ -30,7 +30,13 @@ INSPECTION_KINDS = {
     C.CITY_LEVEL: ("市级查实",),
     C.VERIFIED_COMPLAINT: ("投诉查实",),
     C.CASE: ("立案查处",),
+    C.UNREPORTED: ("应报未报",),
+    C.DISCRETIONARY: ("影响评议工作", "影响评议", "视情扣分"),
 }
+# The findings of the inspections proper (a single entry's types): the office's own
+# deductions (应报未报, 影响评议工作) are recorded for a unit, on their own forms.
+INSPECTION_FINDINGS = {code: INSPECTION_KINDS[code] for code in (C.COUNTY, C.CITY_LEVEL, C.VERIFIED_COMPLAINT, C.CASE)}
+OFFICE_DEDUCTIONS = (C.UNREPORTED, C.DISCRETIONARY)
 PERSONS = {
     C.PRINCIPAL: ("主要负责人",),
     C.DEPUTY: ("副职",),

@@ -269,7 +269,8 @@ def test_inspection_good_path():
         ("乙局", "一科", "立案查处", "", "集体", "否", "2020/12/1"),
     ]
     frame = parse_inspection(_csv(INSPECTION, rows), "inspection.csv", KNOWN)
-    assert frame.columns.tolist() == [C.UNIT, C.SECTION, C.KIND, C.SERIOUS, C.PERSON, C.CURRENT_YEAR, C.DATE, C.ROW]
+    assert frame.columns.tolist() == [C.UNIT, C.SECTION, C.KIND, C.SERIOUS, C.PERSON, C.CURRENT_YEAR, C.DATE,
+                                      C.DEDUCTION, C.REASON, C.MISSING, C.ROW]
     assert frame[C.KIND].tolist() == [C.COUNTY, C.CITY_LEVEL, C.VERIFIED_COMPLAINT, C.CASE, C.CASE]
     assert frame[C.SERIOUS].tolist() == [True, False, False, False, False]
     assert frame[C.PERSON].tolist() == [None, None, None, C.DEPUTY, C.COLLECTIVE]
@@ -309,7 +310,7 @@ def test_inspection_case_outside_the_window_is_not_an_error():
         (("投诉查实", "", "", "否", ""), "F 列（本年度）", "本年度只适用于立案查处，投诉查实应留空"),
         (("市级查实", "严重", "", "", ""), "D 列（严重）", "严重“严重”无效：应为 是 或 否"),
         (("市级查实", "", "", "", "昨天"), "G 列（日期）", "日期“昨天”无效"),
-        (("约谈", "", "", "", ""), "C 列（类型）", "类型“约谈”无效：应为 县级查实、市级查实、投诉查实 或 立案查处"),
+        (("约谈", "", "", "", ""), "C 列（类型）", "类型“约谈”无效：应为 县级查实、市级查实、投诉查实、立案查处、应报未报 或 影响评议工作"),
     ],
 )
 def test_inspection_bad_cell(row, column, reason):

@@ -68,6 +68,11 @@ INSPECTION_COLUMNS = [
     Column("person", ("人员", "person"), required=False),
     Column("current_year", ("本年度", "current_year", "currentyear"), required=False),
     Column("date", ("日期", "date"), required=False),
+    # The review office's deductions (应报未报, 影响评议工作; docs/rules.md §6.8): a file of
+    # findings only leaves them out.
+    Column("deduction", ("扣分", "deduction"), required=False),
+    Column("reason", ("事由", "reason", "原因"), required=False),
+    Column("missing", ("应报未报科室", "missing_section", "missing"), required=False),
 ]
 BONUS_COLUMNS = [
     _UNIT,
@@ -92,7 +97,8 @@ FRAME_COLUMNS = {
     "votes": [C.UNIT, C.SECTION, C.ROUND, C.VOTES_S, C.VOTES_B, C.VOTES_U, C.ROW],
     "platform": [C.UNIT, C.SECTION, C.PLATFORM, C.ITEM, C.DEDUCTION, C.ROLE, C.ROW],
     "supervisor": [C.UNIT, C.SECTION, C.SCORE, C.ROW],
-    "inspection": [C.UNIT, C.SECTION, C.KIND, C.SERIOUS, C.PERSON, C.CURRENT_YEAR, C.DATE, C.ROW],
+    "inspection": [C.UNIT, C.SECTION, C.KIND, C.SERIOUS, C.PERSON, C.CURRENT_YEAR, C.DATE, C.DEDUCTION, C.REASON,
+                   C.MISSING, C.ROW],
     "bonus": [C.UNIT, C.SECTION, C.KIND, C.LEVEL, C.MATTER, C.DATE, C.ROW],
 }
 _DTYPES = {
@@ -351,10 +357,35 @@ def parse_supervisor(
     return frame
 
 
-def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None = None) -> pd.DataFrame:
+REASON_MAX = 300  # the database column's size (InspectionEvent.reason)
+_DEDUCTION_TEXT = re.compile(r"(\d{1,3})(\.\d{1,2})?")  # 2, 0.5, 1.25: at most two decimals
+
+
+def deduction_problem(text: str, settings: RuleSettings) -> tuple[float | None, str | None]:
+    """A discretionary deduction (影响评议工作) as typed: (points, None), or (None, why not).
+    More than 0, at most the component's points, at most two decimals."""
+    folded = fold(text)
+    full = settings.inspection_points
+    if not folded:
+        return None, "影响评议工作须填写扣分"
+    match = _DEDUCTION_TEXT.fullmatch(folded)
+    if match is None:
+        return None, f"扣分“{text[:50]}”无效：应为大于 0 的数字，最多两位小数，如 2 或 0.5"
+    value = float(folded)
+    if not 0 < value <= full:
+        return None, f"扣分 {value:g} 超出范围：应大于 0 且不超过 {full:g}（监督检查满分）"
+    return value, None
+
+
+def parse_inspection(
+    data: bytes, filename: str, known: Collection[Key] | None = None, *, settings: RuleSettings = PINGYANG_2021
+) -> pd.DataFrame:
     """inspection.csv: verified problems (县级查实 / 市级查实 / 投诉查实, 严重 optional,
     日期 optional) and cases (立案查处: 人员, 本年度 and the filing date required).
-    Dates outside the case window are not errors: scoring excludes them and says why."""
+    Dates outside the case window are not errors: scoring excludes them and says why.
+    The review office's deductions, one row per section deducted: 应报未报 (事由 and
+    应报未报科室, a section of the same unit on the list, required; the points are the
+    setting) and 影响评议工作 (扣分 and 事由 required); 日期 optional, no window."""
     reader = _Reader(data, filename, INSPECTION_COLUMNS, known)
     records = []
     for record in reader.records():
@@ -364,6 +395,7 @@ def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None =
         serious = reader.yes_no(record, "serious", "严重")
         current: bool | None  # None: yes_no has recorded the error
         person, current, date = None, False, None
+        deduction, reason, missing = None, "", ""
         if kind == C.CASE:
             if serious:
                 reader.error(row, "serious", "情节严重只适用于查实问题，立案查处按人员和年度扣分")
@@ -378,14 +410,50 @@ def parse_inspection(data: bytes, filename: str, known: Collection[Key] | None =
             for name, label in (("person", "人员"), ("current_year", "本年度")):
                 if fold(record[name]):
                     reader.error(row, name, f"{label}只适用于立案查处，{L.label(L.INSPECTION_KINDS, kind)}应留空")
+        if kind in L.OFFICE_DEDUCTIONS:
+            deduction, reason, missing = _office_deduction(reader, record, kind, key, settings)
+            if serious:
+                reader.error(row, "serious", f"情节严重只适用于查实问题，{L.label(L.INSPECTION_KINDS, kind)}应留空或填否")
+        elif kind:
+            for name, label in (("deduction", "扣分"), ("reason", "事由"), ("missing", "应报未报科室")):
+                if fold(record[name]):
+                    reader.error(row, name, f"{label}只适用于应报未报和影响评议工作，{L.label(L.INSPECTION_KINDS, kind)}应留空")
         if fold(record["date"]):
             date = reader.date(record, "date", "日期")
         if len(reader.errors) == bad:
             key = cast(Key, key)  # no new error: section() gave the key
             records.append({C.UNIT: key[0], C.SECTION: key[1], C.KIND: kind, C.SERIOUS: bool(serious),
-                            C.PERSON: person, C.CURRENT_YEAR: bool(current), C.DATE: date, C.ROW: row})
+                            C.PERSON: person, C.CURRENT_YEAR: bool(current), C.DATE: date,
+                            C.DEDUCTION: deduction, C.REASON: reason, C.MISSING: missing, C.ROW: row})
     reader.done()
     return _frame("inspection", records)
+
+
+def _office_deduction(
+    reader: _Reader, record: Record, kind: str, key: Key | None, settings: RuleSettings
+) -> tuple[float | None, str, str]:
+    """(扣分, 事由, 应报未报科室) of a 应报未报 or 影响评议工作 row, each bad cell recorded."""
+    row, label = record[ROW], L.label(L.INSPECTION_KINDS, kind)
+    reason = " ".join(record["reason"].split())  # as typed (full-width punctuation kept), spaces collapsed
+    if not reason:
+        reader.error(row, "reason", f"{label}须填写事由")
+    elif len(reason) > REASON_MAX:
+        reader.error(row, "reason", f"事由过长：{len(reason)} 个字，最多 {REASON_MAX} 个字")
+    deduction, missing = None, fold(record["missing"])
+    if kind == C.DISCRETIONARY:
+        deduction, problem = deduction_problem(record["deduction"], settings)
+        if problem:
+            reader.error(row, "deduction", problem)
+        if missing:
+            reader.error(row, "missing", "应报未报科室只适用于应报未报，影响评议工作应留空")
+    else:
+        if fold(record["deduction"]):
+            reader.error(row, "deduction", f"应报未报的扣分由规则设置决定（每个科室 {settings.unreported_deduction:g} 分），扣分应留空")
+        if not missing:
+            reader.error(row, "missing", "应报未报须填写应报未报科室：被发现应报未报、已补录参评的科室")
+        elif key is not None and reader.known is not None and (key[0], missing) not in reader.known:
+            reader.error(row, "missing", f"应报未报科室“{missing}”不是 {key[0]} 在参评科室名单中的科室")
+    return deduction, reason, missing
 
 
 MATTER_MAX = 300  # the database column's size (BonusItem.matter)
@@ -557,7 +625,7 @@ def read_bundle(
         "platform": lambda data, name: parse_platform(data, name, known, settings=settings),
         "supervisor": lambda data, name: parse_supervisor(data, name, known, settings=settings, exempt=exempt,
                                                           tiers=tiers),
-        "inspection": lambda data, name: parse_inspection(data, name, known),
+        "inspection": lambda data, name: parse_inspection(data, name, known, settings=settings),
         "bonus": lambda data, name: parse_bonus(data, name, known),
     }
     frames = {}

@@ -21,6 +21,7 @@ from sqlalchemy import CursorResult, Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from scoring import columns as C
+from scoring import labels as L
 from scoring.supervisor import score_problem, tier_problems
 from voting.core.errors import DomainError, ImportRejected, NotFoundError, RowError
 from voting.components.models import (
@@ -37,6 +38,7 @@ from voting.staff.models import User
 from voting.audit import audit
 from voting.components import bundle
 from voting.lists.history import section_statuses
+from voting.core.tables import fold
 
 # A row of a kind entered row by row: each model has id, section_id, import_id and
 # created_by_id, and _Entry's source_row, note and created_at.
@@ -54,6 +56,7 @@ FIELDS = {
     ComponentKind.supervisor: {C.SCORE: "score"},
     ComponentKind.inspection: {
         C.KIND: "kind", C.SERIOUS: "serious", C.PERSON: "person", C.CURRENT_YEAR: "current_year", C.DATE: "date",
+        C.DEDUCTION: "deduction", C.REASON: "reason",  # C.MISSING: a name, stored as missing_section_id
     },
     ComponentKind.bonus: {C.KIND: "kind", C.LEVEL: "level", C.MATTER: "matter", C.DATE: "date"},
 }
@@ -105,7 +108,7 @@ def _parse(kind: ComponentKind, data: bytes, filename: str, campaign: Campaign, 
     if kind is ComponentKind.supervisor:
         return bundle.parse_supervisor(data, filename, known.ids, settings=rules, exempt=known.exempt)
     if kind is ComponentKind.inspection:
-        return bundle.parse_inspection(data, filename, known.ids)
+        return bundle.parse_inspection(data, filename, known.ids, settings=rules)
     return bundle.parse_bonus(data, filename, known.ids)
 
 
@@ -156,6 +159,11 @@ def import_component(
         {"section_id": sid, "source_row": int(row), **{attr: _value(rec[col]) for col, attr in fields.items()}}
         for sid, row, rec in zip(section_ids, frame[C.ROW], frame.to_dict("records"))
     ]
+    if kind is ComponentKind.inspection:
+        # 应报未报 rows name the section found missing (of the same unit, on the list: the
+        # reader checked it); stored by its id.
+        for record, (unit, missing) in zip(records, zip(frame[C.UNIT], frame[C.MISSING])):
+            record["missing_section_id"] = known.ids[(unit, missing)] if missing else None
     if kind is ComponentKind.supervisor:
         summary.replaced = _replace_supervisor(session, known, records, upload, uploaded_by)
     else:
@@ -413,6 +421,11 @@ def entry_values(
     columns = ENTRY_COLUMNS.get(kind)
     if columns is None:
         raise DomainError("主管单位评分请在“主管单位评价”页面按单位整体填写")
+    typed = L.lookup(L.INSPECTION_KINDS).get(fold(cells.get("type") or "").lower())
+    if kind is ComponentKind.inspection and typed in L.OFFICE_DEDUCTIONS:
+        # Recorded for a unit with their confirmation: 补录应报未报科室 on the sections page,
+        # 影响评议工作 on this page's own form (voting/components/deductions.py).
+        raise EntryRejected({"type": ["应报未报请在“参评科室”页面补录，影响评议工作扣分请用本页的“影响评议工作扣分”表单"]})
     known = _sections(session, campaign)
     names = {sid: key for key, sid in known.ids.items()}
     if section_id not in names:

@@ -122,12 +122,23 @@ class PlatformEvent(_Entry, Base):
     section: Mapped[Section] = relationship()
 
 
+REASON_MAX = 300  # characters of a deduction's reason (InspectionEvent.reason)
+
+
 class InspectionEvent(_Entry, Base):
-    """A verified problem or a disciplinary case (监督检查)."""
+    """A verified problem or a disciplinary case (监督检查), or one of the review office's
+    own deductions from the component (docs/rules.md §2.7): 应报未报 (`missing_section_id`:
+    the section found missing, of the same unit; the points are the campaign's setting
+    `unreported_deduction`) and 影响评议工作 (`deduction`: the points given). Both carry
+    their `reason`; the events recorded together (one finding, one decision, for the
+    sections of a unit) share a `batch`, by which they are undone."""
 
     __tablename__ = "inspection_event"
     __table_args__ = (
-        one_of("kind", (C.COUNTY, C.CITY_LEVEL, C.VERIFIED_COMPLAINT, C.CASE), "kind"),
+        one_of("kind", (C.COUNTY, C.CITY_LEVEL, C.VERIFIED_COMPLAINT, C.CASE, C.UNREPORTED, C.DISCRETIONARY), "kind"),
+        CheckConstraint("deduction IS NULL OR deduction > 0", name="deduction"),
+        CheckConstraint("kind != 'discretionary' OR deduction IS NOT NULL", name="discretionary_deduction"),
+        CheckConstraint("kind != 'unreported' OR missing_section_id IS NOT NULL", name="unreported_section"),
         CheckConstraint(
             "person IS NULL OR person IN ('principal', 'deputy', 'staff', 'collective')", name="person"
         ),
@@ -144,10 +155,16 @@ class InspectionEvent(_Entry, Base):
     person: Mapped[str | None] = mapped_column(String(16))
     current_year: Mapped[bool | None] = mapped_column(Boolean)
     date: Mapped[date | None] = mapped_column(Date)
+    # The review office's deductions (C.UNREPORTED, C.DISCRETIONARY); NULL / "" for the findings.
+    deduction: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(REASON_MAX), default="", server_default="")
+    missing_section_id: Mapped[int | None] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"), index=True)
+    batch: Mapped[str | None] = mapped_column(String(32), index=True)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("component_import.id", ondelete="CASCADE"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
-    section: Mapped[Section] = relationship()
+    section: Mapped[Section] = relationship(foreign_keys="InspectionEvent.section_id")
+    missing_section: Mapped[Section | None] = relationship(foreign_keys="InspectionEvent.missing_section_id")
 
 
 class BonusItem(_Entry, Base):

@@ -8,11 +8,13 @@ under the fields they are about."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -20,12 +22,14 @@ from scoring import columns as C
 from scoring import labels as L
 from voting.staff.auth import roles_required
 from voting.core.db import get_session
-from voting.core.errors import ImportRejected
+from voting.core.errors import DomainError, ImportRejected
+from voting.core.numbers import whole_number
 from voting.core.forms import EmptyForm, Form
 from voting.lists.models import Campaign
-from voting.components.models import ComponentKind
+from voting.components.models import REASON_MAX, ComponentKind
 from voting.staff.models import Role
-from voting.components import components
+from voting.components import components, deductions
+from voting.web.confirm import ConfirmForm, Confirmation, ask
 from voting.lists import history, sections
 from voting.web.common import ADMIN, FILE_TYPES, OFFICE, current_campaign, query_number, read_upload, rejected
 
@@ -44,7 +48,8 @@ ABOUT = {
     ComponentKind.supervisor: "各单位对本单位参评科室的评分（一位小数，优秀、良好、一般三档比例须符合规定）。"
     "文件替换其中各单位的全部评分。",
     ComponentKind.inspection: "县级查实、市级查实、投诉查实的问题和立案查处的案件，每件一行；"
-    "立案查处须填写人员、本年度和立案日期，且不按情节严重加倍。",
+    "立案查处须填写人员、本年度和立案日期，且不按情节严重加倍。"
+    "评议办的应报未报和影响评议工作扣分用本页下方和参评科室页面的表单记录；文件中也可以写，每个扣分的科室一行。",
     ComponentKind.bonus: "表彰和宣传报道，每项一行；同一事项只按最高级别加分一次，只计加分期限内的事项。",
 }
 
@@ -85,7 +90,17 @@ TYPE_HINTS = {ComponentKind.inspection: _slash(L.INSPECTION_KINDS), ComponentKin
 DATE_HINTS = {ComponentKind.inspection: "2021-03-15；立案查处必填（立案日期）", ComponentKind.bonus: "2021-03-15（必填）"}
 
 
+# The inspection file's columns of the review office's own deductions (docs/rules.md §6.8).
+INSPECTION_HINTS = {
+    "deduction": "仅影响评议工作：每个科室扣的分（大于 0，最多两位小数）；应报未报按规则设置扣分，留空",
+    "reason": "仅应报未报和影响评议工作（必填，最多 300 字）",
+    "missing": "仅应报未报：被发现应报未报、已补录参评的本单位科室（每个扣分的科室一行）",
+}
+
+
 def _hint(kind: ComponentKind, key: str) -> str:
+    if kind is ComponentKind.inspection and key in INSPECTION_HINTS:
+        return INSPECTION_HINTS[key]
     if key == "type":
         return TYPE_HINTS[kind]
     if key == "date":
@@ -150,7 +165,8 @@ class PlatformEntryForm(Form):
 
 class InspectionEntryForm(Form):
     section = _section_field()
-    type = _value_field("类型", _options(L.INSPECTION_KINDS))
+    # 应报未报 and 影响评议工作 are recorded for a unit on their own forms (deductions.py).
+    type = _value_field("类型", _options(L.INSPECTION_FINDINGS))
     serious = _value_field("情节严重", [SelectChoice("否", "否"), SelectChoice("是", "是")], description="只适用于查实问题")
     person = _value_field("人员", [NOT_A_CASE, *_options(L.PERSONS)])
     current_year = _value_field("本年度", [NOT_A_CASE, SelectChoice("是", "是（问题发生在评议年度）"), SelectChoice("否", "否")])
@@ -226,6 +242,8 @@ SHOWN = {
         ("人员", lambda e: L.label(L.PERSONS, e.person) if e.person else ""),
         ("本年度", lambda e: _yes_no(e.current_year) if e.person else ""),
         ("日期", lambda e: _day(e.date)),
+        ("扣分", lambda e: f"{e.deduction:g}" if e.deduction is not None else ""),
+        ("事由", lambda e: _office_reason(e)),
     ],
     ComponentKind.bonus: [
         ("类型", lambda e: L.label(L.BONUS_KINDS, e.kind)),
@@ -235,6 +253,13 @@ SHOWN = {
     ],
 }
 NUMERIC = {"满意", "基本满意", "不满意", "扣分"}
+
+
+def _office_reason(entry) -> str:
+    """A 应报未报 or 影响评议工作 event's reason, the first naming the section found missing."""
+    if entry.kind == C.UNREPORTED and entry.missing_section is not None:
+        return f"应报未报科室：{entry.missing_section.name}（扣分按规则设置）；{entry.reason}"
+    return entry.reason or ""
 
 
 def _who(user) -> str:
@@ -272,6 +297,8 @@ def _kind_page(campaign: Campaign, kind: ComponentKind, *, upload_form=None, ent
         return context
     if admin:
         context["entry_form"] = entry_form or _entry_form(kind, campaign, bound=False)
+    if kind is ComponentKind.inspection:
+        context.update(_discretionary_context(campaign, admin))
     context["headers"] = [(name, name in NUMERIC) for name, _ in SHOWN[kind]]
     total = components.count_entries(session, campaign, kind)
     pages = max(math.ceil(total / PER_PAGE), 1)
@@ -378,6 +405,10 @@ def delete_entry(kind: str, entry_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     entry = components.get_entry(session, campaign, component, entry_id)
+    if getattr(entry, "kind", None) in L.OFFICE_DEDUCTIONS and entry.import_id is None:
+        message = ("这条记录是评议办记录的应报未报或影响评议工作扣分，不能单独删除："
+                   "应报未报请在“参评科室”页面撤销补录，影响评议工作扣分请在本页下方整条撤销。")
+        return render_template("components/component_kind.html", **_kind_page(campaign, component, message=message)), 409
     if entry.import_id is not None:
         message = (
             f"这条记录来自导入的文件（第 {entry.source_row} 行），不能单独删除："
@@ -389,3 +420,116 @@ def delete_entry(kind: str, entry_id: int):
     components.delete_entry(session, campaign, component, entry_id, actor=current_user.username)
     flash(f"已删除一条手工录入的{component.label}：{shown}。", "info")
     return redirect(url_for(".kind_page", kind=component.value))
+
+
+# ---- 影响评议工作: the review office's discretionary deduction (voting/components/deductions.py) ----
+
+class DiscretionaryForm(Form):
+    unit = SelectField("单位", choices=[], validate_choice=False, validators=[DataRequired("请选择单位")])
+    points = StringField("每个科室扣分", validators=[DataRequired("请填写扣分"), Length(max=20, message="扣分应为大于 0 的数字")],
+                         render_kw={"inputmode": "decimal", "placeholder": "如：1 或 0.5"})
+    reason = TextAreaField("事由", validators=[DataRequired("请填写事由"),
+                                             Length(max=REASON_MAX, message=f"事由不能超过 {REASON_MAX} 个字")],
+                           description="因参评单位原因导致评议工作受到影响的情况，如：材料逾期两周未报，影响评议进度。")
+    sections = SelectMultipleField("扣分的科室", choices=[], validate_choice=False,
+                                   description="不选：本单位全部参评科室（免评科室不扣分）。")
+    chosen = HiddenField()  # the chosen sections' ids, space-separated, as the confirmation posts them
+
+
+def _discretionary_form(campaign: Campaign, bound: bool = True) -> DiscretionaryForm:
+    form = DiscretionaryForm() if bound else DiscretionaryForm(formdata=None)
+    session = get_session()
+    form.unit.choices = [SelectChoice("", "请选择单位")] + [
+        SelectChoice(str(uid), name) for uid, name in deductions.units(session, campaign)]
+    form.sections.choices = [
+        SelectChoice(str(r["id"]), r["section"], optgroup=r["unit"]) for r in deductions.unit_sections(session, campaign)]
+    return form
+
+
+def _discretionary_context(campaign: Campaign, admin: bool, form: DiscretionaryForm | None = None,
+                           error: str | None = None) -> dict:
+    return {
+        "decisions": deductions.discretionary_decisions(get_session(), campaign),
+        "discretionary_form": (form or _discretionary_form(campaign, bound=False)) if admin else None,
+        "discretionary_error": error, "undo_form": EmptyForm(formdata=None),
+    }
+
+
+def _inspection_page(campaign: Campaign, form: DiscretionaryForm, error: str | None, status: int):
+    page = _kind_page(campaign, ComponentKind.inspection)
+    page.update(_discretionary_context(campaign, True, form, error))
+    return render_template("components/component_kind.html", **page), status
+
+
+def _local_today():
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+@bp.post("/inspection/discretionary")
+@roles_required(*ADMIN)
+def add_discretionary():
+    """影响评议工作扣分 for a unit: what it will do, then done once confirmed."""
+    campaign = current_campaign()
+    session = get_session()
+    form = _discretionary_form(campaign)
+    if not form.validate_on_submit():
+        return _inspection_page(campaign, form, None, 422)
+    unit_id = whole_number(form.unit.data or "")
+    typed = [*(form.sections.data or []), *filter(None, (form.chosen.data or "").split())]
+    chosen = [whole_number(value) for value in typed]
+    if unit_id is None:
+        form.unit.errors = ["请选择单位"]
+        return _inspection_page(campaign, form, None, 422)
+    if any(value is None for value in chosen):
+        form.sections.errors = ["所选科室无效，请重新选择"]
+        return _inspection_page(campaign, form, None, 422)
+    section_ids = [value for value in chosen if value is not None]
+    try:
+        points = deductions.checked_points(form.points.data, campaign)
+        reason = deductions.checked_reason(form.reason.data)
+        plan = deductions.plan_discretionary(session, campaign, unit_id, section_ids, points)
+    except DomainError as error:
+        field = getattr(error, "field", None)
+        if field in ("points", "reason", "sections"):
+            form[field].errors = [*form[field].errors, str(error)]
+            return _inspection_page(campaign, form, None, error.status)
+        return _inspection_page(campaign, form, str(error), error.status)
+    names = [name for _, name in plan.sections]
+    confirmation = Confirmation(
+        title=f"影响评议工作扣分：{plan.unit.name}",
+        facts=[f"{plan.unit.name} 的 {len(names)} 个科室各扣监督检查 {points:g} 分：{'、'.join(names)}。",
+               f"事由：{reason}", "扣分写入这些科室的得分说明；监督检查得分最低为 0 分。"],
+        button="记录扣分", action=url_for(".add_discretionary"), back=url_for(".kind_page", kind="inspection"),
+        warning="这些科室的得分随之改变；如有误，可在监督检查页面撤销这条扣分。",
+        id="discretionary",
+        extra={"unit": form.unit.data or "", "points": form.points.data or "", "reason": form.reason.data or "",
+               "chosen": " ".join(str(sid) for sid in section_ids)},
+    )
+    if (page := ask(confirmation, ConfirmForm())) is not None:
+        return page
+    events = deductions.add_discretionary(session, campaign, unit_id, form.points.data or "", form.reason.data or "",
+                                          section_ids, current_user, today=_local_today(), actor=current_user.username)
+    flash(f"已记录 {plan.unit.name} 的影响评议工作扣分：{len(events)} 个科室各扣 {points:g} 分。", "info")
+    return redirect(url_for(".kind_page", kind="inspection"), 303)
+
+
+@bp.post("/inspection/discretionary/<int:entry_id>/undo")
+@roles_required(*ADMIN)
+def undo_discretionary(entry_id: int):
+    """Undo one recorded discretionary deduction (all its sections); confirmed first."""
+    campaign = current_campaign()
+    session = get_session()
+    found = deductions.decision(session, campaign, entry_id)  # 404 for none
+    confirmation = Confirmation(
+        title=f"撤销影响评议工作扣分：{found.unit}",
+        facts=[f"删除 {found.unit} 的影响评议工作扣分（每个科室 {found.points:g} 分）：{'、'.join(found.sections)}，"
+               "这些科室的监督检查得分随之恢复。", f"原事由：{found.reason}"],
+        button="撤销扣分", action=url_for(".undo_discretionary", entry_id=entry_id),
+        back=url_for(".kind_page", kind="inspection"), warning="撤销的经过保留在审计日志中。",
+        id=f"undo-discretionary-{entry_id}",
+    )
+    if (page := ask(confirmation, ConfirmForm())) is not None:
+        return page
+    deductions.undo_discretionary(session, campaign, entry_id, actor=current_user.username)
+    flash(f"已撤销 {found.unit} 的影响评议工作扣分（{len(found.sections)} 个科室）。", "info")
+    return redirect(url_for(".kind_page", kind="inspection"), 303)

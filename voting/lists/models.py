@@ -4,11 +4,12 @@ package's tables for Alembic's migrations)."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -107,6 +108,11 @@ class Section(Base):
     name: Mapped[str] = mapped_column(String(200))
     # 管理执法类: must report at least 100 penalized service objects (docs/rules.md §3.4).
     is_enforcement: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 应报未报 (docs/rules.md §2.7): a section found missing from the list and added during
+    # the year (补录) takes part from then on; when it was found, and why. None / "" for a
+    # section of the imported list.
+    listed_late_on: Mapped[date | None] = mapped_column(Date)
+    late_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     unit: Mapped[Unit] = relationship(back_populates="sections")
 

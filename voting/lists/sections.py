@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from voting.core.errors import DomainError, ImportRejected, NotFoundError, RowError, StaleError
-from voting.lists.models import Campaign, Section, ServiceObject, Unit
-from voting.survey.models import Invitation
+from voting.lists.models import Campaign, Section, SectionList, ServiceObject, Unit
+from voting.survey.models import Invitation, Vote
 from voting.staff.models import User
 from voting.core.numbers import whole_number
 from voting.audit import audit
@@ -121,6 +122,9 @@ class SectionsDiff:
     changed: list[SectionChange] = field(default_factory=list)
     unchanged: int = 0
     objects_lost: int = 0  # service objects of removed sections
+    # Sections added late (应报未报补录) that the list leaves out: kept, not removed (their
+    # unit's deduction hangs on them; undo the late listing to remove one).
+    kept_late: list[ListedSection] = field(default_factory=list)
     fingerprint: str = ""  # of the database state the diff was computed against
 
     @property
@@ -159,7 +163,9 @@ def diff_sections(session: Session, campaign: Campaign, listed: list[ListedSecti
             diff.unchanged += 1
     removed_ids = []
     for key, (section, old) in current.items():
-        if key not in wanted:
+        if key not in wanted and section.listed_late_on is not None:
+            diff.kept_late.append(old)
+        elif key not in wanted:
             diff.removed.append(old)
             removed_ids.append(section.id)
     if removed_ids:
@@ -195,7 +201,7 @@ def apply_sections(
             session.add(Section(unit=unit, name=new.section, number=new.section_no,
                                 is_enforcement=new.is_enforcement))
     wanted = {s.key for s in listed}
-    doomed = [section for key, (section, _) in current.items() if key not in wanted]
+    doomed = [section for key, (section, _) in current.items() if key not in wanted and section.listed_late_on is None]
     invited = set(session.scalars(
         select(Invitation.section_id).where(Invitation.section_id.in_([s.id for s in doomed])).distinct()
     )) if doomed else set()
@@ -206,7 +212,7 @@ def apply_sections(
         session.delete(section)
     session.flush()
     # A unit left with no section goes too, unless a liaison account still names it.
-    kept = {s.unit for s in listed}
+    kept = {s.unit for s in listed} | {s.unit for s in diff.kept_late}
     liaison_units = set(session.scalars(select(User.unit_id).where(User.unit_id.is_not(None))))
     for name, unit in units.items():
         if name not in kept and unit.id not in liaison_units:
@@ -232,15 +238,17 @@ def listed_from_json(rows: list[list]) -> list[ListedSection]:
 
 def sections_frame(session: Session, campaign: Campaign) -> pd.DataFrame:
     """The campaign's sections as a DataFrame (id, unit_id, unit_no, unit, section_no,
-    section, is_enforcement), in list order."""
+    section, is_enforcement, listed_late_on: the date a section found missing was added,
+    else None), in list order."""
     rows = session.execute(
-        select(Section.id, Unit.id, Unit.number, Unit.name, Section.number, Section.name, Section.is_enforcement)
+        select(Section.id, Unit.id, Unit.number, Unit.name, Section.number, Section.name, Section.is_enforcement,
+               Section.listed_late_on)
         .join(Unit)
         .where(Unit.campaign_id == campaign.id)
         .order_by(Unit.number, Unit.name, Section.number, Section.name)
     ).all()
     return pd.DataFrame(
-        rows, columns=["id", "unit_id", "unit_no", "unit", "section_no", "section", "is_enforcement"]
+        rows, columns=["id", "unit_id", "unit_no", "unit", "section_no", "section", "is_enforcement", "listed_late_on"]
     )
 
 
@@ -271,3 +279,50 @@ def campaign_section_ids(session: Session, campaign: Campaign) -> set[int]:
 def unit_section_ids(session: Session, unit_id: int) -> list[int]:
     """The ids of the unit's sections."""
     return list(session.scalars(select(Section.id).where(Section.unit_id == unit_id)))
+
+
+# ---- 应报未报: a section found missing from the list, added during the year -------------------
+
+
+def add_late_section(
+    session: Session, unit: Unit, name: str, is_enforcement: bool, found_on: date, reason: str
+) -> Section:
+    """Add a section found missing from the unit's list (应报未报, docs/rules.md §2.7) after
+    the last in its unit, marked late (`listed_late_on`, `late_reason`). It takes part from
+    then on like any other: it needs a service-object list; a round that closed before it
+    has no votes of it (it takes the round's mean, §2.4). The deduction it costs its unit
+    is recorded by voting/components/deductions.py, which calls this."""
+    folded = fold(name)
+    if not folded:
+        raise DomainError("请填写科室名称")
+    if len(folded) > MAX_SECTION_NAME:
+        raise DomainError(f"科室名称超过 {MAX_SECTION_NAME} 字")
+    existing = session.scalar(select(Section.id).where(Section.unit_id == unit.id, Section.name == folded))
+    if existing is not None:
+        error = DomainError(f"{unit.name} 已有科室“{folded}”，已在参评科室名单中，无需补录")
+        error.status = 409
+        raise error
+    last = session.scalar(select(func.max(Section.number)).where(Section.unit_id == unit.id))
+    section = Section(unit=unit, name=folded, number=(last or 0) + 1, is_enforcement=is_enforcement,
+                      listed_late_on=found_on, late_reason=reason)
+    session.add(section)
+    session.flush()
+    return section
+
+
+def section_usage(session: Session, section_id: int) -> list[str]:
+    """What the section already has that removing it would lose, in words: its
+    service-object lists, the invitations sent and the votes cast about it (empty: none)."""
+    found = []
+    for model, what in ((SectionList, "服务对象名单"), (Invitation, "评价邀请"), (Vote, "投票")):
+        count = session.scalar(select(func.count()).select_from(model).where(model.section_id == section_id))
+        if count:
+            found.append(f"{what} {count} {'份' if model is SectionList else '条'}")
+    return found
+
+
+def late_section_ids(session: Session, campaign: Campaign) -> set[int]:
+    """The ids of the campaign's sections added late (应报未报补录)."""
+    return set(session.scalars(
+        select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id, Section.listed_late_on.is_not(None))
+    ))

@@ -4,21 +4,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
-from wtforms import BooleanField, HiddenField, SelectField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, NumberRange, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 
 from scoring import columns as C
 from sms.phones import mask_phone
 from voting.core import db, uploads
 from voting.staff.auth import roles_required
-from voting.core.forms import LABEL_PARTS, Form, LabelField, WholeNumberField
+from voting.core.forms import LABEL_PARTS, EmptyForm, Form, LabelField, WholeNumberField
 from voting.core.db import get_session
 from voting.core.errors import DomainError, ImportRejected, NotFoundError
 from voting.jobs.jobs import later, wake
@@ -26,6 +28,9 @@ from voting.core.numbers import whole_number
 from voting.lists.models import RoundKind
 from voting.core.models import utcnow
 from voting.lists import campaigns, history, objects, sections
+from voting.components import deductions
+from voting.components.models import REASON_MAX
+from voting.web.confirm import ConfirmForm, Confirmation, ask
 from voting.deadlines import deadlines
 from voting.office import overview
 from voting.core.tables import fold
@@ -190,12 +195,15 @@ def section_list():
     filters = QueryFilters()
     where = _section_filter(filters, {u["id"] for u in units})
     found = _sections_matching(statuses, lists, where).to_dict("records")
+    for row in found:  # 应报未报补录: the date it was found (None, or NaT from pandas, for the others)
+        late = row.get("listed_late_on")
+        row["late_on"] = late if isinstance(late, date) and not pd.isna(late) else None
     rows, page = paged(sliced(found), SECTIONS_PER_PAGE, filters.page())
     return render_template(
         "lists/sections.html", campaign=campaign, rows=rows, page=page, listed=len(statuses), lists=lists,
         rounds=list(RoundKind), where=where, keep=filters.keep, ignored=filters.ignored,
         units=units if unit_id is None else None, kinds=SECTION_KINDS, statuses=SECTION_STATUSES,
-        list_filters=SECTION_LISTS,
+        list_filters=SECTION_LISTS, admin=current_user.role in ADMIN, undo_form=EmptyForm(formdata=None),
     )
 
 
@@ -279,6 +287,9 @@ def confirm_sections():
             f"已更新参评科室名单：新增 {len(diff.added)} 个，删除 {len(diff.removed)} 个，修改 {len(diff.changed)} 个。",
             "info",
         )
+    if diff.kept_late:
+        flash(f"名单中没有以下应报未报补录的科室，已保留（如系误录，请在本页撤销补录）："
+              f"{'、'.join(f'{s.unit} {s.section}' for s in diff.kept_late)}。", "warning")
     return redirect(url_for(".section_list"))
 
 
@@ -494,3 +505,130 @@ def import_report(import_id: int):
     if unit_id is not None and not objects.import_units(session, upload) <= {unit_id}:
         abort(403)
     return render_template("lists/import_report.html", upload=upload)
+
+
+# ---- 应报未报: a section found missing, added during the year (voting/components/deductions.py) ----
+
+class LateSectionForm(Form):
+    unit = SelectField("单位", choices=[], validate_choice=False, validators=[DataRequired("请选择单位")])
+    name = StringField("科室名称", validators=[DataRequired("请填写科室名称"),
+                                            Length(max=sections.MAX_SECTION_NAME,
+                                                   message=f"科室名称不能超过 {sections.MAX_SECTION_NAME} 个字")])
+    is_enforcement = BooleanField("管理执法类（须报至少 100 个处罚对象）")
+    found_on = StringField("发现日期", validators=[DataRequired("请填写发现日期")],
+                           render_kw={"type": "date", "placeholder": "2021-08-16"})
+    reason = TextAreaField("事由", validators=[DataRequired("请填写事由"),
+                                             Length(max=REASON_MAX, message=f"事由不能超过 {REASON_MAX} 个字")],
+                           description="如：年中检查发现该科室对外服务，未列入参评科室名单。")
+
+
+def _late_form(campaign, bound: bool = True) -> LateSectionForm:
+    form = LateSectionForm() if bound else LateSectionForm(formdata=None)
+    form.unit.choices = [SelectChoice("", "请选择单位")] + [
+        SelectChoice(str(uid), name) for uid, name in deductions.units(get_session(), campaign)]
+    return form
+
+
+def _local_today():
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def _late_page(campaign, form: LateSectionForm, error: str | None = None, status: int = 200):
+    return render_template("lists/late_section.html", campaign=campaign, form=form, error=error,
+                           points=campaign.rules.unreported_deduction), status
+
+
+def _late_confirmation(campaign, form: LateSectionForm, plan: deductions.UnreportedPlan, found_on) -> Confirmation:
+    points = f"{plan.points:g}"
+    kind = "管理执法类，" if form.is_enforcement.data else ""
+    return Confirmation(
+        title=f"补录应报未报科室：{plan.unit.name} {plan.name}",
+        facts=[
+            f"将 {plan.unit.name} {plan.name}（{kind}{found_on:%Y-%m-%d} 发现）列入 {campaign.year} 年度参评科室名单，从此参加评议；"
+            "它须像其他科室一样上传服务对象名单，已结束的调查轮次没有它的票，按该轮平均分计。",
+            f"{plan.unit.name} 的 {len(plan.deducted)} 个参评科室（含新补录的科室）各扣监督检查 {points} 分："
+            f"{'、'.join(plan.deducted)}。",
+            f"事由：{form.reason.data}",
+        ],
+        button="补录并扣分", action=url_for(".late_section"), back=url_for(".late_section"),
+        warning="本单位每个参评科室的得分随之改变；如系误录，可在参评科室页面撤销补录（科室还没有名单、邀请和投票时）。",
+        acknowledge=f"我已核实：{plan.unit.name} 的每个参评科室都将被扣 {points} 分。",
+        id="late-section",
+        extra={"unit": form.unit.data or "", "name": form.name.data or "", "found_on": form.found_on.data or "",
+               "reason": form.reason.data or "", "is_enforcement": "y" if form.is_enforcement.data else ""},
+    )
+
+
+def _refused(form: LateSectionForm, error: DomainError) -> str | None:
+    """Put a service's refusal under its field; the message for the page's top otherwise."""
+    name = getattr(error, "field", None)
+    if name in ("name", "found_on", "reason"):
+        form[name].errors = [*form[name].errors, str(error)]
+        return None
+    return str(error)
+
+
+@bp.route("/sections/late", methods=["GET", "POST"])
+@roles_required(*ADMIN)
+def late_section():
+    """补录应报未报科室: the form; its POST shows what it will do, and does it once confirmed."""
+    campaign = _campaign()
+    if request.method == "GET":
+        return _late_page(campaign, _late_form(campaign, bound=False))
+    form = _late_form(campaign)
+    if not form.validate_on_submit():
+        return _late_page(campaign, form, status=422)
+    session = get_session()
+    unit_id = whole_number(form.unit.data or "")
+    if unit_id is None:
+        form.unit.errors = ["请选择单位"]
+        return _late_page(campaign, form, status=422)
+    today = _local_today()
+    try:
+        plan = deductions.plan_unreported(session, campaign, unit_id, form.name.data or "")
+        found_on = deductions.checked_found_on(form.found_on.data, campaign, today)
+        deductions.checked_reason(form.reason.data)
+    except DomainError as error:
+        return _late_page(campaign, form, _refused(form, error), status=error.status)
+    if (page := ask(_late_confirmation(campaign, form, plan, found_on), ConfirmForm())) is not None:
+        return page
+    try:
+        section, events = deductions.add_unreported(
+            session, campaign, unit_id, form.name.data or "", bool(form.is_enforcement.data), form.found_on.data or "",
+            form.reason.data or "", current_user, today=today, actor=current_user.username)
+    except DomainError as error:
+        return _late_page(campaign, form, _refused(form, error), status=error.status)
+    flash(f"已补录应报未报科室 {plan.unit.name} {section.name}，本单位 {len(events)} 个参评科室各扣监督检查 "
+          f"{plan.points:g} 分。请通知该单位上传这个科室的服务对象名单。", "info")
+    return redirect(url_for(".section_list", unit=plan.unit.id), 303)
+
+
+@bp.post("/sections/<int:section_id>/late/undo")
+@roles_required(*ADMIN)
+def undo_late_section(section_id: int):
+    """撤销补录 (a mistake): the section and its 应报未报 deductions; confirmed first."""
+    campaign = _campaign()
+    session = get_session()
+    plan = deductions.plan_undo_unreported(session, campaign, section_id)  # 404 for another section
+    section = plan.section
+    shown = f"{section.unit.name} {section.name}"
+    if plan.in_use:
+        return render_template("lists/late_section_refused.html", section=shown,
+                               in_use=plan.in_use), 409
+    confirmation = Confirmation(
+        title=f"撤销应报未报补录：{shown}",
+        facts=[f"从参评科室名单中删除 {shown}（{section.listed_late_on:%Y-%m-%d} 补录，事由：{section.late_reason}）。",
+               f"删除它引起的 {plan.events} 条应报未报扣分：{'、'.join(plan.deducted)} 的监督检查得分随之恢复。"],
+        button="撤销补录", action=url_for(".undo_late_section", section_id=section_id),
+        back=url_for(".section_list", unit=section.unit_id),
+        warning="只用于纠正误录；撤销的经过保留在审计日志中。", id=f"undo-late-{section_id}",
+    )
+    if (page := ask(confirmation, ConfirmForm())) is not None:
+        return page
+    try:
+        deductions.undo_unreported(session, campaign, section_id, actor=current_user.username)
+    except DomainError as error:
+        return render_template("lists/late_section_refused.html", section=shown, in_use=[], message=str(error)), \
+            error.status
+    flash(f"已撤销应报未报补录：{shown} 已从参评科室名单中删除，本单位的应报未报扣分已删除。", "info")
+    return redirect(url_for(".section_list", unit=section.unit_id), 303)

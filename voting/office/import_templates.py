@@ -282,6 +282,12 @@ def _inspection(rules: RuleSettings, year: int) -> Spec:
             "person": f"{_or(persons)}；{case}必填，其他类型留空",
             "current_year": f"是 或 否：问题是否发生在评议年度；{case}必填，其他类型留空",
             "date": _date_rule(year, s) + f"；{case}必填（立案日期），其他类型可不填",
+            # The review office's own deductions (docs/rules.md §6.8): one row per section deducted.
+            "deduction": f"只用于影响评议工作（必填）：每个科室扣的分，大于 0、不超过 {fmt(s.inspection_points)}，"
+                         f"最多两位小数；应报未报按规则设置每个科室扣 {fmt(s.unreported_deduction)} 分，留空；其他类型留空",
+            "reason": "只用于应报未报和影响评议工作（必填，最多 300 字）；其他类型留空",
+            "missing": "只用于应报未报（必填）：被发现应报未报、已补录参评的本单位科室（须在参评科室名单中）；"
+                       "本单位每个参评科室各一行",
         },
         need={key: f"{case}必填" for key in ("person", "current_year", "date")},
         text=frozenset({"date"}),

@@ -28,6 +28,7 @@ from voting.online.ballots import ballot_candidates, online_counts, online_round
 from voting.lists.history import history_frame
 from voting.survey.rounds import vote_counts
 from voting.lists.sections import sections_frame
+from voting.components.deductions import inspection_frame
 
 T = TypeVar("T")
 # The models of one section's events that `_frame` reads (each has a section_id).
@@ -64,12 +65,9 @@ def year_inputs(session: Session, campaign: Campaign) -> YearInputs:
         {C.PLATFORM: "platform", C.ITEM: "item", C.DEDUCTION: "deduction", C.ROLE: "role", C.ROW: "source_row"},
     )
     supervisor = _frame(session, campaign, SupervisorScore, {C.SCORE: "score"})
-    inspection = _frame(
-        session, campaign, InspectionEvent,
-        {C.KIND: "kind", C.SERIOUS: "serious", C.PERSON: "person", C.CURRENT_YEAR: "current_year", C.DATE: "date",
-         C.ROW: "source_row"},
-    )
-    inspection[C.CURRENT_YEAR] = inspection[C.CURRENT_YEAR].fillna(False).astype(bool)
+    # With the review office's own deductions (应报未报, 影响评议工作: their points, reasons
+    # and the section found missing), voting/components/deductions.py.
+    inspection = inspection_frame(session, campaign)
     bonus = _frame(
         session, campaign, BonusItem, {C.KIND: "kind", C.LEVEL: "level", C.MATTER: "matter", C.DATE: "date", C.ROW: "source_row"},
     )
