@@ -353,3 +353,34 @@ def import_objects(app: Flask, params: dict[str, Any], progress: Progress) -> di
     if upload:  # not on a killed worker (nor a stopped one): the restart needs the file
         uploads.discard(app, upload)
     return result
+
+
+# ---- list integrity ---------------------------------------------------------------------
+
+INTEGRITY_CHECK = "integrity_check"
+
+
+def integrity_check_job(session, campaign, actor: str):
+    """Submit the list-integrity checks of `campaign` (in the caller's transaction): the
+    job, or the one already under way for this campaign."""
+    return submit(session, INTEGRITY_CHECK, {"campaign_id": campaign.id, "actor": actor},
+                  title=f"{campaign.year} 年度名单真实性检查", key=f"{INTEGRITY_CHECK}:{campaign.id}",
+                  campaign_id=campaign.id, actor=actor)
+
+
+@kind(INTEGRITY_CHECK)
+def integrity_check(app: Flask, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Run the checks and refresh the flags, audited: one transaction (integrity.run_checks).
+    Running it again refreshes the same flags, so a restart needs no care."""
+    from voting.integrity import integrity
+    from voting.lists.models import Campaign
+
+    with app.extensions["pingyi.sessions"]() as session:
+        campaign = session.get(Campaign, int(params["campaign_id"]))
+        if campaign is None:
+            raise DomainError("没有这个评议活动（可能已被删除）")
+        checked = integrity.run_checks(session, campaign, actor=params.get("actor") or "system", progress=progress)
+        session.commit()
+    message = (f"检查完成：发现 {checked.found} 条提示（新增 {checked.new} 条，更新 {checked.refreshed} 条，"
+               f"已有结论且证据未变 {checked.kept} 条，证据变化、重新待核查 {checked.reopened} 条）。")
+    return {"campaign_id": int(params["campaign_id"]), "message": message, **checked.as_detail()}

@@ -29,6 +29,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
 from sms.tokens import TokenExpired, TokenInvalid, is_code, normalize_code, same_nonce
+from voting.commitments import commitments
 from voting.core.extensions import limiter
 from voting.core import db
 from voting.core.db import get_session
@@ -143,6 +144,7 @@ def _vote_page(invitation: CitizenInvitation, vote: VoteInput, status: int = 200
         choices=[(c.value, c.label) for c in Choice], privacy=PRIVACY,
         round_label=f"{invitation.year}年{ROUND_NAMES[invitation.kind]}",
         unit=invitation.unit, section=invitation.section, matter=invitation.matter,
+        commitment=commitments.for_citizens(get_session(), invitation.section_id),  # 附件4's duties and commitment
     ), status
 
 
@@ -266,7 +268,8 @@ def cast():
         return _refusal(invitation, voted) or _vote_page(invitation, vote, 422)
     channel = Channel.code if visit.get("channel") == Channel.code.value else Channel.link
     try:
-        votes.cast_vote(get_session(), invitation_id, Choice(vote.choice), channel, vote.comment)
+        votes.cast_vote(get_session(), invitation_id, Choice(vote.choice), channel, vote.comment,
+                        address=request.remote_addr)  # its network, hashed (the answer-burst check)
     except AlreadyVotedError:  # also the loser of a concurrent submit: the other vote stands
         _done()
         return _voted()

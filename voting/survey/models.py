@@ -160,6 +160,10 @@ class Vote(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A web vote's client network (IPv4 /24, IPv6 /48) as a keyed hash (votes.vote_network),
+    # for the answer-burst check (voting/integrity); no address is stored. None for SMS
+    # and phone votes, and once erased (retention).
+    network: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
 
 
 class CallOutcome(str, enum.Enum):
