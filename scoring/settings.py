@@ -57,6 +57,10 @@ class RuleSettings:
     case_earlier_deputy: float = 4.0
     case_earlier_staff: float = 2.0
     case_earlier_collective: float = 10.0
+    # 应报未报 (《实施细则》二): a section found missing from the list costs every section of
+    # its unit this many inspection points (docs/rules.md §2.7); the office's discretionary
+    # deduction (影响评议工作, 七（二）) has no setting: its points are recorded with it.
+    unreported_deduction: float = 1.0
     # Windows: 1 Dec of the previous year to 30 Nov of the campaign year.
     window_start_month: int = 12
     window_start_day: int = 1
@@ -87,6 +91,9 @@ class RuleSettings:
     effect_unsatisfied: float = -5.0
     effect_most_unsatisfied: float = -10.0
     top_bonus_tier: int = 3
+    # 结果运用 (scoring/consequences.py): a 不满意单位's 限期整改 is due this many days after the
+    # lists are published. The text says only "限期整改"; the county sets the time, 90 days by default.
+    rectification_days: int = 90
     # Exemption: 满意单位 in each of this many previous years.
     exemption_years: int = 2
     # Service-object lists (docs/rules.md §3).
@@ -97,6 +104,24 @@ class RuleSettings:
     sms_window_start: str = "08:00"
     sms_window_end: str = "21:00"
     sms_daily_cap: int = 5
+    # List integrity (docs/rules.md §3, 严禁少报、漏报、瞒报、假报 and 拉票买票): when a hint is
+    # shown to the review office (voting/integrity/checks.py). Hints only: no score changes.
+    # A number in this many sections of one round, or in this many units, is shared
+    # (a citizen served by two offices in a year happens; by three sections is rare).
+    integrity_shared_sections: int = 3
+    integrity_shared_units: int = 2
+    # A list sharing at least this share of its numbers with the same section's list of
+    # the same round last year, and at least this many numbers, repeats last year's.
+    integrity_copied_share: float = 0.8
+    integrity_copied_min: int = 20
+    # This many consecutive numbers (…0001, …0002, …) in one list are a run.
+    integrity_run_length: int = 5
+    # One name this many times in one list.
+    integrity_name_times: int = 5
+    # This many web votes of one section from one network (IPv4 /24, IPv6 /48) whose
+    # first and last are less than this many minutes apart are a burst.
+    integrity_burst_votes: int = 10
+    integrity_burst_minutes: int = 10
 
     def __post_init__(self) -> None:
         for name in ("sms_window_start", "sms_window_end"):
@@ -106,6 +131,14 @@ class RuleSettings:
                 raise ValueError(f"规则设置 {name} 应为 HH:MM 形式的时间，而不是 {value!r}")
         if self.sms_daily_cap < 0:
             raise ValueError("规则设置 sms_daily_cap 不能为负数")
+        for name in ("integrity_shared_sections", "integrity_shared_units", "integrity_copied_min", "integrity_run_length",
+                     "integrity_name_times", "integrity_burst_votes", "integrity_burst_minutes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"规则设置 {name} 至少为 1")
+        if not 0 < self.integrity_copied_share <= 1:
+            raise ValueError("规则设置 integrity_copied_share 应在 0 到 1 之间（如 0.8 表示 80%）")
+        if self.unreported_deduction < 0:
+            raise ValueError("规则设置 unreported_deduction 不能为负数")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "RuleSettings":

@@ -5,8 +5,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from voting.commitments import views as commitment_views
     from voting.components import supervisor_views, views as component_views
     from voting.deadlines import views as deadline_views
+    from voting.integrity import views as integrity_views
     from voting.jobs import views as job_views
     from voting.lists import views as list_views
     from voting.office import audit_views, export_views, template_views
@@ -31,6 +33,11 @@ def init_app(app: Flask) -> None:
     from voting.ratings import complaint_views as rating_complaint_views, unit_views as rating_unit_views
 
     pages += (rating_complaint_views, rating_unit_views)
+    from voting.scores import consequence_views as score_consequence_views
+
+    pages += (score_consequence_views,)
+    pages += (integrity_views,)
+    pages += (commitment_views,)
     for module in pages:
         app.register_blueprint(module.bp)
     templating.init_app(app)

@@ -18,6 +18,7 @@ from voting.checks import check_config
 from voting.core import commands as core_commands
 from voting.components import commands as components_commands
 from voting.demo import commands as demo_commands
+from voting.integrity import commands as integrity_commands
 from voting.jobs import commands as jobs_commands
 from voting.lists import commands as lists_commands
 from voting.office import commands as office_commands
@@ -58,7 +59,8 @@ def init_app(app: Flask) -> None:
     """The commands live on `app.cli`, so `pingyi`, `flask --app voting` and the tests'
     CLI runner see the same ones."""
     for package in (core_commands, lists_commands, staff_commands, components_commands, outbox_commands,
-                    office_commands, jobs_commands, survey_commands, demo_commands, schemes_commands):
+                    office_commands, jobs_commands, survey_commands, demo_commands, schemes_commands,
+                    integrity_commands):
         for command in package.COMMANDS:
             app.cli.add_command(command)
     app.cli.add_command(check_config)

@@ -20,12 +20,17 @@ VOTING = ROOT / "voting"
 # (commands.py, the package's `pingyi` commands), may use any package's services.
 SERVICES_MAY_IMPORT = {
     "audit": set(),
+    # the units' forms (附件4, 附件5): their units and sections, the audit log; scores.report.safe_text for the files
+    "commitments": {"audit", "lists", "scores"},
     "components": {"audit", "lists", "staff"},
     "deadlines": {"audit", "lists", "office", "outbox", "scores", "staff", "survey"},
+    # list integrity: the lists and votes it checks, the units' staff phones (附件5), the audit log
+    "integrity": {"audit", "commitments", "lists", "survey"},
     "demo": {"components", "lists", "online", "scores", "staff", "survey"},
     "jobs": {"tasks"},  # a worker imports voting/tasks.py to know the kinds of job
     "lists": {"audit", "online", "staff", "survey"},
-    "office": {"audit", "components", "lists", "online", "outbox", "schema", "scores", "survey"},
+    # (commitments: the retention erases the units' staff names and numbers, 附件4 and 附件5)
+    "office": {"audit", "commitments", "components", "lists", "online", "outbox", "schema", "scores", "survey"},
     "online": {"audit", "lists", "outbox", "scores", "staff", "survey"},
     "outbox": {"lists", "survey"},
     # a code's section or window; the verification SMS; a valid complaint's 网络监督 deduction

@@ -29,6 +29,7 @@ PAGES = {
     "/office/import/history": (200, "导入往年评议结果"),
     "/office/import/objects": (200, "上传服务对象名单"),
     "/office/import/sections": (200, "导入参评科室名单"),
+    "/office/sections/late": (200, "补录应报未报科室"),  # the form; its POST confirms, then adds
     "/c": (200, "评价码"),
     "/e/login": (200, "网络评价登录"),
     "/office/phone/<int:invitation_id>": (200, "满意"),

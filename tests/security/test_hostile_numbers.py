@@ -42,7 +42,8 @@ BAD = {
 # Every query parameter a view reads (the walk's guard below keeps this complete),
 # and a few a view might be expected to read.
 QUERY_NAMES = ("page", "unit", "campaign", "section", "round", "year", "sort", "desc", "next", "sms", "call",
-               "q", "kind", "status", "list", "action", "actor", "from", "to", "poor")
+               "q", "kind", "status", "list", "action", "actor", "from", "to", "poor",
+               "key")  # the consequence a record form is for (voting/scores/consequence_views.py)
 # (method, rule): the query parameters it reads as numbers.
 READS_NUMBERS = {
     ("GET", "/office/phone/"): ("unit", "section", "page"),

@@ -272,6 +272,8 @@ ROUTES = {
     "representatives": ("/office/online/pool", {}),
     "rating served": ("/office/ratings/figures/served", {"assessment": ""}),
     "rating hotline": ("/office/ratings/figures/hotline", {}),
+    "commitments": ("/office/commitments/import/commitments", {}),  # 附件4, county-wide
+    "staff contacts": ("/office/commitments/import/staff", {}),  # 附件5, county-wide
 }
 # name: the command's arguments before/after the file
 COMMANDS = {

@@ -16,12 +16,14 @@ from tests.support.ballots import candidates, evaluators, form, log_in, marks, o
 from tests.support.citizens import invitations, link_path, open_round
 from tests.security.common import staff_login
 from tests.support.web import text
+from voting.commitments.models import StaffContact, StaffRole
 from voting.components.models import ComponentKind
 from voting.online.models import Evaluator
 from voting.survey.models import Invitation
 from voting.ratings.models import FollowupCase
 from voting.jobs.models import Job
-from voting.lists.models import ObjectImport
+from voting.lists.models import ObjectImport, RoundKind
+from voting.integrity.models import FlagKind, IntegrityFlag
 from voting.staff.models import Role
 from voting.components import components
 from voting.core.models import utcnow
@@ -65,6 +67,8 @@ class World:
     code_id: int
     case_id: int
     rating_id: int  # the 差评's rating: a complaint of the section (voting/ratings/complaints.py)
+    flag_id: int = 0  # a list-integrity flag of the section (voting/integrity)
+    contact_id: int = 0  # a person of the unit's 附件5 (voting/commitments)
 
     def params(self, db) -> dict[str, object]:
         return {
@@ -76,7 +80,8 @@ class World:
             "provider": "aliyun", "secret": "s" * 40,
             "assessment_id": self.assessment_id, "label": ASSESSMENT_PERIOD, "record_id": self.record_id,
             "entity_id": self.entity_id, "code_id": self.code_id, "case_id": self.case_id,
-            "rating_id": self.rating_id,
+            "rating_id": self.rating_id, "contact_id": self.contact_id,
+            "flag_id": self.flag_id,
         }
 
 
@@ -100,6 +105,13 @@ def build(app, db, campaign, admin) -> World:
     code = rating_codes.issue(db, actor="admin", section_id=section_id)
     poor = citizen_ratings.submit_rating(db, code, 1, ["attitude"], "态度不好。", phone="13812345678", device="w" * 20,
                                          network="203.0.113.9", now=utcnow())
+    contact = StaffContact(unit_id=listed[0].section.unit_id, section_id=section_id, role=StaffRole.head, name="张科长",
+                           post="科长", phone="13812345670")
+    db.add(contact)
+    flag = IntegrityFlag(campaign_id=campaign.id, section_id=section_id, round=RoundKind.H1, kind=FlagKind.repeated_name,
+                         evidence={"count": 1, "items": [{"name": "张*", "times": 5, "rows": [2, 3, 4, 5, 6]}]},
+                         fingerprint="0" * 64)
+    db.add(flag)
     db.commit()
     pool = evaluators(db, online)
     return World(
@@ -110,7 +122,8 @@ def build(app, db, campaign, admin) -> World:
         job_id=job.id, ballot=form(marks(candidates(db, online))), assessment_id=assessment.id, record_id=record.id,
         entity_id=window.id, code_id=code.id,
         case_id=db.scalar(select(FollowupCase.id).where(FollowupCase.rating_id == poor.rating_id)),
-        rating_id=poor.rating_id,
+        rating_id=poor.rating_id, contact_id=contact.id,
+        flag_id=flag.id,
     )
 
 
@@ -194,6 +207,7 @@ def form_for(world: World, rule: str) -> dict:
         "/r/case/<token>": {"answer": "satisfied"},
         "/r/<token>": {"level": "2", "category_slow": "1", "text": "等了很久", "phone": "13812345678"},
         "/r/<token>/confirm": {"pending": "p1.sealed", "code": "123456", "action": "confirm"},
+        "/office/integrity/<int:flag_id>/decide": {"status": "cleared", "note": "核查无问题"},
     }.get(rule, {})
 
 

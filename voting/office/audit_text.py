@@ -58,6 +58,7 @@ DETAIL_LABELS = {
     "accounts": "账号", "by_kind": "各类人数", "evaluator_id": "评价人编号", "was_locked": "原已锁定",
     "reminded": "提醒人数", "ballots": "选票", "evaluators": "评价人", "service_objects": "服务对象",
     "representatives": "代表", "target": "规则要求的服务对象", "objects": "服务对象", "penalized": "处罚对象",
+    "fields": "修改的项", "contact_id": "人员编号", "unit_ids": "单位编号", "unit_names": "单位",
     "score": "评分", "from": "原值", "to": "新值", "previous_unit": "原单位", "units": "所属单位变动", **{result.value: result.label for result in Result},
     **{name: label for name, label in STEP_LABELS.items() if name not in ("service_objects", "evaluators")},
 }
@@ -474,6 +475,93 @@ def _supervisor_save(entry: AuditEntry, names: Names) -> list[Part]:
     return [f"填报{unit}的主管单位评分：共 {len(scores)} 个科室", _see(entry), "。"]
 
 
+def _fields(d: dict) -> str:
+    return "、".join(str(f) for f in d["fields"]) if d["fields"] else "无"
+
+
+@describes("commitment.save")
+def _commitment_save(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    section = _section(names, d["section_id"], f"{d['unit']} · {d['section']}" if d.get("section") else None)
+    return [f"填写{section}的服务承诺表（附件4）：修改了{_fields(d)}。"]
+
+
+def _person(names: Names, d: dict) -> str:
+    """"县发改局工作人员联系表中的主要负责人（价格科，编号 7）"."""
+    where = f"{d['section']}，" if d.get("section") else ""
+    return f"{_unit(names, d.get('unit_id'), d.get('unit'))}工作人员联系表（附件5）中的{d['role']}（{where}编号 {d['contact_id']}）"
+
+
+@describes("staff_contact.add")
+def _staff_contact_add(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"添加{_person(names, d)}：填写了{_fields(d)}。"]
+
+
+@describes("staff_contact.edit")
+def _staff_contact_edit(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"修改{_person(names, d)}：修改了{_fields(d)}。"]
+
+
+@describes("staff_contact.delete")
+def _staff_contact_delete(entry: AuditEntry, names: Names) -> list[Part]:
+    return [f"删除{_person(names, entry.detail)}。"]
+
+
+def _forms_import(entry: AuditEntry, what: str, removed: str) -> list[Part]:
+    d = entry.detail
+    units = _many(entry, [str(u) for u in d["unit_names"]], "个单位")
+    parts: list[Part] = [f"导入{what}（文件“{d['filename']}”）：替换{' ' if len(d['unit_names']) > INLINE else ''}",
+                         *units, f"的表，共 {d['rows']} 行"]
+    return [*parts, removed.format(d["removed"]) if d["removed"] else "", "。"]
+
+
+@describes("commitment.import")
+def _commitment_import(entry: AuditEntry, names: Names) -> list[Part]:
+    return _forms_import(entry, "服务承诺表（附件4）", "；文件中没有的 {} 个科室的表已删除")
+
+
+@describes("staff_contact.import")
+def _staff_contact_import(entry: AuditEntry, names: Names) -> list[Part]:
+    return _forms_import(entry, "工作人员联系表（附件5）", "；原有的 {} 人已替换")
+
+
+# The review office's own inspection deductions (voting/components/deductions.py).
+def _points(detail: dict) -> str:
+    return _number(detail["points"])
+
+
+@describes("inspection.unreported_add")
+def _unreported_add(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    kind = "，管理执法类" if d.get("is_enforcement") else ""
+    return [f"补录应报未报科室：{_section(names, d['section_id'], d.get('section'))}（{d['found_on']} 发现{kind}），"
+            f"列入参评；本单位参评科室各扣监督检查 {_points(d)} 分：", *_sections(entry, names, _ids(d['section_ids'])),
+            f"。事由：{d['reason']}。"]
+
+
+@describes("inspection.unreported_undo")
+def _unreported_undo(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"撤销应报未报补录：从参评科室名单中删除{d['section']}，并删除它引起的 {d['events']} 条应报未报扣分"
+            f"（原于 {d['found_on']} 补录，事由：{d['reason']}）。"]
+
+
+@describes("inspection.discretionary_add")
+def _discretionary_add(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"记录{_unit(names, d.get('unit_id'), d.get('unit'))}的影响评议工作扣分：每个科室扣监督检查 {_points(d)} 分，科室：",
+            *_sections(entry, names, _ids(d['section_ids'])), f"。事由：{d['reason']}。"]
+
+
+@describes("inspection.discretionary_undo")
+def _discretionary_undo(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"撤销{_unit(names, d.get('unit_id'), d.get('unit'))}的影响评议工作扣分（每个科室 {_points(d)} 分），科室：",
+            *_sections(entry, names, _ids(d['section_ids'])), f"。原事由：{d['reason']}。"]
+
+
 @describes("result.decide")
 def _result_decide(entry: AuditEntry, names: Names) -> list[Part]:
     d = entry.detail
@@ -496,6 +584,24 @@ def _result_undo(entry: AuditEntry, names: Names) -> list[Part]:
     section = _section(names, d["section_id"], d.get("section"))
     reason = f"，理由：{d['undone_reason']}" if d.get("undone_reason") else ""
     return [f"撤销对{section}的评议结果决定（原决定为“{_result(d['undone_result'])}”{reason}），恢复为系统拟定的结果。"]
+
+
+def _consequence_where(d: dict) -> str:
+    """The unit, and the section when the consequence is a section's: "县发改局 · 价格科"."""
+    return str(d.get("unit") or "") + (f" · {d['section']}" if d.get("section") else "")
+
+
+@describes("consequence.done")
+def _consequence_done(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    note = f"；备注：{d['note']}" if d.get("note") else ""
+    return [f"登记结果运用措施完成：{_consequence_where(d)}，“{d['measure']}”，{d['done_on']} 由{d['done_by']}完成{note}。"]
+
+
+@describes("consequence.undo")
+def _consequence_undo(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    return [f"撤销结果运用措施的完成登记：{_consequence_where(d)}，“{d['measure']}”（原登记为 {d['done_on']} 由{d['done_by']}完成）。"]
 
 
 @describes("candidates.fix")
@@ -888,6 +994,35 @@ def _deadline_remind(entry: AuditEntry, names: Names) -> list[Part]:
     if d.get("unreachable"):
         parts += ["；", *_named(entry, [str(u) for u in d["unreachable"]], "未能提醒的单位（联络员没有登记手机号码）")]
     return [*parts, "。"]
+
+
+# The list-integrity flags' kinds and statuses (voting/integrity/models.py) as the entries
+# name them: kept here, as the stored entries do not change.
+_INTEGRITY_KINDS = {"staff_phone": "工作人员号码", "shared_phone": "多科室重复号码", "copied_list": "沿用去年名单",
+                    "sequential_run": "连号", "repeated_name": "同名多次", "answer_burst": "集中作答"}
+_INTEGRITY_STATUSES = {"open": "待核查", "cleared": "已排除", "acted": "已处理"}
+
+
+@describes("integrity.check")
+def _integrity_check(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    against = f"，对照 {d['last_year']} 年度名单" if d.get("last_year") else "，没有去年的名单可对照"
+    gone = d["removed"] + d["stale"]
+    text = (f"运行名单真实性检查（服务对象 {d['objects']} 人、网上评价 {d['votes']} 票{against}）：发现 {d['found']} 条提示，"
+            f"其中新增 {d['new']} 条、更新 {d['refreshed']} 条、已有结论且证据未变 {d['kept']} 条、证据变化重新待核查 {d['reopened']} 条")
+    if gone:
+        text += f"；{gone} 条不再发现（已有结论的 {d['stale']} 条保留）"
+    return [text + "。核查提示不改变评分。"]
+
+
+@describes("integrity.decide")
+def _integrity_decide(entry: AuditEntry, names: Names) -> list[Part]:
+    d = entry.detail
+    kind = _INTEGRITY_KINDS.get(d["kind"], d["kind"])
+    status = _INTEGRITY_STATUSES.get(d["status"], d["status"])
+    previous = _INTEGRITY_STATUSES.get(d["previous"], d["previous"])
+    return [f"将{_section(names, d['section_id'], d.get('section'))} {d['round']} 轮的“{kind}”核查提示标记为“{status}”"
+            f"（原为“{previous}”）。核查说明：{d['note']}。"]
 
 
 # ---- the generic rendering -------------------------------------------------------------------------

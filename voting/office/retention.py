@@ -21,6 +21,7 @@ from typing import cast
 from sqlalchemy import ColumnElement, CursorResult, Delete, Update, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from voting.commitments.models import SectionCommitment, StaffContact
 from voting.core.clock import aware
 from voting.lists.models import Campaign, Section, ServiceObject, Unit
 from voting.outbox.models import ConsoleMessage, OutboxMessage, OutboxStatus
@@ -53,8 +54,10 @@ class Due:
 
 
 STEP_LABELS = {
-    "service_objects": "服务对象", "invitations": "调查邀请", "comments": "留言", "evaluators": "评价人",
+    "service_objects": "服务对象", "invitations": "调查邀请", "comments": "留言", "vote_networks": "投票网络标识",
+    "evaluators": "评价人",
     "console_messages": "演示短信", "sms_messages": "短信",
+    "staff_contacts": "工作人员联系表", "section_commitments": "服务承诺表的负责人和电话",
 }
 
 
@@ -88,6 +91,7 @@ def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | N
     now = now or utcnow()
     report = progress or (lambda **_: None)
     sections = select(Section.id).join(Unit).where(Unit.campaign_id == campaign.id).scalar_subquery()
+    units = select(Unit.id).where(Unit.campaign_id == campaign.id).scalar_subquery()
     rounds = select(SurveyRound.id).where(SurveyRound.campaign_id == campaign.id).scalar_subquery()
     online = select(OnlineRound.id).where(OnlineRound.campaign_id == campaign.id).scalar_subquery()
     outbox_keys = select(OutboxMessage.key).where(OutboxMessage.campaign_id == campaign.id).scalar_subquery()
@@ -98,12 +102,20 @@ def erase(session: Session, campaign: Campaign, *, actor: str, now: datetime | N
         "invitations": update(Invitation).where(Invitation.round_id.in_(rounds))
         .values(phone=None, phone_hash=None, nonce="", code=None, code_hash=None),
         "comments": update(Vote).where(Vote.round_id.in_(rounds), Vote.comment != "").values(comment=""),
+        # the web votes' network hashes (the answer-burst check, voting/integrity)
+        "vote_networks": update(Vote).where(Vote.round_id.in_(rounds), Vote.network.is_not(None)).values(network=None),
         "evaluators": update(Evaluator).where(Evaluator.round_id.in_(online))
         .values(name="", phone=None, phone_hash=None, password_hash=None),
         # The console sender's copies first: they are found by the outbox's keys.
         "console_messages": delete(ConsoleMessage).where(ConsoleMessage.key.in_(outbox_keys)),
         "sms_messages": update(OutboxMessage).where(OutboxMessage.campaign_id == campaign.id)
         .values(phone=None, phone_hash=None, text="", params={}),
+        # The units' staff (附件5, 附件4): their numbers served this year's list checks only; the
+        # duties, commitments and addresses (public, shown to citizens) stay.
+        "staff_contacts": update(StaffContact).where(StaffContact.unit_id.in_(units))
+        .values(name="", post="", office_phone=None, phone=None, phone_hash=None, qq=None),
+        "section_commitments": update(SectionCommitment).where(SectionCommitment.section_id.in_(sections))
+        .values(head_name="", head_phone=None, head_short=None, liaison_name="", liaison_phone=None, liaison_short=None),
     }
     report(done=0, total=0, stage="清点")
     total = sum(
