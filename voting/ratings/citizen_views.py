@@ -169,11 +169,10 @@ def _verification_settings() -> VerificationSettings:
     return VerificationSettings.from_config(current_app.config)
 
 
-def _form_page(token: str, code: RatingCode, shown: RateInput, status: int = 200, error: str | None = None,
-               place: places.Place | None = None):
+def _form_page(token: str, place: places.Place, shown: RateInput, status: int = 200, error: str | None = None):
     problems = shown.problems + ((error,) if error else ())
     response = current_app.make_response((render_template(
-        "ratings/rate.html", token=token, code=code, place=place or places.place_of(get_session(), code), form=shown,
+        "ratings/rate.html", token=token, place=place, form=shown,
         problems=problems, levels=list(ratings.LEVELS.items()), categories=list(ratings.CATEGORIES.items()),
         poor=sorted(ratings.POOR), category_field=CATEGORY_FIELD, text_max=RATING_TEXT_MAX, privacy=PRIVACY,
     ), status))
@@ -204,8 +203,7 @@ def _store(token: str, code: RatingCode, level: int, categories: list[str] | tup
 @limiter.limit(ADDRESS_LIMIT, error_message=TOO_MANY)
 def rate(token: str):
     """The form for a live code; 404 for an unknown address, 410 for a stopped code."""
-    code, place = places.scanned(get_session(), token)
-    return _form_page(token, code, RateInput(), place=place)
+    return _form_page(token, places.scanned(get_session(), token), RateInput())
 
 
 @bp.post("/r/<token>")
@@ -217,14 +215,14 @@ def rate_submit(token: str):
     code = codes.code_from_token(session, token)
     shown = _read_form()
     if shown.checked is None:
-        return _form_page(token, code, shown, 400)
+        return _form_page(token, places.place_of(session, code), shown, 400)
     level, categories, text, phone = shown.checked
     if phone is None:
         return _store(token, code, level, categories, text, None)
     try:
         verification.request_code(session, phone, request.remote_addr, utcnow(), _verification_settings())
     except DomainError as error:  # a limit reached (429), a number that is not a mainland mobile
-        return _form_page(token, code, shown, error.status, str(error))
+        return _form_page(token, places.place_of(session, code), shown, error.status, str(error))
     return _step_page(token, code, PendingRating(level, tuple(categories), text, phone))
 
 

@@ -253,8 +253,16 @@ def code_from_token(session: Session, token: str, tokens: RatingTokens | None = 
 
 def live_code(code: RatingCode | None, nonce: str) -> RatingCode:
     """`code` if the address's `nonce` is its own and it is live (code_from_token's checks)."""
-    if code is None or not same_nonce(nonce, code.nonce):
+    if code is None:
         raise UnknownCodeError()
-    if code.revoked_at is not None:
-        raise RevokedCodeError()
+    check_live(nonce, code.nonce, code.revoked_at)
     return code
+
+
+def check_live(nonce: str, own_nonce: str, revoked_at: datetime | None) -> None:
+    """UnknownCodeError unless the address's `nonce` is the code's own; RevokedCodeError
+    for a stopped code."""
+    if not same_nonce(nonce, own_nonce):
+        raise UnknownCodeError()
+    if revoked_at is not None:
+        raise RevokedCodeError()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
+from voting.core.db import single_statement_connection
 from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Section, Unit
 from voting.ratings import codes
@@ -28,6 +29,7 @@ class Place:
     name: str
     unit: str
     kind: CodeKind  # section or window: the place's own kind, whatever the code's
+    case_ref: str | None = None  # a case code's 办件编号, shown under the place
 
 
 def sections_by_unit(session: Session, campaign_id: int) -> list[tuple[Unit, list[Section]]]:
@@ -108,34 +110,46 @@ def places_of(session: Session, codes: Sequence[RatingCode]) -> dict[int, Place]
     for code in codes:
         if code.section_id is not None and code.section_id in sections:
             name, unit = sections[code.section_id]
-            found[code.id] = Place(name, unit, CodeKind.section)
+            found[code.id] = Place(name, unit, CodeKind.section, code.case_ref)
         elif code.entity_id is not None and code.entity_id in windows:
             name, unit = windows[code.entity_id]
-            found[code.id] = Place(name, unit, CodeKind.window)
+            found[code.id] = Place(name, unit, CodeKind.window, code.case_ref)
     return found
 
 
-def scanned(session: Session, token: str) -> tuple[RatingCode, Place]:
-    """The live code a scanned address names (codes.code_from_token: 404, 410) and its
-    place in words, in one query: the rating page's, the busiest of them."""
-    code_id, nonce = codes.rating_tokens().read(token)
+def _scan_statement() -> Select:
+    """The rating page's one query (`scanned`), built once: a code's nonce and stop by
+    its id, with the names of its place, a section's and its unit's or a window's and its
+    unit's (or, without a unit, its assessment's)."""
     window_unit = aliased(Unit)
-    row = session.execute(
-        select(RatingCode, Section.name, Unit.name, AssessedEntity.name, window_unit.name, Assessment.name)
-        .outerjoin(Section, Section.id == RatingCode.section_id).outerjoin(Unit, Unit.id == Section.unit_id)
-        .outerjoin(AssessedEntity, AssessedEntity.id == RatingCode.entity_id)
-        .outerjoin(Assessment, Assessment.id == AssessedEntity.assessment_id)
-        .outerjoin(window_unit, window_unit.id == AssessedEntity.unit_id)
-        .where(RatingCode.id == code_id).execution_options(populate_existing=True)).first()
+    return (select(RatingCode.nonce, RatingCode.revoked_at, RatingCode.case_ref, Section.name, Unit.name, AssessedEntity.name,
+                   window_unit.name, Assessment.name)
+            .outerjoin(Section, Section.id == RatingCode.section_id).outerjoin(Unit, Unit.id == Section.unit_id)
+            .outerjoin(AssessedEntity, AssessedEntity.id == RatingCode.entity_id)
+            .outerjoin(Assessment, Assessment.id == AssessedEntity.assessment_id)
+            .outerjoin(window_unit, window_unit.id == AssessedEntity.unit_id)
+            .where(RatingCode.id == bindparam("code_id")))
+
+
+_SCAN = _scan_statement()
+
+
+def scanned(session: Session, token: str) -> Place:
+    """The place of the live code a scanned address names (the checks of
+    codes.code_from_token: 404, 410), in one statement on the request's autocommit
+    connection (voting.core.db.single_statement_connection): the rating page, the
+    busiest of them, reads nothing else."""
+    code_id, nonce = codes.rating_tokens().read(token)
+    row = single_statement_connection(session).execute(_SCAN, {"code_id": code_id}).first()
     if row is None:
         raise codes.UnknownCodeError()
-    code = codes.live_code(row[0], nonce)
-    _, section, unit, window, window_unit_name, assessment = row
-    if code.section_id is not None and section is not None:
-        return code, Place(section, unit, CodeKind.section)
-    if code.entity_id is not None and window is not None:
-        return code, Place(window, window_unit_name or assessment, CodeKind.window)
-    raise NotFoundError(f"评议二维码 {code.id} 的科室或窗口已不存在。")  # the foreign keys cascade: not reached
+    own_nonce, revoked_at, case_ref, section, unit, window, window_unit_name, assessment = row
+    codes.check_live(nonce, own_nonce, revoked_at)
+    if section is not None:
+        return Place(section, unit, CodeKind.section, case_ref)
+    if window is not None:
+        return Place(window, window_unit_name or assessment, CodeKind.window, case_ref)
+    raise codes.UnknownCodeError()  # the foreign keys cascade: a code outlives no place
 
 
 def place_of(session: Session, code: RatingCode) -> Place:

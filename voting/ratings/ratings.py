@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -229,18 +229,34 @@ def _take_turns(session: Session, *hashes: str) -> None:
     session.execute(sql(f"SELECT {locks}"), {f"k{i}": key for i, key in enumerate(keys)})
 
 
+def _counted(*conditions: Any) -> Any:
+    return select(func.count()).select_from(Rating).where(Rating.counted, *conditions).scalar_subquery()
+
+
+# The three limits' counts of counted ratings in one statement, built once: the device's
+# today, the network's in the last hour, the phone's today (none without a phone: NULL
+# matches nothing), each on its own index (models.py).
+_LIMIT_COUNTS = select(
+    _counted(Rating.device == bindparam("device"), Rating.day == bindparam("day")),
+    _counted(Rating.network == bindparam("network"), Rating.created_at > bindparam("since")),
+    _counted(Rating.phone_hash == bindparam("phone_hash"), Rating.day == bindparam("day")),
+)
+# The counted insert, built once per database: nothing inserted (no id returned) when a
+# partial unique index (models.py) already holds the phone's rating of the place that
+# day, or the case code's rating.
+_COUNTED_INSERT = {
+    "postgresql": postgresql_insert(Rating).on_conflict_do_nothing().returning(Rating.id),
+    "sqlite": sqlite_insert(Rating).on_conflict_do_nothing().returning(Rating.id),
+}
+
+
 def _within_limits(session: Session, *, device: str, network: str, phone_hash: str | None, day: date,
                    now: datetime, settings: RatingSettings) -> bool:
     """Whether the device, the network and the phone are each under their limit of
-    counted ratings: one statement, each count on its own partial index (models.py)."""
-    def counted(*conditions: Any) -> Any:
-        return select(func.count()).select_from(Rating).where(Rating.counted, *conditions).scalar_subquery()
-
-    by_device, by_network, by_phone = session.execute(select(
-        counted(Rating.device == device, Rating.day == day),
-        counted(Rating.network == network, Rating.created_at > now - timedelta(hours=1)),
-        counted(Rating.phone_hash == phone_hash, Rating.day == day) if phone_hash else literal(0),
-    )).one()
+    counted ratings."""
+    by_device, by_network, by_phone = session.execute(_LIMIT_COUNTS, {
+        "device": device, "day": day, "network": network, "since": now - timedelta(hours=1), "phone_hash": phone_hash,
+    }).one()
     return (by_device < settings.device_daily and by_network < settings.network_hourly
             and (phone_hash is None or by_phone < settings.phone_daily))
 
@@ -279,9 +295,8 @@ def submit_rating(session: Session, code: RatingCode, level: object, categories:
     rating_id: int | None = None
     if _within_limits(session, device=device_key, network=network_key, phone_hash=phone_hash, day=day, now=now,
                       settings=settings):
-        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        rating_id = session.execute(insert(Rating).values(**values, counted=True).on_conflict_do_nothing()
-                                    .returning(Rating.id)).scalar()
+        insert = _COUNTED_INSERT[session.get_bind().dialect.name]
+        rating_id = session.connection().execute(insert, {**values, "counted": True}).scalar()
         if rating_id is not None and level in POOR:
             open_case(session, rating_id, code, number, now, settings)
     if rating_id is None:
