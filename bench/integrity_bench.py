@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import numpy as np
 import pandas as pd
 
+from scoring.settings import RuleSettings
 from voting.integrity import checks
 
 UNITS, SECTIONS, PER_LIST, STAFF_PER_UNIT = 44, 363, 250, 30
@@ -127,7 +128,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     objects, staff, last_year, votes, planted = data()
-    limits = checks.Thresholds()
+    limits = checks.Thresholds.of(RuleSettings())
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"pandas {pd.__version__}")
     print(f"{len(objects):,} service objects in {objects['section_id'].nunique()} sections of "

@@ -60,14 +60,17 @@ VOTE_COLUMNS = ["section_id", "round", "network", "at", "choice"]
 
 @dataclass(frozen=True)
 class Thresholds:
-    shared_sections: int = 3
-    shared_units: int = 2
-    copied_share: float = 0.8
-    copied_min: int = 20
-    run_length: int = 5
-    name_times: int = 5
-    burst_votes: int = 10
-    burst_minutes: int = 10
+    """The campaign's `integrity_*` settings (scoring/settings.py, where their defaults and
+    reasons are), as the checks name them."""
+
+    shared_sections: int
+    shared_units: int
+    copied_share: float
+    copied_min: int
+    run_length: int
+    name_times: int
+    burst_votes: int
+    burst_minutes: int
 
     @classmethod
     def of(cls, rules: RuleSettings) -> Thresholds:

@@ -13,13 +13,13 @@ from typing import IO, Any
 import yaml
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from scoring.schemes import exact
 from scoring.schemes.columns import ENTITY, GROUP, INDICATOR, NOTE, ORDER, POINTS, WINDOW
 from scoring.schemes.engine import FLAGS, RANK, ROUNDED, Result
 from scoring.schemes.output import period_text
+from voting.core.documents import official_font, ruled_table
 from voting.core.errors import DomainError
 
 REPORT_FILE = "report.yaml"
@@ -47,30 +47,12 @@ def _paragraphs(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
-def _font(document: Any) -> None:
-    style = document.styles["Normal"]
-    style.font.name, style.font.size = "仿宋", Pt(14)
-    style.element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")
-
-
-def _table(document: Any, header: list[str], rows: list[list[str]]) -> None:
-    table = document.add_table(rows=1 if any(header) else 0, cols=len(header))
-    table.style = "Table Grid"
-    if any(header):
-        for cell, text in zip(table.rows[0].cells, header):
-            cell.text = text
-            cell.paragraphs[0].runs[0].bold = True
-    for values in rows:
-        for cell, text in zip(table.add_row().cells, values):
-            cell.text = text
-
-
 def write_report(result: Result, period: str, texts: dict[str, Any],
                  target: str | os.PathLike[str] | IO[bytes]) -> None:
     one = result.period(period)
     scheme = one.scheme
     document = Document()
-    _font(document)
+    official_font(document)
     heading = document.add_paragraph()
     heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
     run = heading.add_run("政务服务月报")
@@ -112,7 +94,7 @@ def write_report(result: Result, period: str, texts: dict[str, Any],
         if named:
             document.add_paragraph(f"经考核，以下人员被评为{flag.name}：")
             pairs = [named[i:i + 2] for i in range(0, len(named), 2)]
-            _table(document, ["", ""], [pair + [""] * (2 - len(pair)) for pair in pairs])
+            ruled_table(document, ["", ""], [pair + [""] * (2 - len(pair)) for pair in pairs])
     if any(f.skip_deducted for f in flags.values()):
         document.add_paragraph("（注：排名不分先后，当月有扣分情况的取消评优资格）")
     document.add_heading("五、工作动态", level=2)
@@ -129,7 +111,7 @@ def write_report(result: Result, period: str, texts: dict[str, Any],
     document.add_heading(f"附件1　{appendices[0]}", level=2)
     ranked = [[str(r), name, exact.text(total)] for r, name, total in
               zip(windows[RANK], windows[ENTITY], windows[ROUNDED])]
-    _table(document, ["名次", "窗口名称", "得分", "名次", "窗口名称", "得分"],
+    ruled_table(document, ["名次", "窗口名称", "得分", "名次", "窗口名称", "得分"],
            [ranked[i] + (ranked[i + 1] if i + 1 < len(ranked) else ["", "", ""]) for i in range(0, len(ranked), 2)])
     document.add_heading(f"附件2　{appendices[1]}", level=2)
     indicators = {i.id: i for i in scheme.indicators}
@@ -141,12 +123,12 @@ def write_report(result: Result, period: str, texts: dict[str, Any],
                  exact.text(int(points), signed=True)] for i, note, points in
                 zip(own[INDICATOR], own[NOTE], own[POINTS])]
         if rows:
-            _table(document, ["考核内容", "加减分事由", "分值"], rows)
+            ruled_table(document, ["考核内容", "加减分事由", "分值"], rows)
     if not staff.empty:
         document.add_heading(f"附件3　{appendices[2]}", level=2)
         people = [[str(r), name, window_of.get(name) or "", exact.text(total)] for r, name, total in
                   zip(staff[RANK], staff[ENTITY], staff[ROUNDED])]
-        _table(document, ["排名", "姓名", "单位", "得分", "排名", "姓名", "单位", "得分"],
+        ruled_table(document, ["排名", "姓名", "单位", "得分", "排名", "姓名", "单位", "得分"],
                [people[i] + (people[i + 1] if i + 1 < len(people) else ["", "", "", ""])
                 for i in range(0, len(people), 2)])
     document.save(target)

@@ -12,7 +12,7 @@ consequence's key, and a record is made and undone with an audit entry.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
-from docx.oxml.ns import qn
 from docx.shared import Pt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +29,7 @@ from scoring import columns as C
 from scoring import consequences as Q
 from scoring.engine import Scorecard
 from voting.audit import audit
+from voting.core.documents import official_font, ruled_table
 from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Campaign, Unit
 from voting.online.ballots import online_round
@@ -256,23 +256,6 @@ def measures_text(rows: Sequence[Q.Consequence]) -> str:
 # ---- the notices (Word) -------------------------------------------------------------------------------
 
 
-def _font(document: Any) -> None:  # python-docx has no types
-    style = document.styles["Normal"]
-    style.font.name, style.font.size = "仿宋", Pt(14)
-    style.element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")
-
-
-def _table(document: Any, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    table = document.add_table(rows=1, cols=len(header))
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, header):
-        cell.text = text
-        cell.paragraphs[0].runs[0].bold = True
-    for values in rows:
-        for cell, text in zip(table.add_row().cells, values):
-            cell.text = text
-
-
 NOTICE_MEASURE_HEADERS = ("序号", "科室", "措施", "责任主体", "时限", "说明")
 NOTICE_RESULT_HEADERS = ("序号", "科室", "评议结果")
 
@@ -292,11 +275,11 @@ def _notice(document: Any, final: Final, unit: UnitConsequences, office: str, to
         f"根据“千人评议”活动实施细则关于结果运用的规定，现将{published.year}年{published.month}月{published.day}日"
         f"公布的{final.campaign.name}评议结果中你单位参评科室的结果及其运用事项通知如下。")
     document.add_paragraph("一、评议结果")
-    _table(document, NOTICE_RESULT_HEADERS,
+    ruled_table(document, NOTICE_RESULT_HEADERS,
            ([str(i), r.section, r.label] for i, r in enumerate(unit.results, start=1)))
     document.add_paragraph(f"你单位年度考绩合计{Q.points_text(unit.points)}（各科室加减分累加）。")
     document.add_paragraph("二、结果运用事项")
-    _table(document, NOTICE_MEASURE_HEADERS, (
+    ruled_table(document, NOTICE_MEASURE_HEADERS, (
         [str(i), row.section or "（单位）", row.text, row.party, row.time_limit or "—",
          "；".join(part for part in (row.note, _state(row)) if part)]
         for i, row in enumerate(unit.rows, start=1)))
@@ -318,7 +301,7 @@ def _state(row: Q.Consequence) -> str:
 def notices_docx(final: Final, units: Sequence[UnitConsequences], office: str, today: date) -> bytes:
     """The notices of `units` as one Word document, each on its own pages."""
     document = Document()
-    _font(document)
+    official_font(document)
     for i, unit in enumerate(units):
         if i:
             document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
