@@ -99,7 +99,7 @@ _NETWORK_PREFIX = "vote-network:"
 
 def network_of(address: str | None) -> str | None:
     """The network a web vote came from, as the answer-burst check counts (docs/rules.md
-    §4): an IPv4 address's /24 (an IPv4-mapped IPv6 one too), an IPv6 address's /48 (a
+    §3.11): an IPv4 address's /24 (an IPv4-mapped IPv6 one too), an IPv6 address's /48 (a
     site); None without a readable address."""
     try:
         ip = ipaddress.ip_address((address or "").strip())
