@@ -24,6 +24,7 @@ PREVIOUS_UNSATISFIED = "previous_unsatisfied"
 # and round), or one row per vote with CHOICE instead of the counts (see scoring.votes).
 ROUND = "round"
 H1, H2, NET = "H1", "H2", "NET"
+REEVAL = "R"  # the 复评 round of the next June: scored apart (scoring/reevaluation.py), never in the year's total
 VOTES_S = "votes_satisfied"
 VOTES_B = "votes_basic"
 VOTES_U = "votes_unsatisfied"

@@ -11,7 +11,7 @@ from scoring import columns as C
 # Each round's Chinese name, as explanations write it ("上半年服务对象评价"). A round is
 # shown by its code (the first label in ROUNDS); a file may give its code, its name or
 # an alias.
-ROUND_NAMES = {C.H1: "上半年", C.H2: "下半年", C.NET: "网络评价"}
+ROUND_NAMES = {C.H1: "上半年", C.H2: "下半年", C.NET: "网络评价", C.REEVAL: "复评"}
 ROUNDS = {
     C.H1: (C.H1, ROUND_NAMES[C.H1]),
     C.H2: (C.H2, ROUND_NAMES[C.H2], "年底"),

@@ -8,6 +8,7 @@ added keeps working.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -94,6 +95,9 @@ class RuleSettings:
     # 结果运用 (scoring/consequences.py): a 不满意单位's 限期整改 is due this many days after the
     # lists are published. The text says only "限期整改"; the county sets the time, 90 days by default.
     rectification_days: int = 90
+    # 复评 (scoring/reevaluation.py): a 不满意单位 passes its re-evaluation when its rate × 100
+    # reaches this; None (the default): the year's mean unblended service-object rate × 100.
+    reeval_pass_rate: float | None = None
     # Exemption: 满意单位 in each of this many previous years.
     exemption_years: int = 2
     # Service-object lists (docs/rules.md §3).
@@ -139,6 +143,8 @@ class RuleSettings:
             raise ValueError("规则设置 integrity_copied_share 应在 0 到 1 之间（如 0.8 表示 80%）")
         if self.unreported_deduction < 0:
             raise ValueError("规则设置 unreported_deduction 不能为负数")
+        if self.reeval_pass_rate is not None and not 0 < self.reeval_pass_rate <= 100:
+            raise ValueError("规则设置 reeval_pass_rate 应在 0 到 100 之间（如 85 表示满意率 85%），留空则取当年平均")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "RuleSettings":
@@ -155,9 +161,17 @@ class RuleSettings:
 
 
 @functools.cache
-def _kinds() -> dict[str, type]:
-    """Each setting's type by name (the annotations are strings: `from __future__`)."""
-    return {f.name: {"int": int, "str": str}.get(str(f.type), float) for f in fields(RuleSettings)}
+def _kinds() -> dict[str, Callable[[Any], Any]]:
+    """Each setting's reader by name, from its type (the annotations are strings: `from __future__`)."""
+    readers: dict[str, Callable[[Any], Any]] = {"int": int, "str": str, "float | None": _optional_float}
+    return {f.name: readers.get(str(f.type), float) for f in fields(RuleSettings)}
+
+
+def _optional_float(value: Any) -> float | None:
+    """A setting that may be left empty (None, "" or "none": its default rule applies)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    return float(value)
 
 
 PINGYANG_2021 = RuleSettings()

@@ -258,12 +258,13 @@ def test_the_committee_table_prints_and_downloads(admin_client, db, year):
 
 
 def test_the_reevaluation_hook_moves_the_waiting_measures(admin_client, db, year, monkeypatch):
-    """The 复评 outcomes (another part of the platform will give them) through the hook:
-    passed lifts the freeze and drops 刚性调整, failed makes 刚性调整 due."""
+    """The 复评 outcomes (next year's 复评 round gives them: tests/scores/test_reevaluation.py)
+    as the consequences read them: passed lifts the freeze and drops 刚性调整, failed makes
+    刚性调整 due."""
     from voting.scores import consequences as service
 
-    monkeypatch.setattr(service, "reevaluation_outcomes",
-                        lambda session, campaign: {("乙局", "三科"): True, ("丙局", "三科"): False})
+    monkeypatch.setattr(service, "outcomes_of_year",
+                        lambda session, campaign, card: {("乙局", "三科"): True, ("丙局", "三科"): False})
     reassign = table_rows(text(admin_client.get(f"{PAGE}?kind={Q.REASSIGN}")))
     assert [(r[0], r[8]) for r in reassign] == [("乙局", "不再执行"), ("丙局", "待执行"), ("丁局", "待复评结果")]
     freeze = table_rows(text(admin_client.get(f"{PAGE}?kind={Q.FREEZE}")))

@@ -18,7 +18,7 @@ when that happened, each a hint for the review office to check, never a verdict:
 
 The frames (built by voting/integrity/integrity.py):
 
-- objects: section_id, unit_id, round ("H1"/"H2"), phone_hash, name, row (the list
+- objects: section_id, unit_id, round ("H1"/"H2"/"R"), phone_hash, name, row (the list
   file's row), masked (sms.phones.mask_phone), block and tail: the number without the
   number, for runs. `block` is an integer derived from a keyed hash of the first seven
   digits (a carrier's block of 10,000 numbers), `tail` the last four digits as a
@@ -47,7 +47,7 @@ import pandas as pd
 
 from scoring.settings import RuleSettings
 
-ROUNDS = ("H1", "H2")
+ROUNDS = ("H1", "H2", "R")  # the year's two rounds and the next June's 复评
 _SPACES = re.compile(r"\s+")
 SHOWN = 20  # items of one flag kept in its evidence; past this many the evidence counts them
 ROWS_SHOWN = 10  # list rows named per item
@@ -114,16 +114,19 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 
 
 def _round_code(rounds: pd.Series) -> np.ndarray:
-    return (rounds.to_numpy() == "H2").astype(np.int64)
+    codes = np.zeros(len(rounds), dtype=np.int64)
+    for code, name in enumerate(ROUNDS[1:], start=1):
+        codes[rounds.to_numpy() == name] = code
+    return codes
 
 
 def _list_key(frame: pd.DataFrame) -> np.ndarray:
-    """section and round as one integer: section_id × 2 + (H2)."""
-    return frame["section_id"].to_numpy(dtype=np.int64) * 2 + _round_code(frame["round"])
+    """section and round as one integer: section_id × 3 + the round's place in ROUNDS."""
+    return frame["section_id"].to_numpy(dtype=np.int64) * len(ROUNDS) + _round_code(frame["round"])
 
 
 def _split(key: int) -> tuple[int, str]:
-    return key // 2, ROUNDS[key % 2]
+    return key // len(ROUNDS), ROUNDS[key % len(ROUNDS)]
 
 
 def _rows(values: Any) -> list[int]:
@@ -159,7 +162,7 @@ def shared_phones(objects: pd.DataFrame, limits: Thresholds) -> list[Found]:
     if listed.empty:
         return []
     phone = pd.factorize(listed["phone_hash"])[0].astype(np.int64)
-    number = phone * 2 + _round_code(listed["round"])  # a number in a round
+    number = phone * len(ROUNDS) + _round_code(listed["round"])  # a number in a round
     sections = np.bincount(number)[number]  # a list holds a number once
     unit = pd.factorize(listed["unit_id"])[0].astype(np.int64)
     pairs = np.unique(number * (unit.max() + 1) + unit) // (unit.max() + 1)

@@ -32,11 +32,22 @@ from voting.core.vault import (
 class RoundKind(str, enum.Enum):
     H1 = "H1"  # half-year
     H2 = "H2"  # year-end
+    R = "R"  # 复评: next June, the year's 不满意单位 only (docs/rules.md §2.19); not part of the year's score
 
     @property
     def label(self) -> str:
-        """The evaluation round's name (半年度, 年终); the period it surveys (上半年, 下半年) is rounds.ROUND_NAMES."""
-        return {"H1": "半年度", "H2": "年终"}[self.value]
+        """The evaluation round's name (半年度, 年终, 复评); the period it surveys (上半年, 下半年) is rounds.ROUND_NAMES."""
+        return {"H1": "半年度", "H2": "年终", "R": "复评"}[self.value]
+
+    @property
+    def title(self) -> str:
+        """What the round is, as its pages head it."""
+        return {"H1": "上半年服务对象调查", "H2": "下半年服务对象调查", "R": "上年不满意单位复评"}[self.value]
+
+    @property
+    def scored(self) -> bool:
+        """Whether the round's votes are the year's 服务对象评价 (H1, H2); the 复评's are not."""
+        return self is not RoundKind.R
 
 
 class Result(str, enum.Enum):

@@ -366,13 +366,19 @@ def round_refusal(session: Session, campaign: Campaign, round_kind: RoundKind, s
     """Why lists for this round (and these sections) cannot come in now, or None (the
     upload page asks before the file is read; `_store` asks again, under the round's
     row lock)."""
-    return _refusal(session, rounds.live_round(session, campaign, round_kind), round_kind, section_ids)
+    return _refusal(session, campaign, rounds.live_round(session, campaign, round_kind), round_kind, section_ids)
 
 
-def _refusal(session: Session, survey: SurveyRound | None, round_kind: RoundKind, section_ids: Iterable[int]) -> str | None:
+def _refusal(session: Session, campaign: Campaign, survey: SurveyRound | None, round_kind: RoundKind,
+             section_ids: Iterable[int]) -> str | None:
     """A list may come in before its round opens, and while it is open for a section it
     has not invited yet (a late list: rounds.invite_late invites it); never once the
-    round ended, nor for a section whose invitations name the old list."""
+    round ended, nor for a section whose invitations name the old list. The 复评's lists
+    are for last year's 不满意单位 only."""
+    if round_kind is RoundKind.R:
+        others = _not_reevaluated(session, campaign, section_ids)
+        if others:
+            return "复评只调查上年不满意单位，这些科室不在复评之列：" + "、".join(others)
     if survey is None or survey.status is RoundStatus.draft:
         return None
     if not votes.is_open(survey):
@@ -391,12 +397,23 @@ def _refusal(session: Session, survey: SurveyRound | None, round_kind: RoundKind
     return None
 
 
+def _not_reevaluated(session: Session, campaign: Campaign, section_ids: Iterable[int]) -> list[str]:
+    """The names of the sections among `section_ids` that are not last year's
+    不满意单位 (the 复评's sections: rounds.surveyed)."""
+    wanted = {int(i) for i in section_ids}
+    if not wanted:
+        return []
+    statuses = section_statuses(session, campaign)
+    others = statuses[statuses["id"].isin(wanted) & ~statuses[C.PREVIOUS_UNSATISFIED].astype(bool)]
+    return [f"{unit} {section}" for unit, section in zip(others["unit"], others["section"])]
+
+
 def _check_round_allows(session: Session, campaign: Campaign, round_kind: RoundKind, summary: ObjectsSummary) -> None:
     """Refuse the lists if their round takes none now; note the open round they came in
     late for. The round's row stays locked until the caller commits, so no late
     invitation is made meanwhile."""
     survey = rounds.live_round(session, campaign, round_kind, lock=True)
-    refusal = _refusal(session, survey, round_kind, [c.section_id for c in summary.sections])
+    refusal = _refusal(session, campaign, survey, round_kind, [c.section_id for c in summary.sections])
     if refusal:
         raise DomainError(refusal)
     if survey is not None and survey.status is RoundStatus.open:

@@ -25,7 +25,7 @@ from voting.core.db import get_session
 from voting.core.errors import DomainError, ImportRejected, NotFoundError
 from voting.jobs.jobs import later, wake
 from voting.core.numbers import whole_number
-from voting.lists.models import RoundKind
+from voting.lists.models import Campaign, RoundKind
 from voting.core.models import utcnow
 from voting.lists import campaigns, history, objects, sections
 from voting.components import deductions
@@ -33,6 +33,7 @@ from voting.components.models import REASON_MAX
 from voting.web.confirm import ConfirmForm, Confirmation, ask
 from voting.deadlines import deadlines
 from voting.office import overview
+from voting.survey import rounds
 from voting.core.tables import fold
 from voting.tasks import INVITE_LATE, import_objects_job
 from voting.web.common import (
@@ -43,6 +44,7 @@ from voting.web.common import (
     current_campaign as _campaign,
     own_unit_id as _own_unit_id,
     read_upload as _read_upload,
+    reevaluation_of,
     rejected as _rejected,
 )
 from voting.web.listing import QueryFilters, paged, sliced
@@ -68,8 +70,10 @@ def dashboard():
         statuses = statuses[statuses["unit_id"] == unit_id]
     lists = objects.section_lists(session, campaign)
     ids = set(statuses["id"])
+    kinds = rounds.year_rounds(statuses)
+    owed = {kind: len(rounds.surveyed(statuses, kind)) for kind in kinds}
     coverage = {
-        kind: sum(1 for (sid, k) in lists if k == kind and sid in ids) for kind in RoundKind
+        kind: (sum(1 for (sid, k) in lists if k == kind and sid in ids), owed[kind]) for kind in kinds
     }
     uploads = objects.recent_imports(session, campaign, 10)
     if unit_id is not None:
@@ -86,7 +90,7 @@ def dashboard():
         uploads=uploads,
         form=None,
         overview=overview.overview(session, campaign, unit_id),
-        kinds=list(RoundKind),
+        kinds=kinds,
         deadlines=[plan for plan in deadlines.plans(session, campaign).values()
                    if deadlines.still_owed(session, campaign, plan.kind)],
         today=deadlines.local_today(current_app.config["TIMEZONE"], utcnow()),
@@ -170,9 +174,11 @@ def _sections_matching(statuses: pd.DataFrame, lists: dict, where: SectionFilter
     elif where.status == "unsatisfied":
         keep &= statuses[C.PREVIOUS_UNSATISFIED].astype(bool)
     if where.listed:
-        kind, state = where.listed.split("-")
-        has_list = statuses["id"].map(lambda section_id: (section_id, RoundKind(kind)) in lists).astype(bool)
-        keep &= has_list if state == "listed" else ~has_list & ~exempt
+        code, state = where.listed.split("-")
+        kind = RoundKind(code)
+        has_list = statuses["id"].map(lambda section_id: (section_id, kind) in lists).astype(bool)
+        owes = statuses["id"].isin(rounds.surveyed(statuses, kind)["id"])  # the 复评: last year's 不满意单位 only
+        keep &= has_list if state == "listed" else ~has_list & owes
     if where.text:
         keep &= _text_matches(statuses, where.text)
     return statuses[keep]
@@ -201,10 +207,18 @@ def section_list():
     rows, page = paged(sliced(found), SECTIONS_PER_PAGE, filters.page())
     return render_template(
         "lists/sections.html", campaign=campaign, rows=rows, page=page, listed=len(statuses), lists=lists,
-        rounds=list(RoundKind), where=where, keep=filters.keep, ignored=filters.ignored,
+        rounds=rounds.year_rounds(statuses), where=where, keep=filters.keep, ignored=filters.ignored,
         units=units if unit_id is None else None, kinds=SECTION_KINDS, statuses=SECTION_STATUSES,
         list_filters=SECTION_LISTS, admin=current_user.role in ADMIN, undo_form=EmptyForm(formdata=None),
+        marks=_reevaluation_marks(campaign, statuses),
     )
+
+
+def _reevaluation_marks(campaign: Campaign, statuses: pd.DataFrame) -> dict[int, list[str]]:
+    """Last year's 不满意单位's 复评 marks (整改未合格, 复评仍不满意), by section id."""
+    if not statuses[C.PREVIOUS_UNSATISFIED].astype(bool).any():
+        return {}
+    return {row.section_id: row.outcome.marks for row in reevaluation_of(campaign).rows}
 
 
 @bp.get("/sections/<int:section_id>/<round_kind>")

@@ -303,7 +303,7 @@ def _survey_round(names: Names, entry: AuditEntry) -> Part:
     kind, campaign_id = known or (detail.get("round"), entry.campaign_id)
     code = kind.value if isinstance(kind, RoundKind) else str(kind)
     try:
-        text = f"{ROUND_NAMES[RoundKind(code)]}服务对象调查（{code}）"
+        text = f"{RoundKind(code).title}（{code}）"
     except ValueError:
         text = f"服务对象调查（{code}）"
     if round_id in names.survey_rounds:

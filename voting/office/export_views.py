@@ -122,7 +122,8 @@ def sections():
     lists = objects.section_lists(session, campaign)
     columns = [Column("单位序号", "0"), Column("单位"), Column("科室序号", "0"), Column("科室"), Column("类别"),
                Column("状态")]
-    for kind in RoundKind:
+    kinds = rounds.year_rounds(statuses)  # the 复评 only when last year had 不满意单位
+    for kind in kinds:
         columns += [Column(f"{kind.value} 服务对象", "0"), Column(f"{kind.value} 全部上报处罚对象")]
 
     def rows() -> Iterator[list]:
@@ -130,12 +131,13 @@ def sections():
             row = [_number(s["unit_no"]), s["unit"], _number(s["section_no"]), s["section"],
                    "管理执法类" if s["is_enforcement"] else "",
                    "、".join(tag for tag, on in (("免评", s["exempt"]), ("上年不满意", s["previous_unsatisfied"])) if on)]
-            for kind in RoundKind:
+            for kind in kinds:
                 found = lists.get((s["id"], kind))
                 if found is not None:
                     row += [found.objects, "已确认" if found.all_penalized_reported else ""]
                 else:
-                    row += ["" if s["exempt"] else "未报", ""]
+                    owes = not s["exempt"] and (kind.scored or s["previous_unsatisfied"])
+                    row += ["未报" if owes else "", ""]
             yield row
 
     sheet = Sheet("参评科室", f"参评科室（{len(statuses)} 个）", columns, rows())
@@ -223,7 +225,7 @@ def round_progress(round_id: int):
     notes = [f"邀请方式：{survey.mode.label}；每个科室抽样 {survey.sample_size} 人；状态：{survey.status.label}。", summary]
     if unit_view:
         notes.insert(0, f"只含本单位参评科室；少于 {UNIT_MIN_COUNT} 的评价人数显示为“<{UNIT_MIN_COUNT}”，回复率不显示，以免推知个人的评价。")
-    name = f"{rounds.ROUND_NAMES[survey.kind]}服务对象调查（{survey.kind.value}）"
+    name = f"{survey.kind.title}（{survey.kind.value}）"
     sheets = [
         Sheet("各科室进度", f"{name} · 各科室进度", _progress_columns([Column("单位"), Column("科室")], unit_view),
               [_progress_row([r["unit"], r["section"]], r, unit_view) for r in records], notes),

@@ -2,8 +2,9 @@
 next, and what is missing, by unit.
 
 The workflow's stages, in order (README, "The workflow"): 名单 (the section list, earlier
-years' results, the service-object lists), 调查 (the H1 and H2 survey rounds), 评分 (the
-supervisor scores and the other scoring components), 网络评价 (the fixed candidate list,
+years' results, the service-object lists), 调查 (the H1 survey round, in June the 复评 of
+last year's 不满意单位 when there are any, and the H2 round), 评分 (the supervisor scores
+and the other scoring components), 网络评价 (the fixed candidate list,
 the online round) and 结果 (the published lists). Each stage is a list of steps, each
 done or not with a sentence that says how far it got; the first step not done is the
 next thing to do. Counted by the database, one query per kind of row.
@@ -23,6 +24,7 @@ from voting.survey.models import RoundStatus, SurveyRound
 from voting.online import ballots
 from voting.scores import scorecards
 from voting.lists.history import section_statuses
+from voting.survey.rounds import year_rounds
 
 
 @dataclass
@@ -42,9 +44,12 @@ class UnitRow:
     sections: int  # taking part (not exempt)
     lists: dict[RoundKind, int]  # of those, with a list for the round
     supervisor: int  # of those, with a supervisor score
+    # of those, owing a list for the round: all of them for H1 and H2, last year's
+    # 不满意单位 for the 复评
+    owed: dict[RoundKind, int] = field(default_factory=dict)
 
     def missing(self, kind: RoundKind) -> int:
-        return self.sections - self.lists[kind]
+        return self.owed.get(kind, 0) - self.lists[kind]
 
 
 @dataclass
@@ -78,11 +83,13 @@ def overview(session: Session, campaign: Campaign, unit_id: int | None = None) -
     units: dict[int, UnitRow] = {}
     for record in taking_part.to_dict("records"):
         row = units.setdefault(int(record["unit_id"]), UnitRow(record["unit"], int(record["unit_id"]), 0,
-                                                               dict.fromkeys(RoundKind, 0), 0))
+                                                               dict.fromkeys(RoundKind, 0), 0, dict.fromkeys(RoundKind, 0)))
         sid = int(record["id"])
         row.sections += 1
         for kind in RoundKind:
-            row.lists[kind] += (sid, kind) in listed
+            if kind.scored or record[C.PREVIOUS_UNSATISFIED]:
+                row.owed[kind] += 1
+                row.lists[kind] += (sid, kind) in listed
         row.supervisor += sid in scored
     rows = [u for u in units.values() if unit_id is None or u.unit_id == unit_id]
     total = sum(u.sections for u in rows)
@@ -96,12 +103,12 @@ def overview(session: Session, campaign: Campaign, unit_id: int | None = None) -
                           "office.import_history"))
     live = {r.kind: r for r in session.scalars(select(SurveyRound).where(
         SurveyRound.campaign_id == campaign.id, SurveyRound.status != RoundStatus.cancelled))}
-    for kind in RoundKind:
-        have = sum(u.lists[kind] for u in rows)
+    for kind in year_rounds(statuses):
+        have, owed = sum(u.lists[kind] for u in rows), sum(u.owed[kind] for u in rows)
         lacking = [u for u in rows if u.missing(kind)]
-        said = f"{have} / {total} 个科室已报送{kind.value}轮服务对象名单"
+        said = f"{have} / {owed} 个科室已报送{kind.value}轮服务对象名单"
         said += f"；{len(lacking)} 个单位尚有科室未报送。" if lacking else "。"
-        steps.append(Step("名单", f"报送 {kind.value} 轮服务对象名单", total > 0 and have == total, said,
+        steps.append(Step("名单", f"报送 {kind.value} 轮服务对象名单", owed > 0 and have == owed, said,
                           "office.import_objects"))
         if unit_id is None:
             survey = live.get(kind)

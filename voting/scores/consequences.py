@@ -34,6 +34,7 @@ from voting.core.errors import DomainError, NotFoundError
 from voting.lists.models import Campaign, Unit
 from voting.online.ballots import online_round
 from voting.scores.models import ConsequenceRecord
+from voting.scores.reevaluation import outcomes_of_year
 from voting.scores.scorecards import PUBLISHED_LISTS, final_lists
 from voting.staff.models import User
 
@@ -96,14 +97,6 @@ class Final:
         return next((u.unit_id for u in self.units if u.name == name), None)
 
 
-def reevaluation_outcomes(session: Session, campaign: Campaign) -> dict[tuple[str, str], bool | None]:
-    """Each 不满意单位's 复评 outcome by (unit, section): True passed (整改合格), False still
-    不满意, absent or None not held yet. The hook for the 复评 (docs/rules.md §2.19): until
-    the platform runs it, none is held, so the promotion freeze stays in force and 刚性调整
-    waits (scoring.consequences)."""
-    return {}
-
-
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
@@ -139,7 +132,7 @@ def final_results(session: Session, campaign: Campaign, card: Scorecard, zone: s
         key=lambda r: (unit_order.get(r.unit, len(unit_order)), section_order.get((r.unit, r.section), 0)),
     )
     found = Q.consequences(results, previous, card.settings, year=campaign.year, published=published_on,
-                           reevaluation=reevaluation_outcomes(session, campaign))
+                           reevaluation=outcomes_of_year(session, campaign, card))
     points = Q.unit_points(found)
     units = [
         UnitConsequences(unit_ids[name], name, [r for r in results if r.unit == name],

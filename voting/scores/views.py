@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, Length
 
 from scoring import columns as C
 from scoring import labels as L
+from scoring import reevaluation as R
 from scoring.engine import Scorecard
 from scoring.rounding import display_text
 from voting.scores import charts
@@ -38,7 +39,7 @@ from voting.lists.models import Campaign, Result
 from voting.scores import scorecards
 from voting.scores.report import is_missing
 from voting.jobs import views as job_views
-from voting.web.common import ADMIN, OFFICE, current_campaign, local_time, scorecard
+from voting.web.common import ADMIN, OFFICE, current_campaign, local_time, reevaluation_of, scorecard
 from voting.web.templating import code_label, score_filter
 
 bp = Blueprint("scores", __name__, url_prefix="/office/scores")
@@ -172,6 +173,17 @@ def daily():
     )
 
 
+@bp.get("/reevaluation")
+@roles_required(*OFFICE)
+def reevaluation_page():
+    """复评: last year's 不满意单位 re-evaluated in June, each with its votes, rate and
+    outcome against the pass rate."""
+    campaign = current_campaign()
+    found = reevaluation_of(campaign)
+    return render_template("scores/reevaluation.html", campaign=campaign, found=found,
+                           labels=R.OUTCOME_LABELS, decimals=2)
+
+
 @bp.get("/sections/<int:section_id>")
 @roles_required(*OFFICE)
 def section(section_id: int):
@@ -202,6 +214,7 @@ def _section_page(section_id: int, form: DecisionForm | None = None, status: int
         chart=charts.section_components(row, card.settings), decision=form if can_decide else None,
         undo=EmptyForm(formdata=None), recorded=scorecards.recorded_decision(get_session(), section_id),
         tie_messages=[t.message for t in card.ties if (row[C.UNIT], row[C.SECTION]) in t.sections],
+        reevaluation_marks=reevaluation_of(campaign).marks(section_id) if row.get(C.PREVIOUS_UNSATISFIED) else [],
     ), status
 
 

@@ -38,7 +38,7 @@ from voting.survey.links import link_tokens
 from voting.survey.models import Channel, Choice, Invitation
 from voting.survey import rounds, votes
 from voting.scores import scorecards
-from voting.survey.rounds import ROUND_NAMES, CitizenInvitation, CodeLockedError, CodeMismatchError
+from voting.survey.rounds import CitizenInvitation, CodeLockedError, CodeMismatchError, period
 from voting.survey.votes import (
     COMMENT_MAX,
     AlreadyVotedError,
@@ -142,7 +142,7 @@ def _vote_page(invitation: CitizenInvitation, vote: VoteInput, status: int = 200
     return render_template(
         "survey/citizen_vote.html", vote=vote, error=error, comment_max=COMMENT_MAX,
         choices=[(c.value, c.label) for c in Choice], privacy=PRIVACY,
-        round_label=f"{invitation.year}年{ROUND_NAMES[invitation.kind]}",
+        round_label=period(invitation.year, invitation.kind),
         unit=invitation.unit, section=invitation.section, matter=invitation.matter,
         commitment=commitments.for_citizens(get_session(), invitation.section_id),  # 附件4's duties and commitment
     ), status

@@ -76,8 +76,9 @@ class Choice(str, enum.Enum):
 
 
 class SurveyRound(Base):
-    """One round of the citizen survey (H1 or H2) of a campaign: its sample, its
-    invitations and their votes. The sample is reproducible from `seed`."""
+    """One round of the citizen survey of a campaign (H1, H2, or in June the 复评 of last
+    year's 不满意单位): its sample, its invitations and their votes. The sample is
+    reproducible from `seed`."""
 
     __tablename__ = "survey_round"
     __table_args__ = (

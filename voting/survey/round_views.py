@@ -38,7 +38,7 @@ REFRESH_SECONDS = 30  # an open round's page reloads itself: counts move as peop
 
 
 class RoundForm(Form):
-    kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {rounds.ROUND_NAMES[k]}") for k in RoundKind])
+    kind = SelectField("轮次", choices=[SelectChoice(k.value, f"{k.value} {k.title}") for k in RoundKind])
     closes_at = DateTimeLocalField("截止时间", format="%Y-%m-%dT%H:%M", validators=[DataRequired("请填写截止时间")])
     sample_size = WholeNumberField(
         "每个科室抽样人数（名单人数少于此数时全部邀请）", default=50,

@@ -70,14 +70,24 @@ from voting.lists.history import section_statuses
 from voting.survey.votes import RoundState, check_votable, is_open
 from voting.core.vault import vault_of
 
-# The period each kind of round surveys (上半年, 下半年), as scoring names it. (RoundKind.label,
-# 半年度 and 年终, is the name of the evaluation round itself.)
+# The period each kind of round surveys (上半年, 下半年; 复评), as scoring names it. (RoundKind.label,
+# 半年度 and 年终, is the name of the evaluation round itself; `period` says it to a citizen.)
 ROUND_NAMES = {kind: labels.ROUND_NAMES[kind.value] for kind in RoundKind}
+SCORED_KINDS = tuple(kind for kind in RoundKind if kind.scored)  # the year's rounds: H1, H2
+
 SENT_STATES = (OutboxStatus.sent, OutboxStatus.delivered, OutboxStatus.undelivered)
 FAILED_STATES = (OutboxStatus.failed, OutboxStatus.undelivered)
 # A unit sees its sections' counts of answers below this as "<5": a small count could
 # reveal a person's vote (docs/rules.md §4.13).
 UNIT_MIN_COUNT = 5
+
+
+def period(year: int, kind: RoundKind) -> str:
+    """The period a round of the `year` campaign asks the citizen about, as the SMS and
+    the voting page say it: 2022年上半年, 2022年下半年; the 复评, held in June 2022 (of the
+    2022 campaign) on 2021's 不满意单位, asks about the service since the results:
+    2022年上半年 too."""
+    return f"{year}年{ROUND_NAMES[RoundKind.H1 if kind is RoundKind.R else kind]}"
 
 
 @dataclass(frozen=True)
@@ -158,10 +168,14 @@ def create_round(
     mode: InviteMode = InviteMode.link, reminder_after_hours: int = 48, seed: int | None = None,
     now: datetime | None = None, *, actor: str = "system",
 ) -> SurveyRound:
-    """A draft round; nothing is sent until it is opened. Audited (round.create)."""
+    """A draft round; nothing is sent until it is opened. Audited (round.create). The
+    复评 (RoundKind.R) is refused when no section is one of last year's 不满意单位."""
     now = now or utcnow()
     if live_round(session, campaign, kind) is not None:
         raise DomainError(f"{campaign.year} 年度已有 {kind.value} 轮调查（取消后才能重新建立）")
+    if kind is RoundKind.R and not section_statuses(session, campaign)[C.PREVIOUS_UNSATISFIED].any():
+        raise DomainError(f"{campaign.year} 年度没有上年不满意单位，无需复评"
+                          f"（上年评议结果由历年结果导入，见“历年结果”）")
     if closes_at <= now:
         raise DomainError("截止时间必须晚于现在")
     if sample_size < 1:
@@ -182,6 +196,22 @@ def create_round(
     return created
 
 
+def year_rounds(statuses: pd.DataFrame) -> list[RoundKind]:
+    """The campaign's survey rounds in the order of the year (`statuses`: its
+    section_statuses): H1, the 复评 in June when some of its sections were last year's
+    不满意单位, H2."""
+    reevaluated = statuses[C.PREVIOUS_UNSATISFIED].astype(bool).any()
+    return [RoundKind.H1, *([RoundKind.R] if reevaluated else []), RoundKind.H2]
+
+
+def surveyed(statuses: pd.DataFrame, kind: RoundKind) -> pd.DataFrame:
+    """The sections a round of `kind` surveys (section_statuses' rows): H1 and H2 every
+    participating (not exempt) section; the 复评 last year's 不满意单位 alone."""
+    if kind is RoundKind.R:
+        return statuses[statuses[C.PREVIOUS_UNSATISFIED].astype(bool)]
+    return statuses[~statuses[C.EXEMPT]]
+
+
 def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit: str, section: str, matter: str,
             several: bool, tokens: LinkTokens, wording: Wording, reminder: bool = False) -> tuple[str, dict[str, str]]:
     """The template and parameters of an invitation's SMS (or its reminder)."""
@@ -196,7 +226,7 @@ def _params(survey: SurveyRound, invitation_id: int, nonce: str, code: str, unit
         "reply_hint": f"（请同时回复评价码 {code}）" if several else "",
     }
     if not reminder:
-        params.update(date=f"{survey.campaign.year}年{ROUND_NAMES[survey.kind]}", matter=matter)
+        params.update(date=period(survey.campaign.year, survey.kind), matter=matter)
     if survey.mode is InviteMode.code:
         params.update(address=wording.code_address, code=code)
         template = REMINDER_CODE if reminder else INVITE_CODE
@@ -225,9 +255,7 @@ def open_round(
     if aware(survey.closes_at) <= now:
         raise DomainError("截止时间已过，请先修改截止时间")
     report(stage="抽样")
-    statuses = section_statuses(session, campaign)
-    statuses = statuses[~statuses[C.EXEMPT]]
-    chosen, summary = _sample(session, survey, statuses)
+    chosen, summary = _sample(session, survey, surveyed(section_statuses(session, campaign), survey.kind))
     invitation_ids, message_ids, invitations, messages = _make_invitations(
         session, campaign, survey, chosen, tokens, wording, now, report)
     # The round's row: from here the round is ours, so nobody else opens it.
@@ -262,8 +290,7 @@ def invite_late(session: Session, campaign: Campaign, survey: SurveyRound, token
     locked = session.scalar(select(SurveyRound).where(SurveyRound.id == survey.id).with_for_update())
     if locked is None or not is_open(locked, now):
         return OpenSummary()
-    statuses = section_statuses(session, campaign)
-    statuses = statuses[~statuses[C.EXEMPT]]
+    statuses = surveyed(section_statuses(session, campaign), locked.kind)
     invited = set(session.scalars(select(Invitation.section_id).where(Invitation.round_id == survey.id).distinct()))
     statuses = statuses[~statuses["id"].isin(invited)]
     chosen, summary = _sample(session, survey, statuses)
@@ -579,8 +606,7 @@ class Readiness:
 
 def readiness(session: Session, campaign: Campaign, survey: SurveyRound) -> Readiness:
     """Counted by the database (objects per section), not by drawing the sample."""
-    statuses = section_statuses(session, campaign)
-    statuses = statuses[~statuses[C.EXEMPT]]
+    statuses = surveyed(section_statuses(session, campaign), survey.kind)
     sizes = dict(session.execute(
         select(ServiceObject.section_id, func.count()).where(ServiceObject.round == survey.kind)
         .group_by(ServiceObject.section_id)
@@ -906,15 +932,16 @@ def round_totals(session: Session, survey: SurveyRound, unit_id: int | None = No
     return int(row[0]), int(row[1])
 
 
-def vote_counts(session: Session, campaign: Campaign) -> pd.DataFrame:
+def vote_counts(session: Session, campaign: Campaign, kinds: Sequence[RoundKind] = SCORED_KINDS) -> pd.DataFrame:
     """The platform's own votes as scoring counts: UNIT, SECTION, ROUND, VOTES_S/B/U,
-    one row per section and round with votes (added to imported counts by scoring)."""
+    one row per section and round with votes (added to imported counts by scoring).
+    The year's rounds by default; the 复评's are counted apart (voting/scores/reevaluation.py)."""
     rows = session.execute(
         select(Unit.name, Section.name, SurveyRound.kind, Vote.choice, func.count())
         .join(Section, Vote.section_id == Section.id).join(Unit)
         .join(SurveyRound, Vote.round_id == SurveyRound.id)
         .where(and_(Unit.campaign_id == campaign.id, SurveyRound.campaign_id == campaign.id,
-                    SurveyRound.status != RoundStatus.cancelled))
+                    SurveyRound.status != RoundStatus.cancelled, SurveyRound.kind.in_(kinds)))
         .group_by(Unit.name, Section.name, SurveyRound.kind, Vote.choice)
     ).all()
     counts: dict[tuple, dict[str, int]] = defaultdict(lambda: {C.VOTES_S: 0, C.VOTES_B: 0, C.VOTES_U: 0})

@@ -1,5 +1,5 @@
-"""What every staff blueprint shares: the campaign the pages work on, its scorecard,
-the liaison's unit, roles, the upload helpers, and numbers read from the query string."""
+"""What every staff blueprint shares: the campaign the pages work on, its scorecard and
+its 复评, the liaison's unit, roles, the upload helpers, and numbers read from the query string."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,6 +18,8 @@ from voting.lists.models import Campaign
 from voting.staff.models import Role
 from voting.core.numbers import not_a_number, whole_number
 from voting.lists import campaigns
+from voting.scores import reevaluation
+from voting.scores.scorecards import ScoringError
 
 STAFF = (Role.admin, Role.operator, Role.liaison, Role.auditor)
 OFFICE = (Role.admin, Role.operator, Role.auditor)  # the review office's readers
@@ -47,6 +49,20 @@ def scorecard(campaign: Campaign) -> Scorecard:
     """The campaign's scorecard as it stands, for a page that only reads: worked out
     once per change to what it is scored from (services.scorecards.ScoreCache)."""
     return current_app.extensions["pingyi.score_cache"].scorecard(get_session(), campaign)
+
+
+def reevaluation_of(campaign: Campaign) -> reevaluation.Reevaluation:
+    """The campaign's 复评 as it stands, judged against last year's mean (last year's
+    scorecard, as the pages have it) when this database holds last year and the county
+    set no pass rate; without it the pass rate is unknown and the pages say so."""
+    earlier = reevaluation.earlier_campaign(get_session(), campaign)
+    earlier_card = None
+    if earlier is not None and campaign.rules.reeval_pass_rate is None:
+        try:
+            earlier_card = scorecard(earlier)
+        except ScoringError:
+            earlier_card = None  # last year cannot be scored as it stands
+    return reevaluation.reevaluation(get_session(), campaign, earlier_card)
 
 
 def score_figure(campaign: Campaign, name: str, compute: Callable[[], T]) -> T:
