@@ -194,6 +194,60 @@ def test_a_rating_over_a_limit_gets_the_same_thanks_and_opens_no_case(db, spots)
     assert counted(db) == [True, False] and [case.rating_id for case in cases(db)] == [counted_thanks.rating_id]
 
 
+# ---- the rating page's submit: the scanned address ---------------------------------------------
+
+def scanned(app, db, code, level=5, categories=(), *, device=DEVICE, address=ADDRESS, token=None, **settings):
+    thanks = r.submit_scanned(db, token or codes.token_for(code, codes.rating_tokens(app)), level, categories, "",
+                              device=device, network=address, now=MORNING, settings=RatingSettings(**settings),
+                              tokens=codes.rating_tokens(app))
+    db.commit()
+    return thanks
+
+
+def test_a_scanned_address_stores_the_rating_of_its_code_s_place(app, db, spots):
+    section, window, case = spots
+    made = [scanned(app, db, section, 1, ["slow"]), scanned(app, db, window, 4), scanned(app, db, case, 5),
+            scanned(app, db, case, 5, device="z" * 20)]
+    assert [m.message for m in made] == [r.THANKS_POOR, r.THANKS, r.THANKS, r.THANKS]
+    assert [(row.code_id, row.place, row.case_code_id, row.counted) for row in rows(db)] == [
+        (section.id, f"section:{section.section_id}", None, True), (window.id, f"entity:{window.entity_id}", None, True),
+        (case.id, f"section:{section.section_id}", case.id, True), (case.id, f"section:{section.section_id}", case.id, False)]
+    assert [(c.rating_id, c.section_id) for c in cases(db)] == [(made[0].rating_id, section.section_id)]
+
+
+def test_a_scanned_address_that_is_not_a_live_code_s_stores_nothing(app, db, spots):
+    tokens = codes.rating_tokens(app)
+    old = codes.token_for(spots[0], tokens)
+    codes.reissue(db, spots[0].id, actor="admin")  # the old address is stopped with its code
+    codes.revoke(db, spots[1].id, actor="admin", reason="海报撕毁")
+    db.commit()
+    for token, refused in ((old, codes.RevokedCodeError), (codes.token_for(spots[1], tokens), codes.RevokedCodeError),
+                           (tokens.dumps(spots[2].id, "a-made-up-nonce"), codes.UnknownCodeError),
+                           (tokens.dumps(9999, spots[0].nonce), codes.UnknownCodeError), (old[:-2] + "xx", codes.UnknownCodeError)):
+        with pytest.raises(refused):
+            scanned(app, db, None, token=token)
+        db.rollback()
+    assert rows(db) == []
+
+
+@pytest.mark.parametrize("shared, limit", [("device", 7), ("network", 9)])
+def test_a_hundred_submits_at_once_keep_a_limit_exact_on_postgresql(app, db, spots, shared, limit):
+    """The counts see every rating committed by the submits that took their turn
+    before: exactly the limit counts, whatever the order the hundred arrive in."""
+    tokens = codes.rating_tokens(app)
+    token = codes.token_for(spots[0], tokens)
+    settings = RatingSettings(device_daily=7, network_hourly=9)
+
+    def attempt(session, n: int) -> str:
+        return r.submit_scanned(session, token, 4, (), "", device=DEVICE if shared == "device" else f"device-{n:03d}-abcdefghij",
+                                network=ADDRESS if shared == "network" else f"198.51.100.{n}", now=MORNING,
+                                settings=settings, tokens=tokens).message
+
+    outcomes = at_once(app, db, attempt, "SQLite serialises writers: the parallel submits are a PostgreSQL test")
+    assert outcomes == {r.THANKS: 100}
+    assert Counter(counted(db)) == {True: limit, False: 100 - limit}
+
+
 # ---- the follow-up case of a 差评 ---------------------------------------------------------------
 
 def test_a_poor_rating_opens_a_case_due_five_working_days_later(db, spots):

@@ -12,7 +12,8 @@ the same without JavaScript on a 320-pixel screen.
   a year), which the rating's per-device limit counts by.
 - `POST /r/<token>`: the form checked (ratings.checked_*: the form again with the
   message and the citizen's choices, 400). Without a phone the rating is stored
-  (ratings.submit_rating) and the browser sent to the thanks (303). With one, a code is
+  (ratings.submit_scanned, which reads the code with the rating's first statement) and
+  the browser sent to the thanks (303). With one, a code is
   sent (verification.request_code: a refused send is the form again, 429, with its
   message) and the second step shown: the masked number, the code's box, "重新获取验证码"
   and "不验证手机，直接提交评价"; the rating travels sealed in a hidden field
@@ -194,6 +195,10 @@ def _store(token: str, code: RatingCode, level: int, categories: list[str] | tup
     """The rating stored (counted or not, the citizen is not told), then the thanks."""
     ratings.submit_rating(get_session(), code, level, categories, text, phone=phone, device=_device(),
                           network=request.remote_addr, now=utcnow(), settings=_rating_settings())
+    return _to_thanks(token, level)
+
+
+def _to_thanks(token: str, level: int):
     return redirect(url_for(".thanks", token=token, poor=1 if level in ratings.POOR else None), 303)
 
 
@@ -212,13 +217,16 @@ def rate(token: str):
 def rate_submit(token: str):
     """Store the rating (no phone), or send the phone its code and ask for it."""
     session = get_session()
-    code = codes.code_from_token(session, token)
     shown = _read_form()
     if shown.checked is None:
+        code = codes.code_from_token(session, token)  # an unknown or stopped code before the form's mistakes
         return _form_page(token, places.place_of(session, code), shown, 400)
     level, categories, text, phone = shown.checked
-    if phone is None:
-        return _store(token, code, level, categories, text, None)
+    if phone is None:  # stored at once, the code read (404, 410) by the rating's first statement
+        ratings.submit_scanned(session, token, level, categories, text, device=_device(), network=request.remote_addr,
+                               now=utcnow(), settings=_rating_settings())
+        return _to_thanks(token, level)
+    code = codes.code_from_token(session, token)
     try:
         verification.request_code(session, phone, request.remote_addr, utcnow(), _verification_settings())
     except DomainError as error:  # a limit reached (429), a number that is not a mainland mobile

@@ -37,6 +37,15 @@ advisory locks), so that the limits are exact under concurrency too; SQLite writ
 at a time anyway. The flood itself (thousands of requests) is the HTTP rate limiter's
 business (Flask-Limiter on the page), not this module's.
 
+**Two statements.** The rating page's submit (`submit_scanned`, the busiest write after
+the vote) is a transaction of two statements: the code's row read by the statement that
+takes the turns, then the counted insert, which checks the limits itself (INSERT …
+SELECT … WHERE each count is under its limit … ON CONFLICT DO NOTHING RETURNING id) and,
+on PostgreSQL, opens a counted 差评's case in the same statement; a third statement only
+for a rating stored uncounted. The counts must not be in the statement that takes the
+turns: in READ COMMITTED a statement sees what was committed when it began, and the
+submit that held the turn before may commit only while this one waits for it.
+
 **Device and network.** `device` is the value of the long-lived random cookie the page
 sets; a missing or malformed one counts as the network's cookie-less device, so
 clearing the cookie does not escape the device limit. `network` is the client's
@@ -52,10 +61,10 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy import text as sql
+from sqlalchemy import Integer, Select, bindparam, func, insert, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -64,7 +73,7 @@ from sms.phones import PhoneError, normalize_phone
 from voting.core.clock import end_of_day, in_utc, local_day
 from voting.core.errors import DomainError
 from voting.core.vault import PhoneVault, vault_of
-from voting.ratings.codes import RevokedCodeError
+from voting.ratings.codes import RatingTokens, RevokedCodeError, UnknownCodeError, check_live, rating_tokens
 from voting.ratings.models import RATING_TEXT_MAX, CodeKind, FollowupCase, Rating, RatingCode, RatingResult
 from voting.ratings.verification import network_of
 from voting.ratings.workdays import FOLLOW_UP_DAYS, add_working_days
@@ -218,47 +227,89 @@ def rating_network_hash(vault: PhoneVault, address: str | None) -> str:
     return vault.lookup(_NETWORK_PREFIX + network_of(address))
 
 
-def _take_turns(session: Session, *hashes: str) -> None:
-    """PostgreSQL: one submit at a time per phone, device and network (until the
-    transaction ends), taken in one order so that two submits never wait on each other;
-    one statement (the select list is evaluated left to right)."""
+@dataclass(frozen=True)
+class _Code:
+    """What a rating takes of its code: the code itself, and its place."""
+
+    id: int
+    kind: CodeKind
+    section_id: int | None
+    entity_id: int | None
+
+
+@cache
+def _turns_statement(keys: int, with_code: bool) -> Select:
+    """PostgreSQL's turns (`keys` of them, none on SQLite) in one statement, the select
+    list evaluated left to right, so the locks are taken in key order; `with_code`: the
+    code's row read in the same statement (its id `code_id`), one round trip for both."""
+    turns = [func.pg_advisory_xact_lock(_LOCK_CLASS, bindparam(f"k{i}", type_=Integer)) for i in range(keys)]
+    if not with_code:
+        return select(*turns)
+    return (select(RatingCode.id, RatingCode.kind, RatingCode.section_id, RatingCode.entity_id, RatingCode.nonce,
+                   RatingCode.revoked_at, *turns)
+            .where(RatingCode.id == bindparam("code_id")))
+
+
+def _turns(session: Session, hashes: Iterable[str]) -> dict[str, int]:
+    """The advisory lock keys of `hashes` (the phone's, the device's, the network's) as
+    the turns' statement takes them, in one order so that two submits never wait on
+    each other; none on SQLite, which writes one at a time anyway."""
     if session.get_bind().dialect.name != "postgresql":
-        return
-    keys = sorted({int(h[:8], 16) - 2 ** 31 for h in hashes})
-    locks = ", ".join(f"pg_advisory_xact_lock({_LOCK_CLASS}, CAST(:k{i} AS integer))" for i in range(len(keys)))
-    session.execute(sql(f"SELECT {locks}"), {f"k{i}": key for i, key in enumerate(keys)})
+        return {}
+    return {f"k{i}": key for i, key in enumerate(sorted({int(h[:8], 16) - 2 ** 31 for h in hashes}))}
 
 
 def _counted(*conditions: Any) -> Any:
     return select(func.count()).select_from(Rating).where(Rating.counted, *conditions).scalar_subquery()
 
 
-# The three limits' counts of counted ratings in one statement, built once: the device's
-# today, the network's in the last hour, the phone's today (none without a phone: NULL
-# matches nothing), each on its own index (models.py).
-_LIMIT_COUNTS = select(
-    _counted(Rating.device == bindparam("device"), Rating.day == bindparam("day")),
-    _counted(Rating.network == bindparam("network"), Rating.created_at > bindparam("since")),
-    _counted(Rating.phone_hash == bindparam("phone_hash"), Rating.day == bindparam("day")),
-)
-# The counted insert, built once per database: nothing inserted (no id returned) when a
-# partial unique index (models.py) already holds the phone's rating of the place that
-# day, or the case code's rating.
-_COUNTED_INSERT = {
-    "postgresql": postgresql_insert(Rating).on_conflict_do_nothing().returning(Rating.id),
-    "sqlite": sqlite_insert(Rating).on_conflict_do_nothing().returning(Rating.id),
-}
+_COLUMNS = ("code_id", "case_code_id", "section_id", "entity_id", "place", "level", "result", "categories", "text",
+            "created_at", "day", "phone_hash", "device", "network")
 
 
-def _within_limits(session: Session, *, device: str, network: str, phone_hash: str | None, day: date,
-                   now: datetime, settings: RatingSettings) -> bool:
-    """Whether the device, the network and the phone are each under their limit of
-    counted ratings."""
-    by_device, by_network, by_phone = session.execute(_LIMIT_COUNTS, {
-        "device": device, "day": day, "network": network, "since": now - timedelta(hours=1), "phone_hash": phone_hash,
-    }).one()
-    return (by_device < settings.device_daily and by_network < settings.network_hourly
-            and (phone_hash is None or by_phone < settings.phone_daily))
+def _counted_insert_statement(insert: Any) -> Any:  # the dialect's insert(); its Insert … RETURNING
+    """The counted insert: the rating's row, only while the device, the network and the
+    phone (if any) are each under their limit of counted ratings (the device's today,
+    the network's in the last hour, the phone's today, each on its own index,
+    models.py), and nothing inserted (no id returned) either when a partial unique
+    index already holds the phone's rating of the place that day, or the case code's.
+    The counts must see the ratings that the submits before this one, which held the
+    turns, committed: so this statement comes after the one that took the turns (in
+    READ COMMITTED a statement sees what was committed when it began)."""
+    value = {name: bindparam(name, type_=Rating.__table__.c[name].type) for name in _COLUMNS}
+    day, phone_hash = value["day"], value["phone_hash"]
+    under_limits = select(*value.values(), true()).where(
+        _counted(Rating.device == value["device"], Rating.day == day) < bindparam("device_daily", type_=Integer),
+        _counted(Rating.network == value["network"], Rating.created_at > bindparam("since", type_=Rating.created_at.type))
+        < bindparam("network_hourly", type_=Integer),
+        or_(phone_hash.is_(None),
+            _counted(Rating.phone_hash == phone_hash, Rating.day == day) < bindparam("phone_daily", type_=Integer)),
+    )
+    return insert(Rating).from_select([*_COLUMNS, "counted"], under_limits).on_conflict_do_nothing().returning(Rating.id)
+
+
+# The follow-up case's columns, by the name of the parameter that gives each.
+_CASE_PARAMETERS = {"section_id": "section_id", "entity_id": "entity_id", "created_at": "opened_at",
+                    "due_at": "due_at", "due_estimated": "due_estimated", "case_phone": "phone"}
+
+
+def _with_case_statement(counted_insert: Any) -> Any:
+    """PostgreSQL: the counted insert of a 差评 with its follow-up case in the same
+    statement (a WITH: the case's row only when the rating's was inserted, counted);
+    the rating's id, or none. SQLite takes no INSERT in a WITH: there the case is a
+    statement of its own (`open_case`)."""
+    counted = counted_insert.cte("counted")
+    case = select(counted.c.id, *(bindparam(name, type_=FollowupCase.__table__.c[column].type)
+                                  for name, column in _CASE_PARAMETERS.items()))
+    return (select(counted.c.id)
+            .add_cte(insert(FollowupCase).from_select(["rating_id", *_CASE_PARAMETERS.values()], case).cte("opened")))
+
+
+# Built once per database: the busiest write's statements, compiled once and cached.
+_COUNTED_INSERT = {"postgresql": _counted_insert_statement(postgresql_insert),
+                   "sqlite": _counted_insert_statement(sqlite_insert)}
+_COUNTED_INSERT_WITH_CASE = _with_case_statement(_COUNTED_INSERT["postgresql"])
+_UNCOUNTED_INSERT = insert(Rating).returning(Rating.id)
 
 
 # ---- submitting ------------------------------------------------------------------------------
@@ -273,47 +324,107 @@ def submit_rating(session: Session, code: RatingCode, level: object, categories:
     Refused (DomainError, 400, nothing stored) for bad input or a stopped code
     (RevokedCodeError, 410). Otherwise stored, counted or not (the module's
     docstring), a counted 差评 with its follow-up case; the thanks are the same."""
-    now = in_utc(now)
-    level = checked_level(level)
-    chosen = checked_categories(level, categories)
-    comment = checked_text(text)
+    rating = _Rating.of(session, level, categories, text, phone, device, network, now, settings)
     if code.revoked_at is not None:
         raise RevokedCodeError()
-    number = _phone(phone) if phone else None
-    vault = vault_of(session)
-    phone_hash = vault.lookup(number) if number else None
-    device_key, network_key = device_hash(vault, device, network), rating_network_hash(vault, network)
-    day = local_day(now, settings.timezone)
-    _take_turns(session, device_key, network_key, *([phone_hash] if phone_hash else []))
-    values = {
-        "code_id": code.id, "case_code_id": code.id if code.kind == CodeKind.case else None,
-        "section_id": code.section_id, "entity_id": code.entity_id,
-        "place": place_of(code.section_id, code.entity_id), "level": level, "result": settings.levels[level],
-        "categories": chosen, "text": comment, "created_at": now, "day": day, "phone_hash": phone_hash,
-        "device": device_key, "network": network_key,
-    }
-    rating_id: int | None = None
-    if _within_limits(session, device=device_key, network=network_key, phone_hash=phone_hash, day=day, now=now,
-                      settings=settings):
-        insert = _COUNTED_INSERT[session.get_bind().dialect.name]
-        rating_id = session.connection().execute(insert, {**values, "counted": True}).scalar()
-        if rating_id is not None and level in POOR:
-            open_case(session, rating_id, code, number, now, settings)
+    turns = _turns(session, rating.hashes)
+    if turns:
+        session.connection().execute(_turns_statement(len(turns), False), turns)
+    return _store(session, _Code(code.id, code.kind, code.section_id, code.entity_id), rating, settings)
+
+
+def submit_scanned(session: Session, token: str, level: object, categories: Iterable[str] | None,
+                   text: str | None, *, device: str | None, network: str | None, now: datetime,
+                   settings: RatingSettings = DEFAULTS, tokens: RatingTokens | None = None) -> Thanks:
+    """submit_rating of the code a scanned address names, without a phone (the rating
+    page's submit): the address checked as codes.code_from_token checks it (404, 410),
+    the code's row read by the statement that takes the submit's turns, so that the
+    rating is stored in two statements, the turns and the insert."""
+    code_id, nonce = (tokens or rating_tokens()).read(token)
+    rating = _Rating.of(session, level, categories, text, None, device, network, now, settings)
+    turns = _turns(session, rating.hashes)
+    row = session.connection().execute(_turns_statement(len(turns), True), {"code_id": code_id, **turns}).first()
+    if row is None:
+        raise UnknownCodeError()
+    check_live(nonce, row.nonce, row.revoked_at)
+    return _store(session, _Code(row.id, row.kind, row.section_id, row.entity_id), rating, settings)
+
+
+@dataclass(frozen=True)
+class _Rating:
+    """A rating checked and ready to store but for its code: its row's values, the
+    confirmed number (a counted 差评's case keeps it)."""
+
+    values: dict[str, Any]
+    number: str | None
+
+    @classmethod
+    def of(cls, session: Session, level: object, categories: Iterable[str] | None, text: str | None,
+           phone: str | None, device: str | None, network: str | None, now: datetime,
+           settings: RatingSettings) -> _Rating:
+        """The input checked (DomainError, 400) and the keys hashed (module docstring)."""
+        now = in_utc(now)
+        level = checked_level(level)
+        chosen = checked_categories(level, categories)
+        comment = checked_text(text)
+        number = _phone(phone) if phone else None
+        vault = vault_of(session)
+        return cls({
+            "level": level, "result": settings.levels[level], "categories": chosen, "text": comment,
+            "created_at": now, "day": local_day(now, settings.timezone),
+            "phone_hash": vault.lookup(number) if number else None,
+            "device": device_hash(vault, device, network), "network": rating_network_hash(vault, network),
+        }, number)
+
+    @property
+    def hashes(self) -> list[str]:
+        """What the submit takes its turn by: the device, the network, the phone."""
+        return [self.values["device"], self.values["network"], *filter(None, [self.values["phone_hash"]])]
+
+
+def _store(session: Session, code: _Code, rating: _Rating, settings: RatingSettings) -> Thanks:
+    """The rating's row, counted if it may be (the counted insert), else uncounted; a
+    counted 差评's follow-up case, on PostgreSQL in the counted insert's statement."""
+    connection = session.connection()
+    database = connection.dialect.name
+    values = {**rating.values, "code_id": code.id, "case_code_id": code.id if code.kind == CodeKind.case else None,
+              "section_id": code.section_id, "entity_id": code.entity_id,
+              "place": place_of(code.section_id, code.entity_id)}
+    now, poor = values["created_at"], values["level"] in POOR
+    parameters = {**values, "device_daily": settings.device_daily, "network_hourly": settings.network_hourly,
+                  "phone_daily": settings.phone_daily, "since": now - timedelta(hours=1)}
+    if poor and database == "postgresql":
+        due_at, estimated = _due(local_day(now, settings.timezone), settings.follow_up_days, settings.timezone)
+        parameters.update(due_at=due_at, due_estimated=estimated, case_phone=rating.number)
+        rating_id: int | None = connection.execute(_COUNTED_INSERT_WITH_CASE, parameters).scalar()
+    else:
+        rating_id = connection.execute(_COUNTED_INSERT[database], parameters).scalar()
+        if rating_id is not None and poor:
+            open_case(session, rating_id, code, rating.number, now, settings)
     if rating_id is None:
-        rating = Rating(**values, counted=False)
-        session.add(rating)
-        session.flush()
-        rating_id = rating.id
-    return Thanks(THANKS_POOR if level in POOR else THANKS, rating_id)
+        rating_id = connection.execute(_UNCOUNTED_INSERT, {**values, "counted": False}).scalar_one()
+    return Thanks(THANKS_POOR if poor else THANKS, rating_id)
 
 
-def open_case(session: Session, rating_id: int, code: RatingCode, phone: str | None, now: datetime,
-              settings: RatingSettings = DEFAULTS) -> FollowupCase:
-    """The follow-up case of a counted 差评 (flush): due at the end of the local day
-    `follow_up_days` working days after the rating's day."""
-    due = add_working_days(local_day(now, settings.timezone), settings.follow_up_days)
-    case = FollowupCase(rating_id=rating_id, section_id=code.section_id, entity_id=code.entity_id, opened_at=now,
-                        due_at=end_of_day(due.day, settings.timezone), due_estimated=due.estimated, phone=phone)
-    session.add(case)
-    session.flush()
-    return case
+def open_case(session: Session, rating_id: int, code: RatingCode | _Code, phone: str | None, now: datetime,
+              settings: RatingSettings = DEFAULTS) -> int:
+    """The follow-up case of a counted 差评 (in the session's transaction), its id: due
+    at the end of the local day `follow_up_days` working days after the rating's day."""
+    due_at, estimated = _due(local_day(now, settings.timezone), settings.follow_up_days, settings.timezone)
+    return session.connection().execute(_OPEN_CASE, {
+        "rating_id": rating_id, "section_id": code.section_id, "entity_id": code.entity_id, "opened_at": now,
+        "due_at": due_at, "due_estimated": estimated, "phone": phone,
+    }).scalar_one()
+
+
+_OPEN_CASE = insert(FollowupCase).returning(FollowupCase.id)
+
+
+@lru_cache(maxsize=16)
+def _due(day: date, working_days: int, timezone: str) -> tuple[datetime, bool]:
+    """When a case opened on the local `day` is due, the end of the local day
+    `working_days` working days later, and whether that is estimated: the same for
+    every 差评 of the day, worked out once (the holiday calendar's look-ups cost a
+    fifth of a millisecond)."""
+    due = add_working_days(day, working_days)
+    return end_of_day(due.day, timezone), due.estimated
